@@ -1,0 +1,186 @@
+"""Is a local model folder complete and intact? Structure checks, checksums and the lock file.
+
+A download records each file's size and sha256 in ``packshot-lock.json`` (hashes from the hub's LFS
+metadata or the manifest, checked as the file arrives). ``verify`` re-hashes against that record,
+against the manifest, and against the Hugging Face cache's content-addressed blob names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from core.models.manifest import ModelSpec
+
+LOCK_NAME = "packshot-lock.json"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".ckpt")
+_CONFIG_ONLY = {"scheduler": ("scheduler_config.json",), "tokenizer": ("vocab.json", "tokenizer.json")}
+_WEIGHT_NAMES = ("diffusion_pytorch_model", "model", "pytorch_model")
+
+
+@dataclass
+class VerifyReport:
+    model_id: str
+    folder: Optional[Path]
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.folder is not None and not self.problems
+
+
+def sha256_file(path: Path, on_bytes: Optional[Callable[[int], None]] = None, chunk: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+            if on_bytes:
+                on_bytes(len(block))
+    return digest.hexdigest()
+
+
+def missing_parts(spec: ModelSpec, folder: Path) -> list[str]:
+    """What a usable copy of ``spec`` lacks in ``folder`` (empty list = complete)."""
+    if not folder.is_dir():
+        return [f"{folder} does not exist"]
+    if spec.kind == "sam":
+        names = [f.path for f in spec.files]
+        if any((folder / n).is_file() for n in names) or _single_checkpoint(folder):
+            return []
+        return [names[0] if names else "a SAM checkpoint (.pth or .safetensors)"]
+    if not (folder / "model_index.json").is_file():
+        return ["model_index.json"]
+    lacking = []
+    for component in spec.components or _components_from_index(folder):
+        sub = folder / component
+        wanted = _CONFIG_ONLY.get(component)
+        if wanted:
+            if not any((sub / w).is_file() for w in wanted):
+                lacking.append(f"{component}/{wanted[0]}")
+            continue
+        if not (sub / "config.json").is_file():
+            lacking.append(f"{component}/config.json")
+        if not _weight_files(sub):
+            lacking.append(f"{component}/ weights (.safetensors)")
+    return lacking
+
+
+def _components_from_index(folder: Path) -> list[str]:
+    info = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    return [k for k, v in info.items() if not k.startswith("_") and isinstance(v, list) and v[0]]
+
+
+def _weight_files(sub: Path) -> list[Path]:
+    if not sub.is_dir():
+        return []
+    return [p for p in sub.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.stem.split(".")[0] in _WEIGHT_NAMES]
+
+
+def _single_checkpoint(folder: Path) -> Optional[Path]:
+    found = [p for p in folder.iterdir() if p.is_file() and p.suffix in (".pth", ".safetensors", ".pt")]
+    return found[0] if len(found) == 1 else None
+
+
+def sam_checkpoint(spec: ModelSpec, folder: Path) -> Path:
+    """The checkpoint file of a SAM model folder."""
+    for f in spec.files:
+        if (folder / f.path).is_file():
+            return folder / f.path
+    found = _single_checkpoint(folder)
+    if found is None:
+        raise FileNotFoundError(f"No single SAM checkpoint in {folder}")
+    return found
+
+
+def safetensors_truncation(path: Path) -> Optional[str]:
+    """A reason if a safetensors file's header promises more bytes than the file has."""
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            if header_len > size - 8:
+                return "header longer than the file"
+            header = json.loads(handle.read(header_len))
+    except (struct.error, json.JSONDecodeError, UnicodeDecodeError):
+        return "unreadable header"
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    expected = 8 + header_len + end
+    if size != expected:
+        return f"{size} bytes, header says {expected}"
+    return None
+
+
+def read_lock(folder: Path) -> dict:
+    try:
+        return json.loads((folder / LOCK_NAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def write_lock(folder: Path, model_id: str, files: dict[str, dict], **extra: str) -> None:
+    data = {"model_id": model_id, **extra, "files": dict(sorted(files.items()))}
+    tmp = folder / (LOCK_NAME + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(folder / LOCK_NAME)
+
+
+def model_files(folder: Path) -> list[Path]:
+    """Every file that belongs to the model (not our lock, not download leftovers)."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK_NAME and ".cache" not in p.relative_to(folder).parts
+        and not p.name.endswith((".incomplete", ".part", ".tmp"))
+    )
+
+
+def verify_folder(spec: ModelSpec, folder: Path, *, record_if_unlocked: bool = True,
+                  on_bytes: Optional[Callable[[int], None]] = None) -> VerifyReport:
+    """Check every file of a model folder; name each file that is missing, truncated or altered."""
+    report = VerifyReport(spec.id, folder)
+    report.problems += [f"missing: {part}" for part in missing_parts(spec, folder)]
+    lock = read_lock(folder).get("files", {})
+    known = {f.path: f for f in spec.files}
+    seen: dict[str, dict] = {}
+    for path in model_files(folder):
+        rel = path.relative_to(folder).as_posix()
+        size = path.stat().st_size
+        expect = lock.get(rel) or ({"bytes": known[rel].bytes, "sha256": known[rel].sha256} if rel in known else None)
+        blob = path.resolve().name if path.is_symlink() else ""
+        if expect is None and _HEX64.match(blob):  # Hugging Face cache: LFS blobs are named by sha256
+            expect = {"sha256": blob}
+        if path.suffix == ".safetensors" and (why := safetensors_truncation(path)):
+            report.problems.append(f"truncated: {rel} ({why})")
+            continue
+        if expect and expect.get("bytes") is not None and size != expect["bytes"]:
+            report.problems.append(f"wrong size: {rel} ({size} bytes, expected {expect['bytes']})")
+            continue
+        digest = sha256_file(path, on_bytes)
+        report.checked += 1
+        if expect and expect.get("sha256") and digest != expect["sha256"]:
+            report.problems.append(f"checksum mismatch: {rel} (sha256 {digest[:12]}..., expected {expect['sha256'][:12]}...)")
+        seen[rel] = {"bytes": size, "sha256": digest}
+    for rel in lock:
+        if rel not in seen and not (folder / rel).exists():
+            report.problems.append(f"missing: {rel} (listed in {LOCK_NAME})")
+    if not lock and not report.problems and record_if_unlocked and seen and _writable(folder):
+        write_lock(folder, spec.id, seen, recorded="first verify (trust on first use)")
+        report.notes.append(f"no checksums were recorded for this folder; recorded them in {LOCK_NAME}")
+    return report
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        probe = folder / ".packshot-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False

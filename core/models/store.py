@@ -1,0 +1,146 @@
+"""Where models live: the user's folder, our download folder, or the Hugging Face cache.
+
+Resolution order for a model id:
+1. ``<models_dir>/<id>/``: a folder the user points to (settings, ``--models-dir``, ``PACKSHOT_MODELS_DIR``);
+2. ``<data dir>/models/<id>/``: where Packshot downloads to (platformdirs user data dir);
+3. the Hugging Face cache (models fetched earlier by any tool, ``HF_HOME``);
+4. a download with progress, verified by checksum, unless offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+from core.errors import ModelMissingError
+from core.models.download import download_hub_model, download_url_model
+from core.models.integrity import VerifyReport, missing_parts, verify_folder
+from core.models.manifest import ModelSpec, load_manifest, user_model_spec
+from core.progress import CancelToken, ProgressCallback, no_progress
+
+log = logging.getLogger(__name__)
+
+
+def default_download_dir() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("packshot", appauthor=False) / "models"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class ModelStore:
+    """Resolves model ids to local folders; downloads and verifies them."""
+
+    def __init__(self, models_dir: Optional[Path | str] = None, *, offline: Optional[bool] = None,
+                 download_dir: Optional[Path | str] = None, use_hf_cache: bool = True) -> None:
+        env_dir = os.environ.get("PACKSHOT_MODELS_DIR")
+        self.models_dir = Path(models_dir or env_dir).expanduser() if (models_dir or env_dir) else None
+        self.download_dir = Path(download_dir) if download_dir else default_download_dir()
+        self.offline = _env_flag("HF_HUB_OFFLINE") if offline is None else offline
+        self.use_hf_cache = use_hf_cache
+
+    # -- catalogue ---------------------------------------------------------------------------
+    def list_models(self) -> list[ModelSpec]:
+        """Manifest models, then the user's own model folders found in ``models_dir``."""
+        specs = list(load_manifest().values())
+        known = {s.id for s in specs}
+        if self.models_dir and self.models_dir.is_dir():
+            for folder in sorted(p for p in self.models_dir.iterdir() if p.is_dir() and p.name not in known):
+                if (spec := user_model_spec(folder)) is not None:
+                    specs.append(spec)
+        return specs
+
+    def spec(self, model_id: str) -> ModelSpec:
+        manifest = load_manifest()
+        if model_id in manifest:
+            return manifest[model_id]
+        if self.models_dir and (spec := user_model_spec(self.models_dir / model_id)) is not None:
+            return spec
+        names = ", ".join(manifest)
+        raise ModelMissingError(f"Unknown model '{model_id}'. Known models: {names} (or a folder in your models folder).")
+
+    # -- resolution --------------------------------------------------------------------------
+    def candidates(self, model_id: str) -> list[Path]:
+        """Folders that may hold ``model_id``, in resolution order (existence not checked)."""
+        folders = []
+        if self.models_dir:
+            folders.append(self.models_dir / model_id)
+        folders.append(self.download_dir / model_id)
+        return folders
+
+    def locate(self, model_id: str) -> Optional[Path]:
+        """The first complete local copy of ``model_id``, or None. Never downloads."""
+        spec = self.spec(model_id)
+        for folder in self.candidates(model_id):
+            if folder.is_dir():
+                lacking = missing_parts(spec, folder)
+                if not lacking:
+                    return folder
+                log.warning("%s in %s is incomplete (missing %s); ignoring it.", model_id, folder, ", ".join(lacking))
+        return self._from_hf_cache(spec)
+
+    def _from_hf_cache(self, spec: ModelSpec) -> Optional[Path]:
+        if not (self.use_hf_cache and spec.repo_id):
+            return None
+        from huggingface_hub import snapshot_download
+
+        try:
+            folder = Path(snapshot_download(spec.repo_id, revision=spec.revision, local_files_only=True,
+                                            allow_patterns=list(spec.allow_patterns) or None))
+        except Exception:  # not cached (huggingface_hub raises several error types for this)
+            return None
+        return folder if not missing_parts(spec, folder) else None
+
+    def available(self, model_id: str) -> bool:
+        return self.locate(model_id) is not None
+
+    def path(self, model_id: str) -> Path:
+        """The local folder of ``model_id``; raises ``ModelMissingError`` saying how to get it."""
+        folder = self.locate(model_id)
+        if folder is None:
+            raise ModelMissingError(self.missing_message(model_id))
+        return folder
+
+    def missing_message(self, model_id: str) -> str:
+        spec = self.spec(model_id)
+        where = self.models_dir / model_id if self.models_dir else self.download_dir / model_id
+        source = spec.repo_id or spec.source.get("url", "")
+        offline = " You are offline (HF_HUB_OFFLINE is set), so it cannot be downloaded now." if self.offline else ""
+        return (
+            f"Model '{model_id}' ({spec.title}, {spec.size_text}) is not on this machine.{offline} "
+            f"Fix: run `packshot models download {model_id}` with internet access, or put a copy of "
+            f"{source} in {where}."
+        )
+
+    # -- download and verification -------------------------------------------------------------
+    def ensure(self, model_id: str, progress: ProgressCallback = no_progress,
+               cancel: Optional[CancelToken] = None) -> Path:
+        """The local folder of ``model_id``, downloading it first if needed and allowed."""
+        folder = self.locate(model_id)
+        if folder is not None:
+            return folder
+        if self.offline:
+            raise ModelMissingError(self.missing_message(model_id))
+        spec = self.spec(model_id)
+        target = self.download_dir / model_id
+        log.info("Downloading %s (%s) into %s", model_id, spec.size_text, target)
+        if spec.source.get("type") == "hub":
+            download_hub_model(spec, target, progress, cancel)
+        elif spec.source.get("type") == "url":
+            download_url_model(spec, target, progress, cancel)
+        else:
+            raise ModelMissingError(self.missing_message(model_id))
+        return self.path(model_id)
+
+    def verify(self, model_id: str, progress: ProgressCallback = no_progress) -> VerifyReport:
+        """Re-check every file of the local copy of ``model_id``."""
+        spec = self.spec(model_id)
+        folder = next((f for f in self.candidates(model_id) if f.is_dir()), None) or self._from_hf_cache(spec)
+        if folder is None:
+            return VerifyReport(model_id, None, problems=["not downloaded"])
+        return verify_folder(spec, folder)
