@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 # Set before anything imports Qt or huggingface_hub.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# huggingface_hub reads its cache location once, at import: give the whole run an empty one.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="packshot-test-hf-")
 
 import pytest  # noqa: E402
 
@@ -25,3 +28,11 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("HF_HOME", str(home / ".cache" / "huggingface"))
     monkeypatch.delenv("PACKSHOT_MODELS_DIR", raising=False)
     monkeypatch.delenv("PACKSHOT_DEVICE", raising=False)
+
+
+@pytest.fixture
+def fake_models_dir(tmp_path):
+    """A models folder with a structurally complete paper-weights folder and a (fake) SAM vit_b file."""
+    from tests.factories.model_folders import make_models_dir
+
+    return make_models_dir(tmp_path / "models")
