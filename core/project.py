@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at REAL NOT NULL, finished_at REAL,
     settings_json TEXT NOT NULL, argv TEXT, host_pid INTEGER,
     process_index INTEGER NOT NULL DEFAULT 0, num_processes INTEGER NOT NULL DEFAULT 1,
-    status TEXT NOT NULL DEFAULT 'running'
+    status TEXT NOT NULL DEFAULT 'running',
+    summary_json TEXT
 );
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY,
@@ -260,9 +261,10 @@ class ProjectStore:
                  json.dumps(list(argv)) if argv is not None else None, os.getpid(), process_index, num_processes))
             return int(cur.lastrowid)
 
-    def finish_run(self, run_id: int, status: str = "finished") -> None:
+    def finish_run(self, run_id: int, status: str = "finished", summary: Optional[dict] = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", (time.time(), status, run_id))
+            conn.execute("UPDATE runs SET finished_at = ?, status = ?, summary_json = ? WHERE id = ?",
+                         (time.time(), status, json.dumps(summary, default=str) if summary else None, run_id))
 
     def runs(self) -> list[dict]:
         rows = self._conn().execute("SELECT * FROM runs ORDER BY id").fetchall()
