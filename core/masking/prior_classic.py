@@ -1,0 +1,176 @@
+"""A salient-object prior with no learned weights: border colour model + GrabCut.
+
+Product photos put the product inside the frame on a background that reaches the borders. So:
+1. learn the background's colours from a strip along the image border (k-means in Lab; tiny
+   clusters are dropped because they are usually the product touching the frame);
+2. saliency = how far each pixel's colour lies from every background cluster, in units of that
+   cluster's own spread (a boundary-prior saliency map; textured backgrounds have wide clusters);
+3. threshold it for a first mask and let GrabCut refine it (its colour GMMs and smoothness term
+   fix what a per-pixel threshold gets wrong: shadows, glare, thin parts).
+Runs on a downscaled copy (``work_side`` px long side); the mask comes back at the input size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.masking.postprocess import clean_mask, resize_mask
+from core.masking.prior import PriorResult
+
+# Shadows and shading change lightness much more than colour; halving its weight keeps a contact
+# shadow out of the product while a white product on a grey sweep still stands out.
+LIGHTNESS_WEIGHT = 0.5
+
+
+class ClassicPrior:
+    """Callable prior: ``ClassicPrior()(rgb8) -> PriorResult``."""
+
+    name = "classic"
+
+    def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
+                 grabcut_iters: int = 4, min_cluster_weight: float = 0.03) -> None:
+        self.work_side = work_side
+        self.border = border
+        self.clusters = clusters
+        self.grabcut_iters = grabcut_iters
+        self.min_cluster_weight = min_cluster_weight
+
+    def __call__(self, rgb8: np.ndarray) -> PriorResult:
+        small = _downscale(rgb8, self.work_side)
+        mask_small, score, details = self.segment_small(small)
+        details["work_size"] = [small.shape[1], small.shape[0]]
+        return PriorResult(resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0])), score, details)
+
+    def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
+        """Segment an image already at working size; returns (mask, score, details)."""
+        import cv2
+
+        h, w = small.shape[:2]
+        strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
+        evidence = self.background_distance(small, strip)
+        initial = clean_mask(_open(evidence > 1.0))
+        details: dict = {"prior": self.name}
+        gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
+        if initial.any():
+            gc[initial] = cv2.GC_PR_FGD
+            gc[_erode(initial, 0.03 * min(h, w)) & (evidence > 2.0)] = cv2.GC_FGD
+            details["init"] = "colour-model"
+        else:
+            # nothing stands out from the border colours: assume a centred product
+            my, mx = int(0.1 * h), int(0.1 * w)
+            gc[my:h - my, mx:w - mx] = cv2.GC_PR_FGD
+            details["init"] = "centre"
+        gc[strip & (evidence < 1.0)] = cv2.GC_BGD
+        refined = _grabcut(small, gc, self.grabcut_iters)
+        mask = clean_mask(refined) if refined.any() else refined
+        agreement = _iou(mask, initial) if initial.any() else 0.0
+        edge_touch = float(mask[strip].mean())
+        contrast = float(np.clip((np.median(evidence[mask]) - 1.0) / 2.0, 0, 1)) if mask.any() else 0.0
+        # trust: GrabCut agreed with the colour model, the product stands out, and the mask is not
+        # spilling along the frame (a mask that hugs the border usually swallowed background)
+        score = agreement * (0.5 + 0.5 * contrast) * (1.0 - edge_touch)
+        details.update(agreement=round(agreement, 4), contrast=round(contrast, 4),
+                       edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4))
+        return mask, float(score), details
+
+    def background_distance(self, small: np.ndarray, strip: np.ndarray) -> np.ndarray:
+        """Per-pixel colour distance to the nearest border cluster, in units of its spread (>1 = salient)."""
+        import cv2
+
+        lab = cv2.cvtColor(cv2.GaussianBlur(small, (0, 0), 1.0), cv2.COLOR_RGB2Lab).astype(np.float32)
+        lab = _flatten_lighting(lab, strip)
+        lab[..., 0] *= LIGHTNESS_WEIGHT
+        samples = lab[strip]
+        k = min(self.clusters, len(samples))
+        cv2.setRNGSeed(1234)  # deterministic clusters, so a photo always gets the same mask
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+        _, labels, centres = cv2.kmeans(samples, k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+        labels = labels.ravel()
+        pixels = lab.reshape(-1, 3)
+        best = np.full(len(pixels), np.inf, np.float32)
+        for c in range(k):
+            members = samples[labels == c]
+            if len(members) < self.min_cluster_weight * len(samples):
+                continue  # likely the product touching the frame, not background
+            spread = np.linalg.norm(members - centres[c], axis=1)
+            scale = max(float(np.percentile(spread, 95)) * 1.5, 6.0)
+            best = np.minimum(best, np.linalg.norm(pixels - centres[c], axis=1) / scale)
+        return best.reshape(small.shape[:2])
+
+
+def _downscale(rgb8: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb8.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1.0:
+        return np.ascontiguousarray(rgb8)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(rgb8, size, interpolation=cv2.INTER_AREA)
+
+
+def _flatten_lighting(lab: np.ndarray, strip: np.ndarray) -> np.ndarray:
+    """Remove a smooth quadratic trend fitted to the border (vignetting, a light fall-off sweep).
+
+    Without this the bright centre of an evenly lit studio backdrop looks "salient" against its
+    darker corners. Fitted with one robust refit so a product touching the frame does not bend it.
+    """
+    h, w = strip.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = xx / w - 0.5, yy / h - 0.5
+    basis = np.stack([np.ones_like(xx), xx, yy, xx * xx, yy * yy, xx * yy], axis=-1)
+    a, values = basis[strip], lab[strip]
+    keep = np.ones(len(a), bool)
+    trend = np.zeros_like(lab)
+    for _ in range(2):
+        coef, *_ = np.linalg.lstsq(a[keep], values[keep], rcond=None)
+        residual = np.linalg.norm(values - a @ coef, axis=1)
+        keep = residual <= max(float(np.percentile(residual, 80)) * 2.0, 1.0)
+    trend = basis @ coef
+    return lab - trend + coef[0]
+
+
+def _border_strip(shape: tuple[int, int], width: int) -> np.ndarray:
+    strip = np.zeros(shape, bool)
+    strip[:width, :] = strip[-width:, :] = True
+    strip[:, :width] = strip[:, -width:] = True
+    return strip
+
+
+def _kernel(radius: float):
+    import cv2
+
+    r = max(1, int(round(radius)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _open(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, _kernel(1)).astype(bool)
+
+
+def _erode(mask: np.ndarray, radius: float) -> np.ndarray:
+    import cv2
+
+    return cv2.erode(mask.astype(np.uint8), _kernel(radius)).astype(bool)
+
+
+def _grabcut(small: np.ndarray, gc: np.ndarray, iters: int) -> np.ndarray:
+    import cv2
+
+    if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
+        return gc != cv2.GC_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    work = gc.copy()
+    try:
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), work, None, bgd, fgd, iters,
+                    cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the initial guess
+        return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    return (work == cv2.GC_FGD) | (work == cv2.GC_PR_FGD)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0

@@ -1,0 +1,128 @@
+"""Test scenes with known product masks: synthetic products and real textures/photos (scikit-image)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def bottle_mask(h: int, w: int) -> np.ndarray:
+    """A bottle: rounded body, neck and cap, centred, about 30% of the frame."""
+    m = np.zeros((h, w), np.uint8)
+    cx = w // 2
+    bw, top, bottom = int(0.16 * w), int(0.35 * h), int(0.85 * h)
+    cv2.rectangle(m, (cx - bw, top), (cx + bw, bottom), 1, -1)
+    cv2.ellipse(m, (cx, top), (bw, int(0.06 * h)), 0, 0, 360, 1, -1)
+    nw = max(2, int(0.05 * w))
+    cv2.rectangle(m, (cx - nw, int(0.15 * h)), (cx + nw, top), 1, -1)
+    cv2.rectangle(m, (cx - nw - 3, int(0.1 * h)), (cx + nw + 3, int(0.17 * h)), 1, -1)
+    return m.astype(bool)
+
+
+def mug_mask(h: int, w: int) -> np.ndarray:
+    """A mug with a handle whose hole is real background (must not be filled)."""
+    m = np.zeros((h, w), np.uint8)
+    x0, x1, y0, y1 = int(0.3 * w), int(0.62 * w), int(0.3 * h), int(0.8 * h)
+    cv2.rectangle(m, (x0, y0), (x1, y1), 1, -1)
+    cx, cy = x1, (y0 + y1) // 2
+    cv2.ellipse(m, (cx, cy), (int(0.12 * w), int(0.15 * h)), 0, -90, 90, 1, thickness=max(3, int(0.035 * w)))
+    return m.astype(bool)
+
+
+def shade(mask: np.ndarray, colour: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """Product pixels: a base colour with a left-to-right shading ramp and a highlight."""
+    h, w = mask.shape
+    ramp = np.linspace(0.7, 1.15, w, dtype=np.float32)[None, :, None]
+    img = np.clip(np.array(colour, np.float32)[None, None, :] * ramp, 0, 255)
+    img = np.broadcast_to(img, (h, w, 3)).copy()
+    img += rng.normal(0, 3, img.shape).astype(np.float32)
+    return img
+
+
+def plain_background(h: int, w: int, rng: np.random.Generator, level: int = 236) -> np.ndarray:
+    """Studio sweep: light grey with a vertical gradient, vignette and sensor noise."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    vignette = 1.0 - 0.12 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2) * 4
+    grad = 1.0 - 0.06 * yy / h
+    base = level * vignette * grad
+    img = np.repeat(base[:, :, None], 3, axis=2)
+    img += rng.normal(0, 2.5, img.shape).astype(np.float32)
+    return img
+
+
+def texture_background(name: str, h: int, w: int, tint: tuple[float, float, float]) -> np.ndarray:
+    """A real texture photo from scikit-image (brick, gravel, grass), tiled and tinted."""
+    import skimage.data
+
+    tex = getattr(skimage.data, name)().astype(np.float32)
+    reps = (h // tex.shape[0] + 1, w // tex.shape[1] + 1)
+    tex = np.tile(tex, reps)[:h, :w]
+    return np.stack([tex * t for t in tint], axis=2)
+
+
+def with_shadow(bg: np.ndarray, mask: np.ndarray, strength: float = 0.3) -> np.ndarray:
+    """A soft elliptical contact shadow where the product stands (what real packshots have)."""
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    shadow = np.zeros((h, w), np.float32)
+    centre = (int(xs.mean()), int(ys.max()))
+    cv2.ellipse(shadow, centre, (int(0.6 * (xs.max() - xs.min())), int(0.03 * h)), 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 0.015 * w)
+    return bg * (1 - strength * shadow[:, :, None])
+
+
+def compose(bg: np.ndarray, fg: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.7)[:, :, None]
+    return np.clip(fg * alpha + bg * (1 - alpha), 0, 255).astype(np.uint8)
+
+
+def product_on_plain(h: int = 360, w: int = 480, seed: int = 0, shape: str = "bottle") -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = bottle_mask(h, w) if shape == "bottle" else mug_mask(h, w)
+    bg = with_shadow(plain_background(h, w, rng), mask)
+    return compose(bg, shade(mask, (40, 90, 170), rng), mask), mask
+
+
+def product_on_texture(texture: str, h: int = 360, w: int = 480, seed: int = 0,
+                       colour: tuple[int, int, int] = (200, 40, 40)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = bottle_mask(h, w)
+    bg = with_shadow(texture_background(texture, h, w, (0.85, 0.8, 0.7)), mask, 0.2)
+    return compose(bg, shade(mask, colour, rng), mask), mask
+
+
+def logo_on(background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's logo (a real RGBA cut-out, its alpha is the true mask) pasted centred on a background."""
+    import skimage.data
+
+    logo = skimage.data.logo().astype(np.float32)
+    h, w = background.shape[:2]
+    lh, lw = logo.shape[:2]
+    y0, x0 = (h - lh) // 2, (w - lw) // 2
+    alpha = np.zeros((h, w), np.float32)
+    alpha[y0:y0 + lh, x0:x0 + lw] = logo[:, :, 3] / 255.0
+    fg = np.zeros_like(background, dtype=np.float32)
+    fg[y0:y0 + lh, x0:x0 + lw] = logo[:, :, :3]
+    out = fg * alpha[:, :, None] + background.astype(np.float32) * (1 - alpha[:, :, None])
+    return np.clip(out, 0, 255).astype(np.uint8), alpha >= 0.5
+
+
+def coffee_reference() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's coffee photo (a cup on a saucer on a wooden table) and a hand-fitted mask.
+
+    The reference was drawn as ellipses over the saucer and the cup rim and the spoon's bowl by
+    looking at the photo; it is approximate (a few px at the rim), so thresholds are set loosely.
+    """
+    import skimage.data
+
+    img = skimage.data.coffee()
+    m = np.zeros(img.shape[:2], np.uint8)
+    cv2.ellipse(m, (278, 232), (201, 156), 0, 0, 360, 1, -1)  # saucer
+    cv2.ellipse(m, (290, 110), (118, 93), 0, 0, 360, 1, -1)  # cup rim and body top
+    cv2.ellipse(m, (366, 284), (41, 42), 0, 0, 360, 1, -1)  # spoon bowl
+    return img, m.astype(bool)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
