@@ -1,0 +1,132 @@
+"""Loading the diffusion components of a model folder one by one, never its pipeline code.
+
+A folder laid out like yahoo-inc/photo-background-generation (model_index.json naming
+StableDiffusionControlNetInpaintPipeline, plus a ``pipeline.py``) or like
+stabilityai/stable-diffusion-2-inpainting. We read model_index.json as data, load each component
+with its own ``from_pretrained(subfolder=...)`` offline, and assemble them ourselves: nothing in
+the folder is imported or executed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from core.errors import ModelMissingError, PackshotError
+
+INPAINT_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionControlNetInpaintPipeline")
+BASE_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
+class IncompatibleModelError(PackshotError):
+    """A model folder is present but is not an SD2-inpainting (+ 9-channel ControlNet) model."""
+
+
+@dataclass
+class DiffusionComponents:
+    """The loaded modules; ``controlnet`` is None for SD2 inpainting alone."""
+
+    unet: Any
+    vae: Any
+    text_encoder: Any
+    tokenizer: Any
+    scheduler_config: dict
+    controlnet: Optional[Any] = None
+    folder: Optional[Path] = None
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def modules(self) -> list:
+        """Torch modules in the order a step uses them (the order CPU offload chains them)."""
+        mods = [self.text_encoder, self.controlnet, self.unet, self.vae]
+        return [m for m in mods if m is not None]
+
+
+def read_model_index(folder: Path) -> dict:
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise IncompatibleModelError(f"{folder} has no model_index.json: not a diffusers model folder.")
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IncompatibleModelError(f"{index} is not readable JSON ({exc}).") from exc
+    name = data.get("_class_name")
+    if name not in INPAINT_PIPELINES:
+        raise IncompatibleModelError(
+            f"{folder} holds a '{name}' model; Packshot needs SD2 inpainting "
+            f"({' or '.join(INPAINT_PIPELINES)})."
+        )
+    return data
+
+
+def _has_safetensors(folder: Path) -> Optional[bool]:
+    # True forces safetensors; None lets the library fall back to .bin, which diffusers and
+    # transformers read with torch.load(weights_only=True).
+    return True if any(folder.glob("*.safetensors")) else None
+
+
+def _check_parts(folder: Path, parts: tuple[str, ...]) -> None:
+    missing = [p for p in parts if not (folder / p).is_dir()]
+    if missing:
+        raise ModelMissingError(
+            f"{folder} lacks the component folder(s) {', '.join(missing)}; download the model again "
+            f"(packshot models download) or point Packshot to a complete copy."
+        )
+
+
+def load_components(folder: Path, *, with_controlnet: bool, dtype: Any = None) -> DiffusionComponents:
+    """Load unet, vae, text_encoder, tokenizer, scheduler config (and controlnet) from ``folder``."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from diffusers.schedulers import UniPCMultistepScheduler
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    read_model_index(folder)
+    _check_parts(folder, BASE_PARTS)
+    dtype = dtype or torch.float32
+
+    def model(cls, sub):
+        return cls.from_pretrained(str(folder), subfolder=sub, local_files_only=True, torch_dtype=dtype,
+                                   use_safetensors=_has_safetensors(folder / sub))
+
+    unet = model(UNet2DConditionModel, "unet")
+    if unet.config.in_channels != 9:
+        raise IncompatibleModelError(
+            f"{folder}/unet takes {unet.config.in_channels} input channels; an inpainting UNet takes 9.")
+    controlnet = load_controlnet(folder, dtype=dtype) if with_controlnet else None
+    text_encoder = CLIPTextModel.from_pretrained(
+        str(folder), subfolder="text_encoder", local_files_only=True, dtype=dtype,
+        use_safetensors=_has_safetensors(folder / "text_encoder"))
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder), subfolder="tokenizer", local_files_only=True)
+    scheduler_config = dict(UniPCMultistepScheduler.load_config(str(folder), subfolder="scheduler",
+                                                                local_files_only=True))
+    vae = model(AutoencoderKL, "vae")
+    for module in (unet, vae, text_encoder, controlnet):
+        if module is not None:
+            module.eval().requires_grad_(False)
+    return DiffusionComponents(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                               scheduler_config=scheduler_config, controlnet=controlnet, folder=folder)
+
+
+def load_controlnet(folder: Path, *, dtype: Any = None) -> Any:
+    """The paper's ControlNet from ``folder/controlnet``; it must take the UNet's 9 channels."""
+    import torch
+    from diffusers import ControlNetModel
+
+    folder = Path(folder)
+    if "controlnet" not in read_model_index(folder):
+        raise IncompatibleModelError(f"{folder} has no ControlNet (model_index.json lists none).")
+    _check_parts(folder, ("controlnet",))
+    controlnet = ControlNetModel.from_pretrained(
+        str(folder), subfolder="controlnet", local_files_only=True, torch_dtype=dtype or torch.float32,
+        use_safetensors=_has_safetensors(folder / "controlnet"))
+    if controlnet.config.in_channels != 9:
+        raise IncompatibleModelError(
+            f"{folder}/controlnet takes {controlnet.config.in_channels} input channels; the paper's ControlNet "
+            "takes the inpainting UNet's 9 (latents + mask + masked-image latents).")
+    return controlnet.eval().requires_grad_(False)

@@ -1,0 +1,55 @@
+"""Putting the product back at full resolution: its pixels are copied, never resampled.
+
+Where the soft mask is 1 the output is the photo's own pixel values (bit-identical, in the photo's
+bit depth); where it is 0 it is the background; in between, the two are blended.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from core.generation.shadow import Shadow, apply_shadow
+
+ROWS_PER_CHUNK = 512  # blend in bands: a 50 MP photo would need GBs of float32 at once
+
+
+def _to_dtype(background: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if background.dtype == dtype:
+        return background
+    if background.dtype == np.uint8 and dtype == np.uint16:
+        return background.astype(np.uint16) * 257  # 255 -> 65535 exactly
+    if background.dtype == np.uint16 and dtype == np.uint8:
+        return (background >> 8).astype(np.uint8)
+    raise ValueError(f"Cannot composite a {background.dtype} background onto a {dtype} photo.")
+
+
+def composite(photo: Any, mask_alpha: np.ndarray, background: np.ndarray,
+              shadow: Optional[Shadow] = None) -> np.ndarray:
+    """H x W x 3 in the photo's dtype: product from ``photo`` over ``background`` through ``mask_alpha``."""
+    pixels = photo.pixels if hasattr(photo, "pixels") else np.asarray(photo)
+    alpha = np.asarray(mask_alpha)
+    alpha = alpha.astype(np.float32) if alpha.dtype == bool else np.clip(alpha.astype(np.float32), 0.0, 1.0)
+    height, width = pixels.shape[:2]
+    if alpha.shape != (height, width) or background.shape[:2] != (height, width):
+        raise ValueError(f"Photo is {width} x {height}; mask {alpha.shape[::-1]} and background "
+                         f"{background.shape[1::-1]} must match it.")
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError("composite expects an H x W x 3 photo (Photo.pixels).")
+    bg = _to_dtype(np.asarray(background)[:, :, :3], pixels.dtype)
+    if shadow is not None:
+        bg = apply_shadow(bg, alpha, shadow)
+    top = 65535 if pixels.dtype == np.uint16 else 255
+    out = np.empty_like(pixels)
+    for start in range(0, height, ROWS_PER_CHUNK):
+        rows = slice(start, start + ROWS_PER_CHUNK)
+        a = alpha[rows, :, None]
+        mixed = pixels[rows].astype(np.float32) * a + bg[rows].astype(np.float32) * (1.0 - a)
+        out[rows] = np.clip(np.rint(mixed), 0, top).astype(pixels.dtype)
+    # Exact copies at the ends of the range: no float round trip can touch product pixels.
+    solid = alpha >= 1.0
+    out[solid] = pixels[solid]
+    clear = alpha <= 0.0
+    out[clear] = bg[clear]
+    return out

@@ -1,0 +1,44 @@
+"""The interface every background engine offers, generative or not."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from core.generation.settings import GenerationSettings
+from core.progress import CancelToken, ProgressCallback
+
+
+class BackgroundEngine:
+    """Makes backgrounds for a photo; the product is put back later by ``composite``.
+
+    ``render`` returns one H x W x 3 uint8 background per variant at the photo's full resolution.
+    """
+
+    name: str = ""
+    needs_models: bool = False
+    model_ids: tuple[str, ...] = ()
+
+    def available(self) -> bool:
+        """True when everything ``render`` needs is on this machine."""
+        return True
+
+    def render(self, photo: Any, mask: Any, settings: GenerationSettings,
+               progress: Optional[ProgressCallback] = None,
+               cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def object_mask(mask: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The product as an H x W bool array from a MaskResult (or any object with .mask/.alpha)."""
+    arr = getattr(mask, "mask", None)
+    if arr is None:
+        arr = np.asarray(mask.alpha) >= 0.5
+    arr = np.asarray(arr).astype(bool)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"Mask is {arr.shape[1]} x {arr.shape[0]} but the photo is {shape[1]} x {shape[0]}.")
+    return arr

@@ -1,0 +1,94 @@
+"""The generative engines: ``si2-controlnet`` (the paper) and ``si2`` (SD2 inpainting alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from core.errors import ModelMissingError
+from core.generation.engines.base import BackgroundEngine, object_mask
+from core.generation.framing import Letterbox
+from core.generation.settings import GenerationSettings
+from core.progress import CancelToken, Progress, ProgressCallback, check
+
+PAPER_MODEL = "photo-background-generation"
+SI2_MODEL = "sd2-inpainting"
+
+
+class DiffusionEngine(BackgroundEngine):
+    needs_models = True
+
+    def __init__(self, name: str, store: Any, device: str = "auto", max_batch: int | None = None) -> None:
+        self.name = name
+        self.store = store
+        self.device_preference = device
+        self.max_batch = max_batch  # None: all variants of a photo in one batch
+        self.use_controlnet = name == "si2-controlnet"
+        self.model_ids = (PAPER_MODEL,) if self.use_controlnet else (SI2_MODEL,)
+
+    def resolve_folder(self) -> Path:
+        """The model folder; ``si2`` uses the paper folder's SI2 weights when SD2 inpainting is absent."""
+        if self.use_controlnet:
+            return self.store.path(PAPER_MODEL)
+        for model_id in (SI2_MODEL, PAPER_MODEL):
+            folder = self.store.locate(model_id)
+            if folder is not None:
+                return folder
+        raise ModelMissingError(self.store.missing_message(SI2_MODEL)
+                                + f" ('{PAPER_MODEL}' also holds these weights and would do.)")
+
+    def available(self) -> bool:
+        try:
+            self.resolve_folder()
+        except ModelMissingError:
+            return False
+        return True
+
+    def models(self):
+        """The process-wide loaded models for this engine (loaded on first use)."""
+        from core.devices import default_dtype, pick_device
+        from core.generation.loaded import get_loaded
+
+        device = pick_device(self.device_preference)
+        loaded = get_loaded(self.resolve_folder(), device, default_dtype(device))
+        if self.use_controlnet:
+            loaded.ensure_controlnet()
+        return loaded
+
+    @property
+    def pipeline(self):
+        return self.models().pipeline
+
+    def render(self, photo: Any, mask: Any, settings: GenerationSettings,
+               progress: Optional[ProgressCallback] = None,
+               cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
+        settings.validate()
+        check(cancel)
+        height, width = photo.pixels.shape[:2]
+        product = object_mask(mask, (height, width))
+        loaded = self.models()
+        max_batch = self.max_batch or (1 if loaded.offloaded else None)
+        box = Letterbox.fit(width, height, settings.resolution)
+        canvas = box.to_canvas(photo.rgb8, fill=0)
+        import cv2
+
+        # The padded band counts as background: it is generated and then cut away.
+        product_canvas = box.to_canvas(product.astype(np.float32), fill=0.0, interpolation=cv2.INTER_AREA)
+        generate = (product_canvas < 0.5).astype(np.float32)
+        seeds = settings.variant_seeds()
+        batches = -(-len(seeds) // (max_batch or len(seeds)))
+        total = settings.steps * batches
+        report = progress or (lambda _p: None)
+
+        def on_step(_pipe, step, _t, _kwargs):
+            report(Progress("generate", step + 1, total, f"{self.name}: step {step + 1} of {total}"))
+            check(cancel)  # raises Cancelled between steps
+
+        out = loaded.pipeline(
+            canvas, generate, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seeds=seeds,
+            steps=settings.steps, guidance=settings.guidance,
+            controlnet_scale=settings.controlnet_scale if self.use_controlnet else 0.0,
+            scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step)
+        return [box.from_canvas(image) for image in out]
