@@ -12,13 +12,20 @@ resolution. Two kinds:
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 
 from core.images import Photo
 from core.progress import CancelToken, check
 from core.quality.metric import as_bool_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.models.store import ModelStore
+
+log = logging.getLogger(__name__)
 
 
 class Resegmenter(Protocol):
@@ -106,6 +113,7 @@ class SamResegmenter:
         self.name = name
         self.n_points = n_points
         self.box_margin = box_margin
+        self._lock = threading.Lock()  # the predictor holds one image at a time
 
     def segment(self, image: np.ndarray, input_mask: np.ndarray,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
@@ -115,22 +123,28 @@ class SamResegmenter:
             raise ValueError(f"Input mask {m_in.shape[::-1]} and image {rgb.shape[1::-1]} sizes differ (w x h).")
         points, labels, box = prompts_from_mask(m_in, self.n_points, self.box_margin)
         check(cancel)
-        self.predictor.set_image(rgb)  # the expensive encoder run: once per generated image
-        check(cancel)
-        masks, scores, _ = self.predictor.predict(point_coords=points, point_labels=labels, box=box,
-                                                  multimask_output=True)
+        with self._lock:
+            self.predictor.set_image(rgb)  # the expensive encoder run: once per generated image
+            masks, scores, _ = self.predictor.predict(point_coords=points, point_labels=labels, box=box,
+                                                      multimask_output=True)
+            self.predictor.reset_image()  # do not keep a generated image's embedding around
         # SAM's own quality estimate picks among its three candidate masks.
-        best = int(np.argmax(scores))
-        self.predictor.reset_image()  # do not keep a generated image's embedding around
-        return np.asarray(masks[best], dtype=bool)
+        return np.asarray(masks[int(np.argmax(scores))], dtype=bool)
 
 
 class MaskerResegmenter:
-    """Any ``core.masking`` masker (``.compute(photo) -> MaskResult``) run on the generated image."""
+    """Any ``core.masking`` masker (``.compute(photo) -> MaskResult``) run on the generated image.
 
-    def __init__(self, masker: Any, *, name: Optional[str] = None) -> None:
+    With ``connected_to_input`` (default) only the parts of the masker's output that touch the input
+    mask count: an unprompted masker also finds separate objects the background added (a vase
+    beside the bottle), which are scenery, not the product grown; SAM prompted from the product's
+    points makes the same distinction by itself.
+    """
+
+    def __init__(self, masker: Any, *, name: Optional[str] = None, connected_to_input: bool = True) -> None:
         self.masker = masker
         self.name = name or f"masker:{getattr(masker, 'name', type(masker).__name__)}"
+        self.connected_to_input = connected_to_input
 
     def segment(self, image: np.ndarray, input_mask: np.ndarray,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
@@ -140,4 +154,53 @@ class MaskerResegmenter:
         if out.shape != rgb.shape[:2]:
             raise ValueError(f"Masker {self.name} returned a {out.shape[::-1]} mask for a "
                              f"{rgb.shape[1::-1]} image.")
+        if self.connected_to_input:
+            out = keep_parts_touching(out, as_bool_mask(input_mask, "input_mask"))
         return out
+
+
+def keep_parts_touching(mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The connected parts of ``mask`` that overlap ``reference`` (8-connectivity)."""
+    import cv2
+
+    if mask.shape != reference.shape:
+        raise ValueError(f"Mask sizes differ: {mask.shape[::-1]} vs {reference.shape[::-1]} (w x h).")
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.copy()
+    touching = np.unique(labels[reference & mask])
+    keep = np.zeros(count, bool)
+    keep[touching[touching > 0]] = True
+    return keep[labels]
+
+
+RESEGMENTER_KINDS = ("auto", "sam", "classic")
+
+
+def build_resegmenter(kind: str = "auto", store: Optional[ModelStore] = None, *, sam_variant: str = "vit_b",
+                      device: str = "auto") -> Resegmenter:
+    """A resegmenter by name: "sam" (needs the SAM weights), "classic" (no weights), or "auto"
+    (SAM when ``sam_variant`` is available in the store, else classic, logged)."""
+    if kind not in RESEGMENTER_KINDS:
+        raise ValueError(f"Unknown re-segmentation {kind!r}; choose one of {', '.join(RESEGMENTER_KINDS)}.")
+    from core.masking.sam_models import model_id_for
+
+    if store is None:
+        from core.models.store import ModelStore
+
+        store = ModelStore()
+    if kind == "auto":
+        kind = "sam" if store.available(model_id_for(sam_variant)) else "classic"
+        if kind == "classic":
+            log.info("QC re-segmentation uses the classic prior: %s is not on this machine.",
+                     model_id_for(sam_variant))
+    if kind == "sam":
+        from segment_anything import SamPredictor
+
+        from core.masking.sam_models import load_sam
+
+        loaded = load_sam(store, sam_variant, device)  # ModelMissingError names the fix
+        return SamResegmenter(SamPredictor(loaded.model), name=loaded.name)
+    from core.masking import build_masker
+
+    return MaskerResegmenter(build_masker("classic", store, device=device), name="classic")
