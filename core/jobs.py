@@ -68,6 +68,7 @@ class JobSettings:
     color: tuple[int, int, int] = (255, 255, 255)
     background_image: Optional[str] = None
     preset: str = "original"
+    shadow: Optional[str] = None  # None | "drop" | "contact"
     masker: str = "auto"
     sam_variant: str = "vit_b"
     masks_dir: Optional[str] = None
@@ -284,7 +285,7 @@ class JobContext:
     @property
     def masker(self) -> Any:
         if self._masker is None:
-            from core.masking import build_masker
+            from core.masking.maskers import build_masker
 
             self._masker = build_masker(self.settings.masker, self.model_store, self.settings.sam_variant,
                                         self.settings.device)
@@ -338,7 +339,15 @@ class JobContext:
 # --------------------------------------------------------------------------------------------
 # Rendering one image: shared by PhotoJob and recipe replay so both do exactly the same.
 # --------------------------------------------------------------------------------------------
-def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, preset: str,
+def make_shadow(shadow: Optional[str]) -> Any:
+    if not shadow or shadow == "none":
+        return None
+    from core.generation.shadow import Shadow
+
+    return Shadow(kind=shadow)
+
+
+def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shadow: Optional[str] = None,
                   progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None
                   ) -> list[np.ndarray]:
     """Backgrounds from the engine, composited under the untouched product (photo resolution)."""
@@ -346,7 +355,8 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, prese
 
     backgrounds = engine.render(photo, mask, gen_settings, progress, cancel)
     check(cancel)
-    return [composite(photo, mask.alpha, bg) for bg in backgrounds]
+    shade = make_shadow(shadow)
+    return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
 
 
 def finish_image(image: np.ndarray, mask: Any, preset: str) -> np.ndarray:
@@ -387,7 +397,8 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     if isinstance(gs.gradient, list):
         gs.gradient = tuple(tuple(c) for c in gs.gradient)
     engine = get_engine(recipe.engine, store, device)
-    image = render_images(engine, photo, mask, gs, recipe.preset)[0]
+    shadow = recipe.shadow.get("kind") if recipe.shadow else None
+    image = render_images(engine, photo, mask, gs, shadow)[0]
     return finish_image(image, mask, recipe.preset)
 
 
@@ -501,7 +512,7 @@ class PhotoJob:
         progress(Progress("photo", 2, 4, f"{self.name}: background ({ctx.engine_name})"))
         seeds = self.variant_seeds
         gs = ctx.generation_settings(prompt, negative, seeds)
-        images = render_images(ctx.engine, photo, mask, gs, s.preset, _sub(progress, self.name), cancel)
+        images = render_images(ctx.engine, photo, mask, gs, s.shadow, _sub(progress, self.name), cancel)
 
         progress(Progress("photo", 3, 4, f"{self.name}: checking and saving"))
         results: list[NewResult] = []
@@ -516,7 +527,8 @@ class PhotoJob:
                             settings=single.to_dict(), models=models,
                             mask={"path": os.path.relpath(mask_file, out.parent), "source": mask.source,
                                   "state": mask_state, "sha256": file_sha256(mask_file)},
-                            preset=s.preset, qc=qc_record, output_format=s.output_format)
+                            preset=s.preset, shadow={"kind": s.shadow} if s.shadow else None, qc=qc_record,
+                            output_format=s.output_format)
             self._save(out, final, photo, recipe)
             results.append(NewResult(variant=i + 1, seed=seed_used, engine=ctx.engine_name, output_path=out,
                                      recipe=json.loads(recipe.to_json()),
@@ -567,7 +579,8 @@ class PhotoJob:
 
         def generate(new_seed: int) -> np.ndarray:
             gs = self.context.generation_settings(prompt, negative, [new_seed])
-            return render_images(self.context.engine, photo, mask, gs, "original", cancel=cancel)[0]
+            return render_images(self.context.engine, photo, mask, gs, self.context.settings.shadow,
+                                 cancel=cancel)[0]
 
         result = gate.run(generate, mask.mask, seed, first_image=image, cancel=cancel)
         return result.record(), int(result.seed), result.image
@@ -578,8 +591,26 @@ class PhotoJob:
         if not embedded:
             write_sidecar(out, recipe)
         save_image(out, pixels, icc_profile=photo.icc_profile, text=text_chunks(recipe) if embedded else None)
+        _default_mode(out)
         if embedded:
             sidecar_path(out).unlink(missing_ok=True)  # an old sidecar from a 16-bit run would be stale
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once at import: os.umask is process-wide and not thread-safe to probe later
+
+
+def _default_mode(path: Path) -> None:
+    """Outputs are the user's files: give them the usual permissions (the temp file was 0600)."""
+    try:
+        os.chmod(path, 0o666 & ~_UMASK)
+    except OSError:
+        pass
 
 
 def _sub(progress: ProgressCallback, name: str) -> ProgressCallback:

@@ -66,7 +66,7 @@ def bottle(rng: np.random.Generator) -> Image.Image:
     h, w = 900 * SS, 700 * SS
     img = _backdrop(h, w, (236, 238, 241), (206, 209, 214), rng)
     cx, top, bottom, rx = w / 2, 0.30 * h, 0.82 * h, 0.15 * w
-    _shadow(img, cx + 0.05 * w, bottom, rx * 1.25, 0.035 * h, 0.45)
+    _shadow(img, cx + 0.05 * w, bottom, rx * 1.25, 0.035 * h, 0.22)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     body = np.zeros((h, w), np.float32)
     cv2.rectangle(body, (int(cx - rx), int(top)), (int(cx + rx), int(bottom - 0.02 * h)), 1.0, -1)
@@ -91,7 +91,7 @@ def mug(rng: np.random.Generator) -> Image.Image:
     h, w = 800 * SS, 1000 * SS
     img = _backdrop(h, w, (244, 236, 224), (222, 210, 194), rng)
     cx, top, bottom, rx = 0.45 * w, 0.30 * h, 0.78 * h, 0.17 * w
-    _shadow(img, cx + 0.06 * w, bottom, rx * 1.4, 0.04 * h, 0.4)
+    _shadow(img, cx + 0.06 * w, bottom, rx * 1.4, 0.04 * h, 0.2)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     handle = np.zeros((h, w), np.float32)
     cv2.ellipse(handle, (int(cx + rx), int(0.53 * h)), (int(0.10 * w), int(0.13 * h)), 0, -90, 90, 1.0,
@@ -120,7 +120,7 @@ def box(rng: np.random.Generator) -> Image.Image:
     front = np.array([[300, 300], [560, 340], [560, 700], [300, 650]]) * s
     side = np.array([[560, 340], [720, 290], [720, 630], [560, 700]]) * s
     top_face = np.array([[300, 300], [460, 255], [720, 290], [560, 340]]) * s
-    _shadow(img, 520 * s, 690 * s, 260 * s, 30 * s, 0.4)
+    _shadow(img, 520 * s, 690 * s, 260 * s, 30 * s, 0.2)
     for poly, colour in ((front, (230, 160, 40)), (side, (180, 118, 24)), (top_face, (245, 190, 90))):
         m = np.zeros((h, w), np.float32)
         cv2.fillPoly(m, [poly.astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
