@@ -1,0 +1,193 @@
+"""The generative engines on tiny random-weight models in the real on-disk formats."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import Cancelled, ModelMissingError
+from core.generation.components import load_components
+from core.generation.engines import get_engine
+from core.generation.settings import GenerationSettings
+from core.progress import CancelToken
+from tests.core.generation.helpers import CallRecorder, product_photo
+from tests.factories.diffusion import PIPELINE_MARKER
+
+FAST = dict(prompt="a bottle on marble", steps=2, resolution=64)
+
+
+def fast(**changes) -> GenerationSettings:
+    return GenerationSettings(**{**FAST, **changes})
+
+
+@pytest.fixture
+def paper_engine(tiny_diffusion_store):
+    return get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+
+
+def test_controlnet_gets_the_unets_nine_channels_and_the_inverted_binary_mask(paper_engine):
+    photo, mask = product_photo(96, 64)
+    components = paper_engine.models().components
+    with CallRecorder(components.controlnet) as cn, CallRecorder(components.unet) as unet:
+        paper_engine.render(photo, mask, fast())
+    assert len(cn.calls) == 2 and len(unet.calls) == 2  # one call per step, CFG halves batched
+    for (cn_args, cn_kwargs), (unet_args, _) in zip(cn.calls, unet.calls):
+        sample = cn_args[0]
+        assert sample.shape[1] == 9
+        assert torch.equal(sample, unet_args[0])  # the very same tensor as the UNet's input
+        control = cn_kwargs["controlnet_cond"]
+        assert control.shape == (2, 3, 64, 64)
+        assert set(torch.unique(control).tolist()) == {0.0, 1.0}  # binarised, in [0, 1]
+        # mask channel (4) equals the control image downsampled: background = 1, product = 0
+        assert torch.equal(sample[:, 4:5], torch.nn.functional.interpolate(control[:, :1], size=(8, 8)))
+    # Letterboxed 96 x 64 -> 64 x 43 centred: the pad band (top rows) is background to generate.
+    control = cn.calls[0][1]["controlnet_cond"][0, 0]
+    assert control[0].min() == 1.0 and control[32, 32] == 0.0
+
+
+def test_controlnet_scale_changes_the_output_and_seeds_reproduce_bit_exactly(paper_engine):
+    photo, mask = product_photo(80, 80)
+    with_cn = paper_engine.render(photo, mask, fast(controlnet_scale=1.0))[0]
+    again = paper_engine.render(photo, mask, fast(controlnet_scale=1.0))[0]
+    without = paper_engine.render(photo, mask, fast(controlnet_scale=0.0))[0]
+    other_seed = paper_engine.render(photo, mask, fast(seed=7))[0]
+    assert with_cn.shape == (80, 80, 3) and with_cn.dtype == np.uint8
+    assert np.array_equal(with_cn, again)
+    assert np.abs(with_cn.astype(int) - without).mean() > 1.0
+    assert not np.array_equal(with_cn, other_seed)
+
+
+def test_variants_are_batched_in_one_call_per_step_with_their_own_seeds(paper_engine):
+    photo, mask = product_photo(64, 64)
+    unet = paper_engine.models().components.unet
+    with CallRecorder(unet) as rec:
+        images = paper_engine.render(photo, mask, fast(variants=3, seed=10))
+    assert len(rec.calls) == 2 and rec.calls[0][0][0].shape[0] == 6  # 3 variants x (uncond, cond)
+    assert len(images) == 3 and not np.array_equal(images[0], images[1])
+    # Variant 2 (seed 11) alone matches its batched self up to batch numerics.
+    alone = paper_engine.render(photo, mask, fast(seeds=(11,)))[0]
+    assert np.abs(alone.astype(int) - images[1]).max() <= 2
+
+
+def test_prompt_embeddings_are_cached_per_distinct_prompt(paper_engine):
+    photo, mask = product_photo(64, 64)
+    pipe = paper_engine.pipeline
+    pipe.prompt_cache.clear()
+    encoder = paper_engine.models().components.text_encoder
+    with CallRecorder(encoder) as rec:
+        paper_engine.render(photo, mask, fast(prompt="studio shot"))
+        assert len(rec.calls) == 2  # prompt and negative prompt
+        paper_engine.render(photo, mask, fast(prompt="studio shot", seed=3))
+        assert len(rec.calls) == 2
+        paper_engine.render(photo, mask, fast(prompt="kitchen counter"))
+        assert len(rec.calls) == 3
+    assert pipe.prompt_cache.hits == 3 and pipe.prompt_cache.misses == 3
+
+
+def test_cancel_stops_within_one_step_and_progress_counts_steps(paper_engine):
+    photo, mask = product_photo(64, 64)
+    token = CancelToken()
+    seen = []
+
+    def progress(p):
+        seen.append((p.done, p.total))
+        if p.done == 2:
+            token.cancel()
+
+    unet = paper_engine.models().components.unet
+    with CallRecorder(unet) as rec, pytest.raises(Cancelled):
+        paper_engine.render(photo, mask, fast(steps=10), progress, token)
+    assert len(rec.calls) == 2
+    assert seen == [(1, 10), (2, 10)]
+    token2 = CancelToken()
+    token2.cancel()
+    with CallRecorder(unet) as rec, pytest.raises(Cancelled):
+        paper_engine.render(photo, mask, fast(), cancel=token2)
+    assert rec.calls == []
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "euler", "dpm++"])
+def test_other_schedulers_run_and_differ_from_unipc(paper_engine, scheduler):
+    photo, mask = product_photo(64, 64)
+    base = paper_engine.render(photo, mask, fast(steps=3))[0]
+    other = paper_engine.render(photo, mask, fast(steps=3, scheduler=scheduler))[0]
+    assert other.shape == base.shape and not np.array_equal(base, other)
+
+
+def test_hub_shaped_folder_loads_without_executing_its_pipeline_py(tiny_diffusion_models_dir):
+    folder = tiny_diffusion_models_dir / "photo-background-generation"
+    assert (folder / "pipeline.py").is_file()
+    components = load_components(folder, with_controlnet=True)
+    assert components.controlnet.config.in_channels == 9
+    assert not (folder / PIPELINE_MARKER).exists()
+    assert not any(getattr(m, "__file__", None) == str(folder / "pipeline.py") for m in list(sys.modules.values()))
+
+
+def test_stray_pipeline_py_really_would_leave_a_marker(tmp_path, tiny_diffusion_models_dir):
+    """Guards the test above: executing the stray file does leave the marker it looks for."""
+    import runpy
+
+    copy = tmp_path / "pipeline.py"
+    shutil.copy(tiny_diffusion_models_dir / "photo-background-generation" / "pipeline.py", copy)
+    with pytest.raises(ImportError):
+        runpy.run_path(str(copy))
+    assert (tmp_path / PIPELINE_MARKER).exists()
+
+
+def test_si2_engine_runs_without_controlnet_from_the_sd2_folder(tiny_diffusion_store):
+    engine = get_engine("si2", tiny_diffusion_store, device="cpu")
+    assert engine.resolve_folder().name == "sd2-inpainting"
+    assert engine.models().components.controlnet is None
+    photo, mask = product_photo(72, 40)
+    out = engine.render(photo, mask, fast())
+    assert out[0].shape == (40, 72, 3)
+
+
+def test_si2_falls_back_to_the_paper_folder_and_equals_controlnet_scale_zero(tiny_diffusion_models_dir, tmp_path):
+    from core.models.store import ModelStore
+
+    only_paper = tmp_path / "models"
+    only_paper.mkdir()
+    (only_paper / "photo-background-generation").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
+    store = ModelStore(only_paper, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    si2 = get_engine("si2", store, device="cpu")
+    paper = get_engine("si2-controlnet", store, device="cpu")
+    assert si2.resolve_folder().name == "photo-background-generation"
+    photo, mask = product_photo(64, 64)
+    baseline = si2.render(photo, mask, fast())[0]
+    zero = paper.render(photo, mask, fast(controlnet_scale=0.0))[0]
+    assert np.array_equal(baseline, zero)
+    assert si2.models() is paper.models()  # one copy of the SI2 weights in memory
+
+
+def test_missing_models_raise_a_message_naming_the_fix(tmp_path):
+    from core.models.store import ModelStore
+
+    store = ModelStore(tmp_path / "empty", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    engine = get_engine("si2-controlnet", store, device="cpu")
+    assert engine.needs_models and engine.model_ids == ("photo-background-generation",)
+    assert not engine.available()
+    with pytest.raises(ModelMissingError, match="packshot models download photo-background-generation"):
+        engine.render(*product_photo(), fast())
+    with pytest.raises(ModelMissingError, match="sd2-inpainting"):
+        get_engine("si2", store, device="cpu").render(*product_photo(), fast())
+
+
+def test_stock_diffusers_controlnet_inpaint_pipeline_fails_on_the_nine_channel_controlnet(paper_engine):
+    """Why we run our own loop: the stock pipeline feeds the ControlNet 4 channels."""
+    from diffusers import StableDiffusionControlNetInpaintPipeline, UniPCMultistepScheduler
+    from PIL import Image
+
+    c = paper_engine.models().components
+    stock = StableDiffusionControlNetInpaintPipeline(
+        vae=c.vae, text_encoder=c.text_encoder, tokenizer=c.tokenizer, unet=c.unet, controlnet=c.controlnet,
+        scheduler=UniPCMultistepScheduler.from_config(c.scheduler_config), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False)
+    stock.set_progress_bar_config(disable=True)
+    white = Image.new("RGB", (64, 64), "white")
+    with pytest.raises(RuntimeError, match="channels"):
+        stock("x", image=white, mask_image=white, control_image=white, num_inference_steps=1, height=64, width=64)
