@@ -1,0 +1,65 @@
+"""Product masks: automatic (salient prior -> SAM, or the classic OpenCV path), interactive, files.
+
+Public API (imported lazily: ``import core.masking`` loads neither torch nor OpenCV):
+
+- ``MaskResult(mask, alpha, score, source, details)``: full-resolution bool mask, soft float32
+  alpha, trust score in [0, 1], source "sam-vit_b" | "sam-vit_l" | "sam-vit_h" | "sam-tiny" |
+  "classic" | "alpha-channel" | "file" | "edited".
+- ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="classic",
+  cache_size=8) -> Masker``: ``.name``, ``.compute(photo, cancel=None) -> MaskResult``,
+  ``.session(photo, initial=None) -> MaskSession``; SAM maskers also expose ``.cache``.
+- ``MaskSession``: ``add_click(x, y, positive=True)``, ``set_box(x0, y0, x1, y1)``, ``clear_box()``,
+  ``brush(points, radius, erase=False)``, ``undo()``, ``redo()``, ``reset()``, ``.mask``,
+  ``result() -> MaskResult``, ``prepare(cancel)`` (embedding now, e.g. on a worker thread).
+- ``EmbeddingCache(sam, capacity=8)``: ``get(photo)``, ``precompute(photos_or_paths, cancel, progress)``.
+- ``load_mask_png(path, size)``, ``save_mask_png(path, mask_or_alpha)``, ``mask_path_for(photo_path,
+  masks_dir)``.
+- Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
+  ``resize_mask``, ``resize_alpha``.
+- SAM loading: ``load_sam(store, variant, device) -> LoadedSam``, ``SAM_BUILDERS``, ``infer_arch``.
+- Priors: ``get_prior(name)``, ``PRIORS``, ``ClassicPrior``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "MaskResult": "core.masking.result",
+    "build_masker": "core.masking.maskers",
+    "Masker": "core.masking.maskers",
+    "ClassicMasker": "core.masking.maskers",
+    "SamMasker": "core.masking.maskers",
+    "from_alpha_channel": "core.masking.maskers",
+    "MaskSession": "core.masking.session",
+    "GrabCutBackend": "core.masking.session",
+    "SamBackend": "core.masking.session",
+    "EmbeddingCache": "core.masking.embedding",
+    "load_mask_png": "core.masking.maskio",
+    "save_mask_png": "core.masking.maskio",
+    "mask_path_for": "core.masking.maskio",
+    "fill_holes": "core.masking.postprocess",
+    "drop_specks": "core.masking.postprocess",
+    "clean_mask": "core.masking.postprocess",
+    "soft_alpha": "core.masking.postprocess",
+    "snap_to_edges": "core.masking.postprocess",
+    "resize_mask": "core.masking.postprocess",
+    "resize_alpha": "core.masking.postprocess",
+    "load_sam": "core.masking.sam_models",
+    "LoadedSam": "core.masking.sam_models",
+    "SAM_BUILDERS": "core.masking.sam_models",
+    "infer_arch": "core.masking.sam_models",
+    "get_prior": "core.masking.prior",
+    "PRIORS": "core.masking.prior",
+    "ClassicPrior": "core.masking.prior_classic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.masking' has no attribute {name!r}")
+    return getattr(import_module(module), name)

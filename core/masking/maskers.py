@@ -1,0 +1,168 @@
+"""Automatic maskers: salient prior -> SAM prompts -> SAM, or the classic prior alone.
+
+``build_masker`` picks one; every masker has ``.name`` and ``.compute(photo, cancel) -> MaskResult``
+and can open an interactive ``MaskSession`` on a photo. A photo whose file carried an alpha
+channel is masked by that alpha (source "alpha-channel") whatever the masker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Optional, Protocol
+
+import numpy as np
+
+from core.images import Photo
+from core.masking.postprocess import finish_mask, snap_to_edges
+from core.masking.prior import SalientPrior, get_prior
+from core.masking.result import MaskResult
+from core.progress import CancelToken, check
+
+if TYPE_CHECKING:
+    from core.masking.embedding import EmbeddingCache
+    from core.masking.sam_models import LoadedSam
+    from core.masking.session import MaskSession
+    from core.models.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+class Masker(Protocol):
+    name: str
+
+    def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult: ...
+
+    def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession: ...
+
+
+def from_alpha_channel(photo: Photo) -> Optional[MaskResult]:
+    """The photo's own transparency as its mask (a cut-out needs no segmentation), else None."""
+    if photo.alpha is None:
+        return None
+    alpha = np.clip(photo.alpha.astype(np.float32), 0.0, 1.0)
+    mask = alpha >= 0.5
+    return MaskResult(mask, alpha, 1.0, "alpha-channel", {"coverage": round(float(mask.mean()), 4)})
+
+
+class ClassicMasker:
+    """The OpenCV prior alone (no weights), snapped to full-resolution edges."""
+
+    name = "classic"
+
+    def __init__(self, prior: Optional[SalientPrior] = None, fallback_reason: Optional[str] = None) -> None:
+        self.prior = prior or get_prior("classic")
+        self.fallback_reason = fallback_reason
+
+    def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult:
+        check(cancel)
+        if (own := from_alpha_channel(photo)) is not None:
+            return own
+        start = time.perf_counter()
+        rgb = photo.rgb8
+        prior = self.prior(rgb)
+        check(cancel)
+        work_w = prior.details.get("work_size", [rgb.shape[1]])[0]
+        scale = rgb.shape[1] / max(1, work_w)
+        mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if scale > 1.5 else prior.mask
+        mask, alpha = finish_mask(mask, rgb)
+        details = dict(prior.details, seconds=round(time.perf_counter() - start, 3))
+        if self.fallback_reason:
+            details["fallback"] = self.fallback_reason
+        return MaskResult(mask, alpha, prior.score, "classic", details)
+
+    def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
+        from core.masking.session import GrabCutBackend, MaskSession
+
+        return MaskSession(photo, GrabCutBackend(photo), initial=initial)
+
+
+class SamMasker:
+    """The paper's recipe: prior -> points and box -> SAM, scored by SAM's IoU and stability."""
+
+    def __init__(self, sam: LoadedSam, prior: Optional[SalientPrior] = None,
+                 cache: Optional[EmbeddingCache] = None, n_points: int = 3) -> None:
+        from core.masking.embedding import EmbeddingCache
+
+        self.sam = sam
+        self.prior = prior or get_prior("classic")
+        self.cache = cache if cache is not None else EmbeddingCache(sam)
+        self.n_points = n_points
+
+    @property
+    def name(self) -> str:
+        return self.sam.name
+
+    def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult:
+        from core.masking.embedding import predictor_for
+        from core.masking.prompts import prompts_from_prior
+        from core.masking.sam_predict import predict
+
+        check(cancel)
+        if (own := from_alpha_channel(photo)) is not None:
+            return own
+        start = time.perf_counter()
+        rgb = photo.rgb8
+        prior = self.prior(rgb)
+        check(cancel)
+        prompts = prompts_from_prior(prior.mask, self.n_points)
+        embedding = self.cache.get(photo, cancel)
+        check(cancel)
+        predictor = predictor_for(self.sam, embedding)
+        first = predict(predictor, embedding, prompts, multimask=True, prior=prior.mask)
+        # SAM's own refinement step: the same prompts again with its low-res logits as mask input
+        pred = predict(predictor, embedding, prompts, mask_input=first.low_res_logits, multimask=False)
+        if pred.score < first.score:
+            pred = first
+        agreement = _iou(pred.mask, prior.mask) if prior.mask.any() else 0.0
+        mask, alpha = finish_mask(pred.mask, rgb)
+        details = {
+            "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
+            "prior_agreement": round(agreement, 4), "predicted_iou": round(pred.predicted_iou, 4),
+            "stability": round(pred.stability, 4), "candidates": first.candidates,
+            "prompts": prompts.to_json(), "embedding_seconds": round(embedding.seconds, 3),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        if not prior.mask.any():
+            details["prior_empty"] = True
+        return MaskResult(mask, alpha, pred.score, self.sam.name, details)
+
+    def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
+        from core.masking.session import MaskSession, SamBackend
+
+        return MaskSession(photo, SamBackend(self.sam, photo, self.cache), initial=initial)
+
+
+def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_variant: str = "vit_b",
+                 device: str = "auto", *, prior: str = "classic", cache_size: int = 8) -> Masker:
+    """A masker by kind: "sam" (raises ModelMissingError without weights), "classic", or "auto".
+
+    "auto" uses SAM when ``store`` has the ``sam-<variant>`` weights, else the classic path, and
+    says so in every result's ``details["fallback"]`` and in the log.
+    """
+    if kind not in ("auto", "sam", "classic"):
+        raise ValueError(f"unknown masker kind {kind!r}; use auto, sam or classic")
+    salient = get_prior(prior)
+    if kind == "classic":
+        return ClassicMasker(salient)
+    from core.masking.embedding import EmbeddingCache
+    from core.masking.sam_models import load_sam, model_id_for
+
+    if store is None:
+        from core.models.store import ModelStore
+
+        store = ModelStore()
+    if kind == "auto" and store.locate(model_id_for(sam_variant)) is None:
+        reason = store.missing_message(model_id_for(sam_variant)) + " Using the classic mask instead."
+        log.info("%s", reason)
+        return ClassicMasker(salient, fallback_reason=reason)
+    sam = load_sam(store, sam_variant, device)
+    return SamMasker(sam, salient, EmbeddingCache(sam, cache_size))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+__all__ = ["Masker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]
