@@ -230,6 +230,9 @@ class JobContext:
         self.suffix = output_suffix(settings.output_format)
         self.notes: list[str] = []
         self.engine_name = self._resolve_engine()
+        if not self.generative and (settings.template or settings.prompt):
+            self.notes.append(f"The '{self.engine_name}' engine paints no prompt: --template/--prompt are recorded "
+                              "but have no effect on the images.")
         self.job_key = settings.job_key(self.engine_name)
         self._engine: Any = None
         self._masker: Any = None
