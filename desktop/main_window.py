@@ -1,0 +1,313 @@
+"""The main window: photo grid, mask review, prompt templates, results, and the queue dock."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QTabWidget,
+    QWidget,
+)
+
+from desktop.errors import show_error
+from desktop.gui_jobs import ExportJob, GenerateJob, export_presets
+from desktop.mask_review import MaskReviewPanel
+from desktop.photo_grid import PhotoGrid
+from desktop.project_session import ProjectSession
+from desktop.queue import GenerationQueue
+from desktop.queue_panel import QueuePanel
+from desktop.results import ResultsPanel
+from desktop.settings import AppSettings, save_settings
+from desktop.templates_panel import TemplatesPanel
+from desktop.thumbnails import PathRole, PhotoListModel
+
+log = logging.getLogger(__name__)
+
+TAB_PHOTOS, TAB_MASKS, TAB_PROMPT, TAB_RESULTS = range(4)
+
+
+class MainWindow(QMainWindow):
+    project_opened = Signal(object)  # ProjectSession
+    shown = Signal()
+
+    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.session: Optional[ProjectSession] = None
+        self.setWindowTitle("Packshot Studio")
+        self.resize(1280, 860)
+
+        self.queue = GenerationQueue(self)
+        self.model = PhotoListModel(self)
+        self.grid = PhotoGrid()
+        self.grid.setModel(self.model)
+        self.grid.selectionModel().currentChanged.connect(lambda cur, _prev: self._photo_selected(cur))
+        self.grid.doubleClicked.connect(lambda _idx: self.tabs.setCurrentIndex(TAB_MASKS))
+        self.presets = export_presets()
+
+        self.mask_panel = MaskReviewPanel(settings, self)
+        self.mask_panel.mask_saved.connect(self.refresh_entry)
+        self.mask_panel.photo_changed.connect(self.select_photo)
+        self.templates = TemplatesPanel(settings)
+        self.templates.try_requested.connect(self.try_on_current)
+        self.templates.run_all_requested.connect(self.run_on_all)
+        self.results = ResultsPanel(self.presets)
+        self.results.keep_requested.connect(self.keep_result)
+        self.results.regenerate_requested.connect(self.regenerate)
+        self.results.export_requested.connect(self.export_chosen)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.grid, "Photos")
+        self.tabs.addTab(self.mask_panel, "Mask review")
+        self.tabs.addTab(self.templates, "Prompt && engine")
+        self.tabs.addTab(self.results, "Results")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.setCentralWidget(self.tabs)
+
+        self.queue_panel = QueuePanel(self.queue)
+        dock = QDockWidget("Generation queue", self)
+        dock.setObjectName("queue-dock")
+        dock.setWidget(self.queue_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.queue_dock = dock
+
+        self.queue.item_finished.connect(self._job_finished)
+        self.queue.item_failed.connect(self._job_failed)
+        self.queue.item_cancelled.connect(lambda _i: self._refresh_all_soon())
+        self._job_paths: dict[int, Path] = {}
+        self.status_label = QLabel("Open a folder of product photos (Ctrl+O).")
+        self.statusBar().addWidget(self.status_label, 1)
+        self._build_menus()
+
+    # -- menus and shortcuts --------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut: Optional[str] = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work whichever tab has focus
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open folder…", self._open_dialog, "Ctrl+O")
+        self.recent_menu = file_menu.addMenu("Open recent")
+        self._fill_recent()
+        self._action(file_menu, "Export chosen…", lambda: self.export_chosen(self.settings.export_preset), "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "Settings…", self.open_settings, "Ctrl+,")
+        self._action(file_menu, "Models…", self.open_models)
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", self.close, "Ctrl+Q")
+        run_menu = bar.addMenu("&Generate")
+        self._action(run_menu, "Try on this photo", self.try_on_current, "Ctrl+T")
+        self._action(run_menu, "Run on all", self.run_on_all, "Ctrl+Shift+R")
+        self._action(run_menu, "Pause / resume queue", lambda: self.queue.set_paused(not self.queue.paused), "Ctrl+P")
+        self._action(run_menu, "Cancel current", self.queue.cancel_current, "Ctrl+.")
+        self._action(run_menu, "Cancel all", self.queue.cancel_all, "Ctrl+Shift+.")
+        view_menu = bar.addMenu("&View")
+        for i, name in enumerate(("Photos", "Mask review", "Prompt and engine", "Results")):
+            self._action(view_menu, name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.settings.recent_folders:
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _c=False, f=folder: self.open_folder(Path(f)))
+
+    # -- project --------------------------------------------------------------------------------
+    def _open_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos, or a Packshot output folder")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> bool:
+        """Open a folder of photos (or a project output folder); False with a message on failure."""
+        try:
+            session = ProjectSession.open(Path(folder))
+        except Exception as exc:
+            show_error(self, exc, "Cannot open folder")
+            return False
+        if self.session is not None:
+            self.queue.cancel_all()
+            self.session.close()
+        self.session = session
+        self.settings.remember_folder(folder)
+        save_settings(self.settings)
+        self._fill_recent()
+        self.model.set_entries(session.entries())
+        self.mask_panel.set_session(session)
+        where = session.input_dir or session.out_dir
+        self.setWindowTitle(f"Packshot Studio — {where}")
+        self.status_label.setText(f"{self.model.rowCount()} photos · project in {session.out_dir}")
+        if self.model.rowCount():
+            self.select_photo(self.model.entry(0).path)
+        self.project_opened.emit(session)
+        return True
+
+    def current_photo(self) -> Optional[Path]:
+        idx = self.grid.currentIndex()
+        return Path(idx.data(PathRole)) if idx.isValid() else None
+
+    def select_photo(self, path: Path) -> None:
+        row = self.model.row_of(path)
+        if row >= 0 and row != self.grid.currentIndex().row():
+            self.grid.selectionModel().setCurrentIndex(
+                self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _photo_selected(self, index) -> None:
+        path = Path(index.data(PathRole)) if index.isValid() else None
+        self.templates.set_photo(path)
+        self._show_current_results()
+        if path is not None and self.tabs.currentIndex() == TAB_MASKS:
+            self.mask_panel.show_photo(path)
+
+    def _tab_changed(self, tab: int) -> None:
+        photo = self.current_photo()
+        if tab == TAB_MASKS and photo is not None:
+            self.mask_panel.show_photo(photo)
+        elif tab == TAB_RESULTS:
+            self._show_current_results()
+
+    def _show_current_results(self) -> None:
+        photo = self.current_photo()
+        if self.session is None or photo is None:
+            self.results.show_photo(None, [])
+            return
+        self.results.show_photo(photo, self.session.results(photo))
+
+    def refresh_entry(self, path: Path) -> None:
+        if self.session is None:
+            return
+        rec = self.session.record(path)
+        if rec is not None:
+            self.model.update_entry(self.session.entry(rec))
+        if path == self.current_photo():
+            self._show_current_results()
+
+    def _refresh_all_soon(self) -> None:
+        QTimer.singleShot(0, self._refresh_all)
+
+    def _refresh_all(self) -> None:
+        if self.session is not None:
+            for entry in self.session.entries():
+                self.model.update_entry(entry)
+
+    # -- generation -----------------------------------------------------------------------------
+    def _generate_job(self, path: Path, seed: Optional[int] = None) -> Optional[GenerateJob]:
+        try:
+            gen = self.templates.generation_settings(path, seed)
+            template = self.templates.current_template()
+            return GenerateJob(self.session.out_dir, path, self.templates.engine(), gen, self.settings,
+                               template_prompt=template.prompt, template_negative=template.negative,
+                               template_name=template.name, variables=self.templates.variables_for(path),
+                               seeds=gen.variant_seeds())
+        except Exception as exc:
+            show_error(self, exc, "Cannot queue this photo")
+            return None
+
+    def _submit(self, job: GenerateJob) -> int:
+        item_id = self.queue.submit(job)
+        self._job_paths[item_id] = job.photo
+        return item_id
+
+    def try_on_current(self) -> Optional[int]:
+        photo = self.current_photo()
+        if self.session is None or photo is None:
+            self.status_label.setText("Select a photo first.")
+            return None
+        job = self._generate_job(photo)
+        return self._submit(job) if job else None
+
+    def run_on_all(self) -> list[int]:
+        if self.session is None:
+            return []
+        ids = []
+        for entry in self.model.entries():
+            if entry.mask_state == "rejected":
+                continue  # a rejected mask means: do not generate this photo
+            job = self._generate_job(entry.path)
+            if job is None:
+                break  # the message was shown once; the same error would repeat for every photo
+            ids.append(self._submit(job))
+        self.status_label.setText(f"Queued {len(ids)} photos.")
+        return ids
+
+    def regenerate(self, path: Path) -> Optional[int]:
+        if self.session is None:
+            return None
+        used = [r.seed for r in self.session.results(path)]
+        seed = (max(used) + 1) if used else self.templates.seed.value()
+        job = self._generate_job(path, seed=seed)
+        return self._submit(job) if job else None
+
+    def _job_finished(self, item_id: int, _result) -> None:
+        path = self._job_paths.pop(item_id, None)
+        if path is not None:
+            self.refresh_entry(path)
+
+    def _job_failed(self, item_id: int, exc: BaseException) -> None:
+        path = self._job_paths.pop(item_id, None)
+        if path is not None:
+            self.refresh_entry(path)
+            self.status_label.setText(f"{path.name}: {exc}")
+        else:
+            show_error(self, exc, "Job failed")
+
+    def keep_result(self, result_id: int) -> None:
+        if self.session is None:
+            return
+        self.session.choose(result_id)
+        photo = self.current_photo()
+        if photo is not None:
+            self.refresh_entry(photo)
+
+    def export_chosen(self, preset: str, dest: Optional[Path] = None) -> Optional[int]:
+        if self.session is None:
+            return None
+        if dest is None:
+            folder = QFileDialog.getExistingDirectory(self, "Export the chosen results to")
+            if not folder:
+                return None
+            dest = Path(folder)
+        self.settings.export_preset = preset
+        return self.queue.submit(ExportJob(self.session.out_dir, Path(dest), preset))
+
+    # -- dialogs --------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        from desktop.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.settings, self.presets, self).exec()
+
+    def open_models(self) -> None:
+        from desktop.models_dialog import ModelsDialog
+
+        ModelsDialog(self.settings, self).exec()
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.shown.emit()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.mask_panel.shutdown()
+        self.queue.shutdown()
+        if self.session is not None:
+            self.session.close()
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            log.warning("Settings not saved: %s", exc)
+        super().closeEvent(event)

@@ -1,0 +1,176 @@
+"""Mask review work done off the GUI thread (no Qt): open a photo, edit its mask, save it.
+
+One ``MaskEditor`` lives on the review's serial worker thread and holds the masker (SAM or the
+classic fallback, built once) and the ``core.masking`` session of the photo under review. Each
+public method is one unit of work the panel queues; all return plain data for the GUI.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from core.progress import CancelToken
+from desktop.gui_jobs import photo_stem, project_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OpenedPhoto:
+    path: Path
+    display: np.ndarray  # H x W x 3 uint8 at display size
+    full_size: tuple[int, int]
+    mask: np.ndarray  # bool, full size
+    score: Optional[float]
+    state: str  # pending | auto | reviewed | edited | rejected
+    source: str
+    masker: str
+
+
+@dataclass
+class EditResult:
+    path: Path
+    mask: np.ndarray
+    score: Optional[float]
+    can_undo: bool
+    can_redo: bool
+
+
+class MaskEditor:
+    def __init__(self, out_dir: Path, masker_kind: str = "auto", models_dir: Optional[str] = None,
+                 device: str = "auto") -> None:
+        self.out_dir = Path(out_dir)
+        self.masker_kind, self.models_dir, self.device = masker_kind, models_dir, device
+        self._masker: Any = None
+        self.session: Any = None
+        self.path: Optional[Path] = None
+        self.photo: Any = None
+        self.edited = False
+
+    @property
+    def masker(self) -> Any:
+        if self._masker is None:
+            from core.masking import build_masker
+            from core.models.store import ModelStore
+
+            self._masker = build_masker(self.masker_kind, ModelStore(self.models_dir or None),
+                                        device=self.device)
+        return self._masker
+
+    # -- units of work (worker thread) ----------------------------------------------------------
+    def open(self, path: Path, display_max: int, cancel: Optional[CancelToken] = None) -> OpenedPhoto:
+        from core.images import load_photo
+        from core.jobs import load_mask_file
+
+        store = project_store(self.out_dir)
+        photo = load_photo(path)
+        record = store.photo(path)
+        state = "pending"
+        if record is not None and record.mask_path is not None and record.mask_path.is_file():
+            initial = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
+            initial.score = record.mask_score if record.mask_score is not None else initial.score
+            state = record.mask_state or "auto"
+        else:
+            initial = self.masker.compute(photo, cancel=cancel)
+            self._save(store, path, initial, "auto")  # the review order needs every mask's score
+            state = "auto"
+        if record is not None and record.settings.get("mask_rejected"):
+            state = "rejected"
+        self.session = self.masker.session(photo, initial=initial)
+        self.session.prepare(cancel)  # SAM: the embedding now, so the first click is fast
+        self.path, self.photo, self.edited = Path(path), photo, False
+        return OpenedPhoto(Path(path), _display_rgb(photo.rgb8, display_max), photo.size, initial.mask.copy(),
+                           initial.score, state, initial.source, getattr(self.masker, "name", "masker"))
+
+    def click(self, path: Path, x: float, y: float, positive: bool) -> EditResult:
+        return self._edit(path, "click", x, y, positive)
+
+    def box(self, path: Path, x0: float, y0: float, x1: float, y1: float) -> EditResult:
+        return self._edit(path, "box", x0, y0, x1, y1)
+
+    def stroke(self, path: Path, points: list[tuple[float, float]], radius: float, add: bool) -> EditResult:
+        return self._edit(path, "stroke", points, radius, add)
+
+    def undo(self, path: Path) -> EditResult:
+        return self._edit(path, "undo")
+
+    def redo(self, path: Path) -> EditResult:
+        return self._edit(path, "redo")
+
+    def reset(self, path: Path) -> EditResult:
+        return self._edit(path, "reset")
+
+    def accept(self, path: Path) -> Path:
+        """Save the session's mask into the project (``edited`` if changed, else ``reviewed``)."""
+        self._require(path)
+        store = project_store(self.out_dir)
+        result = self.session.result()
+        state = "edited" if self.edited else "reviewed"
+        self._save(store, path, result, state)
+        record = store.photo(path)
+        if record is not None and record.settings.get("mask_rejected"):
+            settings = dict(record.settings)
+            settings.pop("mask_rejected")
+            store.set_photo_settings(record.id, settings)
+        return Path(path)
+
+    def precompute(self, paths: list[Path], cancel: Optional[CancelToken] = None) -> int:
+        """Embeddings for the next photos (SAM only; the classic masker has nothing to prepare)."""
+        cache = getattr(self.masker, "cache", None)
+        if cache is None:
+            return 0
+        return cache.precompute(paths, cancel)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _require(self, path: Path) -> None:
+        if self.session is None or self.path != Path(path):
+            from core.errors import PackshotError
+
+            raise PackshotError(f"{Path(path).name} is not open for review any more.")
+
+    def _edit(self, path: Path, op: str, *args: Any) -> EditResult:
+        self._require(path)
+        s = self.session
+        if op == "click":
+            x, y, positive = args
+            s.add_click(x, y, positive)
+        elif op == "box":
+            s.set_box(*args)
+        elif op == "stroke":
+            points, radius, add = args
+            s.brush(points, radius, erase=not add)
+        elif op == "undo":
+            s.undo()
+        elif op == "redo":
+            s.redo()
+        elif op == "reset":
+            s.reset()
+        self.edited = bool(s.edited)
+        result = s.result()
+        return EditResult(Path(path), result.mask.copy(), result.score, s.can_undo, s.can_redo)
+
+    def _save(self, store: Any, path: Path, result: Any, state: str) -> None:
+        from core.jobs import quantize_mask, save_mask_atomic
+
+        record = store.photo(path)
+        photo_id = record.id if record else store.add_photo(path)
+        target = store.masks_dir / f"{photo_stem(store, path)}.png"
+        q = quantize_mask(result)
+        save_mask_atomic(target, q.alpha)
+        store.set_mask(photo_id, state, target, source=result.source, score=result.score)
+
+
+def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= limit:
+        return np.ascontiguousarray(rgb)
+    from PIL import Image
+
+    scale = limit / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))

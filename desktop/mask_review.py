@@ -1,0 +1,339 @@
+"""Mask review: the photo with its mask, SAM clicks, box, brush/eraser, undo/redo, accept/reject.
+
+Every edit is queued to one serial worker (the mask session is not thread-safe and SAM must not
+run on the GUI thread); a second worker precomputes SAM embeddings for the next photos in the
+review queue, which is ordered by mask score (doubtful masks first).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.mask_editing import EditResult, MaskEditor, OpenedPhoto
+from desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
+from desktop.project_session import ProjectSession
+from desktop.settings import AppSettings
+from desktop.workers import FunctionWorker, serial_pool, start_worker
+
+log = logging.getLogger(__name__)
+
+LOOKAHEAD = 3  # photos whose embeddings are prepared ahead of the one under review
+
+SHORTCUTS = {
+    "click": "P", "box": "X", "brush": "B", "eraser": "E",
+    "undo": "Ctrl+Z", "redo": "Ctrl+Shift+Z", "reset": "Ctrl+R",
+    "accept": "Return", "reject": "Backspace", "next": "PgDown", "prev": "PgUp",
+    "bigger": "]", "smaller": "[", "outline": "O", "more_opaque": ".", "less_opaque": ",", "fit": "F",
+}
+
+
+class MaskReviewPanel(QWidget):
+    mask_saved = Signal(object)  # photo path
+    photo_changed = Signal(object)  # photo path now under review
+    busy_changed = Signal(bool)
+
+    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.session: Optional[ProjectSession] = None
+        self.editor: Optional[MaskEditor] = None
+        self.path: Optional[Path] = None
+        self.order: list[Path] = []
+        self._edit_pool: QThreadPool = serial_pool("packshot-mask-edits")
+        self._lookahead_pool: QThreadPool = serial_pool("packshot-embeddings")
+        self._lookahead: Optional[FunctionWorker] = None
+        self._pending = 0
+        self._opened: Optional[OpenedPhoto] = None
+        self._build()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.view = MaskView()
+        self.view.point_clicked.connect(lambda x, y, pos: self._queue_edit("click", x, y, pos))
+        self.view.box_drawn.connect(lambda *box: self._queue_edit("box", *box))
+        self.view.stroke_finished.connect(lambda pts, r, add: self._queue_edit("stroke", pts, r, add))
+        self.queue_list = QListWidget()
+        self.queue_list.setMaximumWidth(260)
+        self.queue_list.itemActivated.connect(lambda item: self.show_photo(Path(item.data(Qt.ItemDataRole.UserRole))))
+
+        self.tool_buttons = QButtonGroup(self)
+        tools = QHBoxLayout()
+        for tool, text in (("click", "Points"), ("box", "Box"), ("brush", "Brush"), ("eraser", "Eraser")):
+            btn = QToolButton()
+            btn.setText(text)
+            btn.setCheckable(True)
+            btn.setToolTip(f"{text} ({SHORTCUTS[tool]})" + (": left adds, right removes" if tool == "click" else ""))
+            btn.clicked.connect(lambda _c=False, t=tool: self.set_tool(t))
+            self.tool_buttons.addButton(btn)
+            btn.setObjectName(f"tool-{tool}")
+            tools.addWidget(btn)
+        self.tool_buttons.buttons()[0].setChecked(True)
+        self.brush_size = QSpinBox()
+        self.brush_size.setRange(2, 1000)
+        self.brush_size.setValue(self.view.brush_size)
+        self.brush_size.setSuffix(" px")
+        self.brush_size.valueChanged.connect(lambda v: setattr(self.view, "brush_size", v))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(int(self.view.opacity * 100))
+        self.opacity.setMaximumWidth(120)
+        self.opacity.valueChanged.connect(lambda v: self.view.set_opacity(v / 100))
+        self.outline = QCheckBox("Outline")
+        self.outline.setChecked(True)
+        self.outline.toggled.connect(self.view.set_outline)
+        tools.addWidget(QLabel("Brush"))
+        tools.addWidget(self.brush_size)
+        tools.addWidget(QLabel("Opacity"))
+        tools.addWidget(self.opacity)
+        tools.addWidget(self.outline)
+        tools.addStretch(1)
+
+        self.undo_btn = QPushButton("Undo")
+        self.undo_btn.clicked.connect(lambda: self._queue_edit("undo"))
+        self.redo_btn = QPushButton("Redo")
+        self.redo_btn.clicked.connect(lambda: self._queue_edit("redo"))
+        self.reset_btn = QPushButton("Reset")
+        self.reset_btn.clicked.connect(lambda: self._queue_edit("reset"))
+        self.prev_btn = QPushButton("◀ Previous")
+        self.prev_btn.clicked.connect(self.previous)
+        self.next_btn = QPushButton("Next ▶")
+        self.next_btn.clicked.connect(self.next)
+        self.reject_btn = QPushButton("Reject")
+        self.reject_btn.setToolTip("Mark this photo as not to be generated (Backspace)")
+        self.reject_btn.clicked.connect(self.reject)
+        self.accept_btn = QPushButton("Accept")
+        self.accept_btn.setToolTip("Save this mask as reviewed and go to the next photo (Enter)")
+        self.accept_btn.clicked.connect(self.accept)
+        actions = QHBoxLayout()
+        for w in (self.undo_btn, self.redo_btn, self.reset_btn):
+            actions.addWidget(w)
+        actions.addStretch(1)
+        for w in (self.prev_btn, self.reject_btn, self.accept_btn, self.next_btn):
+            actions.addWidget(w)
+        self.info = QLabel("Open a folder to review masks.")
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addLayout(tools)
+        rl.addWidget(self.view, 1)
+        rl.addWidget(self.info)
+        rl.addLayout(actions)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("Review queue (doubtful first)"))
+        ll.addWidget(self.queue_list)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        keys = {
+            "click": lambda: self.set_tool("click"), "box": lambda: self.set_tool("box"),
+            "brush": lambda: self.set_tool("brush"), "eraser": lambda: self.set_tool("eraser"),
+            "undo": lambda: self._queue_edit("undo"), "redo": lambda: self._queue_edit("redo"),
+            "reset": lambda: self._queue_edit("reset"), "accept": self.accept, "reject": self.reject,
+            "next": self.next, "prev": self.previous,
+            "bigger": lambda: self.brush_size.setValue(int(self.brush_size.value() * 1.25) + 1),
+            "smaller": lambda: self.brush_size.setValue(max(2, int(self.brush_size.value() / 1.25))),
+            "outline": self.outline.toggle,
+            "more_opaque": lambda: self.opacity.setValue(self.opacity.value() + 10),
+            "less_opaque": lambda: self.opacity.setValue(self.opacity.value() - 10),
+            "fit": self.view.fit,
+        }
+        self.shortcuts = {}
+        for name, slot in keys.items():
+            sc = QShortcut(QKeySequence(SHORTCUTS[name]), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts[name] = sc
+        QShortcut(QKeySequence("Ctrl+Y"), self, activated=lambda: self._queue_edit("redo"),
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._update_buttons(False, False)
+
+    # -- project --------------------------------------------------------------------------------
+    def set_session(self, session: ProjectSession) -> None:
+        self._cancel_lookahead()
+        self._edit_pool.waitForDone(30_000)  # the old editor's last edits finish before it goes
+        self.session = session
+        s = self.settings
+        self.editor = MaskEditor(session.out_dir, s.masker, s.models_dir or None, s.device)
+        self.path, self._opened = None, None
+        self.refresh_order()
+
+    def refresh_order(self) -> None:
+        if self.session is None:
+            return
+        self.order = self.session.review_order()
+        records = {r.path: r for r in self.session.photos()}
+        self.queue_list.clear()
+        for path in self.order:
+            rec = records.get(path)
+            score = f"{rec.mask_score:.2f}" if rec and rec.mask_score is not None else "–"
+            state = (rec.mask_state or "pending") if rec else "pending"
+            if rec and rec.settings.get("mask_rejected"):
+                state = "rejected"
+            item = QListWidgetItem(f"{path.name}\n  {state} · score {score}")
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            self.queue_list.addItem(item)
+            if path == self.path:
+                self.queue_list.setCurrentItem(item)
+
+    # -- navigation -----------------------------------------------------------------------------
+    def show_photo(self, path: Path) -> Optional[FunctionWorker]:
+        if self.editor is None or path == self.path:
+            return None
+        self.path = Path(path)
+        self._opened = None
+        self.info.setText(f"Loading {self.path.name}…")
+        self._set_busy(+1)
+        worker = start_worker(self.editor.open, self.path, DISPLAY_MAX, pool=self._edit_pool,
+                              on_result=self._opened_photo, on_error=self._error)
+        worker.signals.finished.connect(lambda: self._set_busy(-1))
+        for row in range(self.queue_list.count()):
+            if self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) == str(self.path):
+                self.queue_list.setCurrentRow(row)
+        self.photo_changed.emit(self.path)
+        self._start_lookahead()
+        return worker
+
+    def _step(self, delta: int) -> None:
+        if not self.order:
+            return
+        i = self.order.index(self.path) if self.path in self.order else -1
+        j = min(max(i + delta, 0), len(self.order) - 1)
+        if j != i:
+            self.show_photo(self.order[j])
+
+    def next(self) -> None:
+        self._step(+1)
+
+    def previous(self) -> None:
+        self._step(-1)
+
+    def _start_lookahead(self) -> None:
+        self._cancel_lookahead()
+        if self.path not in self.order or self.editor is None:
+            return
+        i = self.order.index(self.path)
+        upcoming = self.order[i + 1: i + 1 + LOOKAHEAD]
+        if upcoming:
+            self._lookahead = start_worker(self.editor.precompute, upcoming, pool=self._lookahead_pool)
+
+    def _cancel_lookahead(self) -> None:
+        if self._lookahead is not None:
+            self._lookahead.cancel()
+            self._lookahead = None
+
+    # -- edits ----------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.view.set_tool(tool)
+        for btn in self.tool_buttons.buttons():
+            btn.setChecked(btn.objectName() == f"tool-{tool}")
+
+    def _queue_edit(self, op: str, *args) -> Optional[FunctionWorker]:
+        if self.editor is None or self._opened is None:
+            return None
+        fn = getattr(self.editor, op)
+        self._set_busy(+1)
+        worker = start_worker(fn, self.path, *args, pool=self._edit_pool, on_result=self._edited,
+                              on_error=self._error)
+        worker.signals.finished.connect(lambda: self._set_busy(-1))
+        return worker
+
+    def accept(self) -> Optional[FunctionWorker]:
+        if self.editor is None or self._opened is None:
+            return None
+        self._set_busy(+1)
+        worker = start_worker(self.editor.accept, self.path, pool=self._edit_pool,
+                              on_result=self._accepted, on_error=self._error)
+        worker.signals.finished.connect(lambda: self._set_busy(-1))
+        return worker
+
+    def reject(self) -> None:
+        if self.session is None or self.path is None:
+            return
+        self.session.set_rejected(self.path, True)
+        self.mask_saved.emit(self.path)
+        self.refresh_order()
+        self.next()
+
+    def _accepted(self, path: Path) -> None:
+        self.mask_saved.emit(path)
+        self.refresh_order()
+        if path == self.path:
+            self.next()
+
+    # -- results from the worker ----------------------------------------------------------------
+    def _opened_photo(self, opened: OpenedPhoto) -> None:
+        if opened.path != self.path:
+            return  # the user moved on while this photo loaded
+        self._opened = opened
+        self.view.set_photo(rgb_to_qimage(opened.display), opened.full_size)
+        self.view.set_mask(opened.mask)
+        self._describe(opened.score, opened.state)
+        self._update_buttons(False, False)
+        self.refresh_order()
+
+    def _edited(self, result: EditResult) -> None:
+        if result.path != self.path:
+            return
+        self.view.set_mask(result.mask)
+        self._describe(result.score, "edited (not saved: Enter accepts)")
+        self._update_buttons(result.can_undo, result.can_redo)
+
+    def _describe(self, score: Optional[float], state: str) -> None:
+        o = self._opened
+        score_text = f"{score:.2f}" if score is not None else "–"
+        self.info.setText(f"<b>{self.path.name}</b> · mask {state} · score {score_text} · "
+                          f"{o.source} via {o.masker} · {o.full_size[0]}×{o.full_size[1]}")
+
+    def _update_buttons(self, can_undo: bool, can_redo: bool) -> None:
+        self.undo_btn.setEnabled(can_undo)
+        self.redo_btn.setEnabled(can_redo)
+
+    def _error(self, exc: BaseException) -> None:
+        from desktop.errors import user_message
+
+        self.info.setText(f"<span style='color:#c33'>{user_message(exc)}</span>")
+
+    def _set_busy(self, delta: int) -> None:
+        was = self._pending > 0
+        self._pending += delta
+        if was != (self._pending > 0):
+            self.busy_changed.emit(self._pending > 0)
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def current_mask(self):
+        return self.view.mask_display()
+
+    def shutdown(self) -> None:
+        self._cancel_lookahead()
+        self._lookahead_pool.waitForDone(10_000)
+        self._edit_pool.waitForDone(10_000)

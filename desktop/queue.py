@@ -1,0 +1,254 @@
+"""The generation queue: one worker QThread that owns the models and runs jobs one at a time.
+
+Every model call (masking, diffusion, QC re-segmentation) goes through here, so models are loaded
+once, on one thread, and never on the GUI thread. Jobs are plain objects with
+``run(progress, cancel) -> result`` (see ``QueueJob``); the queue reports per-item and overall
+progress through signals, and supports cancel current, cancel all and pause (which also holds a
+running job at its next progress report, i.e. between diffusion steps).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.errors import Cancelled
+from core.progress import CancelToken, Progress
+
+log = logging.getLogger(__name__)
+
+
+class QueueJob(Protocol):
+    """What the queue runs. ``label`` is shown in the queue panel."""
+
+    label: str
+
+    def run(self, progress, cancel: CancelToken) -> Any: ...
+
+
+@dataclass
+class QueueItem:
+    id: int
+    job: QueueJob
+    cancel: CancelToken = field(default_factory=CancelToken)
+    state: str = "queued"  # queued | running | done | failed | cancelled
+    started_at: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return getattr(self.job, "label", type(self.job).__name__)
+
+
+class _Runner(QObject):
+    """Lives on the worker thread; its ``loop`` slot never returns until ``stop``."""
+
+    item_started = Signal(int)
+    item_progress = Signal(int, object)  # id, Progress
+    item_finished = Signal(int, object)  # id, result
+    item_failed = Signal(int, object)  # id, exception
+    item_cancelled = Signal(int)
+    idle = Signal()
+
+    def __init__(self, owner: GenerationQueue) -> None:
+        super().__init__()
+        self._owner = owner
+
+    @Slot()
+    def loop(self) -> None:
+        owner = self._owner
+        while True:
+            item = owner._take_next()
+            if item is None:
+                return
+            self.item_started.emit(item.id)
+            try:
+                result = item.job.run(lambda p, it=item: self._report(it, p), item.cancel)
+                item.cancel.raise_if_cancelled()
+            except Cancelled:
+                item.state = "cancelled"
+                self.item_cancelled.emit(item.id)
+            except Exception as exc:  # one failed item never stops the queue
+                log.exception("Queue item %r failed", item.label)
+                item.state = "failed"
+                self.item_failed.emit(item.id, exc)
+            else:
+                item.state = "done"
+                self.item_finished.emit(item.id, result)
+            finally:
+                owner._done_with(item)
+            if owner._is_empty():
+                self.idle.emit()
+
+    def _report(self, item: QueueItem, p: Progress) -> None:
+        self.item_progress.emit(item.id, p)
+        self._owner._wait_while_paused(item.cancel)  # pause holds the job between steps
+        item.cancel.raise_if_cancelled()
+
+
+class GenerationQueue(QObject):
+    """Submit jobs from the GUI thread; connect to the signals to follow them."""
+
+    item_added = Signal(int, str)  # id, label
+    item_started = Signal(int)
+    item_progress = Signal(int, object)
+    item_finished = Signal(int, object)
+    item_failed = Signal(int, object)
+    item_cancelled = Signal(int)
+    overall_progress = Signal(int, int)  # finished items, all items since the queue was last idle
+    paused_changed = Signal(bool)
+    idle = Signal()
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._cond = threading.Condition()
+        self._pending: deque[QueueItem] = deque()
+        self._current: Optional[QueueItem] = None
+        self._paused = False
+        self._stopping = False
+        self._ids = itertools.count(1)
+        self._items: dict[int, QueueItem] = {}
+        self._batch_total = 0
+        self._batch_done = 0
+        self._thread = QThread()
+        self._thread.setObjectName("packshot-models")
+        self._runner = _Runner(self)
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.loop)
+        for name in ("item_started", "item_progress", "item_failed", "item_cancelled", "idle"):
+            getattr(self._runner, name).connect(getattr(self, name))
+        self._runner.item_finished.connect(self.item_finished)
+        for sig in (self._runner.item_finished, self._runner.item_failed, self._runner.item_cancelled):
+            sig.connect(self._count_done)
+        self._thread.start()
+
+    # -- GUI-thread API -------------------------------------------------------------------------
+    def submit(self, job: QueueJob) -> int:
+        item = QueueItem(next(self._ids), job)
+        with self._cond:
+            if self._current is None and not self._pending:
+                self._batch_total = self._batch_done = 0
+            self._items[item.id] = item
+            self._pending.append(item)
+            self._batch_total += 1
+            self._cond.notify_all()
+        self.item_added.emit(item.id, item.label)
+        self.overall_progress.emit(self._batch_done, self._batch_total)
+        return item.id
+
+    def item(self, item_id: int) -> Optional[QueueItem]:
+        return self._items.get(item_id)
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._current is not None or bool(self._pending)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pending_count(self) -> int:
+        with self._cond:
+            return len(self._pending) + (1 if self._current else 0)
+
+    def cancel_current(self) -> None:
+        with self._cond:
+            if self._current is not None:
+                self._current.cancel.cancel()
+            self._cond.notify_all()
+
+    def cancel(self, item_id: int) -> None:
+        """Cancel one item, queued or running."""
+        with self._cond:
+            item = self._items.get(item_id)
+            if item is None:
+                return
+            if item in self._pending:
+                self._pending.remove(item)
+                item.state = "cancelled"
+                dropped = True
+            else:
+                item.cancel.cancel()
+                dropped = False
+            self._cond.notify_all()
+        if dropped:
+            self.item_cancelled.emit(item_id)
+            self._count_done()
+
+    def cancel_all(self) -> None:
+        with self._cond:
+            dropped = list(self._pending)
+            self._pending.clear()
+            for item in dropped:
+                item.state = "cancelled"
+            if self._current is not None:
+                self._current.cancel.cancel()
+            self._cond.notify_all()
+        for item in dropped:
+            self.item_cancelled.emit(item.id)
+            self._count_done()
+
+    def set_paused(self, paused: bool) -> None:
+        with self._cond:
+            self._paused = paused
+            self._cond.notify_all()
+        self.paused_changed.emit(paused)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Cancel everything and stop the thread (called when the window closes)."""
+        self.cancel_all()
+        with self._cond:
+            self._stopping = True
+            self._paused = False
+            self._cond.notify_all()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+        """Block until nothing is queued or running (tests and shutdown only, never from slots)."""
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while self._current is not None or self._pending:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    # -- worker-thread side ---------------------------------------------------------------------
+    def _take_next(self) -> Optional[QueueItem]:
+        with self._cond:
+            while not self._stopping and (self._paused or not self._pending):
+                self._cond.wait()
+            if self._stopping:
+                return None
+            item = self._pending.popleft()
+            item.state = "running"
+            item.started_at = time.monotonic()
+            self._current = item
+            return item
+
+    def _done_with(self, item: QueueItem) -> None:
+        with self._cond:
+            self._current = None
+            self._cond.notify_all()
+
+    def _is_empty(self) -> bool:
+        with self._cond:
+            return not self._pending
+
+    def _wait_while_paused(self, cancel: CancelToken) -> None:
+        with self._cond:
+            while self._paused and not self._stopping and not cancel.cancelled:
+                self._cond.wait(0.2)
+
+    def _count_done(self, *_: Any) -> None:
+        self._batch_done += 1
+        self.overall_progress.emit(self._batch_done, self._batch_total)

@@ -1,0 +1,128 @@
+"""The queue panel: every queued item with its own progress bar, overall progress, and controls."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.progress import Progress
+from desktop.queue import GenerationQueue
+
+MAX_ROWS = 500  # finished rows beyond this are dropped from the view (the store keeps the facts)
+
+
+class QueuePanel(QWidget):
+    def __init__(self, queue: GenerationQueue, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Item", "State", "Progress"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setColumnWidth(0, 320)
+        self.overall = QProgressBar()
+        self.overall.setFormat("%v of %m done")
+        self.overall.setValue(0)
+        self.status = QLabel("Idle")
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.setToolTip("Hold the queue after the current step (Ctrl+P)")
+        self.pause_btn.toggled.connect(queue.set_paused)
+        self.cancel_btn = QPushButton("Cancel current")
+        self.cancel_btn.clicked.connect(queue.cancel_current)
+        self.cancel_all_btn = QPushButton("Cancel all")
+        self.cancel_all_btn.clicked.connect(queue.cancel_all)
+
+        controls = QHBoxLayout()
+        controls.addWidget(self.status, 1)
+        controls.addWidget(self.overall, 2)
+        controls.addWidget(self.pause_btn)
+        controls.addWidget(self.cancel_btn)
+        controls.addWidget(self.cancel_all_btn)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.tree)
+
+        self._rows: dict[int, QTreeWidgetItem] = {}
+        self._bars: dict[int, QProgressBar] = {}
+        queue.item_added.connect(self._added)
+        queue.item_started.connect(lambda i: self._set_state(i, "running"))
+        queue.item_progress.connect(self._progress)
+        queue.item_finished.connect(lambda i, _r: self._set_state(i, "done", full=True))
+        queue.item_failed.connect(lambda i, exc: self._set_state(i, "failed", tip=str(exc)))
+        queue.item_cancelled.connect(lambda i: self._set_state(i, "cancelled"))
+        queue.overall_progress.connect(self._overall)
+        queue.paused_changed.connect(self._paused)
+
+    def _added(self, item_id: int, label: str) -> None:
+        row = QTreeWidgetItem([label, "queued", ""])
+        self.tree.addTopLevelItem(row)
+        bar = QProgressBar()
+        bar.setMaximumHeight(14)
+        bar.setValue(0)
+        self.tree.setItemWidget(row, 2, bar)
+        self._rows[item_id], self._bars[item_id] = row, bar
+        while self.tree.topLevelItemCount() > MAX_ROWS:
+            old = self.tree.takeTopLevelItem(0)
+            for key, value in list(self._rows.items()):
+                if value is old:
+                    self._rows.pop(key)
+                    self._bars.pop(key)
+
+    def _set_state(self, item_id: int, state: str, *, full: bool = False, tip: str = "") -> None:
+        row = self._rows.get(item_id)
+        if row is None:
+            return
+        row.setText(1, state)
+        if tip:
+            row.setToolTip(1, tip)
+        if full:
+            bar = self._bars[item_id]
+            bar.setMaximum(max(bar.maximum(), 1))
+            bar.setValue(bar.maximum())
+        if state == "running":
+            self.status.setText(f"Running: {row.text(0)}")
+            self.tree.scrollToItem(row)
+
+    def _progress(self, item_id: int, p: Progress) -> None:
+        bar = self._bars.get(item_id)
+        if bar is None:
+            return
+        if p.total:
+            bar.setMaximum(p.total)
+            bar.setValue(p.done)
+        bar.setFormat(f"{p.stage} %p%")
+        row = self._rows[item_id]
+        row.setToolTip(2, p.message or p.stage)
+
+    def _overall(self, done: int, total: int) -> None:
+        self.overall.setMaximum(max(total, 1))
+        self.overall.setValue(done)
+        if total and done >= total:
+            self.status.setText("Idle")
+
+    def _paused(self, paused: bool) -> None:
+        self.pause_btn.blockSignals(True)
+        self.pause_btn.setChecked(paused)
+        self.pause_btn.blockSignals(False)
+        self.pause_btn.setText("Resume" if paused else "Pause")
+        if paused:
+            self.status.setText("Paused")
+
+    def state_of(self, item_id: int) -> str:
+        row = self._rows.get(item_id)
+        return row.text(1) if row else ""
+
+    def row_count(self) -> int:
+        return self.tree.topLevelItemCount()
+

@@ -1,0 +1,255 @@
+"""Results view: the original beside its variants, QC flags and expansion scores, keeper choice,
+regenerate with a new seed, a before/after comparison, and export of the chosen results."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QMouseEvent, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.project import ResultRecord
+from desktop.workers import start_worker
+
+log = logging.getLogger(__name__)
+
+TILE = 220
+PREVIEW_MAX = 1024
+ORIGINAL_ROLE = -1
+
+
+def load_preview(path: Path, limit: int = PREVIEW_MAX) -> QImage:
+    """Upright preview of an image file, at most ``limit`` px (worker thread)."""
+    from desktop.thumbnails import load_thumbnail
+
+    return load_thumbnail(path, limit)
+
+
+def result_caption(result: ResultRecord) -> str:
+    parts = [f"variant {result.variant + 1} · seed {result.seed}"]
+    if result.expansion is not None:
+        parts.append(f"expansion {100 * result.expansion:.2f}%")
+    if result.qc_flag:
+        parts.append("FLAGGED by QC")
+    if result.attempts > 1:
+        parts.append(f"{result.attempts} attempts")
+    if result.chosen:
+        parts.append("★ keeper")
+    return "\n".join(parts)
+
+
+class CompareView(QWidget):
+    """Before/after: the original left of a draggable split line, the result right of it."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.before: Optional[QImage] = None
+        self.after: Optional[QImage] = None
+        self.split = 0.5
+        self.setMinimumSize(200, 200)
+        self.setCursor(Qt.CursorShape.SplitHCursor)
+
+    def set_images(self, before: Optional[QImage], after: Optional[QImage]) -> None:
+        self.before, self.after = before, after
+        self.update()
+
+    def _target(self, image: QImage) -> QRect:
+        size = image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
+                     size.width(), size.height())
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(45, 45, 45))
+        base = self.after or self.before
+        if base is None:
+            p.setPen(QColor(180, 180, 180))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No result yet for this photo")
+            return
+        target = self._target(base)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        split_x = target.x() + int(self.split * target.width())
+        if self.before is not None:
+            p.save()
+            p.setClipRect(QRect(target.x(), target.y(), split_x - target.x(), target.height()))
+            p.drawImage(target, self.before)
+            p.restore()
+        if self.after is not None:
+            p.save()
+            p.setClipRect(QRect(split_x, target.y(), target.right() - split_x + 1, target.height()))
+            p.drawImage(target, self.after)
+            p.restore()
+        p.setPen(QColor(255, 255, 255))
+        p.drawLine(split_x, target.top(), split_x, target.bottom())
+        p.drawText(target.adjusted(6, 4, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "before")
+        p.drawText(target.adjusted(0, 4, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "after")
+
+    def _move(self, pos: QPointF) -> None:
+        base = self.after or self.before
+        if base is None:
+            return
+        target = self._target(base)
+        self.split = min(1.0, max(0.0, (pos.x() - target.x()) / max(1, target.width())))
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._move(event.position())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._move(event.position())
+
+
+class ResultsPanel(QWidget):
+    keep_requested = Signal(int)  # result id
+    regenerate_requested = Signal(object)  # photo path
+    export_requested = Signal(str)  # preset name
+
+    def __init__(self, presets: tuple[str, ...], parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._photo: Optional[Path] = None
+        self._results: list[ResultRecord] = []
+        self._original: Optional[QImage] = None
+        self._images: dict[int, QImage] = {}  # result id -> preview
+        self._token = 0
+
+        self.title = QLabel("Select a photo")
+        self.strip = QListWidget()
+        self.strip.setViewMode(QListView.ViewMode.IconMode)
+        self.strip.setFlow(QListView.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setIconSize(QSize(TILE, TILE))
+        self.strip.setMinimumHeight(TILE + 90)
+        self.strip.setMovement(QListView.Movement.Static)
+        self.strip.currentRowChanged.connect(self._selected)
+        self.compare = CompareView()
+
+        self.keep_btn = QPushButton("Keep this one")
+        self.keep_btn.setToolTip("Make the selected variant the keeper (K)")
+        self.keep_btn.clicked.connect(self._keep)
+        self.regen_btn = QPushButton("Regenerate (new seed)")
+        self.regen_btn.setToolTip("Queue this photo again with new seeds (G)")
+        self.regen_btn.clicked.connect(lambda: self._photo and self.regenerate_requested.emit(self._photo))
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(presets)
+        self.export_btn = QPushButton("Export chosen…")
+        self.export_btn.clicked.connect(lambda: self.export_requested.emit(self.preset_combo.currentText()))
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.keep_btn)
+        buttons.addWidget(self.regen_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(QLabel("Size preset"))
+        buttons.addWidget(self.preset_combo)
+        buttons.addWidget(self.export_btn)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.strip)
+        splitter.addWidget(self.compare)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    # -- content --------------------------------------------------------------------------------
+    def show_photo(self, photo: Optional[Path], results: list[ResultRecord]) -> None:
+        """Show ``photo`` and its results; previews decode on the thread pool."""
+        same_photo = photo == self._photo
+        self._photo, self._results = photo, list(results)
+        self._token += 1
+        token = self._token
+        if not same_photo:
+            self._original = None
+            self._images.clear()
+        self.strip.blockSignals(True)
+        self.strip.clear()
+        if photo is None:
+            self.title.setText("Select a photo")
+            self.strip.blockSignals(False)
+            self.compare.set_images(None, None)
+            self._update_buttons()
+            return
+        flagged = sum(r.qc_flag for r in results)
+        self.title.setText(f"<b>{photo.name}</b> — {len(results)} result(s)"
+                           + (f", {flagged} flagged by QC" if flagged else ""))
+        original = QListWidgetItem("original")
+        original.setData(Qt.ItemDataRole.UserRole, ORIGINAL_ROLE)
+        self.strip.addItem(original)
+        for r in results:
+            item = QListWidgetItem(result_caption(r))
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            if r.qc_flag:
+                item.setForeground(QColor(230, 140, 0))
+            self.strip.addItem(item)
+        self.strip.blockSignals(False)
+        keeper = next((i + 1 for i, r in enumerate(results) if r.chosen), 1 if results else 0)
+        self.strip.setCurrentRow(keeper)
+        self._refresh_icons()
+        if self._original is None:
+            start_worker(load_preview, photo, on_result=lambda img: self._got(token, ORIGINAL_ROLE, img))
+        for r in results:
+            if r.id not in self._images and r.output_path.is_file():
+                start_worker(load_preview, r.output_path, on_result=lambda img, rid=r.id: self._got(token, rid, img))
+        self._selected(self.strip.currentRow())
+
+    def _got(self, token: int, key: int, image: QImage) -> None:
+        if token != self._token:
+            return  # the user moved to another photo meanwhile
+        if key == ORIGINAL_ROLE:
+            self._original = image
+        else:
+            self._images[key] = image
+        self._refresh_icons()
+        self._selected(self.strip.currentRow())
+
+    def _refresh_icons(self) -> None:
+        for row in range(self.strip.count()):
+            item = self.strip.item(row)
+            key = item.data(Qt.ItemDataRole.UserRole)
+            image = self._original if key == ORIGINAL_ROLE else self._images.get(key)
+            if image is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(image.scaled(
+                    TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))))
+
+    def _selected(self, row: int) -> None:
+        result = self.selected_result()
+        after = self._images.get(result.id) if result else None
+        self.compare.set_images(self._original, after)
+        self._update_buttons()
+
+    def selected_result(self) -> Optional[ResultRecord]:
+        item = self.strip.currentItem()
+        if item is None:
+            return None
+        key = item.data(Qt.ItemDataRole.UserRole)
+        return next((r for r in self._results if r.id == key), None)
+
+    def select_variant(self, index: int) -> None:
+        self.strip.setCurrentRow(index + 1)
+
+    def _keep(self) -> None:
+        result = self.selected_result()
+        if result is not None:
+            self.keep_requested.emit(result.id)
+
+    def _update_buttons(self) -> None:
+        self.keep_btn.setEnabled(self.selected_result() is not None)
+        self.regen_btn.setEnabled(self._photo is not None)
+
+    def previews_loaded(self) -> bool:
+        return self._original is not None and all(r.id in self._images for r in self._results
+                                                  if r.output_path.is_file())

@@ -1,0 +1,90 @@
+"""User settings stored as JSON in the platformdirs config folder (no Qt, no torch).
+
+JSON rather than QSettings so the file is readable, diffable and testable without a QApplication;
+tests isolate it by pointing ``XDG_CONFIG_HOME``/``HOME`` at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Optional
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "packshot"
+DEVICES = ("auto", "cuda", "cpu")
+MAX_RECENT = 8
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME))
+
+
+@dataclass
+class AppSettings:
+    """Everything the app remembers between runs. Unknown keys in the file are ignored."""
+
+    models_dir: str = ""  # empty = the model store's default (platformdirs data dir / HF cache)
+    device: str = "auto"
+    engine: str = "si2-controlnet"
+    template: str = ""
+    variants: int = 2
+    steps: int = 20
+    guidance: float = 7.5
+    resolution: int = 512
+    export_preset: str = "original"
+    masker: str = "auto"
+    qc_threshold: Optional[float] = None  # None: QC for generative engines at the gate's default
+    first_run_done: bool = False
+    recent_folders: list[str] = field(default_factory=list)
+
+    @property
+    def models_path(self) -> Optional[Path]:
+        return Path(self.models_dir).expanduser() if self.models_dir else None
+
+    def remember_folder(self, folder: Path | str) -> None:
+        text = str(folder)
+        self.recent_folders = [text] + [f for f in self.recent_folders if f != text][: MAX_RECENT - 1]
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings(path: Optional[Path] = None) -> AppSettings:
+    """Read the settings file; a missing or damaged file gives the defaults (and a log line)."""
+    path = path or settings_path()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return AppSettings()
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring unreadable settings file %s: %s", path, exc)
+        return AppSettings()
+    known = {f.name for f in fields(AppSettings)}
+    settings = AppSettings(**{k: v for k, v in raw.items() if k in known})
+    if settings.device not in DEVICES:
+        settings.device = "auto"
+    return settings
+
+
+def save_settings(settings: AppSettings, path: Optional[Path] = None) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves half a settings file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(asdict(settings), fh, indent=2)
+    os.replace(tmp, path)
+    return path

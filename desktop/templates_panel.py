@@ -1,0 +1,348 @@
+"""Prompt templates panel: pick/edit/save templates and variables, engine and settings, preview.
+
+The filled prompt is previewed for the photo selected in the grid, so a missing variable shows up
+here (in red) before anything is queued. "Try on this photo" queues one photo; "Run on all" every
+photo of the project.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import TemplateError
+from core.templates import (
+    PromptTemplate,
+    load_templates,
+    load_variables_csv,
+    photo_variables,
+    save_templates,
+)
+from desktop.settings import AppSettings, config_dir
+
+log = logging.getLogger(__name__)
+
+# Engine names of core.generation.engines.get_engine (the contract); listed here so the panel
+# does not import the generation package (and torch) on the start-up path.
+ENGINES = ("si2-controlnet", "si2", "white", "color", "gradient", "blur", "image")
+GENERATIVE = {"si2-controlnet", "si2"}
+SCHEDULERS = ("unipc", "ddim", "euler", "dpm++")
+
+
+def user_templates_path() -> Path:
+    return config_dir() / "templates.json"
+
+
+class TemplatesPanel(QWidget):
+    try_requested = Signal()
+    run_all_requested = Signal()
+    settings_changed = Signal()
+
+    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._builtin = load_templates()
+        self._user = self._load_user_templates()
+        self._photo: Optional[Path] = None
+        self._csv_table: dict[str, dict[str, str]] = {}
+        self._build()
+        self._reload_combo(settings.template)
+        self.refresh_preview()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.template_combo = QComboBox()
+        self.template_combo.currentTextChanged.connect(self._template_picked)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setPlaceholderText("Prompt, with {name}, {caption} or your own {variables}")
+        self.negative_edit = QPlainTextEdit()
+        self.negative_edit.setPlaceholderText("Negative prompt")
+        for edit in (self.prompt_edit, self.negative_edit):
+            edit.setMaximumHeight(80)
+            edit.textChanged.connect(self.refresh_preview)
+        save_btn = QPushButton("Save template…")
+        save_btn.clicked.connect(self._save_template)
+
+        self.vars_table = QTableWidget(0, 2)
+        self.vars_table.setHorizontalHeaderLabels(["Variable", "Value (all photos)"])
+        self.vars_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.vars_table.setMaximumHeight(120)
+        self.vars_table.itemChanged.connect(lambda _item: self.refresh_preview())
+        add_var = QPushButton("Add variable")
+        add_var.clicked.connect(self._add_variable_row)
+        csv_btn = QPushButton("Load per-photo CSV…")
+        csv_btn.clicked.connect(self._pick_csv)
+        self.csv_label = QLabel("no CSV")
+
+        self.engine_combo = QComboBox()
+        self.engine_combo.addItems(ENGINES)
+        self.engine_combo.setCurrentText(self._settings.engine if self._settings.engine in ENGINES else ENGINES[0])
+        self.engine_combo.currentTextChanged.connect(self._engine_changed)
+        self.steps = _spin(1, 200, self._settings.steps)
+        self.guidance = _dspin(0.0, 30.0, self._settings.guidance, 0.5)
+        self.cn_scale = _dspin(0.0, 2.0, 1.0, 0.1)
+        self.variants = _spin(1, 16, self._settings.variants)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.resolution = _spin(64, 2048, self._settings.resolution, step=64)
+        self.scheduler = QComboBox()
+        self.scheduler.addItems(SCHEDULERS)
+
+        self.preview = QLabel()
+        self.preview.setWordWrap(True)
+        self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.try_btn = QPushButton("Try on this photo")
+        self.try_btn.setToolTip("Generate for the selected photo only (Ctrl+T)")
+        self.try_btn.clicked.connect(self.try_requested)
+        self.run_btn = QPushButton("Run on all")
+        self.run_btn.setToolTip("Queue every photo of the project (Ctrl+Shift+R)")
+        self.run_btn.clicked.connect(self.run_all_requested)
+
+        tpl_box = QGroupBox("Template")
+        tpl_form = QFormLayout(tpl_box)
+        row = QHBoxLayout()
+        row.addWidget(self.template_combo, 1)
+        row.addWidget(save_btn)
+        tpl_form.addRow("Name", row)
+        tpl_form.addRow("", self.description)
+        tpl_form.addRow("Prompt", self.prompt_edit)
+        tpl_form.addRow("Negative", self.negative_edit)
+
+        var_box = QGroupBox("Variables")
+        var_layout = QVBoxLayout(var_box)
+        var_layout.addWidget(self.vars_table)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add_var)
+        buttons.addWidget(csv_btn)
+        buttons.addWidget(self.csv_label, 1)
+        var_layout.addLayout(buttons)
+
+        eng_box = QGroupBox("Engine and settings")
+        eng_form = QFormLayout(eng_box)
+        eng_form.addRow("Engine", self.engine_combo)
+        eng_form.addRow("Variants", self.variants)
+        eng_form.addRow("Steps", self.steps)
+        eng_form.addRow("Guidance", self.guidance)
+        eng_form.addRow("ControlNet scale", self.cn_scale)
+        eng_form.addRow("Seed", self.seed)
+        eng_form.addRow("Scheduler", self.scheduler)
+        eng_form.addRow("Resolution", self.resolution)
+
+        prev_box = QGroupBox("Filled prompt for the selected photo")
+        prev_layout = QVBoxLayout(prev_box)
+        prev_layout.addWidget(self.preview)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.try_btn)
+        run_row.addWidget(self.run_btn)
+        prev_layout.addLayout(run_row)
+
+        left = QVBoxLayout()
+        left.addWidget(tpl_box)
+        left.addWidget(var_box)
+        right = QVBoxLayout()
+        right.addWidget(eng_box)
+        right.addWidget(prev_box)
+        right.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addLayout(left, 3)
+        outer.addLayout(right, 2)
+        self._engine_changed(self.engine_combo.currentText())
+
+    # -- templates ------------------------------------------------------------------------------
+    def _load_user_templates(self) -> dict[str, PromptTemplate]:
+        path = user_templates_path()
+        if not path.exists():
+            return {}
+        try:
+            return load_templates(path)
+        except TemplateError as exc:
+            log.warning("Ignoring user templates: %s", exc)
+            return {}
+
+    def templates(self) -> dict[str, PromptTemplate]:
+        return {**self._builtin, **self._user}
+
+    def _reload_combo(self, select: str = "") -> None:
+        self.template_combo.blockSignals(True)
+        self.template_combo.clear()
+        names = sorted(self.templates())
+        self.template_combo.addItems(names)
+        self.template_combo.blockSignals(False)
+        if names:
+            self.template_combo.setCurrentText(select if select in names else names[0])
+            self._template_picked(self.template_combo.currentText())
+
+    def _template_picked(self, name: str) -> None:
+        template = self.templates().get(name)
+        if template is None:
+            return
+        self.prompt_edit.setPlainText(template.prompt)
+        self.negative_edit.setPlainText(template.negative)
+        self.description.setText(template.description + ("  (yours)" if name in self._user else ""))
+        self._settings.template = name
+        self.settings_changed.emit()
+
+    def current_template(self) -> PromptTemplate:
+        return PromptTemplate(
+            name=self.template_combo.currentText() or "custom",
+            prompt=self.prompt_edit.toPlainText().strip(),
+            negative=self.negative_edit.toPlainText().strip(),
+        )
+
+    def save_template_as(self, name: str) -> Path:
+        edited = self.current_template()
+        template = PromptTemplate(name=name, prompt=edited.prompt, negative=edited.negative,
+                                  description="Saved from Packshot Studio")
+        template.fields()  # refuse a malformed template before writing it
+        self._user[name] = template
+        path = save_templates(self._user.values(), user_templates_path())
+        self._reload_combo(name)
+        return path
+
+    def _save_template(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save template", "Template name:",
+                                        text=self.template_combo.currentText())
+        if ok and name.strip():
+            try:
+                self.save_template_as(name.strip())
+            except TemplateError as exc:
+                from desktop.errors import show_error
+
+                show_error(self, exc, "Template not saved")
+
+    # -- variables ------------------------------------------------------------------------------
+    def _add_variable_row(self, name: str = "", value: str = "") -> None:
+        row = self.vars_table.rowCount()
+        self.vars_table.insertRow(row)
+        self.vars_table.setItem(row, 0, QTableWidgetItem(name or f"var{row + 1}"))
+        self.vars_table.setItem(row, 1, QTableWidgetItem(value))
+
+    def set_variable(self, name: str, value: str) -> None:
+        for row in range(self.vars_table.rowCount()):
+            if self.vars_table.item(row, 0).text() == name:
+                self.vars_table.item(row, 1).setText(value)
+                return
+        self._add_variable_row(name, value)
+
+    def global_variables(self) -> dict[str, str]:
+        values = {}
+        for row in range(self.vars_table.rowCount()):
+            key, value = self.vars_table.item(row, 0), self.vars_table.item(row, 1)
+            if key and key.text().strip():
+                values[key.text().strip()] = value.text() if value else ""
+        return values
+
+    def load_csv(self, path: Path) -> None:
+        self._csv_table = load_variables_csv(path)
+        self.csv_label.setText(f"{path.name}: {len({id(v) for v in self._csv_table.values()})} photos")
+        self.refresh_preview()
+
+    def _pick_csv(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Per-photo variables", "", "CSV files (*.csv)")
+        if name:
+            try:
+                self.load_csv(Path(name))
+            except TemplateError as exc:
+                from desktop.errors import show_error
+
+                show_error(self, exc, "Variables not loaded")
+
+    def variables_for(self, photo: Path) -> dict[str, str]:
+        values = photo_variables(photo, self._csv_table)
+        for key, value in self.global_variables().items():
+            values.setdefault(key, value)  # a per-photo CSV value beats the value for all photos
+        return values
+
+    # -- preview and settings -------------------------------------------------------------------
+    def set_photo(self, photo: Optional[Path]) -> None:
+        self._photo = photo
+        self.refresh_preview()
+
+    def filled_prompt(self, photo: Path) -> tuple[str, str]:
+        """(prompt, negative) for ``photo``; ``TemplateError`` names a missing variable."""
+        return self.current_template().fill(self.variables_for(photo))
+
+    def refresh_preview(self) -> None:
+        if not hasattr(self, "preview"):
+            return
+        if self._photo is None:
+            self.preview.setText("<i>Select a photo to see its prompt.</i>")
+            return
+        try:
+            prompt, negative = self.filled_prompt(self._photo)
+        except TemplateError as exc:
+            self.preview.setText(f"<span style='color:#c33'>{_escape(str(exc))}</span>")
+            return
+        text = f"<b>{_escape(self._photo.name)}</b><br>{_escape(prompt) or '<i>(empty prompt)</i>'}"
+        if negative:
+            text += f"<br><span style='color:#888'>negative: {_escape(negative)}</span>"
+        self.preview.setText(text)
+
+    def _engine_changed(self, engine: str) -> None:
+        generative = engine in GENERATIVE
+        for widget in (self.steps, self.guidance, self.scheduler, self.resolution):
+            widget.setEnabled(generative)
+        self.cn_scale.setEnabled(engine == "si2-controlnet")
+        self._settings.engine = engine
+        self.settings_changed.emit()
+
+    def engine(self) -> str:
+        return self.engine_combo.currentText()
+
+    def generation_settings(self, photo: Path, seed: Optional[int] = None):
+        """``core.generation.settings.GenerationSettings`` for ``photo`` (prompt filled)."""
+        from core.generation.settings import GenerationSettings
+
+        prompt, negative = self.filled_prompt(photo)
+        self._settings.steps = self.steps.value()
+        self._settings.variants = self.variants.value()
+        self._settings.guidance = self.guidance.value()
+        self._settings.resolution = self.resolution.value()
+        return GenerationSettings(
+            prompt=prompt, negative_prompt=negative, steps=self.steps.value(),
+            guidance=self.guidance.value(), controlnet_scale=self.cn_scale.value(),
+            seed=self.seed.value() if seed is None else seed, variants=self.variants.value(),
+            scheduler=self.scheduler.currentText(), resolution=self.resolution.value(),
+        ).validate()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box

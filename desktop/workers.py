@@ -1,0 +1,103 @@
+"""Short background tasks on a QThreadPool (thumbnails, mask edits, embeddings, downloads, export).
+
+The napari habit: a worker wraps a plain function, reports through Qt signals (queued to the GUI
+thread because the signal object lives there), and can be cancelled through a ``CancelToken`` that
+the function checks. Long model work that must own the models goes to ``desktop.queue`` instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable, Optional
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from core.errors import Cancelled
+from core.progress import CancelToken, Progress
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSignals(QObject):
+    started = Signal()
+    progress = Signal(object)  # core.progress.Progress
+    returned = Signal(object)
+    errored = Signal(object)  # the exception
+    cancelled = Signal()
+    finished = Signal()
+
+
+class FunctionWorker(QRunnable):
+    """Run ``fn(*args, **kwargs)`` on a pool thread; pass ``progress``/``cancel`` if it takes them."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = WorkerSignals()
+        self.cancel_token = CancelToken()
+        params = inspect.signature(fn).parameters
+        if "progress" in params and "progress" not in kwargs:
+            self.kwargs["progress"] = self._emit_progress
+        if "cancel" in params and "cancel" not in kwargs:
+            self.kwargs["cancel"] = self.cancel_token
+        self.setAutoDelete(False)  # the Python wrapper keeps the signals alive until finished
+
+    def _emit_progress(self, p: Progress) -> None:
+        self.signals.progress.emit(p)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    def run(self) -> None:
+        self.signals.started.emit()
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except Cancelled:
+            self.signals.cancelled.emit()
+        except Exception as exc:  # reported as a signal; the GUI shows a readable message
+            log.exception("Background task %s failed", getattr(self.fn, "__name__", self.fn))
+            self.signals.errored.emit(exc)
+        else:
+            if self.cancel_token.cancelled:
+                self.signals.cancelled.emit()
+            else:
+                self.signals.returned.emit(result)
+        finally:
+            self.signals.finished.emit()
+
+
+_live: set[FunctionWorker] = set()
+
+
+def start_worker(
+    fn: Callable[..., Any],
+    *args: Any,
+    on_result: Optional[Callable[[Any], None]] = None,
+    on_error: Optional[Callable[[BaseException], None]] = None,
+    on_progress: Optional[Callable[[Progress], None]] = None,
+    pool: Optional[QThreadPool] = None,
+    priority: int = 0,
+    **kwargs: Any,
+) -> FunctionWorker:
+    """Create, connect and start a ``FunctionWorker``; it is kept alive until it finishes."""
+    worker = FunctionWorker(fn, *args, **kwargs)
+    if on_result:
+        worker.signals.returned.connect(on_result)
+    if on_error:
+        worker.signals.errored.connect(on_error)
+    if on_progress:
+        worker.signals.progress.connect(on_progress)
+    _live.add(worker)
+    worker.signals.finished.connect(lambda: _live.discard(worker))
+    (pool or QThreadPool.globalInstance()).start(worker, priority)
+    return worker
+
+
+def serial_pool(name: str) -> QThreadPool:
+    """A pool with one thread: tasks on it run in order (a mask session is not thread-safe)."""
+    pool = QThreadPool()
+    pool.setObjectName(name)
+    pool.setMaxThreadCount(1)
+    pool.setExpiryTimeout(-1)  # keep the thread: its torch state stays warm
+    return pool
