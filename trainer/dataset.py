@@ -47,7 +47,7 @@ def read_captions(folder: Path) -> dict[str, str]:
     return {row["file"]: row["caption"] for row in rows}
 
 
-def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path] = None, masker=None,
+def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path] = None, masker=None, store=None,
                     progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> list[Sample]:
     """One sample per readable photo; unreadable photos are skipped with a warning, never fatal."""
     from core.masking import load_mask_png, mask_path_for, save_mask_png
@@ -70,12 +70,12 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
                 continue
             given = mask_path_for(path, masks_dir) if masks_dir else None
             if given is not None and given.is_file():
-                mask = load_mask_png(given, photo.size)
+                mask = load_mask_png(given, photo.size).mask
             else:
                 if masker is None:
                     from core.masking import build_masker
 
-                    masker = build_masker("auto")
+                    masker = build_masker("auto", store)
                 mask = masker.compute(photo, cancel=cancel).mask
             save_mask_png(cached, mask)
         samples.append(Sample(path, cached, caption_for(path, captions)))

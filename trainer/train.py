@@ -62,7 +62,7 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
     work = run_dir(models_root, config.name)
     work.mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps(asdict(config), default=str, indent=2))
-    samples = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker,
+    samples = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker, store=store,
                               progress=progress, cancel=cancel)
     if not samples:
         raise PackshotError(f"None of the photos in {config.data_dir} could be read.")
