@@ -119,7 +119,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     from core.generation.composite import composite
     from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
-    from core.masking import build_masker
+    from core.masking.maskers import build_masker
     from core.models.store import ModelStore
     from core.quality.resegment import build_resegmenter
     from core.templates import check_variables, photo_variables, resolve_prompt
@@ -136,7 +136,12 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     template = resolve_prompt(config.template, config.prompt, config.negative_prompt)
     check_variables(template, photos)
     # Everything that can be missing is checked now, not after an hour of rendering.
-    engines = {name: get_engine(name, store, config.device) for name in config.engines}
+    if config.masks_dir is not None and not Path(config.masks_dir).is_dir():
+        raise ImageReadError(f"--masks folder not found: {config.masks_dir}")
+    try:
+        engines = {name: get_engine(name, store, config.device) for name in config.engines}
+    except ValueError as exc:  # unknown engine name
+        raise PackshotError(str(exc)) from exc
     missing = [m for e in engines.values() if e.needs_models for m in e.model_ids if not store.available(m)]
     if missing:
         raise ModelMissingError(" ".join(store.missing_message(m) for m in dict.fromkeys(missing)))
@@ -207,9 +212,10 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     if scorer is not None and not any(r.prompt.strip() for r in rows):
         notes.append("CLIP score needs a prompt; none was given (--prompt or --template).")
     if config.masks_dir is not None:
-        auto = sum(1 for r in rows if r.mask_source.startswith("auto"))
+        auto = sorted({r.photo for r in rows if r.mask_source.startswith("auto")})
         if auto:
-            notes.append(f"{auto} result(s) used an automatic mask: no mask file in {config.masks_dir}.")
+            notes.append(f"{len(auto)} photo(s) had no mask file in {config.masks_dir} and used an automatic "
+                         f"mask: {', '.join(auto[:10])}{' ...' if len(auto) > 10 else ''}.")
     summaries = summarise(rows, list(engines))
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(out_dir / CSV_NAME, rows)
@@ -222,12 +228,12 @@ def _input_mask(photo: Any, photo_path: Path, masks_dir: Optional[Path]) -> tupl
     """The reviewed mask from ``masks_dir`` (IOPaint naming) or (None, "") when there is none."""
     if masks_dir is None:
         return None, ""
-    from core.masking import load_mask_png, mask_path_for
+    from core.jobs import load_mask_file  # the batch job's reader: eval sees masks exactly as batch does
 
-    path = mask_path_for(photo_path, masks_dir)
-    if not Path(path).is_file():
+    path = Path(masks_dir) / f"{photo_path.stem}.png"
+    if not path.is_file():
         return None, ""
-    return load_mask_png(path, photo.size), "file"
+    return load_mask_file(path, photo.size, source="file"), "file"
 
 
 # ------------------------------------------------------------------------------------------------

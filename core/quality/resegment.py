@@ -201,6 +201,6 @@ def build_resegmenter(kind: str = "auto", store: Optional[ModelStore] = None, *,
 
         loaded = load_sam(store, sam_variant, device)  # ModelMissingError names the fix
         return SamResegmenter(SamPredictor(loaded.model), name=loaded.name)
-    from core.masking import build_masker
+    from core.masking.maskers import build_masker
 
     return MaskerResegmenter(build_masker("classic", store, device=device), name="classic")

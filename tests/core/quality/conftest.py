@@ -1,0 +1,30 @@
+"""Fixtures for the quality tests: tiny diffusion models (real on-disk format) and a tiny CLIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def quality_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``photo-background-generation`` and ``sd2-inpainting`` tiny folders (the generation factory)."""
+    from tests.factories.diffusion import build_models_dir
+
+    return build_models_dir(tmp_path_factory.mktemp("quality-models"))
+
+
+@pytest.fixture
+def quality_store(quality_models_dir: Path, tmp_path: Path):
+    """A store that finds only the tiny models: no downloads, no Hugging Face cache."""
+    from core.models.store import ModelStore
+
+    return ModelStore(quality_models_dir, offline=True, download_dir=tmp_path / "downloads", use_hf_cache=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.core.quality.clip_factory import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("clip") / "clip")
