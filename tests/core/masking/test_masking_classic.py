@@ -1,0 +1,124 @@
+"""The classic (no-weights) masker on synthetic products and real photos with known masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ModelMissingError
+from core.images import Photo, load_photo
+from core.masking import build_masker
+from core.models.store import ModelStore
+from tests.core.masking import scenes as S
+
+
+@pytest.fixture(scope="module")
+def classic():
+    return build_masker("classic")
+
+
+def _textured(name: str, colour: tuple[int, int, int]):
+    return lambda: S.product_on_texture(name, colour=colour)
+
+
+def _low_chroma():
+    rng = np.random.default_rng(3)
+    mask = S.bottle_mask(360, 480)
+    bg = S.with_shadow(S.plain_background(360, 480, rng, level=245), mask)
+    return S.compose(bg, S.shade(mask, (150, 150, 155), rng), mask), mask
+
+
+# Thresholds sit a few points under what the masker measured (0.91-1.00): the misses are the
+# contact shadow, which has the background's colour but is darker.
+SCENES = {
+    "bottle on studio sweep": (lambda: S.product_on_plain(), 0.90),
+    "mug with handle": (lambda: S.product_on_plain(shape="mug"), 0.88),
+    "grey bottle on white": (_low_chroma, 0.90),
+    "bottle on brick (real texture)": (_textured("brick", (200, 40, 40)), 0.88),
+    "bottle on gravel (real texture)": (_textured("gravel", (40, 140, 60)), 0.88),
+    "bottle on grass (real texture)": (_textured("grass", (230, 200, 40)), 0.90),
+    "logo cut-out on sweep": (lambda: S.logo_on(S.plain_background(600, 700, np.random.default_rng(1))), 0.97),
+    "logo cut-out on gravel": (lambda: S.logo_on(S.texture_background("gravel", 600, 700, (0.8, 0.75, 0.7))), 0.97),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENES))
+def test_classic_mask_matches_known_product(classic, name):
+    make, threshold = SCENES[name]
+    image, truth = make()
+    result = classic.compute(Photo(pixels=image))
+    assert result.source == "classic"
+    assert result.mask.shape == truth.shape and result.alpha.shape == truth.shape
+    assert S.iou(result.mask, truth) >= threshold
+    assert result.score > 0.8, "a clean separation should be trusted"
+
+
+def test_classic_mask_on_real_coffee_photo_finds_the_cup_not_the_table(classic):
+    # Honest limit: the saucer has the table's colours, so the border-colour prior misses it;
+    # what it does mark is product (precision), and its low score sends it to review first.
+    image, reference = S.coffee_reference()
+    result = classic.compute(Photo(pixels=image))
+    inside = (result.mask & reference).sum() / max(1, result.mask.sum())
+    assert inside >= 0.9
+    assert result.mask.sum() >= 0.15 * reference.sum()
+    assert result.score < 0.6
+
+
+def test_score_is_zero_when_nothing_stands_out(classic):
+    noise = np.random.default_rng(0).integers(0, 255, (200, 260, 3), dtype=np.uint8)
+    flat = np.full((200, 260, 3), 128, np.uint8)
+    for image in (noise, flat):
+        result = classic.compute(Photo(pixels=image))
+        assert result.score < 0.2 and result.mask.shape == (200, 260)
+
+
+@pytest.mark.parametrize("size", [(517, 361), (1603, 1201), (97, 131)])
+def test_any_size_comes_back_full_resolution_and_aligned(classic, size):
+    w, h = size
+    image, truth = S.product_on_plain(h, w)
+    result = classic.compute(Photo(pixels=image))
+    assert result.mask.shape == (h, w)
+    assert S.iou(result.mask, truth) >= 0.85
+    ys, xs = np.nonzero(result.mask & truth)
+    ty, tx = np.nonzero(truth)
+    assert abs(xs.mean() - tx.mean()) < 0.01 * w + 1, "no horizontal shift"
+
+
+def test_exif_rotated_photo_gets_an_upright_aligned_mask(classic, tmp_path):
+    upright, truth = S.product_on_plain(300, 420)
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # what the camera wrote (portrait sensor)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif)
+    photo = load_photo(path)
+    assert photo.pixels.shape[:2] == (300, 420)
+    result = classic.compute(photo)
+    assert result.mask.shape == (300, 420)
+    assert S.iou(result.mask, truth) >= 0.88
+
+
+def test_16bit_photo_is_masked_from_its_8bit_view(classic):
+    image, truth = S.product_on_plain(240, 320)
+    photo = Photo(pixels=image.astype(np.uint16) * 257)
+    assert S.iou(classic.compute(photo).mask, truth) >= 0.88
+
+
+def test_auto_without_sam_weights_uses_classic_and_says_so(tmp_path):
+    store = ModelStore(tmp_path / "no-models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    masker = build_masker("auto", store)
+    assert masker.name == "classic"
+    image, _ = S.product_on_plain(120, 160)
+    result = masker.compute(Photo(pixels=image))
+    assert result.source == "classic"
+    assert "sam-vit_b" in result.details["fallback"] and "classic" in result.details["fallback"]
+    with pytest.raises(ModelMissingError, match="sam-vit_b"):
+        build_masker("sam", store)
+
+
+def test_unknown_kind_or_prior_is_a_clear_error():
+    with pytest.raises(ValueError, match="kind"):
+        build_masker("magic")
+    with pytest.raises(ValueError, match="prior"):
+        build_masker("classic", prior="u2net")
