@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -154,10 +155,18 @@ class ProjectStore:
             except OSError as exc:
                 raise ImageWriteError(f"Cannot create the output folder {self.path.parent}: "
                                       f"{exc.strerror or exc}.") from exc
-        if not os.access(self.path.parent, os.W_OK):
-            raise ImageWriteError(f"The output folder {self.out_dir} is not writable (read-only disk or "
-                                  "permissions); choose another --out folder.")
+        self._check_writable()
         self._migrate()
+
+    def _check_writable(self) -> None:
+        """Try a real write: permission bits say nothing for root, a read-only mount or a full disk."""
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise ImageWriteError(f"The output folder {self.out_dir} is not writable ({exc.strerror or exc}); "
+                                  "choose another --out folder or free some space.") from exc
 
     # -- connection handling -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

@@ -1,0 +1,143 @@
+"""The SQLite project store: schema, mask states, results, errors, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.errors import PackshotError
+from core.project import SCHEMA_VERSION, NewResult, ProjectStore
+
+
+def _result(out: Path, variant: int, **kw) -> NewResult:
+    path = out / f"r{variant}.png"
+    path.write_bytes(b"x")
+    return NewResult(variant=variant, seed=variant, engine="white", output_path=path, recipe={"v": variant}, **kw)
+
+
+def test_store_is_created_versioned_and_in_wal_mode(tmp_path):
+    store = ProjectStore(tmp_path / "out")
+    assert store.path == (tmp_path / "out" / ".packshot" / "project.sqlite").resolve()
+    assert store.schema_version == SCHEMA_VERSION
+    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    tables = {r[0] for r in sqlite3.connect(store.path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"photos", "results", "errors", "runs", "meta"} <= tables
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path):
+    ProjectStore(tmp_path).close()
+    con = sqlite3.connect(tmp_path / ".packshot" / "project.sqlite")
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(PackshotError, match="newer Packshot"):
+        ProjectStore(tmp_path)
+
+
+def test_opening_without_create_needs_an_existing_project(tmp_path):
+    with pytest.raises(PackshotError, match="No Packshot project"):
+        ProjectStore(tmp_path / "nothing", create=False)
+
+
+def test_photos_masks_and_states(tmp_path):
+    store = ProjectStore(tmp_path / "out")
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    ids = store.add_photos([a, b])
+    assert store.add_photos([a]) == ids[:1]  # idempotent
+    mask = store.masks_dir / "a.png"
+    store.set_mask(ids[0], "reviewed", mask, source="file", score=1.0)
+    store.set_mask(ids[0], "auto", store.masks_dir / "other.png", source="classic", score=0.3)
+    record = store.photo(a)
+    assert record.mask_state == "reviewed" and record.mask_path == mask.resolve()  # auto never replaces a review
+    store.set_mask(ids[0], "edited", mask, source="edited")
+    assert store.photo(ids[0]).mask_state == "edited"
+    with pytest.raises(ValueError):
+        store.set_mask(ids[1], "guessed", mask)
+    store.set_photo_settings(ids[1], {"prompt": "x"})
+    assert store.photo(b).settings == {"prompt": "x"}
+    assert [p.name for p in store.photos()] == ["a.jpg", "b.jpg"]
+
+
+def test_results_done_chosen_and_errors(tmp_path):
+    out = tmp_path / "out"
+    store = ProjectStore(out)
+    pid = store.add_photo(tmp_path / "a.jpg")
+    run = store.start_run({"engine": "white"}, ["packshot", "batch"])
+    assert not store.is_done(pid, "k1", 2)
+    r1, r2 = _result(out, 1, expansion=0.3, qc_flag=True), _result(out, 2, expansion=0.05)
+    ids = store.complete_photo(pid, "k1", [r1, r2], run)
+    results = store.results(pid, "k1")
+    assert [r.variant for r in results] == [1, 2]
+    assert [r.chosen for r in results] == [False, True]  # the unflagged, lower-expansion one is the keeper
+    assert results[0].qc_flag and results[0].expansion == pytest.approx(0.3)
+    assert store.is_done(pid, "k1", 2) and not store.is_done(pid, "other-key", 2)
+    store.choose(ids[0])
+    assert [r.chosen for r in store.results(pid)] == [True, False]
+    (out / "r2.png").unlink()
+    assert not store.is_done(pid, "k1", 2)  # a missing file means not done
+    store.fail_photo(pid, "ImageReadError", "a.jpg: broken", run)
+    assert store.photo(pid).status == "failed" and store.photo(pid).error == "a.jpg: broken"
+    assert store.errors(run)[0]["photo_name"] == "a.jpg"
+    store.finish_run(run, "finished", {"done": []})
+    assert store.runs()[0]["status"] == "finished"
+
+
+def test_redoing_a_photo_replaces_its_results_but_keeps_the_users_choice(tmp_path):
+    out = tmp_path / "out"
+    store = ProjectStore(out)
+    pid = store.add_photo(tmp_path / "a.jpg")
+    ids = store.complete_photo(pid, "k", [_result(out, 1), _result(out, 2)])
+    store.choose(ids[1])
+    store.complete_photo(pid, "k", [_result(out, 1), _result(out, 2)])
+    results = store.results(pid, "k")
+    assert len(results) == 2 and not any(r.chosen for r in results)  # no silent re-pick over the user's
+
+
+def _writer(out_dir: str, worker: int, count: int) -> None:
+    store = ProjectStore(out_dir)
+    for i in range(count):
+        pid = store.add_photo(Path(out_dir).parent / f"w{worker}_{i}.jpg")
+        store.complete_photo(pid, "k", [NewResult(1, i, "white", Path(out_dir) / f"w{worker}_{i}.png", {})])
+        store.fail_photo(pid, "Test", f"note {worker} {i}")
+    store.close()
+
+
+def test_several_processes_write_at_once(tmp_path):
+    out = tmp_path / "out"
+    ProjectStore(out).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(out), w, 40)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    store = ProjectStore(out)
+    assert len(store.photos()) == 120
+    assert len(store.all_results()) == 120
+    assert len(store.errors()) == 120
+    assert sqlite3.connect(store.path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_one_store_used_from_two_threads(tmp_path):
+    store = ProjectStore(tmp_path / "out")
+    errors: list[BaseException] = []
+
+    def work(tag: str) -> None:
+        try:
+            for i in range(20):
+                store.add_photo(tmp_path / f"{tag}{i}.jpg")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(store.photos()) == 40
