@@ -1,0 +1,60 @@
+"""CLIP score: where the model is looked for, and the number it gives."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from core.errors import ModelMissingError
+from core.quality.clip_score import ClipScorer, find_clip_model, is_clip_folder
+
+
+def manual_cosine(scorer: ClipScorer, image: np.ndarray, prompt: str) -> float:
+    import torch
+
+    pixels = scorer.processor.image_processor(images=[image], return_tensors="pt")["pixel_values"]
+    tokens = scorer.processor.tokenizer([prompt], return_tensors="pt")
+    with torch.no_grad():
+        img = scorer.model.get_image_features(pixel_values=pixels)
+        txt = scorer.model.get_text_features(**tokens)
+    img = getattr(img, "pooler_output", img)
+    txt = getattr(txt, "pooler_output", txt)
+    return float(torch.nn.functional.cosine_similarity(img, txt)[0])
+
+
+def test_score_is_100_times_clamped_cosine(tiny_clip_dir):
+    import torch
+
+    scorer = ClipScorer(tiny_clip_dir)
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8) for _ in range(3)]
+    prompt = "a red mug on a marble table"
+    for sign in (1, -1):
+        if sign < 0:  # flip the image projection: every cosine changes sign, the clamp must follow
+            with torch.no_grad():
+                scorer.model.visual_projection.weight.neg_()
+        for image in images:
+            cos = manual_cosine(scorer, image, prompt)
+            assert scorer.score(image, prompt) == pytest.approx(100 * max(cos, 0.0), abs=1e-3)
+    scores = [scorer.score(im, prompt) for im in images]
+    assert any(s > 0 for s in scores) and len(set(scores)) == 3
+
+
+def test_lookup_order_and_messages(tmp_path, tiny_clip_dir):
+    from core.models.store import ModelStore
+
+    store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    found = find_clip_model(store)
+    assert found.folder is None and "no CLIP score was computed" in found.describe()
+    assert str(tmp_path / "models" / "clip") in found.describe()
+    shutil.copytree(tiny_clip_dir, tmp_path / "dl" / "clip")
+    assert find_clip_model(store).folder == tmp_path / "dl" / "clip"
+    shutil.copytree(tiny_clip_dir, tmp_path / "models" / "clip")
+    assert find_clip_model(store).folder == tmp_path / "models" / "clip"  # the user's folder wins
+    assert find_clip_model(store, explicit=tiny_clip_dir).folder == tiny_clip_dir
+    (tmp_path / "notclip").mkdir()
+    assert not is_clip_folder(tmp_path / "notclip")
+    with pytest.raises(ModelMissingError, match="not a transformers CLIP folder"):
+        find_clip_model(store, explicit=tmp_path / "notclip")
