@@ -105,7 +105,9 @@ def text_chunks(recipe: Recipe) -> dict[str, str]:
 def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
     """Atomic JSON sidecar (temp file + rename), so a kill never leaves half a recipe."""
     target = sidecar_path(output_path)
+    tmp = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SIDECAR_SUFFIX, dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(json.loads(recipe.to_json()), indent=2, ensure_ascii=False) + "\n")
@@ -113,10 +115,11 @@ def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        try:
-            os.unlink(tmp)  # type: ignore[possibly-undefined]
-        except (OSError, NameError):
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise ImageWriteError(f"Cannot write {target.name}: {exc.strerror or exc}.") from exc
     return target
 
