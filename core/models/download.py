@@ -82,7 +82,8 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
             f"Could not reach the Hugging Face hub for {spec.repo_id} ({exc.__class__.__name__}: {exc}). "
             f"Check the connection, or download it elsewhere and point Packshot to the folder."
         ) from exc
-    files = [s for s in info.siblings if any(fnmatch.fnmatch(s.rfilename, p) for p in spec.allow_patterns)]
+    files = _prefer_safetensors(
+        [s for s in info.siblings if any(fnmatch.fnmatch(s.rfilename, p) for p in spec.allow_patterns)])
     total = sum(s.size or 0 for s in files)
     counter = _ByteCounter(spec.id, total, progress, cancel)
     target.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,12 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
     write_lock(target, spec.id, record, repo_id=spec.repo_id or "", revision=spec.revision, commit=info.sha or "")
     shutil.rmtree(target / ".cache", ignore_errors=True)
     return target
+
+
+def _prefer_safetensors(siblings: list) -> list:
+    """Drop pickle weights (.bin) from any folder that also offers safetensors."""
+    safe_dirs = {s.rfilename.rpartition("/")[0] for s in siblings if s.rfilename.endswith(".safetensors")}
+    return [s for s in siblings if not (s.rfilename.endswith(".bin") and s.rfilename.rpartition("/")[0] in safe_dirs)]
 
 
 def download_url_model(spec: ModelSpec, target: Path, progress: ProgressCallback = no_progress,

@@ -18,6 +18,8 @@ def fake_hub(tmp_path, monkeypatch):
     """Serve the files of a structurally complete diffusers folder as if it were the hub repo."""
     repo = make_diffusers_folder(tmp_path / "remote")
     (repo / "pipeline.py").write_text("raise SystemExit('never downloaded, never run')")
+    (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"pickle twin of the safetensors")
+    (repo / "vae" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"variant we do not use")
     files = sorted(p for p in repo.rglob("*") if p.is_file())
     corrupt: set[str] = set()
 
@@ -51,6 +53,8 @@ def test_hub_download_filters_verifies_and_locks(tmp_path, fake_hub):
     folder = store.ensure("photo-background-generation", progress=seen.append)
     assert folder == tmp_path / "dl" / "photo-background-generation"
     assert not (folder / "pipeline.py").exists()  # not in the allow patterns: never fetched
+    assert not (folder / "unet" / "diffusion_pytorch_model.bin").exists()  # safetensors preferred
+    assert not (folder / "vae" / "diffusion_pytorch_model.fp16.safetensors").exists()
     lock = read_lock(folder)
     assert lock["commit"] == "c" * 40 and "unet/diffusion_pytorch_model.safetensors" in lock["files"]
     assert seen[-1].done == seen[-1].total > 0
