@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from core.errors import Cancelled
 from core.images import Photo, load_photo
 from core.masking.sam_models import LoadedSam
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
@@ -158,13 +159,16 @@ class EmbeddingCache:
 
     def get(self, photo: Photo, cancel: Optional[CancelToken] = None) -> Embedding:
         """The photo's embedding, computing it (once) if not cached."""
+        return self._get(photo, cancel)[0]
+
+    def _get(self, photo: Photo, cancel: Optional[CancelToken]) -> tuple[Embedding, bool]:
         key = photo_key(photo)
         while True:
             with self._lock:
                 if key in self._items:
                     self._items.move_to_end(key)
                     self.hits += 1
-                    return self._items[key]
+                    return self._items[key], False
                 event = self._pending.get(key)
                 if event is None:  # we compute it; others wait on the event
                     event = self._pending[key] = threading.Event()
@@ -181,7 +185,7 @@ class EmbeddingCache:
                 while len(self._items) > self.capacity:
                     evicted, _ = self._items.popitem(last=False)
                     log.debug("embedding cache evicted %s", evicted)
-            return embedding
+            return embedding, True
         finally:
             with self._lock:
                 self._pending.pop(key, None)
@@ -205,15 +209,9 @@ class EmbeddingCache:
             except Exception as exc:  # noqa: BLE001 - a bad file must not stop the look-ahead
                 log.warning("precompute skipped %s: %s", item, exc)
                 continue
-            before = self.encoder_runs
             try:
-                self.get(photo, cancel)
-            except Exception as exc:
-                from core.errors import Cancelled
-
-                if isinstance(exc, Cancelled):
-                    break
-                raise
-            encoded += self.encoder_runs - before
+                encoded += int(self._get(photo, cancel)[1])
+            except Cancelled:
+                break
             progress(Progress("embeddings", i + 1, len(items), str(getattr(photo, "source", "") or "")))
         return encoded
