@@ -366,7 +366,7 @@ def finish_image(image: np.ndarray, mask: Any, preset: str) -> np.ndarray:
     """Apply the output preset (size, padding, aspect); 'original' leaves the image as it is."""
     if preset == "original":
         return image
-    from core.generation.composite import apply_preset
+    from core.generation.presets import apply_preset
 
     return apply_preset(image, mask.mask, preset)
 
@@ -666,8 +666,11 @@ class BatchJob:
         check_variables(self.context.template, self.photos, self.context.variables)
         try:
             self.context.generation_settings("", "").validate()
+            from core.generation.presets import get_preset
+
+            get_preset(s.preset)
         except ValueError as exc:
-            raise PackshotError(f"Invalid generation settings: {exc}") from exc
+            raise PackshotError(f"Invalid settings: {exc}") from exc
         if self.context.generative:
             self.context.check_models()
         if dry_run:

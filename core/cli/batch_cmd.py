@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -18,7 +19,6 @@ from core.jobs import ENGINES, BatchJob, BatchSummary, JobSettings, PhotoOutcome
 from core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
 from core.progress import CancelToken, Progress
 
-PRESETS = ("original", "square-2000", "square-1000", "portrait-1600x2000", "landscape-1920x1080")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
@@ -83,7 +83,10 @@ def register(subparsers: Any) -> None:
     g.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto")
     g.add_argument("--sam", dest="sam_variant", choices=("vit_b", "vit_l", "vit_h"), default="vit_b")
     g = p.add_argument_group("output")
-    g.add_argument("--size", dest="preset", choices=PRESETS, default="original", help="output size preset")
+    from core.generation.presets import PRESETS
+
+    g.add_argument("--size", dest="preset", choices=list(PRESETS), default="original",
+                   help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
     g.add_argument("--name", dest="name_template", default=DEFAULT_NAME_TEMPLATE,
                    help="output name template: {stem} {name} {engine} {template} {variant} {seed} {ext}")
     g.add_argument("--format", dest="output_format", choices=sorted(set(OUTPUT_FORMATS)), default="png",
@@ -182,8 +185,10 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
     from tqdm import tqdm
 
     mine = len(job.my_photos())
+    # shutil falls back to 100 x 20 where a terminal reports a size of 0 (tqdm would then draw nothing)
+    columns, rows = shutil.get_terminal_size((100, 20))
     bar = tqdm(total=mine, unit="photo", desc="packshot" if dist.count == 1 else f"packshot[{dist.index}]",
-               position=dist.index, dynamic_ncols=True, disable=True if quiet else None, leave=True)
+               position=dist.index, ncols=columns, nrows=max(rows, dist.count + 1), disable=True if quiet else None, leave=True)
     line_mode = bar.disable  # no terminal (or --no-progress): one plain line per photo instead
     counter = {"n": 0}
 
