@@ -1,0 +1,78 @@
+"""Kill the batch with SIGKILL at arbitrary moments; the next run resumes and ends like an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from core.project import ProjectStore
+from tests.core.batch_helpers import pixel_hash, tree_hashes, write_photos
+
+REPO = Path(__file__).resolve().parents[2]
+COUNT = 14
+
+
+def _command(inp: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "core.cli.main", "batch", str(inp), "--out", str(out), "--no-progress",
+            "--variants", "2", "--engine", "gradient", "--format", "png"]
+
+
+def _outputs(out: Path) -> dict[str, str]:
+    return {p.name: pixel_hash(p) for p in sorted(out.glob("*.png"))}
+
+
+def _count(out: Path) -> int:
+    return len(list(out.glob("*.png"))) if out.is_dir() else 0
+
+
+def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
+    inp = tmp_path / "in"
+    write_photos(inp, COUNT, size=(480, 360))
+    originals = tree_hashes(inp)
+    reference = tmp_path / "reference"
+    subprocess.run(_command(inp, reference), check=True, cwd=REPO, capture_output=True, timeout=300)
+
+    out = tmp_path / "out"
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(4):
+        before = _count(out)
+        proc = subprocess.Popen(_command(inp, out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while _count(out) <= before and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.25))  # somewhere mid-photo: mask, render, encode, rename or store
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(60)
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    assert kills >= 2, "the batch finished before it could be killed twice; make it bigger"
+
+    final = subprocess.run(_command(inp, out), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert "Failed: 0" in final.stdout
+
+    assert _outputs(out) == _outputs(reference)  # same files, same pixels
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]  # no partial files left
+    for path in out.glob("*.png"):
+        with Image.open(path) as im:
+            im.load()  # every output decodes completely
+    store = ProjectStore(out)
+    assert all(p.status == "done" for p in store.photos()) and len(store.photos()) == COUNT
+    assert len(store.all_results()) == 2 * COUNT
+    assert sqlite3.connect(store.path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert tree_hashes(inp) == originals  # originals never written
+    # the resumed run made only what was missing
+    resumed = [r for r in store.runs() if r["status"] == "finished"][-1]
+    assert len(json.loads(resumed["summary_json"])["done"]) < COUNT
