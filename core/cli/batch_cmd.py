@@ -123,14 +123,18 @@ def settings_from_args(args: argparse.Namespace) -> JobSettings:
 class Distributed:
     """This process's place among ``accelerate launch`` workers (one process: index 0 of 1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "auto") -> None:
         self.index, self.count = 0, 1
         self._state: Any = None
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             # Only under a launcher: accelerate (and torch.distributed) are heavy to import.
+            import torch
             from accelerate import PartialState
 
-            self._state = PartialState()
+            # Without CUDA (or asked for the CPU) the processes talk over gloo; accelerate only picks
+            # that when told cpu=True, otherwise each worker would think it is alone.
+            cpu = device == "cpu" or not torch.cuda.is_available()
+            self._state = PartialState(cpu=cpu)
             self.index, self.count = self._state.process_index, self._state.num_processes
 
     @property
@@ -149,7 +153,7 @@ class Distributed:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    dist = Distributed()
+    dist = Distributed(args.device)
     say = print if dist.is_main else (lambda *a, **k: None)
     settings = settings_from_args(args)
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
@@ -205,7 +209,8 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
             bar.write(f"failed: {outcome.message}")
         elif line_mode:
             extra = f" ({outcome.message})" if outcome.message else ""
-            print(f"[{counter['n']}/{mine}] {outcome.path.name}: {outcome.status}{extra}", flush=True)
+            who = f"p{dist.index} " if dist.count > 1 else ""
+            print(f"[{who}{counter['n']}/{mine}] {outcome.path.name}: {outcome.status}{extra}", flush=True)
         for note in outcome.notes:
             bar.write(f"note: {outcome.path.name}: {note}")
 
