@@ -308,14 +308,11 @@ class JobContext:
         return self._gate
 
     def _resegmenter(self) -> Any:
-        """SAM prompted from the input mask where the quality module offers it, else our own masker."""
-        try:
-            from core.quality.resegment import build_resegmenter
-        except ImportError:
-            from core.quality.resegment import MaskerResegmenter
+        """SAM prompted from the input mask when its weights are here, else the classic prior."""
+        from core.quality.resegment import build_resegmenter
 
-            return MaskerResegmenter(self.masker)
-        return build_resegmenter("auto", self.model_store, device=self.settings.device)
+        return build_resegmenter("auto", self.model_store, sam_variant=self.settings.sam_variant,
+                                 device=self.settings.device)
 
     def generation_settings(self, prompt: str, negative: str, seeds: Optional[Sequence[int]] = None) -> Any:
         from core.generation.settings import GenerationSettings
