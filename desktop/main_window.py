@@ -176,8 +176,10 @@ class MainWindow(QMainWindow):
 
     def _tab_changed(self, tab: int) -> None:
         photo = self.current_photo()
-        if tab == TAB_MASKS and photo is not None:
-            self.mask_panel.show_photo(photo)
+        if tab == TAB_MASKS:
+            self.mask_panel.view.setFocus()  # the review's keyboard shortcuts work at once
+            if photo is not None:
+                self.mask_panel.show_photo(photo)
         elif tab == TAB_RESULTS:
             self._show_current_results()
 

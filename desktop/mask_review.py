@@ -211,8 +211,8 @@ class MaskReviewPanel(QWidget):
         self.info.setText(f"Loading {self.path.name}…")
         self._set_busy(+1)
         worker = start_worker(self.editor.open, self.path, DISPLAY_MAX, pool=self._edit_pool,
-                              on_result=self._opened_photo, on_error=self._error)
-        worker.signals.finished.connect(lambda: self._set_busy(-1))
+                              on_result=self._opened_photo, on_error=self._error,
+                              on_finished=lambda: self._set_busy(-1))
         for row in range(self.queue_list.count()):
             if self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) == str(self.path):
                 self.queue_list.setCurrentRow(row)
@@ -260,8 +260,7 @@ class MaskReviewPanel(QWidget):
         fn = getattr(self.editor, op)
         self._set_busy(+1)
         worker = start_worker(fn, self.path, *args, pool=self._edit_pool, on_result=self._edited,
-                              on_error=self._error)
-        worker.signals.finished.connect(lambda: self._set_busy(-1))
+                              on_error=self._error, on_finished=lambda: self._set_busy(-1))
         return worker
 
     def accept(self) -> Optional[FunctionWorker]:
@@ -269,8 +268,8 @@ class MaskReviewPanel(QWidget):
             return None
         self._set_busy(+1)
         worker = start_worker(self.editor.accept, self.path, pool=self._edit_pool,
-                              on_result=self._accepted, on_error=self._error)
-        worker.signals.finished.connect(lambda: self._set_busy(-1))
+                              on_result=self._accepted, on_error=self._error,
+                              on_finished=lambda: self._set_busy(-1))
         return worker
 
     def reject(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
@@ -163,7 +163,7 @@ class MaskView(QGraphicsView):
         y = min(max(scene_pt.y() / self._scale, 0.0), self._full_size[1] - 1)
         return x, y
 
-    def from_photo(self, x: float, y: float) -> QPointF:
+    def from_photo(self, x: float, y: float) -> QPoint:
         """Photo pixel -> widget (viewport) position; tests use it to click at a photo pixel."""
         return self.mapFromScene(QPointF(x * self._scale, y * self._scale))
 

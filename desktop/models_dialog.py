@@ -154,8 +154,8 @@ class ModelsDialog(QDialog):
         self.message.setText(f"Downloading {model_id}…")
         self._download = start_worker(download_model, self._settings.models_path, model_id,
                                       on_progress=self._progress, on_result=lambda _p: self._finished(None),
-                                      on_error=self._finished)
-        self._download.signals.cancelled.connect(lambda: self._finished("cancelled"))
+                                      on_error=self._finished,
+                                      on_cancelled=lambda: self._finished("cancelled"))
         self._update_buttons()
         return self._download
 

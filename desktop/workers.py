@@ -76,6 +76,8 @@ def start_worker(
     on_result: Optional[Callable[[Any], None]] = None,
     on_error: Optional[Callable[[BaseException], None]] = None,
     on_progress: Optional[Callable[[Progress], None]] = None,
+    on_finished: Optional[Callable[[], None]] = None,
+    on_cancelled: Optional[Callable[[], None]] = None,
     pool: Optional[QThreadPool] = None,
     priority: int = 0,
     **kwargs: Any,
@@ -88,6 +90,10 @@ def start_worker(
         worker.signals.errored.connect(on_error)
     if on_progress:
         worker.signals.progress.connect(on_progress)
+    if on_cancelled:
+        worker.signals.cancelled.connect(on_cancelled)
+    if on_finished:  # connected before start: a fast task must not finish before we listen
+        worker.signals.finished.connect(on_finished)
     _live.add(worker)
     worker.signals.finished.connect(lambda: _live.discard(worker))
     (pool or QThreadPool.globalInstance()).start(worker, priority)

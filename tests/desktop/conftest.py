@@ -1,0 +1,73 @@
+"""Desktop test fixtures: isolated settings (the root conftest isolates HOME/XDG), tiny models,
+small synthetic product photos, and a main window that is shut down cleanly after each test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
+
+
+def product_photo(path: Path, size: tuple[int, int] = (96, 80), colour=(200, 30, 40), seed: int = 0) -> Path:
+    """A red ellipse 'product' on a light grey background (plus a little noise)."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    inside = ((xx - w / 2) / (w * 0.25)) ** 2 + ((yy - h / 2) / (h * 0.3)) ** 2 <= 1
+    img = np.full((h, w, 3), 225, np.uint8)
+    img[inside] = colour
+    img = np.clip(img.astype(np.int16) + rng.integers(-4, 5, img.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    product_photo(folder / "a_mug.png", (96, 80), (200, 30, 40), 0)
+    product_photo(folder / "b_jar.jpg", (80, 96), (30, 60, 200), 1)
+    product_photo(folder / "c box.png", (88, 88), (30, 160, 60), 2)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models_dir(tiny_diffusion_models_dir: Path) -> Path:  # noqa: F811
+    """Tiny SI2 + ControlNet, SI2 and a tiny SAM, in the on-disk layout of the real ones."""
+    from tests.factories.sam import write_tiny_sam
+
+    if not (tiny_diffusion_models_dir / "sam-vit_b").exists():
+        write_tiny_sam(tiny_diffusion_models_dir, "sam-vit_b")
+    return tiny_diffusion_models_dir
+
+
+@pytest.fixture
+def app_settings(models_dir: Path):
+    from desktop.settings import AppSettings
+
+    return AppSettings(models_dir=str(models_dir), device="cpu", masker="classic", engine="si2-controlnet",
+                       variants=2, steps=2, resolution=64, first_run_done=True)
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Build main windows; each is closed (queue and workers stopped) at teardown."""
+    windows = []
+
+    def make(settings):
+        from desktop.main_window import MainWindow
+
+        window = MainWindow(settings)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
