@@ -50,3 +50,17 @@ def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_sto
     variants = store.results(store.photos()[0].id)
     a, b = (np.asarray(Image.open(r.output_path)) for r in variants)
     assert not np.array_equal(a, b)  # variants differ (their seeds differ)
+
+
+def test_cli_with_a_models_folder_generates_backgrounds(tmp_path, capsys, tiny_diffusion_models_dir):  # noqa: F811
+    from core.cli.main import main as packshot
+
+    write_photos(tmp_path / "in", 2, size=(80, 64))
+    code = packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--models-dir",
+                     str(tiny_diffusion_models_dir), "--template", "christmas", "--resolution", "64", "--steps", "2",
+                     "--device", "cpu", "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "engine: si2-controlnet" in text and "models download" not in text
+    recipe = read_recipe(tmp_path / "out" / "item_001.png")
+    assert recipe.engine == "si2-controlnet" and "christmas" in recipe.prompt and recipe.settings["steps"] == 2
