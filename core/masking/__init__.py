@@ -7,7 +7,8 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
   "classic" | "alpha-channel" | "file" | "edited".
 - ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="classic",
   cache_size=8) -> Masker``: ``.name``, ``.compute(photo, cancel=None) -> MaskResult``,
-  ``.session(photo, initial=None) -> MaskSession``; SAM maskers also expose ``.cache``.
+  ``.session(photo, initial=None) -> MaskSession``, ``.precompute(photos_or_paths, cancel=None,
+  progress=no_progress) -> int`` (worker thread; 0 for classic); SAM maskers also expose ``.cache``.
 - ``MaskSession``: ``add_click(x, y, positive=True)``, ``set_box(x0, y0, x1, y1)``, ``clear_box()``,
   ``brush(points, radius, erase=False)``, ``undo()``, ``redo()``, ``reset()``, ``.mask``,
   ``result() -> MaskResult``, ``prepare(cancel)`` (embedding now, e.g. on a worker thread).

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Protocol
 
 import numpy as np
@@ -17,7 +19,7 @@ from core.images import Photo
 from core.masking.postprocess import finish_mask, snap_to_edges
 from core.masking.prior import SalientPrior, get_prior
 from core.masking.result import MaskResult
-from core.progress import CancelToken, check
+from core.progress import CancelToken, ProgressCallback, check, no_progress
 
 if TYPE_CHECKING:
     from core.masking.embedding import EmbeddingCache
@@ -34,6 +36,9 @@ class Masker(Protocol):
     def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult: ...
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession: ...
+
+    def precompute(self, photos: Iterable[Photo | Path | str], cancel: Optional[CancelToken] = None,
+                   progress: ProgressCallback = no_progress) -> int: ...
 
 
 def from_alpha_channel(photo: Photo) -> Optional[MaskResult]:
@@ -75,6 +80,11 @@ class ClassicMasker:
         from core.masking.session import GrabCutBackend, MaskSession
 
         return MaskSession(photo, GrabCutBackend(photo), initial=initial)
+
+    def precompute(self, photos: Iterable[Photo | Path | str], cancel: Optional[CancelToken] = None,
+                   progress: ProgressCallback = no_progress) -> int:
+        """Nothing to prepare without SAM (GrabCut clicks need no embedding); returns 0."""
+        return 0
 
 
 class SamMasker:
@@ -131,6 +141,11 @@ class SamMasker:
         from core.masking.session import MaskSession, SamBackend
 
         return MaskSession(photo, SamBackend(self.sam, photo, self.cache), initial=initial)
+
+    def precompute(self, photos: Iterable[Photo | Path | str], cancel: Optional[CancelToken] = None,
+                   progress: ProgressCallback = no_progress) -> int:
+        """Encode the next photos into the shared cache (call from a worker thread); returns how many."""
+        return self.cache.precompute(photos, cancel, progress)
 
 
 def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_variant: str = "vit_b",

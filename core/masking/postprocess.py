@@ -37,9 +37,8 @@ def fill_holes(mask: np.ndarray, max_fraction: Optional[float] = 0.01) -> np.nda
     for edge in (labels[0, :], labels[h - 1, :], labels[:, 0], labels[:, w - 1]):
         touches[np.unique(edge)] = True
     limit = np.inf if max_fraction is None else max_fraction * area
-    fill = np.zeros(count, bool)
-    for i in range(1, count):
-        fill[i] = not touches[i] and stats[i, cv2.CC_STAT_AREA] <= limit
+    fill = ~touches & (stats[:, cv2.CC_STAT_AREA] <= limit)
+    fill[0] = False  # label 0 is the product itself
     return mask | fill[labels]
 
 
