@@ -56,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--masker", default="auto", help="masker for photos without a mask file (default auto)")
     p.add_argument("--reseg", choices=("auto", "sam", "classic"), default="auto",
                    help="how the product is found in each result (default: SAM if present, else classic)")
+    p.add_argument("--sam-variant", default="vit_b", help="SAM size for masks and re-segmentation: vit_b, "
+                                                          "vit_l, vit_h or your own sam-* model (default vit_b)")
     p.add_argument("--threshold", type=float, default=0.10,
                    help="QC threshold on expansion as a fraction of the object, for the flagged column")
     p.add_argument("--clip-model", type=Path, help="a transformers CLIP folder for the CLIP score "
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         raise PackshotError(f"--resolution must be a multiple of 8, at least 64 (got {args.resolution}).")
     config = EvalConfig(engines=args.engines, seeds=args.seeds, prompt=args.prompt, template=args.template,
                         negative_prompt=args.negative, steps=args.steps, resolution=args.resolution,
-                        masks_dir=args.masks, masker=args.masker, resegmenter=args.reseg, device=args.device,
+                        masks_dir=args.masks, masker=args.masker, resegmenter=args.reseg,
+                        sam_variant=args.sam_variant, device=args.device,
                         threshold=args.threshold, save_images=not args.no_images, clip_model=args.clip_model)
     with tqdm(total=0, unit="img", desc="eval", dynamic_ncols=True) as bar:
         def show(p: Progress) -> None:

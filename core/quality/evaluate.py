@@ -56,6 +56,7 @@ class EvalConfig:
     masks_dir: Optional[Path] = None
     masker: str = "auto"  # for photos without a mask file
     resegmenter: str = "auto"  # "auto" (SAM if weights present, else classic), "sam", "classic"
+    sam_variant: str = "vit_b"  # for the masker and the SAM re-segmentation
     device: str = "auto"
     threshold: float = 0.10  # QC threshold on expansion_object, for the "flagged" column
     save_images: bool = True
@@ -145,7 +146,8 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     missing = [m for e in engines.values() if e.needs_models for m in e.model_ids if not store.available(m)]
     if missing:
         raise ModelMissingError(" ".join(store.missing_message(m) for m in dict.fromkeys(missing)))
-    resegmenter = build_resegmenter(config.resegmenter, store, device=config.device)
+    resegmenter = build_resegmenter(config.resegmenter, store, sam_variant=config.sam_variant,
+                                    device=config.device)
     masker = None  # built on first need: a masks folder may cover every photo
     clip = find_clip_model(store, config.clip_model)
     scorer = ClipScorer(clip.folder) if clip.folder is not None else None
@@ -163,7 +165,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
             photo = load_photo(photo_path)
             mask_result, mask_source = _input_mask(photo, photo_path, config.masks_dir)
             if mask_result is None:
-                masker = masker or build_masker(config.masker, store, device=config.device)
+                masker = masker or build_masker(config.masker, store, config.sam_variant, config.device)
                 mask_result = masker.compute(photo, cancel=cancel)
                 mask_source = f"auto:{mask_result.source}"
         except ImageReadError as exc:

@@ -103,6 +103,7 @@ class QCResult:
             "signed": self.score.signed,
             "iou": self.score.iou,
             "flagged": self.flagged,
+            "score": self.expansion_object if self.measure == "object" else self.expansion,  # vs threshold
             "seed": self.seed,
             "attempts": self.attempts,
             "threshold": self.threshold,

@@ -40,6 +40,7 @@ def test_check_scores_without_regenerating(reseg):
     assert res.expansion_object == pytest.approx(independent_score(3))
     assert res.flagged == (independent_score(3) > 0.0)
     assert set(res.record()) >= {"expansion", "signed", "iou", "flagged", "seed", "attempts"}
+    assert res.record()["score"] == res.expansion_object  # the value compared with the threshold
 
 
 def base_seed_where_all_grow(n: int) -> int:
