@@ -206,7 +206,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
                         row.image = f"images/{stem}.png"
                 except (ImageWriteError, Cancelled):
                     raise  # a full or read-only output disk fails every row alike: stop and say so
-                except PackshotError as exc:
+                except (PackshotError, ValueError) as exc:  # one bad result never stops the comparison
                     row.error = str(exc)
                 rows.append(row)
                 done += 1

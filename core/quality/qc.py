@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from core.errors import PackshotError
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.quality.metric import ExpansionScore, as_bool_mask, expansion
 from core.quality.resegment import Resegmenter
@@ -122,6 +123,9 @@ def score_result(image: np.ndarray, input_mask: Any, resegmenter: Resegmenter,
                  cancel: Optional[CancelToken] = None) -> tuple[ExpansionScore, np.ndarray]:
     """Re-segment ``image`` and score it against ``input_mask``; returns (score, output mask)."""
     m_in = _mask_array(input_mask)
+    if not m_in.any():
+        raise PackshotError("QC: the product mask is empty, so there is no product to measure expansion "
+                            "against; review the mask.")
     m_out = resegmenter.segment(image, m_in, cancel=cancel)
     return expansion(m_in, m_out), m_out
 

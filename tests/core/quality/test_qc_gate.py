@@ -102,6 +102,13 @@ def test_cancel_stops_before_generating(reseg):
         QualityGate(reseg).run(seeded_generate, product_mask(), seed=0, cancel=token)
 
 
+def test_empty_product_mask_is_a_clear_error(reseg):
+    from core.errors import PackshotError
+
+    with pytest.raises(PackshotError, match="mask is empty"):
+        QualityGate(reseg).check(seeded_generate(0), np.zeros((64, 64), bool), seed=0)
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="measure"):
         QCSettings(measure="area")
