@@ -1,0 +1,91 @@
+"""``packshot masks INPUT_DIR --out MASKS_DIR``: automatic masks for review, one PNG per photo.
+
+Masks are named like their photos (IOPaint's convention) so ``packshot batch --masks MASKS_DIR``
+and IOPaint's batch mode both pick them up; ``review.csv`` lists them doubtful-first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from core.errors import PackshotError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("masks", help="compute product masks for a folder (PNG per photo, for review)")
+    parser.add_argument("input", type=Path, metavar="INPUT_DIR")
+    parser.add_argument("--out", type=Path, required=True, metavar="MASKS_DIR", help="where <photo stem>.png go")
+    parser.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto",
+                        help="auto: SAM when its weights are present, else the classic OpenCV mask")
+    parser.add_argument("--sam-variant", default="vit_b", help="vit_b, vit_l, vit_h or a SAM model id")
+    parser.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/")
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--redo", action="store_true", help="recompute masks that already exist")
+    parser.add_argument("--white", choices=("product", "background"), default="product",
+                        help="what white means in the PNG (IOPaint itself uses background)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.images import list_photos, load_photo
+    from core.masking import build_masker, mask_path_for, save_mask_png
+    from core.models.store import ModelStore
+
+    photos = list_photos(args.input)
+    if not photos:
+        print(f"No photos in {args.input}.")
+        return 0
+    masker = build_masker(args.masker, ModelStore(args.models_dir), args.sam_variant, args.device)
+    print(f"Masking {len(photos)} photos with {masker.name} into {args.out}")
+    rows, failed, skipped = [], [], 0
+    for i, path in enumerate(photos, 1):
+        target = mask_path_for(path, args.out)
+        if target.exists() and not args.redo:
+            skipped += 1
+            continue
+        try:
+            result = masker.compute(load_photo(path))
+            save_mask_png(target, result.alpha, white=args.white)
+        except PackshotError as exc:
+            failed.append((path.name, str(exc)))
+            print(f"[{i}/{len(photos)}] {path.name}: FAILED: {exc}")
+            continue
+        rows.append((path.name, target.name, f"{result.score:.3f}", result.source,
+                     result.details.get("fallback", "")[:200]))
+        print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source})")
+    if rows:
+        _write_review(args.out / "review.csv", rows)
+    fallback = next((r[4] for r in rows if r[4]), "")
+    if fallback:
+        print(f"Note: {fallback}")
+    print(f"Done: {len(rows)} masked, {skipped} already there, {len(failed)} failed.")
+    for name, reason in failed:
+        print(f"  {name}: {reason}")
+    return 1 if failed else 0
+
+
+def _write_review(path: Path, rows: list[tuple[str, ...]]) -> None:
+    """Merge with an earlier review.csv and sort doubtful (low score) first; written atomically."""
+    merged: dict[str, tuple[str, ...]] = {}
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as handle:
+            for old in csv.reader(handle):
+                if old and old[0] != "photo":
+                    merged[old[0]] = tuple(old)
+    merged.update({r[0]: r for r in rows})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("photo", "mask", "score", "source", "note"))
+    writer.writerows(sorted(merged.values(), key=lambda r: float(r[2])))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(tmp, path)
