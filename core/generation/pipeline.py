@@ -141,13 +141,21 @@ class BackgroundPipeline:
         latents = torch.cat(noise).to(self.device, self.dtype) * sched.init_noise_sigma
 
         copies = 2 * n if do_cfg else n
-        embeds = torch.cat([uncond.expand(n, -1, -1), cond.expand(n, -1, -1)]) if do_cfg \
-            else cond.expand(n, -1, -1)
-        mask_in = mask_latent.expand(copies, -1, -1, -1)
-        masked_in = masked_latents.expand(copies, -1, -1, -1)
-        control_in = control.expand(copies, -1, -1, -1)
+        # repeat, not expand: stride-0 batch views send convolutions down a slow path on the CPU
+        embeds = torch.cat([uncond.repeat(n, 1, 1), cond.repeat(n, 1, 1)]) if do_cfg else cond.repeat(n, 1, 1)
+        mask_in = mask_latent.repeat(copies, 1, 1, 1)
+        masked_in = masked_latents.repeat(copies, 1, 1, 1)
+        control_in = control.repeat(copies, 1, 1, 1)
         use_controlnet = controlnet is not None and controlnet_scale > 0  # scale 0 adds exact zeros
+        with _ConditioningOnce(controlnet if use_controlnet else None):
+            return self._loop(sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
+                              use_controlnet, do_cfg, callback, step_offset)
 
+    def _loop(self, sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
+              use_controlnet, do_cfg, callback, step_offset):
+        import torch
+
+        unet, controlnet = self.components.unet, self.components.controlnet
         for i, t in enumerate(sched.timesteps):
             if self.interrupt:
                 break
@@ -170,3 +178,34 @@ class BackgroundPipeline:
                 if out and "latents" in out:
                     latents = out["latents"]
         return latents
+
+
+class _ConditioningOnce:
+    """Within one call, compute the ControlNet's control-image embedding once instead of every step.
+
+    The embedding depends only on the control image, which is the same tensor at every step; the
+    stock loop recomputes it (a full-resolution conv stack) each time. We shadow the embedding
+    module's ``forward`` on the instance for the duration of the call (weights and state dict are
+    untouched) and restore it afterwards. Like diffusers pipelines, a pipeline is not re-entrant.
+    """
+
+    def __init__(self, controlnet: Any) -> None:
+        self.module = getattr(controlnet, "controlnet_cond_embedding", None)
+
+    def __enter__(self):
+        if self.module is None:
+            return self
+        compute = self.module.forward
+        memo: dict = {}
+
+        def once(cond):
+            if memo.get("input") is not cond:
+                memo["input"], memo["output"] = cond, compute(cond)
+            return memo["output"]
+
+        self.module.forward = once
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.module is not None:
+            del self.module.forward  # back to the class's forward

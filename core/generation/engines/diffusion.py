@@ -66,29 +66,38 @@ class DiffusionEngine(BackgroundEngine):
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         settings.validate()
         check(cancel)
-        height, width = photo.pixels.shape[:2]
-        product = object_mask(mask, (height, width))
         loaded = self.models()
         max_batch = self.max_batch or (1 if loaded.offloaded else None)
-        box = Letterbox.fit(width, height, settings.resolution)
-        canvas = box.to_canvas(photo.rgb8, fill=0)
-        import cv2
+        scale = settings.controlnet_scale if self.use_controlnet else 0.0
+        return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=scale,
+                                 max_batch=max_batch, progress=progress, cancel=cancel, label=self.name)
 
-        # The padded band counts as background: it is generated and then cut away.
-        product_canvas = box.to_canvas(product.astype(np.float32), fill=0.0, interpolation=cv2.INTER_AREA)
-        generate = (product_canvas < 0.5).astype(np.float32)
-        seeds = settings.variant_seeds()
-        batches = -(-len(seeds) // (max_batch or len(seeds)))
-        total = settings.steps * batches
-        report = progress or (lambda _p: None)
 
-        def on_step(_pipe, step, _t, _kwargs):
-            report(Progress("generate", step + 1, total, f"{self.name}: step {step + 1} of {total}"))
-            check(cancel)  # raises Cancelled between steps
+def render_background(pipeline: Any, photo: Any, mask: Any, settings: GenerationSettings, *,
+                      controlnet_scale: float, max_batch: int | None = None,
+                      progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
+                      label: str = "generate") -> list[np.ndarray]:
+    """Letterbox the photo onto the model canvas, run ``pipeline``, return full-size backgrounds."""
+    import cv2
 
-        out = loaded.pipeline(
-            canvas, generate, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seeds=seeds,
-            steps=settings.steps, guidance=settings.guidance,
-            controlnet_scale=settings.controlnet_scale if self.use_controlnet else 0.0,
-            scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step)
-        return [box.from_canvas(image) for image in out]
+    height, width = photo.pixels.shape[:2]
+    product = object_mask(mask, (height, width))
+    box = Letterbox.fit(width, height, settings.resolution)
+    canvas = box.to_canvas(photo.rgb8, fill=0)
+    # The padded band counts as background: it is generated and then cut away.
+    product_canvas = box.to_canvas(product.astype(np.float32), fill=0.0, interpolation=cv2.INTER_AREA)
+    generate = (product_canvas < 0.5).astype(np.float32)
+    seeds = settings.variant_seeds()
+    batches = -(-len(seeds) // (max_batch or len(seeds)))
+    total = settings.steps * batches
+    report = progress or (lambda _p: None)
+
+    def on_step(_pipe, step, _t, _kwargs):
+        report(Progress("generate", step + 1, total, f"{label}: step {step + 1} of {total}"))
+        check(cancel)  # raises Cancelled between steps
+
+    out = pipeline(
+        canvas, generate, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seeds=seeds,
+        steps=settings.steps, guidance=settings.guidance, controlnet_scale=controlnet_scale,
+        scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step)
+    return [box.from_canvas(image) for image in out]

@@ -191,3 +191,19 @@ def test_stock_diffusers_controlnet_inpaint_pipeline_fails_on_the_nine_channel_c
     white = Image.new("RGB", (64, 64), "white")
     with pytest.raises(RuntimeError, match="channels"):
         stock("x", image=white, mask_image=white, control_image=white, num_inference_steps=1, height=64, width=64)
+
+
+def test_our_loop_matches_a_textbook_loop_and_embeds_the_control_image_once(paper_engine):
+    from tests.benchmarks.bench_generation import bare_loop, make_photo
+
+    photo, mask, generate = make_photo(64)
+    c = paper_engine.models().components
+    pipe = paper_engine.pipeline
+    embedding = c.controlnet.controlnet_cond_embedding
+    with CallRecorder(embedding.conv_in) as rec:
+        ours = pipe(photo.rgb8, generate, prompt="p", negative_prompt="n", seeds=[4, 5], steps=3)
+    assert len(rec.calls) == 1  # once per call, not once per step
+    assert "forward" not in vars(embedding)  # the per-call shortcut is removed afterwards
+    textbook = bare_loop(c, photo.rgb8, generate, "p", "n", [4, 5], 3, 7.5, 1.0, torch.device("cpu"),
+                         torch.float32)
+    assert np.array_equal(ours, textbook)
