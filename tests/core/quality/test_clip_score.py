@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,3 +59,25 @@ def test_lookup_order_and_messages(tmp_path, tiny_clip_dir):
     assert not is_clip_folder(tmp_path / "notclip")
     with pytest.raises(ModelMissingError, match="not a transformers CLIP folder"):
         find_clip_model(store, explicit=tmp_path / "notclip")
+
+
+def test_lookup_finds_an_openai_clip_in_the_hugging_face_cache(tmp_path, tiny_clip_dir):
+    """A CLIP fetched earlier by any tool (hub cache layout: refs/main -> snapshots/<commit>/) is used offline."""
+    from huggingface_hub import constants
+
+    from core.models.store import ModelStore
+
+    repo = Path(constants.HF_HUB_CACHE) / "models--openai--clip-vit-base-patch32"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    try:
+        shutil.copytree(tiny_clip_dir, repo / "snapshots" / commit)
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / "main").write_text(commit)
+        store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl")
+        found = find_clip_model(store)
+        assert found.folder is not None and found.folder.resolve() == (repo / "snapshots" / commit).resolve()
+        assert "Hugging Face cache: openai/clip-vit-large-patch14" in found.searched  # looked there first
+        no_cache = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+        assert find_clip_model(no_cache).folder is None
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
