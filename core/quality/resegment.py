@@ -125,10 +125,12 @@ class SamResegmenter:
         check(cancel)
         with self._lock:
             self.predictor.set_image(rgb)  # the expensive encoder run: once per generated image
+            # Several points (+ box) are an unambiguous prompt: SAM's single-mask output is trained for
+            # that; a lone point is ambiguous (part vs whole), so then SAM's own IoU estimate picks.
+            multimask = len(points) == 1 and box is None
             masks, scores, _ = self.predictor.predict(point_coords=points, point_labels=labels, box=box,
-                                                      multimask_output=True)
+                                                      multimask_output=multimask)
             self.predictor.reset_image()  # do not keep a generated image's embedding around
-        # SAM's own quality estimate picks among its three candidate masks.
         return np.asarray(masks[int(np.argmax(scores))], dtype=bool)
 
 
@@ -178,7 +180,7 @@ RESEGMENTER_KINDS = ("auto", "sam", "classic")
 
 
 def build_resegmenter(kind: str = "auto", store: Optional[ModelStore] = None, *, sam_variant: str = "vit_b",
-                      device: str = "auto") -> Resegmenter:
+                      device: str = "auto", n_points: int = 5, box_margin: Optional[float] = 0.25) -> Resegmenter:
     """A resegmenter by name: "sam" (needs the SAM weights), "classic" (no weights), or "auto"
     (SAM when ``sam_variant`` is available in the store, else classic, logged)."""
     if kind not in RESEGMENTER_KINDS:
@@ -200,7 +202,8 @@ def build_resegmenter(kind: str = "auto", store: Optional[ModelStore] = None, *,
         from core.masking.sam_models import load_sam
 
         loaded = load_sam(store, sam_variant, device)  # ModelMissingError names the fix
-        return SamResegmenter(SamPredictor(loaded.model), name=loaded.name)
+        return SamResegmenter(SamPredictor(loaded.model), name=loaded.name, n_points=n_points,
+                              box_margin=box_margin)
     from core.masking.maskers import build_masker
 
     return MaskerResegmenter(build_masker("classic", store, device=device), name="classic")

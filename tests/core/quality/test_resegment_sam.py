@@ -49,7 +49,7 @@ def test_auto_uses_tiny_sam_from_the_store_and_prompts_it_from_the_input_mask(sa
     points, labels, box = prompts_from_mask(m_in)
     np.testing.assert_array_equal(calls[0]["point_coords"], points)
     np.testing.assert_array_equal(calls[0]["box"], box)
-    assert calls[0]["multimask_output"] is True
+    assert calls[0]["multimask_output"] is False  # many points + box: SAM's single-mask output
     assert not reseg.predictor.is_image_set  # the generated image's embedding is not kept
 
 
