@@ -383,6 +383,9 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     mask_file = recipe.mask_file(output_path)
     if mask_file is None or not mask_file.is_file():
         raise ImageReadError(f"The mask used for {Path(output_path).name} ({mask_file}) is gone; cannot replay.")
+    if check_input and recipe.mask.get("sha256") and file_sha256(mask_file) != recipe.mask["sha256"]:
+        raise PackshotError(f"The mask {mask_file.name} was edited after {Path(output_path).name} was made; "
+                            "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
     if store is None:
         from core.models.store import ModelStore
@@ -717,10 +720,12 @@ class BatchJob:
         if self.context is None or self.project is None:
             self.prepare()
         assert self.context is not None and self.project is not None
+        if barrier is not None:
+            barrier()  # every process is past prepare() (whose write probe is a temp file)...
         if self.is_main:
             self.cleanup_partials()
         if barrier is not None:
-            barrier()  # nobody writes before the main process has cleaned up
+            barrier()  # ...and nobody writes before the main process has cleaned up
         self.run_id = self.project.start_run(self.settings.to_dict() | {"engine_resolved": self.context.engine_name},
                                              self.argv, process_index=self.process_index,
                                              num_processes=self.num_processes)
@@ -741,6 +746,9 @@ class BatchJob:
         except Cancelled:
             summary.cancelled = True
             status = "cancelled"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
         finally:
             summary.seconds = time.perf_counter() - start
             try:

@@ -163,7 +163,7 @@ class ProjectStore:
         try:
             fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.path.parent)
             os.close(fd)
-            os.unlink(probe)
+            Path(probe).unlink(missing_ok=True)
         except OSError as exc:
             raise ImageWriteError(f"The output folder {self.out_dir} is not writable ({exc.strerror or exc}); "
                                   "choose another --out folder or free some space.") from exc

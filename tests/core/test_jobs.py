@@ -197,3 +197,20 @@ def test_auto_engine_without_weights_says_how_to_enable(tmp_path):
     ctx = _context(tmp_path)
     assert ctx.engine_name == "white"
     assert any("packshot models download photo-background-generation" in n for n in ctx.notes)
+
+
+def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
+    from core.errors import PackshotError
+
+    write_photos(tmp_path / "in", 1)
+    assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path)).run().ok
+    out = tmp_path / "out" / "item_000.png"
+    mask = tmp_path / "out" / ".packshot" / "masks" / "item_000.png"
+    kept = mask.read_bytes()
+    Image.new("L", (160, 120), 255).save(mask)
+    with pytest.raises(PackshotError, match="edited after"):
+        replay(out, store=no_models_store(tmp_path))
+    mask.write_bytes(kept)
+    Image.fromarray(product_photo(160, 120, seed=99)).save(tmp_path / "in" / "item_000.jpg")
+    with pytest.raises(PackshotError, match="changed since"):
+        replay(out, store=no_models_store(tmp_path))
