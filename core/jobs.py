@@ -510,6 +510,8 @@ class PhotoJob:
 
         progress(Progress("photo", 1, 4, f"{self.name}: mask"))
         mask, mask_file, mask_state = self._mask(photo, notes, cancel)
+        mask_sha = file_sha256(mask_file)
+        used_mask = self._snapshot_mask(mask_file, mask_sha)
         check(cancel)
 
         progress(Progress("photo", 2, 4, f"{self.name}: background ({ctx.engine_name})"))
@@ -528,8 +530,8 @@ class PhotoJob:
             recipe = Recipe(input_path=str(self.path), input_sha256=sha, engine=ctx.engine_name, seed=seed_used,
                             variant=i + 1, prompt=prompt, negative_prompt=negative, template=ctx.template.name,
                             settings=single.to_dict(), models=models,
-                            mask={"path": os.path.relpath(mask_file, out.parent), "source": mask.source,
-                                  "state": mask_state, "sha256": file_sha256(mask_file)},
+                            mask={"path": os.path.relpath(used_mask, out.parent), "source": mask.source,
+                                  "state": mask_state, "sha256": mask_sha},
                             preset=s.preset, shadow={"kind": s.shadow} if s.shadow else None, qc=qc_record,
                             output_format=s.output_format)
             self._save(out, final, photo, recipe)
@@ -567,6 +569,21 @@ class PhotoJob:
             raise PackshotError(f"{self.name}: no product found in the photo (empty mask); "
                                 "supply a mask with --masks or review it in the app.")
         return self._store_mask(project_mask, quantize_mask(result), "auto")
+
+    def _snapshot_mask(self, mask_file: Path, sha: str) -> Path:
+        """A content-addressed copy of the mask for recipes: editing the photo's mask later (in the app)
+        must not change what an existing output's recipe replays."""
+        target = self.out_dir / ".packshot" / "masks" / "used" / f"{sha[:20]}.png"
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")
+            try:
+                tmp.write_bytes(Path(mask_file).read_bytes())
+                os.replace(tmp, target)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise ImageWriteError(f"Cannot write {target.name}: {exc.strerror or exc}.") from exc
+        return target
 
     def _store_mask(self, path: Path, mask: Any, state: str) -> tuple[Any, Path, str]:
         save_mask_atomic(path, mask.alpha)

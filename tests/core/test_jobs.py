@@ -205,12 +205,16 @@ def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
     write_photos(tmp_path / "in", 1)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path)).run().ok
     out = tmp_path / "out" / "item_000.png"
-    mask = tmp_path / "out" / ".packshot" / "masks" / "item_000.png"
-    kept = mask.read_bytes()
-    Image.new("L", (160, 120), 255).save(mask)
+    before = replay(out, store=no_models_store(tmp_path))
+    # the app edits the photo's mask afterwards: the output's recipe still replays with the mask it used
+    Image.new("L", (160, 120), 255).save(tmp_path / "out" / ".packshot" / "masks" / "item_000.png")
+    assert np.array_equal(replay(out, store=no_models_store(tmp_path)), before)
+    used = read_recipe(out).mask_file(out)
+    kept = used.read_bytes()
+    used.write_bytes(b"tampered")
     with pytest.raises(PackshotError, match="edited after"):
         replay(out, store=no_models_store(tmp_path))
-    mask.write_bytes(kept)
+    used.write_bytes(kept)
     Image.fromarray(product_photo(160, 120, seed=99)).save(tmp_path / "in" / "item_000.jpg")
     with pytest.raises(PackshotError, match="changed since"):
         replay(out, store=no_models_store(tmp_path))
