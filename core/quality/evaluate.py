@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 CSV_NAME, MD_NAME, PNG_NAME = "results.csv", "summary.md", "expansion.png"
+LOW_IOU = 0.8  # below this mean IoU the summary warns that re-segmentation lost the product
 CSV_FIELDS = ("photo", "engine", "seed", "expansion", "expansion_object", "signed", "iou", "input_area",
               "output_area", "flagged", "clip_score", "seconds", "mask_source", "resegmenter", "prompt",
               "image", "error")
@@ -325,6 +326,14 @@ def write_markdown(path: Path, summaries: list[EngineSummary], rows: list[EvalRo
         elif not math.isnan(a):
             lines.append("si2-controlnet showed no expansion at all (mean E = 0); no ratio.")
         lines.append("")
+    for s in summaries:
+        # The re-segmentation lost much of the product: E counts only growth, so it would look good.
+        if s.n and s.mean_iou < LOW_IOU and s.mean_signed < 0:
+            lines += [f"Warning: for {s.engine} the re-segmented product overlaps its input mask poorly "
+                      f"(mean IoU {s.mean_iou:.2f}, area shrank by {-100 * s.mean_signed:.2f} % of the image): "
+                      f"the re-segmentation ({resegmenter}) missed product, so E may understate expansion."
+                      + (" SAM re-segmentation (--reseg sam) is more reliable." if resegmenter == "classic" else ""),
+                      ""]
     lines.append("CLIP score (100 x max(cos, 0), prompt vs composited image): "
                  + (f"model {clip.folder}." if clip.folder else clip.describe()))
     for note in notes:

@@ -147,3 +147,18 @@ def test_cli_eval_runs_and_parses_seeds(tmp_path, capsys):
     for bad in ("x", "3-1", "-2"):
         with pytest.raises(SystemExit):
             parser.parse_args(["eval", str(photos), "--out", str(out), "--seeds", bad])
+
+
+def test_summary_warns_when_resegmentation_loses_the_product(tmp_path):
+    from core.quality.clip_score import ClipLookup
+    from core.quality.evaluate import EvalRow, summarise, write_markdown
+
+    def row(engine: str, iou: float, signed: float) -> EvalRow:
+        return EvalRow("a.png", engine, 0, expansion=0.0, expansion_object=0.0, signed=signed, iou=iou,
+                       flagged=False, seconds=1.0)
+
+    rows = [row("lossy", 0.5, -0.05), row("lossy", 0.6, -0.04), row("fine", 0.97, 0.001)]
+    md = write_markdown(tmp_path / "s.md", summarise(rows, ["lossy", "fine"]), rows, EvalConfig(),
+                        ClipLookup(None, ()), "classic", []).read_text(encoding="utf-8")
+    warnings = [ln for ln in md.splitlines() if ln.startswith("Warning")]
+    assert len(warnings) == 1 and "for lossy" in warnings[0] and "mean IoU 0.55" in warnings[0]
