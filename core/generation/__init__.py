@@ -1,8 +1,18 @@
 """Backgrounds behind product photos: the paper's SI2 + ControlNet, SD2 inpainting, and plain ones.
 
 Light to import: torch and diffusers load only when a generative engine first renders.
+
+    engine = get_engine("si2-controlnet", store)              # or "si2", "white", "blur", ...
+    backgrounds = engine.render(photo, mask_result, GenerationSettings(prompt=...), progress, cancel)
+    shot = composite(photo, mask_result.alpha, backgrounds[0], shadow=Shadow())
+    final = apply_preset(shot, mask_result.alpha, "square-2000")
 """
 
-from core.generation.settings import GenerationSettings
+from core.generation.composite import composite
+from core.generation.engines import ENGINE_NAMES, BackgroundEngine, get_engine
+from core.generation.presets import PRESETS, OutputPreset, apply_preset, get_preset
+from core.generation.settings import SCHEDULERS, GenerationSettings
+from core.generation.shadow import Shadow
 
-__all__ = ["GenerationSettings"]
+__all__ = ["BackgroundEngine", "ENGINE_NAMES", "GenerationSettings", "OutputPreset", "PRESETS", "SCHEDULERS",
+           "Shadow", "apply_preset", "composite", "get_engine", "get_preset"]

@@ -115,10 +115,10 @@ def compare(c, device, dtype, size: int, steps: int, variants: int, repeats: int
             "max_pixel_diff": diff}
 
 
-def full_size_timing(device, dtype, steps: int, variants: int, size: int) -> dict:
+def full_size_timing(device, dtype, steps: int, variants: int, size: int, tokenizer_dir=None) -> dict:
     """Phase timings of one full-size run through our pipeline."""
     t0 = time.perf_counter()
-    c = build_components("full", with_controlnet=True)
+    c = build_components("full", with_controlnet=True, tokenizer_dir=tokenizer_dir)
     built = time.perf_counter() - t0
     for module in c.modules():
         module.to(device, dtype)
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compare ours vs bare at full size with this many steps (0 = skip)")
     parser.add_argument("--full-ratio-size", type=int, default=256)
     parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--skip-tiny", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -169,10 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     rows = []
     tok = write_tokenizer(Path(tempfile.mkdtemp(prefix="bench-tok-")))
-    tiny = build_components("tiny", with_controlnet=True, tokenizer_dir=tok)
-    r = compare(tiny, device, dtype, 512, args.tiny_steps, args.variants, args.repeats)
-    rows.append(("tiny SI2+CN, 512 px", args.tiny_steps, r))
-    del tiny
+    if not args.skip_tiny:
+        tiny = build_components("tiny", with_controlnet=True, tokenizer_dir=tok)
+        r = compare(tiny, device, dtype, 512, args.tiny_steps, args.variants, args.repeats)
+        rows.append(("tiny SI2+CN, 512 px", args.tiny_steps, r))
+        del tiny
     full = None
     if not args.skip_full:
         if args.full_ratio_steps:
@@ -180,16 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             r = compare(c, device, dtype, args.full_ratio_size, args.full_ratio_steps, args.variants, 1)
             rows.append((f"full SI2+CN, {args.full_ratio_size} px", args.full_ratio_steps, r))
             del c
-        full = full_size_timing(device, dtype, args.full_steps, args.variants, 512)
+        full = full_size_timing(device, dtype, args.full_steps, args.variants, 512, tok)
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n(a) engine vs bare diffusers-style loop, {dev}, {dtype}, {args.variants} variant(s), best of "
-          f"{args.repeats} interleaved runs (wall s / CPU s per image)")
-    print(f"{'model':<24}{'steps':>6}{'ours wall':>11}{'bare wall':>11}{'ratio':>7}{'ours CPU':>10}{'bare CPU':>10}"
-          f"{'ratio':>7}{'max px diff':>13}")
-    for name, steps, r in rows:
-        print(f"{name:<24}{steps:>6}{r['ours']:>11.3f}{r['bare']:>11.3f}{r['ours'] / r['bare']:>7.3f}"
-              f"{r['ours_cpu']:>10.3f}{r['bare_cpu']:>10.3f}{r['ours_cpu'] / r['bare_cpu']:>7.3f}"
-              f"{r['max_pixel_diff']:>13}")
+    if rows:
+        print(f"\n(a) engine vs bare diffusers-style loop, {dev}, {dtype}, {args.variants} variant(s), best of "
+              f"{args.repeats} interleaved runs (wall s / CPU s per image)")
+        print(f"{'model':<24}{'steps':>6}{'ours wall':>11}{'bare wall':>11}{'ratio':>7}{'ours CPU':>10}{'bare CPU':>10}"
+              f"{'ratio':>7}{'max px diff':>13}")
+        for name, steps, r in rows:
+            print(f"{name:<24}{steps:>6}{r['ours']:>11.3f}{r['bare']:>11.3f}{r['ours'] / r['bare']:>7.3f}"
+                  f"{r['ours_cpu']:>10.3f}{r['bare_cpu']:>10.3f}{r['ours_cpu'] / r['bare_cpu']:>7.3f}"
+                  f"{r['max_pixel_diff']:>13}")
     if full:
         measured = full["steps"] == 20
         print(f"\n(b) full-size SI2 + ControlNet (random weights), 512 x 512, {dev}, {dtype}")

@@ -207,3 +207,23 @@ def test_our_loop_matches_a_textbook_loop_and_embeds_the_control_image_once(pape
     textbook = bare_loop(c, photo.rgb8, generate, "p", "n", [4, 5], 3, 7.5, 1.0, torch.device("cpu"),
                          torch.float32)
     assert np.array_equal(ours, textbook)
+
+
+def test_cpu_offload_placement_gives_the_same_images(tiny_diffusion_models_dir):
+    from core.generation.components import load_components
+    from core.generation.pipeline import BackgroundPipeline
+    from core.generation.placement import place, remove_hooks, wants_offload
+
+    assert wants_offload(torch.device("cuda"), 4.0) and not wants_offload(torch.device("cuda"), 24.0)
+    assert not wants_offload(torch.device("cpu"), 4.0)
+    from tests.benchmarks.bench_generation import make_photo
+
+    photo, _, generate = make_photo(64)
+    c = load_components(tiny_diffusion_models_dir / "photo-background-generation", with_controlnet=True)
+    assert place(c, torch.device("cpu"), torch.float32, offload=False) == []
+    plain = BackgroundPipeline(c, torch.device("cpu"), torch.float32)(photo.rgb8, generate, prompt="p", steps=2)
+    hooks = place(c, torch.device("cpu"), torch.float32, offload=True)
+    assert len(hooks) == 4  # text encoder -> controlnet -> unet -> vae, chained
+    offloaded = BackgroundPipeline(c, torch.device("cpu"), torch.float32)(photo.rgb8, generate, prompt="p", steps=2)
+    remove_hooks(hooks)
+    assert np.array_equal(plain, offloaded)
