@@ -105,7 +105,6 @@ class SamMasker:
 
     def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult:
         from core.masking.embedding import predictor_for
-        from core.masking.prompts import prompts_from_prior
         from core.masking.sam_predict import predict
 
         check(cancel)
@@ -115,7 +114,7 @@ class SamMasker:
         rgb = photo.rgb8
         prior = self.prior(rgb)
         check(cancel)
-        prompts = prompts_from_prior(prior.mask, self.n_points)
+        prompts = _prompts_at_work_size(prior.mask, self.n_points)
         embedding = self.cache.get(photo, cancel)
         check(cancel)
         predictor = predictor_for(self.sam, embedding)
@@ -173,6 +172,20 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
         return ClassicMasker(salient, fallback_reason=reason)
     sam = load_sam(store, sam_variant, device)
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size))
+
+
+def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024):
+    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos)."""
+    from core.masking.postprocess import resize_mask
+    from core.masking.prompts import prompts_from_prior
+
+    h, w = prior.shape
+    factor = side / max(h, w)
+    if factor >= 1.0:
+        return prompts_from_prior(prior, n_points)
+    small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
+    small = resize_mask(prior, (small_hw[1], small_hw[0]))
+    return prompts_from_prior(small, n_points).rescaled(small_hw, (h, w))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

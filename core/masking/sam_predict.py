@@ -30,6 +30,16 @@ class Prompts:
     def empty(cls) -> Prompts:
         return cls(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), None)
 
+    def rescaled(self, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> Prompts:
+        """The same prompts on an image of another size (pixel centres aligned)."""
+        sx, sy = to_hw[1] / from_hw[1], to_hw[0] / from_hw[0]
+        pts = np.stack([(self.points[:, 0] + 0.5) * sx - 0.5, (self.points[:, 1] + 0.5) * sy - 0.5], axis=1)
+        box = None
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            box = np.array([x0 * sx, y0 * sy, (x1 + 1) * sx - 1, (y1 + 1) * sy - 1], np.float32)
+        return Prompts(pts.astype(np.float32).reshape(-1, 2), self.labels.copy(), box)
+
     def to_json(self) -> dict:
         return {"points": np.round(self.points, 2).tolist(), "labels": self.labels.astype(int).tolist(),
                 "box": None if self.box is None else np.round(self.box, 2).tolist()}

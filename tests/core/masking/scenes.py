@@ -83,6 +83,23 @@ def product_on_plain(h: int = 360, w: int = 480, seed: int = 0, shape: str = "bo
     return compose(bg, shade(mask, (40, 90, 170), rng), mask), mask
 
 
+def product_cut_by_frame(h: int = 360, w: int = 480, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A bottle whose body runs off the bottom edge (a tight crop): its colours reach the border."""
+    rng = np.random.default_rng(seed)
+    mask = bottle_mask(h, w)
+    mask[int(0.8 * h):, w // 2 - int(0.16 * w):w // 2 + int(0.16 * w)] = True
+    return compose(plain_background(h, w, rng), shade(mask, (40, 90, 170), rng), mask), mask
+
+
+def large_product(h: int = 360, w: int = 480, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An oval product filling most of the frame."""
+    rng = np.random.default_rng(seed)
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (w // 2, h // 2), (int(0.45 * w), int(0.44 * h)), 0, 0, 360, 1, -1)
+    mask = m.astype(bool)
+    return compose(plain_background(h, w, rng), shade(mask, (200, 60, 60), rng), mask), mask
+
+
 def product_on_texture(texture: str, h: int = 360, w: int = 480, seed: int = 0,
                        colour: tuple[int, int, int] = (200, 40, 40)) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

@@ -35,6 +35,9 @@ SCENES = {
     "bottle on studio sweep": (lambda: S.product_on_plain(), 0.90),
     "mug with handle": (lambda: S.product_on_plain(shape="mug"), 0.88),
     "grey bottle on white": (_low_chroma, 0.90),
+    # its colours pollute the border model, so it is found but trusted less (score ~0.55)
+    "bottle cut by the frame": (lambda: S.product_cut_by_frame(), 0.88, 0.45),
+    "product filling the frame": (lambda: S.large_product(), 0.95),
     "bottle on brick (real texture)": (_textured("brick", (200, 40, 40)), 0.88),
     "bottle on gravel (real texture)": (_textured("gravel", (40, 140, 60)), 0.88),
     "bottle on grass (real texture)": (_textured("grass", (230, 200, 40)), 0.90),
@@ -45,13 +48,13 @@ SCENES = {
 
 @pytest.mark.parametrize("name", list(SCENES))
 def test_classic_mask_matches_known_product(classic, name):
-    make, threshold = SCENES[name]
+    make, threshold, *min_score = SCENES[name]
     image, truth = make()
     result = classic.compute(Photo(pixels=image))
     assert result.source == "classic"
     assert result.mask.shape == truth.shape and result.alpha.shape == truth.shape
     assert S.iou(result.mask, truth) >= threshold
-    assert result.score > 0.8, "a clean separation should be trusted"
+    assert result.score > (min_score[0] if min_score else 0.8), "a clean separation should be trusted"
 
 
 def test_classic_mask_on_real_coffee_photo_finds_the_cup_not_the_table(classic):
