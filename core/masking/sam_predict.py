@@ -74,12 +74,13 @@ def to_work(xy: np.ndarray, photo_hw: tuple[int, int], work_hw: tuple[int, int])
 
 
 def predict(predictor: Any, embedding: Embedding, prompts: Prompts, mask_input: Optional[np.ndarray] = None,
-            multimask: Optional[bool] = None, prior: Optional[np.ndarray] = None) -> Prediction:
+            multimask: Optional[bool] = None, prior: Optional[np.ndarray] = None, clean: bool = False) -> Prediction:
     """Decode ``prompts`` on the embedded photo and return the best mask at full resolution.
 
     ``multimask`` defaults to SAM's advice: three candidates for an ambiguous single point,
     one mask otherwise. Among candidates, SAM's predicted IoU decides; with a ``prior`` mask
-    (work resolution or full) agreement with it breaks near-ties.
+    (work resolution or full) agreement with it breaks near-ties. ``clean`` drops specks and fills
+    small holes, decided at model resolution (cheap on 24 MP photos) and applied at full size.
     """
     import torch
 
@@ -100,7 +101,10 @@ def predict(predictor: Any, embedding: Embedding, prompts: Prompts, mask_input: 
     ious = np.asarray(ious, np.float32)
     choice = _choose(logits, ious, prior)
     stability = stability_score(logits[choice])
-    return Prediction(upsample_logits(logits[choice], embedding.photo_size) > 0.0,
+    mask = upsample_logits(logits[choice], embedding.photo_size) > 0.0
+    if clean:
+        mask = _clean_via_work_size(mask, logits[choice] > 0.0)
+    return Prediction(mask,
                       np.asarray(low_res[choice : choice + 1], np.float32), float(ious[choice]),
                       stability, [round(float(v), 4) for v in ious])
 
@@ -115,6 +119,23 @@ def _choose(logits: np.ndarray, ious: np.ndarray, prior: Optional[np.ndarray]) -
         small_prior = cv2.resize(prior.astype(np.uint8), logits.shape[:0:-1], interpolation=cv2.INTER_NEAREST) > 0
     agree = np.array([_iou(m > 0, small_prior) for m in logits])
     return int(np.argmax(np.clip(ious, 0, 1) + agree))  # both count; agreement guards against odd candidates
+
+
+def _clean_via_work_size(full: np.ndarray, small: np.ndarray) -> np.ndarray:
+    from core.masking.postprocess import clean_mask
+
+    cleaned = clean_mask(small)
+    if full.shape == small.shape:
+        return cleaned
+    import cv2
+
+    size = (full.shape[1], full.shape[0])
+    removed, added = small & ~cleaned, cleaned & ~small
+    if removed.any():
+        full &= ~(cv2.resize(removed.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
+    if added.any():
+        full |= cv2.resize(added.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    return full
 
 
 def stability_score(logits: np.ndarray, offset: float = STABILITY_OFFSET) -> float:

@@ -85,9 +85,9 @@ class SamBackend:
         from core.masking.sam_predict import predict
 
         self.prepare()
-        pred = predict(self._predictor, self._embedding, prompts, mask_input=feedback)
+        pred = predict(self._predictor, self._embedding, prompts, mask_input=feedback, clean=True)
         info = {"predicted_iou": round(pred.predicted_iou, 4), "stability": round(pred.stability, 4)}
-        return clean_mask(pred.mask), pred.low_res_logits, pred.score, info
+        return pred.mask, pred.low_res_logits, pred.score, info
 
 
 class GrabCutBackend:

@@ -79,3 +79,17 @@ def test_resize_mask_keeps_pixel_centres_aligned():
 def test_clean_mask_of_empty_and_full():
     assert not clean_mask(np.zeros((10, 10), bool)).any()
     assert clean_mask(np.ones((10, 10), bool)).all()
+
+
+def test_cleaning_decided_at_model_size_matches_cleaning_at_full_size():
+    from core.masking.sam_predict import _clean_via_work_size
+
+    small = np.zeros((64, 96), bool)
+    small[10:50, 20:70] = True
+    small[30, 40] = False  # pin-hole
+    small[3, 3] = True  # speck
+    full = resize_mask(small, (96 * 5, 64 * 5))
+    fast = _clean_via_work_size(full.copy(), small)
+    slow = clean_mask(full)
+    assert not fast[15, 15] and fast[152, 202], "speck gone, pin-hole filled"
+    assert (fast != slow).mean() < 0.001
