@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,8 +88,8 @@ def test_capacity_must_be_positive(tiny_sam):
 
 def test_photo_key_changes_with_content_and_not_with_copies():
     a = _photo(1, (400, 600))
-    b = Photo(pixels=a.pixels.copy())
-    assert photo_key(a) == photo_key(b)
+    b = Photo(pixels=a.pixels.copy(), source=Path("/elsewhere/spelled/differently.jpg"))
+    assert photo_key(a) == photo_key(b), "same pixels, same embedding, whatever the path"
     b.pixels[::2, ::2] ^= 1  # a subtle edit (every other pixel, one level) still changes the key
     assert photo_key(a) != photo_key(b)
 
