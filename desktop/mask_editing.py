@@ -8,6 +8,7 @@ public method is one unit of work the panel queues; all return plain data for th
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -47,6 +48,7 @@ class MaskEditor:
         self.out_dir = Path(out_dir)
         self.masker_kind, self.models_dir, self.device = masker_kind, models_dir, device
         self._masker: Any = None
+        self._masker_lock = threading.Lock()  # the edit and look-ahead threads share one masker
         self.session: Any = None
         self.path: Optional[Path] = None
         self.photo: Any = None
@@ -54,13 +56,14 @@ class MaskEditor:
 
     @property
     def masker(self) -> Any:
-        if self._masker is None:
-            from core.masking import build_masker
-            from core.models.store import ModelStore
+        with self._masker_lock:
+            if self._masker is None:
+                from core.masking import build_masker
+                from core.models.store import ModelStore
 
-            self._masker = build_masker(self.masker_kind, ModelStore(self.models_dir or None),
-                                        device=self.device)
-        return self._masker
+                self._masker = build_masker(self.masker_kind, ModelStore(self.models_dir or None),
+                                            device=self.device)
+            return self._masker
 
     # -- units of work (worker thread) ----------------------------------------------------------
     def open(self, path: Path, display_max: int, cancel: Optional[CancelToken] = None) -> OpenedPhoto:

@@ -9,10 +9,12 @@ running job at its next progress report, i.e. between diffusion steps).
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
@@ -127,6 +129,9 @@ class GenerationQueue(QObject):
         for sig in (self._runner.item_finished, self._runner.item_failed, self._runner.item_cancelled):
             sig.connect(self._count_done)
         self._thread.start()
+        # A running QThread destroyed at interpreter exit aborts the process: stop it first.
+        ref = weakref.ref(self)
+        atexit.register(lambda: (q := ref()) is not None and q._alive() and q.shutdown(2000))
 
     # -- GUI-thread API -------------------------------------------------------------------------
     def submit(self, job: QueueJob) -> int:
@@ -210,6 +215,12 @@ class GenerationQueue(QObject):
             self._cond.notify_all()
         self._thread.quit()
         self._thread.wait(timeout_ms)
+
+    def _alive(self) -> bool:
+        try:
+            return self._thread.isRunning()
+        except RuntimeError:  # the C++ object is already gone
+            return False
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Block until nothing is queued or running (tests and shutdown only, never from slots)."""

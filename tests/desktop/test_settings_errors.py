@@ -1,0 +1,68 @@
+"""Settings file round trip, readable error messages (never a traceback), the log file."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from PySide6.QtWidgets import QMessageBox
+
+from core.errors import ModelMissingError
+from desktop import errors
+from desktop.settings import AppSettings, load_settings, save_settings, settings_path
+
+
+def test_settings_round_trip_in_isolated_config():
+    assert str(settings_path()).startswith(os.environ["XDG_CONFIG_HOME"])  # never the real user's file
+    s = AppSettings(models_dir="/models", device="cpu", variants=4)
+    s.remember_folder("/a")
+    s.remember_folder("/b")
+    s.remember_folder("/a")
+    save_settings(s)
+    back = load_settings()
+    assert back.models_dir == "/models" and back.device == "cpu" and back.variants == 4
+    assert back.recent_folders == ["/a", "/b"]
+
+
+def test_damaged_or_odd_settings_give_defaults(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("{not json")
+    assert load_settings(path) == AppSettings()
+    path.write_text('{"device": "tpu", "unknown_key": 1, "steps": 9}')
+    s = load_settings(path)
+    assert s.device == "auto" and s.steps == 9
+
+
+def test_error_messages_are_readable_and_logged(qtbot, tmp_path, monkeypatch):
+    log_path = errors.setup_logging(tmp_path / "logs")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    errors.show_error(None, ModelMissingError("Model 'sam-vit_b' is not on this machine. Fix: ..."))
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        errors.show_error(None, exc)
+    assert shown[0] == "Model 'sam-vit_b' is not on this machine. Fix: ..."
+    assert "Traceback" not in shown[1] and "KeyError" in shown[1] and str(log_path) in shown[1]
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = log_path.read_text()
+    assert "Traceback" in text and "KeyError: 'missing'" in text  # the details go to the log
+
+
+def test_uncaught_exception_on_a_worker_thread_becomes_a_message(qtbot, monkeypatch, tmp_path):
+    import threading
+
+    errors.setup_logging(tmp_path / "logs")
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    old_hooks = (__import__("sys").excepthook, threading.excepthook)
+    errors.install_excepthook()
+    try:
+        t = threading.Thread(target=lambda: 1 / 0)
+        t.start()
+        t.join()
+        qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    finally:
+        __import__("sys").excepthook, threading.excepthook = old_hooks
+    assert "ZeroDivisionError" in shown[0] and "Traceback" not in shown[0]

@@ -1,0 +1,68 @@
+"""Templates panel: pick, edit, save; variables; the filled prompt previewed per photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.templates import load_templates
+from desktop.settings import AppSettings
+from desktop.templates_panel import TemplatesPanel, user_templates_path
+
+
+def make_panel(qtbot) -> TemplatesPanel:
+    panel = TemplatesPanel(AppSettings())
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_pick_fill_and_preview(qtbot, tmp_path):
+    panel = make_panel(qtbot)
+    builtin = load_templates()
+    name = sorted(builtin)[0]
+    panel.template_combo.setCurrentText(name)
+    assert panel.prompt_edit.toPlainText() == builtin[name].prompt
+    panel.prompt_edit.setPlainText("{name} on {surface}, studio light")
+    panel.set_photo(Path("red_mug-01.jpg"))
+    assert "{surface}" in panel.preview.text() or "surface" in panel.preview.text()  # missing: shown as error
+    assert "color:#c33" in panel.preview.text()
+    panel.set_variable("surface", "white marble")
+    assert panel.filled_prompt(Path("red_mug-01.jpg"))[0] == "red mug 01 on white marble, studio light"
+    assert "red mug 01 on white marble" in panel.preview.text()
+
+
+def test_per_photo_csv_beats_value_for_all(qtbot, tmp_path):
+    panel = make_panel(qtbot)
+    csv = tmp_path / "vars.csv"
+    csv.write_text("file,surface\nmug.jpg,slate\n")
+    panel.prompt_edit.setPlainText("{name} on {surface}")
+    panel.set_variable("surface", "oak")
+    panel.load_csv(csv)
+    assert panel.filled_prompt(Path("mug.jpg"))[0] == "mug on slate"
+    assert panel.filled_prompt(Path("jar.jpg"))[0] == "jar on oak"
+
+
+def test_save_template_and_find_it_again(qtbot):
+    panel = make_panel(qtbot)
+    panel.prompt_edit.setPlainText("{name} floating in clouds")
+    panel.negative_edit.setPlainText("text")
+    panel.save_template_as("clouds")
+    assert user_templates_path().is_file()
+    again = make_panel(qtbot)
+    again.template_combo.setCurrentText("clouds")
+    assert again.prompt_edit.toPlainText() == "{name} floating in clouds"
+    assert again.negative_edit.toPlainText() == "text"
+
+
+def test_generation_settings_follow_the_widgets(qtbot):
+    panel = make_panel(qtbot)
+    panel.prompt_edit.setPlainText("{name} on a beach")
+    panel.engine_combo.setCurrentText("si2")
+    panel.variants.setValue(3)
+    panel.steps.setValue(7)
+    panel.seed.setValue(11)
+    gs = panel.generation_settings(Path("shell.png"))
+    assert (gs.prompt, gs.variants, gs.steps, gs.seed) == ("shell on a beach", 3, 7, 11)
+    assert gs.variant_seeds() == [11, 12, 13]
+    assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
+    panel.engine_combo.setCurrentText("white")
+    assert not panel.steps.isEnabled()
