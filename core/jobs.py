@@ -83,16 +83,17 @@ class JobSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def job_key(self, engine: str) -> str:
+    def job_key(self, engine: str, extra: Optional[dict] = None) -> str:
         """Fingerprint of everything that changes the outputs; 'done' means done for this key.
 
         Run-time choices (device, redo, models folder) are left out: the same job on another device
-        is the same job."""
+        is the same job. ``extra``: resolved inputs (template texts, the CSV's content)."""
         data = self.to_dict()
         for key in ("redo", "device", "models_dir", "engine"):
             data.pop(key)
         data["engine"] = engine
         data["masks_dir"] = str(Path(self.masks_dir).resolve()) if self.masks_dir else None
+        data["extra"] = extra or {}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -233,7 +234,10 @@ class JobContext:
         if not self.generative and (settings.template or settings.prompt):
             self.notes.append(f"The '{self.engine_name}' engine paints no prompt: --template/--prompt are recorded "
                               "but have no effect on the images.")
-        self.job_key = settings.job_key(self.engine_name)
+        # The template's texts and the CSV's content, not just their names: editing either redoes the photos.
+        self.job_key = settings.job_key(self.engine_name, {
+            "template": self.template.to_dict(),
+            "variables": file_sha256(Path(settings.variables_csv)) if settings.variables_csv else None})
         self._engine: Any = None
         self._masker: Any = None
         self._gate: Any = None

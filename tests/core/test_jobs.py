@@ -218,3 +218,16 @@ def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
     Image.fromarray(product_photo(160, 120, seed=99)).save(tmp_path / "in" / "item_000.jpg")
     with pytest.raises(PackshotError, match="changed since"):
         replay(out, store=no_models_store(tmp_path))
+
+
+def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
+    write_photos(tmp_path / "in", 2)
+    csv_path = tmp_path / "vars.csv"
+    csv_path.write_text("file,material\nitem_000.jpg,oak\nitem_001.jpg,oak\n", encoding="utf-8")
+    settings = JobSettings(engine="gradient", prompt="{name} on {material}", variables_csv=str(csv_path))
+    kw = {"model_store": no_models_store(tmp_path)}
+    assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
+    assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().skipped) == 2
+    csv_path.write_text("file,material\nitem_000.jpg,slate\nitem_001.jpg,oak\n", encoding="utf-8")
+    assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
+    assert read_recipe(tmp_path / "out" / "item_000.png").prompt == "item 000 on slate"
