@@ -56,9 +56,11 @@ def register(subparsers: Any) -> None:
                     "writes finished shots to OUT_DIR. Re-running resumes where it stopped.",
         epilog="Templates: see resources/templates.json (e.g. --template marble). Prompt variables: {name} "
                "(from the file name), {caption} and any column of the --vars CSV keyed by file name.")
-    p.add_argument("input_dir", metavar="INPUT_DIR", type=Path, help="folder of JPEG/PNG/WebP/TIFF/HEIC photos")
-    p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=Path, required=True,
+    p.add_argument("input_dir", metavar="INPUT_DIR", type=Path, nargs="?",
+                   help="folder of JPEG/PNG/WebP/TIFF/HEIC photos")
+    p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=Path,
                    help="output folder (created; holds the project store .packshot/)")
+    p.add_argument("--list-templates", action="store_true", help="print the prompt templates and exit")
     g = p.add_argument_group("prompt")
     g.add_argument("--template", help="named prompt template (studio, marble, kitchen-counter, ...)")
     g.add_argument("--prompt", help="prompt text; may use {name}, {caption} and CSV variables")
@@ -153,6 +155,10 @@ class Distributed:
 
 
 def run_batch(args: argparse.Namespace) -> int:
+    if args.list_templates:
+        return _list_templates()
+    if args.input_dir is None or args.out_dir is None:
+        raise PackshotError("usage: packshot batch INPUT_DIR --out OUT_DIR [options] (see packshot batch --help)")
     dist = Distributed(args.device)
     say = print if dist.is_main else (lambda *a, **k: None)
     settings = settings_from_args(args)
@@ -231,6 +237,16 @@ def _print_summary(summary: BatchSummary, out_dir: Path) -> None:
     if summary.cancelled:
         print("Cancelled: finished photos are kept; run the same command again to resume.")
     print(f"Outputs in {out_dir}")
+
+
+def _list_templates() -> int:
+    from core.templates import load_templates
+
+    for template in load_templates().values():
+        print(f"{template.name:<16} {template.description}")
+        print(f"{'':<16} prompt:   {template.prompt}")
+        print(f"{'':<16} negative: {template.negative}")
+    return EXIT_OK
 
 
 def _dry_run(job: BatchJob) -> int:

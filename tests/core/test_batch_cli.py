@@ -124,3 +124,11 @@ def test_progress_bar_shows_file_name_and_eta_on_a_terminal(tmp_path):
     assert proc.returncode == 0, text
     assert "shot_00" in text and "3/3" in text  # current file name and count on the bar
     assert "<" in text and ("photo/s" in text or "s/photo" in text)  # elapsed<remaining (ETA), rate
+
+
+def test_list_templates_and_missing_arguments(capsys):
+    assert packshot(["batch", "--list-templates"]) == 0
+    text = capsys.readouterr().out
+    assert "kitchen-counter" in text and "negative:" in text
+    assert packshot(["batch", "somewhere"]) != 0
+    assert "--out OUT_DIR" in capsys.readouterr().err
