@@ -103,6 +103,57 @@ class GenerateJob:
         return outcome
 
 
+_MASKERS: dict[tuple, Any] = {}  # (kind, models dir, device) -> masker, queue worker thread only
+
+
+def save_mask(store: Any, path: Path, result: Any, state: str) -> Path:
+    """Write ``result`` as the project's 8-bit mask PNG for ``path`` and record it in the store."""
+    from core.jobs import quantize_mask, save_mask_atomic
+
+    record = store.photo(path)
+    photo_id = record.id if record else store.add_photo(path)
+    target = store.masks_dir / f"{photo_stem(store, path)}.png"
+    save_mask_atomic(target, quantize_mask(result).alpha)
+    store.set_mask(photo_id, state, target, source=result.source, score=result.score)
+    return target
+
+
+class AutoMaskJob:
+    """Compute the automatic mask (and its score) of every photo that has none, so the review queue
+    can put the doubtful ones first."""
+
+    def __init__(self, out_dir: Path, app: AppSettings) -> None:
+        self.out_dir = Path(out_dir)
+        self.key = (app.masker, app.models_dir or None, app.device)
+        self.label = f"Automatic masks ({app.masker})"
+
+    def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
+        from core.errors import ImageReadError
+        from core.images import load_photo
+        from core.masking import build_masker
+        from core.models.store import ModelStore
+
+        store = project_store(self.out_dir)
+        todo = [r for r in store.photos() if r.mask_path is None or not r.mask_path.is_file()]
+        if self.key not in _MASKERS:
+            kind, models_dir, device = self.key
+            _MASKERS[self.key] = build_masker(kind, ModelStore(models_dir), device=device)
+        masker = _MASKERS[self.key]
+        done = 0
+        for i, record in enumerate(todo):
+            check(cancel)
+            progress(Progress("masks", i, len(todo), record.name))
+            try:
+                photo = load_photo(record.path)
+            except ImageReadError as exc:
+                store.fail_photo(record.id, "ImageReadError", str(exc))
+                continue
+            save_mask(store, record.path, masker.compute(photo, cancel=cancel), "auto")
+            done += 1
+        progress(Progress("masks", len(todo), len(todo), f"{done} masks"))
+        return done
+
+
 class ExportJob:
     """Write each photo's chosen result to ``dest`` with a size preset, recipe included."""
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.errors import show_error
-from desktop.gui_jobs import ExportJob, GenerateJob, export_presets
+from desktop.gui_jobs import AutoMaskJob, ExportJob, GenerateJob, export_presets
 from desktop.mask_review import MaskReviewPanel
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import ProjectSession
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.mask_panel = MaskReviewPanel(settings, self)
         self.mask_panel.mask_saved.connect(self.refresh_entry)
         self.mask_panel.photo_changed.connect(self.select_photo)
+        self.mask_panel.compute_all_requested.connect(self.compute_all_masks)
         self.templates = TemplatesPanel(settings)
         self.templates.try_requested.connect(self.try_on_current)
         self.templates.run_all_requested.connect(self.run_on_all)
@@ -79,12 +80,14 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
         self.queue_dock = dock
 
         self.queue.item_finished.connect(self._job_finished)
         self.queue.item_failed.connect(self._job_failed)
         self.queue.item_cancelled.connect(lambda _i: self._refresh_all_soon())
         self._job_paths: dict[int, Path] = {}
+        self._mask_jobs: set[int] = set()
         self.status_label = QLabel("Open a folder of product photos (Ctrl+O).")
         self.statusBar().addWidget(self.status_label, 1)
         self._build_menus()
@@ -112,6 +115,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         run_menu = bar.addMenu("&Generate")
+        self._action(run_menu, "Compute all masks", self.compute_all_masks, "Ctrl+M")
         self._action(run_menu, "Try on this photo", self.try_on_current, "Ctrl+T")
         self._action(run_menu, "Run on all", self.run_on_all, "Ctrl+Shift+R")
         self._action(run_menu, "Pause / resume queue", lambda: self.queue.set_paused(not self.queue.paused), "Ctrl+P")
@@ -256,6 +260,10 @@ class MainWindow(QMainWindow):
         return self._submit(job) if job else None
 
     def _job_finished(self, item_id: int, _result) -> None:
+        if item_id in self._mask_jobs:
+            self._mask_jobs.discard(item_id)
+            self._refresh_all()
+            self.mask_panel.refresh_order()
         path = self._job_paths.pop(item_id, None)
         if path is not None:
             self.refresh_entry(path)
@@ -267,6 +275,13 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"{path.name}: {exc}")
         else:
             show_error(self, exc, "Job failed")
+
+    def compute_all_masks(self) -> Optional[int]:
+        if self.session is None:
+            return None
+        item = self.queue.submit(AutoMaskJob(self.session.out_dir, self.settings))
+        self._mask_jobs.add(item)
+        return item
 
     def keep_result(self, result_id: int) -> None:
         if self.session is None:

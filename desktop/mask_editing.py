@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.progress import CancelToken
-from desktop.gui_jobs import photo_stem, project_store
+from desktop.gui_jobs import project_store, save_mask
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +158,7 @@ class MaskEditor:
         return EditResult(Path(path), result.mask.copy(), result.score, s.can_undo, s.can_redo)
 
     def _save(self, store: Any, path: Path, result: Any, state: str) -> None:
-        from core.jobs import quantize_mask, save_mask_atomic
-
-        record = store.photo(path)
-        photo_id = record.id if record else store.add_photo(path)
-        target = store.masks_dir / f"{photo_stem(store, path)}.png"
-        q = quantize_mask(result)
-        save_mask_atomic(target, q.alpha)
-        store.set_mask(photo_id, state, target, source=result.source, score=result.score)
+        save_mask(store, path, result, state)
 
 
 def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:

@@ -51,6 +51,7 @@ class MaskReviewPanel(QWidget):
     mask_saved = Signal(object)  # photo path
     photo_changed = Signal(object)  # photo path now under review
     busy_changed = Signal(bool)
+    compute_all_requested = Signal()
 
     def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -144,6 +145,11 @@ class MaskReviewPanel(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("Review queue (doubtful first)"))
         ll.addWidget(self.queue_list)
+        self.compute_all_btn = QPushButton("Compute all masks")
+        self.compute_all_btn.setToolTip("Automatic masks for every photo (on the generation queue), so the "
+                                        "queue can put doubtful masks first")
+        self.compute_all_btn.clicked.connect(self.compute_all_requested)
+        ll.addWidget(self.compute_all_btn)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)

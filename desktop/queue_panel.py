@@ -30,7 +30,7 @@ class QueuePanel(QWidget):
         self.tree.setRootIsDecorated(False)
         self.tree.setColumnWidth(0, 320)
         self.overall = QProgressBar()
-        self.overall.setFormat("%v of %m done")
+        self.overall.setFormat("nothing queued")
         self.overall.setValue(0)
         self.status = QLabel("Idle")
         self.pause_btn = QPushButton("Pause")
@@ -106,6 +106,7 @@ class QueuePanel(QWidget):
         row.setToolTip(2, p.message or p.stage)
 
     def _overall(self, done: int, total: int) -> None:
+        self.overall.setFormat("%v of %m done")
         self.overall.setMaximum(max(total, 1))
         self.overall.setValue(done)
         if total and done >= total:

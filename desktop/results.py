@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -40,7 +39,7 @@ def load_preview(path: Path, limit: int = PREVIEW_MAX) -> QImage:
 
 
 def result_caption(result: ResultRecord) -> str:
-    parts = [f"variant {result.variant + 1} · seed {result.seed}"]
+    parts = [f"variant {result.variant} · seed {result.seed}"]  # variants are numbered from 1
     if result.expansion is not None:
         parts.append(f"expansion {100 * result.expansion:.2f}%")
     if result.qc_flag:
@@ -132,7 +131,9 @@ class ResultsPanel(QWidget):
         self.strip.setFlow(QListView.Flow.LeftToRight)
         self.strip.setWrapping(False)
         self.strip.setIconSize(QSize(TILE, TILE))
-        self.strip.setMinimumHeight(TILE + 90)
+        self.strip.setGridSize(QSize(TILE + 24, TILE + 84))  # room for the caption under each tile
+        self.strip.setWordWrap(True)
+        self.strip.setFixedHeight(TILE + 80)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._selected)
         self.compare = CompareView()
@@ -155,13 +156,10 @@ class ResultsPanel(QWidget):
         buttons.addWidget(QLabel("Size preset"))
         buttons.addWidget(self.preset_combo)
         buttons.addWidget(self.export_btn)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.strip)
-        splitter.addWidget(self.compare)
-        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.compare, 1)
         layout.addLayout(buttons)
         self._update_buttons()
 

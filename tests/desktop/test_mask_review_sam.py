@@ -65,3 +65,16 @@ def test_reject_marks_the_photo_and_run_on_all_skips_it(qtbot, make_window, app_
     qtbot.wait(50)
     assert not window.session.results(target)
     assert all(window.session.results(p) for p in photos_dir.iterdir() if p.is_file() and p != target)
+
+
+def test_compute_all_masks_orders_the_review_queue(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    item = window.compute_all_masks()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    entries = window.model.entries()
+    assert {e.mask_state for e in entries} == {"auto"} and all(e.mask_score is not None for e in entries)
+    panel = window.mask_panel
+    scores = [window.model.entry(window.model.row_of(p)).mask_score for p in panel.order]
+    assert scores == sorted(scores)
+    assert panel.queue_list.count() == 3 and "score" in panel.queue_list.item(0).text()

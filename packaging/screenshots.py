@@ -1,0 +1,153 @@
+"""Screenshots of Packshot Studio's main views for the README, taken on a virtual X screen.
+
+    python packaging/screenshots.py [--out resources/screenshots]
+
+Starts Xvfb (Debian: ``apt-get install xvfb xauth libxcb-cursor0 libxkbcommon-x11-0``), runs the
+real app on a copy of resources/samples with the weight-free engine and classic masks, drives it
+through the views and saves one small PNG per view. Without Xvfb it says so and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = (1360, 860)
+
+
+def start_xvfb() -> subprocess.Popen:
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("Xvfb is not installed: apt-get install -y xvfb xauth libxcb-cursor0 libxkbcommon-x11-0")
+    for display in range(90, 110):
+        if not Path(f"/tmp/.X11-unix/X{display}").exists() and not Path(f"/tmp/.X{display}-lock").exists():
+            break
+    proc = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", f"{SIZE[0] + 40}x{SIZE[1] + 40}x24", "-nolisten",
+                             "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{display}").exists():
+            break
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{display}"
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots")
+    args = parser.parse_args(argv)
+    xvfb = start_xvfb()
+    home = Path(tempfile.mkdtemp(prefix="packshot-shots-"))
+    for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".state"),
+                     ("XDG_DATA_HOME", ".data"), ("XDG_CACHE_HOME", ".cache")):
+        os.environ[var] = str(home / sub)  # the user's real settings stay untouched
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        return take(args.out, home)
+    finally:
+        xvfb.terminate()
+        xvfb.wait(5)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def take(out: Path, home: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.main_window import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, MainWindow
+    from desktop.settings import AppSettings
+
+    app = QApplication([sys.argv[0]])
+    photos = home / "photos"
+    shutil.copytree(ROOT / "resources" / "samples", photos,
+                    ignore=shutil.ignore_patterns("*.py", "*.md", "__pycache__"))
+    settings = AppSettings(first_run_done=True, masker="classic", engine="gradient", variants=2, device="cpu")
+    window = MainWindow(settings)
+    window.resize(*SIZE)
+    window.show()
+    pump(app, lambda: window.isVisible())
+    window.open_folder(photos)
+    out.mkdir(parents=True, exist_ok=True)
+
+    pump(app, lambda: window.model.wait_for_thumbnails(50) and len(window.model._cache) >= window.model.rowCount())
+    shot(app, window, out / "photos.png")
+
+    window.compute_all_masks()  # scores for every photo: the review queue puts doubtful masks first
+    pump(app, lambda: not window.queue.busy, 300)
+    first = window.mask_panel.order[0]
+    window.select_photo(first)
+    window.tabs.setCurrentIndex(TAB_MASKS)
+    pump(app, lambda: window.mask_panel._opened is not None, 60)
+    shot(app, window, out / "mask-review.png")
+
+    window.tabs.setCurrentIndex(TAB_PROMPT)
+    window.templates.engine_combo.setCurrentText("gradient")
+    window.run_on_all()
+    pump(app, lambda: not window.queue.busy, 300)
+    window.select_photo(first)
+    shot(app, window, out / "prompt-and-queue.png")
+
+    mug = next((e.path for e in window.model.entries() if "mug" in e.path.name), first)
+    window.select_photo(mug)
+    window.tabs.setCurrentIndex(TAB_RESULTS)
+    pump(app, window.results.previews_loaded, 30)
+    window.results.compare.split = 0.45
+    shot(app, window, out / "results.png")
+
+    from desktop.models_dialog import ModelsDialog
+    from desktop.settings_dialog import SettingsDialog
+
+    dialog = ModelsDialog(settings, window)
+    dialog.show()
+    pump(app, lambda: dialog.table.rowCount() > 0 and "Checking" not in dialog.message.text(), 60)
+    shot(app, dialog, out / "models-dialog.png")
+    dialog.close()
+    sdialog = SettingsDialog(settings, window.presets, window)
+    sdialog.show()
+    shot(app, sdialog, out / "settings.png")
+    sdialog.close()
+    window.tabs.setCurrentIndex(TAB_PHOTOS)
+    window.close()
+    _ = Qt
+    print("\n".join(str(p.relative_to(ROOT)) for p in sorted(out.glob("*.png"))))
+    return 0
+
+
+def pump(app, condition, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if condition():
+            break
+        time.sleep(0.02)
+    for _ in range(10):  # let layouts and paints settle
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def shot(app, widget, path: Path) -> None:
+    """Grab the widget's window from the X screen, palette-quantised so the PNG stays small."""
+    from PIL import Image
+
+    pump(app, lambda: True, 0)
+    screen = widget.screen()
+    pixmap = screen.grabWindow(widget.winId()) if screen is not None else widget.grab()
+    if pixmap.isNull() or pixmap.width() < 10:
+        pixmap = widget.grab()
+    tmp = path.with_suffix(".raw.png")
+    pixmap.save(str(tmp), "PNG")
+    with Image.open(tmp) as im:
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    tmp.unlink()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
