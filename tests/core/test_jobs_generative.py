@@ -64,3 +64,25 @@ def test_cli_with_a_models_folder_generates_backgrounds(tmp_path, capsys, tiny_d
     assert "engine: si2-controlnet" in text and "models download" not in text
     recipe = read_recipe(tmp_path / "out" / "item_001.png")
     assert recipe.engine == "si2-controlnet" and "christmas" in recipe.prompt and recipe.settings["steps"] == 2
+
+
+def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
+    """Tiny SAM (random weights) through the store: the job records SAM as the mask source, and the
+    product pixels under the mask it made are still untouched."""
+    from core.models.store import ModelStore
+    from tests.factories.sam import write_tiny_sam
+
+    write_tiny_sam(tmp_path / "models", "sam-vit_b")
+    store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    write_photos(tmp_path / "in", 1, size=(96, 72))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", device="cpu"), model_store=store)
+    outcomes = []
+    assert job.run(on_photo=outcomes.append).ok
+    assert not any("classic" in n for n in job.notes)
+    [record] = job.project.photos()
+    assert record.mask_source.startswith("sam") and record.mask_state == "auto"
+    assert outcomes[0].status == "done"
+    mask = load_mask_file(record.mask_path, (96, 72))
+    out = np.asarray(Image.open(tmp_path / "out" / "item_000.png").convert("RGB"))
+    original = np.asarray(Image.open(record.path).convert("RGB"))
+    assert np.array_equal(out[mask.alpha >= 1.0], original[mask.alpha >= 1.0])
