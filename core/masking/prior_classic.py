@@ -28,12 +28,13 @@ class ClassicPrior:
     name = "classic"
 
     def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
-                 grabcut_iters: int = 4, min_cluster_weight: float = 0.03) -> None:
+                 grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6) -> None:
         self.work_side = work_side
         self.border = border
         self.clusters = clusters
         self.grabcut_iters = grabcut_iters
         self.min_cluster_weight = min_cluster_weight
+        self.barrier_below = barrier_below  # colour-only score under which the barrier cue is tried
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
         small = _downscale(rgb8, self.work_side)
@@ -43,20 +44,38 @@ class ClassicPrior:
 
     def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
         """Segment an image already at working size; returns (mask, score, details)."""
+        h, w = small.shape[:2]
+        strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
+        lab = self.lab(small, strip)
+        evidence = self.background_distance(lab, strip)
+        mask, score, details = self._grabcut_from(small, evidence, strip)
+        details["cue"] = "colour"
+        if mask.any() and score < self.barrier_below:
+            # colour alone is unsure (product colours close to the background's): add the barrier
+            # cue and keep whichever segmentation is more self-consistent. The barrier result
+            # may only grow what colour found: on texture or noise it invents blobs on its own.
+            from core.masking.barrier import barrier_saliency
+
+            combined = np.maximum(evidence, barrier_saliency(lab))
+            mask2, score2, details2 = self._grabcut_from(small, combined, strip)
+            if score2 > score and (mask2 & mask).sum() >= 0.8 * mask.sum():
+                mask, score, details = mask2, score2, dict(details2, cue="colour+barrier")
+        return mask, score, dict(details, prior=self.name)
+
+    def _grabcut_from(self, small: np.ndarray, evidence: np.ndarray, strip: np.ndarray
+                      ) -> tuple[np.ndarray, float, dict]:
         import cv2
 
         h, w = small.shape[:2]
-        strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
-        evidence = self.background_distance(small, strip)
         initial = clean_mask(_open(evidence > 1.0))
-        details: dict = {"prior": self.name}
+        details: dict = {}
         gc = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
         if initial.any():
             gc[initial] = cv2.GC_PR_FGD
             gc[_erode(initial, 0.03 * min(h, w)) & (evidence > 2.0)] = cv2.GC_FGD
-            details["init"] = "colour-model"
+            details["init"] = "evidence"
         else:
-            # nothing stands out from the border colours: assume a centred product
+            # nothing stands out from the border: assume a centred product
             my, mx = int(0.1 * h), int(0.1 * w)
             gc[my:h - my, mx:w - mx] = cv2.GC_PR_FGD
             details["init"] = "centre"
@@ -66,20 +85,26 @@ class ClassicPrior:
         agreement = _iou(mask, initial) if initial.any() else 0.0
         edge_touch = float(mask[strip].mean())
         contrast = float(np.clip((np.median(evidence[mask]) - 1.0) / 2.0, 0, 1)) if mask.any() else 0.0
-        # trust: GrabCut agreed with the colour model, the product stands out, and the mask is not
+        # trust: GrabCut agreed with the evidence, the product stands out, and the mask is not
         # spilling along the frame (a mask that hugs the border usually swallowed background)
         score = agreement * (0.5 + 0.5 * contrast) * (1.0 - edge_touch)
         details.update(agreement=round(agreement, 4), contrast=round(contrast, 4),
                        edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4))
         return mask, float(score), details
 
-    def background_distance(self, small: np.ndarray, strip: np.ndarray) -> np.ndarray:
-        """Per-pixel colour distance to the nearest border cluster, in units of its spread (>1 = salient)."""
+    def lab(self, small: np.ndarray, strip: np.ndarray) -> np.ndarray:
+        """Lab colours, lightly blurred, lighting trend removed, lightness down-weighted."""
         import cv2
 
         lab = cv2.cvtColor(cv2.GaussianBlur(small, (0, 0), 1.0), cv2.COLOR_RGB2Lab).astype(np.float32)
         lab = _flatten_lighting(lab, strip)
         lab[..., 0] *= LIGHTNESS_WEIGHT
+        return lab
+
+    def background_distance(self, lab: np.ndarray, strip: np.ndarray) -> np.ndarray:
+        """Per-pixel colour distance to the nearest border cluster, in units of its spread (>1 = salient)."""
+        import cv2
+
         samples = lab[strip]
         k = min(self.clusters, len(samples))
         cv2.setRNGSeed(1234)  # deterministic clusters, so a photo always gets the same mask
@@ -95,7 +120,7 @@ class ClassicPrior:
             spread = np.linalg.norm(members - centres[c], axis=1)
             scale = max(float(np.percentile(spread, 95)) * 1.5, 6.0)
             best = np.minimum(best, np.linalg.norm(pixels - centres[c], axis=1) / scale)
-        return best.reshape(small.shape[:2])
+        return best.reshape(lab.shape[:2])
 
 
 def _downscale(rgb8: np.ndarray, side: int) -> np.ndarray:

@@ -57,15 +57,32 @@ def test_classic_mask_matches_known_product(classic, name):
     assert result.score > (min_score[0] if min_score else 0.8), "a clean separation should be trusted"
 
 
-def test_classic_mask_on_real_coffee_photo_finds_the_cup_not_the_table(classic):
-    # Honest limit: the saucer has the table's colours, so the border-colour prior misses it;
-    # what it does mark is product (precision), and its low score sends it to review first.
+def test_classic_mask_on_real_coffee_photo(classic):
+    # A hard case: the saucer has the table's colours. The colour model finds only the cup; the
+    # barrier cue (the saucer's rim and shadow enclose it) extends that to cup, spoon and most of
+    # the saucer (IoU 0.73 against the hand-drawn reference when written). What it marks is
+    # product, and its middling score puts it ahead of clean masks in the review queue.
     image, reference = S.coffee_reference()
     result = classic.compute(Photo(pixels=image))
     inside = (result.mask & reference).sum() / max(1, result.mask.sum())
-    assert inside >= 0.9
-    assert result.mask.sum() >= 0.15 * reference.sum()
-    assert result.score < 0.6
+    assert inside >= 0.95
+    assert S.iou(result.mask, reference) >= 0.65
+    assert result.details["cue"] == "colour+barrier"
+    assert 0.3 < result.score < 0.75
+
+
+def test_barrier_cue_sees_a_product_coloured_like_its_background():
+    from core.masking.barrier import barrier_saliency
+
+    rng = np.random.default_rng(0)
+    lab = np.full((120, 160, 3), 128, np.float32) + rng.normal(0, 1.5, (120, 160, 3)).astype(np.float32)
+    yy, xx = np.mgrid[0:120, 0:160]
+    ring = np.abs(np.hypot(yy - 60, xx - 80) - 35) < 2.5
+    lab[ring, 0] = 40  # only a dark rim tells the object from the backdrop
+    sal = barrier_saliency(lab)
+    inside = np.hypot(yy - 60, xx - 80) < 30
+    outside = np.hypot(yy - 60, xx - 80) > 42
+    assert np.median(sal[inside]) > 1.0 > np.percentile(sal[outside], 95)
 
 
 def test_score_is_zero_when_nothing_stands_out(classic):
