@@ -694,6 +694,8 @@ class BatchJob:
             raise PackshotError(f"Invalid settings: {exc}") from exc
         if self.context.generative:
             self.context.check_models()
+        if s.masker == "sam":
+            self.context.masker  # noqa: B018 - loads SAM now: missing weights stop the batch before any photo
         if dry_run:
             store_file = self.out_dir / ".packshot" / "project.sqlite"
             self.project = ProjectStore(self.out_dir, create=False) if store_file.exists() else None

@@ -87,6 +87,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
         (["--masks", str(tmp_path / "missing")], "--masks folder not found"),
         (["--name", "{stem}_{when}"], "{when}"),
         (["--engine", "si2-controlnet"], "packshot models download photo-background-generation"),
+        (["--masker", "sam"], "packshot models download sam-vit_b"),
     ):
         proc = subprocess.run([sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out",
                                str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=REPO,
