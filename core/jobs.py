@@ -460,9 +460,12 @@ class PhotoJob:
         if self.project is None or self.context.settings.redo or self.seeds is not None:
             return False
         record = self.project.photo(self.path)
-        if record is None:
+        if record is None or not self.project.is_done(record.id, self.context.job_key, len(self.variant_seeds)):
             return False
-        return self.project.is_done(record.id, self.context.job_key, len(self.variant_seeds))
+        try:  # a photo replaced under the same name is new work
+            return record.sha256 is None or record.sha256 == file_sha256(self.path)
+        except OSError:
+            return False
 
     def plan(self) -> PhotoPlan:
         prompt, negative = self.prompt()

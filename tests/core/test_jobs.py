@@ -176,6 +176,9 @@ def test_skip_done_redo_and_changed_settings(tmp_path):
     (tmp_path / "out" / "item_001.png").unlink()
     resumed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
     assert resumed.done == ["item_001.jpg"] and resumed.skipped == ["item_000.jpg"]
+    Image.fromarray(product_photo(160, 120, seed=7)).save(tmp_path / "in" / "item_000.jpg")  # a new shot
+    replaced = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
+    assert replaced.done == ["item_000.jpg"] and replaced.skipped == ["item_001.jpg"]
 
 
 def test_photo_job_alone_for_the_gui_queue(tmp_path):
