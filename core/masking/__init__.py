@@ -4,7 +4,7 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
 
 - ``MaskResult(mask, alpha, score, source, details)``: full-resolution bool mask, soft float32
   alpha, trust score in [0, 1], source "sam-vit_b" | "sam-vit_l" | "sam-vit_h" | "sam-tiny" |
-  "classic" | "alpha-channel" | "file" | "edited".
+  "classic" | "alpha-channel" | "file" | "edited" ("empty": a session with no initial mask, unedited).
 - ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="classic",
   cache_size=8) -> Masker``: ``.name``, ``.compute(photo, cancel=None) -> MaskResult``,
   ``.session(photo, initial=None) -> MaskSession``, ``.precompute(photos_or_paths, cancel=None,
@@ -12,7 +12,9 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
 - ``MaskSession``: ``add_click(x, y, positive=True)``, ``set_box(x0, y0, x1, y1)``, ``clear_box()``,
   ``brush(points, radius, erase=False)``, ``undo()``, ``redo()``, ``reset()``, ``.mask``,
   ``result() -> MaskResult``, ``prepare(cancel)`` (embedding now, e.g. on a worker thread).
-- ``EmbeddingCache(sam, capacity=8)``: ``get(photo)``, ``precompute(photos_or_paths, cancel, progress)``.
+- ``EmbeddingCache(sam, capacity=8)`` (alias ``SamPredictorCache``): ``get(photo)``,
+  ``precompute(photos_or_paths, cancel, progress)``; thread-safe (a session itself is not: one
+  thread at a time per session).
 - ``load_mask_png(path, size)``, ``save_mask_png(path, mask_or_alpha)``, ``mask_path_for(photo_path,
   masks_dir)``.
 - Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
@@ -37,6 +39,7 @@ _EXPORTS = {
     "GrabCutBackend": "core.masking.session",
     "SamBackend": "core.masking.session",
     "EmbeddingCache": "core.masking.embedding",
+    "SamPredictorCache": "core.masking.embedding",  # the name the module contract used
     "load_mask_png": "core.masking.maskio",
     "save_mask_png": "core.masking.maskio",
     "mask_path_for": "core.masking.maskio",

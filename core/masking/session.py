@@ -70,6 +70,7 @@ class SamBackend:
     def __init__(self, sam: LoadedSam, photo: Photo, cache: EmbeddingCache) -> None:
         self.sam, self.photo, self.cache = sam, photo, cache
         self.name = sam.name
+        self.needs_prompts = True  # SAM forgets the current mask unless it is prompted with it
         self._predictor = None
         self._embedding = None
 
@@ -149,8 +150,16 @@ class MaskSession:
         self.backend = backend
         self.initial = initial
         auto = Prompts.empty()
-        if initial is not None and initial.source.startswith("sam") and "prompts" in initial.details:
-            auto = Prompts.from_json(initial.details["prompts"])
+        if initial is not None and getattr(backend, "needs_prompts", False):
+            if initial.source.startswith("sam") and "prompts" in initial.details:
+                auto = Prompts.from_json(initial.details["prompts"])
+            elif initial.mask.any():
+                # a mask from a file, the classic path or an earlier edit: prompt SAM with its box
+                # and inner points, so a first click refines the whole product instead of
+                # replacing it with the one part under the cursor
+                from core.masking.maskers import _prompts_at_work_size
+
+                auto = _prompts_at_work_size(initial.mask, 3)
         base = initial.mask if initial is not None else np.zeros((h, w), bool)
         first = _Step("initial", auto, Prompts.empty(), (), np.packbits(base),
                       score=initial.score if initial is not None else 0.0)

@@ -149,3 +149,23 @@ def test_sam_click_feedback_is_the_previous_steps_logits(tiny_store):
     session.undo()  # undo restores the earlier step's logits for the next click
     session.add_click(80, 100, positive=False)
     assert np.array_equal(seen[1], logits_after_first)
+
+
+def test_sam_session_on_a_mask_from_file_prompts_with_that_mask(tiny_store):
+    masker = build_masker("sam", tiny_store, device="cpu")
+    image, truth = S.product_on_plain(180, 240)
+    photo = Photo(pixels=image)
+    session = masker.session(photo, initial=_result(truth, source="file", score=1.0))
+    session.prepare()
+    seen = []
+    predictor = session.backend._predictor
+    real_predict = predictor.predict
+    predictor.predict = lambda **kw: seen.append(kw) or real_predict(**kw)
+    session.add_click(120, 100)
+    box, points = seen[0]["box"], seen[0]["point_coords"]
+    assert box is not None and len(points) == 4, "box and inner points of the file mask, plus the click"
+    ys, xs = np.nonzero(truth)
+    s = 1024 / 240
+    assert box[0] == pytest.approx((xs.min() - 0.03 * (xs.max() - xs.min() + 1)) * s, abs=3 * s)
+    # the classic session needs no prompts: its base mask is GrabCut's starting point
+    assert len(MaskSession(photo, GrabCutBackend(photo), initial=_result(truth))._current.auto.points) == 0
