@@ -62,17 +62,16 @@ class _CancelHooks:
     """Lets a cancel token interrupt the encoder between transformer blocks (per thread)."""
 
     _local = threading.local()
-    _installed: set[int] = set()
     _lock = threading.Lock()
 
     @classmethod
     def install(cls, encoder: Any) -> None:
         with cls._lock:
-            if id(encoder) in cls._installed:
+            if getattr(encoder, "_packshot_cancel_hooks", False):
                 return
             for block in encoder.blocks:
                 block.register_forward_pre_hook(cls._hook)
-            cls._installed.add(id(encoder))
+            encoder._packshot_cancel_hooks = True
 
     @classmethod
     def _hook(cls, _module: Any, _inputs: Any) -> None:
