@@ -145,7 +145,7 @@ def read_recipe(output_path: Path | str) -> Recipe:
                         f"no {side.name}).")
 
 
-def replay(output_path: Path | str, *, store: Any = None, device: str = "auto", check_input: bool = True):
+def replay(output_path: Path | str, *, store: Any = None, device: str = "auto", check_input: bool = True) -> Any:
     """Make the image of ``output_path`` again from its recipe; returns H x W x 3 pixels.
 
     ``check_input``: refuse when the original changed since (its sha256 differs).
