@@ -124,6 +124,9 @@ class SamMasker:
         if pred.score < first.score:
             pred = first
         agreement = _iou(pred.mask, prior.mask) if prior.mask.any() else 0.0
+        # SAM sure of itself but at odds with a confident prior (a label instead of the bottle,
+        # say) is worth a look: the disagreement lowers the score by up to half
+        score = pred.score * (1.0 - 0.5 * prior.score * (1.0 - agreement))
         mask, alpha = finish_mask(pred.mask, rgb)
         details = {
             "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
@@ -134,7 +137,7 @@ class SamMasker:
         }
         if not prior.mask.any():
             details["prior_empty"] = True
-        return MaskResult(mask, alpha, pred.score, self.sam.name, details)
+        return MaskResult(mask, alpha, score, self.sam.name, details)
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from core.masking.session import MaskSession, SamBackend
