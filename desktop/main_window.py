@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Settings…", self.open_settings, "Ctrl+,")
         self._action(file_menu, "Models…", self.open_models)
+        self._action(file_menu, "Train a brand model…", self.open_trainer)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         run_menu = bar.addMenu("&Generate")
@@ -312,6 +313,12 @@ class MainWindow(QMainWindow):
         from desktop.models_dialog import ModelsDialog
 
         ModelsDialog(self.settings, self).exec()
+
+    def open_trainer(self) -> None:
+        from core.models.store import ModelStore
+        from desktop.trainer_wizard import TrainerWizard
+
+        TrainerWizard(ModelStore(self.settings.models_path), self).exec()
 
     # -- life cycle -----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API

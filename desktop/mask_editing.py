@@ -26,7 +26,7 @@ class OpenedPhoto:
     path: Path
     display: np.ndarray  # H x W x 3 uint8 at display size
     full_size: tuple[int, int]
-    mask: np.ndarray  # bool, full size
+    mask: np.ndarray  # bool, display size (resized on the worker: the GUI thread only paints)
     score: Optional[float]
     state: str  # pending | auto | reviewed | edited | rejected
     source: str
@@ -36,7 +36,7 @@ class OpenedPhoto:
 @dataclass
 class EditResult:
     path: Path
-    mask: np.ndarray
+    mask: np.ndarray  # bool, display size
     score: Optional[float]
     can_undo: bool
     can_redo: bool
@@ -53,6 +53,7 @@ class MaskEditor:
         self.path: Optional[Path] = None
         self.photo: Any = None
         self.edited = False
+        self.display_size = (1, 1)
 
     @property
     def masker(self) -> Any:
@@ -87,7 +88,9 @@ class MaskEditor:
         self.session = self.masker.session(photo, initial=initial)
         self.session.prepare(cancel)  # SAM: the embedding now, so the first click is fast
         self.path, self.photo, self.edited = Path(path), photo, False
-        return OpenedPhoto(Path(path), _display_rgb(photo.rgb8, display_max), photo.size, initial.mask.copy(),
+        display = _display_rgb(photo.rgb8, display_max)
+        self.display_size = (display.shape[1], display.shape[0])
+        return OpenedPhoto(Path(path), display, photo.size, resize_mask(initial.mask, self.display_size),
                            initial.score, state, initial.source, getattr(self.masker, "name", "masker"))
 
     def click(self, path: Path, x: float, y: float, positive: bool) -> EditResult:
@@ -155,7 +158,8 @@ class MaskEditor:
             s.reset()
         self.edited = bool(s.edited)
         result = s.result()
-        return EditResult(Path(path), result.mask.copy(), result.score, s.can_undo, s.can_redo)
+        return EditResult(Path(path), resize_mask(result.mask, self.display_size), result.score,
+                          s.can_undo, s.can_redo)
 
     def _save(self, store: Any, path: Path, result: Any, state: str) -> None:
         save_mask(store, path, result, state)
@@ -170,3 +174,14 @@ def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:
     scale = limit / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a bool mask to (width, height)."""
+    h, w = mask.shape
+    dw, dh = size
+    if (dw, dh) == (w, h):
+        return mask
+    ys = (np.arange(dh) * h / dh).astype(np.intp)
+    xs = (np.arange(dw) * w / dw).astype(np.intp)
+    return mask[ys][:, xs]

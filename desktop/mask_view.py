@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.mask_editing import resize_mask
+
 DISPLAY_MAX = 1600
 TOOLS = ("click", "box", "brush", "eraser")
 MASK_RGB = (30, 144, 255)
@@ -57,17 +59,6 @@ def overlay_image(mask: np.ndarray, opacity: float, outline: bool) -> QImage:
         thick[:, 1:] |= edge[:, :-1]
         rgba[thick] = (*OUTLINE_RGB, 255)
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a bool mask to (width, height)."""
-    h, w = mask.shape
-    dw, dh = size
-    if (dw, dh) == (w, h):
-        return mask
-    ys = (np.arange(dh) * h / dh).astype(np.intp)
-    xs = (np.arange(dw) * w / dw).astype(np.intp)
-    return mask[ys][:, xs]
 
 
 class MaskView(QGraphicsView):

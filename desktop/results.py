@@ -31,11 +31,14 @@ PREVIEW_MAX = 1024
 ORIGINAL_ROLE = -1
 
 
-def load_preview(path: Path, limit: int = PREVIEW_MAX) -> QImage:
-    """Upright preview of an image file, at most ``limit`` px (worker thread)."""
+def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
+    """Upright preview (at most ``limit`` px) and its strip tile, both made on a worker thread so
+    the GUI thread only wraps them (smooth scaling a 1024 px image costs milliseconds)."""
     from desktop.thumbnails import load_thumbnail
 
-    return load_thumbnail(path, limit)
+    preview = load_thumbnail(path, limit)
+    tile = preview.scaled(TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return preview, tile
 
 
 def result_caption(result: ResultRecord) -> str:
@@ -123,6 +126,7 @@ class ResultsPanel(QWidget):
         self._results: list[ResultRecord] = []
         self._original: Optional[QImage] = None
         self._images: dict[int, QImage] = {}  # result id -> preview
+        self._tiles: dict[int, QIcon] = {}  # result id (or ORIGINAL_ROLE) -> strip icon
         self._token = 0
 
         self.title = QLabel("Select a photo")
@@ -173,6 +177,7 @@ class ResultsPanel(QWidget):
         if not same_photo:
             self._original = None
             self._images.clear()
+            self._tiles.clear()
         self.strip.blockSignals(True)
         self.strip.clear()
         if photo is None:
@@ -204,24 +209,25 @@ class ResultsPanel(QWidget):
                 start_worker(load_preview, r.output_path, on_result=lambda img, rid=r.id: self._got(token, rid, img))
         self._selected(self.strip.currentRow())
 
-    def _got(self, token: int, key: int, image: QImage) -> None:
+    def _got(self, token: int, key: int, images: tuple[QImage, QImage]) -> None:
         if token != self._token:
             return  # the user moved to another photo meanwhile
+        preview, tile = images
         if key == ORIGINAL_ROLE:
-            self._original = image
+            self._original = preview
         else:
-            self._images[key] = image
+            self._images[key] = preview
+        self._tiles[key] = QIcon(QPixmap.fromImage(tile))
         self._refresh_icons()
-        self._selected(self.strip.currentRow())
+        if key == ORIGINAL_ROLE or (self.selected_result() and self.selected_result().id == key):
+            self._selected(self.strip.currentRow())
 
     def _refresh_icons(self) -> None:
         for row in range(self.strip.count()):
             item = self.strip.item(row)
-            key = item.data(Qt.ItemDataRole.UserRole)
-            image = self._original if key == ORIGINAL_ROLE else self._images.get(key)
-            if image is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(image.scaled(
-                    TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))))
+            icon = self._tiles.get(item.data(Qt.ItemDataRole.UserRole))
+            if icon is not None and item.icon().isNull():
+                item.setIcon(icon)
 
     def _selected(self, row: int) -> None:
         result = self.selected_result()
