@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
@@ -23,6 +25,7 @@ from core.errors import ImageReadError, ImageWriteError
 # Photos above this are refused before decoding: a 200 MP frame is beyond any camera we target and
 # a decompression bomb announces a size far above it.
 MAX_PIXELS = 200_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL's own bomb guard (89 MP by default) would refuse real photos first
 MIN_SIDE = 8
 READABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif")
 
@@ -216,6 +219,7 @@ def save_image(
             handle.write(encode_image(pixels, fmt, icc_profile=icc_profile, text=text, quality=quality))
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the user's usual mode
         os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
@@ -226,6 +230,12 @@ def save_image(
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] = None,
                  text: Optional[Mapping[str, str]] = None, quality: int = 95) -> bytes:
     """Encode to bytes. 16-bit arrays go through OpenCV (PIL cannot write 16-bit colour)."""
@@ -233,7 +243,8 @@ def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] =
         if fmt not in ("PNG", "TIFF"):
             pixels = (pixels >> 8).astype(np.uint8)
         else:
-            return _encode_16bit(pixels, fmt)
+            data = _encode_16bit(pixels, fmt)
+            return _add_png_chunks(data, icc_profile, text) if fmt == "PNG" else data
     mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
     im = Image.fromarray(np.ascontiguousarray(pixels), mode)
     kwargs: dict = {}
@@ -261,6 +272,21 @@ def _encode_16bit(pixels: np.ndarray, fmt: str) -> bytes:
     if not ok:
         raise ImageWriteError("OpenCV could not encode the 16-bit image.")
     return buf.tobytes()
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _add_png_chunks(png: bytes, icc_profile: Optional[bytes], text: Optional[Mapping[str, str]]) -> bytes:
+    """Insert iCCP and iTXt chunks right after IHDR (OpenCV writes neither; both must precede IDAT)."""
+    extra = b""
+    if icc_profile:
+        extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))
+    for key, value in (text or {}).items():
+        extra += _png_chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 data bytes, crc
+    return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
 def _remove_quietly(path: str) -> None:

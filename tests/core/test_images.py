@@ -1,5 +1,6 @@
 import errno
 import io
+import os
 
 import cv2
 import numpy as np
@@ -96,10 +97,35 @@ def test_icc_profile_and_text_survive_save(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["x.png"]  # no temporary left
 
 
-def test_save_16bit_round_trip(tmp_path):
+def test_save_16bit_round_trip_keeps_icc_and_text(tmp_path):
     arr = np.full((9, 12, 3), 40000, np.uint16)
-    save_image(tmp_path / "d.png", arr)
-    assert np.array_equal(load_photo(tmp_path / "d.png").pixels, arr)
+    arr[0, 0] = (1, 2, 65535)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    save_image(tmp_path / "d.png", arr, icc_profile=icc, text={"packshot:recipe": '{"seed": 7}'})
+    photo = load_photo(tmp_path / "d.png")
+    assert np.array_equal(photo.pixels, arr) and photo.icc_profile == icc
+    with Image.open(tmp_path / "d.png") as im:
+        assert im.text["packshot:recipe"] == '{"seed": 7}'
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    out = save_image(tmp_path / "m.png", np.zeros((8, 8, 3), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_large_but_sane_photo_is_accepted_by_header(tmp_path):
+    # 100 MP is above PIL's default bomb warning (89 MP) but below our 200 MP limit: header check only.
+    import warnings
+
+    import core.images  # noqa: F401 - sets the limit PIL checks
+
+    Image.new("1", (12500, 8000)).save(tmp_path / "big.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(tmp_path / "big.png") as im:
+            assert im.size == (12500, 8000)
 
 
 def test_unwritable_destination_is_a_clear_error(tmp_path):
