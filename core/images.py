@@ -199,7 +199,7 @@ def save_image(
     text: Optional[Mapping[str, str]] = None,
     quality: int = 95,
 ) -> Path:
-    """Write ``pixels`` (H x W x 3|4, uint8 or uint16) to ``path`` atomically.
+    """Write ``pixels`` (H x W grey, or H x W x 3|4; uint8 or uint16) to ``path`` atomically.
 
     The file appears complete or not at all: data goes to a temporary file in the same folder
     which is then renamed over the target. ``text`` becomes PNG text chunks (PNG only).
@@ -209,6 +209,12 @@ def save_image(
            ".tif": "TIFF", ".tiff": "TIFF"}.get(path.suffix.lower())
     if fmt is None:
         raise ImageWriteError(f"{path.name}: unsupported output format '{path.suffix}'.")
+    return write_atomic(path, encode_image(pixels, fmt, icc_profile=icc_profile, text=text, quality=quality))
+
+
+def write_atomic(path: Path | str, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that it appears complete or not at all (temp file, fsync, rename)."""
+    path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
@@ -216,10 +222,10 @@ def save_image(
         raise ImageWriteError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(encode_image(pixels, fmt, icc_profile=icc_profile, text=text, quality=quality))
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the user's usual mode
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the user's usual mode
         os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
@@ -230,10 +236,13 @@ def save_image(
     return path
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # once, at import: probing os.umask later races with other threads
 
 
 def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] = None,
@@ -245,7 +254,7 @@ def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] =
         else:
             data = _encode_16bit(pixels, fmt)
             return _add_png_chunks(data, icc_profile, text) if fmt == "PNG" else data
-    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    mode = "L" if pixels.ndim == 2 else ("RGBA" if pixels.shape[2] == 4 else "RGB")
     im = Image.fromarray(np.ascontiguousarray(pixels), mode)
     kwargs: dict = {}
     if icc_profile:
@@ -267,8 +276,9 @@ def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] =
 def _encode_16bit(pixels: np.ndarray, fmt: str) -> bytes:
     import cv2
 
-    code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", cv2.cvtColor(pixels, code))
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", pixels)
     if not ok:
         raise ImageWriteError("OpenCV could not encode the 16-bit image.")
     return buf.tobytes()

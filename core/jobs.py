@@ -25,8 +25,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, ImageReadError, ImageWriteError, PackshotError
-from core.images import Photo, list_photos, load_photo, save_image
+from core.errors import Cancelled, ImageReadError, PackshotError
+from core.images import Photo, list_photos, load_photo, save_image, write_atomic
 from core.naming import DEFAULT_NAME_TEMPLATE, check_name_template, output_path, output_suffix, unique_stems
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.project import NewResult, ProjectStore
@@ -173,19 +173,8 @@ def quantize_mask(result: Any) -> Any:
 
 def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
     """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename."""
-    from PIL import Image
-
     alpha8 = np.clip(np.rint(np.asarray(alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    path = Path(path)
-    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(alpha8, "L").save(tmp, "PNG")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ImageWriteError(f"Cannot write mask {path.name}: {exc.strerror or exc}.") from exc
-    return path
+    return save_image(Path(path), alpha8)
 
 
 def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> Any:
@@ -582,14 +571,7 @@ class PhotoJob:
         must not change what an existing output's recipe replays."""
         target = self.out_dir / ".packshot" / "masks" / "used" / f"{sha[:20]}.png"
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")
-            try:
-                tmp.write_bytes(Path(mask_file).read_bytes())
-                os.replace(tmp, target)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise ImageWriteError(f"Cannot write {target.name}: {exc.strerror or exc}.") from exc
+            write_atomic(target, Path(mask_file).read_bytes())
         return target
 
     def _store_mask(self, path: Path, mask: Any, state: str) -> tuple[Any, Path, str]:
@@ -618,26 +600,8 @@ class PhotoJob:
         if not embedded:
             write_sidecar(out, recipe)
         save_image(out, pixels, icc_profile=photo.icc_profile, text=text_chunks(recipe) if embedded else None)
-        _default_mode(out)
         if embedded:
             sidecar_path(out).unlink(missing_ok=True)  # an old sidecar from a 16-bit run would be stale
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()  # read once at import: os.umask is process-wide and not thread-safe to probe later
-
-
-def _default_mode(path: Path) -> None:
-    """Outputs are the user's files: give them the usual permissions (the temp file was 0600)."""
-    try:
-        os.chmod(path, 0o666 & ~_UMASK)
-    except OSError:
-        pass
 
 
 def _sub(progress: ProgressCallback, name: str) -> ProgressCallback:

@@ -13,14 +13,13 @@ weights.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from core import __version__
-from core.errors import ImageWriteError, PackshotError
+from core.errors import PackshotError
+from core.images import write_atomic
 
 RECIPE_KEY = "packshot:recipe"
 RECIPE_VERSION = 1
@@ -104,24 +103,8 @@ def text_chunks(recipe: Recipe) -> dict[str, str]:
 
 def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
     """Atomic JSON sidecar (temp file + rename), so a kill never leaves half a recipe."""
-    target = sidecar_path(output_path)
-    tmp = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SIDECAR_SUFFIX, dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(json.loads(recipe.to_json()), indent=2, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise ImageWriteError(f"Cannot write {target.name}: {exc.strerror or exc}.") from exc
-    return target
+    text = json.dumps(json.loads(recipe.to_json()), indent=2, ensure_ascii=False) + "\n"
+    return write_atomic(sidecar_path(output_path), text.encode("utf-8"))
 
 
 def read_recipe(output_path: Path | str) -> Recipe:

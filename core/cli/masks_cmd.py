@@ -10,8 +10,6 @@ import argparse
 import csv
 import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from core.errors import PackshotError
@@ -85,7 +83,6 @@ def _write_review(path: Path, rows: list[tuple[str, ...]]) -> None:
     writer = csv.writer(buffer)
     writer.writerow(("photo", "mask", "score", "source", "note"))
     writer.writerows(sorted(merged.values(), key=lambda r: float(r[2])))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, path)
+    from core.images import write_atomic
+
+    write_atomic(path, buffer.getvalue().encode("utf-8"))

@@ -7,16 +7,14 @@ write carry a PNG text chunk naming their polarity, and reading honours it.
 
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from core.errors import ImageReadError, ImageWriteError
+from core.errors import ImageReadError
+from core.images import save_image
 from core.masking.postprocess import resize_alpha
 from core.masking.result import MaskResult
 
@@ -44,11 +42,7 @@ def save_mask_png(path: Path | str, mask_or_alpha: np.ndarray | MaskResult, whit
         grey = np.round(np.clip(arr.astype(np.float32), 0, 1) * 255).astype(np.uint8)
     if white == "background":
         grey = 255 - grey
-    info = PngImagePlugin.PngInfo()
-    info.add_text(POLARITY_KEY, white)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(grey), "L").save(buffer, "PNG", pnginfo=info)
-    return _write_atomic(Path(path), buffer.getvalue())
+    return save_image(Path(path), np.ascontiguousarray(grey), text={POLARITY_KEY: white})
 
 
 def load_mask_png(path: Path | str, size: tuple[int, int], white: Polarity = "product") -> MaskResult:
@@ -87,26 +81,3 @@ def load_mask_png(path: Path | str, size: tuple[int, int], white: Polarity = "pr
         alpha = resize_alpha(alpha, (w, h))
         details["resized_from"] = [mw, mh]
     return MaskResult(alpha >= 0.5, alpha, 1.0, "file", details)
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    except OSError as exc:
-        raise ImageWriteError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ImageWriteError(f"Cannot write {path.name}: {exc.strerror or exc}.") from exc
-        raise
-    return path

@@ -14,9 +14,7 @@ import csv
 import io
 import logging
 import math
-import os
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from core.errors import Cancelled, ImageReadError, ImageWriteError, ModelMissingError, PackshotError
-from core.images import list_photos, load_photo, save_image
+from core.images import list_photos, load_photo, save_image, write_atomic
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
 from core.quality.metric import expansion
@@ -264,21 +262,6 @@ def summarise(rows: list[EvalRow], engines: list[str]) -> list[EngineSummary]:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> Path:
-    """Write ``data`` so that ``path`` is complete or absent (temp file + rename)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImageWriteError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    return path
-
-
 def write_csv(path: Path, rows: list[EvalRow]) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
@@ -286,7 +269,7 @@ def write_csv(path: Path, rows: list[EvalRow]) -> Path:
     for row in rows:
         record = asdict(row)
         writer.writerow({k: ("" if record[k] is None else record[k]) for k in CSV_FIELDS})
-    return _atomic_write(path, buffer.getvalue().encode("utf-8"))
+    return write_atomic(path, buffer.getvalue().encode("utf-8"))
 
 
 def _pct(x: Optional[float], digits: int = 2) -> str:
@@ -343,7 +326,7 @@ def write_markdown(path: Path, summaries: list[EngineSummary], rows: list[EvalRo
         lines += ["", "## Failures", ""]
         lines += [f"- {r.photo} / {r.engine} / seed {r.seed}: {r.error}" for r in errors]
     lines += ["", f"Per-result numbers: {CSV_NAME}; plot: {PNG_NAME}.", ""]
-    return _atomic_write(path, "\n".join(lines).encode("utf-8"))
+    return write_atomic(path, "\n".join(lines).encode("utf-8"))
 
 
 def write_plot(path: Path, rows: list[EvalRow], engines: list[str]) -> Path:
@@ -376,4 +359,4 @@ def write_plot(path: Path, rows: list[EvalRow], engines: list[str]) -> Path:
     fig.suptitle("Object expansion per engine (box: quartiles, line: median, triangle: mean)", fontsize=9)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    return _atomic_write(path, buffer.getvalue())
+    return write_atomic(path, buffer.getvalue())

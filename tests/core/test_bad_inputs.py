@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +25,8 @@ def _corpus(folder):
     (folder / "truncated.jpg").write_bytes(jpeg_bytes(good)[:700])
     (folder / "not-an-image.png").write_text("this is a text file with an image name\n")
     (folder / "bomb.png").write_bytes(png_header_only(100_000, 100_000))
-    (folder / "huge.png").write_bytes(png_header_only(12_000, 9_000))  # 108 MP: past the safe decode size
+    (folder / "huge.png").write_bytes(png_header_only(18_000, 12_000))  # 216 MP: past the 200 MP limit
+    (folder / "big-but-cut.png").write_bytes(png_header_only(12_000, 9_000))  # 108 MP is a real camera size
     Image.new("RGB", (1, 1), (255, 0, 0)).save(folder / "one-pixel.png")
     Image.fromarray(good).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
     pal = Image.fromarray(good).convert("P", palette=Image.Palette.ADAPTIVE, colors=32)
@@ -44,7 +47,8 @@ EXPECTED_FAILURES = {
     "truncated.jpg": "truncated",
     "not-an-image.png": "not an image",
     "bomb.png": "too large",
-    "huge.png": "too large",
+    "huge.png": "limit",
+    "big-but-cut.png": "truncated",
     "one-pixel.png": "too small",
 }
 
@@ -78,16 +82,15 @@ def test_full_disk_fails_one_photo_and_the_rest_completes(tmp_path, monkeypatch)
     folder.mkdir()
     for name in ("a.jpg", "b.jpg", "c.jpg"):
         Image.fromarray(product_photo(100, 80)).save(folder / name)
-    real_encode = core.images.encode_image
-    calls = {"n": 0}
+    out = tmp_path / "out"
+    real_replace = os.replace
 
-    def encode_then_disk_full(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second output hits a full disk while being written
+    def disk_full_on_b(src, dst):
+        if Path(dst) == out / "b.png":  # the second shot hits a full disk while being written
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_encode(*args, **kwargs)
+        return real_replace(src, dst)
 
-    monkeypatch.setattr(core.images, "encode_image", encode_then_disk_full)
+    monkeypatch.setattr(core.images.os, "replace", disk_full_on_b)
     job = BatchJob(folder, tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.done == ["a.jpg", "c.jpg"]
