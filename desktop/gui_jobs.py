@@ -62,6 +62,17 @@ def job_context(job_settings: Any, store_models_dir: Optional[str]) -> Any:
     return ctx
 
 
+def keeper(results: list, current_key: Optional[str]) -> Optional[Any]:
+    """The one result that counts as chosen: the store marks one keeper per settings (job key), so
+    after "regenerate" two may be marked; the one of the photo's latest settings wins, else the
+    newest marked one."""
+    chosen = [r for r in results if r.chosen]
+    if not chosen:
+        return None
+    current = [r for r in chosen if r.job_key == current_key]
+    return (current or sorted(chosen, key=lambda r: r.id))[-1]
+
+
 class GenerateJob:
     """Generate one photo's variants with the panel's template and settings (the queue runs it)."""
 
@@ -180,7 +191,7 @@ def export_chosen(out_dir: Path, dest: Path, preset: str, progress: ProgressCall
                             "choose another folder.")
     dest.mkdir(parents=True, exist_ok=True)
     stems = {r.id: photo_stem(store, r.path) for r in store.photos()}
-    chosen = [r for r in store.all_results() if r.chosen]
+    chosen = [best for rec in store.photos() if (best := keeper(store.results(rec.id), rec.job_key))]
     written = []
     for i, result in enumerate(chosen):
         check(cancel)

@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         if self.session is None or photo is None:
             self.results.show_photo(None, [])
             return
-        self.results.show_photo(photo, self.session.results(photo))
+        self.results.show_photo(photo, self.session.results(photo), self.session.keeper_id(photo))
 
     def refresh_entry(self, path: Path) -> None:
         if self.session is None:

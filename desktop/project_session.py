@@ -12,6 +12,7 @@ from typing import Optional
 
 from core.images import list_photos
 from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
+from desktop.gui_jobs import keeper
 from desktop.thumbnails import PhotoEntry
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,15 @@ class ProjectSession:
         latest = rec.job_key
         return sorted(results, key=lambda r: (r.job_key != latest, r.variant, r.id))
 
+    def keeper_id(self, path: Path) -> Optional[int]:
+        rec = self.store.photo(path)
+        best = keeper(self.store.results(rec.id), rec.job_key) if rec else None
+        return best.id if best else None
+
     def entry(self, rec: PhotoRecord) -> PhotoEntry:
         results = self.store.results(rec.id, rec.job_key) if rec.status == "done" else []
-        chosen = [r for r in results if r.chosen] or results
+        best = keeper(self.store.results(rec.id), rec.job_key) if results else None
+        chosen = [best] if best else results
         mask_state = rec.mask_state or "pending"
         if rec.settings.get("mask_rejected"):
             mask_state = "rejected"

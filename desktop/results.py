@@ -41,7 +41,7 @@ def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
     return preview, tile
 
 
-def result_caption(result: ResultRecord) -> str:
+def result_caption(result: ResultRecord, is_keeper: bool) -> str:
     parts = [f"variant {result.variant} · seed {result.seed}"]  # variants are numbered from 1
     if result.expansion is not None:
         parts.append(f"expansion {100 * result.expansion:.2f}%")
@@ -49,7 +49,7 @@ def result_caption(result: ResultRecord) -> str:
         parts.append("FLAGGED by QC")
     if result.attempts > 1:
         parts.append(f"{result.attempts} attempts")
-    if result.chosen:
+    if is_keeper:
         parts.append("★ keeper")
     return "\n".join(parts)
 
@@ -168,7 +168,7 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     # -- content --------------------------------------------------------------------------------
-    def show_photo(self, photo: Optional[Path], results: list[ResultRecord]) -> None:
+    def show_photo(self, photo: Optional[Path], results: list[ResultRecord], keeper_id: Optional[int] = None) -> None:
         """Show ``photo`` and its results; previews decode on the thread pool."""
         same_photo = photo == self._photo
         self._photo, self._results = photo, list(results)
@@ -193,13 +193,13 @@ class ResultsPanel(QWidget):
         original.setData(Qt.ItemDataRole.UserRole, ORIGINAL_ROLE)
         self.strip.addItem(original)
         for r in results:
-            item = QListWidgetItem(result_caption(r))
+            item = QListWidgetItem(result_caption(r, r.id == keeper_id))
             item.setData(Qt.ItemDataRole.UserRole, r.id)
             if r.qc_flag:
                 item.setForeground(QColor(230, 140, 0))
             self.strip.addItem(item)
         self.strip.blockSignals(False)
-        keeper = next((i + 1 for i, r in enumerate(results) if r.chosen), 1 if results else 0)
+        keeper = next((i + 1 for i, r in enumerate(results) if r.id == keeper_id), 1 if results else 0)
         self.strip.setCurrentRow(keeper)
         self._refresh_icons()
         if self._original is None:

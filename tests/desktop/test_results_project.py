@@ -1,0 +1,51 @@
+"""Results with the weight-free engine: regenerate with new seeds, compare view, and opening the
+project (output) folder itself, as made by `packshot batch`, shows the same photos and results."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core.jobs import BatchJob, JobSettings
+
+TIMEOUT = 60_000
+
+
+def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(replace(app_settings, engine="gradient"))
+    window.open_folder(photos_dir)
+    window.templates.engine_combo.setCurrentText("gradient")
+    photo = photos_dir / "a_mug.png"
+    window.select_photo(photo)
+    item = window.try_on_current()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    assert sorted(r.seed for r in window.session.results(photo)) == [0, 1]
+    window.tabs.setCurrentIndex(3)
+    qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
+    assert window.results.compare.before is not None and window.results.compare.after is not None
+    with qtbot.waitSignal(window.queue.item_finished, timeout=TIMEOUT):
+        window.results.regen_btn.click()
+    # new seeds; the earlier variants stay beside them so either can be the keeper
+    qtbot.waitUntil(lambda: sorted(r.seed for r in window.session.results(photo)) == [0, 1, 2, 3], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.results.strip.count() == 5, timeout=10_000)
+    captions = [window.results.strip.item(i).text() for i in range(1, 5)]
+    assert "seed 2" in captions[0] and "keeper" in captions[0]
+    assert sum("keeper" in c for c in captions) == 1  # one keeper per photo, the newest settings' best
+    window.results.select_variant(3)  # an old variant (seed 1) can still be chosen
+    window.results.keep_btn.click()
+    assert window.session.keeper_id(photo) == window.results.selected_result().id
+
+
+def test_open_the_output_folder_of_a_cli_batch(qtbot, make_window, app_settings, photos_dir, tmp_path):
+    out = tmp_path / "out"
+    job = BatchJob(photos_dir, out, JobSettings(engine="white", masker="classic", variants=1))
+    job.prepare()
+    summary = job.run()
+    assert len(summary.done) == 3
+    window = make_window(app_settings)
+    assert window.open_folder(out)  # the project folder, not the photos
+    entries = window.model.entries()
+    assert len(entries) == 3 and all(e.generated and e.mask_state == "auto" for e in entries)
+    window.select_photo(entries[0].path)
+    window.tabs.setCurrentIndex(3)
+    qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
+    assert window.results.strip.count() == 2 and "keeper" in window.results.strip.item(1).text()
