@@ -110,7 +110,12 @@ class GenerateJob:
                        seeds=self.seeds or self.gen.variant_seeds())
         outcome = job.run(progress, cancel)
         if outcome.status == "failed":
-            raise PackshotError(outcome.message)
+            from core import errors
+
+            # Keep the error's kind: a missing model is handled differently from a bad photo.
+            kind = getattr(errors, outcome.error_kind or "", None)
+            cls = kind if isinstance(kind, type) and issubclass(kind, PackshotError) else PackshotError
+            raise cls(outcome.message)
         return outcome
 
 

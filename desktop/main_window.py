@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import ModelMissingError
 from desktop.errors import show_error
 from desktop.gui_jobs import AutoMaskJob, ExportJob, GenerateJob, export_presets
 from desktop.mask_review import MaskReviewPanel
@@ -193,7 +194,9 @@ class MainWindow(QMainWindow):
         if self.session is None or photo is None:
             self.results.show_photo(None, [])
             return
-        self.results.show_photo(photo, self.session.results(photo), self.session.keeper_id(photo))
+        rec = self.session.record(photo)
+        error = rec.error if rec is not None and rec.status == "failed" else None
+        self.results.show_photo(photo, self.session.results(photo), self.session.keeper_id(photo), error)
 
     def refresh_entry(self, path: Path) -> None:
         if self.session is None:
@@ -271,6 +274,13 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, item_id: int, exc: BaseException) -> None:
         path = self._job_paths.pop(item_id, None)
+        if isinstance(exc, ModelMissingError):
+            # Every queued photo would fail the same way: stop, say what is missing, offer the fix.
+            self.queue.cancel_all()
+            if path is not None:
+                self.refresh_entry(path)
+            self._offer_models(exc)
+            return
         if path is not None:
             self.refresh_entry(path)
             self.status_label.setText(f"{path.name}: {exc}")
@@ -313,6 +323,18 @@ class MainWindow(QMainWindow):
         from desktop.models_dialog import ModelsDialog
 
         ModelsDialog(self.settings, self).exec()
+
+    def _offer_models(self, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from desktop.errors import user_message
+
+        box = QMessageBox(QMessageBox.Icon.Warning, "Model missing", user_message(exc),
+                          QMessageBox.StandardButton.Close, self)
+        open_btn = box.addButton("Open models…", QMessageBox.ButtonRole.AcceptRole)
+        box.exec()
+        if box.clickedButton() is open_btn:
+            self.open_models()
 
     def open_trainer(self) -> None:
         from core.models.store import ModelStore

@@ -54,6 +54,10 @@ def result_caption(result: ResultRecord, is_keeper: bool) -> str:
     return "\n".join(parts)
 
 
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class CompareView(QWidget):
     """Before/after: the original left of a draggable split line, the result right of it."""
 
@@ -168,7 +172,8 @@ class ResultsPanel(QWidget):
         self._update_buttons()
 
     # -- content --------------------------------------------------------------------------------
-    def show_photo(self, photo: Optional[Path], results: list[ResultRecord], keeper_id: Optional[int] = None) -> None:
+    def show_photo(self, photo: Optional[Path], results: list[ResultRecord], keeper_id: Optional[int] = None,
+                   error: Optional[str] = None) -> None:
         """Show ``photo`` and its results; previews decode on the thread pool."""
         same_photo = photo == self._photo
         self._photo, self._results = photo, list(results)
@@ -188,7 +193,8 @@ class ResultsPanel(QWidget):
             return
         flagged = sum(r.qc_flag for r in results)
         self.title.setText(f"<b>{photo.name}</b> — {len(results)} result(s)"
-                           + (f", {flagged} flagged by QC" if flagged else ""))
+                           + (f", {flagged} flagged by QC" if flagged else "")
+                           + (f" — <span style='color:#c33'>last run failed: {_escape(error)}</span>" if error else ""))
         original = QListWidgetItem("original")
         original.setData(Qt.ItemDataRole.UserRole, ORIGINAL_ROLE)
         self.strip.addItem(original)

@@ -49,3 +49,25 @@ def test_open_the_output_folder_of_a_cli_batch(qtbot, make_window, app_settings,
     window.tabs.setCurrentIndex(3)
     qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
     assert window.results.strip.count() == 2 and "keeper" in window.results.strip.item(1).text()
+
+
+def test_missing_model_stops_the_queue_and_offers_the_models_dialog(qtbot, make_window, app_settings,
+                                                                    photos_dir, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    window = make_window(replace(app_settings, models_dir=str(tmp_path / "no-models")))
+    window.open_folder(photos_dir)
+    window.templates.engine_combo.setCurrentText("si2-controlnet")
+    ids = window.run_on_all()
+    qtbot.waitUntil(lambda: bool(shown) and not window.queue.busy, timeout=TIMEOUT)
+    qtbot.wait(50)
+    assert "photo-background-generation" in shown[0] and "Traceback" not in shown[0]
+    assert len(shown) == 1  # one message, not one per photo
+    states = [window.queue_panel.state_of(i) for i in ids]
+    assert states[0] == "failed" and set(states[1:]) == {"cancelled"}
+    assert window.model.entry(window.model.row_of(photos_dir / "a_mug.png")).status == "failed"
+    window.select_photo(photos_dir / "a_mug.png")
+    window.tabs.setCurrentIndex(3)
+    assert "last run failed" in window.results.title.text()
