@@ -33,7 +33,7 @@ from desktop.mask_editing import EditResult, MaskEditor, OpenedPhoto
 from desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
 from desktop.project_session import ProjectSession
 from desktop.settings import AppSettings
-from desktop.workers import FunctionWorker, serial_pool, start_worker
+from desktop.workers import FunctionWorker, forget_worker, serial_pool, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class MaskReviewPanel(QWidget):
         self._edit_pool: QThreadPool = serial_pool("packshot-mask-edits")
         self._lookahead_pool: QThreadPool = serial_pool("packshot-embeddings")
         self._lookahead: Optional[FunctionWorker] = None
+        self._open_worker: Optional[FunctionWorker] = None
         self._pending = 0
         self._opened: Optional[OpenedPhoto] = None
         self._build()
@@ -215,16 +216,29 @@ class MaskReviewPanel(QWidget):
         self.path = Path(path)
         self._opened = None
         self.info.setText(f"Loading {self.path.name}…")
+        self._drop_pending_open()
+        self._cancel_lookahead()  # the photo in front of the user goes first
         self._set_busy(+1)
         worker = start_worker(self.editor.open, self.path, DISPLAY_MAX, pool=self._edit_pool,
                               on_result=self._opened_photo, on_error=self._error,
                               on_finished=lambda: self._set_busy(-1))
+        self._open_worker = worker
         for row in range(self.queue_list.count()):
             if self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) == str(self.path):
                 self.queue_list.setCurrentRow(row)
         self.photo_changed.emit(self.path)
-        self._start_lookahead()
         return worker
+
+    def _drop_pending_open(self) -> None:
+        """Paging quickly through photos: an open not started yet is dropped, a running one is
+        cancelled at its next check (SAM's encoder checks between blocks)."""
+        worker, self._open_worker = self._open_worker, None
+        if worker is None:
+            return
+        worker.cancel()
+        if self._edit_pool.tryTake(worker):
+            forget_worker(worker)
+            self._set_busy(-1)
 
     def _step(self, delta: int) -> None:
         if not self.order:
@@ -297,6 +311,8 @@ class MaskReviewPanel(QWidget):
         if opened.path != self.path:
             return  # the user moved on while this photo loaded
         self._opened = opened
+        self._open_worker = None
+        self._start_lookahead()  # now that this photo is ready, prepare the next ones
         self.view.set_photo(rgb_to_qimage(opened.display), opened.full_size)
         self.view.set_mask(opened.mask)
         self._describe(opened.score, opened.state)

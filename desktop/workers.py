@@ -100,6 +100,11 @@ def start_worker(
     return worker
 
 
+def forget_worker(worker: FunctionWorker) -> None:
+    """Release a worker that was taken back from its pool before it ran (``QThreadPool.tryTake``)."""
+    _live.discard(worker)
+
+
 def serial_pool(name: str) -> QThreadPool:
     """A pool with one thread: tasks on it run in order (a mask session is not thread-safe)."""
     pool = QThreadPool()

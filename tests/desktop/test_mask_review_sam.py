@@ -78,3 +78,16 @@ def test_compute_all_masks_orders_the_review_queue(qtbot, make_window, app_setti
     scores = [window.model.entry(window.model.row_of(p)).mask_score for p in panel.order]
     assert scores == sorted(scores)
     assert panel.queue_list.count() == 3 and "score" in panel.queue_list.item(0).text()
+
+
+def test_paging_quickly_lands_on_the_last_photo(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    window.tabs.setCurrentIndex(1)
+    panel = window.mask_panel
+    for photo in sorted(p for p in photos_dir.iterdir() if p.is_file()):
+        panel.show_photo(photo)  # no waiting in between, like holding PgDown
+    last = sorted(p for p in photos_dir.iterdir() if p.is_file())[-1]
+    qtbot.waitUntil(lambda: not panel.busy and panel._opened is not None, timeout=TIMEOUT)
+    assert panel._opened.path == last and panel.path == last
+    assert panel.busy is False
