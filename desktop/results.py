@@ -101,8 +101,12 @@ class CompareView(QWidget):
             p.restore()
         p.setPen(QColor(255, 255, 255))
         p.drawLine(split_x, target.top(), split_x, target.bottom())
-        p.drawText(target.adjusted(6, 4, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "before")
-        p.drawText(target.adjusted(0, 4, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "after")
+        for text, left in (("before", True), ("after", False)):
+            box = p.fontMetrics().boundingRect(text).adjusted(-5, -2, 5, 2)
+            x = target.x() + 6 if left else target.right() - 6 - box.width()
+            box.moveTo(x, target.y() + 6)
+            p.fillRect(box, QColor(0, 0, 0, 150))  # readable on white backgrounds too
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def _move(self, pos: QPointF) -> None:
         base = self.after or self.before
@@ -141,7 +145,7 @@ class ResultsPanel(QWidget):
         self.strip.setIconSize(QSize(TILE, TILE))
         self.strip.setGridSize(QSize(TILE + 24, TILE + 84))  # room for the caption under each tile
         self.strip.setWordWrap(True)
-        self.strip.setFixedHeight(TILE + 80)
+        self.strip.setFixedHeight(TILE + 100)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._selected)
         self.compare = CompareView()
