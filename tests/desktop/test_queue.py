@@ -34,9 +34,11 @@ def test_runs_jobs_in_order_with_progress(qtbot):
     overall = []
     queue.overall_progress.connect(lambda d, t: overall.append((d, t)))
     try:
+        queue.set_paused(True)  # both queued before either runs: one batch of two
+        a = queue.submit(StepJob("a"))
+        b = queue.submit(StepJob("b"))
         with qtbot.waitSignal(queue.idle, timeout=5000):
-            a = queue.submit(StepJob("a"))
-            b = queue.submit(StepJob("b"))
+            queue.set_paused(False)
         qtbot.waitUntil(lambda: len(finished) == 2, timeout=5000)
         assert finished == [(a, "A"), (b, "B")]
         assert [d for i, d in progress if i == a] == [1, 2, 3]
