@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -119,7 +120,23 @@ class GenerateJob:
         return outcome
 
 
-_MASKERS: dict[tuple, Any] = {}  # (kind, models dir, device) -> masker, queue worker thread only
+_MASKERS: dict[tuple, Any] = {}  # (kind, models dir, device) -> masker
+_MASKERS_LOCK = threading.Lock()
+
+
+def shared_masker(kind: str, models_dir: Optional[str], device: str) -> Any:
+    """One masker (one SAM in memory, one embedding cache) for mask review and automatic masks.
+
+    Built on first use by whichever worker thread asks first; SAM maskers are safe to share (the
+    embedding cache is thread-safe and encodes each photo once)."""
+    key = (kind, models_dir or None, device)
+    with _MASKERS_LOCK:
+        if key not in _MASKERS:
+            from core.masking import build_masker
+            from core.models.store import ModelStore
+
+            _MASKERS[key] = build_masker(kind, ModelStore(models_dir or None), device=device)
+        return _MASKERS[key]
 
 
 def save_mask(store: Any, path: Path, result: Any, state: str) -> Path:
@@ -146,15 +163,10 @@ class AutoMaskJob:
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
         from core.errors import ImageReadError
         from core.images import load_photo
-        from core.masking import build_masker
-        from core.models.store import ModelStore
 
         store = project_store(self.out_dir)
         todo = [r for r in store.photos() if r.mask_path is None or not r.mask_path.is_file()]
-        if self.key not in _MASKERS:
-            kind, models_dir, device = self.key
-            _MASKERS[self.key] = build_masker(kind, ModelStore(models_dir), device=device)
-        masker = _MASKERS[self.key]
+        masker = shared_masker(*self.key)
         done = 0
         for i, record in enumerate(todo):
             check(cancel)

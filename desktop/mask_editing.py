@@ -8,7 +8,6 @@ public method is one unit of work the panel queues; all return plain data for th
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -16,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.progress import CancelToken
-from desktop.gui_jobs import project_store, save_mask
+from desktop.gui_jobs import project_store, save_mask, shared_masker
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ class MaskEditor:
                  device: str = "auto") -> None:
         self.out_dir = Path(out_dir)
         self.masker_kind, self.models_dir, self.device = masker_kind, models_dir, device
-        self._masker: Any = None
-        self._masker_lock = threading.Lock()  # the edit and look-ahead threads share one masker
         self.session: Any = None
         self.path: Optional[Path] = None
         self.photo: Any = None
@@ -57,14 +54,7 @@ class MaskEditor:
 
     @property
     def masker(self) -> Any:
-        with self._masker_lock:
-            if self._masker is None:
-                from core.masking import build_masker
-                from core.models.store import ModelStore
-
-                self._masker = build_masker(self.masker_kind, ModelStore(self.models_dir or None),
-                                            device=self.device)
-            return self._masker
+        return shared_masker(self.masker_kind, self.models_dir, self.device)
 
     # -- units of work (worker thread) ----------------------------------------------------------
     def open(self, path: Path, display_max: int, cancel: Optional[CancelToken] = None) -> OpenedPhoto:

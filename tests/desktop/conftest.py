@@ -71,3 +71,13 @@ def make_window(qtbot):
     yield make
     for window in windows:
         window.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_worker_caches():
+    """Each test starts with no cached masker, job context or store (models stay cached in core)."""
+    from desktop import gui_jobs
+
+    for cache in (gui_jobs._MASKERS, gui_jobs._CONTEXTS, gui_jobs._STORES):
+        cache.clear()
+    yield
