@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.results.keep_requested.connect(self.keep_result)
         self.results.regenerate_requested.connect(self.regenerate)
         self.results.export_requested.connect(self.export_chosen)
+        self.results.preset_combo.setCurrentText(settings.export_preset)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.grid, "Photos")
@@ -191,6 +192,7 @@ class MainWindow(QMainWindow):
             if photo is not None:
                 self.mask_panel.show_photo(photo)
         elif tab == TAB_RESULTS:
+            self.results.strip.setFocus()  # K keeps, G regenerates, arrows move between variants
             self._show_current_results()
 
     def _show_current_results(self) -> None:

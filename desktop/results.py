@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QMouseEvent, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QMouseEvent, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -173,6 +173,10 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.strip)
         layout.addWidget(self.compare, 1)
         layout.addLayout(buttons)
+        for key, slot in (("K", self._keep), ("G", self.regen_btn.click)):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
         self._update_buttons()
 
     # -- content --------------------------------------------------------------------------------

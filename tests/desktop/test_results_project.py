@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from PySide6.QtCore import Qt
+
 from core.jobs import BatchJob, JobSettings
 
 TIMEOUT = 60_000
@@ -23,7 +25,7 @@ def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, ap
     qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
     assert window.results.compare.before is not None and window.results.compare.after is not None
     with qtbot.waitSignal(window.queue.item_finished, timeout=TIMEOUT):
-        window.results.regen_btn.click()
+        qtbot.keyClick(window.results.strip, Qt.Key.Key_G)  # regenerate
     # new seeds; the earlier variants stay beside them so either can be the keeper
     qtbot.waitUntil(lambda: sorted(r.seed for r in window.session.results(photo)) == [0, 1, 2, 3], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: window.results.strip.count() == 5, timeout=10_000)
@@ -31,7 +33,7 @@ def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, ap
     assert "seed 2" in captions[0] and "keeper" in captions[0]
     assert sum("keeper" in c for c in captions) == 1  # one keeper per photo, the newest settings' best
     window.results.select_variant(3)  # an old variant (seed 1) can still be chosen
-    window.results.keep_btn.click()
+    qtbot.keyClick(window.results.strip, Qt.Key.Key_K)
     assert window.session.keeper_id(photo) == window.results.selected_result().id
 
 
