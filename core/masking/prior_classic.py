@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.masking.postprocess import clean_mask, resize_mask
+from core.masking.postprocess import clean_mask, fill_holes, resize_mask
 from core.masking.prior import PriorResult
 
 # Shadows and shading change lightness much more than colour; halving its weight keeps a contact
@@ -28,13 +28,19 @@ class ClassicPrior:
     name = "classic"
 
     def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
-                 grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6) -> None:
+                 grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6,
+                 grow_levels: tuple[float, ...] = (0.8, 0.6, 0.4), grow_margin: float = 0.05,
+                 grow_agreement: float = 0.85, grow_trial_side: int = 200) -> None:
         self.work_side = work_side
         self.border = border
         self.clusters = clusters
         self.grabcut_iters = grabcut_iters
         self.min_cluster_weight = min_cluster_weight
         self.barrier_below = barrier_below  # colour-only score under which the barrier cue is tried
+        self.grow_levels = grow_levels  # barrier levels (1.0 = Otsu) tried to grow the product
+        self.grow_margin = grow_margin  # how far (fraction of the short side) GrabCut may move past a seed
+        self.grow_agreement = grow_agreement  # GrabCut-vs-seed IoU a grown mask needs to be kept
+        self.grow_trial_side = grow_trial_side  # long side of the copy on which growth levels are compared
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
         small = _downscale(rgb8, self.work_side)
@@ -56,11 +62,52 @@ class ClassicPrior:
             # may only grow what colour found: on texture or noise it invents blobs on its own.
             from core.masking.barrier import barrier_saliency
 
-            combined = np.maximum(evidence, barrier_saliency(lab))
+            barrier = barrier_saliency(lab)
+            combined = np.maximum(evidence, barrier)
             mask2, score2, details2 = self._grabcut_from(small, combined, strip)
             if score2 > score and (mask2 & mask).sum() >= 0.8 * mask.sum():
                 mask, score, details = mask2, score2, dict(details2, cue="colour+barrier")
+            grown = self._grow(small, mask, evidence, barrier, strip)
+            if grown is not None:
+                mask, score, details = grown
         return mask, score, dict(details, prior=self.name)
+
+    def _grow(self, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
+              strip: np.ndarray) -> tuple[np.ndarray, float, dict] | None:
+        """Extend ``core`` over the parts an edge encloses with it (a saucer under its cup).
+
+        The barrier map has one level per nested region (table < saucer < cup), and Otsu's
+        threshold keeps only the top one. So try lower levels: the region above each level that
+        is connected to the core seeds GrabCut, which may only work near that seed (background
+        is fixed beyond a margin) and trims what leaked into the table. The level whose GrabCut
+        result agrees best with its own seed is the one that follows a real edge. Levels are
+        compared on a half-size copy (GrabCut dominates the cost); only the winner runs at full size.
+        """
+        if not core.any() or not self.grow_levels:
+            return None
+        h, w = small.shape[:2]
+        factor = min(1.0, self.grow_trial_side / max(h, w))
+        size = (max(8, round(w * factor)), max(8, round(h * factor)))
+        trial = _GrowInputs.resized(small, core, evidence, barrier, size, self.border)
+        scored = [(trial.agreement(level, self), level) for level in self.grow_levels]
+        agreement, level = max(scored)
+        if agreement < self.grow_agreement:
+            return None
+        full = _GrowInputs(small, core, evidence, barrier, strip)
+        mask = full.grabcut(level, self)
+        if mask is None or mask.sum() < 1.05 * core.sum():
+            return None  # nothing gained over what colour and barrier found
+        agreement = _iou(mask, full.seed(level))
+        if agreement < self.grow_agreement:
+            return None
+        edge_touch = float(mask[strip].mean())
+        # trust: as for colour; the added part has the background's colours, so a grown mask
+        # stays "middling" and is reviewed before the clean ones
+        contrast = float(np.clip((np.median(evidence[mask]) - 1.0) / 2.0, 0, 1))
+        score = agreement * (0.5 + 0.5 * contrast) * (1.0 - edge_touch)
+        return mask, float(score), dict(
+            cue="colour+barrier-grown", init="barrier", level=level, agreement=round(agreement, 4),
+            contrast=round(contrast, 4), edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4))
 
     def _grabcut_from(self, small: np.ndarray, evidence: np.ndarray, strip: np.ndarray
                       ) -> tuple[np.ndarray, float, dict]:
@@ -121,6 +168,63 @@ class ClassicPrior:
             scale = max(float(np.percentile(spread, 95)) * 1.5, 6.0)
             best = np.minimum(best, np.linalg.norm(pixels - centres[c], axis=1) / scale)
         return best.reshape(lab.shape[:2])
+
+
+class _GrowInputs:
+    """What one growth attempt needs, at one size: the photo, the core mask and both cues."""
+
+    def __init__(self, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
+                 strip: np.ndarray) -> None:
+        self.small, self.core, self.evidence, self.barrier, self.strip = small, core, evidence, barrier, strip
+
+    @classmethod
+    def resized(cls, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
+                size: tuple[int, int], border: float) -> _GrowInputs:
+        import cv2
+
+        if (small.shape[1], small.shape[0]) == size:
+            strip = _border_strip(core.shape, max(2, int(round(border * min(core.shape)))))
+            return cls(small, core, evidence, barrier, strip)
+        w, h = size
+
+        def shrink(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+
+        strip = _border_strip((h, w), max(2, int(round(border * min(h, w)))))
+        return cls(shrink(small), resize_mask(core, size), shrink(evidence), shrink(barrier), strip)
+
+    def seed(self, level: float) -> np.ndarray:
+        """The core plus every region above ``level`` in the barrier map that touches it, holes filled."""
+        import cv2
+
+        above = (self.barrier > level).astype(np.uint8)
+        _, labels = cv2.connectedComponents(above, connectivity=8)
+        ids = np.unique(labels[self.core & (above > 0)])
+        return fill_holes(np.isin(labels, ids[ids > 0]) | self.core, None)
+
+    def grabcut(self, level: float, prior: ClassicPrior) -> np.ndarray | None:
+        """GrabCut confined near the seed; None when the seed adds nothing or the result drops the core."""
+        import cv2
+
+        seed = self.seed(level)
+        if seed.sum() <= self.core.sum() * 1.05:
+            return None  # nothing to add at this level
+        h, w = seed.shape
+        gc = np.full((h, w), cv2.GC_BGD, np.uint8)
+        gc[cv2.dilate(seed.astype(np.uint8), _kernel(prior.grow_margin * min(h, w))).astype(bool)] = cv2.GC_PR_BGD
+        gc[seed] = cv2.GC_PR_FGD
+        gc[_erode(self.core, 0.03 * min(h, w))] = cv2.GC_FGD
+        # the frame stays background where neither cue sees anything, as in the barrier pass
+        gc[self.strip & (np.maximum(self.evidence, self.barrier) < 1.0)] = cv2.GC_BGD
+        refined = _grabcut(self.small, gc, prior.grabcut_iters)
+        mask = clean_mask(refined, hole_fraction=None) if refined.any() else refined
+        if (mask & self.core).sum() < 0.95 * self.core.sum():
+            return None  # growing must keep what colour found
+        return mask
+
+    def agreement(self, level: float, prior: ClassicPrior) -> float:
+        mask = self.grabcut(level, prior)
+        return 0.0 if mask is None else _iou(mask, self.seed(level))
 
 
 def _downscale(rgb8: np.ndarray, side: int) -> np.ndarray:
