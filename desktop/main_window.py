@@ -354,8 +354,13 @@ class MainWindow(QMainWindow):
         self.shown.emit()
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        from PySide6.QtCore import QThreadPool
+
         self.mask_panel.shutdown()
         self.queue.shutdown()
+        for pool in (QThreadPool.globalInstance(), self.model.pool):
+            pool.clear()  # queued previews/thumbnails are not needed any more
+            pool.waitForDone(5000)
         if self.session is not None:
             self.session.close()
         try:

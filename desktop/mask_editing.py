@@ -26,6 +26,7 @@ class OpenedPhoto:
     display: np.ndarray  # H x W x 3 uint8 at display size
     full_size: tuple[int, int]
     mask: np.ndarray  # bool, display size (resized on the worker: the GUI thread only paints)
+    labels: np.ndarray  # overlay labels for ``mask`` (see ``mask_labels``)
     score: Optional[float]
     state: str  # pending | auto | reviewed | edited | rejected
     source: str
@@ -36,6 +37,7 @@ class OpenedPhoto:
 class EditResult:
     path: Path
     mask: np.ndarray  # bool, display size
+    labels: np.ndarray
     score: Optional[float]
     can_undo: bool
     can_redo: bool
@@ -80,8 +82,8 @@ class MaskEditor:
         self.path, self.photo, self.edited = Path(path), photo, False
         display = _display_rgb(photo.rgb8, display_max)
         self.display_size = (display.shape[1], display.shape[0])
-        return OpenedPhoto(Path(path), display, photo.size, resize_mask(initial.mask, self.display_size),
-                           initial.score, state, initial.source, getattr(self.masker, "name", "masker"))
+        shown = resize_mask(initial.mask, self.display_size)
+        return OpenedPhoto(Path(path), display, photo.size, shown, mask_labels(shown), initial.score, state, initial.source, getattr(self.masker, "name", "masker"))
 
     def click(self, path: Path, x: float, y: float, positive: bool) -> EditResult:
         return self._edit(path, "click", x, y, positive)
@@ -148,8 +150,8 @@ class MaskEditor:
             s.reset()
         self.edited = bool(s.edited)
         result = s.result()
-        return EditResult(Path(path), resize_mask(result.mask, self.display_size), result.score,
-                          s.can_undo, s.can_redo)
+        shown = resize_mask(result.mask, self.display_size)
+        return EditResult(Path(path), shown, mask_labels(shown), result.score, s.can_undo, s.can_redo)
 
     def _save(self, store: Any, path: Path, result: Any, state: str) -> None:
         save_mask(store, path, result, state)
@@ -175,3 +177,19 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     ys = (np.arange(dh) * h / dh).astype(np.intp)
     xs = (np.arange(dw) * w / dw).astype(np.intp)
     return mask[ys][:, xs]
+
+
+def mask_labels(mask: np.ndarray) -> np.ndarray:
+    """uint8 labels for the overlay: 0 outside, 1 inside, 2 on the (two-pixel) outline."""
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    edge = mask & ~inner
+    thick = edge.copy()  # two pixels wide so it stays visible when zoomed out
+    thick[1:, :] |= edge[:-1, :]
+    thick[:, 1:] |= edge[:, :-1]
+    labels = mask.astype(np.uint8)
+    labels[thick] = 2
+    return labels

@@ -314,7 +314,7 @@ class MaskReviewPanel(QWidget):
         self._open_worker = None
         self._start_lookahead()  # now that this photo is ready, prepare the next ones
         self.view.set_photo(rgb_to_qimage(opened.display), opened.full_size)
-        self.view.set_mask(opened.mask)
+        self.view.set_mask(opened.mask, opened.labels)
         self._describe(opened.score, opened.state)
         self._update_buttons(False, False)
         self.refresh_order()
@@ -322,7 +322,7 @@ class MaskReviewPanel(QWidget):
     def _edited(self, result: EditResult) -> None:
         if result.path != self.path:
             return
-        self.view.set_mask(result.mask)
+        self.view.set_mask(result.mask, result.labels)
         self._describe(result.score, "edited (not saved: Enter accepts)")
         self._update_buttons(result.can_undo, result.can_redo)
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.mask_editing import resize_mask
+from desktop.mask_editing import mask_labels, resize_mask
 
 DISPLAY_MAX = 1600
 TOOLS = ("click", "box", "brush", "eraser")
@@ -42,23 +42,17 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def overlay_image(mask: np.ndarray, opacity: float, outline: bool) -> QImage:
-    """Tinted mask (and optional outline) as an ARGB image the size of ``mask``."""
-    h, w = mask.shape
-    rgba = np.zeros((h, w, 4), np.uint8)
-    rgba[mask] = (*MASK_RGB, int(round(255 * opacity)))
-    if outline:
-        inner = mask.copy()
-        inner[1:, :] &= mask[:-1, :]
-        inner[:-1, :] &= mask[1:, :]
-        inner[:, 1:] &= mask[:, :-1]
-        inner[:, :-1] &= mask[:, 1:]
-        edge = mask & ~inner
-        thick = edge.copy()  # two pixels wide so it stays visible when zoomed out
-        thick[1:, :] |= edge[:-1, :]
-        thick[:, 1:] |= edge[:, :-1]
-        rgba[thick] = (*OUTLINE_RGB, 255)
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+def overlay_image(labels: np.ndarray, opacity: float, outline: bool) -> QImage:
+    """The overlay as an 8-bit indexed image of ``mask_labels`` (0 clear, 1 mask, 2 outline).
+
+    Opacity and the outline switch only change the colour table, so toggling them is instant and
+    the per-pixel work (``mask_labels``) can run on the worker that produced the mask."""
+    h, w = labels.shape
+    labels = np.ascontiguousarray(labels, np.uint8)
+    image = QImage(labels.data, w, h, w, QImage.Format.Format_Indexed8).copy()
+    tint = QColor(*MASK_RGB, int(round(255 * opacity))).rgba()
+    image.setColorTable([QColor(0, 0, 0, 0).rgba(), tint, QColor(*OUTLINE_RGB).rgba() if outline else tint])
+    return image
 
 
 class MaskView(QGraphicsView):
@@ -99,6 +93,7 @@ class MaskView(QGraphicsView):
         self._full_size = (1, 1)
         self._scale = 1.0  # display px per photo px
         self._mask: Optional[np.ndarray] = None
+        self._labels: Optional[np.ndarray] = None
         self._drag_start: Optional[QPointF] = None
         self._stroke: list[tuple[float, float]] = []
         self._stroke_add = True
@@ -114,14 +109,17 @@ class MaskView(QGraphicsView):
         self._mask = None
         self.fit()
 
-    def set_mask(self, mask: Optional[np.ndarray]) -> None:
-        """``mask``: bool H x W at the photo's full resolution (or display size)."""
+    def set_mask(self, mask: Optional[np.ndarray], labels: Optional[np.ndarray] = None) -> None:
+        """``mask``: bool H x W at display size (or full size: resized here); ``labels`` from
+        ``mask_labels`` when a worker already made them."""
         if mask is None:
             self._mask = None
             self._mask_item.setPixmap(QPixmap())
             return
         pix = self._photo_item.pixmap()
         self._mask = resize_mask(mask.astype(bool), (pix.width(), pix.height()))
+        self._labels = labels if labels is not None and labels.shape == self._mask.shape else \
+            mask_labels(self._mask)
         self._redraw_mask()
 
     def set_opacity(self, opacity: float) -> None:
@@ -141,7 +139,7 @@ class MaskView(QGraphicsView):
 
     def _redraw_mask(self) -> None:
         if self._mask is not None:
-            self._mask_item.setPixmap(QPixmap.fromImage(overlay_image(self._mask, self.opacity, self.outline)))
+            self._mask_item.setPixmap(QPixmap.fromImage(overlay_image(self._labels, self.opacity, self.outline)))
 
     def fit(self) -> None:
         rect = self.scene().sceneRect()

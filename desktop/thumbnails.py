@@ -163,6 +163,10 @@ class PhotoListModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
+    @property
+    def pool(self) -> QThreadPool:
+        return self._pool
+
     def wait_for_thumbnails(self, msecs: int = 10_000) -> bool:
         """Tests and screenshots: wait for queued decodes to finish."""
         return self._pool.waitForDone(msecs)

@@ -50,6 +50,12 @@ class FunctionWorker(QRunnable):
         self.cancel_token.cancel()
 
     def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError as exc:  # the app is shutting down: the signal object is gone, nobody listens
+            log.debug("Background task finished after shutdown: %s", exc)
+
+    def _run(self) -> None:
         self.signals.started.emit()
         try:
             result = self.fn(*self.args, **self.kwargs)
