@@ -6,7 +6,9 @@ Product photos put the product inside the frame on a background that reaches the
 2. saliency = how far each pixel's colour lies from every background cluster, in units of that
    cluster's own spread (a boundary-prior saliency map; textured backgrounds have wide clusters);
 3. threshold it for a first mask and let GrabCut refine it (its colour GMMs and smoothness term
-   fix what a per-pixel threshold gets wrong: shadows, glare, thin parts).
+   fix what a per-pixel threshold gets wrong: shadows, glare, thin parts);
+4. when colour is unsure, add the minimum-barrier cue (core/masking/barrier.py) and grow the mask
+   over lower barrier levels that enclose it: a saucer coloured like its table, under the cup.
 Runs on a downscaled copy (``work_side`` px long side); the mask comes back at the input size.
 """
 
@@ -89,17 +91,13 @@ class ClassicPrior:
         factor = min(1.0, self.grow_trial_side / max(h, w))
         size = (max(8, round(w * factor)), max(8, round(h * factor)))
         trial = _GrowInputs.resized(small, core, evidence, barrier, size, self.border)
-        scored = [(trial.agreement(level, self), level) for level in self.grow_levels]
+        scored = [(trial.grabcut(level, self)[1], level) for level in self.grow_levels]
         agreement, level = max(scored)
         if agreement < self.grow_agreement:
             return None
-        full = _GrowInputs(small, core, evidence, barrier, strip)
-        mask = full.grabcut(level, self)
-        if mask is None or mask.sum() < 1.05 * core.sum():
-            return None  # nothing gained over what colour and barrier found
-        agreement = _iou(mask, full.seed(level))
-        if agreement < self.grow_agreement:
-            return None
+        mask, agreement = _GrowInputs(small, core, evidence, barrier, strip).grabcut(level, self)
+        if mask is None or mask.sum() < 1.05 * core.sum() or agreement < self.grow_agreement:
+            return None  # nothing gained over what colour and barrier found, or no edge followed
         edge_touch = float(mask[strip].mean())
         # trust: as for colour; the added part has the background's colours, so a grown mask
         # stays "middling" and is reviewed before the clean ones
@@ -202,13 +200,16 @@ class _GrowInputs:
         ids = np.unique(labels[self.core & (above > 0)])
         return fill_holes(np.isin(labels, ids[ids > 0]) | self.core, None)
 
-    def grabcut(self, level: float, prior: ClassicPrior) -> np.ndarray | None:
-        """GrabCut confined near the seed; None when the seed adds nothing or the result drops the core."""
+    def grabcut(self, level: float, prior: ClassicPrior) -> tuple[np.ndarray | None, float]:
+        """GrabCut confined near the seed, and its IoU with the seed.
+
+        (None, 0.0) when the seed adds nothing to the core or GrabCut drops part of the core.
+        """
         import cv2
 
         seed = self.seed(level)
         if seed.sum() <= self.core.sum() * 1.05:
-            return None  # nothing to add at this level
+            return None, 0.0  # nothing to add at this level
         h, w = seed.shape
         gc = np.full((h, w), cv2.GC_BGD, np.uint8)
         gc[cv2.dilate(seed.astype(np.uint8), _kernel(prior.grow_margin * min(h, w))).astype(bool)] = cv2.GC_PR_BGD
@@ -217,14 +218,10 @@ class _GrowInputs:
         # the frame stays background where neither cue sees anything, as in the barrier pass
         gc[self.strip & (np.maximum(self.evidence, self.barrier) < 1.0)] = cv2.GC_BGD
         refined = _grabcut(self.small, gc, prior.grabcut_iters)
-        mask = clean_mask(refined, hole_fraction=None) if refined.any() else refined
+        mask = clean_mask(refined) if refined.any() else refined
         if (mask & self.core).sum() < 0.95 * self.core.sum():
-            return None  # growing must keep what colour found
-        return mask
-
-    def agreement(self, level: float, prior: ClassicPrior) -> float:
-        mask = self.grabcut(level, prior)
-        return 0.0 if mask is None else _iou(mask, self.seed(level))
+            return None, 0.0  # growing must keep what colour found
+        return mask, _iou(mask, seed)
 
 
 def _downscale(rgb8: np.ndarray, side: int) -> np.ndarray:
