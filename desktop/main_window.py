@@ -323,7 +323,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop.settings_dialog import SettingsDialog
 
-        SettingsDialog(self.settings, self.presets, self).exec()
+        if SettingsDialog(self.settings, self.presets, self).exec() and self.session is not None:
+            self.mask_panel.set_session(self.session)  # masker kind, device or models folder may differ
 
     def open_models(self) -> None:
         from desktop.models_dialog import ModelsDialog
