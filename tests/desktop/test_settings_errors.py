@@ -66,3 +66,20 @@ def test_uncaught_exception_on_a_worker_thread_becomes_a_message(qtbot, monkeypa
     finally:
         __import__("sys").excepthook, threading.excepthook = old_hooks
     assert "ZeroDivisionError" in shown[0] and "Traceback" not in shown[0]
+
+
+def test_settings_dialog_saves_models_folder_device_and_defaults(qtbot, tmp_path):
+    from desktop.settings_dialog import SettingsDialog
+
+    settings = AppSettings()
+    dialog = SettingsDialog(settings, ("original", "square-2000"))
+    qtbot.addWidget(dialog)
+    dialog.models_dir.setText(str(tmp_path / "models"))
+    dialog.device.setCurrentText("cpu")
+    dialog.variants.setValue(3)
+    dialog.preset.setCurrentText("square-2000")
+    dialog.accept()
+    back = load_settings()
+    assert (back.models_dir, back.device, back.variants, back.export_preset) == (
+        str(tmp_path / "models"), "cpu", 3, "square-2000")
+    assert back.qc_threshold is None  # 0 in the box means the gate's default
