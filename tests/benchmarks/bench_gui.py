@@ -29,8 +29,18 @@ import sys
 from PySide6.QtWidgets import QApplication
 from PySide6.QtCore import QTimer
 
+def exposed():
+    # "shown" = the main window is mapped and exposed on the screen (first frame can be drawn)
+    for w in QApplication.topLevelWidgets():
+        if type(w).__name__ == "MainWindow" and w.windowHandle() is not None and w.windowHandle().isExposed():
+            return True
+    return False
+
 def fake_exec(*_):
-    QTimer.singleShot(0, lambda: (print("SHOWN", flush=True), QApplication.quit()))
+    timer = QTimer()
+    timer.setInterval(1)
+    timer.timeout.connect(lambda: exposed() and (print("SHOWN", flush=True), QApplication.quit()))
+    timer.start()
     return QApplication._real_exec()
 
 QApplication._real_exec = QApplication.exec
