@@ -357,6 +357,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         from PySide6.QtCore import QThreadPool
 
+        if self.queue.busy:
+            self.status_label.setText("Stopping the current job at its next step…")
+            self.statusBar().repaint()
         self.mask_panel.shutdown()
         self.queue.shutdown()
         for pool in (QThreadPool.globalInstance(), self.model.pool):

@@ -83,7 +83,8 @@ class ProjectSession:
             mask_score=rec.mask_score,
             generated=bool(results),
             flagged=bool(chosen) and chosen[0].qc_flag,
-            error=rec.error if rec.status == "failed" else None,
+            error=(rec.error if rec.status == "failed" else None)
+            or (None if rec.path.exists() else "the original file is gone (moved or deleted)"),
         )
 
     def entries(self) -> list[PhotoEntry]:

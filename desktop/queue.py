@@ -131,7 +131,7 @@ class GenerationQueue(QObject):
         self._thread.start()
         # A running QThread destroyed at interpreter exit aborts the process: stop it first.
         ref = weakref.ref(self)
-        atexit.register(lambda: (q := ref()) is not None and q._alive() and q.shutdown(2000))
+        atexit.register(lambda: (q := ref()) is not None and q._alive() and q.shutdown())
 
     # -- GUI-thread API -------------------------------------------------------------------------
     def submit(self, job: QueueJob) -> int:
@@ -206,15 +206,22 @@ class GenerationQueue(QObject):
             self._cond.notify_all()
         self.paused_changed.emit(paused)
 
-    def shutdown(self, timeout_ms: int = 10_000) -> None:
-        """Cancel everything and stop the thread (called when the window closes)."""
+    def shutdown(self, timeout_ms: int = 300_000) -> bool:
+        """Cancel everything and stop the thread (called when the window closes).
+
+        The running job stops at its next cancellation check (a diffusion step, a file), which on a
+        slow CPU can take seconds; destroying a running QThread would abort the process, so this
+        waits for it. Returns False only if the job did not stop within ``timeout_ms``."""
         self.cancel_all()
         with self._cond:
             self._stopping = True
             self._paused = False
             self._cond.notify_all()
         self._thread.quit()
-        self._thread.wait(timeout_ms)
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.error("The generation worker did not stop within %d s.", timeout_ms // 1000)
+        return stopped
 
     def _alive(self) -> bool:
         try:

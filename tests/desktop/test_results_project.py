@@ -73,3 +73,28 @@ def test_missing_model_stops_the_queue_and_offers_the_models_dialog(qtbot, make_
     window.select_photo(photos_dir / "a_mug.png")
     window.tabs.setCurrentIndex(3)
     assert "last run failed" in window.results.title.text()
+
+
+def test_closing_mid_generation_stops_cleanly(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    window.templates.steps.setValue(200)
+    progressed = []
+    window.queue.item_progress.connect(lambda i, p: progressed.append(p.stage))
+    window.run_on_all()
+    qtbot.waitUntil(lambda: len(progressed) > 4, timeout=TIMEOUT)
+    window.close()  # cancels, waits for the step in flight, stops the worker thread
+    assert not window.queue._alive() and not window.queue.busy
+    out = window.session.out_dir
+    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_a_vanished_original_shows_as_failed(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    window.close()
+    (photos_dir / "b_jar.jpg").unlink()
+    again = make_window(app_settings)
+    again.open_folder(photos_dir / "packshot-output")
+    entry = again.model.entry(again.model.row_of(photos_dir / "b_jar.jpg"))
+    assert entry.status == "failed" and "gone" in entry.error
