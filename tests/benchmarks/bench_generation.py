@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-repeats", type=int, default=1)
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--skip-tiny", action="store_true")
+    parser.add_argument("--skip-seconds", action="store_true", help="skip (b), the full-size 512 px timing")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             r = compare(c, device, dtype, args.full_ratio_size, args.full_ratio_steps, args.variants, args.full_repeats)
             rows.append((f"full SI2+CN, {args.full_ratio_size} px", args.full_ratio_steps, r))
             del c
-        full = full_size_timing(device, dtype, args.full_steps, args.variants, 512, tok)
+        if not args.skip_seconds:
+            full = full_size_timing(device, dtype, args.full_steps, args.variants, 512, tok)
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     if rows:
         print(f"\n(a) engine vs bare diffusers-style loop, {dev}, {dtype}, {args.variants} variant(s), best of "
