@@ -79,7 +79,7 @@ class GenerateJob:
 
     def __init__(self, out_dir: Path, photo: Path, engine: str, gen_settings: Any, app: AppSettings, *,
                  template_prompt: str, template_negative: str, template_name: str,
-                 variables: dict[str, str], seeds: Optional[list[int]] = None) -> None:
+                 variables: dict[str, str], seeds: Optional[list[int]] = None, qc_retries: int = 0) -> None:
         self.out_dir = Path(out_dir)
         self.photo = Path(photo)
         self.engine = engine
@@ -94,6 +94,7 @@ class GenerateJob:
             seed=gen_settings.seed, steps=gen_settings.steps, guidance=gen_settings.guidance,
             controlnet_scale=gen_settings.controlnet_scale, scheduler=gen_settings.scheduler,
             resolution=gen_settings.resolution, masker=app.masker, qc_threshold=app.qc_threshold,
+            qc_retries=qc_retries, color=tuple(gen_settings.color), background_image=gen_settings.background_image,
             redo=True,  # the user asked for this photo explicitly: always generate
             device=app.device, models_dir=app.models_dir or None,
         )

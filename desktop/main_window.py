@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
             return GenerateJob(self.session.out_dir, path, self.templates.engine(), gen, self.settings,
                                template_prompt=template.prompt, template_negative=template.negative,
                                template_name=template.name, variables=self.templates.variables_for(path),
-                               seeds=gen.variant_seeds())
+                               seeds=gen.variant_seeds(), qc_retries=self.templates.qc_retries.value())
         except Exception as exc:
             show_error(self, exc, "Cannot queue this photo")
             return None

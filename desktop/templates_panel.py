@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import TemplateError
+from core.errors import PackshotError, TemplateError
 from core.templates import (
     PromptTemplate,
     load_templates,
@@ -109,6 +109,15 @@ class TemplatesPanel(QWidget):
         self.resolution = _spin(64, 2048, self._settings.resolution, step=64)
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
+        self.qc_retries = _spin(0, 10, 0)
+        self.qc_retries.setToolTip("Generate again with new seeds while QC flags a result, keeping the best")
+        self.colour = (255, 255, 255)
+        self.colour_btn = QPushButton()
+        self.colour_btn.clicked.connect(self._pick_colour)
+        self.set_colour(self.colour)
+        self.background_image: Optional[Path] = None
+        self.image_btn = QPushButton("Choose background image…")
+        self.image_btn.clicked.connect(self._pick_background)
 
         self.preview = QLabel()
         self.preview.setWordWrap(True)
@@ -149,6 +158,9 @@ class TemplatesPanel(QWidget):
         eng_form.addRow("Seed", self.seed)
         eng_form.addRow("Scheduler", self.scheduler)
         eng_form.addRow("Resolution", self.resolution)
+        eng_form.addRow("QC retries", self.qc_retries)
+        eng_form.addRow("Colour", self.colour_btn)
+        eng_form.addRow("Background", self.image_btn)
 
         prev_box = QGroupBox("Filled prompt for the selected photo")
         prev_layout = QVBoxLayout(prev_box)
@@ -305,11 +317,38 @@ class TemplatesPanel(QWidget):
         for widget in (self.steps, self.guidance, self.scheduler, self.resolution):
             widget.setEnabled(generative)
         self.cn_scale.setEnabled(engine == "si2-controlnet")
+        self.qc_retries.setEnabled(generative)
+        self.colour_btn.setEnabled(engine == "color")
+        self.image_btn.setEnabled(engine == "image")
         self._settings.engine = engine
         self.settings_changed.emit()
 
     def engine(self) -> str:
         return self.engine_combo.currentText()
+
+    def set_colour(self, rgb: tuple[int, int, int]) -> None:
+        self.colour = tuple(int(c) for c in rgb)
+        hex_colour = "#{:02x}{:02x}{:02x}".format(*self.colour)
+        self.colour_btn.setText(hex_colour)
+        self.colour_btn.setStyleSheet(f"background-color: {hex_colour}")
+
+    def _pick_colour(self) -> None:
+        from PySide6.QtGui import QColor
+        from PySide6.QtWidgets import QColorDialog
+
+        colour = QColorDialog.getColor(QColor(*self.colour), self, "Background colour")
+        if colour.isValid():
+            self.set_colour((colour.red(), colour.green(), colour.blue()))
+
+    def set_background_image(self, path: Optional[Path]) -> None:
+        self.background_image = Path(path) if path else None
+        self.image_btn.setText(self.background_image.name if self.background_image else "Choose background image…")
+
+    def _pick_background(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Background image", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)")
+        if name:
+            self.set_background_image(Path(name))
 
     def generation_settings(self, photo: Path, seed: Optional[int] = None):
         """``core.generation.settings.GenerationSettings`` for ``photo`` (prompt filled)."""
@@ -320,11 +359,15 @@ class TemplatesPanel(QWidget):
         self._settings.variants = self.variants.value()
         self._settings.guidance = self.guidance.value()
         self._settings.resolution = self.resolution.value()
+        if self.engine() == "image" and self.background_image is None:
+            raise PackshotError("The 'image' engine needs a background image: choose one under Engine and settings.")
         return GenerationSettings(
             prompt=prompt, negative_prompt=negative, steps=self.steps.value(),
             guidance=self.guidance.value(), controlnet_scale=self.cn_scale.value(),
             seed=self.seed.value() if seed is None else seed, variants=self.variants.value(),
             scheduler=self.scheduler.currentText(), resolution=self.resolution.value(),
+            color=self.colour,
+            background_image=str(self.background_image) if self.background_image else None,
         ).validate()
 
 

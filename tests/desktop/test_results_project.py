@@ -98,3 +98,37 @@ def test_a_vanished_original_shows_as_failed(qtbot, make_window, app_settings, p
     again.open_folder(photos_dir / "packshot-output")
     entry = again.model.entry(again.model.row_of(photos_dir / "b_jar.jpg"))
     assert entry.status == "failed" and "gone" in entry.error
+
+
+def test_colour_and_image_engines_take_their_inputs_from_the_panel(qtbot, make_window, app_settings,
+                                                                   photos_dir, tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    photo = photos_dir / "c box.png"
+    window.select_photo(photo)
+    panel = window.templates
+    panel.variants.setValue(1)
+    panel.engine_combo.setCurrentText("color")
+    panel.set_colour((10, 200, 30))
+    item = window.try_on_current()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    out = np.asarray(Image.open(window.session.results(photo)[0].output_path).convert("RGB"))
+    assert tuple(out[0, 0]) == (10, 200, 30)  # the corner is background
+
+    panel.engine_combo.setCurrentText("image")
+    assert window.try_on_current() is None and "background image" in shown[-1]
+    backdrop = tmp_path / "backdrop.png"
+    Image.new("RGB", (50, 50), (250, 240, 5)).save(backdrop)
+    panel.set_background_image(backdrop)
+    item = window.try_on_current()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    newest = max(window.session.results(photo), key=lambda r: r.id)
+    assert newest.engine == "image"
+    out = np.asarray(Image.open(newest.output_path).convert("RGB"))
+    assert np.abs(out[0, 0].astype(int) - (250, 240, 5)).max() <= 3
