@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ModelMissingError
-from desktop import qt_fixes
 from desktop.errors import show_error
 from desktop.gui_jobs import AutoMaskJob, ExportJob, GenerateJob, export_presets
 from desktop.mask_review import MaskReviewPanel
@@ -42,9 +41,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        from PySide6.QtWidgets import QApplication
-
-        qt_fixes.install(QApplication.instance())  # before the first signal of a long session
         self.settings = settings
         self.session: Optional[ProjectSession] = None
         self.setWindowTitle("Packshot Studio")

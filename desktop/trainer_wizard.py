@@ -130,8 +130,8 @@ class TrainPage(QWizardPage):
         self.result_folder = None
         self.status.setText("Preparing masks…")
         self.worker = start_worker(train_controlnet, self.config(), self.store, on_result=self._done,
-                                   on_error=self._failed, on_progress=self._progress)
-        self.worker.signals.cancelled.connect(lambda: self._stopped("Stopped; run again to resume."))
+                                   on_error=self._failed, on_progress=self._progress,
+                                   on_cancelled=lambda: self._stopped("Stopped; run again to resume."))
         self.refresh.start()
 
     def _progress(self, p: Progress) -> None:
