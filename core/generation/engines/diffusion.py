@@ -24,7 +24,7 @@ class DiffusionEngine(BackgroundEngine):
         self.name = name
         self.store = store
         self.device_preference = device
-        self.max_batch = max_batch  # None: all variants of a photo in one batch
+        self.max_batch = max_batch  # None: automatic (see batch_size)
         self.use_controlnet = name == "si2-controlnet"
         self.model_ids = (PAPER_MODEL,) if self.use_controlnet else (SI2_MODEL,)
 
@@ -61,13 +61,26 @@ class DiffusionEngine(BackgroundEngine):
     def pipeline(self):
         return self.models().pipeline
 
+    def batch_size(self, loaded: Any) -> int | None:
+        """Variants per denoising batch: all of them on a GPU with room; one at a time otherwise.
+
+        On the CPU batching buys little (the work is compute-bound) and a variant computed alone is
+        bit-identical to its replay from a recipe (seed, settings); in a batch, kernel blocking
+        changes the float rounding. With CPU offload (small GPUs) memory is the limit.
+        """
+        if self.max_batch:
+            return self.max_batch
+        if loaded.offloaded or getattr(loaded.device, "type", "cpu") != "cuda":
+            return 1
+        return None
+
     def render(self, photo: Any, mask: Any, settings: GenerationSettings,
                progress: Optional[ProgressCallback] = None,
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         settings.validate()
         check(cancel)
         loaded = self.models()
-        max_batch = self.max_batch or (1 if loaded.offloaded else None)
+        max_batch = self.batch_size(loaded)
         scale = settings.controlnet_scale if self.use_controlnet else 0.0
         return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=scale,
                                  max_batch=max_batch, progress=progress, cancel=cancel, label=self.name)

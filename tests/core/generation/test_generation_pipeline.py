@@ -64,13 +64,23 @@ def test_controlnet_scale_changes_the_output_and_seeds_reproduce_bit_exactly(pap
 def test_variants_are_batched_in_one_call_per_step_with_their_own_seeds(paper_engine):
     photo, mask = product_photo(64, 64)
     unet = paper_engine.models().components.unet
-    with CallRecorder(unet) as rec:
-        images = paper_engine.render(photo, mask, fast(variants=3, seed=10))
+    assert paper_engine.batch_size(paper_engine.models()) == 1  # CPU default: one variant at a time
+    paper_engine.max_batch = 3  # as on a GPU
+    try:
+        with CallRecorder(unet) as rec:
+            images = paper_engine.render(photo, mask, fast(variants=3, seed=10))
+    finally:
+        paper_engine.max_batch = None
     assert len(rec.calls) == 2 and rec.calls[0][0][0].shape[0] == 6  # 3 variants x (uncond, cond)
     assert len(images) == 3 and not np.array_equal(images[0], images[1])
-    # Variant 2 (seed 11) alone matches its batched self up to batch numerics.
+    # Variant 2 (seed 11) alone matches its batched self up to batch numerics...
     alone = paper_engine.render(photo, mask, fast(seeds=(11,)))[0]
     assert np.abs(alone.astype(int) - images[1]).max() <= 2
+    # ... and exactly with the CPU default, so a recipe (seed, settings) replays bit-exactly.
+    with CallRecorder(unet) as rec:
+        sequential = paper_engine.render(photo, mask, fast(variants=3, seed=10))
+    assert len(rec.calls) == 6 and rec.calls[0][0][0].shape[0] == 2
+    assert np.array_equal(sequential[1], alone)
 
 
 def test_prompt_embeddings_are_cached_per_distinct_prompt(paper_engine):
