@@ -15,6 +15,9 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="packshot-test-hf-")
 
 import pytest  # noqa: E402
 
+# Tiny diffusion models in the real on-disk formats, built once per test session.
+from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: E402, F401
+
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

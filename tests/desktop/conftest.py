@@ -36,13 +36,18 @@ def photos_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def models_dir(tiny_diffusion_models_dir: Path) -> Path:  # noqa: F811
-    """Tiny SI2 + ControlNet, SI2 and a tiny SAM, in the on-disk layout of the real ones."""
+def models_dir(tiny_diffusion_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """Tiny SI2 + ControlNet, SI2 and a tiny SAM, in the on-disk layout of the real ones.
+
+    The shared diffusion folders are linked, not modified: other suites expect no SAM beside them.
+    """
     from tests.factories.sam import write_tiny_sam
 
-    if not (tiny_diffusion_models_dir / "sam-vit_b").exists():
-        write_tiny_sam(tiny_diffusion_models_dir, "sam-vit_b")
-    return tiny_diffusion_models_dir
+    root = tmp_path_factory.mktemp("desktop-models")
+    for model in tiny_diffusion_models_dir.iterdir():
+        (root / model.name).symlink_to(model, target_is_directory=True)
+    write_tiny_sam(root, "sam-vit_b")
+    return root
 
 
 @pytest.fixture

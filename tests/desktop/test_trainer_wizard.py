@@ -3,12 +3,14 @@ import pytest
 from PIL import Image
 
 from core.models.store import ModelStore
-from tests.factories.diffusion import build_models_dir
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    return build_models_dir(tmp_path_factory.mktemp("models"))
+@pytest.fixture
+def tiny_models(tmp_path, tiny_diffusion_models_dir):
+    """An empty models folder of our own (the trained model lands here); the base model is found in
+    the shared session folder through the store's second location."""
+    (tmp_path / "models").mkdir()
+    return tmp_path / "models"
 
 
 def _photos(folder):
@@ -25,11 +27,11 @@ def _photos(folder):
     return folder, masks
 
 
-def _open_wizard(qtbot, tiny_models, tmp_path, steps, name):
+def _open_wizard(qtbot, tiny_models, tmp_path, steps, name, base_dir):
     from desktop.trainer_wizard import TrainerWizard
 
     data, masks = _photos(tmp_path / "brand")
-    wizard = TrainerWizard(ModelStore(tiny_models, offline=True, download_dir=tmp_path / "dl"))
+    wizard = TrainerWizard(ModelStore(tiny_models, offline=True, download_dir=base_dir, use_hf_cache=False))
     qtbot.addWidget(wizard)
     wizard.show()
     wizard.page(0).data.setText(str(data))
@@ -44,8 +46,9 @@ def _open_wizard(qtbot, tiny_models, tmp_path, steps, name):
     return wizard
 
 
-def test_wizard_trains_and_plots(qtbot, tiny_models, tmp_path):
-    wizard = _open_wizard(qtbot, tiny_models, tmp_path, steps=2, name="wizard-brand")
+def test_wizard_trains_and_plots(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
+    wizard = _open_wizard(qtbot, tiny_models, tmp_path, steps=2, name="wizard-brand",
+                          base_dir=tiny_diffusion_models_dir)
     page = wizard.train_page
     qtbot.waitUntil(lambda: page.isComplete(), timeout=120_000)
     assert page.result_folder == tiny_models / "wizard-brand"
@@ -56,8 +59,9 @@ def test_wizard_trains_and_plots(qtbot, tiny_models, tmp_path):
         assert list(xs) == [1, 2]
 
 
-def test_wizard_stop_keeps_checkpoint(qtbot, tiny_models, tmp_path):
-    wizard = _open_wizard(qtbot, tiny_models, tmp_path, steps=500, name="wizard-stop")
+def test_wizard_stop_keeps_checkpoint(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
+    wizard = _open_wizard(qtbot, tiny_models, tmp_path, steps=500, name="wizard-stop",
+                          base_dir=tiny_diffusion_models_dir)
     page = wizard.train_page
     qtbot.waitUntil(lambda: page.bar.value() >= 1 and "train" in page.status.text(), timeout=120_000)
     page.cancel()

@@ -10,13 +10,15 @@ from core.errors import Cancelled
 from core.generation.components import load_components
 from core.models.store import ModelStore
 from core.progress import CancelToken
-from tests.factories.diffusion import build_models_dir
 from trainer.train import TrainConfig, read_losses, run_dir, train_controlnet
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    return build_models_dir(tmp_path_factory.mktemp("models"))
+@pytest.fixture
+def tiny_models(tmp_path, tiny_diffusion_models_dir):
+    """An empty models folder of our own (the trained model lands here); the base model is found in
+    the shared session folder through the store's second location."""
+    (tmp_path / "models").mkdir()
+    return tmp_path / "models"
 
 
 @pytest.fixture
@@ -44,9 +46,9 @@ def _config(brand_photos, **kw):
     return TrainConfig(**base)
 
 
-def test_trains_controlnet_only_and_exports_a_loadable_model(tiny_models, brand_photos, tmp_path):
-    store = ModelStore(tiny_models, offline=True, download_dir=tmp_path / "dl")
-    before = load_components(tiny_models / "photo-background-generation", with_controlnet=True)
+def test_trains_controlnet_only_and_exports_a_loadable_model(tiny_models, brand_photos, tiny_diffusion_models_dir):
+    store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    before = load_components(tiny_diffusion_models_dir / "photo-background-generation", with_controlnet=True)
     seen = []
     folder = train_controlnet(_config(brand_photos), store, progress=seen.append)
 
@@ -63,11 +65,11 @@ def test_trains_controlnet_only_and_exports_a_loadable_model(tiny_models, brand_
     losses = read_losses(run_dir(tiny_models, "my-brand"))
     assert len(losses) == 4 and all(np.isfinite(v) for _, v in losses)
     # The base model is untouched by the hard-linked export.
-    assert "my-brand" not in (tiny_models / "photo-background-generation" / "model_index.json").read_text()
+    assert "my-brand" not in (tiny_diffusion_models_dir / "photo-background-generation" / "model_index.json").read_text()
 
 
-def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_models, brand_photos, tmp_path):
-    store = ModelStore(tiny_models, offline=True, download_dir=tmp_path / "dl")
+def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_models, brand_photos, tiny_diffusion_models_dir):
+    store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
     cancel = CancelToken()
 
     def stop_after_three(p):
@@ -86,7 +88,7 @@ def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_models, brand_p
     assert [s for s, _ in read_losses(work)] == [1, 2, 3, 4, 5, 6]
 
 
-def test_bad_model_name_is_refused(tiny_models, brand_photos, tmp_path):
-    store = ModelStore(tiny_models, offline=True, download_dir=tmp_path / "dl")
+def test_bad_model_name_is_refused(tiny_models, brand_photos, tiny_diffusion_models_dir):
+    store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
     with pytest.raises(Exception, match="cannot be a model name"):
         train_controlnet(_config(brand_photos, name="../escape"), store)

@@ -8,11 +8,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def quality_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``photo-background-generation`` and ``sd2-inpainting`` tiny folders (the generation factory)."""
-    from tests.factories.diffusion import build_models_dir
-
-    return build_models_dir(tmp_path_factory.mktemp("quality-models"))
+def quality_models_dir(tiny_diffusion_models_dir: Path) -> Path:
+    """``photo-background-generation`` and ``sd2-inpainting`` tiny folders, built once per session."""
+    return tiny_diffusion_models_dir
 
 
 @pytest.fixture
