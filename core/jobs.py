@@ -79,6 +79,7 @@ class JobSettings:
     redo: bool = False
     device: str = "auto"
     models_dir: Optional[str] = None
+    model: Optional[str] = None  # ControlNet model id for si2-controlnet (None: the paper's weights)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -246,10 +247,11 @@ class JobContext:
             if name == "image" and not self.settings.background_image:
                 raise PackshotError("--engine image needs --background-image FILE.")
             return name
-        if self.model_store.available(CONTROLNET_MODEL):
+        model = self.settings.model or CONTROLNET_MODEL
+        if self.model_store.available(model):
             return "si2-controlnet"
         masker = "SAM" if self._sam_available() else "classic"
-        self.notes.append(ENABLE_HINT.format(model=CONTROLNET_MODEL, masker=masker))
+        self.notes.append(ENABLE_HINT.format(model=model, masker=masker))
         return "white"
 
     def _sam_available(self) -> bool:
@@ -275,7 +277,8 @@ class JobContext:
         if self._engine is None:
             from core.generation.engines import get_engine
 
-            self._engine = get_engine(self.engine_name, self.model_store, self.settings.device)
+            self._engine = get_engine(self.engine_name, self.model_store, self.settings.device,
+                                      model=self.settings.model)
         return self._engine
 
     @property
@@ -323,9 +326,8 @@ class JobContext:
             return {}
         info = {}
         for model_id in getattr(self.engine, "model_ids", ()):
-            spec = self.model_store.spec(model_id)
             path = self.model_store.locate(model_id)
-            info[model_id] = {"revision": spec.revision, "path": str(path) if path else None}
+            info[model_id] = {"revision": self.model_store.revision(model_id), "path": str(path) if path else None}
         return info
 
 
@@ -392,7 +394,9 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
             setattr(gs, key, tuple(getattr(gs, key)))
     if isinstance(gs.gradient, list):
         gs.gradient = tuple(tuple(c) for c in gs.gradient)
-    engine = get_engine(recipe.engine, store, device)
+    # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one.
+    model = next(iter(recipe.models), None) if recipe.engine == "si2-controlnet" else None
+    engine = get_engine(recipe.engine, store, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
     image = render_images(engine, photo, mask, gs, shadow)[0]
     return finish_image(image, mask, recipe.preset)

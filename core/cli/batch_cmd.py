@@ -76,6 +76,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--steps", type=_positive, default=20)
     g.add_argument("--guidance", type=float, default=7.5)
     g.add_argument("--controlnet-scale", type=float, default=1.0)
+    g.add_argument("--model", metavar="MODEL_ID",
+                   help="ControlNet model for si2-controlnet: the paper's by default, or one made with "
+                        "`packshot train` (see `packshot models list`)")
     g.add_argument("--scheduler", choices=("unipc", "ddim", "euler", "dpm++"), default="unipc")
     g.add_argument("--resolution", type=int, default=512, help="generation size (multiple of 8)")
     g.add_argument("--shadow", choices=("none", "drop", "contact"), default="none", help="synthetic shadow")
@@ -105,7 +108,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--qc-retries", type=_non_negative, default=0, help="regenerate flagged results N times")
     g = p.add_argument_group("machine")
     g.add_argument("--models-dir", help="folder holding model folders (<dir>/<model id>/...)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--no-progress", action="store_true", help="no progress bar; one line per photo")
     p.set_defaults(func=run_batch)
 
@@ -119,7 +122,7 @@ def settings_from_args(args: argparse.Namespace) -> JobSettings:
         preset=args.preset, shadow=None if args.shadow == "none" else args.shadow, masker=args.masker,
         sam_variant=args.sam_variant, masks_dir=args.masks_dir, qc_threshold=args.qc_threshold,
         qc_retries=args.qc_retries, name_template=args.name_template, output_format=args.output_format,
-        redo=args.redo, device=args.device, models_dir=args.models_dir)
+        redo=args.redo, device=args.device, models_dir=args.models_dir, model=args.model)
 
 
 class Distributed:

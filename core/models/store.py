@@ -106,6 +106,16 @@ class ModelStore:
             raise ModelMissingError(self.missing_message(model_id))
         return folder
 
+    def revision(self, model_id: str) -> str:
+        """The exact revision of the local copy: the hub commit recorded at download, else the manifest's."""
+        from core.models.integrity import read_lock
+
+        folder = self.locate(model_id)
+        commit = read_lock(folder).get("commit") if folder else None
+        if not commit and folder is not None and "snapshots" in folder.parts:
+            commit = folder.name  # Hugging Face cache: snapshots/<commit>
+        return commit or self.spec(model_id).revision
+
     def missing_message(self, model_id: str) -> str:
         spec = self.spec(model_id)
         where = self.models_dir / model_id if self.models_dir else self.download_dir / model_id

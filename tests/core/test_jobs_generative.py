@@ -86,3 +86,40 @@ def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
     out = np.asarray(Image.open(tmp_path / "out" / "item_000.png").convert("RGB"))
     original = np.asarray(Image.open(record.path).convert("RGB"))
     assert np.array_equal(out[mask.alpha >= 1.0], original[mask.alpha >= 1.0])
+
+
+def test_batch_with_a_users_own_controlnet_model(tmp_path, tiny_diffusion_models_dir):  # noqa: F811
+    """--model picks a model folder laid out like the paper's (what `packshot train` writes)."""
+    import shutil
+
+    import torch
+
+    from core.cli.main import main as packshot
+    from core.generation.components import load_controlnet
+    from core.models.store import ModelStore
+
+    models = tmp_path / "models"
+    own = models / "my-brand"
+    shutil.copytree(tiny_diffusion_models_dir / "photo-background-generation", own)
+    controlnet = load_controlnet(own)
+    with torch.no_grad():
+        for p in controlnet.parameters():
+            p.add_(0.05)  # a different ControlNet than the paper's: the backgrounds must change
+    controlnet.save_pretrained(own / "controlnet", safe_serialization=True)
+    write_photos(tmp_path / "in", 1, size=(80, 64))
+    base = ["--resolution", "64", "--steps", "2", "--device", "cpu", "--no-progress", "--engine", "si2-controlnet"]
+
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "paper"), "--models-dir",
+                     str(tiny_diffusion_models_dir)] + base) == 0
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "own"), "--models-dir",
+                     str(models), "--model", "my-brand"] + base) == 0
+    [paper_out] = (tmp_path / "paper").glob("*.png")
+    [own_out] = (tmp_path / "own").glob("*.png")
+    recipe = read_recipe(own_out)
+    assert list(recipe.models) == ["my-brand"] and recipe.models["my-brand"]["path"] == str(own)
+    assert not np.array_equal(np.asarray(Image.open(paper_out)), np.asarray(Image.open(own_out)))
+    again = replay(own_out, device="cpu", store=ModelStore(models, offline=True, use_hf_cache=False))
+    assert np.abs(again.astype(int) - np.asarray(Image.open(own_out).convert("RGB")).astype(int)).max() <= 1
+
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "none"), "--models-dir",
+                     str(models), "--model", "no-such-model"] + base) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Optional
 
 from core.generation.engines.base import BackgroundEngine
 
@@ -15,11 +15,11 @@ _ENGINES: dict[tuple, BackgroundEngine] = {}
 _LOCK = threading.Lock()
 
 
-def _build(name: str, store: Any, device: str) -> BackgroundEngine:
+def _build(name: str, store: Any, device: str, model: Optional[str]) -> BackgroundEngine:
     if name in GENERATIVE:
         from core.generation.engines.diffusion import DiffusionEngine
 
-        return DiffusionEngine(name, store, device)
+        return DiffusionEngine(name, store, device, model_id=model)
     if name == "blur":
         from core.generation.engines.blur import BlurEngine
 
@@ -33,20 +33,24 @@ def _build(name: str, store: Any, device: str) -> BackgroundEngine:
     return {"white": WhiteEngine, "color": ColorEngine, "gradient": GradientEngine}[name]()
 
 
-def get_engine(name: str, store: Any = None, device: str = "auto") -> BackgroundEngine:
-    """The engine called ``name``; generative engines need a ``ModelStore`` and load models lazily."""
+def get_engine(name: str, store: Any = None, device: str = "auto", model: Optional[str] = None) -> BackgroundEngine:
+    """The engine called ``name``; generative engines need a ``ModelStore`` and load models lazily.
+
+    ``model``: for ``si2-controlnet``, the id of another model laid out like the paper's (e.g. one
+    fine-tuned with ``packshot train``); None means the paper's weights.
+    """
     if name not in ENGINE_NAMES:
         raise ValueError(f"Unknown background engine '{name}': choose one of {', '.join(ENGINE_NAMES)}.")
     if name in GENERATIVE:
         if store is None:
             raise ValueError(f"The '{name}' engine needs a model store.")
         key = (name, str(getattr(store, "models_dir", None)), str(getattr(store, "download_dir", id(store))),
-               device)
+               device, model if name == "si2-controlnet" else None)
     else:
         key = (name,)
     with _LOCK:
         if key not in _ENGINES:
-            _ENGINES[key] = _build(name, store, device)
+            _ENGINES[key] = _build(name, store, device, model)
         return _ENGINES[key]
 
 

@@ -20,18 +20,20 @@ SI2_MODEL = "sd2-inpainting"
 class DiffusionEngine(BackgroundEngine):
     needs_models = True
 
-    def __init__(self, name: str, store: Any, device: str = "auto", max_batch: int | None = None) -> None:
+    def __init__(self, name: str, store: Any, device: str = "auto", max_batch: int | None = None,
+                 model_id: str | None = None) -> None:
         self.name = name
         self.store = store
         self.device_preference = device
         self.max_batch = max_batch  # None: automatic (see batch_size)
         self.use_controlnet = name == "si2-controlnet"
-        self.model_ids = (PAPER_MODEL,) if self.use_controlnet else (SI2_MODEL,)
+        self.controlnet_model = model_id or PAPER_MODEL
+        self.model_ids = (self.controlnet_model,) if self.use_controlnet else (SI2_MODEL,)
 
     def resolve_folder(self) -> Path:
         """The model folder; ``si2`` uses the paper folder's SI2 weights when SD2 inpainting is absent."""
         if self.use_controlnet:
-            return self.store.path(PAPER_MODEL)
+            return self.store.path(self.controlnet_model)
         for model_id in (SI2_MODEL, PAPER_MODEL):
             folder = self.store.locate(model_id)
             if folder is not None:

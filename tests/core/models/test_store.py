@@ -102,3 +102,12 @@ def test_verify_names_file_missing_since_lock(fake_models_dir, tmp_path):
     assert any("scheduler/scheduler_config.json" in p for p in problems)
     lock = json.loads((fake_models_dir / "photo-background-generation" / LOCK_NAME).read_text())
     assert "scheduler/scheduler_config.json" in lock["files"]
+
+
+def test_revision_comes_from_the_download_record(fake_models_dir, tmp_path):
+    from core.models.integrity import write_lock
+
+    store = ModelStore(fake_models_dir, offline=True, download_dir=tmp_path / "dl")
+    assert store.revision("photo-background-generation") == "main"  # no record: the manifest's pin
+    write_lock(fake_models_dir / "photo-background-generation", "photo-background-generation", {}, commit="abc123")
+    assert store.revision("photo-background-generation") == "abc123"
