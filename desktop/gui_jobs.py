@@ -79,7 +79,8 @@ class GenerateJob:
 
     def __init__(self, out_dir: Path, photo: Path, engine: str, gen_settings: Any, app: AppSettings, *,
                  template_prompt: str, template_negative: str, template_name: str,
-                 variables: dict[str, str], seeds: Optional[list[int]] = None, qc_retries: int = 0) -> None:
+                 variables: dict[str, str], seeds: Optional[list[int]] = None, qc_retries: int = 0,
+                 model: Optional[str] = None) -> None:
         self.out_dir = Path(out_dir)
         self.photo = Path(photo)
         self.engine = engine
@@ -96,7 +97,7 @@ class GenerateJob:
             resolution=gen_settings.resolution, masker=app.masker, qc_threshold=app.qc_threshold,
             qc_retries=qc_retries, color=tuple(gen_settings.color), background_image=gen_settings.background_image,
             redo=True,  # the user asked for this photo explicitly: always generate
-            device=app.device, models_dir=app.models_dir or None,
+            device=app.device, models_dir=app.models_dir or None, model=model,
         )
         self.label = f"{self.photo.name} · {engine} · {gen_settings.variants} variant(s)" + \
             (f" · seed {seeds[0]}" if seeds else "")

@@ -225,7 +225,8 @@ class MainWindow(QMainWindow):
             return GenerateJob(self.session.out_dir, path, self.templates.engine(), gen, self.settings,
                                template_prompt=template.prompt, template_negative=template.negative,
                                template_name=template.name, variables=self.templates.variables_for(path),
-                               seeds=gen.variant_seeds(), qc_retries=self.templates.qc_retries.value())
+                               seeds=gen.variant_seeds(), qc_retries=self.templates.qc_retries.value(),
+                               model=self.templates.model())
         except Exception as exc:
             show_error(self, exc, "Cannot queue this photo")
             return None
@@ -319,13 +320,16 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop.settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.settings, self.presets, self).exec() and self.session is not None:
-            self.mask_panel.set_session(self.session)  # masker kind, device or models folder may differ
+        if SettingsDialog(self.settings, self.presets, self).exec():
+            self.templates.refresh_models()  # the models folder may differ
+            if self.session is not None:
+                self.mask_panel.set_session(self.session)  # masker kind, device or models folder may differ
 
     def open_models(self) -> None:
         from desktop.models_dialog import ModelsDialog
 
         ModelsDialog(self.settings, self).exec()
+        self.templates.refresh_models()
 
     def _offer_models(self, exc: BaseException) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -344,6 +348,7 @@ class MainWindow(QMainWindow):
         from desktop.trainer_wizard import TrainerWizard
 
         TrainerWizard(ModelStore(self.settings.models_path), self).exec()
+        self.templates.refresh_models()  # a newly trained model becomes selectable
 
     # -- life cycle -----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API

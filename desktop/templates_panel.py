@@ -101,6 +101,9 @@ class TemplatesPanel(QWidget):
         self.engine_combo.addItems(ENGINES)
         self.engine_combo.setCurrentText(self._settings.engine if self._settings.engine in ENGINES else ENGINES[0])
         self.engine_combo.currentTextChanged.connect(self._engine_changed)
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("The ControlNet for si2-controlnet: the paper's, or one you trained")
+        self.refresh_models()
         self.steps = _spin(1, 200, self._settings.steps)
         self.guidance = _dspin(0.0, 30.0, self._settings.guidance, 0.5)
         self.cn_scale = _dspin(0.0, 2.0, 1.0, 0.1)
@@ -151,6 +154,7 @@ class TemplatesPanel(QWidget):
         eng_box = QGroupBox("Engine and settings")
         eng_form = QFormLayout(eng_box)
         eng_form.addRow("Engine", self.engine_combo)
+        eng_form.addRow("Model", self.model_combo)
         eng_form.addRow("Variants", self.variants)
         eng_form.addRow("Steps", self.steps)
         eng_form.addRow("Guidance", self.guidance)
@@ -317,6 +321,7 @@ class TemplatesPanel(QWidget):
         for widget in (self.steps, self.guidance, self.scheduler, self.resolution):
             widget.setEnabled(generative)
         self.cn_scale.setEnabled(engine == "si2-controlnet")
+        self.model_combo.setEnabled(engine == "si2-controlnet")
         self.qc_retries.setEnabled(generative)
         self.colour_btn.setEnabled(engine == "color")
         self.image_btn.setEnabled(engine == "image")
@@ -325,6 +330,23 @@ class TemplatesPanel(QWidget):
 
     def engine(self) -> str:
         return self.engine_combo.currentText()
+
+    def refresh_models(self) -> None:
+        """The paper's weights plus every model of the user's laid out like them (e.g. from the trainer)."""
+        from core.models.store import ModelStore
+
+        current = self.model_combo.currentText()
+        store = ModelStore(self._settings.models_path)
+        ids = ["photo-background-generation"] + [
+            s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
+        self.model_combo.clear()
+        self.model_combo.addItems(ids)
+        self.model_combo.setCurrentText(current if current in ids else ids[0])
+
+    def model(self) -> Optional[str]:
+        """None for the paper's weights (the default), else the chosen model id."""
+        chosen = self.model_combo.currentText()
+        return None if chosen in ("", "photo-background-generation") else chosen
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
         self.colour = tuple(int(c) for c in rgb)

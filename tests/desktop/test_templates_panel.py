@@ -66,3 +66,27 @@ def test_generation_settings_follow_the_widgets(qtbot):
     assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
     panel.engine_combo.setCurrentText("white")
     assert not panel.steps.isEnabled()
+
+
+def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, tiny_diffusion_models_dir):
+    from desktop.gui_jobs import GenerateJob
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "my-brand").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
+    (models / "not-a-model").mkdir()
+    settings = AppSettings(models_dir=str(models))
+    panel = TemplatesPanel(settings)
+    qtbot.addWidget(panel)
+    items = [panel.model_combo.itemText(i) for i in range(panel.model_combo.count())]
+    assert items == ["photo-background-generation", "my-brand"]
+    assert panel.model() is None  # the paper's weights by default
+    panel.engine_combo.setCurrentText("white")
+    assert not panel.model_combo.isEnabled()
+    panel.engine_combo.setCurrentText("si2-controlnet")
+    panel.model_combo.setCurrentText("my-brand")
+    photo = Path("mug.jpg")
+    job = GenerateJob(tmp_path / "out", photo, panel.engine(), panel.generation_settings(photo), settings,
+                      template_prompt="{name}", template_negative="", template_name="custom", variables={},
+                      model=panel.model())
+    assert job.job_settings.model == "my-brand"
