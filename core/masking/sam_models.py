@@ -159,13 +159,13 @@ def model_id_for(variant: str) -> str:
 def load_sam(store: ModelStore, variant: str = "vit_b", device: str = "auto") -> LoadedSam:
     """Load SAM ``variant`` from the store (raises ModelMissingError); cached per process and device."""
     from core.devices import pick_device
-    from core.models.integrity import sam_checkpoint
+    from core.models.integrity import weights_file
     from core.models.safe_load import load_state_dict
 
     model_id = model_id_for(variant)
     folder = store.path(model_id)
     torch_device = pick_device(device)
-    checkpoint = sam_checkpoint(store.spec(model_id), folder)
+    checkpoint = weights_file(store.spec(model_id), folder)
     key = (str(checkpoint.resolve()), str(torch_device))
     with _LOAD_LOCK:  # one copy per process even when two threads ask at once
         if key in _LOADED:

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from core.models.manifest import ModelSpec
 
 LOCK_NAME = "packshot-lock.json"
+SINGLE_FILE_KINDS = ("sam", "onnx")  # one weights file per model folder
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".ckpt")
 _CONFIG_ONLY = {"scheduler": ("scheduler_config.json",), "tokenizer": ("vocab.json", "tokenizer.json")}
@@ -51,11 +52,11 @@ def missing_parts(spec: ModelSpec, folder: Path) -> list[str]:
     """What a usable copy of ``spec`` lacks in ``folder`` (empty list = complete)."""
     if not folder.is_dir():
         return [f"{folder} does not exist"]
-    if spec.kind == "sam":
+    if spec.kind in SINGLE_FILE_KINDS:
         names = [f.path for f in spec.files]
         if any((folder / n).is_file() for n in names) or _single_checkpoint(folder):
             return []
-        return [names[0] if names else "a SAM checkpoint (.pth or .safetensors)"]
+        return [names[0] if names else f"a {spec.kind} weights file"]
     if not (folder / "model_index.json").is_file():
         return ["model_index.json"]
     lacking = []
@@ -85,12 +86,12 @@ def _weight_files(sub: Path) -> list[Path]:
 
 
 def _single_checkpoint(folder: Path) -> Optional[Path]:
-    found = [p for p in folder.iterdir() if p.is_file() and p.suffix in (".pth", ".safetensors", ".pt")]
+    found = [p for p in folder.iterdir() if p.is_file() and p.suffix in (".pth", ".safetensors", ".pt", ".onnx")]
     return found[0] if len(found) == 1 else None
 
 
-def sam_checkpoint(spec: ModelSpec, folder: Path) -> Path:
-    """The checkpoint file of a SAM model folder."""
+def weights_file(spec: ModelSpec, folder: Path) -> Path:
+    """The weights file of a single-file model folder (a SAM checkpoint, an ONNX model)."""
     for f in spec.files:
         if (folder / f.path).is_file():
             return folder / f.path
