@@ -1,8 +1,10 @@
-"""Automatic maskers: salient prior -> SAM prompts -> SAM, or the classic prior alone.
+"""Automatic maskers: salient prior -> SAM prompts -> SAM, or a salient prior alone.
 
 ``build_masker`` picks one; every masker has ``.name`` and ``.compute(photo, cancel) -> MaskResult``
 and can open an interactive ``MaskSession`` on a photo. A photo whose file carried an alpha
-channel is masked by that alpha (source "alpha-channel") whatever the masker.
+channel is masked by that alpha (source "alpha-channel") whatever the masker. The prior is the
+learned IS-Net where its weights are present, else the classic OpenCV one (``prior="auto"``);
+every result names the prior it used in ``details["prior"]``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 
 from core.images import Photo
 from core.masking.postprocess import finish_mask, snap_to_edges
-from core.masking.prior import SalientPrior, get_prior
+from core.masking.prior import CHOICES as PRIOR_CHOICES
+from core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
 from core.masking.result import MaskResult
 from core.progress import CancelToken, ProgressCallback, check, no_progress
 
@@ -50,14 +53,21 @@ def from_alpha_channel(photo: Photo) -> Optional[MaskResult]:
     return MaskResult(mask, alpha, 1.0, "alpha-channel", {"coverage": round(float(mask.mean()), 4)})
 
 
-class ClassicMasker:
-    """The OpenCV prior alone (no weights), snapped to full-resolution edges."""
+class PriorMasker:
+    """A salient prior alone, no SAM (the classic OpenCV prior or the learned IS-Net), snapped to edges.
 
-    name = "classic"
+    ``name`` and every result's ``source`` are the prior's name ("classic" or "isnet").
+    """
 
-    def __init__(self, prior: Optional[SalientPrior] = None, fallback_reason: Optional[str] = None) -> None:
+    def __init__(self, prior: Optional[SalientPrior] = None, fallback_reason: Optional[str] = None,
+                 prior_fallback: Optional[str] = None) -> None:
         self.prior = prior or get_prior("classic")
-        self.fallback_reason = fallback_reason
+        self.fallback_reason = fallback_reason  # why there is no SAM (kind "auto")
+        self.prior_fallback = prior_fallback  # why the prior is not the learned one (prior "auto")
+
+    @property
+    def name(self) -> str:
+        return self.prior.name
 
     def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult:
         check(cancel)
@@ -71,10 +81,12 @@ class ClassicMasker:
         scale = rgb.shape[1] / max(1, work_w)
         mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if scale > 1.5 else prior.mask
         mask, alpha = finish_mask(mask, rgb)
-        details = dict(prior.details, seconds=round(time.perf_counter() - start, 3))
+        details = dict(prior.details, prior=self.prior.name, seconds=round(time.perf_counter() - start, 3))
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
-        return MaskResult(mask, alpha, prior.score, "classic", details)
+        if self.prior_fallback:
+            details["prior_fallback"] = self.prior_fallback
+        return MaskResult(mask, alpha, prior.score, self.prior.name, details)
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from core.masking.session import GrabCutBackend, MaskSession
@@ -87,15 +99,20 @@ class ClassicMasker:
         return 0
 
 
+ClassicMasker = PriorMasker  # its name before learned priors existed; build_masker("classic") makes one
+
+
 class SamMasker:
     """The paper's recipe: prior -> points and box -> SAM, scored by SAM's IoU and stability."""
 
     def __init__(self, sam: LoadedSam, prior: Optional[SalientPrior] = None,
-                 cache: Optional[EmbeddingCache] = None, n_points: int = 3) -> None:
+                 cache: Optional[EmbeddingCache] = None, n_points: int = 3,
+                 prior_fallback: Optional[str] = None) -> None:
         from core.masking.embedding import EmbeddingCache
 
         self.sam = sam
         self.prior = prior or get_prior("classic")
+        self.prior_fallback = prior_fallback
         self.cache = cache if cache is not None else EmbeddingCache(sam)
         self.n_points = n_points
 
@@ -137,6 +154,8 @@ class SamMasker:
         }
         if not prior.mask.any():
             details["prior_empty"] = True
+        if self.prior_fallback:
+            details["prior_fallback"] = self.prior_fallback
         return MaskResult(mask, alpha, score, self.sam.name, details)
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
@@ -151,30 +170,53 @@ class SamMasker:
 
 
 def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_variant: str = "vit_b",
-                 device: str = "auto", *, prior: str = "classic", cache_size: int = 8) -> Masker:
+                 device: str = "auto", *, prior: str = "auto", cache_size: int = 8) -> Masker:
     """A masker by kind: "sam" (raises ModelMissingError without weights), "classic", or "auto".
 
-    "auto" uses SAM when ``store`` has the ``sam-<variant>`` weights, else the classic path, and
-    says so in every result's ``details["fallback"]`` and in the log.
+    ``kind`` says whether SAM refines the prior: "auto" uses SAM when ``store`` has the
+    ``sam-<variant>`` weights, else the prior alone, and says so in every result's
+    ``details["fallback"]`` and in the log. ``prior`` picks the salient prior that seeds SAM (or
+    stands alone): "auto" = the learned IS-Net when ``isnet-general-use`` is in the store, else
+    "classic" (reason in ``details["prior_fallback"]``); "isnet" (raises ModelMissingError without
+    weights); "classic". ``kind="classic"`` means no model weights at all, so its "auto" prior is
+    the classic one; ``kind="classic", prior="isnet"`` is the learned prior alone.
     """
     if kind not in ("auto", "sam", "classic"):
         raise ValueError(f"unknown masker kind {kind!r}; use auto, sam or classic")
-    salient = get_prior(prior)
-    if kind == "classic":
-        return ClassicMasker(salient)
-    from core.masking.embedding import EmbeddingCache
-    from core.masking.sam_models import load_sam, model_id_for
-
+    if kind == "classic" and prior == "auto":
+        prior = "classic"
+    if prior not in PRIOR_CHOICES:
+        resolve_prior(prior)  # raises ValueError naming the known priors
+    if kind == "classic" and prior == "classic":
+        return PriorMasker(get_prior("classic"))
     if store is None:
         from core.models.store import ModelStore
 
         store = ModelStore()
-    if kind == "auto" and store.locate(model_id_for(sam_variant)) is None:
-        reason = store.missing_message(model_id_for(sam_variant)) + " Using the classic mask instead."
-        log.info("%s", reason)
-        return ClassicMasker(salient, fallback_reason=reason)
+    sam_missing: Optional[str] = None
+    if kind != "classic":
+        from core.masking.sam_models import model_id_for
+
+        sam_id = model_id_for(sam_variant)
+        if kind == "sam":
+            store.path(sam_id)  # missing SAM fails before the prior's model is loaded
+        elif store.locate(sam_id) is None:
+            sam_missing = store.missing_message(sam_id)
+    concrete, prior_fallback = resolve_prior(prior, store)
+    if prior_fallback:
+        log.info("%s", prior_fallback)
+    salient = PRIORS[concrete](store=store, device=device)
+    if kind == "classic" or sam_missing:
+        reason = None
+        if sam_missing:
+            reason = f"{sam_missing} Using the {salient.name} mask instead."
+            log.info("%s", reason)
+        return PriorMasker(salient, fallback_reason=reason, prior_fallback=prior_fallback)
+    from core.masking.embedding import EmbeddingCache
+    from core.masking.sam_models import load_sam
+
     sam = load_sam(store, sam_variant, device)
-    return SamMasker(sam, salient, EmbeddingCache(sam, cache_size))
+    return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
 
 
 def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024):
@@ -196,4 +238,4 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-__all__ = ["Masker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]
+__all__ = ["Masker", "PriorMasker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]

@@ -1,0 +1,200 @@
+"""A learned salient-object prior: IS-Net "general use" (DIS, Qin et al. ECCV 2022) run with onnxruntime.
+
+The weights are the ONNX export rembg distributes (``isnet-general-use`` in resources/models.json),
+resolved through the model store like every other model. What the network expects, as its authors'
+inference code (xuebinqin/DIS) and rembg feed it:
+
+- input: one RGB image squashed to the model's fixed 1024 x 1024 (aspect ratio not kept: the model
+  was trained that way), scaled to [0, 1], minus a per-channel mean, divided by a std of 1.0, NCHW;
+- output: the first output is the sigmoid of the finest side output (d1) at input resolution,
+  1 x 1 x 1024 x 1024; the other outputs are coarser side outputs and are ignored;
+- post-processing: min-max stretch of that map, resized back to the photo's size.
+
+Here the soft map is resized to the photo's full resolution first and thresholded there, so the mask
+is aligned with the photo pixel for pixel whatever its size. The ONNX file is data: it is parsed by
+onnxruntime, no custom-op library is registered and nothing in the model folder is executed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from core.errors import UnsafeWeightsError
+from core.masking.prior import PriorResult
+
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "isnet-general-use"
+DEFAULT_SIDE = 1024  # the published model's fixed input size
+# rembg's normalisation for this export (std 1.0, as in the DIS code; DIS itself subtracts 0.5).
+MEAN = (0.485, 0.456, 0.406)
+STD = (1.0, 1.0, 1.0)
+
+_SESSIONS: dict[tuple, Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+class IsNetPrior:
+    """Callable prior: ``IsNetPrior(store)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
+
+    The onnxruntime session is created once per process per model file and shared by every
+    instance (the 179 MB model takes a second or two to load; a batch calls it for every photo).
+    """
+
+    name = "isnet"
+
+    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto",
+                 model_id: str = MODEL_ID, threshold: float = 0.5, border: float = 0.04) -> None:
+        if store is None:
+            from core.models.store import ModelStore
+
+            store = ModelStore()
+        from core.models.integrity import weights_file
+
+        folder = store.path(model_id)  # ModelMissingError with size and fix when absent
+        self.model_id = model_id
+        self.path = weights_file(store.spec(model_id), folder)
+        self.session = load_session(self.path, device)
+        self.threshold = threshold  # on the min-max stretched map, as the reference post-processing
+        self.border = border  # width of the frame strip (fraction of the short side) for edge_touch
+        self.input_name, self.input_hw = _check_io(self.session, self.path)
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def probabilities(self, rgb8: np.ndarray) -> np.ndarray:
+        """The network's raw object probability at model resolution (h x w float32, in [0, 1])."""
+        out = self.session.run(None, {self.input_name: self.preprocess(rgb8)})[0]
+        prob = np.asarray(out, np.float32).reshape(out.shape[-2:])
+        if prob.min() < 0.0 or prob.max() > 1.0:  # an export without the final sigmoid
+            prob = 1.0 / (1.0 + np.exp(-prob))
+        return prob
+
+    def preprocess(self, rgb8: np.ndarray) -> np.ndarray:
+        """1 x 3 x H x W float32 input: Lanczos resize (antialiased), [0, 1], mean/std per channel."""
+        from PIL import Image
+
+        h, w = self.input_hw
+        rgb8 = np.ascontiguousarray(rgb8[..., :3], dtype=np.uint8)
+        small = np.asarray(Image.fromarray(rgb8).resize((w, h), Image.Resampling.LANCZOS), np.float32)
+        # /255 (as the DIS code); rembg divides by the image's max, which is 255 for nearly every photo
+        x = (small / 255.0 - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+    def __call__(self, rgb8: np.ndarray) -> PriorResult:
+        import cv2
+
+        start = time.perf_counter()
+        full_h, full_w = rgb8.shape[:2]
+        prob = self.probabilities(rgb8)
+        low, high = float(prob.min()), float(prob.max())
+        spread = high - low
+        if spread < 1e-6:  # a flat map: the model sees no object (min-max would divide by zero)
+            mask = np.zeros((full_h, full_w), bool)
+        else:
+            # bilinear back to the photo's pixel grid (half-pixel centres, like the DIS code), then
+            # the reference min-max stretch and threshold at full resolution
+            full = cv2.resize(prob, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+            mask = (full - low) / spread >= self.threshold
+        score, evidence = self._confidence(prob, mask, spread)
+        details = {
+            "prior": self.name, "model_id": self.model_id, "work_size": [self.input_hw[1], self.input_hw[0]],
+            "providers": self.providers, "coverage": round(float(mask.mean()), 4),
+            "seconds": round(time.perf_counter() - start, 3), **evidence,
+        }
+        return PriorResult(mask, score, details)
+
+    def _confidence(self, prob: np.ndarray, mask: np.ndarray, spread: float) -> tuple[float, dict]:
+        """How much to trust the map: decisive probabilities, a real object, not spilling along the frame.
+
+        decisiveness = mean |2p - 1| (1 when every pixel is surely object or surely background);
+        spread = max - min of the raw map (a map the stretch had to blow up is a weak one);
+        edge_touch = share of the frame strip inside the mask (a mask hugging the border has
+        usually swallowed background, as in the classic prior).
+        """
+        if not mask.any():
+            return 0.0, {"decisiveness": 0.0, "spread": round(spread, 4), "edge_touch": 0.0}
+        h, w = mask.shape
+        width = max(1, int(round(self.border * min(h, w))))
+        strip = np.zeros((h, w), bool)
+        strip[:width, :] = strip[-width:, :] = True
+        strip[:, :width] = strip[:, -width:] = True
+        edge_touch = float(mask[strip].mean())
+        decisiveness = float(np.abs(2.0 * prob - 1.0).mean())
+        score = decisiveness * min(1.0, spread) * (1.0 - edge_touch)
+        return float(np.clip(score, 0.0, 1.0)), {
+            "decisiveness": round(decisiveness, 4), "spread": round(spread, 4), "edge_touch": round(edge_touch, 4)}
+
+
+def providers_for(device: str = "auto") -> list:
+    """onnxruntime execution providers for ``device``: CUDA first when usable (unless "cpu"), then CPU."""
+    import onnxruntime as ort
+
+    device = (device or "auto").lower()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        device_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
+        return [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
+    if device != "auto":
+        log.warning("CUDA was requested for %s but onnxruntime has no CUDA provider here; using the CPU.", MODEL_ID)
+    return ["CPUExecutionProvider"]
+
+
+def load_session(path: Path, device: str = "auto") -> Any:
+    """One ``onnxruntime.InferenceSession`` per model file (and its size/mtime) and device, per process."""
+    import onnxruntime as ort
+
+    path = Path(path).resolve()
+    stat = path.stat()
+    providers = providers_for(device)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, repr(providers))
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: ORT's warnings are noise to a photographer
+            start = time.perf_counter()
+            try:
+                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) types
+                raise UnsafeWeightsError(
+                    f"{path} is not a loadable ONNX model ({exc.__class__.__name__}: {str(exc)[:300]}). "
+                    f"Check it with `packshot models verify {MODEL_ID}` and download it again if it is damaged."
+                ) from exc
+            log.info("Loaded %s in %.1f s (%s)", path.name, time.perf_counter() - start,
+                     ", ".join(session.get_providers()))
+            _SESSIONS[key] = session
+    return session
+
+
+def forget_sessions() -> None:
+    """Drop the cached sessions (tests; freeing memory after a models-folder change)."""
+    with _SESSIONS_LOCK:
+        _SESSIONS.clear()
+
+
+def _check_io(session: Any, path: Path) -> tuple[str, tuple[int, int]]:
+    """The input's name and (H, W); refuses a model that does not map one RGB image to one map."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape = list(inputs[0].shape) if inputs else []
+    if len(inputs) != 1 or len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3) or not outputs:
+        raise UnsafeWeightsError(
+            f"{path} does not look like IS-Net: expected one 1 x 3 x H x W image input, found "
+            f"{[(i.name, i.shape) for i in inputs]}.")
+    out_shape = list(outputs[0].shape)
+    if len(out_shape) != 4 or (isinstance(out_shape[1], int) and out_shape[1] != 1):
+        raise UnsafeWeightsError(f"{path} does not look like IS-Net: its first output has shape {out_shape}, "
+                                 "expected 1 x 1 x H x W.")
+    h, w = (d if isinstance(d, int) and d > 0 else DEFAULT_SIDE for d in shape[2:])
+    return inputs[0].name, (h, w)
