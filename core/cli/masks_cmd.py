@@ -22,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT_DIR")
     parser.add_argument("--out", type=Path, required=True, metavar="MASKS_DIR", help="where <photo stem>.png go")
     parser.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto",
-                        help="auto: SAM when its weights are present, else the classic OpenCV mask")
+                        help="auto: SAM when its weights are present, else the salient prior alone")
+    parser.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
+                        help="salient prior that seeds SAM (or stands alone): auto = the learned IS-Net "
+                             "when isnet-general-use is downloaded, else classic (OpenCV)")
     parser.add_argument("--sam-variant", default="vit_b", help="vit_b, vit_l, vit_h or a SAM model id")
     parser.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
@@ -41,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if not photos:
         print(f"No photos in {args.input}.")
         return 0
-    masker = build_masker(args.masker, ModelStore(args.models_dir), args.sam_variant, args.device)
-    print(f"Masking {len(photos)} photos with {masker.name} into {args.out}")
+    masker = build_masker(args.masker, ModelStore(args.models_dir), args.sam_variant, args.device,
+                          prior=args.prior)
+    seeded = f" seeded by the {masker.prior.name} prior" if masker.name != masker.prior.name else ""
+    print(f"Masking {len(photos)} photos with {masker.name}{seeded} into {args.out}")
     rows, failed, skipped = [], [], 0
     for i, path in enumerate(photos, 1):
         target = mask_path_for(path, args.out)
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     fallback = next((r[4] for r in rows if r[4]), "")
     if fallback:
         print(f"Note: {fallback}")
+    if prior_note := getattr(masker, "prior_fallback", None):
+        print(f"Note: {prior_note}")
     print(f"Done: {len(rows)} masked, {skipped} already there, {len(failed)} failed.")
     for name, reason in failed:
         print(f"  {name}: {reason}")

@@ -270,6 +270,30 @@ def test_downloads_through_the_url_path_of_the_manifest_entry(tmp_path, monkeypa
     assert get_prior("auto", store, device="cpu").path == folder / "isnet-general-use.onnx"
 
 
+def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):
+    import csv
+
+    monkeypatch.setattr("core.models.store.default_download_dir", lambda: tmp_path / "downloads")
+    from PIL import Image
+
+    from core.cli.main import main
+
+    photos, out = tmp_path / "in", tmp_path / "masks"
+    photos.mkdir()
+    img, truth = scene(150, 201, (50, 40, 150, 120))
+    Image.fromarray(img).save(photos / "red box.png")
+    argv = ["masks", str(photos), "--out", str(out), "--masker", "classic", "--prior", "isnet"]
+    assert main([*argv, "--models-dir", str(isnet_dir), "--device", "cpu"]) == 0
+    assert "with isnet into" in capsys.readouterr().out
+    with open(out / "review.csv", newline="") as handle:
+        assert [r["source"] for r in csv.DictReader(handle)] == ["isnet"]
+    from core.masking import load_mask_png
+
+    assert iou(load_mask_png(out / "red box.png", (201, 150)).mask, truth) >= 0.95
+    assert main([*argv, "--redo", "--models-dir", str(tmp_path / "none")]) == 1
+    assert "packshot models download isnet-general-use" in capsys.readouterr().err
+
+
 def test_importing_masking_does_not_import_onnxruntime():
     code = ("import sys, core.masking, core.masking.prior, core.masking.maskers; "
             "core.masking.get_prior; sys.exit('onnxruntime' in sys.modules)")
