@@ -105,7 +105,7 @@ class IsNetPrior:
             # bilinear back to the photo's pixel grid (half-pixel centres, like the DIS code), then
             # the reference min-max stretch and threshold at full resolution
             full = cv2.resize(prob, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
-            mask = (full - low) / spread >= self.threshold
+            mask = full >= low + self.threshold * spread  # (p - min) / (max - min) >= t, no 2nd full-size copy
         score, evidence = self._confidence(prob, mask, spread)
         details = {
             "prior": self.name, "model_id": self.model_id, "work_size": [self.input_hw[1], self.input_hw[0]],
