@@ -70,6 +70,7 @@ class JobSettings:
     preset: str = "original"
     shadow: Optional[str] = None  # None | "drop" | "contact"
     masker: str = "auto"
+    prior: str = "auto"  # salient prior seeding the mask: auto (IS-Net when present) | classic | isnet
     sam_variant: str = "vit_b"
     masks_dir: Optional[str] = None
     qc_threshold: Optional[float] = None  # None: QC only for generative engines, at the gate's default
@@ -227,7 +228,8 @@ class JobContext:
         # The template's texts and the CSV's content, not just their names: editing either redoes the photos.
         self.job_key = settings.job_key(self.engine_name, {
             "template": self.template.to_dict(),
-            "variables": file_sha256(Path(settings.variables_csv)) if settings.variables_csv else None})
+            "variables": file_sha256(Path(settings.variables_csv)) if settings.variables_csv else None,
+            "masks": self._mask_models()})
         self._engine: Any = None
         self._masker: Any = None
         self._gate: Any = None
@@ -253,6 +255,16 @@ class JobContext:
         masker = "SAM" if self._sam_available() else "classic"
         self.notes.append(ENABLE_HINT.format(model=model, masker=masker))
         return "white"
+
+    def _mask_models(self) -> Optional[dict]:
+        """Which models the automatic masks come from: masks change when weights appear, so does the key."""
+        if self.settings.masks_dir:
+            return None  # reviewed masks from files
+        from core.masking.prior import resolve_prior
+
+        sam = self.settings.masker == "sam" or (self.settings.masker == "auto" and self._sam_available())
+        return {"sam": self.settings.sam_variant if sam else None,
+                "prior": resolve_prior(self.settings.prior, self.model_store)[0]}
 
     def _sam_available(self) -> bool:
         try:
@@ -287,7 +299,7 @@ class JobContext:
             from core.masking.maskers import build_masker
 
             self._masker = build_masker(self.settings.masker, self.model_store, self.settings.sam_variant,
-                                        self.settings.device)
+                                        self.settings.device, prior=self.settings.prior)
         return self._masker
 
     @property

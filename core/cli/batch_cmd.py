@@ -86,6 +86,8 @@ def register(subparsers: Any) -> None:
     g.add_argument("--masks", dest="masks_dir", metavar="DIR",
                    help="reviewed masks named like the photos (<stem>.png, white = product)")
     g.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto")
+    g.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
+                   help="salient prior that seeds the mask (auto: IS-Net when its weights are present)")
     g.add_argument("--sam", dest="sam_variant", choices=("vit_b", "vit_l", "vit_h"), default="vit_b")
     g = p.add_argument_group("output")
     from core.generation.presets import PRESETS
@@ -120,7 +122,7 @@ def settings_from_args(args: argparse.Namespace) -> JobSettings:
         guidance=args.guidance, controlnet_scale=args.controlnet_scale, scheduler=args.scheduler,
         resolution=args.resolution, color=tuple(args.color), background_image=args.background_image,
         preset=args.preset, shadow=None if args.shadow == "none" else args.shadow, masker=args.masker,
-        sam_variant=args.sam_variant, masks_dir=args.masks_dir, qc_threshold=args.qc_threshold,
+        prior=args.prior, sam_variant=args.sam_variant, masks_dir=args.masks_dir, qc_threshold=args.qc_threshold,
         qc_retries=args.qc_retries, name_template=args.name_template, output_format=args.output_format,
         redo=args.redo, device=args.device, models_dir=args.models_dir, model=args.model)
 

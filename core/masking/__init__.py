@@ -1,11 +1,11 @@
-"""Product masks: automatic (salient prior -> SAM, or the classic OpenCV path), interactive, files.
+"""Product masks: automatic (salient prior -> SAM, or the prior alone), interactive, files.
 
 Public API (imported lazily: ``import core.masking`` loads neither torch nor OpenCV):
 
 - ``MaskResult(mask, alpha, score, source, details)``: full-resolution bool mask, soft float32
   alpha, trust score in [0, 1], source "sam-vit_b" | "sam-vit_l" | "sam-vit_h" | "sam-tiny" |
   "classic" | "alpha-channel" | "file" | "edited" ("empty": a session with no initial mask, unedited).
-- ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="classic",
+- ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="auto",
   cache_size=8) -> Masker``: ``.name``, ``.compute(photo, cancel=None) -> MaskResult``,
   ``.session(photo, initial=None) -> MaskSession``, ``.precompute(photos_or_paths, cancel=None,
   progress=no_progress) -> int`` (worker thread; 0 for classic); SAM maskers also expose ``.cache``.
@@ -20,7 +20,8 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
 - Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
   ``resize_mask``, ``resize_alpha``.
 - SAM loading: ``load_sam(store, variant, device) -> LoadedSam``, ``SAM_BUILDERS``, ``infer_arch``.
-- Priors: ``get_prior(name)``, ``PRIORS``, ``ClassicPrior``.
+- Priors: ``get_prior(name, store)``, ``resolve_prior(name, store)``, ``PRIORS``, ``CHOICES``,
+  ``ClassicPrior`` (OpenCV, no weights), ``IsNetPrior`` (IS-Net ONNX, when its weights are present).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ _EXPORTS = {
     "build_masker": "core.masking.maskers",
     "Masker": "core.masking.maskers",
     "ClassicMasker": "core.masking.maskers",
+    "PriorMasker": "core.masking.maskers",
+    "resolve_prior": "core.masking.prior",
+    "CHOICES": "core.masking.prior",
+    "IsNetPrior": "core.masking.prior_learned",
     "SamMasker": "core.masking.maskers",
     "from_alpha_channel": "core.masking.maskers",
     "MaskSession": "core.masking.session",

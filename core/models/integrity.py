@@ -97,7 +97,7 @@ def weights_file(spec: ModelSpec, folder: Path) -> Path:
             return folder / f.path
     found = _single_checkpoint(folder)
     if found is None:
-        raise FileNotFoundError(f"No single SAM checkpoint in {folder}")
+        raise FileNotFoundError(f"No single {spec.kind} weights file in {folder}")
     return found
 
 

@@ -234,3 +234,24 @@ def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
     csv_path.write_text("file,material\nitem_000.jpg,slate\nitem_001.jpg,oak\n", encoding="utf-8")
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
     assert read_recipe(tmp_path / "out" / "item_000.png").prompt == "item 000 on slate"
+
+
+def test_masks_made_without_isnet_are_redone_once_its_weights_appear(tmp_path):
+    """'Done' means done with the same mask models: the automatic masks change when IS-Net arrives."""
+    from core.jobs import BatchJob as Batch
+    from core.jobs import JobSettings as Settings
+    from core.models.store import ModelStore
+    from tests.core.batch_helpers import write_photos as photos
+    from tests.factories.isnet import write_tiny_isnet
+
+    photos(tmp_path / "in", 2)
+    store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    first = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    assert len(first.done) == 2
+    again = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    assert len(again.skipped) == 2 and not again.done
+    write_tiny_isnet(tmp_path / "models")
+    job = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store)
+    after = job.run()
+    assert len(after.done) == 2  # made again, now seeded by the learned prior
+    assert [p.mask_source for p in job.project.photos()] == ["isnet", "isnet"]
