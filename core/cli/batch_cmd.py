@@ -93,7 +93,7 @@ def register(subparsers: Any) -> None:
     from core.generation.presets import PRESETS
 
     g.add_argument("--size", dest="preset", choices=list(PRESETS), default="original",
-                   help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()))
+                   help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"))
     g.add_argument("--name", dest="name_template", default=DEFAULT_NAME_TEMPLATE,
                    help="output name template: {stem} {name} {engine} {template} {variant} {seed} {ext}")
     g.add_argument("--format", dest="output_format", choices=sorted(set(OUTPUT_FORMATS)), default="png",

@@ -123,3 +123,16 @@ def test_batch_with_a_users_own_controlnet_model(tmp_path, tiny_diffusion_models
 
     assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "none"), "--models-dir",
                      str(models), "--model", "no-such-model"] + base) == 1
+
+
+def test_si2_runs_on_the_papers_folder_when_sd2_inpainting_is_absent(tmp_path, tiny_diffusion_models_dir):  # noqa: F811
+    from core.cli.main import main as packshot
+
+    only_paper = tmp_path / "models"
+    only_paper.mkdir()
+    (only_paper / "photo-background-generation").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
+    write_photos(tmp_path / "in", 1, size=(80, 64))
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--models-dir", str(only_paper),
+                     "--engine", "si2", "--resolution", "64", "--steps", "2", "--device", "cpu", "--no-progress"]) == 0
+    [out] = (tmp_path / "out").glob("*.png")
+    assert list(read_recipe(out).models) == ["photo-background-generation"]  # the folder actually used

@@ -28,18 +28,27 @@ class DiffusionEngine(BackgroundEngine):
         self.max_batch = max_batch  # None: automatic (see batch_size)
         self.use_controlnet = name == "si2-controlnet"
         self.controlnet_model = model_id or PAPER_MODEL
-        self.model_ids = (self.controlnet_model,) if self.use_controlnet else (SI2_MODEL,)
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """The model this engine runs on now (what pre-flight checks and recipes name)."""
+        return (self.resolve_model_id(),)
+
+    def resolve_model_id(self) -> str:
+        """``si2`` takes SD2 inpainting, or the paper folder's SI2 weights when SD2 inpainting is absent."""
+        if self.use_controlnet:
+            return self.controlnet_model
+        for model_id in (SI2_MODEL, PAPER_MODEL):
+            if self.store.locate(model_id) is not None:
+                return model_id
+        return SI2_MODEL
 
     def resolve_folder(self) -> Path:
-        """The model folder; ``si2`` uses the paper folder's SI2 weights when SD2 inpainting is absent."""
-        if self.use_controlnet:
-            return self.store.path(self.controlnet_model)
-        for model_id in (SI2_MODEL, PAPER_MODEL):
-            folder = self.store.locate(model_id)
-            if folder is not None:
-                return folder
-        raise ModelMissingError(self.store.missing_message(SI2_MODEL)
-                                + f" ('{PAPER_MODEL}' also holds these weights and would do.)")
+        model_id = self.resolve_model_id()
+        if model_id == SI2_MODEL and not self.use_controlnet and self.store.locate(SI2_MODEL) is None:
+            raise ModelMissingError(self.store.missing_message(SI2_MODEL)
+                                    + f" ('{PAPER_MODEL}' also holds these weights and would do.)")
+        return self.store.path(model_id)
 
     def available(self) -> bool:
         try:
