@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--models-dir", type=Path, help="where models live (default: data dir)")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--restart", action="store_true",
+                        help="discard an earlier run of this name instead of continuing it")
     parser.set_defaults(func=_run)
 
 
@@ -44,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(p.message)
 
     try:
-        folder = train_controlnet(config, ModelStore(args.models_dir), progress=show)
+        folder = train_controlnet(config, ModelStore(args.models_dir), progress=show, restart=args.restart)
     finally:
         for bar in bars.values():
             bar.close()

@@ -61,7 +61,7 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
     for i, path in enumerate(photos):
         check(cancel)
         progress(Progress("masks", i, len(photos), path.name))
-        cached = mask_path_for(path, cache)
+        cached = cache / f"{path.stem}-{_content_id(path)}.png"  # an edited photo gets a fresh mask
         if not cached.is_file():
             try:
                 photo = load_photo(path)
@@ -81,6 +81,12 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
         samples.append(Sample(path, cached, caption_for(path, captions)))
     progress(Progress("masks", len(photos), len(photos), "masks ready"))
     return samples
+
+
+def _content_id(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 class BrandDataset:

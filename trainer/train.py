@@ -46,8 +46,13 @@ def run_dir(models_root: Path, name: str) -> Path:
 
 
 def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback = no_progress,
-                     cancel: Optional[CancelToken] = None, masker=None) -> Path:
-    """Train, then write the user's model folder; returns its path. Resumes a previous run of ``name``."""
+                     cancel: Optional[CancelToken] = None, masker=None, restart: bool = False) -> Path:
+    """Train, then write the user's model folder; returns its path.
+
+    A run of the same ``name`` with the same data and settings resumes from its last checkpoint
+    (more ``steps`` continue it); a run of that name with other data or settings is refused unless
+    ``restart`` discards it.
+    """
     import torch
     import torch.nn.functional as F
     from accelerate import Accelerator
@@ -56,12 +61,14 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
     from core.devices import pick_device
     from core.generation.components import load_components
 
-    if not config.name or any(c in config.name for c in "/\\:") or config.name.startswith("."):
-        raise PackshotError(f"'{config.name}' cannot be a model name: use letters, digits, '-' and '_'.")
     models_root = store.models_dir or store.download_dir
+    check_model_name(config.name, models_root)
     work = run_dir(models_root, config.name)
+    if restart:
+        shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "config.json").write_text(json.dumps(asdict(config), default=str, indent=2))
+    _check_same_run(work, config)
+    (work / "config.json").write_text(json.dumps(_run_identity(config), indent=2))
     samples = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker, store=store,
                               progress=progress, cancel=cancel)
     if not samples:
@@ -71,8 +78,8 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="fp16" if device.type == "cuda" else "no")
     torch.manual_seed(config.seed)
     base = store.path(config.base_model)
-    parts = load_components(base, with_controlnet=True)
     start_step, resume = _latest_checkpoint(work)
+    parts = load_components(base, with_controlnet=resume is None)  # a resumed run loads its checkpoint instead
     controlnet = parts.controlnet
     if resume is not None:
         from diffusers import ControlNetModel
@@ -147,6 +154,45 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
     return export_model(base, final / "controlnet", models_root / config.name)
 
 
+TRAINED_MARKER = "packshot-trained.json"  # written into every model folder the trainer makes
+
+
+def check_model_name(name: str, models_root: Path) -> None:
+    """A new model's name must be a plain folder name, not a known model, not someone else's folder."""
+    from core.models.manifest import load_manifest
+
+    if not name or any(c in name for c in "/\\:") or name.startswith(".") or name != name.strip():
+        raise PackshotError(f"'{name}' cannot be a model name: use letters, digits, '-' and '_'.")
+    if name in load_manifest():
+        raise PackshotError(f"'{name}' is the name of a published model; choose another name for yours.")
+    dest = models_root / name
+    if dest.exists() and not (dest / TRAINED_MARKER).is_file():
+        raise PackshotError(f"{dest} already exists and was not made by the trainer; choose another name.")
+
+
+def _run_identity(config: TrainConfig) -> dict:
+    """What makes a run the same run: everything but the step count, which may grow to continue it."""
+    identity = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items() if k != "steps"}
+    identity["data_dir"] = str(Path(config.data_dir).resolve())
+    identity["masks_dir"] = str(Path(config.masks_dir).resolve()) if config.masks_dir else None
+    return identity
+
+
+def _check_same_run(work: Path, config: TrainConfig) -> None:
+    previous = work / "config.json"
+    if not previous.is_file():
+        return
+    try:
+        before = json.loads(previous.read_text())
+    except (OSError, ValueError):
+        return
+    changed = sorted(k for k, v in _run_identity(config).items() if before.get(k) != v and k != "device")
+    if changed:
+        raise PackshotError(
+            f"A training run named '{config.name}' already exists with other {', '.join(changed)}. "
+            "Continue it with the same data and settings, choose another name, or restart it (--restart).")
+
+
 def read_losses(work: Path) -> list[tuple[int, float]]:
     """(step, loss) rows of a run, for plotting."""
     path = work / "losses.csv"
@@ -196,6 +242,7 @@ def export_model(base: Path, controlnet_dir: Path, dest: Path) -> Path:
     index["controlnet"] = ["diffusers", "ControlNetModel"]
     (tmp / "model_index.json").unlink(missing_ok=True)
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
+    (tmp / TRAINED_MARKER).write_text(json.dumps({"base": str(base), "controlnet": str(controlnet_dir)}, indent=2))
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     return dest

@@ -92,3 +92,34 @@ def test_bad_model_name_is_refused(tiny_models, brand_photos, tiny_diffusion_mod
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
     with pytest.raises(Exception, match="cannot be a model name"):
         train_controlnet(_config(brand_photos, name="../escape"), store)
+
+
+def test_published_and_foreign_names_are_refused(tiny_models, brand_photos, tiny_diffusion_models_dir):
+    store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    with pytest.raises(Exception, match="published model"):
+        train_controlnet(_config(brand_photos, name="sd2-inpainting"), store)
+    (tiny_models / "holiday-photos").mkdir()
+    (tiny_models / "holiday-photos" / "keep.txt").write_text("mine")
+    with pytest.raises(Exception, match="not made by the trainer"):
+        train_controlnet(_config(brand_photos, name="holiday-photos"), store)
+    assert (tiny_models / "holiday-photos" / "keep.txt").read_text() == "mine"
+
+
+def test_same_name_with_other_data_is_refused_unless_restarted(tiny_models, brand_photos, tiny_diffusion_models_dir,
+                                                               tmp_path):
+    store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    train_controlnet(_config(brand_photos, name="brand", steps=2), store)
+    other = tmp_path / "other"
+    other.mkdir()
+    for p in brand_photos[0].glob("*.png"):
+        (other / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(Exception, match="already exists with other data_dir"):
+        train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), store)
+    seen = []
+    train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), store, restart=True,
+                     progress=seen.append)
+    assert [p.done for p in seen if p.stage == "train"] == [1, 2]  # trained afresh, not re-exported
+    # The same data with more steps continues the run.
+    seen.clear()
+    train_controlnet(_config(brand_photos, name="brand", steps=3, data_dir=other), store, progress=seen.append)
+    assert [p.done for p in seen if p.stage == "train"] == [3]
