@@ -149,6 +149,11 @@ def verify_folder(spec: ModelSpec, folder: Path, *, record_if_unlocked: bool = T
     report.problems += [f"missing: {part}" for part in missing_parts(spec, folder)]
     lock = read_lock(folder).get("files", {})
     known = {f.path: f for f in spec.files}
+    if spec.kind in SINGLE_FILE_KINDS and len(spec.files) == 1 and spec.files[0].sha256:
+        # Whatever the file is called, it must be the published one: check it against the manifest.
+        only = _single_checkpoint(folder)
+        if only is not None and only.name != spec.files[0].path:
+            known[only.name] = spec.files[0]
     seen: dict[str, dict] = {}
     for path in model_files(folder):
         rel = path.relative_to(folder).as_posix()
@@ -169,7 +174,7 @@ def verify_folder(spec: ModelSpec, folder: Path, *, record_if_unlocked: bool = T
             report.problems.append(f"checksum mismatch: {rel} (sha256 {digest[:12]}..., expected {expect['sha256'][:12]}...)")
         seen[rel] = {"bytes": size, "sha256": digest}
     for rel in lock:
-        if rel not in seen and not (folder / rel).exists():
+        if rel not in seen and not (folder / rel).exists() and not any(rel in p for p in report.problems):
             report.problems.append(f"missing: {rel} (listed in {LOCK_NAME})")
     if not lock and not report.problems and record_if_unlocked and seen and _writable(folder):
         write_lock(folder, spec.id, seen, recorded="first verify (trust on first use)")

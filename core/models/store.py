@@ -39,8 +39,9 @@ class ModelStore:
     def __init__(self, models_dir: Optional[Path | str] = None, *, offline: Optional[bool] = None,
                  download_dir: Optional[Path | str] = None, use_hf_cache: bool = True) -> None:
         env_dir = os.environ.get("PACKSHOT_MODELS_DIR")
-        self.models_dir = Path(models_dir or env_dir).expanduser() if (models_dir or env_dir) else None
-        self.download_dir = Path(download_dir) if download_dir else default_download_dir()
+        # Absolute: recipes and settings record these paths, and the working directory may change.
+        self.models_dir = Path(models_dir or env_dir).expanduser().resolve() if (models_dir or env_dir) else None
+        self.download_dir = Path(download_dir).resolve() if download_dir else default_download_dir()
         self.offline = _env_flag("HF_HUB_OFFLINE") if offline is None else offline
         self.use_hf_cache = use_hf_cache
 
@@ -107,14 +108,17 @@ class ModelStore:
         return folder
 
     def revision(self, model_id: str) -> str:
-        """The exact revision of the local copy: the hub commit recorded at download, else the manifest's."""
+        """The exact revision of the local copy: the hub commit recorded at download or named by the
+        Hugging Face cache, "local" for a folder placed by hand or made by the trainer."""
         from core.models.integrity import read_lock
 
         folder = self.locate(model_id)
-        commit = read_lock(folder).get("commit") if folder else None
-        if not commit and folder is not None and "snapshots" in folder.parts:
+        if folder is None:
+            return self.spec(model_id).revision
+        commit = read_lock(folder).get("commit")
+        if not commit and "snapshots" in folder.parts:
             commit = folder.name  # Hugging Face cache: snapshots/<commit>
-        return commit or self.spec(model_id).revision
+        return commit or "local"
 
     def missing_message(self, model_id: str) -> str:
         spec = self.spec(model_id)

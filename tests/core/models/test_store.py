@@ -99,7 +99,7 @@ def test_verify_names_file_missing_since_lock(fake_models_dir, tmp_path):
     store.verify("photo-background-generation")
     (fake_models_dir / "photo-background-generation" / "scheduler" / "scheduler_config.json").unlink()
     problems = store.verify("photo-background-generation").problems
-    assert any("scheduler/scheduler_config.json" in p for p in problems)
+    assert sum("scheduler/scheduler_config.json" in p for p in problems) == 1  # named once
     lock = json.loads((fake_models_dir / "photo-background-generation" / LOCK_NAME).read_text())
     assert "scheduler/scheduler_config.json" in lock["files"]
 
@@ -108,6 +108,21 @@ def test_revision_comes_from_the_download_record(fake_models_dir, tmp_path):
     from core.models.integrity import write_lock
 
     store = ModelStore(fake_models_dir, offline=True, download_dir=tmp_path / "dl")
-    assert store.revision("photo-background-generation") == "main"  # no record: the manifest's pin
+    assert store.revision("photo-background-generation") == "local"  # placed by hand: no hub commit known
     write_lock(fake_models_dir / "photo-background-generation", "photo-background-generation", {}, commit="abc123")
     assert store.revision("photo-background-generation") == "abc123"
+
+
+def test_single_file_model_under_another_name_is_checked_against_the_manifest(tmp_path):
+    folder = tmp_path / "models" / "sam-vit_b"
+    folder.mkdir(parents=True)
+    (folder / "my_sam.pth").write_bytes(b"not the published checkpoint")
+    store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl")
+    report = store.verify("sam-vit_b")
+    assert not report.ok and any("my_sam.pth" in p for p in report.problems)
+    assert not (folder / "packshot-lock.json").exists()  # nothing recorded for a foreign file
+
+
+def test_relative_models_dir_becomes_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert ModelStore("models", offline=True).models_dir == tmp_path / "models"
