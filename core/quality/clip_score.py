@@ -114,7 +114,7 @@ class ClipScorer:
             from core.models.safe_load import load_state_dict
 
             model = CLIPModel(CLIPConfig.from_pretrained(self.folder, local_files_only=True))
-            model.load_state_dict(load_state_dict(self.folder / "pytorch_model.bin"), strict=False)
+            model.load_state_dict(load_state_dict(self.folder / "pytorch_model.bin"), strict=True)  # wrong file: error
         self.model = model.to(self.device).eval()
         self.processor = CLIPProcessor.from_pretrained(self.folder, local_files_only=True)
         self._text_cache: dict[str, Any] = {}

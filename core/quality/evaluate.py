@@ -152,6 +152,10 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     scorer = ClipScorer(clip.folder) if clip.folder is not None else None
     if scorer is None:
         log.warning("CLIP score: %s", clip.describe())
+    for name, engine in engines.items():
+        if engine.needs_models:  # load now, so "seconds per image" times generation, not loading
+            progress(Progress("eval", 0, 0, f"loading {name} models"))
+            engine.models()
     images_dir = out_dir / "images"
     notes: list[str] = []
 
