@@ -19,13 +19,13 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, ImageReadError, PackshotError
+from core.errors import Cancelled, ImageReadError, ImageWriteError, PackshotError, TemplateError
 from core.images import Photo, list_photos, load_photo, save_image, write_atomic
 from core.naming import DEFAULT_NAME_TEMPLATE, check_name_template, output_path, output_suffix, unique_stems
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
@@ -47,6 +47,8 @@ CONTROLNET_MODEL = "photo-background-generation"
 ENABLE_HINT = ("Generated backgrounds are off: no weights for '{model}'. Using a white background with the "
                "{masker} mask. To enable them: packshot models download {model}")
 TMP_PREFIX = ".tmp-"  # core.images.save_image / recipe sidecars write here first, then rename
+DEFAULT_GENERATIVE_TEMPLATE = "studio"  # a generative engine with no prompt at all paints this
+LOCK_NAME = "batch.lock"  # OUT_DIR/.packshot/batch.lock: one batch per output folder at a time
 
 
 @dataclass
@@ -89,12 +91,21 @@ class JobSettings:
         """Fingerprint of everything that changes the outputs; 'done' means done for this key.
 
         Run-time choices (device, redo, models folder) are left out: the same job on another device
-        is the same job. ``extra``: resolved inputs (template texts, the CSV's content)."""
-        data = self.to_dict()
-        for key in ("redo", "device", "models_dir", "engine"):
-            data.pop(key)
+        is the same job. ``extra``: resolved inputs (template texts, the CSV's content).
+
+        Fields still at their dataclass default are left out, so that adding a new field with a
+        default later keeps the keys (and the finished folders) of every earlier run valid."""
+        data = {}
+        for f in fields(self):
+            if f.name in ("redo", "device", "models_dir", "engine"):
+                continue
+            value = getattr(self, f.name)
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            if value != default:
+                data[f.name] = value
         data["engine"] = engine
-        data["masks_dir"] = str(Path(self.masks_dir).resolve()) if self.masks_dir else None
+        if self.masks_dir:
+            data["masks_dir"] = str(Path(self.masks_dir).resolve())
         data["extra"] = extra or {}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -180,23 +191,15 @@ def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
 
 
 def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> Any:
-    """A mask PNG (white = product) as a MaskResult at ``size`` (w, h); resized if it differs."""
-    from PIL import Image
+    """A mask PNG as a MaskResult at ``size`` (w, h), quantised to the 8 bits the job stores.
 
-    from core.masking.result import MaskResult
+    Read by ``core.masking.load_mask_png``: it honours the polarity chunk ``packshot masks --white
+    background`` writes, resizes masks of the same aspect ratio and refuses any other size."""
+    from core.masking.maskio import load_mask_png
 
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGBA", "LA", "PA") and im.getchannel("A").getextrema()[0] < 255:
-                im = im.getchannel("A")  # a cut-out PNG: its alpha is the mask
-            grey = im.convert("L")
-            if grey.size != tuple(size):
-                grey = grey.resize(size, Image.Resampling.BILINEAR)
-            alpha8 = np.asarray(grey, dtype=np.uint8)
-    except OSError as exc:
-        raise ImageReadError(f"Mask {path.name}: cannot read it ({exc}).") from exc
-    return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=1.0, source=source,
-                      details={"path": str(path)})
+    result = load_mask_png(Path(path), tuple(size))
+    result.source = source
+    return quantize_mask(result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,13 +218,21 @@ class JobContext:
             raise PackshotError(f"--variants must be at least 1 (got {settings.variants}).")
         if settings.qc_retries < 0:
             raise PackshotError(f"--qc-retries must be 0 or more (got {settings.qc_retries}).")
-        self.template: PromptTemplate = resolve_prompt(settings.template, settings.prompt, settings.negative,
-                                                       templates_path)
         self.variables = load_variables_csv(settings.variables_csv) if settings.variables_csv else {}
         check_name_template(settings.name_template)
         self.suffix = output_suffix(settings.output_format)
         self.notes: list[str] = []
+        self._check_model()
         self.engine_name = self._resolve_engine()
+        template_name = settings.template
+        if self.generative and not settings.template and settings.prompt is None:
+            # An empty prompt gives the model nothing to paint: fall back to the neutral studio look.
+            template_name = DEFAULT_GENERATIVE_TEMPLATE
+        self.template: PromptTemplate = resolve_prompt(template_name, settings.prompt, settings.negative,
+                                                       templates_path)
+        if template_name != settings.template:
+            self.notes.append(f"No --template or --prompt given: using the '{template_name}' template "
+                              f"(\"{self.template.prompt}\"). Choose another with --template or --prompt.")
         if not self.generative and (settings.template or settings.prompt):
             self.notes.append(f"The '{self.engine_name}' engine paints no prompt: --template/--prompt are recorded "
                               "but have no effect on the images.")
@@ -242,6 +253,25 @@ class JobContext:
 
             self._model_store = ModelStore(self.settings.models_dir)
         return self._model_store
+
+    def _check_model(self) -> None:
+        """--model must name a diffusers folder with a ControlNet (the paper's layout), known to the store."""
+        model = self.settings.model
+        if not model:
+            return
+        spec = self.model_store.spec(model)  # ModelMissingError naming the known models
+        if spec.kind != "diffusers" or "controlnet" not in spec.components:
+            raise PackshotError(f"--model {model}: not a ControlNet model (a diffusers folder with a controlnet/ "
+                                f"sub-folder, like photo-background-generation or one `packshot train` writes); "
+                                "see `packshot models list`.")
+
+    def check_prior(self) -> None:
+        """An explicit ``--prior isnet`` without its weights fails now, when masks will be computed."""
+        if self.settings.prior != "isnet" or self.settings.masks_dir:
+            return
+        from core.masking.prior import LEARNED_MODEL_ID
+
+        self.model_store.path(LEARNED_MODEL_ID)  # ModelMissingError with size and the fix
 
     def _resolve_engine(self) -> str:
         name = self.settings.engine
@@ -339,8 +369,20 @@ class JobContext:
         info = {}
         for model_id in getattr(self.engine, "model_ids", ()):
             path = self.model_store.locate(model_id)
-            info[model_id] = {"revision": self.model_store.revision(model_id), "path": str(path) if path else None}
+            info[model_id] = {"revision": model_revision(self.model_store, model_id, path),
+                              "path": str(Path(path).resolve()) if path else None}  # models_dir may be relative
         return info
+
+
+def model_revision(store: Any, model_id: str, folder: Optional[Path]) -> str:
+    """The store's revision, except that a plain local folder without a recorded hub commit is "local":
+    the manifest's "main" would claim a hub revision those files never came from."""
+    from core.models.integrity import read_lock
+
+    revision = store.revision(model_id)
+    if folder is not None and "snapshots" not in Path(folder).parts and not read_lock(Path(folder)).get("commit"):
+        return "local"
+    return revision
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,6 +690,7 @@ class BatchJob:
         self.project: Optional[ProjectStore] = None
         self.photos: list[Path] = []
         self.run_id: Optional[int] = None
+        self._lock: Any = None
 
     @property
     def is_main(self) -> bool:
@@ -677,6 +720,8 @@ class BatchJob:
             raise PackshotError(f"Invalid settings: {exc}") from exc
         if self.context.generative:
             self.context.check_models()
+        self.context.check_prior()
+        self.check_output_clashes()
         if s.masker == "sam":
             self.context.masker  # noqa: B018 - loads SAM now: missing weights stop the batch before any photo
         if dry_run:
@@ -684,7 +729,55 @@ class BatchJob:
             self.project = ProjectStore(self.out_dir, create=False) if store_file.exists() else None
             return
         self.project = ProjectStore(self.out_dir)
+        if self.is_main:
+            self.lock()
         self.project.add_photos(self.photos)
+
+    def lock(self) -> None:
+        """Hold OUT_DIR/.packshot/batch.lock until ``release()``: a second batch on the same folder would
+        work the same photos. Only the main process locks; the others of an ``accelerate launch`` run
+        share its lock (their photos are disjoint shares)."""
+        if self._lock is not None:
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.out_dir / ".packshot" / LOCK_NAME), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise PackshotError(f"Another packshot batch is already working on {self.out_dir} (it holds "
+                                f"{lock.lock_file}). Wait for it to finish, or choose another --out folder.") from None
+        except OSError as exc:
+            raise ImageWriteError(f"Cannot lock {self.out_dir}: {exc}") from exc
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def check_output_clashes(self) -> None:
+        """Refuse, before any work, a name template that gives two photos (or variants) one output file:
+        the second would overwrite the first and both would count as done."""
+        owners: dict[str, list[str]] = {}
+        paths: dict[str, Path] = {}
+        for job in self.photo_jobs(self.photos):
+            outs = job.outputs()
+            for i, out in enumerate(outs):
+                key = str(out).lower()  # macOS and Windows folders ignore case
+                paths.setdefault(key, out)
+                owners.setdefault(key, []).append(job.name if len(outs) == 1 else f"{job.name} (variant {i + 1})")
+        clashes = [(paths[k], names) for k, names in owners.items() if len(names) > 1]
+        if not clashes:
+            return
+        lines = []
+        for out, names in clashes[:5]:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            lines.append(f"{out.relative_to(self.out_dir.resolve())} <- {shown}")
+        more = f" (and {len(clashes) - 5} more clashes)" if len(clashes) > 5 else ""
+        raise TemplateError(f"--name '{self.settings.name_template}' gives several results the same output file: "
+                            + "; ".join(lines) + more + ". Put {stem} in --name (e.g. --name \"{stem}-"
+                            + self.settings.name_template.replace("{stem}", "") + "\") so every photo gets its own file.")
 
     @property
     def notes(self) -> list[str]:
@@ -761,4 +854,6 @@ class BatchJob:
                 self.project.finish_run(self.run_id, status, summary.to_dict())
             except PackshotError as exc:
                 log.warning("Could not record the end of the run: %s", exc)
+            if self.num_processes == 1:  # several processes: the launcher releases once all are done
+                self.release()
         return summary

@@ -170,13 +170,27 @@ def run_batch(args: argparse.Namespace) -> int:
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
                    argv=sys.argv)
     try:
+        return _prepare_and_run(job, dist, args, say)
+    finally:
+        job.release()
+
+
+def _prepare_and_run(job: BatchJob, dist: Distributed, args: argparse.Namespace, say: Callable[..., None]) -> int:
+    error: Optional[str] = None
+    try:
         job.prepare(dry_run=args.dry_run)
     except PackshotError as exc:
-        if dist.count > 1:  # every worker fails alike; one message is enough
+        if dist.count == 1:
+            raise
+        error = str(exc)
+    if dist.count > 1:
+        # Every worker learns whether any failed (e.g. only the main one takes the folder's lock), so
+        # none is left waiting at a barrier for a worker that has gone; one message is enough.
+        errors = [part["error"] for part in dist.gather({"error": error}) if part["error"]]
+        if errors:
             if dist.is_main:
-                print(f"packshot: error: {exc}", file=sys.stderr)
+                print(f"packshot: error: {errors[0]}", file=sys.stderr)
             return EXIT_USAGE
-        raise
     for note in job.notes:
         say(note)
     if not job.photos:

@@ -255,3 +255,129 @@ def test_masks_made_without_isnet_are_redone_once_its_weights_appear(tmp_path):
     after = job.run()
     assert len(after.done) == 2  # made again, now seeded by the learned prior
     assert [p.mask_source for p in job.project.photos()] == ["isnet", "isnet"]
+
+
+# -- review fixes ------------------------------------------------------------------------------
+def test_job_key_ignores_fields_at_their_default_so_new_fields_keep_old_keys():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Later(JobSettings):  # what JobSettings looks like after someone adds a defaulted field
+        brand_new: int = 3
+
+    extra = {"template": {"name": "custom"}, "masks": None}
+    assert Later().job_key("white", extra) == JobSettings().job_key("white", extra)
+    assert Later(seed=5).job_key("white", extra) == JobSettings(seed=5).job_key("white", extra)
+    assert Later(brand_new=4).job_key("white", extra) != JobSettings().job_key("white", extra)
+    assert JobSettings(seed=5).job_key("white", extra) != JobSettings().job_key("white", extra)
+    assert JobSettings().job_key("si2", extra) != JobSettings().job_key("white", extra)  # engine always in
+    assert JobSettings().job_key("white", {"other": 1}) != JobSettings().job_key("white", extra)
+    assert JobSettings(device="cuda", redo=True).job_key("white") == JobSettings().job_key("white")
+
+
+def test_mask_files_written_with_white_background_are_read_the_right_way_round(tmp_path):
+    from core.masking.maskio import save_mask_png
+
+    disc = disc_mask(80, 60)
+    save_mask_png(tmp_path / "bg.png", disc, white="background")  # `packshot masks --white background`
+    save_mask_png(tmp_path / "fg.png", disc)
+    for name in ("bg.png", "fg.png"):
+        mask = load_mask_file(tmp_path / name, (80, 60), source="file")
+        assert (mask.mask == disc).all(), name
+        assert mask.source == "file"
+    bigger = load_mask_file(tmp_path / "fg.png", (160, 120))  # same aspect: resized
+    assert bigger.mask.shape == (120, 160) and bigger.mask.mean() == pytest.approx(disc.mean(), abs=0.02)
+    assert (np.rint(bigger.alpha * 255) == bigger.alpha * 255).all()  # 8-bit steps, as the job stores it
+    from core.errors import ImageReadError
+
+    with pytest.raises(ImageReadError, match="aspect"):
+        load_mask_file(tmp_path / "fg.png", (60, 80))
+
+
+def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
+    from core.masking.maskio import save_mask_png
+
+    write_photos(tmp_path / "in", 1)
+    save_mask_png(tmp_path / "masks" / "item_000.png", disc_mask(160, 120), white="background")
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks_dir=str(tmp_path / "masks")),
+                   model_store=no_models_store(tmp_path))
+    summary = job.run()
+    assert summary.done == ["item_000.jpg"]
+    out = np.asarray(Image.open(tmp_path / "out" / "item_000.png").convert("RGB"))
+    assert (out[~disc_mask(160, 120)] == 255).all()  # background painted white...
+    assert (out[disc_mask(160, 120)] != 255).any(axis=-1).mean() > 0.9  # ...the product kept
+
+
+def test_generative_engine_without_prompt_uses_the_studio_template(tmp_path):
+    from core.templates import get_template
+
+    ctx = _context(tmp_path, engine="si2-controlnet")
+    assert ctx.template.name == "studio" and ctx.template.prompt == get_template("studio").prompt
+    assert ctx.template.prompt.strip()
+    assert any("'studio' template" in note for note in ctx.notes)
+    ctx = _context(tmp_path, engine="si2", negative="blurry")
+    assert ctx.template.name == "studio" and ctx.template.negative == "blurry"
+    assert _context(tmp_path, engine="si2", prompt="on a beach").template.prompt == "on a beach"
+    assert _context(tmp_path, engine="si2", template="marble").template.name == "marble"
+    plain = _context(tmp_path, engine="white")
+    assert plain.template.prompt == "" and not any("studio" in n for n in plain.notes)
+
+
+def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
+    from core.errors import ModelMissingError
+
+    write_photos(tmp_path / "in", 2)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(prior="isnet"), model_store=no_models_store(tmp_path))
+    with pytest.raises(ModelMissingError, match="isnet-general-use"):
+        job.prepare()
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "masks").mkdir()  # with reviewed masks no prior runs: no weights needed
+    BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings(prior="isnet", masks_dir=str(tmp_path / "masks")),
+             model_store=no_models_store(tmp_path)).prepare(dry_run=True)
+
+
+def test_model_must_be_a_known_controlnet_folder(tmp_path):
+    from core.errors import ModelMissingError, PackshotError
+
+    with pytest.raises(ModelMissingError, match="Unknown model 'nope'"):
+        _context(tmp_path, engine="si2-controlnet", model="nope")
+    with pytest.raises(PackshotError, match="not a ControlNet model"):
+        _context(tmp_path, engine="si2-controlnet", model="sd2-inpainting")
+    with pytest.raises(PackshotError, match="not a ControlNet model"):
+        _context(tmp_path, model="sam-vit_b")
+    assert _context(tmp_path, engine="si2-controlnet", model="photo-background-generation").generative
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    from core.errors import PackshotError
+
+    write_photos(tmp_path / "in", 1)
+    first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    first.prepare()
+    second = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    with pytest.raises(PackshotError, match="Another packshot batch is already working"):
+        second.prepare()
+    assert first.run().done == ["item_000.jpg"]  # run() lets go of the folder at the end
+    assert second.run().skipped == ["item_000.jpg"]
+    other = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path),
+                     process_index=1, num_processes=2)
+    first.prepare()
+    other.prepare()  # a worker of a multi-process run shares its main process's lock
+    first.release()
+
+
+def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
+    from core.errors import TemplateError
+
+    write_photos(tmp_path / "in", 3)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(name_template="{engine}"),
+                   model_store=no_models_store(tmp_path))
+    with pytest.raises(TemplateError) as err:
+        job.prepare()
+    text = str(err.value)
+    assert "white.png" in text and "item_000.jpg, item_001.jpg, item_002.jpg" in text and "{stem}" in text
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "in" / "item_000.png").write_bytes((tmp_path / "in" / "item_000.jpg").read_bytes())
+    ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(variants=2), model_store=no_models_store(tmp_path))
+    ok.prepare(dry_run=True)  # same stems get their extension; variants get -v1/-v2: no clash
+    assert len({o for plan in ok.plan() for o in plan.outputs}) == 8
