@@ -7,19 +7,26 @@ import argparse
 from core.models.store import ModelStore
 from core.progress import Progress
 
+MODELS_DIR_HELP = "folder holding models as <dir>/<model id>/ (default: data dir)"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("models", help="list, download, verify and locate model weights")
-    parser.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/ (default: data dir)")
+    parser.add_argument("--models-dir", help=MODELS_DIR_HELP)
+    # Every action accepts --models-dir too (`packshot models list --models-dir X`). SUPPRESS as its
+    # default, so an action that does not repeat it keeps the value given before the action.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--models-dir", default=argparse.SUPPRESS, help=MODELS_DIR_HELP)
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    sub.add_parser("list", help="every model Packshot can use and where it is").set_defaults(func=_list)
-    dl = sub.add_parser("download", help="download models (with progress; resumes)")
+    sub.add_parser("list", parents=[common], help="every model Packshot can use and where it is"
+                   ).set_defaults(func=_list)
+    dl = sub.add_parser("download", parents=[common], help="download models (with progress; resumes)")
     dl.add_argument("ids", nargs="+", metavar="MODEL")
     dl.set_defaults(func=_download)
-    ver = sub.add_parser("verify", help="re-check sizes and checksums of local models")
+    ver = sub.add_parser("verify", parents=[common], help="re-check sizes and checksums of local models")
     ver.add_argument("ids", nargs="*", metavar="MODEL", help="default: every model found locally")
     ver.set_defaults(func=_verify)
-    path = sub.add_parser("path", help="print the local folder of a model")
+    path = sub.add_parser("path", parents=[common], help="print the local folder of a model")
     path.add_argument("id", metavar="MODEL")
     path.set_defaults(func=_path)
 

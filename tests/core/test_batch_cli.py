@@ -134,3 +134,45 @@ def test_list_templates_and_missing_arguments(capsys):
     assert "kitchen-counter" in text and "negative:" in text
     assert packshot(["batch", "somewhere"]) != 0
     assert "--out OUT_DIR" in capsys.readouterr().err
+
+
+def test_models_dir_is_accepted_before_and_after_the_action(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "models" / "my-brand"
+    folder.mkdir(parents=True)
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionControlNetInpaintPipeline",
+                                                         "controlnet": ["diffusers", "ControlNetModel"]}))
+    (folder / "controlnet").mkdir()
+    (folder / "controlnet" / "config.json").write_text("{}")
+    (folder / "controlnet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")  # listing reads no weights
+    models = str(tmp_path / "models")
+    for argv in (["models", "list", "--models-dir", models], ["models", "--models-dir", models, "list"],
+                 ["models", "path", "my-brand", "--models-dir", models]):
+        assert packshot(argv) == 0, argv
+        assert str(folder) in capsys.readouterr().out, argv
+    assert packshot(["models", "--models-dir", models, "path", "my-brand", "--models-dir", str(tmp_path)]) == 1
+
+
+def test_clashing_output_names_stop_the_cli_before_any_work(tmp_path, capsys):
+    write_photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--name", "{engine}"]) == 1
+    err = capsys.readouterr().err
+    assert "white.png <- item_000.jpg, item_001.jpg" in err and "{stem}" in err
+    assert not out.exists()
+
+
+def test_cli_refuses_a_second_batch_on_a_locked_output_folder(tmp_path, capsys):
+    from filelock import FileLock
+
+    write_photos(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    (out / ".packshot").mkdir(parents=True)
+    args = ["batch", str(tmp_path / "in"), "--out", str(out), "--no-progress"]
+    with FileLock(str(out / ".packshot" / "batch.lock"), timeout=0):  # another batch is running
+        assert packshot(args) == 1
+        assert "Another packshot batch is already working" in capsys.readouterr().err
+        assert not list(out.glob("*.png"))
+    assert packshot(args) == 0
+    assert "Done: 1" in capsys.readouterr().out
