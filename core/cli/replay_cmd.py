@@ -1,0 +1,91 @@
+"""``packshot replay OUTPUT [--out FILE]``: make an output again from the recipe it carries.
+
+The new image is written atomically beside the output (``<name>.replay.<ext>``) or to ``--out``;
+the original output is only replaced when ``--overwrite`` asks for it. The command then says
+whether the new image is identical to the stored one (the largest pixel difference), which is
+how a user checks that a result is reproducible: bit-identical for the plain engines, the same
+seed on the same weights for the generative ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from core.errors import PackshotError
+
+REPLAY_INFIX = ".replay"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay", help="make an output again from its recipe and compare it with the stored one",
+        description="Reads the recipe inside OUTPUT (or its .recipe.json sidecar), renders the image again "
+                    "and reports whether it is identical to OUTPUT. OUTPUT itself is never replaced "
+                    "unless --overwrite is given.")
+    p.add_argument("output", metavar="OUTPUT", type=Path, help="an image written by packshot batch or the app")
+    p.add_argument("--out", dest="target", metavar="FILE", type=Path,
+                   help="where to write the replayed image (default: <name>.replay.<ext> beside OUTPUT)")
+    p.add_argument("--overwrite", action="store_true", help="allow --out to be OUTPUT itself")
+    p.add_argument("--no-input-check", dest="check_input", action="store_false",
+                   help="replay even if the original photo changed since (its sha256 differs)")
+    p.add_argument("--models-dir", help="folder holding model folders (<dir>/<model id>/...)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=run_replay)
+
+
+def default_target(output: Path) -> Path:
+    """``shoe.png`` -> ``shoe.replay.png`` in the same folder."""
+    return output.with_name(f"{output.stem}{REPLAY_INFIX}{output.suffix}")
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from core.models.store import ModelStore
+
+    output = Path(args.output)
+    if not output.is_file():
+        raise PackshotError(f"No such output: {output}")
+    target = Path(args.target) if args.target else default_target(output)
+    if target.resolve() == output.resolve() and not args.overwrite:
+        raise PackshotError(f"--out {target} is the output itself; add --overwrite to replace it.")
+    diff = replay_to(output, target, store=ModelStore(args.models_dir), device=args.device,
+                     check_input=args.check_input)
+    if diff is None:
+        print(f"Replayed {output} -> {target}: its size differs from the stored output.")
+    elif diff == 0:
+        print(f"Replayed {output} -> {target}: identical to the stored output (max pixel difference 0).")
+    else:
+        print(f"Replayed {output} -> {target}: differs from the stored output "
+              f"(max pixel difference {diff}).")
+    return 0
+
+
+def replay_to(output: Path, target: Path, *, store: Any = None, device: str = "auto",
+              check_input: bool = True) -> Optional[int]:
+    """Render ``output`` again into ``target`` (atomically, recipe included); the largest pixel
+    difference between the two files as decoded (None when their sizes differ)."""
+    from core.images import load_photo, save_image
+    from core.recipe import embeds_in_file, read_recipe, replay, sidecar_path, text_chunks, write_sidecar
+
+    output, target = Path(output), Path(target)
+    recipe = read_recipe(output)
+    stored = load_photo(output)  # read before a possible --overwrite replaces it
+    pixels = replay(output, store=store, device=device, check_input=check_input)
+    mask_file = recipe.mask_file(output)
+    if mask_file is not None:  # the copy's recipe must still find the mask from its own folder
+        recipe.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}
+    embedded = embeds_in_file(target) and pixels.dtype == np.uint8
+    if not embedded:
+        write_sidecar(target, recipe)
+    save_image(target, pixels, icc_profile=stored.icc_profile, text=text_chunks(recipe) if embedded else None)
+    if embedded:
+        sidecar_path(target).unlink(missing_ok=True)
+    # Compare the files as written, so a lossy format's encoding counts the same on both sides.
+    again = load_photo(target).pixels
+    if again.shape != stored.pixels.shape:
+        return None
+    return int(np.abs(again.astype(np.int64) - stored.pixels.astype(np.int64)).max(initial=0))
