@@ -9,7 +9,9 @@ the folder is imported or executed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -46,6 +48,25 @@ class DiffusionComponents:
         return [m for m in mods if m is not None]
 
 
+# Libraries whose warnings at load time are noise for our users (e.g. diffusers' "should be kept in
+# float32: []" on every .to(dtype)); their errors still show, and ours are raised, not logged.
+QUIET_LIBRARIES = ("diffusers", "transformers")
+
+
+@contextlib.contextmanager
+def quiet_library_logs(level: int = logging.ERROR):
+    """Within the block, the libraries' loggers drop records below ``level``; restored afterwards."""
+    loggers = [logging.getLogger(name) for name in QUIET_LIBRARIES]
+    saved = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(max(level, lg.getEffectiveLevel()))
+        yield
+    finally:
+        for lg, old in zip(loggers, saved):
+            lg.setLevel(old)
+
+
 def read_model_index(folder: Path) -> dict:
     index = folder / "model_index.json"
     if not index.is_file():
@@ -80,12 +101,16 @@ def _check_parts(folder: Path, parts: tuple[str, ...]) -> None:
 
 def load_components(folder: Path, *, with_controlnet: bool, dtype: Any = None) -> DiffusionComponents:
     """Load unet, vae, text_encoder, tokenizer, scheduler config (and controlnet) from ``folder``."""
+    with quiet_library_logs():
+        return _load_components(Path(folder), with_controlnet=with_controlnet, dtype=dtype)
+
+
+def _load_components(folder: Path, *, with_controlnet: bool, dtype: Any) -> DiffusionComponents:
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from diffusers.schedulers import UniPCMultistepScheduler
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    folder = Path(folder)
     read_model_index(folder)
     _check_parts(folder, BASE_PARTS)
     dtype = dtype or torch.float32
@@ -115,10 +140,14 @@ def load_components(folder: Path, *, with_controlnet: bool, dtype: Any = None) -
 
 def load_controlnet(folder: Path, *, dtype: Any = None) -> Any:
     """The paper's ControlNet from ``folder/controlnet``; it must take the UNet's 9 channels."""
+    with quiet_library_logs():
+        return _load_controlnet(Path(folder), dtype=dtype)
+
+
+def _load_controlnet(folder: Path, *, dtype: Any) -> Any:
     import torch
     from diffusers import ControlNetModel
 
-    folder = Path(folder)
     if "controlnet" not in read_model_index(folder):
         raise IncompatibleModelError(f"{folder} has no ControlNet (model_index.json lists none).")
     _check_parts(folder, ("controlnet",))

@@ -20,6 +20,13 @@ def place(components: Any, device: Any, dtype: Any, offload: bool | None = None)
     forward runs, sending the previous module back (text encoder -> controlnet -> unet -> vae),
     which is what ``enable_model_cpu_offload`` does in diffusers.
     """
+    from core.generation.components import quiet_library_logs
+
+    with quiet_library_logs():  # .to(dtype) makes diffusers warn "kept in float32: []" per module
+        return _place(components, device, dtype, offload)
+
+
+def _place(components: Any, device: Any, dtype: Any, offload: bool | None) -> list:
     if offload is None:
         from core.devices import cuda_memory_gb
 

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Optional
 
 SCHEDULERS = ("unipc", "ddim", "euler", "dpm++")
-FRAMINGS = ("letterbox",)
 
 
 @dataclass
@@ -28,7 +27,6 @@ class GenerationSettings:
     resolution: int = 512
     # Explicit per-variant seeds (replaying a recipe, QC retries); None = seed, seed + 1, ...
     seeds: Optional[tuple[int, ...]] = None
-    framing: str = "letterbox"
     # Non-generative engines
     color: tuple[int, int, int] = (255, 255, 255)
     gradient: tuple[tuple[int, int, int], tuple[int, int, int]] = ((255, 255, 255), (200, 200, 205))
@@ -55,8 +53,6 @@ class GenerationSettings:
             raise ValueError(f"resolution must be a multiple of 8 and at least 64 (got {self.resolution}).")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"Unknown scheduler '{self.scheduler}': choose one of {', '.join(SCHEDULERS)}.")
-        if self.framing not in FRAMINGS:
-            raise ValueError(f"Unknown framing '{self.framing}': choose one of {', '.join(FRAMINGS)}.")
         if self.guidance < 0 or self.controlnet_scale < 0:
             raise ValueError("guidance and controlnet_scale must not be negative.")
         self.variant_seeds()

@@ -8,7 +8,7 @@ from PIL import Image
 
 from core.errors import Cancelled, ImageReadError
 from core.generation.engines import ENGINE_NAMES, get_engine
-from core.generation.framing import Letterbox, crop_to_product
+from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.images import Photo
 from core.masking.result import MaskResult
@@ -90,20 +90,9 @@ def test_settings_validation_messages():
     assert GenerationSettings(seed=5, variants=3).variant_seeds() == [5, 6, 7]
 
 
-def test_letterbox_round_trip_and_crop_to_product():
+def test_letterbox_round_trip():
     box = Letterbox.fit(301, 101, 512)
     assert (box.inner_w, box.inner_h) == (512, 172) and box.top == (512 - 172) // 2
     canvas = box.to_canvas(np.full((101, 301, 3), 9, np.uint8), fill=0)
     assert canvas.shape == (512, 512, 3) and canvas[0].max() == 0 and canvas[256, 256, 0] == 9
     assert box.from_canvas(canvas).shape == (101, 301, 3) and (box.from_canvas(canvas) == 9).all()
-    photo, _ = product_photo(300, 100)
-    small = np.zeros((100, 300), bool)
-    small[40:60, 250:270] = True  # a 20 px product near the right edge
-    mask = MaskResult(mask=small, alpha=small.astype(np.float32), score=1.0, source="edited")
-    cut_photo, cut_mask = crop_to_product(photo, mask, aspect=1.0, margin=0.5)
-    h, w = cut_photo.pixels.shape[:2]
-    assert h == w == 40 and cut_mask.mask.sum() == small.sum()  # 20 px + 50% margin each side
-    assert np.array_equal(cut_photo.pixels, photo.pixels[30:70, 240:280])
-    wide_product = product_photo(300, 100)[1]  # wider than the photo is tall: window clipped, product whole
-    cut_photo, cut_mask = crop_to_product(photo, wide_product, aspect=1.0)
-    assert cut_photo.pixels.shape[0] == 100 and cut_mask.mask.sum() == wide_product.mask.sum()
