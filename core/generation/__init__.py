@@ -3,16 +3,19 @@
 Light to import: torch and diffusers load only when a generative engine first renders.
 
     engine = get_engine("si2-controlnet", store)              # or "si2", "white", "blur", ...
+    photo, mask_result = frame_photo(photo, mask_result, "square-2000")  # "original": unchanged
     backgrounds = engine.render(photo, mask_result, GenerationSettings(prompt=...), progress, cancel)
-    shot = composite(photo, mask_result.alpha, backgrounds[0], shadow=Shadow())
-    final = apply_preset(shot, mask_result.alpha, "square-2000")
+    final = composite(photo, mask_result.alpha, backgrounds[0], shadow=Shadow())
+
+Framing first makes the preset's padding part of what the engine renders (generated, painted or
+blurred); ``apply_preset`` scales an image already made and can only repeat its edge pixels.
 """
 
 from core.generation.composite import composite
 from core.generation.engines import ENGINE_NAMES, BackgroundEngine, get_engine
-from core.generation.presets import PRESETS, OutputPreset, apply_preset, get_preset
+from core.generation.presets import PRESETS, OutputPreset, apply_preset, frame_photo, get_preset
 from core.generation.settings import SCHEDULERS, GenerationSettings
 from core.generation.shadow import Shadow
 
 __all__ = ["BackgroundEngine", "ENGINE_NAMES", "GenerationSettings", "OutputPreset", "PRESETS", "SCHEDULERS",
-           "Shadow", "apply_preset", "composite", "get_engine", "get_preset"]
+           "Shadow", "apply_preset", "composite", "frame_photo", "get_engine", "get_preset"]
