@@ -236,6 +236,7 @@ class JobContext:
         if not self.generative and (settings.template or settings.prompt):
             self.notes.append(f"The '{self.engine_name}' engine paints no prompt: --template/--prompt are recorded "
                               "but have no effect on the images.")
+        self._auto_mask_models: Optional[dict] = None
         # The template's texts and the CSV's content, not just their names: editing either redoes the photos.
         self.job_key = settings.job_key(self.engine_name, {
             "template": self.template.to_dict(),
@@ -290,11 +291,18 @@ class JobContext:
         """Which models the automatic masks come from: masks change when weights appear, so does the key."""
         if self.settings.masks_dir:
             return None  # reviewed masks from files
-        from core.masking.prior import resolve_prior
+        return self.auto_mask_models()
 
-        sam = self.settings.masker == "sam" or (self.settings.masker == "auto" and self._sam_available())
-        return {"sam": self.settings.sam_variant if sam else None,
-                "prior": resolve_prior(self.settings.prior, self.model_store)[0]}
+    def auto_mask_models(self) -> dict:
+        """The models an automatic mask of this context comes from (stored with the mask: while they
+        stay the same, a re-run with other generation settings reuses the mask instead of recomputing)."""
+        if self._auto_mask_models is None:
+            from core.masking.prior import resolve_prior
+
+            sam = self.settings.masker == "sam" or (self.settings.masker == "auto" and self._sam_available())
+            self._auto_mask_models = {"sam": self.settings.sam_variant if sam else None,
+                                      "prior": resolve_prior(self.settings.prior, self.model_store)[0]}
+        return self._auto_mask_models
 
     def _sam_available(self) -> bool:
         try:
@@ -563,7 +571,7 @@ class PhotoJob:
         check(cancel)
 
         progress(Progress("photo", 1, 4, f"{self.name}: mask"))
-        mask, mask_file, mask_state = self._mask(photo, notes, cancel)
+        mask, mask_file, mask_state = self._mask(photo, sha, notes, cancel)
         mask_sha = file_sha256(mask_file)
         used_mask = self._snapshot_mask(mask_file, mask_sha)
         check(cancel)
@@ -601,9 +609,11 @@ class PhotoJob:
         message = f"{flagged} of {len(results)} flagged by QC" if flagged else ""
         return PhotoOutcome(self.path, "done", outputs, message, notes=notes, results=results)
 
-    def _mask(self, photo: Photo, notes: list[str], cancel: Optional[CancelToken]) -> tuple[Any, Path, str]:
+    def _mask(self, photo: Photo, sha: str, notes: list[str], cancel: Optional[CancelToken]
+              ) -> tuple[Any, Path, str]:
         """The mask to use, saved into the project as the exact 8-bit PNG the job composites with."""
         s = self.context.settings
+        origin = {"models": self.context.auto_mask_models(), "photo_sha256": sha}
         project_mask = (self.project.masks_dir if self.project else self.out_dir / ".packshot" / "masks") / \
             f"{self.stem}.png"
         if s.masks_dir:
@@ -618,11 +628,18 @@ class PhotoJob:
                     and record.mask_path.is_file():
                 mask = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
                 return mask, record.mask_path, record.mask_state
+            if record and record.mask_state == "auto" and record.mask_origin == origin and record.mask_path \
+                    and record.mask_path.is_file():
+                # Same photo, same mask models: only generation settings changed, so SAM need not run again.
+                mask = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
+                mask.score = record.mask_score if record.mask_score is not None else mask.score
+                log.debug("%s: reusing its automatic mask %s", self.name, record.mask_path)
+                return mask, record.mask_path, "auto"
         result = self.context.masker.compute(photo, cancel=cancel)
         if not result.mask.any():
             raise PackshotError(f"{self.name}: no product found in the photo (empty mask); "
                                 "supply a mask with --masks or review it in the app.")
-        return self._store_mask(project_mask, quantize_mask(result), "auto")
+        return self._store_mask(project_mask, quantize_mask(result), "auto", origin)
 
     def _snapshot_mask(self, mask_file: Path, sha: str) -> Path:
         """A content-addressed copy of the mask for recipes: editing the photo's mask later (in the app)
@@ -632,10 +649,12 @@ class PhotoJob:
             write_atomic(target, Path(mask_file).read_bytes())
         return target
 
-    def _store_mask(self, path: Path, mask: Any, state: str) -> tuple[Any, Path, str]:
+    def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
+                    ) -> tuple[Any, Path, str]:
         save_mask_atomic(path, mask.alpha)
         if self.project is not None and self._photo_id() is not None:
-            self.project.set_mask(self._photo_id(), state, path, source=mask.source, score=mask.score)
+            self.project.set_mask(self._photo_id(), state, path, source=mask.source, score=mask.score,
+                                  origin=origin)
         return mask, path, state
 
     def _qc(self, photo: Photo, mask: Any, image: np.ndarray, seed: int, prompt: str, negative: str,

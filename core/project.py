@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 from core.errors import ImageWriteError, PackshotError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_DIRNAME = ".packshot"
 STORE_FILENAME = "project.sqlite"
 MASK_STATES = ("auto", "reviewed", "edited")
@@ -81,7 +81,10 @@ CREATE TABLE IF NOT EXISTS errors (
     created_at REAL NOT NULL
 );
 """
-_MIGRATIONS = {1: _SCHEMA_V1}  # version -> script taking the store from version-1 to version
+# v2: what an automatic mask was computed from (mask models + the photo's sha256), so a re-run
+# with other generation settings reuses it instead of running SAM again.
+_SCHEMA_V2 = "ALTER TABLE photos ADD COLUMN mask_origin TEXT"
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version -> script taking the store from version-1 to version
 
 
 @dataclass
@@ -100,6 +103,7 @@ class PhotoRecord:
     sha256: Optional[str] = None
     width: Optional[int] = None
     height: Optional[int] = None
+    mask_origin: Optional[dict] = None  # auto masks: {"models": ..., "photo_sha256": ...}
 
 
 @dataclass
@@ -316,11 +320,14 @@ class ProjectStore:
                            job_key=row["job_key"], mask_state=row["mask_state"],
                            mask_path=self.abs(row["mask_path"]), mask_source=row["mask_source"],
                            mask_score=row["mask_score"], settings=json.loads(row["settings_json"] or "{}"),
-                           error=row["error"], sha256=row["sha256"], width=row["width"], height=row["height"])
+                           error=row["error"], sha256=row["sha256"], width=row["width"], height=row["height"],
+                           mask_origin=json.loads(row["mask_origin"]) if row["mask_origin"] else None)
 
     def set_mask(self, photo_id: int, state: str, mask_path: Path, *, source: Optional[str] = None,
-                 score: Optional[float] = None) -> None:
-        """Record the mask a photo uses. ``reviewed``/``edited`` masks are never replaced by ``auto``."""
+                 score: Optional[float] = None, origin: Optional[dict] = None) -> None:
+        """Record the mask a photo uses. ``reviewed``/``edited`` masks are never replaced by ``auto``.
+
+        ``origin``: what an automatic mask was made from (see ``PhotoRecord.mask_origin``)."""
         if state not in MASK_STATES:
             raise ValueError(f"mask state must be one of {MASK_STATES}, not {state!r}")
         with self.transaction() as conn:
@@ -329,8 +336,9 @@ class ProjectStore:
                 if current and current[0] in ("reviewed", "edited"):
                     return
             conn.execute("UPDATE photos SET mask_state = ?, mask_path = ?, mask_source = ?, mask_score = ?, "
-                         "updated_at = ? WHERE id = ?",
-                         (state, self.rel(mask_path), source, score, time.time(), photo_id))
+                         "mask_origin = ?, updated_at = ? WHERE id = ?",
+                         (state, self.rel(mask_path), source, score,
+                          json.dumps(origin, sort_keys=True) if origin is not None else None, time.time(), photo_id))
 
     def set_photo_settings(self, photo_id: int, settings: dict) -> None:
         with self.transaction() as conn:

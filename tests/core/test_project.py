@@ -141,3 +141,23 @@ def test_one_store_used_from_two_threads(tmp_path):
     for t in threads:
         t.join()
     assert not errors and len(store.photos()) == 40
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
+    from core.project import _SCHEMA_V1
+
+    db = tmp_path / ".packshot" / "project.sqlite"
+    db.parent.mkdir()
+    con = sqlite3.connect(db)
+    con.executescript(_SCHEMA_V1)
+    con.execute("INSERT INTO photos(path, name, mask_state, mask_path, updated_at) "
+                "VALUES ('/x/a.jpg', 'a.jpg', 'auto', '.packshot/masks/a.png', 0)")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    store = ProjectStore(tmp_path)
+    assert store.schema_version == SCHEMA_VERSION == 2
+    record = store.photo(Path("/x/a.jpg"))
+    assert record.mask_state == "auto" and record.mask_origin is None  # unknown origin: recomputed once
+    store.set_mask(record.id, "auto", tmp_path / "m.png", source="classic", origin={"models": {"sam": None}})
+    assert store.photo(record.id).mask_origin == {"models": {"sam": None}}

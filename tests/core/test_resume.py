@@ -76,3 +76,37 @@ def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
     # the resumed run made only what was missing
     resumed = [r for r in store.runs() if r["status"] == "finished"][-1]
     assert len(json.loads(resumed["summary_json"])["done"]) < COUNT
+
+
+def test_rerun_with_other_generation_settings_reuses_the_stored_automatic_mask(tmp_path):
+    """Changing the background (or prompt) redoes the photos but not their masks; a new photo does."""
+    from core.jobs import BatchJob, JobSettings
+    from tests.core.batch_helpers import no_models_store, write_photos
+
+    class NoMasks:  # any call means the mask was computed again
+        name = "no-masks"
+
+        def compute(self, photo, cancel=None):
+            raise AssertionError("the automatic mask was computed again")
+
+    paths = write_photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert BatchJob(tmp_path / "in", out, JobSettings(), model_store=no_models_store(tmp_path)).run().done
+    mask_before = (out / ".packshot" / "masks" / "item_000.png").read_bytes()
+    again = BatchJob(tmp_path / "in", out, JobSettings(engine="color", color=(10, 20, 30)),
+                     model_store=no_models_store(tmp_path))
+    again.prepare()
+    again.context._masker = NoMasks()
+    summary = again.run()
+    assert summary.done == ["item_000.jpg", "item_001.jpg"] and not summary.failed
+    assert (out / ".packshot" / "masks" / "item_000.png").read_bytes() == mask_before
+    write_photos(tmp_path / "in", 1, prefix="item_001_new")
+    paths[1].write_bytes((tmp_path / "in" / "item_001_new_000.jpg").read_bytes())  # item_001 replaced
+    (tmp_path / "in" / "item_001_new_000.jpg").unlink()
+    third = BatchJob(tmp_path / "in", out, JobSettings(engine="color", color=(90, 20, 30)),
+                     model_store=no_models_store(tmp_path))
+    third.prepare()
+    third.context._masker = NoMasks()
+    summary = third.run()
+    assert summary.done == ["item_000.jpg"]  # its mask reused
+    assert [name for name, _ in summary.failed] == ["item_001.jpg"]  # a new photo needs a new mask
