@@ -84,11 +84,12 @@ class _Placement:
         self.matrix = np.float32([[self.rest, 0, tx], [0, self.rest, ty]])
 
     def warp(self, array: np.ndarray, *, smooth: bool, border: str) -> np.ndarray:
-        """``array`` on the canvas; ``smooth`` picks cubic/area (pixels) over linear (masks)."""
+        """``array`` on the canvas; ``smooth`` picks cubic (pixels) over linear (masks) for enlarging."""
         import cv2
 
         if self.small is not None:
-            array = cv2.resize(array, self.small, interpolation=cv2.INTER_AREA if smooth else cv2.INTER_LINEAR)
+            # Area averaging for masks too: a shrunk pixel is fully product only if all it covers was.
+            array = cv2.resize(array, self.small, interpolation=cv2.INTER_AREA)
         if self.rest == 1.0:
             flags = cv2.INTER_NEAREST  # whole-pixel shift: a copy
         else:
