@@ -176,3 +176,27 @@ def test_cli_refuses_a_second_batch_on_a_locked_output_folder(tmp_path, capsys):
         assert not list(out.glob("*.png"))
     assert packshot(args) == 0
     assert "Done: 1" in capsys.readouterr().out
+
+
+def test_a_two_process_run_on_a_locked_folder_stops_every_worker(tmp_path):
+    """Only the main process takes the lock; the other worker must not wait for it at a barrier forever."""
+    import shutil
+
+    from filelock import FileLock
+
+    write_photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    (out / ".packshot").mkdir(parents=True)
+    exe = Path(sys.executable).with_name("accelerate")
+    cmd = ([str(exe)] if exe.exists() else [shutil.which("accelerate") or "accelerate"]) + [
+        "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        "--dynamo_backend", "no", "--main_process_port", "0", "-m", "core.cli.main", "batch", str(tmp_path / "in"),
+        "--out", str(out), "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    with FileLock(str(out / ".packshot" / "batch.lock"), timeout=0):
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text
+    assert text.count("Another packshot batch is already working") == 1, text
+    assert not list(out.glob("*.png"))
