@@ -101,13 +101,17 @@ class JobSettings:
                 continue
             value = getattr(self, f.name)
             default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-            if value != default:
+            if _canonical(value) != _canonical(default):  # a colour list from JSON equals its tuple
                 data[f.name] = value
         data["engine"] = engine
         if self.masks_dir:
             data["masks_dir"] = str(Path(self.masks_dir).resolve())
         data["extra"] = extra or {}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 @dataclass
@@ -224,12 +228,11 @@ class JobContext:
         self.notes: list[str] = []
         self._check_model()
         self.engine_name = self._resolve_engine()
-        template_name = settings.template
-        if self.generative and not settings.template and settings.prompt is None:
+        template_name, prompt = settings.template, settings.prompt
+        if self.generative and not settings.template and not (prompt or "").strip():
             # An empty prompt gives the model nothing to paint: fall back to the neutral studio look.
-            template_name = DEFAULT_GENERATIVE_TEMPLATE
-        self.template: PromptTemplate = resolve_prompt(template_name, settings.prompt, settings.negative,
-                                                       templates_path)
+            template_name, prompt = DEFAULT_GENERATIVE_TEMPLATE, None
+        self.template: PromptTemplate = resolve_prompt(template_name, prompt, settings.negative, templates_path)
         if template_name != settings.template:
             self.notes.append(f"No --template or --prompt given: using the '{template_name}' template "
                               f"(\"{self.template.prompt}\"). Choose another with --template or --prompt.")
@@ -783,7 +786,7 @@ class BatchJob:
         for job in self.photo_jobs(self.photos):
             outs = job.outputs()
             for i, out in enumerate(outs):
-                key = str(out).lower()  # macOS and Windows folders ignore case
+                key = str(out)
                 paths.setdefault(key, out)
                 owners.setdefault(key, []).append(job.name if len(outs) == 1 else f"{job.name} (variant {i + 1})")
         clashes = [(paths[k], names) for k, names in owners.items() if len(names) > 1]
@@ -794,9 +797,13 @@ class BatchJob:
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
             lines.append(f"{out.relative_to(self.out_dir.resolve())} <- {shown}")
         more = f" (and {len(clashes) - 5} more clashes)" if len(clashes) > 5 else ""
-        raise TemplateError(f"--name '{self.settings.name_template}' gives several results the same output file: "
-                            + "; ".join(lines) + more + ". Put {stem} in --name (e.g. --name \"{stem}-"
-                            + self.settings.name_template.replace("{stem}", "") + "\") so every photo gets its own file.")
+        template = self.settings.name_template
+        if "{stem}" in template:  # only cleaning of odd characters can make stems meet
+            fix = "Rename one of the photos in each pair."
+        else:
+            fix = f"Put {{stem}} in --name (e.g. --name \"{{stem}}-{template}\") so every photo gets its own file."
+        raise TemplateError(f"--name '{template}' gives several results the same output file: "
+                            + "; ".join(lines) + more + ". " + fix)
 
     @property
     def notes(self) -> list[str]:

@@ -381,3 +381,14 @@ def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
     ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(variants=2), model_store=no_models_store(tmp_path))
     ok.prepare(dry_run=True)  # same stems get their extension; variants get -v1/-v2: no clash
     assert len({o for plan in ok.plan() for o in plan.outputs}) == 8
+
+
+def test_blank_prompt_counts_as_none_and_stems_that_clean_to_one_name_are_refused(tmp_path):
+    from core.errors import TemplateError
+
+    assert _context(tmp_path, engine="si2", prompt="  ").template.name == "studio"
+    write_photos(tmp_path / "in", 1, prefix="a:b")
+    write_photos(tmp_path / "in", 1, prefix="a_b")
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    with pytest.raises(TemplateError, match=r"a_b_000.png <- a:b_000.jpg, a_b_000.jpg.*Rename one"):
+        job.prepare()
