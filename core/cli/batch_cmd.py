@@ -84,7 +84,8 @@ def register(subparsers: Any) -> None:
     g.add_argument("--shadow", choices=("none", "drop", "contact"), default="none", help="synthetic shadow")
     g = p.add_argument_group("masks")
     g.add_argument("--masks", dest="masks_dir", metavar="DIR",
-                   help="reviewed masks named like the photos (<stem>.png, white = product)")
+                   help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
+                        "`packshot masks --white background` are recognised and read the right way round)")
     g.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto")
     g.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
                    help="salient prior that seeds the mask (auto: IS-Net when its weights are present)")
@@ -151,6 +152,17 @@ class Distributed:
     def barrier(self) -> Optional[Callable[[], None]]:
         return self._state.wait_for_everyone if self._state is not None else None
 
+    def close(self) -> None:
+        """Leave the process group cleanly once every worker is done: a worker exiting with gloo's
+        threads still running aborts ("terminate called without an active exception")."""
+        if self._state is None:
+            return
+        import torch.distributed as torch_dist
+
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
+        self._state = None
+
     def gather(self, item: dict) -> list[dict]:
         if self._state is None:
             return [item]
@@ -170,9 +182,11 @@ def run_batch(args: argparse.Namespace) -> int:
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
                    argv=sys.argv)
     try:
-        return _prepare_and_run(job, dist, args, say)
+        code = _prepare_and_run(job, dist, args, say)
     finally:
         job.release()
+    dist.close()  # only on the normal path: every worker got here through the same collectives
+    return code
 
 
 def _prepare_and_run(job: BatchJob, dist: Distributed, args: argparse.Namespace, say: Callable[..., None]) -> int:
