@@ -161,3 +161,27 @@ def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
     assert record.mask_state == "auto" and record.mask_origin is None  # unknown origin: recomputed once
     store.set_mask(record.id, "auto", tmp_path / "m.png", source="classic", origin={"models": {"sam": None}})
     assert store.photo(record.id).mask_origin == {"models": {"sam": None}}
+
+
+def _open_new_store(folder: str, barrier, queue) -> None:
+    barrier.wait()  # all at once, like the workers of `accelerate launch` on a fresh --out folder
+    try:
+        ProjectStore(folder).add_photos([])
+        queue.put("ok")
+    except Exception as exc:  # reported to the parent, which asserts on it
+        queue.put(str(exc))
+
+
+def test_several_processes_can_create_the_same_new_store_at_once(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    problems = []
+    for trial in range(8):
+        barrier, queue = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_new_store, args=(str(tmp_path / str(trial)), barrier, queue))
+                 for _ in range(4)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        problems += [r for r in (queue.get(timeout=10) for _ in procs) if r != "ok"]
+    assert problems == []
