@@ -380,20 +380,9 @@ class JobContext:
         info = {}
         for model_id in getattr(self.engine, "model_ids", ()):
             path = self.model_store.locate(model_id)
-            info[model_id] = {"revision": model_revision(self.model_store, model_id, path),
+            info[model_id] = {"revision": self.model_store.revision(model_id),  # "local": placed by hand
                               "path": str(Path(path).resolve()) if path else None}  # models_dir may be relative
         return info
-
-
-def model_revision(store: Any, model_id: str, folder: Optional[Path]) -> str:
-    """The store's revision, except that a plain local folder without a recorded hub commit is "local":
-    the manifest's "main" would claim a hub revision those files never came from."""
-    from core.models.integrity import read_lock
-
-    revision = store.revision(model_id)
-    if folder is not None and "snapshots" not in Path(folder).parts and not read_lock(Path(folder)).get("commit"):
-        return "local"
-    return revision
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from core.jobs import JobContext, JobSettings, model_revision
+from core.jobs import JobContext, JobSettings
 from core.models.integrity import write_lock
 from core.models.store import ModelStore
 
@@ -25,4 +25,4 @@ def test_recipe_models_are_absolute_and_a_plain_local_folder_is_revision_local(t
     snapshot = tmp_path / "hub" / "snapshots" / "feedbeef"
     snapshot.mkdir(parents=True)
     monkeypatch.setattr(store, "locate", lambda model_id: snapshot)
-    assert model_revision(store, "photo-background-generation", snapshot) == "feedbeef"  # HF cache commit
+    assert ctx.model_info()["photo-background-generation"]["revision"] == "feedbeef"  # HF cache commit
