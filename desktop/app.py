@@ -32,17 +32,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop.errors import install_excepthook, setup_logging
-    from desktop.settings import load_settings
+    from desktop.settings import absolute_path, load_settings
 
     log_path = setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Packshot Studio")
     app.setOrganizationName("packshot")
     settings = load_settings()
+    # Command-line options hold for this run only; the saved settings change in the settings dialog.
     if args.models_dir:
-        settings.models_dir = str(args.models_dir)
+        settings.override("models_dir", absolute_path(args.models_dir))
     if args.device:
-        settings.device = args.device
+        settings.override("device", args.device)
 
     from desktop.main_window import MainWindow
 

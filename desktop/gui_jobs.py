@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import PackshotError
+from core.errors import Cancelled, PackshotError
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from desktop.settings import AppSettings
 
@@ -111,7 +111,7 @@ class GenerateJob:
         store = project_store(self.out_dir)
         job = PhotoJob(self.photo, self.out_dir, ctx, project=store, stem=photo_stem(store, self.photo),
                        seeds=self.seeds or self.gen.variant_seeds())
-        outcome = job.run(progress, cancel)
+        outcome = job.run(_saved_means_done(progress), cancel)
         if outcome.status == "failed":
             from core import errors
 
@@ -120,6 +120,20 @@ class GenerateJob:
             cls = kind if isinstance(kind, type) and issubclass(kind, PackshotError) else PackshotError
             raise cls(outcome.message)
         return outcome
+
+
+def _saved_means_done(progress: ProgressCallback) -> ProgressCallback:
+    """PhotoJob reports "photo 4 of 4" after its results are saved and recorded; a cancel raised by
+    that last report would call finished work cancelled, so it is not raised there."""
+
+    def report(p: Progress) -> None:
+        try:
+            progress(p)
+        except Cancelled:
+            if not (p.stage == "photo" and p.total and p.done >= p.total):
+                raise
+
+    return report
 
 
 _MASKERS: dict[tuple, Any] = {}  # (kind, models dir, device) -> masker

@@ -17,12 +17,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import ModelMissingError
+from core.errors import ModelMissingError, PackshotError
 from desktop.errors import show_error
 from desktop.gui_jobs import AutoMaskJob, ExportJob, GenerateJob, export_presets
 from desktop.mask_review import MaskReviewPanel
 from desktop.photo_grid import PhotoGrid
-from desktop.project_session import ProjectSession
+from desktop.project_session import (
+    ProjectSession,
+    default_out_dir,
+    is_project_dir,
+    project_place_problem,
+    user_project_dir,
+)
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueuePanel
 from desktop.results import ResultsPanel
@@ -87,7 +93,12 @@ class MainWindow(QMainWindow):
 
         self.queue.item_finished.connect(self._job_finished)
         self.queue.item_failed.connect(self._job_failed)
-        self.queue.item_cancelled.connect(lambda _i: self._refresh_all_soon())
+        self.queue.item_cancelled.connect(lambda i: (self._job_paths.pop(i, None), self._project_changed()))
+        # Coalesces the refreshes of a "run on all": one rebuild of the grid and review list per burst.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(50)
+        self._refresh_timer.timeout.connect(self._refresh_project)
         self._job_paths: dict[int, Path] = {}
         self._mask_jobs: set[int] = set()
         self.status_label = QLabel("Open a folder of product photos (Ctrl+O).")
@@ -140,10 +151,21 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_folder(Path(folder))
 
-    def open_folder(self, folder: Path) -> bool:
-        """Open a folder of photos (or a project output folder); False with a message on failure."""
+    def open_folder(self, folder: Path, out_dir: Optional[Path] = None) -> bool:
+        """Open a folder of photos (or a project output folder); False with a message on failure.
+
+        The project goes into ``out_dir``, by default ``FOLDER/packshot-output``; when that cannot be
+        (a read-only folder, or one inside Packshot's installation) the user is asked where."""
+        folder = Path(folder)
         try:
-            session = ProjectSession.open(Path(folder))
+            if out_dir is None and not is_project_dir(folder):
+                problem = project_place_problem(folder)
+                if problem is not None:
+                    out_dir = self._ask_project_place(folder, problem)
+                    if out_dir is None:
+                        self.status_label.setText(f"Not opened: no place for the project of {folder}.")
+                        return False
+            session = ProjectSession.open(folder, out_dir)
         except Exception as exc:
             show_error(self, exc, "Cannot open folder")
             return False
@@ -163,6 +185,33 @@ class MainWindow(QMainWindow):
             self.select_photo(self.model.entry(0).path)
         self.project_opened.emit(session)
         return True
+
+    def _ask_project_place(self, folder: Path, problem: str) -> Optional[Path]:
+        """Where the project of ``folder`` goes when it cannot go inside it; None: the user cancelled."""
+        from PySide6.QtWidgets import QMessageBox
+
+        fallback = user_project_dir(folder)
+        if is_project_dir(fallback):
+            return fallback  # opened before: its project is there already
+        box = QMessageBox(QMessageBox.Icon.Information, "Where to keep the project",
+                          f"{problem}, so Packshot cannot keep this folder's project (masks, results and its "
+                          f"database) in {default_out_dir(folder)}.\n\nKeep the project in {fallback} instead? "
+                          "Your photos are only read, never changed.",
+                          QMessageBox.StandardButton.Cancel, self)
+        use_btn = box.addButton("Use this folder", QMessageBox.ButtonRole.AcceptRole)
+        other_btn = box.addButton("Choose another…", QMessageBox.ButtonRole.ActionRole)
+        box.setDefaultButton(use_btn)
+        box.exec()
+        if box.clickedButton() is use_btn:
+            return fallback
+        if box.clickedButton() is other_btn:
+            chosen = QFileDialog.getExistingDirectory(self, f"Folder for the project of {folder.name}")
+            if chosen:
+                reason = project_place_problem(Path(chosen))
+                if reason is None or is_project_dir(Path(chosen)):
+                    return Path(chosen)
+                show_error(self, PackshotError(f"{reason}; choose a folder you can write to."), "Cannot keep the project there")
+        return None
 
     def current_photo(self) -> Optional[Path]:
         idx = self.grid.currentIndex()
@@ -209,8 +258,13 @@ class MainWindow(QMainWindow):
         if path == self.current_photo():
             self._show_current_results()
 
-    def _refresh_all_soon(self) -> None:
-        QTimer.singleShot(0, self._refresh_all)
+    def _project_changed(self) -> None:
+        """A job wrote to the project (masks, scores, results, errors): refresh what shows them."""
+        self._refresh_timer.start()
+
+    def _refresh_project(self) -> None:
+        self._refresh_all()
+        self.mask_panel.refresh_order()  # generation computes missing masks: statuses and scores change
 
     def _refresh_all(self) -> None:
         if self.session is not None:
@@ -236,16 +290,34 @@ class MainWindow(QMainWindow):
         self._job_paths[item_id] = job.photo
         return item_id
 
+    def _models_ready(self) -> bool:
+        """Check the chosen engine's weights before queueing anything: one clear message offering the
+        models dialog, instead of a failure per photo ("auto" needs none: it falls back to white)."""
+        from core.models.store import ModelStore
+        from desktop.templates_panel import missing_model
+
+        try:
+            store = ModelStore(self.settings.models_path)
+            lacking = missing_model(self.templates.engine(), store.available, self.templates.model())
+            if lacking is None:
+                return True
+            self._offer_models(ModelMissingError(store.missing_message(lacking)))
+        except Exception as exc:
+            show_error(self, exc, "Cannot check the models")
+        return False
+
     def try_on_current(self) -> Optional[int]:
         photo = self.current_photo()
         if self.session is None or photo is None:
             self.status_label.setText("Select a photo first.")
             return None
+        if not self._models_ready():
+            return None
         job = self._generate_job(photo)
         return self._submit(job) if job else None
 
     def run_on_all(self) -> list[int]:
-        if self.session is None:
+        if self.session is None or not self._models_ready():
             return []
         ids = []
         for entry in self.model.entries():
@@ -261,6 +333,8 @@ class MainWindow(QMainWindow):
     def regenerate(self, path: Path) -> Optional[int]:
         if self.session is None:
             return None
+        if not self._models_ready():
+            return None
         used = [r.seed for r in self.session.results(path)]
         seed = (max(used) + 1) if used else self.templates.seed.value()
         job = self._generate_job(path, seed=seed)
@@ -274,9 +348,11 @@ class MainWindow(QMainWindow):
         path = self._job_paths.pop(item_id, None)
         if path is not None:
             self.refresh_entry(path)
+            self._project_changed()
 
     def _job_failed(self, item_id: int, exc: BaseException) -> None:
         path = self._job_paths.pop(item_id, None)
+        self._project_changed()
         if isinstance(exc, ModelMissingError):
             # Every queued photo would fail the same way: stop, say what is missing, offer the fix.
             self.queue.cancel_all()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.progress import Progress
-from desktop.settings import AppSettings, save_settings
+from desktop.settings import AppSettings, absolute_path, save_settings
 from desktop.workers import FunctionWorker, start_worker
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class ModelsDialog(QDialog):
             self.refresh()
 
     def use_folder(self, folder: Path) -> FunctionWorker:
-        self._settings.models_dir = str(folder)
+        self._settings.choose("models_dir", absolute_path(folder))  # the user's choice: saved
         save_settings(self._settings)
         return self.refresh()
 

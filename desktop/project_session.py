@@ -6,9 +6,15 @@ so a CLI run and the app see each other's masks, results and choices.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
+import sys
 from pathlib import Path
 from typing import Optional
+
+import platformdirs
 
 from core.images import list_photos
 from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
@@ -28,6 +34,43 @@ def is_project_dir(folder: Path) -> bool:
     return (Path(folder) / STORE_DIRNAME / STORE_FILENAME).is_file()
 
 
+def install_dirs() -> list[Path]:
+    """Folders that belong to Packshot's installation: its packages and resources, the Python
+    environment, and the whole checkout when it runs from one (a project there would dirty it)."""
+    import core
+
+    root = Path(core.__file__).resolve().parents[1]  # the checkout, or site-packages
+    dirs = [root / "core", root / "desktop", root / "resources", Path(sys.prefix), Path(sys.base_prefix)]
+    if (root / "pyproject.toml").is_file() and (root / "core").is_dir():
+        dirs.append(root)
+    return [d.resolve() for d in dirs]
+
+
+def writable(folder: Path) -> bool:
+    """``os.access`` also answers False on a read-only file system (EROFS), not only for permissions."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def project_place_problem(folder: Path) -> Optional[str]:
+    """Why ``FOLDER/packshot-output`` is no place for the project (a sentence), or None if it is fine."""
+    folder = Path(folder).resolve()
+    if any(folder == d or d in folder.parents for d in install_dirs()):
+        return f"The folder {folder} is part of Packshot's installation"
+    target = default_out_dir(folder)
+    if not writable(target if target.exists() else folder):
+        return f"The folder {folder} is read-only"
+    return None
+
+
+def user_project_dir(folder: Path) -> Path:
+    """The project of a photo folder that cannot hold it: under the user data folder, one per folder
+    (name plus a hash of the full path, so two folders called "photos" never share a project)."""
+    folder = Path(folder).resolve()
+    digest = hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:10]
+    name = re.sub(r"[^\w.-]+", "_", folder.name).strip("._") or "photos"
+    return Path(platformdirs.user_data_dir("packshot")) / "projects" / f"{name}-{digest}"
+
+
 class ProjectSession:
     """A folder of photos bound to the project store in ``out_dir``."""
 
@@ -39,12 +82,13 @@ class ProjectSession:
             self.store.add_photos(list_photos(self.input_dir))
 
     @classmethod
-    def open(cls, folder: Path) -> ProjectSession:
-        """A project folder (holding .packshot/) opens as is; a photo folder gets ``packshot-output``."""
+    def open(cls, folder: Path, out_dir: Optional[Path] = None) -> ProjectSession:
+        """A project folder (holding .packshot/) opens as is; a photo folder gets ``out_dir``, by
+        default ``FOLDER/packshot-output``."""
         folder = Path(folder)
         if is_project_dir(folder):
             return cls(None, folder)
-        return cls(folder, default_out_dir(folder))
+        return cls(folder, Path(out_dir) if out_dir is not None else default_out_dir(folder))
 
     def close(self) -> None:
         self.store.close()

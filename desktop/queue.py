@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -48,6 +48,26 @@ class QueueItem:
         return getattr(self.job, "label", type(self.job).__name__)
 
 
+@dataclass
+class BatchCounts:
+    """How the items queued since the queue was last idle ended (so far)."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    def text(self) -> str:
+        """E.g. "2 of 5 done · 3 cancelled": cancelled and failed items are never counted as done."""
+        parts = [f"{self.done} of {self.total} done"]
+        parts += [f"{n} {word}" for n, word in ((self.failed, "failed"), (self.cancelled, "cancelled")) if n]
+        return " · ".join(parts)
+
+
 class _Runner(QObject):
     """Lives on the worker thread; its ``loop`` slot never returns until ``stop``."""
 
@@ -71,8 +91,9 @@ class _Runner(QObject):
                 return
             self.item_started.emit(item.id)
             try:
+                # A job that returned has done its work (its results are saved): it is "done" even
+                # if a cancel arrived after its last step.
                 result = item.job.run(lambda p, it=item: self._report(it, p), item.cancel)
-                item.cancel.raise_if_cancelled()
             except Cancelled:
                 item.state = "cancelled"
                 self.item_cancelled.emit(item.id)
@@ -103,7 +124,8 @@ class GenerationQueue(QObject):
     item_finished = Signal(int, object)
     item_failed = Signal(int, object)
     item_cancelled = Signal(int)
-    overall_progress = Signal(int, int)  # finished items, all items since the queue was last idle
+    overall_progress = Signal(int, int)  # finished items (done, failed or cancelled), all items since idle
+    batch_counts = Signal(object)  # BatchCounts: done, failed and cancelled told apart
     paused_changed = Signal(bool)
     idle = Signal()
 
@@ -116,8 +138,7 @@ class GenerationQueue(QObject):
         self._stopping = False
         self._ids = itertools.count(1)
         self._items: dict[int, QueueItem] = {}
-        self._batch_total = 0
-        self._batch_done = 0
+        self._counts = BatchCounts()
         self._thread = QThread()
         self._thread.setObjectName("packshot-models")
         self._runner = _Runner(self)
@@ -126,8 +147,9 @@ class GenerationQueue(QObject):
         for name in ("item_started", "item_progress", "item_failed", "item_cancelled", "idle"):
             getattr(self._runner, name).connect(getattr(self, name))
         self._runner.item_finished.connect(self.item_finished)
-        for sig in (self._runner.item_finished, self._runner.item_failed, self._runner.item_cancelled):
-            sig.connect(self._count_done)
+        self._runner.item_finished.connect(lambda *_: self._count("done"))
+        self._runner.item_failed.connect(lambda *_: self._count("failed"))
+        self._runner.item_cancelled.connect(lambda *_: self._count("cancelled"))
         self._thread.start()
         # A running QThread destroyed at interpreter exit aborts the process: stop it first.
         ref = weakref.ref(self)
@@ -138,14 +160,17 @@ class GenerationQueue(QObject):
         item = QueueItem(next(self._ids), job)
         with self._cond:
             if self._current is None and not self._pending:
-                self._batch_total = self._batch_done = 0
+                self._counts = BatchCounts()
             self._items[item.id] = item
             self._pending.append(item)
-            self._batch_total += 1
+            self._counts.total += 1
             self._cond.notify_all()
         self.item_added.emit(item.id, item.label)
-        self.overall_progress.emit(self._batch_done, self._batch_total)
+        self._emit_counts()
         return item.id
+
+    def counts(self) -> BatchCounts:
+        return replace(self._counts)
 
     def item(self, item_id: int) -> Optional[QueueItem]:
         return self._items.get(item_id)
@@ -185,7 +210,7 @@ class GenerationQueue(QObject):
             self._cond.notify_all()
         if dropped:
             self.item_cancelled.emit(item_id)
-            self._count_done()
+            self._count("cancelled")
 
     def cancel_all(self) -> None:
         with self._cond:
@@ -198,7 +223,7 @@ class GenerationQueue(QObject):
             self._cond.notify_all()
         for item in dropped:
             self.item_cancelled.emit(item.id)
-            self._count_done()
+            self._count("cancelled")
 
     def set_paused(self, paused: bool) -> None:
         with self._cond:
@@ -267,6 +292,11 @@ class GenerationQueue(QObject):
             while self._paused and not self._stopping and not cancel.cancelled:
                 self._cond.wait(0.2)
 
-    def _count_done(self, *_: Any) -> None:
-        self._batch_done += 1
-        self.overall_progress.emit(self._batch_done, self._batch_total)
+    def _count(self, state: str) -> None:
+        """GUI thread (queued signals from the worker, or cancel calls)."""
+        setattr(self._counts, state, getattr(self._counts, state) + 1)
+        self._emit_counts()
+
+    def _emit_counts(self) -> None:
+        self.overall_progress.emit(self._counts.finished, self._counts.total)
+        self.batch_counts.emit(replace(self._counts))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.progress import Progress
-from desktop.queue import GenerationQueue
+from desktop.queue import BatchCounts, GenerationQueue
 
 MAX_ROWS = 500  # finished rows beyond this are dropped from the view (the store keeps the facts)
 
@@ -61,7 +61,7 @@ class QueuePanel(QWidget):
         queue.item_finished.connect(lambda i, _r: self._set_state(i, "done", full=True))
         queue.item_failed.connect(lambda i, exc: self._set_state(i, "failed", tip=str(exc)))
         queue.item_cancelled.connect(lambda i: self._set_state(i, "cancelled"))
-        queue.overall_progress.connect(self._overall)
+        queue.batch_counts.connect(self._overall)
         queue.paused_changed.connect(self._paused)
 
     def _added(self, item_id: int, label: str) -> None:
@@ -105,11 +105,12 @@ class QueuePanel(QWidget):
         row = self._rows[item_id]
         row.setToolTip(2, p.message or p.stage)
 
-    def _overall(self, done: int, total: int) -> None:
-        self.overall.setFormat("%v of %m done")
-        self.overall.setMaximum(max(total, 1))
-        self.overall.setValue(done)
-        if total and done >= total:
+    def _overall(self, counts: BatchCounts) -> None:
+        # The bar fills as items end; the text says how they ended (cancelled is not done).
+        self.overall.setFormat(counts.text())
+        self.overall.setMaximum(max(counts.total, 1))
+        self.overall.setValue(counts.finished)
+        if counts.total and counts.finished >= counts.total:
             self.status.setText("Idle")
 
     def _paused(self, paused: bool) -> None:

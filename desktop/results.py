@@ -41,11 +41,70 @@ def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
     return preview, tile
 
 
+def load_framed_original(photo: Path, output: Path, recipe: dict, limit: int = PREVIEW_MAX) -> QImage:
+    """The original through the same size preset as the result (same canvas, same product box), so
+    before/after compare like with like; made with the mask the result was made with."""
+    from core.errors import PackshotError
+    from core.generation.presets import apply_preset
+    from core.images import load_photo
+    from core.jobs import load_mask_file
+    from core.recipe import Recipe
+    from desktop.mask_view import rgb_to_qimage
+
+    rec = Recipe.from_dict(recipe)
+    original = load_photo(photo)
+    mask_path = rec.mask_file(output)
+    if mask_path is None or not mask_path.is_file():
+        raise PackshotError(f"{Path(output).name}: the mask it was made with is gone; cannot frame the original.")
+    mask = load_mask_file(mask_path, original.size)
+    image = rgb_to_qimage(apply_preset(original.rgb8, mask.mask, rec.preset))
+    if max(image.width(), image.height()) > limit:
+        image = image.scaled(limit, limit, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    return image
+
+
+def result_preset(result: ResultRecord) -> str:
+    return str(result.recipe.get("preset") or "original")
+
+
+def _framing_key(result: ResultRecord) -> tuple[str, str]:
+    """Results with the same preset and mask share one framed original."""
+    return result_preset(result), str((result.recipe.get("mask") or {}).get("path", ""))
+
+
+def qc_text(result: ResultRecord) -> list[str]:
+    """QC in words. ``expansion_object``: area the product grew outside its mask, as a fraction of
+    the product; ``score`` is what QC compared with its threshold (that fraction, by default)."""
+    qc = result.qc or {}
+    grown = qc.get("expansion_object")
+    if grown is None:
+        return [] if result.expansion is None else [f"grew over {100 * result.expansion:.1f}% of the image"]
+    lines = [f"grew {100 * grown:.1f}% beyond the product"]
+    threshold, score = qc.get("threshold"), qc.get("score")
+    if threshold is not None:
+        measured = f"{100 * score:.1f}% of the image, " if qc.get("measure") == "image" and score is not None else ""
+        verdict = "QC FLAGGED: over" if result.qc_flag else "QC ok: within"
+        lines.append(f"{verdict} {measured}the {100 * threshold:.0f}% limit")
+    return lines
+
+
+def qc_tooltip(result: ResultRecord) -> str:
+    qc = result.qc or {}
+    if qc.get("expansion_object") is None:
+        return ""
+    measure = "the whole image" if qc.get("measure") == "image" else "the product"
+    text = (f"Object expansion: the result shows the product reaching {100 * qc['expansion_object']:.1f}% of its "
+            f"own area beyond its mask ({100 * qc.get('expansion', 0.0):.2f}% of the whole image).")
+    if qc.get("threshold") is not None:
+        text += f" QC flags results over {100 * qc['threshold']:.0f}% of {measure}."
+    return text
+
+
 def result_caption(result: ResultRecord, is_keeper: bool) -> str:
     parts = [f"variant {result.variant} · seed {result.seed}"]  # variants are numbered from 1
-    if result.expansion is not None:
-        parts.append(f"expansion {100 * result.expansion:.2f}%")
-    if result.qc_flag:
+    parts += qc_text(result)
+    if result.qc_flag and not any("FLAGGED" in p for p in parts):
         parts.append("FLAGGED by QC")
     if result.attempts > 1:
         parts.append(f"{result.attempts} attempts")
@@ -74,9 +133,13 @@ class CompareView(QWidget):
         self.update()
 
     def _target(self, image: QImage) -> QRect:
-        size = image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
-                     size.width(), size.height())
+        return _fit(image.size(), self.rect())
+
+    def before_rect(self) -> QRect:
+        """Where the original is drawn: fitted (never stretched) into the result's frame."""
+        base = self.after or self.before
+        frame = self._target(base)
+        return _fit(self.before.size(), frame) if self.before is not None else frame
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
         p = QPainter(self)
@@ -92,7 +155,7 @@ class CompareView(QWidget):
         if self.before is not None:
             p.save()
             p.setClipRect(QRect(target.x(), target.y(), split_x - target.x(), target.height()))
-            p.drawImage(target, self.before)
+            p.drawImage(self.before_rect(), self.before)
             p.restore()
         if self.after is not None:
             p.save()
@@ -123,6 +186,13 @@ class CompareView(QWidget):
         self._move(event.position())
 
 
+def _fit(size: QSize, frame: QRect) -> QRect:
+    """``size`` scaled to fit ``frame`` keeping its aspect ratio, centred in it."""
+    fitted = size.scaled(frame.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    return QRect(frame.x() + (frame.width() - fitted.width()) // 2, frame.y() + (frame.height() - fitted.height()) // 2,
+                 fitted.width(), fitted.height())
+
+
 class ResultsPanel(QWidget):
     keep_requested = Signal(int)  # result id
     regenerate_requested = Signal(object)  # photo path
@@ -133,6 +203,7 @@ class ResultsPanel(QWidget):
         self._photo: Optional[Path] = None
         self._results: list[ResultRecord] = []
         self._original: Optional[QImage] = None
+        self._framed: dict[tuple[str, str], Optional[QImage]] = {}  # framing key -> original framed (None: failed)
         self._images: dict[int, QImage] = {}  # result id -> preview
         self._tiles: dict[int, QIcon] = {}  # result id (or ORIGINAL_ROLE) -> strip icon
         self._token = 0
@@ -143,9 +214,9 @@ class ResultsPanel(QWidget):
         self.strip.setFlow(QListView.Flow.LeftToRight)
         self.strip.setWrapping(False)
         self.strip.setIconSize(QSize(TILE, TILE))
-        self.strip.setGridSize(QSize(TILE + 24, TILE + 84))  # room for the caption under each tile
+        self.strip.setGridSize(QSize(TILE + 24, TILE + 96))  # room for the caption under each tile
         self.strip.setWordWrap(True)
-        self.strip.setFixedHeight(TILE + 100)
+        self.strip.setFixedHeight(TILE + 112)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._selected)
         self.compare = CompareView()
@@ -189,6 +260,7 @@ class ResultsPanel(QWidget):
         token = self._token
         if not same_photo:
             self._original = None
+            self._framed.clear()
             self._images.clear()
             self._tiles.clear()
         self.strip.blockSignals(True)
@@ -209,6 +281,7 @@ class ResultsPanel(QWidget):
         for r in results:
             item = QListWidgetItem(result_caption(r, r.id == keeper_id))
             item.setData(Qt.ItemDataRole.UserRole, r.id)
+            item.setToolTip(qc_tooltip(r))
             if r.qc_flag:
                 item.setForeground(QColor(230, 140, 0))
             self.strip.addItem(item)
@@ -221,7 +294,30 @@ class ResultsPanel(QWidget):
         for r in results:
             if r.id not in self._images and r.output_path.is_file():
                 start_worker(load_preview, r.output_path, on_result=lambda img, rid=r.id: self._got(token, rid, img))
+        framings = {_framing_key(r): r for r in results if result_preset(r) != "original" and r.output_path.is_file()}
+        for key, r in framings.items():
+            if key not in self._framed:
+                start_worker(load_framed_original, photo, r.output_path, r.recipe,
+                             on_result=lambda img, k=key: self._got_framed(token, k, img),
+                             on_error=lambda exc, k=key: self._framing_failed(token, k, exc))
         self._selected(self.strip.currentRow())
+
+    def _got_framed(self, token: int, key: tuple[str, str], image: Optional[QImage]) -> None:
+        if token == self._token:
+            self._framed[key] = image
+            self._selected(self.strip.currentRow())
+
+    def _framing_failed(self, token: int, key: tuple[str, str], exc: BaseException) -> None:
+        log.warning("Before/after shows the unframed original: %s", exc)
+        self._got_framed(token, key, None)  # the plain original, fitted into the result's frame
+
+    def before_image(self, result: Optional[ResultRecord]) -> Optional[QImage]:
+        """The original as the result frames it (its size preset), else the original itself."""
+        if result is not None and result_preset(result) != "original":
+            framed = self._framed.get(_framing_key(result))
+            if framed is not None:
+                return framed
+        return self._original
 
     def _got(self, token: int, key: int, images: tuple[QImage, QImage]) -> None:
         if token != self._token:
@@ -246,7 +342,7 @@ class ResultsPanel(QWidget):
     def _selected(self, row: int) -> None:
         result = self.selected_result()
         after = self._images.get(result.id) if result else None
-        self.compare.set_images(self._original, after)
+        self.compare.set_images(self.before_image(result), after)
         self._update_buttons()
 
     def selected_result(self) -> Optional[ResultRecord]:
@@ -269,5 +365,6 @@ class ResultsPanel(QWidget):
         self.regen_btn.setEnabled(self._photo is not None)
 
     def previews_loaded(self) -> bool:
-        return self._original is not None and all(r.id in self._images for r in self._results
-                                                  if r.output_path.is_file())
+        made = [r for r in self._results if r.output_path.is_file()]
+        return (self._original is not None and all(r.id in self._images for r in made)
+                and all(_framing_key(r) in self._framed for r in made if result_preset(r) != "original"))

@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import platformdirs
 
@@ -37,7 +37,7 @@ class AppSettings:
 
     models_dir: str = ""  # empty = the model store's default (platformdirs data dir / HF cache)
     device: str = "auto"
-    engine: str = "si2-controlnet"
+    engine: str = "auto"  # si2-controlnet when its weights are here, else white (core.jobs resolves it)
     template: str = ""
     variants: int = 2
     steps: int = 20
@@ -49,13 +49,42 @@ class AppSettings:
     first_run_done: bool = False
     recent_folders: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Values given for this run only (command-line options): name -> the saved value they
+        # stand in for. Not a dataclass field, so it is never written, compared or copied.
+        self._session_only: dict[str, Any] = {}
+
     @property
     def models_path(self) -> Optional[Path]:
         return Path(self.models_dir).expanduser() if self.models_dir else None
 
+    def override(self, name: str, value: Any) -> None:
+        """Use ``value`` for this run without saving it (``--models-dir``, ``--device``)."""
+        self._session_only.setdefault(name, getattr(self, name))
+        setattr(self, name, value)
+
+    def choose(self, name: str, value: Any) -> None:
+        """The user set ``name`` in the app (settings or models dialog): save it from now on."""
+        self._session_only.pop(name, None)
+        setattr(self, name, value)
+
+    def is_overridden(self, name: str) -> bool:
+        return name in self._session_only
+
+    def saved_dict(self) -> dict[str, Any]:
+        """What goes into settings.json: the user's own values, not this run's command-line ones."""
+        data = asdict(self)
+        data.update(self._session_only)
+        return data
+
     def remember_folder(self, folder: Path | str) -> None:
-        text = str(folder)
+        text = absolute_path(folder)
         self.recent_folders = [text] + [f for f in self.recent_folders if f != text][: MAX_RECENT - 1]
+
+
+def absolute_path(path: Path | str) -> str:
+    """Paths are stored absolute: a relative one would mean another folder from another directory."""
+    return str(Path(path).expanduser().resolve())
 
 
 def settings_path() -> Path:
@@ -85,6 +114,6 @@ def save_settings(settings: AppSettings, path: Optional[Path] = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(asdict(settings), fh, indent=2)
+        json.dump(settings.saved_dict(), fh, indent=2)
     os.replace(tmp, path)
     return path

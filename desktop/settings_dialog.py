@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.settings import DEVICES, AppSettings, save_settings
+from desktop.settings import DEVICES, AppSettings, absolute_path, save_settings
 from desktop.templates_panel import ENGINES
 
 MASKERS = ("auto", "sam", "classic")
@@ -79,15 +79,24 @@ class SettingsDialog(QDialog):
         if folder:
             self.models_dir.setText(folder)
 
+    def values(self) -> dict[str, Any]:
+        models_dir = self.models_dir.text().strip()
+        return {
+            "models_dir": absolute_path(models_dir) if models_dir else "",
+            "device": self.device.currentText(),
+            "masker": self.masker.currentText(),
+            "engine": self.engine.currentText(),
+            "variants": self.variants.value(),
+            "steps": self.steps.value(),
+            "export_preset": self.preset.currentText(),
+            "qc_threshold": self.qc.value() or None,
+        }
+
     def accept(self) -> None:
         s = self.settings
-        s.models_dir = self.models_dir.text().strip()
-        s.device = self.device.currentText()
-        s.masker = self.masker.currentText()
-        s.engine = self.engine.currentText()
-        s.variants = self.variants.value()
-        s.steps = self.steps.value()
-        s.export_preset = self.preset.currentText()
-        s.qc_threshold = self.qc.value() or None
+        for name, value in self.values().items():
+            # A value given on the command line stays for this run only unless the user changes it here.
+            if value != getattr(s, name) or not s.is_overridden(name):
+                s.choose(name, value)
         save_settings(s)
         super().accept()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import PackshotError, TemplateError
+from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, GENERATIVE_ENGINES
 from core.templates import (
     PromptTemplate,
     load_templates,
@@ -43,10 +44,22 @@ from desktop.settings import AppSettings, config_dir
 
 log = logging.getLogger(__name__)
 
-# Engine names of core.generation.engines.get_engine (the contract); listed here so the panel
-# does not import the generation package (and torch) on the start-up path.
-ENGINES = ("si2-controlnet", "si2", "white", "color", "gradient", "blur", "image")
-GENERATIVE = {"si2-controlnet", "si2"}
+# Engine names of core.generation.engines.get_engine (the contract) plus core.jobs' "auto" (the
+# paper's engine when its weights are here, else white); listed here so the panel does not import
+# the generation package (and torch) on the start-up path.
+ENGINES = ("auto", "si2-controlnet", "si2", "white", "color", "gradient", "blur", "image")
+GENERATIVE = set(GENERATIVE_ENGINES)
+SI2_MODELS = ("sd2-inpainting", CONTROLNET_MODEL)  # si2 runs on SD2 inpainting, or on the paper folder's copy
+
+
+def missing_model(engine: str, available: Callable[[str], bool], model: Optional[str] = None) -> Optional[str]:
+    """The model id ``engine`` needs and ``available`` (e.g. ``ModelStore.available``) says is absent, or None."""
+    if engine == "si2-controlnet":
+        wanted = model or CONTROLNET_MODEL
+        return None if available(wanted) else wanted
+    if engine == "si2":
+        return None if any(available(m) for m in SI2_MODELS) else SI2_MODELS[0]
+    return None  # "auto" falls back to white; the other engines need no weights
 SCHEDULERS = ("unipc", "ddim", "euler", "dpm++")
 
 
@@ -99,10 +112,16 @@ class TemplatesPanel(QWidget):
 
         self.engine_combo = QComboBox()
         self.engine_combo.addItems(ENGINES)
+        self.engine_combo.setToolTip("auto: generated backgrounds (si2-controlnet) when their weights are on "
+                                     "this machine, else a white background")
         self.engine_combo.setCurrentText(self._settings.engine if self._settings.engine in ENGINES else ENGINES[0])
         self.engine_combo.currentTextChanged.connect(self._engine_changed)
+        self.engine_note = QLabel()
+        self.engine_note.setWordWrap(True)
+        self._have_weights: dict[str, bool] = {}  # model id -> on this machine (cleared by refresh_models)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("The ControlNet for si2-controlnet: the paper's, or one you trained")
+        self.model_combo.currentTextChanged.connect(lambda _t: self._engine_changed(self.engine()))
         self.refresh_models()
         self.steps = _spin(1, 200, self._settings.steps)
         self.guidance = _dspin(0.0, 30.0, self._settings.guidance, 0.5)
@@ -154,6 +173,7 @@ class TemplatesPanel(QWidget):
         eng_box = QGroupBox("Engine and settings")
         eng_form = QFormLayout(eng_box)
         eng_form.addRow("Engine", self.engine_combo)
+        eng_form.addRow("", self.engine_note)
         eng_form.addRow("Model", self.model_combo)
         eng_form.addRow("Variants", self.variants)
         eng_form.addRow("Steps", self.steps)
@@ -207,7 +227,8 @@ class TemplatesPanel(QWidget):
         self.template_combo.addItems(names)
         self.template_combo.blockSignals(False)
         if names:
-            self.template_combo.setCurrentText(select if select in names else names[0])
+            fallback = DEFAULT_GENERATIVE_TEMPLATE if DEFAULT_GENERATIVE_TEMPLATE in names else names[0]
+            self.template_combo.setCurrentText(select if select in names else fallback)
             self._template_picked(self.template_combo.currentText())
 
     def _template_picked(self, name: str) -> None:
@@ -317,16 +338,50 @@ class TemplatesPanel(QWidget):
         self.preview.setText(text)
 
     def _engine_changed(self, engine: str) -> None:
-        generative = engine in GENERATIVE
+        if not hasattr(self, "qc_retries"):
+            return  # still building the panel
+        effective = self.resolved_engine()
+        generative = effective in GENERATIVE
         for widget in (self.steps, self.guidance, self.scheduler, self.resolution):
             widget.setEnabled(generative)
-        self.cn_scale.setEnabled(engine == "si2-controlnet")
-        self.model_combo.setEnabled(engine == "si2-controlnet")
+        self.cn_scale.setEnabled(effective == "si2-controlnet")
+        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet"))
         self.qc_retries.setEnabled(generative)
         self.colour_btn.setEnabled(engine == "color")
         self.image_btn.setEnabled(engine == "image")
+        self.engine_note.setText(self._engine_note(engine, effective))
         self._settings.engine = engine
         self.settings_changed.emit()
+
+    def _engine_note(self, engine: str, effective: str) -> str:
+        lacking = self._missing(engine)
+        if engine == "auto":
+            if effective == "si2-controlnet":
+                return "auto: generated backgrounds (si2-controlnet)."
+            return (f"auto: white background, since the weights of '{_escape(self.model() or CONTROLNET_MODEL)}' "
+                    "are not on this machine (File ▸ Models… gets them).")
+        if lacking:
+            return (f"<span style='color:#c33'>needs '{_escape(lacking)}', which is not on this machine "
+                    "(File ▸ Models… gets it).</span>")
+        return ""
+
+    def _available(self, model_id: str) -> bool:
+        """Cached per model id: the store looks through folders and the HF cache, too slow for every redraw."""
+        if model_id not in self._have_weights:
+            from core.models.store import ModelStore
+
+            self._have_weights[model_id] = bool(ModelStore(self._settings.models_path).available(model_id))
+        return self._have_weights[model_id]
+
+    def _missing(self, engine: str) -> Optional[str]:
+        return missing_model(engine, self._available, self.model())
+
+    def resolved_engine(self) -> str:
+        """The engine a job will run: "auto" as core.jobs resolves it (si2-controlnet or white)."""
+        engine = self.engine()
+        if engine != "auto":
+            return engine
+        return "white" if self._missing("si2-controlnet") else "si2-controlnet"
 
     def engine(self) -> str:
         return self.engine_combo.currentText()
@@ -337,11 +392,15 @@ class TemplatesPanel(QWidget):
 
         current = self.model_combo.currentText()
         store = ModelStore(self._settings.models_path)
+        self._have_weights.clear()  # the models folder or its contents may have changed
         ids = ["photo-background-generation"] + [
             s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
+        self.model_combo.blockSignals(True)
         self.model_combo.clear()
         self.model_combo.addItems(ids)
         self.model_combo.setCurrentText(current if current in ids else ids[0])
+        self.model_combo.blockSignals(False)
+        self._engine_changed(self.engine())
 
     def model(self) -> Optional[str]:
         """None for the paper's weights (the default), else the chosen model id."""

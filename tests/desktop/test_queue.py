@@ -110,3 +110,79 @@ def test_failed_job_is_reported_and_queue_goes_on(qtbot):
         assert failed == ["bad photo"] and finished == ["OK"]
     finally:
         queue.shutdown()
+
+
+def test_cancel_all_counts_cancelled_items_apart_from_done(qtbot):
+    from desktop.queue_panel import QueuePanel
+
+    queue = GenerationQueue()
+    panel = QueuePanel(queue)
+    qtbot.addWidget(panel)
+    try:
+        quick, slow = StepJob("quick", steps=1), [StepJob(f"s{i}", steps=50, delay=0.05) for i in range(4)]
+        queue.set_paused(True)  # all five in one batch
+        ids = [queue.submit(quick)] + [queue.submit(j) for j in slow]
+        queue.set_paused(False)
+        qtbot.waitUntil(lambda: slow[0].done_steps >= 1, timeout=5000)
+        panel.cancel_all_btn.click()
+        qtbot.waitUntil(lambda: not queue.busy and queue.counts().finished == 5, timeout=5000)
+        assert [panel.state_of(i) for i in ids] == ["done"] + ["cancelled"] * 4
+        assert panel.overall.text() == "1 of 5 done · 4 cancelled"
+        assert (queue.counts().done, queue.counts().cancelled) == (1, 4)
+    finally:
+        queue.shutdown()
+
+
+def test_a_job_that_returned_is_done_even_if_cancel_came_after_its_last_step(qtbot):
+    from desktop.queue_panel import QueuePanel
+
+    class SavesAfterLastStep:
+        label = "saves"
+
+        def __init__(self):
+            self.stepped, self.release = threading.Event(), threading.Event()
+
+        def run(self, progress, cancel):
+            progress(Progress("step", 1, 1))
+            self.stepped.set()
+            self.release.wait(5)  # writing its results: no more steps, so no more cancel checks
+            return "saved"
+
+    queue = GenerationQueue()
+    panel = QueuePanel(queue)
+    qtbot.addWidget(panel)
+    try:
+        job = SavesAfterLastStep()
+        item = queue.submit(job)
+        assert job.stepped.wait(5)
+        queue.cancel_current()
+        job.release.set()
+        qtbot.waitUntil(lambda: panel.state_of(item) in ("done", "cancelled"), timeout=5000)
+        assert panel.state_of(item) == "done" and panel.overall.text() == "1 of 1 done"
+    finally:
+        queue.shutdown()
+
+
+def test_generate_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, tmp_path):
+    """The queue raises a pending cancel at each progress report; PhotoJob's last report comes after
+    its results are saved and recorded, so that one must not turn the finished photo into "cancelled"."""
+    from core.generation.settings import GenerationSettings
+    from core.images import list_photos
+    from core.progress import CancelToken
+    from desktop.gui_jobs import GenerateJob, project_store
+
+    out = tmp_path / "out"
+    project_store(out).add_photos(list_photos(photos_dir))
+    photo = photos_dir / "a_mug.png"
+    job = GenerateJob(out, photo, "white", GenerationSettings(variants=1), app_settings, template_prompt="",
+                      template_negative="", template_name="custom", variables={})
+    token = CancelToken()
+
+    def report(p: Progress) -> None:  # what the queue does, with the cancel landing on the last report
+        if p.stage == "photo" and p.total and p.done >= p.total:
+            token.cancel()
+        token.raise_if_cancelled()
+
+    outcome = job.run(report, token)
+    assert outcome.status == "done" and all(p.is_file() for p in outcome.outputs)
+    assert project_store(out).photo(photo).status == "done"

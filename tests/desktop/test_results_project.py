@@ -53,22 +53,32 @@ def test_open_the_output_folder_of_a_cli_batch(qtbot, make_window, app_settings,
     assert window.results.strip.count() == 2 and "keeper" in window.results.strip.item(1).text()
 
 
-def test_missing_model_stops_the_queue_and_offers_the_models_dialog(qtbot, make_window, app_settings,
-                                                                    photos_dir, tmp_path, monkeypatch):
+def test_weights_gone_after_queueing_stop_the_queue_with_one_message(qtbot, make_window, app_settings,
+                                                                      photos_dir, tmp_path, models_dir, monkeypatch):
+    """Missing weights are caught before queueing (test_engine_defaults); weights that vanish while
+    photos wait in the queue still give one message, not one per photo."""
     from PySide6.QtWidgets import QMessageBox
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
-    window = make_window(replace(app_settings, models_dir=str(tmp_path / "no-models")))
+    mine = tmp_path / "models"
+    mine.mkdir()
+    (mine / "photo-background-generation").symlink_to(models_dir / "photo-background-generation")
+    window = make_window(replace(app_settings, models_dir=str(mine)))
     window.open_folder(photos_dir)
     window.templates.engine_combo.setCurrentText("si2-controlnet")
+    window.queue.set_paused(True)
     ids = window.run_on_all()
+    assert len(ids) == 3 and not shown
+    (mine / "photo-background-generation").unlink()  # e.g. a removable drive unplugged
+    window.queue.set_paused(False)
     qtbot.waitUntil(lambda: bool(shown) and not window.queue.busy, timeout=TIMEOUT)
     qtbot.wait(50)
     assert "photo-background-generation" in shown[0] and "Traceback" not in shown[0]
     assert len(shown) == 1  # one message, not one per photo
     states = [window.queue_panel.state_of(i) for i in ids]
     assert states[0] == "failed" and set(states[1:]) == {"cancelled"}
+    assert window.queue_panel.overall.text() == "0 of 3 done · 1 failed · 2 cancelled"
     assert window.model.entry(window.model.row_of(photos_dir / "a_mug.png")).status == "failed"
     window.select_photo(photos_dir / "a_mug.png")
     window.tabs.setCurrentIndex(3)
@@ -132,3 +142,81 @@ def test_colour_and_image_engines_take_their_inputs_from_the_panel(qtbot, make_w
     assert newest.engine == "image"
     out = np.asarray(Image.open(newest.output_path).convert("RGB"))
     assert np.abs(out[0, 0].astype(int) - (250, 240, 5)).max() <= 3
+
+
+def test_mask_review_list_follows_a_generation(qtbot, make_window, app_settings, photos_dir):
+    """Generating computes the photo's automatic mask: its status and score show in the review list."""
+    window = make_window(replace(app_settings, engine="white", variants=1))
+    window.open_folder(photos_dir)
+    panel = window.mask_panel
+
+    def listed(name: str) -> str:
+        texts = [panel.queue_list.item(i).text() for i in range(panel.queue_list.count())]
+        return next(t for t in texts if t.startswith(name))
+
+    assert "pending · score –" in listed("a_mug.png")
+    window.select_photo(photos_dir / "a_mug.png")
+    item = window.try_on_current()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    rec = window.session.record(photos_dir / "a_mug.png")
+    assert rec.mask_state == "auto" and rec.mask_score is not None
+    qtbot.waitUntil(lambda: f"auto · score {rec.mask_score:.2f}" in listed("a_mug.png"), timeout=5000)
+    assert panel.order[0] == photos_dir / "a_mug.png"  # scored masks come before unscored ones
+
+
+def _pixels(image):
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h = rgb.width(), rgb.height()
+    rows = np.frombuffer(rgb.constBits(), np.uint8, count=rgb.sizeInBytes()).reshape(h, rgb.bytesPerLine())
+    return rows[:, : w * 3].reshape(h, w, 3)
+
+
+def test_before_after_of_a_size_preset_compares_like_with_like(qtbot, make_window, app_settings, photos_dir,
+                                                               tmp_path):
+    out = tmp_path / "out"
+    job = BatchJob(photos_dir, out, JobSettings(engine="white", masker="classic", variants=1,
+                                                preset="square-1000", qc_threshold=0.10))
+    job.prepare()
+    assert len(job.run().done) == 3
+    window = make_window(app_settings)
+    window.open_folder(out)
+    photo = photos_dir / "a_mug.png"  # 96 x 80; its result is 1000 x 1000
+    window.select_photo(photo)
+    window.tabs.setCurrentIndex(3)
+    qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
+    compare = window.results.compare
+    assert compare.before.size() == compare.after.size()
+    assert compare.before_rect() == compare._target(compare.after)  # drawn into the same frame
+    before, after = _pixels(compare.before), _pixels(compare.after)
+    red_before = (before[..., 0] > 150) & (before[..., 1] < 90)
+    red_after = (after[..., 0] > 150) & (after[..., 1] < 90)
+    assert red_after.sum() > 10_000
+    assert (red_before & red_after).sum() / (red_before | red_after).sum() > 0.95  # the product lines up
+
+    result = window.session.results(photo)[0]
+    caption = window.results.strip.item(1).text()
+    assert f"grew {100 * result.qc['expansion_object']:.1f}% beyond the product" in caption
+    assert "the 10% limit" in caption and ("QC ok" in caption) != result.qc_flag
+
+
+def test_caption_names_the_product_relative_expansion_and_the_qc_verdict():
+    from pathlib import Path
+
+    from core.project import ResultRecord
+    from desktop.results import result_caption
+
+    def record(flag: bool, **qc) -> ResultRecord:
+        return ResultRecord(id=1, photo_id=1, job_key="k", variant=1, seed=3, engine="si2-controlnet",
+                            output_path=Path("x.png"), recipe={}, expansion=qc["expansion"], qc_flag=flag,
+                            qc={"flagged": flag, **qc}, attempts=1, chosen=False)
+
+    ok = result_caption(record(False, expansion=0.2716, expansion_object=0.05, score=0.05, threshold=0.1,
+                               measure="object"), False)
+    assert "grew 5.0% beyond the product" in ok and "QC ok: within the 10% limit" in ok and "27.16" not in ok
+    bad = result_caption(record(True, expansion=0.03, expansion_object=0.4, score=0.03, threshold=0.02,
+                                measure="image"), True)
+    assert "grew 40.0% beyond the product" in bad and "QC FLAGGED: over 3.0% of the image, the 2% limit" in bad
+    assert "keeper" in bad

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
@@ -83,3 +84,56 @@ def test_settings_dialog_saves_models_folder_device_and_defaults(qtbot, tmp_path
     assert (back.models_dir, back.device, back.variants, back.export_preset) == (
         str(tmp_path / "models"), "cpu", 3, "square-2000")
     assert back.qc_threshold is None  # 0 in the box means the gate's default
+
+
+def test_command_line_options_hold_for_the_run_and_are_not_saved(qtbot, tmp_path, photos_dir, monkeypatch):
+    """`packshot gui photos --models-dir models --device cpu` (relative paths, from tmp_path)."""
+    import sys
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import app as app_module
+    from desktop.main_window import MainWindow
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own hooks
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    save_settings(AppSettings(models_dir="/saved/models", device="auto", first_run_done=True))
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+
+    def run_then_close(*_args):
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        qtbot.waitUntil(lambda: window.session is not None, timeout=10_000)
+        seen.update(models=window.settings.models_dir, device=window.settings.device)
+        window.close()  # saves the settings, as quitting does
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", run_then_close)
+    assert app_module.main(["photos", "--models-dir", "models", "--device", "cpu"]) == 0
+    assert seen["models"] == str((tmp_path / "models").resolve()) and seen["device"] == "cpu"  # used, made absolute
+    saved = load_settings()
+    assert saved.models_dir == "/saved/models" and saved.device == "auto"  # the user's own settings stay
+    assert saved.recent_folders == [str(photos_dir.resolve())]  # absolute, though "photos" was given
+
+
+def test_settings_dialog_saves_an_overridden_value_only_when_the_user_changes_it(qtbot, tmp_path):
+    from desktop.settings_dialog import SettingsDialog
+
+    save_settings(AppSettings(models_dir="/saved/models", device="auto"))
+    settings = load_settings()
+    settings.override("models_dir", str(tmp_path / "cli-models"))
+    settings.override("device", "cpu")
+    dialog = SettingsDialog(settings, ("original",))
+    qtbot.addWidget(dialog)
+    dialog.variants.setValue(5)
+    dialog.device.setCurrentText("cuda")  # changed here: saved; the models folder is left as it was
+    dialog.accept()
+    back = load_settings()
+    assert (back.models_dir, back.device, back.variants) == ("/saved/models", "cuda", 5)
+    assert settings.models_dir == str(tmp_path / "cli-models")  # still this run's folder
+    dialog = SettingsDialog(settings, ("original",))
+    qtbot.addWidget(dialog)
+    dialog.models_dir.setText("relative-models")
+    dialog.accept()
+    assert load_settings().models_dir == str(Path.cwd() / "relative-models")  # saved, absolute
