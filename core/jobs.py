@@ -408,15 +408,6 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
     return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
 
 
-def finish_image(image: np.ndarray, mask: Any, preset: str) -> np.ndarray:
-    """Apply the output preset (size, padding, aspect); 'original' leaves the image as it is."""
-    if preset == "original":
-        return image
-    from core.generation.presets import apply_preset
-
-    return apply_preset(image, mask.mask, preset)
-
-
 def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
                        check_input: bool = True) -> np.ndarray:
     """Run a recipe again (see ``core.recipe.replay``)."""
@@ -452,8 +443,10 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     model = next(iter(recipe.models), None) if recipe.engine == "si2-controlnet" else None
     engine = get_engine(recipe.engine, store, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
-    image = render_images(engine, photo, mask, gs, shadow)[0]
-    return finish_image(image, mask, recipe.preset)
+    from core.generation.presets import frame_photo
+
+    photo, mask = frame_photo(photo, mask, recipe.preset)
+    return render_images(engine, photo, mask, gs, shadow)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -571,15 +564,19 @@ class PhotoJob:
         progress(Progress("photo", 2, 4, f"{self.name}: background ({ctx.engine_name})"))
         seeds = self.variant_seeds
         gs = ctx.generation_settings(prompt, negative, seeds)
-        images = render_images(ctx.engine, photo, mask, gs, s.shadow, _sub(progress, self.name), cancel)
+        # A size preset frames the photo first, so the engine makes background for the padding too.
+        # The photo-resolution mask stays what is stored and recorded: replay frames again from it.
+        from core.generation.presets import frame_photo
+
+        framed, framed_mask = frame_photo(photo, mask, s.preset)
+        images = render_images(ctx.engine, framed, framed_mask, gs, s.shadow, _sub(progress, self.name), cancel)
 
         progress(Progress("photo", 3, 4, f"{self.name}: checking and saving"))
         results: list[NewResult] = []
         models = ctx.model_info()
         for i, (image, seed, out) in enumerate(zip(images, seeds, outputs)):
             check(cancel)
-            qc_record, seed_used, image = self._qc(photo, mask, image, seed, prompt, negative, cancel)
-            final = finish_image(image, mask, s.preset)
+            qc_record, seed_used, final = self._qc(framed, framed_mask, image, seed, prompt, negative, cancel)
             single = ctx.generation_settings(prompt, negative, [seed_used])
             recipe = Recipe(input_path=str(self.path), input_sha256=sha, engine=ctx.engine_name, seed=seed_used,
                             variant=i + 1, prompt=prompt, negative_prompt=negative, template=ctx.template.name,

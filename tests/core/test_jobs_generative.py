@@ -136,3 +136,18 @@ def test_si2_runs_on_the_papers_folder_when_sd2_inpainting_is_absent(tmp_path, t
                      "--engine", "si2", "--resolution", "64", "--steps", "2", "--device", "cpu", "--no-progress"]) == 0
     [out] = (tmp_path / "out").glob("*.png")
     assert list(read_recipe(out).models) == ["photo-background-generation"]  # the folder actually used
+
+
+def test_size_preset_padding_is_generated_background_and_replays(tmp_path, tiny_diffusion_store):  # noqa: F811
+    """square-1000 frames the photo before generation: the padding is made by the model, not smeared edges."""
+    write_photos(tmp_path / "in", 1, size=(96, 48))
+    settings = JobSettings(engine="si2-controlnet", preset="square-1000", **TINY)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
+    assert job.run().ok
+    [out] = (tmp_path / "out").glob("*.png")
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert image.shape == (1000, 1000, 3)
+    top_band = image[:150]  # the 2:1 photo is framed in the middle: the top rows are padding
+    assert np.abs(np.diff(top_band, axis=0)).mean() > 1.0  # rows differ: not the edge row repeated
+    again = replay(out, store=tiny_diffusion_store, device="cpu")
+    assert np.abs(again.astype(int) - image).max() <= 1
