@@ -97,7 +97,7 @@ def test_open_review_generate_export_reopen(qtbot, make_window, app_settings, ph
     window.tabs.setCurrentIndex(3)
     qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
     assert window.results.strip.count() == 3  # original + 2 variants
-    assert "expansion" in window.results.strip.item(1).text()
+    assert "beyond the product" in window.results.strip.item(1).text()
     window.results.select_variant(1)
     window.results.keep_btn.click()
     keeper = window.session.results(photo)[1]
