@@ -1,0 +1,57 @@
+"""The job objects that the command line and the desktop app both drive.
+
+``PhotoJob`` does one photo: read it -> mask -> engine.render -> composite -> preset -> QC ->
+save (atomically, recipe inside) -> record in the project store. ``BatchJob`` prepares a folder
+(validates everything before any work), hands out ``PhotoJob`` objects (this process's share when
+several processes run) and runs them with progress and cancellation. The GUI's generation queue
+calls ``PhotoJob.run`` one by one on its worker thread; the CLI calls ``BatchJob.run``.
+
+Models, maskers and the QC gate live in a ``JobContext`` shared by all jobs of a process, so they
+load once (engines are also cached per process by ``core.generation.engines``).
+"""
+
+from __future__ import annotations
+
+from core.jobs.batch import BatchJob
+from core.jobs.context import JobContext
+from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
+from core.jobs.photo import PhotoJob
+from core.jobs.render import make_shadow, render_from_recipe, render_images
+from core.jobs.settings import (
+    CONTROLNET_MODEL,
+    DEFAULT_GENERATIVE_TEMPLATE,
+    ENABLE_HINT,
+    ENGINES,
+    GENERATIVE_ENGINES,
+    LOCK_NAME,
+    TMP_PREFIX,
+    BatchSummary,
+    JobSettings,
+    PhotoOutcome,
+    PhotoPlan,
+    file_sha256,
+)
+
+__all__ = [
+    "BatchJob",
+    "BatchSummary",
+    "CONTROLNET_MODEL",
+    "DEFAULT_GENERATIVE_TEMPLATE",
+    "ENABLE_HINT",
+    "ENGINES",
+    "GENERATIVE_ENGINES",
+    "JobContext",
+    "JobSettings",
+    "LOCK_NAME",
+    "PhotoJob",
+    "PhotoOutcome",
+    "PhotoPlan",
+    "TMP_PREFIX",
+    "file_sha256",
+    "load_mask_file",
+    "make_shadow",
+    "quantize_mask",
+    "render_from_recipe",
+    "render_images",
+    "save_mask_atomic",
+]

@@ -1,0 +1,219 @@
+"""A folder of photos into an output folder; ``prepare()`` validates everything before any work."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from core.errors import Cancelled, ImageReadError, ImageWriteError, PackshotError, TemplateError
+from core.images import list_photos, load_photo
+from core.jobs.context import JobContext
+from core.jobs.photo import PhotoJob
+from core.jobs.settings import (
+    LOCK_NAME,
+    TMP_PREFIX,
+    BatchSummary,
+    JobSettings,
+    PhotoOutcome,
+    PhotoPlan,
+)
+from core.naming import unique_stems
+from core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from core.project import ProjectStore
+from core.templates import check_variables
+
+log = logging.getLogger(__name__)
+
+
+class BatchJob:
+    """A folder of photos into an output folder. ``prepare()`` validates all before any work."""
+
+    def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
+                 process_index: int = 0, num_processes: int = 1, model_store: Any = None,
+                 argv: Optional[Sequence[str]] = None, templates_path: Optional[Path] = None) -> None:
+        self.input_dir = Path(input_dir)
+        self.out_dir = Path(out_dir)
+        self.settings = settings
+        self.process_index = process_index
+        self.num_processes = max(1, num_processes)
+        self.argv = argv
+        self._model_store = model_store
+        self._templates_path = templates_path
+        self.context: Optional[JobContext] = None
+        self.project: Optional[ProjectStore] = None
+        self.photos: list[Path] = []
+        self.run_id: Optional[int] = None
+        self._lock: Any = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.process_index == 0
+
+    def prepare(self, *, dry_run: bool = False) -> None:
+        """Everything that can fail for the whole batch fails here, before any photo is touched."""
+        if not self.input_dir.is_dir():
+            raise ImageReadError(f"Input folder not found: {self.input_dir}")
+        in_root, out_root = self.input_dir.resolve(), self.out_dir.resolve()
+        if out_root == in_root:
+            raise PackshotError("--out must not be the input folder: originals are never written.")
+        self.photos = list_photos(self.input_dir)
+        s = self.settings
+        if s.masks_dir and not Path(s.masks_dir).is_dir():
+            raise ImageReadError(f"--masks folder not found: {s.masks_dir}")
+        if s.background_image:
+            load_photo(s.background_image)  # a bad background image would fail every photo
+        self.context = JobContext(s, model_store=self._model_store, templates_path=self._templates_path)
+        check_variables(self.context.template, self.photos, self.context.variables)
+        try:
+            self.context.generation_settings("", "").validate()
+            from core.generation.presets import get_preset
+
+            get_preset(s.preset)
+        except ValueError as exc:
+            raise PackshotError(f"Invalid settings: {exc}") from exc
+        if self.context.generative:
+            self.context.check_models()
+        self.context.check_prior()
+        self.check_output_clashes()
+        if s.masker == "sam":
+            self.context.masker  # noqa: B018 - loads SAM now: missing weights stop the batch before any photo
+        if dry_run:
+            store_file = self.out_dir / ".packshot" / "project.sqlite"
+            self.project = ProjectStore(self.out_dir, create=False) if store_file.exists() else None
+            return
+        self.project = ProjectStore(self.out_dir)
+        if self.is_main:
+            self.lock()
+        self.project.add_photos(self.photos)
+
+    def lock(self) -> None:
+        """Hold OUT_DIR/.packshot/batch.lock until ``release()``: a second batch on the same folder would
+        work the same photos. Only the main process locks; the others of an ``accelerate launch`` run
+        share its lock (their photos are disjoint shares)."""
+        if self._lock is not None:
+            return
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.out_dir / ".packshot" / LOCK_NAME), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise PackshotError(f"Another packshot batch is already working on {self.out_dir} (it holds "
+                                f"{lock.lock_file}). Wait for it to finish, or choose another --out folder.") from None
+        except OSError as exc:
+            raise ImageWriteError(f"Cannot lock {self.out_dir}: {exc}") from exc
+        self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def check_output_clashes(self) -> None:
+        """Refuse, before any work, a name template that gives two photos (or variants) one output file:
+        the second would overwrite the first and both would count as done."""
+        owners: dict[str, list[str]] = {}
+        paths: dict[str, Path] = {}
+        for job in self.photo_jobs(self.photos):
+            outs = job.outputs()
+            for i, out in enumerate(outs):
+                key = str(out)
+                paths.setdefault(key, out)
+                owners.setdefault(key, []).append(job.name if len(outs) == 1 else f"{job.name} (variant {i + 1})")
+        clashes = [(paths[k], names) for k, names in owners.items() if len(names) > 1]
+        if not clashes:
+            return
+        lines = []
+        for out, names in clashes[:5]:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            lines.append(f"{out.relative_to(self.out_dir.resolve())} <- {shown}")
+        more = f" (and {len(clashes) - 5} more clashes)" if len(clashes) > 5 else ""
+        template = self.settings.name_template
+        if "{stem}" in template:  # only cleaning of odd characters can make stems meet
+            fix = "Rename one of the photos in each pair."
+        else:
+            fix = f"Put {{stem}} in --name (e.g. --name \"{{stem}}-{template}\") so every photo gets its own file."
+        raise TemplateError(f"--name '{template}' gives several results the same output file: "
+                            + "; ".join(lines) + more + ". " + fix)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.context.notes if self.context else []
+
+    def my_photos(self) -> list[Path]:
+        """This process's share: every n-th photo, so shares are disjoint and stable across runs."""
+        return self.photos[self.process_index::self.num_processes]
+
+    def photo_jobs(self, photos: Optional[Sequence[Path]] = None) -> list[PhotoJob]:
+        if self.context is None:
+            raise PackshotError("BatchJob.prepare() must run first.")
+        stems = unique_stems(self.photos)
+        chosen = self.my_photos() if photos is None else [Path(p) for p in photos]
+        return [PhotoJob(p, self.out_dir, self.context, project=self.project,
+                         stem=stems.get(p, p.stem), run_id=self.run_id) for p in chosen]
+
+    def plan(self) -> list[PhotoPlan]:
+        return [job.plan() for job in self.photo_jobs()]
+
+    def cleanup_partials(self) -> int:
+        """Remove temp files a killed run left behind (call from one process only, while no other writes)."""
+        removed = 0
+        if not self.out_dir.is_dir():
+            return 0
+        for path in self.out_dir.rglob(f"{TMP_PREFIX}*"):
+            if path.is_file():
+                try:
+                    path.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
+
+    def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
+            on_photo: Optional[Callable[[PhotoOutcome], None]] = None,
+            barrier: Optional[Callable[[], None]] = None) -> BatchSummary:
+        """Run this process's photos. ``barrier`` (multi-process) keeps the temp-file cleanup safe."""
+        if self.context is None or self.project is None:
+            self.prepare()
+        assert self.context is not None and self.project is not None
+        if barrier is not None:
+            barrier()  # every process is past prepare() (whose write probe is a temp file)...
+        if self.is_main:
+            self.cleanup_partials()
+        if barrier is not None:
+            barrier()  # ...and nobody writes before the main process has cleaned up
+        self.run_id = self.project.start_run(self.settings.to_dict() | {"engine_resolved": self.context.engine_name},
+                                             self.argv, process_index=self.process_index,
+                                             num_processes=self.num_processes)
+        summary = BatchSummary(engine=self.context.engine_name)
+        start = time.perf_counter()
+        jobs = self.photo_jobs()
+        status = "finished"
+        try:
+            for i, job in enumerate(jobs):
+                progress(Progress("batch", i, len(jobs), job.name))
+                outcome = job.run(progress, cancel)
+                {"done": summary.done, "skipped": summary.skipped}.get(outcome.status, []).append(job.name)
+                if outcome.status == "failed":
+                    summary.failed.append((job.name, outcome.message))
+                if on_photo is not None:
+                    on_photo(outcome)
+            progress(Progress("batch", len(jobs), len(jobs), ""))
+        except Cancelled:
+            summary.cancelled = True
+            status = "cancelled"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            summary.seconds = time.perf_counter() - start
+            try:
+                self.project.finish_run(self.run_id, status, summary.to_dict())
+            except PackshotError as exc:
+                log.warning("Could not record the end of the run: %s", exc)
+            if self.num_processes == 1:  # several processes: the launcher releases once all are done
+                self.release()
+        return summary

@@ -1,0 +1,38 @@
+"""Masks as jobs use them: always exactly as stored (8-bit PNG), so a replay is bit-exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.images import save_image
+
+
+def quantize_mask(result: Any) -> Any:
+    """The MaskResult as an 8-bit PNG would give it back: alpha in 1/255 steps, mask = alpha >= 0.5."""
+    from core.masking.result import MaskResult
+
+    alpha8 = np.clip(np.rint(np.asarray(result.alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=result.score,
+                      source=result.source, details=dict(result.details))
+
+
+def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
+    """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename."""
+    alpha8 = np.clip(np.rint(np.asarray(alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return save_image(Path(path), alpha8)
+
+
+def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> Any:
+    """A mask PNG as a MaskResult at ``size`` (w, h), quantised to the 8 bits the job stores.
+
+    Read by ``core.masking.load_mask_png``: it honours the polarity chunk ``packshot masks --white
+    background`` writes, resizes masks of the same aspect ratio and refuses any other size."""
+    from core.masking.maskio import load_mask_png
+
+    result = load_mask_png(Path(path), tuple(size))
+    result.source = source
+    return quantize_mask(result)
+

@@ -1,0 +1,77 @@
+"""Rendering one image: shared by ``PhotoJob`` and recipe replay so both do exactly the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from core.errors import ImageReadError, PackshotError
+from core.images import Photo, load_photo
+from core.jobs.masks import load_mask_file
+from core.jobs.settings import file_sha256
+from core.progress import CancelToken, ProgressCallback, check, no_progress
+from core.recipe import Recipe
+
+
+def make_shadow(shadow: Optional[str]) -> Any:
+    if not shadow or shadow == "none":
+        return None
+    from core.generation.shadow import Shadow
+
+    return Shadow(kind=shadow)
+
+
+def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shadow: Optional[str] = None,
+                  progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None
+                  ) -> list[np.ndarray]:
+    """Backgrounds from the engine, composited under the untouched product (photo resolution)."""
+    from core.generation.composite import composite
+
+    backgrounds = engine.render(photo, mask, gen_settings, progress, cancel)
+    check(cancel)
+    shade = make_shadow(shadow)
+    return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
+
+
+def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
+                       check_input: bool = True) -> np.ndarray:
+    """Run a recipe again (see ``core.recipe.replay``)."""
+    from core.generation.engines import get_engine
+    from core.generation.settings import GenerationSettings
+
+    source = Path(recipe.input_path)
+    if not source.is_file():
+        raise ImageReadError(f"The original {source} is gone; cannot replay.")
+    if check_input and file_sha256(source) != recipe.input_sha256:
+        raise PackshotError(f"{source.name} changed since {Path(output_path).name} was made (sha256 differs).")
+    photo = load_photo(source)
+    mask_file = recipe.mask_file(output_path)
+    if mask_file is None or not mask_file.is_file():
+        raise ImageReadError(f"The mask used for {Path(output_path).name} ({mask_file}) is gone; cannot replay.")
+    if check_input and recipe.mask.get("sha256") and file_sha256(mask_file) != recipe.mask["sha256"]:
+        raise PackshotError(f"The mask {mask_file.name} was edited after {Path(output_path).name} was made; "
+                            "replaying would not give the same image.")
+    mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
+    if store is None:
+        from core.models.store import ModelStore
+
+        store = ModelStore()
+    fields = set(GenerationSettings.__dataclass_fields__)
+    gs = GenerationSettings(**{k: v for k, v in recipe.settings.items() if k in fields})
+    gs.seeds, gs.variants, gs.seed = (int(recipe.seed),), 1, int(recipe.seed)
+    for key in ("color",):
+        if isinstance(getattr(gs, key), list):
+            setattr(gs, key, tuple(getattr(gs, key)))
+    if isinstance(gs.gradient, list):
+        gs.gradient = tuple(tuple(c) for c in gs.gradient)
+    # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one.
+    model = next(iter(recipe.models), None) if recipe.engine == "si2-controlnet" else None
+    engine = get_engine(recipe.engine, store, device, model=model)
+    shadow = recipe.shadow.get("kind") if recipe.shadow else None
+    from core.generation.presets import frame_photo
+
+    photo, mask = frame_photo(photo, mask, recipe.preset)
+    return render_images(engine, photo, mask, gs, shadow)[0]
+
