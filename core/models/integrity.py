@@ -120,17 +120,12 @@ def safetensors_truncation(path: Path) -> Optional[str]:
 
 
 def read_lock(folder: Path) -> dict:
-    try:
-        return json.loads((folder / LOCK_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
+    """The lock file a download wrote into its folder ({} if none)."""
+    return _read_json(folder / LOCK_NAME)
 
 
 def write_lock(folder: Path, model_id: str, files: dict[str, dict], **extra: str) -> None:
-    data = {"model_id": model_id, **extra, "files": dict(sorted(files.items()))}
-    tmp = folder / (LOCK_NAME + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / LOCK_NAME)
+    _write_json(folder / LOCK_NAME, {"model_id": model_id, **extra, "files": dict(sorted(files.items()))})
 
 
 def model_files(folder: Path) -> list[Path]:
@@ -143,11 +138,19 @@ def model_files(folder: Path) -> list[Path]:
 
 
 def verify_folder(spec: ModelSpec, folder: Path, *, record_if_unlocked: bool = True,
+                  record_to: Optional[Path] = None,
                   on_bytes: Optional[Callable[[int], None]] = None) -> VerifyReport:
-    """Check every file of a model folder; name each file that is missing, truncated or altered."""
+    """Check every file of a model folder; name each file that is missing, truncated or altered.
+
+    A folder we downloaded carries its own lock file. For any other folder (the user's, the shared
+    Hugging Face cache) the first clean verify records the hashes in ``record_to``, a file of ours:
+    we never write into folders we do not own.
+    """
     report = VerifyReport(spec.id, folder)
     report.problems += [f"missing: {part}" for part in missing_parts(spec, folder)]
     lock = read_lock(folder).get("files", {})
+    if not lock and record_to is not None and record_to.is_file():
+        lock = _read_json(record_to).get("files", {})
     known = {f.path: f for f in spec.files}
     if spec.kind in SINGLE_FILE_KINDS and len(spec.files) == 1 and spec.files[0].sha256:
         # Whatever the file is called, it must be the published one: check it against the manifest.
@@ -176,17 +179,22 @@ def verify_folder(spec: ModelSpec, folder: Path, *, record_if_unlocked: bool = T
     for rel in lock:
         if rel not in seen and not (folder / rel).exists() and not any(rel in p for p in report.problems):
             report.problems.append(f"missing: {rel} (listed in {LOCK_NAME})")
-    if not lock and not report.problems and record_if_unlocked and seen and _writable(folder):
-        write_lock(folder, spec.id, seen, recorded="first verify (trust on first use)")
-        report.notes.append(f"no checksums were recorded for this folder; recorded them in {LOCK_NAME}")
+    if not lock and not report.problems and record_if_unlocked and seen and record_to is not None:
+        record_to.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(record_to, {"model_id": spec.id, "folder": str(folder),
+                                "recorded": "first verify (trust on first use)", "files": dict(sorted(seen.items()))})
+        report.notes.append(f"no checksums were recorded for this folder; recorded them in {record_to}")
     return report
 
 
-def _writable(folder: Path) -> bool:
+def _read_json(path: Path) -> dict:
     try:
-        probe = folder / ".packshot-write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError:
-        return False
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

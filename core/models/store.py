@@ -157,4 +157,13 @@ class ModelStore:
         folder = next((f for f in self.candidates(model_id) if f.is_dir()), None) or self._from_hf_cache(spec)
         if folder is None:
             return VerifyReport(model_id, None, problems=["not downloaded"])
-        return verify_folder(spec, folder)
+        return verify_folder(spec, folder, record_to=self._record_path(model_id, folder))
+
+    def _record_path(self, model_id: str, folder: Path) -> Optional[Path]:
+        """Where verify keeps first-seen hashes of a folder that is not ours (None: the folder is ours)."""
+        import hashlib
+
+        if folder.resolve().is_relative_to(self.download_dir):
+            return None
+        key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        return self.download_dir.parent / "verified" / f"{model_id}-{key}.json"

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from core.errors import ModelMissingError
-from core.models.integrity import LOCK_NAME
 from core.models.store import ModelStore
 from tests.factories.model_folders import make_diffusers_folder
 
@@ -69,9 +68,12 @@ def test_hf_cache_layout_is_used(tmp_path, monkeypatch):
 
 def test_verify_records_then_detects_corruption_and_truncation(fake_models_dir, tmp_path):
     store = ModelStore(fake_models_dir, offline=True, download_dir=tmp_path / "dl")
+    before = sorted(p.relative_to(fake_models_dir) for p in fake_models_dir.rglob("*"))
     first = store.verify("photo-background-generation")
     assert first.ok and first.checked > 5
-    assert (fake_models_dir / "photo-background-generation" / LOCK_NAME).is_file()
+    # The hashes are kept in our own data folder: the user's models folder is not written to.
+    assert sorted(p.relative_to(fake_models_dir) for p in fake_models_dir.rglob("*")) == before
+    assert list((tmp_path / "verified").glob("photo-background-generation-*.json"))
 
     unet = fake_models_dir / "photo-background-generation" / "unet" / "diffusion_pytorch_model.safetensors"
     data = bytearray(unet.read_bytes())
@@ -100,8 +102,8 @@ def test_verify_names_file_missing_since_lock(fake_models_dir, tmp_path):
     (fake_models_dir / "photo-background-generation" / "scheduler" / "scheduler_config.json").unlink()
     problems = store.verify("photo-background-generation").problems
     assert sum("scheduler/scheduler_config.json" in p for p in problems) == 1  # named once
-    lock = json.loads((fake_models_dir / "photo-background-generation" / LOCK_NAME).read_text())
-    assert "scheduler/scheduler_config.json" in lock["files"]
+    [record] = (tmp_path / "verified").glob("photo-background-generation-*.json")
+    assert "scheduler/scheduler_config.json" in json.loads(record.read_text())["files"]
 
 
 def test_revision_comes_from_the_download_record(fake_models_dir, tmp_path):
