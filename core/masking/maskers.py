@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 
@@ -77,10 +77,7 @@ class PriorMasker:
         rgb = photo.rgb8
         prior = self.prior(rgb)
         check(cancel)
-        work_w = prior.details.get("work_size", [rgb.shape[1]])[0]
-        scale = rgb.shape[1] / max(1, work_w)
-        mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if scale > 1.5 else prior.mask
-        mask, alpha = finish_mask(mask, rgb)
+        mask, alpha = prior_to_full_mask(prior, rgb)
         details = dict(prior.details, prior=self.prior.name, seconds=round(time.perf_counter() - start, 3))
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
@@ -97,6 +94,14 @@ class PriorMasker:
                    progress: ProgressCallback = no_progress) -> int:
         """Nothing to prepare without SAM (GrabCut clicks need no embedding); returns 0."""
         return 0
+
+
+def prior_to_full_mask(prior: Any, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The prior's mask (computed at its work size) snapped to the photo's edges, cleaned, with soft alpha."""
+    work_w = prior.details.get("work_size", [rgb.shape[1]])[0]
+    scale = rgb.shape[1] / max(1, work_w)
+    mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if scale > 1.5 else prior.mask
+    return finish_mask(mask, rgb)
 
 
 ClassicMasker = PriorMasker  # its name before learned priors existed; build_masker("classic") makes one
@@ -144,7 +149,12 @@ class SamMasker:
         # SAM sure of itself but at odds with a confident prior (a label instead of the bottle,
         # say) is worth a look: the disagreement lowers the score by up to half
         score = pred.score * (1.0 - 0.5 * prior.score * (1.0 - agreement))
-        mask, alpha = finish_mask(pred.mask, rgb)
+        source = self.sam.name
+        if not pred.mask.any() and prior.mask.any():  # SAM kept nothing: the prior's mask beats no mask
+            mask, alpha = prior_to_full_mask(prior, rgb)
+            source, score = self.prior.name, prior.score
+        else:
+            mask, alpha = finish_mask(pred.mask, rgb)
         details = {
             "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
             "prior_agreement": round(agreement, 4), "predicted_iou": round(pred.predicted_iou, 4),
@@ -156,7 +166,9 @@ class SamMasker:
             details["prior_empty"] = True
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
-        return MaskResult(mask, alpha, score, self.sam.name, details)
+        if source != self.sam.name:
+            details["sam_rejected"] = f"SAM's mask scored {pred.score:.2f}; the {self.prior.name} prior's mask is used"
+        return MaskResult(mask, alpha, score, source, details)
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from core.masking.session import MaskSession, SamBackend

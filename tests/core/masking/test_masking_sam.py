@@ -144,3 +144,22 @@ def test_encoder_can_be_cancelled_between_blocks(tiny_sam):
         for h in hooks:
             h.remove()
     assert len(blocks_run) == 1, "stopped before the second encoder block"
+
+
+def test_an_empty_sam_mask_falls_back_to_the_priors_mask(tiny_store, monkeypatch):
+    import core.masking.maskers as maskers
+    from core.masking.sam_predict import predict as real_predict
+
+    def predict_nothing(*args, **kwargs):
+        pred = real_predict(*args, **kwargs)
+        pred.mask = np.zeros_like(pred.mask)
+        return pred
+
+    monkeypatch.setattr("core.masking.sam_predict.predict", predict_nothing)
+    masker = build_masker("auto", tiny_store, device="cpu")
+    image, truth = S.product_on_plain(240, 320)
+    result = masker.compute(Photo(pixels=image))
+    expected = maskers.PriorMasker(maskers.get_prior("classic")).compute(Photo(pixels=image))
+    assert result.source == "classic" and "sam_rejected" in result.details
+    assert np.array_equal(result.mask, expected.mask)
+    assert S.iou(result.mask, truth) > 0.9
