@@ -64,7 +64,6 @@ class JobContext:
         self._masker: Any = None
         self._gate: Any = None
         self._gate_built = False
-        self._model_info: Optional[dict] = None
 
     @property
     def model_store(self) -> Any:
@@ -191,12 +190,12 @@ class JobContext:
                                   background_image=s.background_image)
 
     def model_info(self) -> dict:
-        """The models the engine runs on, for recipes; resolved once, as the engine itself is."""
-        if self._model_info is None:
-            self._model_info = {}
-            for model_id in (getattr(self.engine, "model_ids", ()) if self.generative else ()):
-                path = self.model_store.locate(model_id)
-                self._model_info[model_id] = {"revision": self.model_store.revision(model_id),  # "local": by hand
-                                              "path": str(Path(path).resolve()) if path else None}
-        return self._model_info
+        if not self.generative:
+            return {}
+        info = {}
+        for model_id in getattr(self.engine, "model_ids", ()):
+            path = self.model_store.locate(model_id)
+            info[model_id] = {"revision": self.model_store.revision(model_id),  # "local": placed by hand
+                              "path": str(Path(path).resolve()) if path else None}  # models_dir may be relative
+        return info
 
