@@ -73,7 +73,9 @@ def test_weights_gone_after_queueing_stop_the_queue_with_one_message(qtbot, make
     (mine / "photo-background-generation").unlink()  # e.g. a removable drive unplugged
     window.queue.set_paused(False)
     qtbot.waitUntil(lambda: bool(shown) and not window.queue.busy, timeout=TIMEOUT)
-    qtbot.wait(50)
+    # the queue's signals reach the panel through the event loop: wait until every row has its final state
+    qtbot.waitUntil(lambda: all(window.queue_panel.state_of(i) not in ("queued", "running") for i in ids),
+                    timeout=TIMEOUT)
     assert "photo-background-generation" in shown[0] and "Traceback" not in shown[0]
     assert len(shown) == 1  # one message, not one per photo
     states = [window.queue_panel.state_of(i) for i in ids]
