@@ -36,6 +36,7 @@ def _place(components: Any, device: Any, dtype: Any, offload: bool | None) -> li
         for module in modules:
             module.to(device=device, dtype=dtype)
         _use_sdpa(components)
+        _slice_attention_if_short(components, device)
         return []
     from accelerate import cpu_offload_with_hook
 
@@ -62,3 +63,15 @@ def _use_sdpa(components: Any) -> None:
     for module in (components.unet, components.controlnet):
         if module is not None and hasattr(module, "set_attn_processor"):
             module.set_attn_processor(AttnProcessor2_0())
+
+
+def _slice_attention_if_short(components: Any, device: Any) -> None:
+    # Apple GPUs share memory with the system: slice attention there when memory is short
+    # (diffusers' advice for MPS). Slicing changes the order of float sums, never the maths.
+    from core.devices import plan_for
+
+    if getattr(device, "type", "") != "mps" or not plan_for(device).attention_slicing:
+        return
+    for module in (components.unet, components.controlnet):
+        if module is not None and hasattr(module, "set_attention_slice"):
+            module.set_attention_slice("auto")
