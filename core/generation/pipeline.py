@@ -29,7 +29,6 @@ class BackgroundPipeline:
         self.device = device  # execution device (with CPU offload the weights live on the CPU)
         self.dtype = dtype
         self.prompt_cache = prompt_cache if prompt_cache is not None else PromptCache()
-        self.interrupt = False
         # Compute the control image's embedding once per call (see _ConditioningOnce); the
         # benchmark turns it off to compare like with like against the stock per-step loop.
         self.reuse_control_embedding = True
@@ -76,9 +75,11 @@ class BackgroundPipeline:
         latents = vae.encode(pixels.to(self.device, self.dtype)).latent_dist.mode()
         return latents * vae.config.scaling_factor
 
-    def decode(self, latents) -> np.ndarray:
-        vae = self.components.vae
-        images = vae.decode(latents / vae.config.scaling_factor, return_dict=False)[0]
+    def decode(self, latents, decoder: Any = None) -> np.ndarray:
+        """RGB uint8 from latents, with the VAE or ``decoder`` (TAESD takes the scaled latents as they are)."""
+        vae = decoder if decoder is not None else self.components.vae
+        scale = getattr(vae.config, "scaling_factor", 1.0) if decoder is None else 1.0
+        images = vae.decode(latents.to(next(vae.parameters()).dtype) / scale, return_dict=False)[0]
         images = (images.float() / 2 + 0.5).clamp(0, 1)
         return (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
@@ -97,11 +98,17 @@ class BackgroundPipeline:
         scheduler: str = "unipc",
         max_batch: int | None = None,
         callback_on_step_end: StepCallback | None = None,
+        guidance_steps: int | None = None,
+        decoder: Any = None,
     ) -> np.ndarray:
         """Generate one background per seed; returns (len(seeds), H, W, 3) uint8.
 
         ``image`` is H x W x 3 uint8 and ``generate_mask`` H x W (1/True = background to generate);
         H and W must be multiples of the VAE's downsampling factor (8 for SD2).
+
+        ``guidance_steps``: classifier-free guidance on the first N steps only (None: every step);
+        the later steps refine detail, where the unconditional pass changes little but costs as much.
+        ``decoder``: another decoder for the final latents (the tiny TAESD one for previews).
         """
         import torch
 
@@ -111,7 +118,6 @@ class BackgroundPipeline:
             raise ValueError(f"Canvas {w} x {h} is not a multiple of {factor}.")
         seeds = list(seeds)
         max_batch = max_batch or len(seeds)
-        self.interrupt = False
         with torch.inference_mode():
             cond = self.encode_prompt(prompt)
             uncond = self.encode_prompt(negative_prompt) if guidance > 1.0 else None
@@ -125,12 +131,12 @@ class BackgroundPipeline:
                 chunk = seeds[start:start + max_batch]
                 latents = self._denoise(chunk, cond, uncond, mask_latent, masked_latents, control, steps,
                                         guidance, controlnet_scale, scheduler, callback_on_step_end,
-                                        step_offset=start // max_batch * steps)
-                outputs.append(self.decode(latents))
+                                        step_offset=start // max_batch * steps, guidance_steps=guidance_steps)
+                outputs.append(self.decode(latents, decoder))
         return np.concatenate(outputs, axis=0)
 
     def _denoise(self, seeds, cond, uncond, mask_latent, masked_latents, control, steps, guidance,
-                 controlnet_scale, scheduler_name, callback, step_offset=0):
+                 controlnet_scale, scheduler_name, callback, step_offset=0, guidance_steps=None):
         import torch
 
         unet, controlnet = self.components.unet, self.components.controlnet
@@ -152,16 +158,18 @@ class BackgroundPipeline:
         use_controlnet = controlnet is not None and controlnet_scale > 0  # scale 0 adds exact zeros
         with _ConditioningOnce(controlnet if use_controlnet and self.reuse_control_embedding else None):
             return self._loop(sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
-                              use_controlnet, do_cfg, callback, step_offset)
+                              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps)
 
     def _loop(self, sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
-              use_controlnet, do_cfg, callback, step_offset):
+              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps):
         import torch
 
         unet, controlnet = self.components.unet, self.components.controlnet
         for i, t in enumerate(sched.timesteps):
-            if self.interrupt:
-                break
+            if do_cfg and guidance_steps is not None and i >= guidance_steps:
+                # Guidance ends here: keep only the conditional half of every batched input.
+                do_cfg = False
+                embeds, mask_in, masked_in, control_in = (x[n:] for x in (embeds, mask_in, masked_in, control_in))
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = sched.scale_model_input(model_in, t)
             model_in = torch.cat([model_in, mask_in, masked_in], dim=1)  # the 9 channels
@@ -175,9 +183,11 @@ class BackgroundPipeline:
             if do_cfg:
                 uncond_pred, cond_pred = noise_pred.chunk(2)
                 noise_pred = uncond_pred + guidance * (cond_pred - uncond_pred)
+            previous = latents
             latents = sched.step(noise_pred, t, latents, return_dict=False)[0]
             if callback is not None:
-                out = callback(self, step_offset + i, t, {"latents": latents})
+                out = callback(self, step_offset + i, t, {"latents": latents, "noise_pred": noise_pred,
+                                                          "previous_latents": previous, "scheduler": sched})
                 if out and "latents" in out:
                     latents = out["latents"]
         return latents
