@@ -26,7 +26,7 @@ from typing import Mapping, Optional
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from core.errors import ImageReadError, ImageWriteError
+from core.errors import ImageReadError, ImageWriteError, PackshotError
 
 # Photos above this are refused before decoding: a 200 MP frame is beyond any camera we target and
 # a decompression bomb announces a size far above it.
@@ -265,7 +265,7 @@ def output_format_for(input_path: Optional[Path | str], requested: str, *, alpha
     fmt = requested.lower().lstrip(".")
     fmt = {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
     if fmt not in OUTPUT_FORMAT_CHOICES:
-        raise ImageWriteError(f"Unknown output format '{requested}'. Use one of: {', '.join(OUTPUT_FORMAT_CHOICES)}.")
+        raise PackshotError(f"Unknown output format '{requested}'. Use one of: {', '.join(OUTPUT_FORMAT_CHOICES)}.")
     if fmt != "auto":
         return fmt
     fmt = _FOLLOW_INPUT.get(Path(input_path).suffix.lower(), "png") if input_path is not None else "png"
