@@ -36,7 +36,8 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
 
 
 def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
-                       check_input: bool = True) -> np.ndarray:
+                       check_input: bool = True, progress: ProgressCallback = no_progress,
+                       cancel: Optional[CancelToken] = None) -> np.ndarray:
     """The pixels ``recipe`` makes, framed before rendering exactly like the batch (``PhotoJob``), at the
     recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask."""
     from core.generation.engines import get_engine
@@ -74,5 +75,5 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     from core.generation.presets import frame_photo
 
     photo, mask = frame_photo(photo, mask, recipe.preset)
-    return to_bit_depth(render_images(engine, photo, mask, gs, shadow)[0], recipe.bit_depth)
+    return to_bit_depth(render_images(engine, photo, mask, gs, shadow, progress, cancel)[0], recipe.bit_depth)
 
