@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("sources", metavar="SOURCE", nargs="+", type=Path,
                    help="an output image, or a batch output folder (exports each photo's keeper)")
     p.add_argument("--out", dest="export_dir", metavar="DIR", type=Path, required=True, help="export folder")
-    p.add_argument("--preset", default=defaults.preset, choices=sorted(PRESETS),
+    p.add_argument("--size", "--preset", dest="preset", default=defaults.preset, choices=list(PRESETS),
                    help=f"canvas size and framing (default: {defaults.preset})")
     p.add_argument("--format", dest="export_format", default=defaults.format, choices=EXPORT_FORMATS,
                    help="auto keeps each output's format (PNG for JPEG/WebP at 16-bit)")
