@@ -71,6 +71,7 @@ def test_a_new_preset_frames_before_rendering_like_the_batch(tmp_path):
     assert np.array_equal(load_photo(summary.written[0]).pixels, load_photo(direct / "item_000.png").pixels)
 
 
+@pytest.mark.slow
 def test_generated_export_replays_bit_identically(tmp_path, capsys, tiny_diffusion_models_dir):  # noqa: F811
     models = ["--models-dir", str(tiny_diffusion_models_dir), "--device", "cpu"]
     out, output = _batch(tmp_path, "--engine", "si2-controlnet", "--resolution", "64", "--steps", "2", *models)

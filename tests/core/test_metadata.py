@@ -24,13 +24,16 @@ def _camera_exif(orientation: int = 6) -> Image.Exif:
     return exif
 
 
+ICC = srgb_icc()  # once: lcms stamps each profile it makes with the time
+
+
 def _rotated_original(folder, name="shot.jpg"):
     """A JPEG stored on its side with EXIF orientation 6 (turn 90 degrees clockwise to view)."""
     folder.mkdir(parents=True, exist_ok=True)
     upright = product_photo(160, 120)
     path = folder / name
     Image.fromarray(np.ascontiguousarray(np.rot90(upright, 1))).save(path, exif=_camera_exif(6),
-                                                                       icc_profile=srgb_icc(), quality=95)
+                                                                       icc_profile=ICC, quality=95)
     return path, upright
 
 
@@ -49,7 +52,7 @@ def _assert_metadata(path, icc):
 @pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tiff"])
 def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     src, upright = _rotated_original(tmp_path / "in")
-    icc = srgb_icc()
+    icc = ICC
     store = no_models_store(tmp_path)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", output_format=fmt),
                     model_store=store).run().ok
@@ -80,7 +83,7 @@ def test_sixteen_bit_outputs_carry_exif_icc_and_recipe_inside(tmp_path):
         folder = tmp_path / f"in-{fmt}"
         folder.mkdir()
         wide = product_photo(96, 80).astype(np.uint16) * 257 + 3
-        save_image(folder / f"deep.{fmt}", wide, icc_profile=srgb_icc(),
+        save_image(folder / f"deep.{fmt}", wide, icc_profile=ICC,
                    exif=_camera_exif(1).tobytes())  # our writer is the only one at hand for 16-bit EXIF
         assert load_photo(folder / f"deep.{fmt}").exif
         job = BatchJob(folder, tmp_path / f"out-{fmt}", JobSettings(engine="white", output_format="auto"),
@@ -88,7 +91,7 @@ def test_sixteen_bit_outputs_carry_exif_icc_and_recipe_inside(tmp_path):
         assert job.run().ok
         out = tmp_path / f"out-{fmt}" / f"deep.{fmt}"
         assert load_photo(out).bit_depth == 16
-        _assert_metadata(out, srgb_icc())
+        _assert_metadata(out, ICC)
         assert read_recipe(out).output_format == fmt and not sidecar_path(out).exists()
 
 
