@@ -9,9 +9,9 @@ from PIL import Image
 from core.errors import Cancelled
 from core.images import load_photo
 from core.jobs import BatchJob, JobContext, JobSettings, PhotoJob, load_mask_file
+from core.jobs.replay import replay
 from core.progress import CancelToken
 from core.project import ProjectStore
-from core.jobs.replay import replay
 from core.recipe import RECIPE_KEY, read_recipe, sidecar_path
 from tests.core.batch_helpers import disc_mask, no_models_store, product_photo, srgb_icc, write_photos
 
