@@ -2,7 +2,13 @@
 
 Originals are only ever opened for reading. Every photo is normalised to a ``Photo``: pixels in
 their native bit depth (so the product can be put back bit-exactly), an 8-bit RGB view for the
-models, the alpha channel if the file had one, and the ICC profile to carry into outputs.
+models, the alpha channel if the file had one, and the ICC profile and EXIF to carry into outputs.
+
+Metadata: outputs keep the original's descriptive EXIF (camera, lens, exposure, copyright, artist,
+capture time) with the orientation set to 1, because the pixels are already upright. Left out on
+purpose: GPS (where a product was shot is no business of a shop page), the maker note (proprietary,
+large, its offsets break on rewrite), the thumbnail (it would show the original, not the output)
+and the pixel dimensions (presets change them).
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ import struct
 import tempfile
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Optional
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from core.errors import ImageReadError, ImageWriteError
+from core.errors import ImageReadError, ImageWriteError, PackshotError
 
 # Photos above this are refused before decoding: a 200 MP frame is beyond any camera we target and
 # a decompression bomb announces a size far above it.
@@ -47,6 +53,7 @@ class Photo:
     source: Optional[Path] = None
     original_mode: str = "RGB"
     info: dict = field(default_factory=dict)
+    exif: Optional[bytes] = None  # cleaned EXIF ("Exif\0\0" + TIFF block), orientation 1; see clean_exif
 
     @property
     def size(self) -> tuple[int, int]:
@@ -115,19 +122,20 @@ def _decode(im: Image.Image, data: bytes, path: Path) -> Photo:
         raise ImageReadError(f"{path.name}: {width} x {height} pixels is too small (minimum {MIN_SIDE} px a side).")
     icc = im.info.get("icc_profile")
     mode = im.mode
+    exif = clean_exif(im)
     wide = _read_16bit_colour(data, im)
     im.load()  # decode fully now so truncation is reported here
     upright = ImageOps.exif_transpose(im)
     if wide is not None:
         wide = _apply_orientation(wide, im)
-        return _photo_from_wide(wide, icc, path, mode)
+        return replace(_photo_from_wide(wide, icc, path, mode), exif=exif)
 
     alpha = None
     if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = np.asarray(upright, dtype=np.int64)
         pixels = np.clip(grey, 0, 65535).astype(np.uint16)
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        return Photo(pixels=pixels, icc_profile=icc, source=path, original_mode=mode)
+        return Photo(pixels=pixels, icc_profile=icc, source=path, original_mode=mode, exif=exif)
     if upright.mode == "P" and "transparency" in upright.info:
         upright = upright.convert("RGBA")
     if upright.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -144,7 +152,7 @@ def _decode(im: Image.Image, data: bytes, path: Path) -> Photo:
     else:
         rgb = upright.convert("RGB")
     return Photo(pixels=np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)), alpha=alpha,
-                 icc_profile=icc, source=path, original_mode=mode)
+                 icc_profile=icc, source=path, original_mode=mode, exif=exif)
 
 
 def _read_16bit_colour(data: bytes, im: Image.Image) -> Optional[np.ndarray]:
@@ -191,6 +199,90 @@ def _cmyk_to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
         return im.convert("RGB")
 
 
+# Descriptive IFD0 tags kept from the original (everything structural is the writer's business).
+_KEEP_IFD0 = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298, 0x011A, 0x011B, 0x0128)
+_EXIF_IFD, _GPS_IFD, _ORIENTATION = 0x8769, 0x8825, 0x0112
+# Exif sub-IFD tags left out: maker note, pixel dimensions (presets change them), interop pointer.
+_DROP_EXIF = {0x927C, 0xA002, 0xA003, 0xA005}
+
+
+def clean_exif(im: Image.Image) -> Optional[bytes]:
+    """The EXIF an output carries from ``im`` (see the module's note), or None when it has none."""
+    try:
+        source = im.getexif()
+        sub = {k: v for k, v in source.get_ifd(_EXIF_IFD).items() if k not in _DROP_EXIF}
+    except Exception:  # damaged EXIF must not stop a photo; it is only left out
+        return None
+    out = Image.Exif()
+    for tag in _KEEP_IFD0:
+        if tag in source:
+            out[tag] = source[tag]
+    if not len(out) and not sub:
+        return None
+    out[_ORIENTATION] = 1
+    if sub:
+        out[_EXIF_IFD] = sub
+    try:
+        return out.tobytes()
+    except Exception:  # a tag of an unexpected type: keep the readable IFD0 part rather than nothing
+        out.pop(_EXIF_IFD, None)
+        try:
+            return out.tobytes()
+        except Exception:
+            return None
+
+
+def read_exif(data: Optional[bytes]) -> Image.Exif:
+    """``Image.Exif`` from bytes as ``Photo.exif`` holds them (empty for None)."""
+    exif = Image.Exif()
+    if data:
+        exif.load(data)
+    return exif
+
+
+_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+OUTPUT_FORMAT_CHOICES = ("auto", "png", "jpg", "webp", "tiff")
+_FOLLOW_INPUT = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff",
+                 ".heic": "jpg", ".heif": "jpg", ".bmp": "png"}
+
+
+def image_format(path: Path | str) -> str:
+    """PIL's format name for an output path, or ``ImageWriteError`` for a suffix Packshot cannot write."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImageWriteError(f"{path.name}: unsupported output format '{path.suffix}'.")
+    return fmt
+
+
+def output_format_for(input_path: Optional[Path | str], requested: str, *, alpha: bool = False) -> str:
+    """The output format ("png", "jpg", "webp" or "tiff") for a photo.
+
+    ``auto`` follows the input: JPEG in, JPEG out; PNG, WebP and TIFF keep theirs (so 16 bits and
+    lossless stay so); HEIC becomes JPEG (Pillow writes no HEIC), BMP becomes PNG. An output with
+    transparency (``alpha``) never becomes JPEG, which has none: PNG then. An explicit format wins.
+    """
+    fmt = requested.lower().lstrip(".")
+    fmt = {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
+    if fmt not in OUTPUT_FORMAT_CHOICES:
+        raise PackshotError(f"Unknown output format '{requested}'. Use one of: {', '.join(OUTPUT_FORMAT_CHOICES)}.")
+    if fmt != "auto":
+        return fmt
+    fmt = _FOLLOW_INPUT.get(Path(input_path).suffix.lower(), "png") if input_path is not None else "png"
+    return "png" if alpha and fmt == "jpg" else fmt
+
+
+def to_bit_depth(pixels: np.ndarray, depth: Optional[int]) -> np.ndarray:
+    """``pixels`` at 8 or 16 bits per channel (None: as they are). 8 -> 16 is exact (x 257)."""
+    if depth is None:
+        return pixels
+    if depth == 16:
+        return pixels if pixels.dtype == np.uint16 else pixels.astype(np.uint16) * 257
+    if depth == 8:
+        return pixels if pixels.dtype == np.uint8 else (pixels >> 8).astype(np.uint8)
+    raise ValueError(f"bit depth must be 8 or 16, not {depth}")
+
+
 def save_image(
     path: Path | str,
     pixels: np.ndarray,
@@ -198,18 +290,19 @@ def save_image(
     icc_profile: Optional[bytes] = None,
     text: Optional[Mapping[str, str]] = None,
     quality: int = 95,
+    exif: Optional[bytes] = None,
+    xmp: Optional[bytes] = None,
 ) -> Path:
     """Write ``pixels`` (H x W grey, or H x W x 3|4; uint8 or uint16) to ``path`` atomically.
 
     The file appears complete or not at all: data goes to a temporary file in the same folder
-    which is then renamed over the target. ``text`` becomes PNG text chunks (PNG only).
+    which is then renamed over the target. ``text`` becomes PNG text chunks (PNG only); ``exif``
+    goes into every format, ``xmp`` into JPEG, WebP and TIFF.
     """
     path = Path(path)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-           ".tif": "TIFF", ".tiff": "TIFF"}.get(path.suffix.lower())
-    if fmt is None:
-        raise ImageWriteError(f"{path.name}: unsupported output format '{path.suffix}'.")
-    return write_atomic(path, encode_image(pixels, fmt, icc_profile=icc_profile, text=text, quality=quality))
+    data = encode_image(pixels, image_format(path), icc_profile=icc_profile, text=text, quality=quality,
+                        exif=exif, xmp=xmp)
+    return write_atomic(path, data)
 
 
 def write_atomic(path: Path | str, data: bytes) -> Path:
@@ -246,19 +339,26 @@ _UMASK = _read_umask()  # once, at import: probing os.umask later races with oth
 
 
 def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] = None,
-                 text: Optional[Mapping[str, str]] = None, quality: int = 95) -> bytes:
-    """Encode to bytes. 16-bit arrays go through OpenCV (PIL cannot write 16-bit colour)."""
+                 text: Optional[Mapping[str, str]] = None, quality: int = 95, exif: Optional[bytes] = None,
+                 xmp: Optional[bytes] = None) -> bytes:
+    """Encode to bytes. TIFF is written here (PIL cannot write 16-bit colour), 16-bit PNG by OpenCV."""
+    if fmt == "TIFF":
+        return _encode_tiff(pixels, icc_profile, exif, xmp)
     if pixels.dtype == np.uint16:
-        if fmt not in ("PNG", "TIFF"):
+        if fmt != "PNG":
             pixels = (pixels >> 8).astype(np.uint8)
         else:
-            data = _encode_16bit(pixels, fmt)
-            return _add_png_chunks(data, icc_profile, text) if fmt == "PNG" else data
+            return _add_png_chunks(_encode_16bit_png(pixels), icc_profile, text, exif)
     mode = "L" if pixels.ndim == 2 else ("RGBA" if pixels.shape[2] == 4 else "RGB")
     im = Image.fromarray(np.ascontiguousarray(pixels), mode)
     kwargs: dict = {}
     if icc_profile:
         kwargs["icc_profile"] = icc_profile
+    if exif:
+        # WebP's EXIF chunk is the bare TIFF block; JPEG's APP1 and Pillow's PNG writer take the prefix.
+        kwargs["exif"] = exif[6:] if fmt == "WEBP" and exif.startswith(b"Exif\x00\x00") else exif
+    if xmp and fmt in ("JPEG", "WEBP"):
+        kwargs["xmp"] = xmp
     if fmt == "PNG" and text:
         info = PngImagePlugin.PngInfo()
         for key, value in text.items():
@@ -273,26 +373,69 @@ def encode_image(pixels: np.ndarray, fmt: str, *, icc_profile: Optional[bytes] =
     return buffer.getvalue()
 
 
-def _encode_16bit(pixels: np.ndarray, fmt: str) -> bytes:
+def _encode_16bit_png(pixels: np.ndarray) -> bytes:
     import cv2
 
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", pixels)
+    ok, buf = cv2.imencode(".png", pixels)
     if not ok:
         raise ImageWriteError("OpenCV could not encode the 16-bit image.")
     return buf.tobytes()
+
+
+def _encode_tiff(pixels: np.ndarray, icc: Optional[bytes], exif: Optional[bytes], xmp: Optional[bytes]) -> bytes:
+    """A baseline little-endian TIFF, one deflate strip, 8 or 16 bits, with ICC, XMP and an Exif IFD.
+
+    Written by hand on PIL's IFD serialiser because PIL cannot write 16-bit colour and OpenCV writes
+    no metadata; deterministic bytes, so a replay compares equal file for file."""
+    from PIL import TiffImagePlugin, TiffTags
+
+    pixels = np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    samples = 1 if pixels.ndim == 2 else pixels.shape[2]
+    bits = 16 if pixels.dtype == np.uint16 else 8
+    strip = zlib.compress(pixels.astype("<u2" if bits == 16 else np.uint8).tobytes(), 6)
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    source = read_exif(exif)
+    for tag, value in source.items():
+        if tag in _KEEP_IFD0 or tag == _ORIENTATION:
+            ifd[tag] = value
+    sub = source.get_ifd(_EXIF_IFD)
+    if sub:
+        ifd[_EXIF_IFD] = dict(sub)
+        ifd.tagtype[_EXIF_IFD] = TiffTags.LONG
+    structure = {256: (width, TiffTags.LONG), 257: (height, TiffTags.LONG),
+                 258: ((bits,) * samples, TiffTags.SHORT), 259: (8, TiffTags.SHORT),  # Adobe deflate
+                 262: (2 if samples >= 3 else 1, TiffTags.SHORT), 273: (0, TiffTags.LONG),  # PIL adds the offset
+                 277: (samples, TiffTags.SHORT), 278: (height, TiffTags.LONG), 279: (len(strip), TiffTags.LONG),
+                 284: (1, TiffTags.SHORT), 339: ((1,) * samples, TiffTags.SHORT)}
+    if samples in (2, 4):
+        structure[338] = (2, TiffTags.SHORT)  # unassociated alpha
+    if icc:
+        structure[34675] = (icc, TiffTags.UNDEFINED)
+    if xmp:
+        structure[700] = (xmp, TiffTags.BYTE)
+    for tag, (value, kind) in structure.items():
+        ifd[tag] = value
+        ifd.tagtype[tag] = kind
+    header = b"II*\x00" + struct.pack("<I", 8)
+    # StripOffsets 0 + the end of the IFD's own data: PIL's serialiser points it right past that.
+    return header + ifd.tobytes(8) + strip
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
-def _add_png_chunks(png: bytes, icc_profile: Optional[bytes], text: Optional[Mapping[str, str]]) -> bytes:
-    """Insert iCCP and iTXt chunks right after IHDR (OpenCV writes neither; both must precede IDAT)."""
+def _add_png_chunks(png: bytes, icc_profile: Optional[bytes], text: Optional[Mapping[str, str]],
+                    exif: Optional[bytes] = None) -> bytes:
+    """Insert iCCP, eXIf and iTXt chunks right after IHDR (OpenCV writes none; all must precede IDAT)."""
     extra = b""
     if icc_profile:
         extra += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
     for key, value in (text or {}).items():
         extra += _png_chunk(b"iTXt", key.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode("utf-8"))
     ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 data bytes, crc

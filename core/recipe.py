@@ -1,29 +1,40 @@
-"""The recipe every output carries, and replaying it.
+"""The recipe every output carries: the data, and how it is stored in and read from files.
 
 A recipe names everything that made an image: the original (path and sha256), the mask file
 used, the engine and its models (with revisions), prompt, negative prompt, seed and all settings,
-the output preset. PNG outputs carry it in an iTXt chunk (``packshot:recipe``, JSON); other
-formats get a sidecar ``<output>.recipe.json`` written atomically beside the image.
+the output preset, and how the file was encoded (format, bit depth, JPEG/WebP quality).
 
-``replay`` runs the same steps again (``core.jobs.render_result``) and returns the image; for the
-deterministic engines it is bit-identical, for generative ones it is the same seed on the same
-weights.
+Where it lives: PNG in an iTXt chunk (``packshot:recipe``, JSON, as before); JPEG, WebP and TIFF in
+an XMP packet (property ``packshot:recipe`` in the ``PACKSHOT_NS`` namespace; XMP rather than the
+EXIF UserComment because it is UTF-8, namespaced, and leaves the camera's own comment alone). When a
+recipe does not fit (JPEG's XMP segment holds 65,502 bytes) it goes into a sidecar
+``<output>.recipe.json`` beside the image instead. Everything is written atomically.
+
+Replaying a recipe is a job: ``core.jobs.replay``. This module imports nothing from ``core.jobs``.
 """
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from xml.sax.saxutils import escape
+
+import numpy as np
 
 from core import __version__
 from core.errors import PackshotError
-from core.images import write_atomic
+from core.images import image_format, save_image, write_atomic
 
 RECIPE_KEY = "packshot:recipe"
 RECIPE_VERSION = 1
 SIDECAR_SUFFIX = ".recipe.json"
+PACKSHOT_NS = "https://packshot.app/ns/recipe/1.0/"
+DEFAULT_QUALITY = 95
+_XMP_FORMATS = ("JPEG", "WEBP", "TIFF")
+_JPEG_XMP_LIMIT = 65502  # one APP1 segment, less its header (Pillow refuses more)
 
 
 @dataclass
@@ -45,6 +56,8 @@ class Recipe:
     shadow: Optional[dict] = None
     qc: Optional[dict] = None
     output_format: str = "png"
+    bit_depth: Optional[int] = None  # 8 | 16 when an export asked for it; None: the photo's own depth
+    quality: Optional[int] = None  # JPEG/WebP quality it was written with; None: DEFAULT_QUALITY
     app_version: str = __version__
     version: int = RECIPE_VERSION
 
@@ -85,8 +98,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def embeds_in_file(path: Path) -> bool:
-    """PNG carries the recipe inside; every other format uses a sidecar."""
-    return Path(path).suffix.lower() == ".png"
+    """Whether an output of this format carries its recipe inside (PNG, JPEG, WebP, TIFF)."""
+    return Path(path).suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
 
 def sidecar_path(output_path: Path) -> Path:
@@ -96,9 +109,41 @@ def sidecar_path(output_path: Path) -> Path:
 
 def text_chunks(recipe: Recipe) -> dict[str, str]:
     """PNG text chunks: the machine-readable recipe plus a human-readable summary."""
-    summary = (f"engine={recipe.engine} seed={recipe.seed} prompt={recipe.prompt!r} "
-               f"negative={recipe.negative_prompt!r}")
-    return {RECIPE_KEY: recipe.to_json(), "Software": f"Packshot {recipe.app_version}", "Description": summary}
+    return {RECIPE_KEY: recipe.to_json(), "Software": f"Packshot {recipe.app_version}",
+            "Description": _summary(recipe)}
+
+
+def _summary(recipe: Recipe) -> str:
+    return (f"engine={recipe.engine} seed={recipe.seed} prompt={recipe.prompt!r} "
+            f"negative={recipe.negative_prompt!r}")
+
+
+def recipe_xmp(recipe: Recipe) -> bytes:
+    """An XMP packet holding the recipe (JPEG, WebP, TIFF)."""
+    body = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:packshot="{PACKSHOT_NS}" xmlns:xmp="http://ns.adobe.com/xap/1.0/">'
+            f"<xmp:CreatorTool>Packshot {escape(recipe.app_version)}</xmp:CreatorTool>"
+            f"<packshot:recipe>{escape(recipe.to_json())}</packshot:recipe>"
+            "</rdf:Description></rdf:RDF></x:xmpmeta>")
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>' + body + '<?xpacket end="w"?>').encode()
+
+
+def recipe_from_xmp(xmp: bytes | str) -> Optional[Recipe]:
+    """The recipe inside an XMP packet, or None when it holds none (as element or attribute)."""
+    text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
+    if PACKSHOT_NS not in text:
+        return None
+    try:
+        root = ET.fromstring(text.strip().lstrip("\ufeff"))
+    except ET.ParseError as exc:
+        raise PackshotError(f"The XMP metadata is damaged ({exc}).") from exc
+    key = f"{{{PACKSHOT_NS}}}recipe"
+    for element in root.iter():
+        if element.tag == key and element.text:
+            return Recipe.from_json(element.text)
+        if key in element.attrib:  # XMP tools may rewrite simple properties as attributes
+            return Recipe.from_json(element.attrib[key])
+    return None
 
 
 def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
@@ -107,34 +152,48 @@ def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
     return write_atomic(sidecar_path(output_path), text.encode("utf-8"))
 
 
+def save_output(path: Path | str, pixels: np.ndarray, recipe: Recipe, *, icc_profile: Optional[bytes] = None,
+                exif: Optional[bytes] = None) -> Path:
+    """Write an output with its recipe inside (PNG text, XMP otherwise), or beside it when it does not fit.
+
+    The quality is the recipe's (so a replay encodes exactly alike); a stale sidecar is removed when
+    the recipe went inside the file. Returns ``path``."""
+    path = Path(path)
+    fmt = image_format(path)
+    text = text_chunks(recipe) if fmt == "PNG" else None
+    xmp = recipe_xmp(recipe) if fmt in _XMP_FORMATS else None
+    if fmt == "JPEG" and xmp is not None and len(xmp) > _JPEG_XMP_LIMIT:
+        xmp = None
+    embedded = text is not None or xmp is not None
+    if not embedded:
+        write_sidecar(path, recipe)
+    save_image(path, pixels, icc_profile=icc_profile, text=text, exif=exif, xmp=xmp,
+               quality=recipe.quality or DEFAULT_QUALITY)
+    if embedded:
+        sidecar_path(path).unlink(missing_ok=True)
+    return path
+
+
 def read_recipe(output_path: Path | str) -> Recipe:
-    """The recipe of an output: from its PNG text chunk, else from its sidecar."""
+    """The recipe of an output: from inside the file (PNG text chunk or XMP), else from its sidecar."""
     output_path = Path(output_path)
-    if embeds_in_file(output_path):
+    if embeds_in_file(output_path) and output_path.is_file():
         from PIL import Image
 
         try:
             with Image.open(output_path) as im:
-                im.load()
-                text = dict(getattr(im, "text", {}) or {})
-        except OSError as exc:
+                if im.format == "PNG":
+                    text = dict(getattr(im, "text", {}) or {})
+                    if RECIPE_KEY in text:
+                        return Recipe.from_json(text[RECIPE_KEY])
+                xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+                found = recipe_from_xmp(xmp) if xmp else None
+                if found is not None:
+                    return found
+        except (OSError, SyntaxError, ValueError) as exc:
             raise PackshotError(f"{output_path.name}: cannot read it ({exc}).") from exc
-        if RECIPE_KEY in text:
-            return Recipe.from_json(text[RECIPE_KEY])
     side = sidecar_path(output_path)
     if side.is_file():
         return Recipe.from_json(side.read_text(encoding="utf-8"))
-    raise PackshotError(f"{output_path.name} carries no Packshot recipe (no '{RECIPE_KEY}' text chunk and "
-                        f"no {side.name}).")
-
-
-def replay(output_path: Path | str, *, store: Any = None, device: str = "auto", check_input: bool = True) -> Any:
-    """Make the image of ``output_path`` again from its recipe; returns H x W x 3 pixels.
-
-    ``check_input``: refuse when the original changed since (its sha256 differs).
-    """
-    from core.jobs import render_from_recipe
-
-    output_path = Path(output_path)
-    recipe = read_recipe(output_path)
-    return render_from_recipe(recipe, output_path, store=store, device=device, check_input=check_input)
+    raise PackshotError(f"{output_path.name} carries no Packshot recipe (none inside the file and no "
+                        f"{side.name}).")

@@ -16,7 +16,7 @@ from core.errors import PackshotError
 # Each module exposes ``register(subparsers)``; the GUI's ``gui`` command arrives through the
 # ``packshot.commands`` entry point group so that core never imports desktop.
 COMMAND_MODULES = ("core.cli.batch_cmd", "core.cli.masks_cmd", "core.cli.models_cmd", "core.cli.eval_cmd",
-                   "core.cli.replay_cmd")
+                   "core.cli.replay_cmd", "core.cli.export_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,8 @@ seed on the same weights for the generative ones.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any, Optional
-
-import numpy as np
+from typing import Any
 
 from core.errors import PackshotError
 
@@ -44,6 +41,7 @@ def default_target(output: Path) -> Path:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from core.jobs.replay import replay_to
     from core.models.store import ModelStore
 
     output = Path(args.output)
@@ -62,30 +60,3 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"Replayed {output} -> {target}: differs from the stored output "
               f"(max pixel difference {diff}).")
     return 0
-
-
-def replay_to(output: Path, target: Path, *, store: Any = None, device: str = "auto",
-              check_input: bool = True) -> Optional[int]:
-    """Render ``output`` again into ``target`` (atomically, recipe included); the largest pixel
-    difference between the two files as decoded (None when their sizes differ)."""
-    from core.images import load_photo, save_image
-    from core.recipe import embeds_in_file, read_recipe, replay, sidecar_path, text_chunks, write_sidecar
-
-    output, target = Path(output), Path(target)
-    recipe = read_recipe(output)
-    stored = load_photo(output)  # read before a possible --overwrite replaces it
-    pixels = replay(output, store=store, device=device, check_input=check_input)
-    mask_file = recipe.mask_file(output)
-    if mask_file is not None:  # the copy's recipe must still find the mask from its own folder
-        recipe.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}
-    embedded = embeds_in_file(target) and pixels.dtype == np.uint8
-    if not embedded:
-        write_sidecar(target, recipe)
-    save_image(target, pixels, icc_profile=stored.icc_profile, text=text_chunks(recipe) if embedded else None)
-    if embedded:
-        sidecar_path(target).unlink(missing_ok=True)
-    # Compare the files as written, so a lossy format's encoding counts the same on both sides.
-    again = load_photo(target).pixels
-    if again.shape != stored.pixels.shape:
-        return None
-    return int(np.abs(again.astype(np.int64) - stored.pixels.astype(np.int64)).max(initial=0))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from core.errors import PackshotError
+from core.images import output_format_for
 from core.jobs.settings import (
     CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
@@ -39,7 +40,7 @@ class JobContext:
             raise PackshotError(f"--qc-retries must be 0 or more (got {settings.qc_retries}).")
         self.variables = load_variables_csv(settings.variables_csv) if settings.variables_csv else {}
         check_name_template(settings.name_template)
-        self.suffix = output_suffix(settings.output_format)
+        self.suffix = output_suffix(output_format_for(None, settings.output_format))  # "auto": per photo
         self.notes: list[str] = []
         self._check_model()
         self.engine_name = self._resolve_engine()

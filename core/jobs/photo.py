@@ -14,15 +14,15 @@ from typing import Any, Optional
 import numpy as np
 
 from core.errors import Cancelled, PackshotError
-from core.images import Photo, load_photo, save_image, write_atomic
+from core.images import Photo, load_photo, output_format_for, write_atomic
 from core.jobs.context import JobContext
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
 from core.jobs.render import render_images
 from core.jobs.settings import PhotoOutcome, PhotoPlan, file_sha256
-from core.naming import output_path
+from core.naming import output_path, output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.project import NewResult, ProjectStore
-from core.recipe import Recipe, embeds_in_file, sidecar_path, text_chunks, write_sidecar
+from core.recipe import Recipe, save_output
 from core.templates import photo_variables
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PhotoJob:
         fields = {"stem": self.stem, "name": photo_variables(self.path)["name"], "engine": self.context.engine_name,
                   "template": self.context.template.name, "ext": self.path.suffix.lstrip(".").lower()}
         return [output_path(self.out_dir, s.name_template, {**fields, "variant": i + 1, "seed": seed},
-                            self.context.suffix, variants=len(seeds))
+                            output_suffix(output_format_for(self.path, s.output_format)), variants=len(seeds))
                 for i, seed in enumerate(seeds)]
 
     def _photo_id(self) -> Optional[int]:
@@ -160,7 +160,7 @@ class PhotoJob:
                             mask={"path": os.path.relpath(used_mask, out.parent), "source": mask.source,
                                   "state": mask_state, "sha256": mask_sha},
                             preset=s.preset, shadow={"kind": s.shadow} if s.shadow else None, qc=qc_record,
-                            output_format=s.output_format)
+                            output_format=output_format_for(self.path, s.output_format))
             self._save(out, final, photo, recipe)
             results.append(NewResult(variant=i + 1, seed=seed_used, engine=ctx.engine_name, output_path=out,
                                      recipe=json.loads(recipe.to_json()),
@@ -237,13 +237,8 @@ class PhotoJob:
         return result.record(), int(result.seed), result.image
 
     def _save(self, out: Path, pixels: np.ndarray, photo: Photo, recipe: Recipe) -> None:
-        # 16-bit images go through OpenCV, which writes no text chunks: their recipe goes beside them.
-        embedded = embeds_in_file(out) and pixels.dtype == np.uint8
-        if not embedded:
-            write_sidecar(out, recipe)
-        save_image(out, pixels, icc_profile=photo.icc_profile, text=text_chunks(recipe) if embedded else None)
-        if embedded:
-            sidecar_path(out).unlink(missing_ok=True)  # an old sidecar from a 16-bit run would be stale
+        # Recipe inside the file (or a sidecar when it cannot be), the original's ICC and EXIF carried.
+        save_output(out, pixels, recipe, icc_profile=photo.icc_profile, exif=photo.exif)
 
 
 def _sub(progress: ProgressCallback, name: str) -> ProgressCallback:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.errors import ImageReadError, PackshotError
-from core.images import Photo, load_photo
+from core.images import Photo, load_photo, to_bit_depth
 from core.jobs.masks import load_mask_file
 from core.jobs.settings import file_sha256
 from core.progress import CancelToken, ProgressCallback, check, no_progress
@@ -36,8 +36,10 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
 
 
 def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
-                       check_input: bool = True) -> np.ndarray:
-    """Run a recipe again (see ``core.recipe.replay``)."""
+                       check_input: bool = True, progress: ProgressCallback = no_progress,
+                       cancel: Optional[CancelToken] = None) -> np.ndarray:
+    """The pixels ``recipe`` makes, framed before rendering exactly like the batch (``PhotoJob``), at the
+    recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask."""
     from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
 
@@ -73,5 +75,5 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     from core.generation.presets import frame_photo
 
     photo, mask = frame_photo(photo, mask, recipe.preset)
-    return render_images(engine, photo, mask, gs, shadow)[0]
+    return to_bit_depth(render_images(engine, photo, mask, gs, shadow, progress, cancel)[0], recipe.bit_depth)
 

@@ -9,9 +9,10 @@ from PIL import Image
 from core.errors import Cancelled
 from core.images import load_photo
 from core.jobs import BatchJob, JobContext, JobSettings, PhotoJob, load_mask_file
+from core.jobs.replay import replay
 from core.progress import CancelToken
 from core.project import ProjectStore
-from core.recipe import RECIPE_KEY, read_recipe, replay, sidecar_path
+from core.recipe import RECIPE_KEY, read_recipe, sidecar_path
 from tests.core.batch_helpers import disc_mask, no_models_store, product_photo, srgb_icc, write_photos
 
 
@@ -60,7 +61,7 @@ def test_recipe_replays_to_the_same_pixels(tmp_path):
     assert np.array_equal(again, np.asarray(Image.open(out).convert("RGB")))
 
 
-def test_jpeg_outputs_get_a_sidecar_recipe_and_variants_get_names(tmp_path):
+def test_jpeg_outputs_carry_their_recipe_and_variants_get_names(tmp_path):
     write_photos(tmp_path / "in", 1)
     job = BatchJob(tmp_path / "in", tmp_path / "out",
                    JobSettings(engine="color", color=(10, 20, 30), variants=2, output_format="jpg",
@@ -70,7 +71,7 @@ def test_jpeg_outputs_get_a_sidecar_recipe_and_variants_get_names(tmp_path):
     outs = sorted((tmp_path / "out" / "color").glob("*.jpg"))
     assert [o.name for o in outs] == ["item_000-v1.jpg", "item_000-v2.jpg"]
     for i, out in enumerate(outs):
-        assert sidecar_path(out).is_file()
+        assert not sidecar_path(out).is_file()  # the recipe is in the JPEG's XMP
         assert read_recipe(out).variant == i + 1 and read_recipe(out).seed == i
     corner = np.asarray(Image.open(outs[0]))[:3, :3].reshape(-1, 3).mean(0)
     assert np.allclose(corner, (10, 20, 30), atol=4)
@@ -91,7 +92,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path):
     inside = mask.alpha >= 1.0
     assert inside.sum() > 0.1 * inside.size
     assert np.array_equal(result.pixels[inside], wide[inside])
-    assert read_recipe(outcome.outputs[0]).engine == "white"  # from the sidecar (16-bit PNG has no text)
+    assert read_recipe(outcome.outputs[0]).engine == "white"  # from the file (a 16-bit PNG carries it too)
 
 
 def test_exif_rotated_photo_comes_out_upright(tmp_path):

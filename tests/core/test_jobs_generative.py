@@ -6,7 +6,8 @@ import numpy as np
 from PIL import Image
 
 from core.jobs import BatchJob, JobContext, JobSettings, load_mask_file
-from core.recipe import read_recipe, replay
+from core.jobs.replay import replay
+from core.recipe import read_recipe
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: F401
 

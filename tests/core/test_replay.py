@@ -53,7 +53,7 @@ def test_replay_reports_a_difference_and_a_jpeg_output_replays_exactly(tmp_path,
     capsys.readouterr()
     assert packshot(["replay", str(out / "item_000.jpg")]) == 0
     assert "max pixel difference 0" in capsys.readouterr().out
-    assert (out / "item_000.replay.jpg.recipe.json").is_file()
+    assert not (out / "item_000.replay.jpg.recipe.json").exists()  # the recipe is inside the JPEG
 
     png = tmp_path / "png-out"
     assert packshot(["batch", str(tmp_path / "in"), "--out", str(png), "--no-progress"]) == 0

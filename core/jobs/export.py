@@ -1,0 +1,223 @@
+"""Exporting finished outputs: a size preset, a format, a bit depth, into an export folder.
+
+``ExportJob`` frames before rendering exactly like the batch. When the requested preset is the one
+the output was made with (and the output is stored losslessly), its pixels are re-encoded; else
+the output's recipe is rendered again with the new preset (``core.jobs.render.render_from_recipe``,
+the batch's own path), which gives a new recipe. Finished pixels are never scaled
+(``apply_preset``): a file made that way would not replay to itself. Every exported file carries
+its recipe (bit depth and quality included) and the original's EXIF and ICC, so
+``packshot replay`` makes it again bit-identically.
+
+One bad item never stops the export: it is reported by name and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from PIL import Image
+
+from core.errors import Cancelled, PackshotError
+from core.images import clean_exif, image_format, load_photo, output_format_for, to_bit_depth
+from core.jobs.keepers import keeper_files
+from core.jobs.render import render_from_recipe
+from core.naming import output_suffix
+from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from core.recipe import Recipe, read_recipe, save_output
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMATS = ("auto", "png", "jpg", "webp", "tiff")
+_LOSSLESS = ("PNG", "TIFF")
+_EIGHT_BIT_ONLY = ("jpg", "webp")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What an export writes. ``format`` "auto" keeps each output's own format (PNG for a JPEG or
+    WebP output when 16 bits are asked for, since those hold 8). ``quality`` applies to JPEG and WebP."""
+
+    preset: str = "original"
+    format: str = "auto"
+    quality: int = 95
+    bit_depth: int = 8
+
+    def check(self) -> None:
+        """``PackshotError`` now, before any file is written, for a setting that cannot work."""
+        from core.generation.presets import get_preset
+
+        try:
+            get_preset(self.preset)
+        except ValueError as exc:
+            raise PackshotError(str(exc)) from None
+        fmt = output_format_for(None, self.format)
+        if self.bit_depth not in (8, 16):
+            raise PackshotError(f"Bit depth must be 8 or 16 (got {self.bit_depth}).")
+        if self.bit_depth == 16 and self.format != "auto" and fmt in _EIGHT_BIT_ONLY:
+            raise PackshotError(f"{fmt.upper()} holds 8 bits per channel; choose png or tiff for 16-bit.")
+        if not 1 <= int(self.quality) <= 100:
+            raise PackshotError(f"Quality must be between 1 and 100 (got {self.quality}).")
+
+    def format_for(self, source: Path) -> str:
+        fmt = output_format_for(source, self.format)
+        return "png" if self.bit_depth == 16 and fmt in _EIGHT_BIT_ONLY else fmt
+
+
+@dataclass
+class ExportedFile:
+    source: Path
+    target: Path
+    rendered: bool  # True: rendered again from the recipe (other preset); False: pixels re-encoded
+
+
+@dataclass
+class ExportSummary:
+    exported: list[ExportedFile] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (item name, reason naming it)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    @property
+    def written(self) -> list[Path]:
+        return [e.target for e in self.exported]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.cancelled
+
+
+class ExportJob:
+    """``ExportJob(items, out_dir, ExportSettings(...)).run(progress, cancel) -> ExportSummary``.
+
+    ``items``: output files, and/or batch output folders (each exports its photos' keepers, named
+    by the photo's stem). Files are named ``<stem>.<ext>`` for the "original" preset and
+    ``<stem>_<preset>.<ext>`` otherwise. An existing file is only replaced with ``overwrite``.
+    ``store``/``device``: where models come from when a result is rendered again.
+    """
+
+    def __init__(self, items: Sequence[Path | str], out_dir: Path | str, settings: ExportSettings = ExportSettings(),
+                 *, store: Any = None, device: str = "auto", overwrite: bool = False) -> None:
+        self.items = [Path(i) for i in items]
+        self.out_dir = Path(out_dir)
+        self.settings = settings
+        self.store = store
+        self.device = device
+        self.overwrite = overwrite
+        settings.check()
+
+    @property
+    def label(self) -> str:
+        s = self.settings
+        return f"Export · {s.preset} · {s.format} · {s.bit_depth}-bit → {self.out_dir}"
+
+    def sources(self, failed: Optional[list[tuple[str, str]]] = None) -> list[tuple[Path, str]]:
+        """(output file, stem) for every item; folders give their keepers. Unusable items go to ``failed``."""
+        found: list[tuple[Path, str]] = []
+        for item in self.items:
+            try:
+                if item.is_dir():
+                    found += keeper_files(item)
+                elif item.is_file():
+                    found.append((item, item.stem))
+                else:
+                    raise PackshotError(f"{item}: no such file or folder.")
+            except PackshotError as exc:
+                if failed is None:
+                    raise
+                failed.append((item.name, str(exc) if item.name in str(exc) else f"{item.name}: {exc}"))
+        return found
+
+    def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> ExportSummary:
+        start = time.perf_counter()
+        summary = ExportSummary()
+        sources = self.sources(summary.failed)
+        taken: set[Path] = set()
+        try:
+            for i, (source, stem) in enumerate(sources):
+                check(cancel)
+                progress(Progress("export", i, len(sources), source.name))
+                target = self._target(source, stem, taken)
+                try:
+                    rendered = self._export_one(source, target, progress, cancel)
+                except Cancelled:
+                    raise
+                except PackshotError as exc:
+                    summary.failed.append((source.name, _naming(source, str(exc))))
+                    continue
+                except MemoryError:
+                    summary.failed.append((source.name, f"{source.name}: not enough memory to export it."))
+                    continue
+                except Exception as exc:  # one bad file never stops an export; the trace goes to the log
+                    log.exception("Unexpected error exporting %s", source)
+                    summary.failed.append((source.name, f"{source.name}: unexpected {type(exc).__name__}: {exc} "
+                                                        "(details in the log)"))
+                    continue
+                summary.exported.append(ExportedFile(source, target, rendered))
+            progress(Progress("export", len(sources), len(sources), f"{len(summary.exported)} exported"))
+        except Cancelled:
+            summary.cancelled = True
+        summary.seconds = time.perf_counter() - start
+        log.info("Exported %d of %d to %s (%s)", len(summary.exported), len(sources), self.out_dir, self.label)
+        return summary
+
+    def _target(self, source: Path, stem: str, taken: set[Path]) -> Path:
+        s = self.settings
+        base = stem if s.preset == "original" else f"{stem}_{s.preset}"
+        suffix = output_suffix(s.format_for(source))
+        target, n = self.out_dir / f"{base}{suffix}", 2
+        while target.resolve() in taken:  # two items of one export with the same stem
+            target, n = self.out_dir / f"{base}-{n}{suffix}", n + 1
+        taken.add(target.resolve())
+        return target
+
+    def _export_one(self, source: Path, target: Path, progress: ProgressCallback,
+                    cancel: Optional[CancelToken]) -> bool:
+        s = self.settings
+        recipe = read_recipe(source)
+        if target.resolve() in (source.resolve(), Path(recipe.input_path).resolve()):
+            raise PackshotError(f"{source.name}: exporting to {target} would replace it; choose another "
+                                "export folder.")
+        if target.exists() and not self.overwrite:
+            raise PackshotError(f"{source.name}: {target} already exists; export with overwrite "
+                                "(--overwrite) to replace it, or choose another folder.")
+        stored = load_photo(source)
+        fmt = s.format_for(source)
+        new = Recipe.from_dict(json.loads(recipe.to_json()))
+        new.preset, new.output_format, new.bit_depth = s.preset, fmt, s.bit_depth
+        new.quality = int(s.quality) if fmt in _EIGHT_BIT_ONLY else None
+        mask_file = recipe.mask_file(source)
+        if mask_file is not None:  # the export's recipe finds the mask from the export folder
+            new.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}
+        # The stored pixels are the recipe's only when nothing about the rendering changes and no
+        # lossy encoding came between; 8 -> 16 bits is exact only from the photo's own depth.
+        reencode = (recipe.preset == s.preset and image_format(source) in _LOSSLESS
+                    and (s.bit_depth <= stored.bit_depth or recipe.bit_depth is None))
+        if reencode:
+            pixels = to_bit_depth(stored.pixels, s.bit_depth)
+        else:
+            pixels = render_from_recipe(new, target, store=self.store, device=self.device, progress=progress,
+                                        cancel=cancel)
+        check(cancel)
+        save_output(target, pixels, new, icc_profile=stored.icc_profile,
+                    exif=stored.exif or _original_exif(recipe))
+        return not reencode
+
+
+def _original_exif(recipe: Recipe) -> Optional[bytes]:
+    """EXIF from the original itself, for outputs written before outputs carried it (header only)."""
+    try:
+        with Image.open(recipe.input_path) as im:
+            return clean_exif(im)
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def _naming(source: Path, message: str) -> str:
+    return message if message.startswith(source.name) else f"{source.name}: {message}"
