@@ -221,3 +221,17 @@ def build_models_dir(models_dir: Path) -> Path:
     save_si2_controlnet_folder(Path(models_dir) / "photo-background-generation", components)
     save_si2_folder(Path(models_dir) / "sd2-inpainting", components)
     return Path(models_dir)
+
+
+TINY_TAESD = dict(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+                  num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), latent_channels=4)
+
+
+def save_taesd_folder(folder: Path, seed: int = 0) -> Path:
+    """A tiny random TAESD (diffusers ``AutoencoderTiny``) laid out like hub ``madebyollin/taesd``."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    AutoencoderTiny(**TINY_TAESD).save_pretrained(str(folder), safe_serialization=True)
+    return Path(folder)
