@@ -127,8 +127,10 @@ def read_only_error(path: Path, exc: OSError) -> OutputNotWritableError:
     """The message for a folder we may not write into, saying which of the usual reasons it is."""
     if exc.errno == errno.EROFS:
         why = "it is on a read-only disk (a mounted image, a locked card or a read-only share)"
-    else:
+    elif exc.errno in (errno.EACCES, errno.EPERM):
         why = "you have no permission to write there"
+    else:
+        why = "it is read-only (no permission, or a read-only disk)"
     return OutputNotWritableError(f"Cannot write into {path}: {why}. Choose another output folder (--out), "
                                   "or make this one writable.")
 

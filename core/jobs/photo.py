@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, PackshotError
+from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
 from core.images import Photo, load_photo, save_image, write_atomic
 from core.jobs.context import JobContext
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
@@ -95,8 +95,9 @@ class PhotoJob:
             check(cancel)
             if self.is_done():
                 return PhotoOutcome(self.path, "skipped", self.outputs(), "already done", seconds=0.0)
-            outcome = self._run(progress, cancel)
-        except Cancelled:
+            with stop_when_disk_full(self.out_dir):  # a full disk stops the batch; it is no bad photo
+                outcome = self._run(progress, cancel)
+        except (Cancelled, DiskFullError):
             raise
         except PackshotError as exc:
             outcome = self._failed(type(exc).__name__, str(exc))
