@@ -131,8 +131,9 @@ def read_only_error(path: Path, exc: OSError) -> OutputNotWritableError:
         why = "you have no permission to write there"
     else:
         why = "it is read-only (no permission, or a read-only disk)"
-    return OutputNotWritableError(f"Cannot write into {path}: {why}. Choose another output folder (--out), "
-                                  "or make this one writable.")
+    said = f" ({exc.strerror})" if exc.strerror else ""
+    return OutputNotWritableError(f"The output folder {path} is not writable: {why}{said}. Choose another "
+                                  "output folder (--out), or make this one writable.")
 
 
 @contextmanager

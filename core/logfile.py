@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Optional
 
 LOG_NAME = "packshot.log"
+# ``log.error(..., extra=FILE_ONLY)``: a record (a traceback, a message already printed) for the log file,
+# not for the console, where the user reads one line.
+FILE_ONLY = {"file_only": True}
+
+
+def not_file_only(record: logging.LogRecord) -> bool:
+    """Filter for console handlers: drop ``FILE_ONLY`` records."""
+    return not getattr(record, "file_only", False)
 _log_file: Optional[Path] = None
 
 

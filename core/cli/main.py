@@ -15,7 +15,7 @@ from core import __version__, logfile
 from core.errors import Cancelled, PackshotError, user_message
 
 log = logging.getLogger("core.cli")
-FILE_ONLY = {"file_only": True}  # a record for the log file, not stderr (the user reads one line there)
+FILE_ONLY = logfile.FILE_ONLY
 
 # Each module exposes ``register(subparsers)``; the GUI's ``gui`` command arrives through the
 # ``packshot.commands`` entry point group so that core never imports desktop.
@@ -69,7 +69,7 @@ def setup_logging(verbose: bool) -> Optional[Path]:
         stderr = _StderrHandler()
         stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         stderr._packshot_stderr = True  # type: ignore[attr-defined]
-        stderr.addFilter(lambda record: not getattr(record, "file_only", False))
+        stderr.addFilter(logfile.not_file_only)
         root.addHandler(stderr)
     for handler in root.handlers:
         if getattr(handler, "_packshot_stderr", False):
