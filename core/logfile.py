@@ -24,9 +24,10 @@ _log_file: Optional[Path] = None
 
 
 def default_log_dir() -> Path:
-    from platformdirs import user_log_path
+    """The same folder as the app's ``desktop.settings.log_dir()``: one log for the CLI and the app."""
+    import platformdirs
 
-    return user_log_path("packshot", appauthor=False)
+    return Path(platformdirs.user_log_dir("packshot"))
 
 
 def setup_file_logging(folder: Optional[Path] = None, level: int = logging.INFO) -> Optional[Path]:

@@ -52,8 +52,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except Cancelled as exc:
-        print(f"packshot: {exc} Finished work is kept; run the same command again to resume.", file=sys.stderr)
+    except Cancelled as exc:  # not an error: the user asked for it
+        said = str(exc) or "Cancelled."
+        if "resume" not in said:
+            said += " Finished work is kept; run the same command again to resume."
+        print(f"packshot: {said}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("packshot: interrupted; finished work is kept and the next run resumes.", file=sys.stderr)
