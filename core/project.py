@@ -10,7 +10,9 @@ timeout, so concurrent writers queue instead of failing. The schema version live
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -22,7 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import ImageWriteError, PackshotError
+from core.errors import (
+    ImageWriteError,
+    PackshotError,
+    ProjectStoreError,
+    disk_full_error,
+    is_disk_full,
+    read_only_error,
+)
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 STORE_DIRNAME = ".packshot"
@@ -153,10 +164,14 @@ class ProjectStore:
         self._local = threading.local()
         if not self.path.exists():
             if not create:
-                raise PackshotError(f"No Packshot project in {self.out_dir} (no {STORE_DIRNAME}/{STORE_FILENAME}).")
+                raise ProjectStoreError(f"No Packshot project in {self.out_dir} (no {STORE_DIRNAME}/{STORE_FILENAME}).")
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(self.path.parent) from exc
+                if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise read_only_error(Path(exc.filename or self.out_dir), exc) from exc
                 raise ImageWriteError(f"Cannot create the output folder {self.path.parent}: "
                                       f"{exc.strerror or exc}.") from exc
         self._check_writable()
@@ -169,8 +184,12 @@ class ProjectStore:
             os.close(fd)
             Path(probe).unlink(missing_ok=True)
         except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(self.out_dir) from exc
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise read_only_error(self.out_dir, exc) from exc
             raise ImageWriteError(f"The output folder {self.out_dir} is not writable ({exc.strerror or exc}); "
-                                  "choose another --out folder or free some space.") from exc
+                                  "choose another --out folder.") from exc
 
     # -- connection handling -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -184,7 +203,9 @@ class ProjectStore:
                 conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process kills
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.DatabaseError as exc:
-                raise PackshotError(f"Cannot open the project store {self.path}: {exc}. If the file is "
+                if is_disk_full(exc):
+                    raise disk_full_error(self.path) from exc
+                raise ProjectStoreError(f"Cannot open the project store {self.path}: {exc}. If the file is "
                                     "damaged, move it away to start a fresh project.") from exc
             self._local.conn = conn
         return conn
@@ -204,29 +225,45 @@ class ProjectStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An exclusive-write transaction: taken at once, so writers queue on the busy timeout."""
+        """An exclusive-write transaction: taken at once, so writers queue on the busy timeout.
+
+        Whatever fails inside (a full disk included) rolls the whole transaction back, so the store
+        is never left half-updated; SQLite errors come out as ``ProjectStoreError`` or ``DiskFullError``."""
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise self._wrap(exc) from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.Error):
                 raise self._wrap(exc) from exc
+            raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        # SQLite may already have rolled back itself (it does on a full disk): a second ROLLBACK would
+        # raise "no transaction is active" on top of the real error.
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("Rolling back a project store transaction failed: %s", exc)
 
     def _wrap(self, exc: sqlite3.Error) -> PackshotError:
         text = str(exc)
-        if "disk is full" in text or "readonly" in text or "read-only" in text:
-            return ImageWriteError(f"Cannot update the project store {self.path}: {text}.")
-        return PackshotError(f"Project store {self.path}: {text}.")
+        if is_disk_full(exc):
+            return disk_full_error(self.path)
+        if "readonly" in text or "read-only" in text:
+            return read_only_error(self.path.parent, OSError(0, text, str(self.path)))
+        if "locked" in text or "busy" in text:
+            return ProjectStoreError(f"The project store {self.path} stayed busy for {self._timeout:.0f} s (another "
+                                     "Packshot is writing to this folder); run again when it has finished.")
+        return ProjectStoreError(f"Project store {self.path}: {text}. If the file is damaged, move the "
+                                 f"{STORE_DIRNAME} folder away to start a fresh project.")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -244,7 +281,7 @@ class ProjectStore:
         with self.transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise PackshotError(f"{self.path} was written by a newer Packshot (schema {version}, this "
+                raise ProjectStoreError(f"{self.path} was written by a newer Packshot (schema {version}, this "
                                     f"version reads up to {SCHEMA_VERSION}); update Packshot.")
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in _MIGRATIONS[target].split(";"):
@@ -425,7 +462,7 @@ class ProjectStore:
         with self.transaction() as conn:
             row = conn.execute("SELECT photo_id FROM results WHERE id = ?", (result_id,)).fetchone()
             if row is None:
-                raise PackshotError(f"No result with id {result_id}.")
+                raise ProjectStoreError(f"No result with id {result_id}.")
             conn.execute("UPDATE results SET chosen = (id = ?) WHERE photo_id = ?", (result_id, row[0]))
 
     def is_done(self, photo_id: int, job_key: str, expected: int) -> bool:

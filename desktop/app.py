@@ -8,14 +8,42 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional, Sequence
 
 T0 = time.perf_counter()  # process start, near enough: this module is imported first
 
 log = logging.getLogger("desktop")
+
+
+def display_problem(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Optional[str]:
+    """Why no window can open here (no X11 or Wayland display on Linux), or None when one can.
+
+    Checked before ``QApplication`` exists: Qt aborts the whole process (SIGABRT) when its platform
+    plugin finds no display."""
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None  # macOS and Windows always have their own platform plugin
+    has_x11, has_wayland = bool(environ.get("DISPLAY")), bool(environ.get("WAYLAND_DISPLAY"))
+    wanted = [p.split(":")[0].strip().lower() for p in environ.get("QT_QPA_PLATFORM", "").split(";") if p.strip()]
+
+    def usable(name: str) -> bool:
+        if name == "xcb":
+            return has_x11
+        if name.startswith("wayland"):
+            return has_wayland
+        return True  # headless plugins, or one we do not know: let Qt try it
+
+    # QT_QPA_PLATFORM may list fallbacks ("wayland;xcb"); unset, Qt picks whichever display there is.
+    if any(usable(p) for p in wanted) if wanted else (has_x11 or has_wayland):
+        return None
+    return ("no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set"
+            + (f", QT_QPA_PLATFORM={environ['QT_QPA_PLATFORM']}" if wanted else "") + "). Start it from a desktop "
+            "session or over `ssh -X`, use the command line (`packshot batch --help`), or set "
+            "QT_QPA_PLATFORM=offscreen to run the app without a screen.")
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -31,10 +59,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from core.logfile import FILE_ONLY
     from desktop.errors import install_excepthook, setup_logging
     from desktop.settings import absolute_path, load_settings
 
     log_path = setup_logging()
+    if QApplication.instance() is None and (problem := display_problem()) is not None:
+        log.error("Cannot start the app: %s", problem, extra=FILE_ONLY)  # printed just below
+        print(f"packshot gui: {problem}", file=sys.stderr)
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Packshot Studio")
     app.setOrganizationName("packshot")

@@ -9,60 +9,54 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from core import logfile
+from core.errors import Cancelled
+from core.errors import user_message as _core_message
 from desktop.settings import log_dir
 
 log = logging.getLogger("desktop")
-LOG_NAME = "packshot.log"
-_log_file: Optional[Path] = None
+LOG_NAME = logfile.LOG_NAME
 
 
-def setup_logging(folder: Optional[Path] = None, level: int = logging.INFO) -> Path:
-    """Send the ``core`` and ``desktop`` loggers to a rotating file; return its path."""
-    global _log_file
-    folder = folder or log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOG_NAME
-    root = logging.getLogger()
-    if not any(getattr(h, "_packshot", False) for h in root.handlers):
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
-        handler._packshot = True  # type: ignore[attr-defined]  # marks our handler for idempotence
-        root.addHandler(handler)
-    root.setLevel(min(root.level or level, level))
-    _log_file = path
-    return path
+def setup_logging(folder: Optional[Path] = None, level: int = logging.INFO) -> Optional[Path]:
+    """Send every logger (``core``, ``desktop``, libraries) to the rotating log file; return its path."""
+    return logfile.setup_file_logging(folder or log_dir(), level)
 
 
 def log_file() -> Optional[Path]:
-    return _log_file
+    return logfile.log_file()
+
+
+def log_exception(exc: BaseException, context: str = "Error") -> None:
+    """Write ``exc`` with its traceback to the log at ERROR, once per exception object (a worker and
+    the dialog that shows it both call this)."""
+    if getattr(exc, "_packshot_logged", False):
+        return
+    log.error("%s", context, exc_info=(type(exc), exc, exc.__traceback__))
+    try:
+        exc._packshot_logged = True  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__: logging twice is the lesser harm
+        pass
 
 
 def user_message(exc: BaseException) -> str:
-    """The sentence a person reads for ``exc``: its own text for our errors, a plain one otherwise."""
-    from core.errors import PackshotError  # core.errors is tiny and Qt-free
-
-    if isinstance(exc, PackshotError):
-        return str(exc) or type(exc).__name__
-    if isinstance(exc, MemoryError):
-        return "Packshot ran out of memory. Try fewer variants, a smaller resolution, or the CPU device."
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"A file operation failed: {exc.strerror}{where}."
-    where = f" Details are in the log file: {_log_file}" if _log_file else ""
-    return f"Something unexpected went wrong ({type(exc).__name__}: {exc}).{where}"
+    """The line a person reads for ``exc``: its own text for our errors (and failures we recognise:
+    disk full, read-only folder, out of memory), one plain line pointing to the log otherwise."""
+    return _core_message(exc, log_file())
 
 
 def show_error(parent: Optional[QWidget], exc: BaseException | str, title: str = "Packshot") -> None:
     """Log ``exc`` and show it in a message box (on the GUI thread only)."""
+    if isinstance(exc, Cancelled):
+        return  # the user asked for it: nothing to report
     if isinstance(exc, BaseException):
-        log.error("%s", title, exc_info=(type(exc), exc, exc.__traceback__))
+        log_exception(exc, title)
         text = user_message(exc)
     else:
         log.error("%s: %s", title, exc)

@@ -113,12 +113,8 @@ class GenerateJob:
                        seeds=self.seeds or self.gen.variant_seeds())
         outcome = job.run(_saved_means_done(progress), cancel)
         if outcome.status == "failed":
-            from core import errors
-
-            # Keep the error's kind: a missing model is handled differently from a bad photo.
-            kind = getattr(errors, outcome.error_kind or "", None)
-            cls = kind if isinstance(kind, type) and issubclass(kind, PackshotError) else PackshotError
-            raise cls(outcome.message)
+            # The exception itself, traceback and type kept: a missing model is handled differently from a bad photo.
+            raise outcome.error if outcome.error is not None else PackshotError(outcome.message)
         return outcome
 
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from core.errors import Cancelled
 from core.progress import CancelToken, Progress
+from desktop.errors import log_exception
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class WorkerSignals(QObject):
     started = Signal()
     progress = Signal(object)  # core.progress.Progress
     returned = Signal(object)
-    errored = Signal(object)  # the exception
+    errored = Signal(object)  # the exception object itself, traceback attached (napari's thread_worker)
     cancelled = Signal()
     finished = Signal()
 
@@ -61,8 +62,9 @@ class FunctionWorker(QRunnable):
             result = self.fn(*self.args, **self.kwargs)
         except Cancelled:
             self.signals.cancelled.emit()
-        except Exception as exc:  # reported as a signal; the GUI shows a readable message
-            log.exception("Background task %s failed", getattr(self.fn, "__name__", self.fn))
+        except Exception as exc:  # relayed as it is; the GUI shows one readable line
+            # Logged here, with its traceback, because a caller may pass no on_error at all.
+            log_exception(exc, f"Background task {getattr(self.fn, '__qualname__', self.fn)} failed")
             self.signals.errored.emit(exc)
         else:
             if self.cancel_token.cancelled:

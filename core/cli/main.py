@@ -8,10 +8,14 @@ import logging
 import os
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Optional, Sequence
 
-from core import __version__
-from core.errors import PackshotError
+from core import __version__, logfile
+from core.errors import Cancelled, PackshotError, user_message
+
+log = logging.getLogger("core.cli")
+FILE_ONLY = logfile.FILE_ONLY
 
 # Each module exposes ``register(subparsers)``; the GUI's ``gui`` command arrives through the
 # ``packshot.commands`` entry point group so that core never imports desktop.
@@ -42,19 +46,62 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_path = setup_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except PackshotError as exc:
-        print(f"packshot: error: {exc}", file=sys.stderr)
-        return 1
+    except Cancelled as exc:  # not an error: the user asked for it
+        said = str(exc) or "Cancelled."
+        if "resume" not in said:
+            said += " Finished work is kept; run the same command again to resume."
+        print(f"packshot: {said}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("packshot: interrupted; finished work is kept and the next run resumes.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line out, the story in the log
+        return report(exc, args, log_path)
+
+
+def setup_logging(verbose: bool) -> Optional[Path]:
+    """Warnings (details with -v) to stderr; everything from INFO, tracebacks included, to the log file."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_packshot_stderr", False) for h in root.handlers):
+        stderr = _StderrHandler()
+        stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        stderr._packshot_stderr = True  # type: ignore[attr-defined]
+        stderr.addFilter(logfile.not_file_only)
+        root.addHandler(stderr)
+    for handler in root.handlers:
+        if getattr(handler, "_packshot_stderr", False):
+            handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    return logfile.setup_file_logging()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (which tests and wrappers replace), not the one at creation."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def report(exc: BaseException, args: argparse.Namespace, log_path: Optional[Path]) -> int:
+    """Print one line for ``exc``; a failure we do not recognise also leaves its traceback in the log."""
+    command = " ".join(str(getattr(args, a)) for a in ("command", "models_command") if getattr(args, a, None))
+    if isinstance(exc, PackshotError):  # written for people: the message is the story
+        log.error("packshot %s: %s", command, exc, extra=FILE_ONLY)
+    else:
+        log.error("packshot %s failed", command, exc_info=(type(exc), exc, exc.__traceback__), extra=FILE_ONLY)
+    logfile.flush()
+    print(f"packshot: error: {user_message(exc, log_path)}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

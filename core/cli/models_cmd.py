@@ -54,7 +54,8 @@ def _download(args: argparse.Namespace) -> int:
     store = _store(args)
     for model_id in args.ids:
         spec = store.spec(model_id)
-        with tqdm(total=spec.approx_bytes or None, unit="B", unit_scale=True, desc=model_id) as bar:
+        # delay: a download that fails at once (offline) shows its one-line error, not an empty bar
+        with tqdm(total=spec.approx_bytes or None, unit="B", unit_scale=True, desc=model_id, delay=1.0) as bar:
             def show(p: Progress, bar=bar) -> None:
                 bar.total = p.total or bar.total
                 bar.update(p.done - bar.n)

@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import Cancelled, ImageReadError, ImageWriteError, PackshotError, TemplateError
+from core.errors import (
+    Cancelled,
+    DiskFullError,
+    ImageReadError,
+    ImageWriteError,
+    OutputLockedError,
+    PackshotError,
+    TemplateError,
+)
 from core.images import list_photos, load_photo
 from core.jobs.context import JobContext
 from core.jobs.photo import PhotoJob
@@ -101,7 +109,7 @@ class BatchJob:
         try:
             lock.acquire()
         except Timeout:
-            raise PackshotError(f"Another packshot batch is already working on {self.out_dir} (it holds "
+            raise OutputLockedError(f"Another packshot batch is already working on {self.out_dir} (it holds "
                                 f"{lock.lock_file}). Wait for it to finish, or choose another --out folder.") from None
         except OSError as exc:
             raise ImageWriteError(f"Cannot lock {self.out_dir}: {exc}") from exc
@@ -205,6 +213,9 @@ class BatchJob:
         except Cancelled:
             summary.cancelled = True
             status = "cancelled"
+        except DiskFullError:  # stops the batch: every photo after it would fail the same way
+            status = "disk full"
+            raise
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -212,8 +223,9 @@ class BatchJob:
             summary.seconds = time.perf_counter() - start
             try:
                 self.project.finish_run(self.run_id, status, summary.to_dict())
-            except PackshotError as exc:
-                log.warning("Could not record the end of the run: %s", exc)
+            except PackshotError as exc:  # on a full disk the user is already told, once
+                (log.info if isinstance(exc, DiskFullError) else log.warning)("Could not record the end of the "
+                                                                              "run: %s", exc)
             if self.num_processes == 1:  # several processes: the launcher releases once all are done
                 self.release()
         return summary

@@ -6,19 +6,19 @@ import json
 import logging
 import os
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, PackshotError
+from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
 from core.images import Photo, load_photo, output_format_for, write_atomic
 from core.jobs.context import JobContext
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
 from core.jobs.render import render_images
 from core.jobs.settings import PhotoOutcome, PhotoPlan, file_sha256
+from core.logfile import FILE_ONLY
 from core.naming import output_path, output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.project import NewResult, ProjectStore
@@ -95,20 +95,21 @@ class PhotoJob:
             check(cancel)
             if self.is_done():
                 return PhotoOutcome(self.path, "skipped", self.outputs(), "already done", seconds=0.0)
-            outcome = self._run(progress, cancel)
-        except Cancelled:
+            with stop_when_disk_full(self.out_dir):  # a full disk stops the batch; it is no bad photo
+                outcome = self._run(progress, cancel)
+        except (Cancelled, DiskFullError):
             raise
         except PackshotError as exc:
-            outcome = self._failed(type(exc).__name__, str(exc))
-        except MemoryError:
-            outcome = self._failed("MemoryError", f"{self.name}: not enough memory to process this photo.")
+            outcome = self._failed(type(exc).__name__, str(exc), exc)
+        except MemoryError as exc:
+            outcome = self._failed("MemoryError", f"{self.name}: not enough memory to process this photo.", exc)
         except Exception as exc:  # one bad photo never stops a batch; keep the trace for the log
-            log.debug("Unexpected error on %s:\n%s", self.path, traceback.format_exc())
-            outcome = self._failed(type(exc).__name__, f"{self.name}: unexpected {type(exc).__name__}: {exc}")
+            log.error("Unexpected error on %s", self.path, exc_info=exc, extra=FILE_ONLY)  # the outcome says it
+            outcome = self._failed(type(exc).__name__, f"{self.name}: unexpected {type(exc).__name__}: {exc}", exc)
         outcome.seconds = time.perf_counter() - start
         return outcome
 
-    def _failed(self, kind: str, message: str) -> PhotoOutcome:
+    def _failed(self, kind: str, message: str, error: Optional[BaseException] = None) -> PhotoOutcome:
         if not message.startswith(self.name):
             message = f"{self.name}: {message}"
         if self.project is not None:
@@ -116,7 +117,7 @@ class PhotoJob:
                 self.project.fail_photo(self._photo_id(), kind, message, self.run_id)
             except PackshotError as exc:  # the store itself may be on the full disk
                 message += f" (also: {exc})"
-        return PhotoOutcome(self.path, "failed", message=message, error_kind=kind)
+        return PhotoOutcome(self.path, "failed", message=message, error_kind=kind, error=error)
 
     def _run(self, progress: ProgressCallback, cancel: Optional[CancelToken]) -> PhotoOutcome:
         ctx, s = self.context, self.context.settings

@@ -97,6 +97,7 @@ class PhotoOutcome:
     notes: list[str] = field(default_factory=list)
     results: list[NewResult] = field(default_factory=list)
     seconds: float = 0.0
+    error: Optional[BaseException] = field(default=None, repr=False, compare=False)  # the exception itself
 
 
 @dataclass

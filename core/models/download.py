@@ -3,24 +3,71 @@
 Hub models go file by file through ``huggingface_hub.hf_hub_download`` into our own folder, each
 file checked against the hub's LFS sha256; plain URLs (the SAM checkpoints) stream into a ``.part``
 file that resumes with an HTTP Range request and is renamed into place only once its sha256 matches.
+The store downloads into a partials folder and moves the result into place once complete (see
+``ModelStore.ensure``), so a model folder never exists half-made. A server that cannot be reached
+raises ``NoConnectionError`` with the reason in a few words; the store adds what to do.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import http.client
 import os
 import shutil
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Optional
 
-from core.errors import ChecksumMismatchError, ModelMissingError
+from core.errors import (
+    ChecksumMismatchError,
+    ModelMissingError,
+    NoConnectionError,
+    disk_full_error,
+    is_disk_full,
+)
 from core.models.integrity import sha256_file, write_lock
 from core.models.manifest import ModelSpec, human_bytes
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 
 CHUNK = 1 << 20
+# Transport errors of httpx / httpx2 (huggingface_hub's client) and requests, named rather than imported:
+# which HTTP library huggingface_hub uses changes between its versions.
+_CONNECTION_CLASS_NAMES = {"ConnectError", "ConnectTimeout", "ReadTimeout", "ReadError", "TimeoutException",
+                           "NetworkError", "TransportError", "ProxyError", "RemoteProtocolError", "ConnectionError",
+                           "OfflineModeIsEnabled"}
+
+
+def connection_problem(exc: BaseException) -> Optional[str]:
+    """A few words on why a server could not be reached, when ``exc`` (or its cause) says so; else None."""
+    chain: list[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not c for c in chain):
+        chain.append(current)
+        if isinstance(current, urllib.error.URLError) and isinstance(current.reason, BaseException):
+            chain.append(current.reason)
+        current = current.__cause__ or current.__context__
+    if any(isinstance(c, urllib.error.HTTPError) for c in chain):
+        return None  # the server answered: not a connection problem
+    if any(isinstance(c, socket.gaierror) for c in chain):
+        return "its name could not be resolved"
+    for item in chain:
+        names = {k.__name__ for k in type(item).__mro__}
+        if isinstance(item, (ConnectionError, TimeoutError, http.client.IncompleteRead)) \
+                or names & _CONNECTION_CLASS_NAMES:
+            return str(item).strip() or type(item).__name__
+    plain = next((c for c in chain if type(c) is urllib.error.URLError), None)
+    return str(plain.reason) if plain is not None else None
+
+
+def _reraise_as_known(exc: BaseException, what: str) -> None:
+    """Raise the ``PackshotError`` that ``exc`` means for a download, if it is one we recognise."""
+    if is_disk_full(exc):
+        raise disk_full_error(what) from exc
+    reason = connection_problem(exc)
+    if reason is not None:
+        raise NoConnectionError(reason) from exc
 
 
 class _ByteCounter:
@@ -77,7 +124,10 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
 
     try:
         info = HfApi().model_info(spec.repo_id, revision=spec.revision, files_metadata=True)
-    except (HfHubHTTPError, OSError, ValueError) as exc:
+    except Exception as exc:  # httpx2 errors are not OSErrors: classify, then say what the hub answered
+        _reraise_as_known(exc, str(target))
+        if not isinstance(exc, (HfHubHTTPError, OSError, ValueError)):
+            raise
         raise ModelMissingError(
             f"Could not reach the Hugging Face hub for {spec.repo_id} ({exc.__class__.__name__}: {exc}). "
             f"Check the connection, or download it elsewhere and point Packshot to the folder."
@@ -91,8 +141,12 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
     for sibling in files:
         counter.current = sibling.rfilename
         check(cancel)
-        local = Path(hf_hub_download(spec.repo_id, sibling.rfilename, revision=info.sha, local_dir=target,
-                                     tqdm_class=_tqdm_class(counter)))
+        try:
+            local = Path(hf_hub_download(spec.repo_id, sibling.rfilename, revision=info.sha, local_dir=target,
+                                         tqdm_class=_tqdm_class(counter)))
+        except Exception as exc:  # a connection lost mid-way: what arrived stays in target/.cache to resume
+            _reraise_as_known(exc, str(target / sibling.rfilename))
+            raise
         digest = sha256_file(local)
         expected = sibling.lfs.sha256 if sibling.lfs else None
         if expected and digest != expected:
@@ -105,6 +159,15 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
     write_lock(target, spec.id, record, repo_id=spec.repo_id or "", revision=spec.revision, commit=info.sha or "")
     shutil.rmtree(target / ".cache", ignore_errors=True)
     return target
+
+
+def _read(response, part: Path) -> bytes:
+    """The next chunk; a connection lost mid-way becomes ``NoConnectionError`` (the ``.part`` resumes)."""
+    try:
+        return response.read(CHUNK)
+    except (OSError, http.client.HTTPException) as exc:
+        _reraise_as_known(exc, str(part))
+        raise NoConnectionError(f"the connection was lost: {exc}") from exc
 
 
 def _prefer_safetensors(siblings: list) -> list:
@@ -125,8 +188,11 @@ def download_url_model(spec: ModelSpec, target: Path, progress: ProgressCallback
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
-    except (urllib.error.URLError, OSError) as exc:
-        raise ModelMissingError(f"Could not download {spec.id} from {url}: {exc}.") from exc
+    except urllib.error.HTTPError as exc:
+        raise ModelMissingError(f"Could not download {spec.id}: {url} answered HTTP {exc.code} ({exc.reason}).") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        _reraise_as_known(exc, str(part))
+        raise NoConnectionError(str(exc)) from exc
     with response:
         if have and response.status != 206:  # server ignored Range: start over
             have = 0
@@ -135,7 +201,7 @@ def download_url_model(spec: ModelSpec, target: Path, progress: ProgressCallback
         counter.current = entry.path
         counter.add(have)
         with open(part, "ab" if have else "wb") as handle:
-            while block := response.read(CHUNK):
+            while block := _read(response, part):
                 handle.write(block)
                 counter.add(len(block))
     size = part.stat().st_size

@@ -5,22 +5,31 @@ Resolution order for a model id:
 2. ``<data dir>/models/<id>/``: where Packshot downloads to (platformdirs user data dir);
 3. the Hugging Face cache (models fetched earlier by any tool, ``HF_HOME``);
 4. a download with progress, verified by checksum, unless offline.
+
+Downloads go to ``<data dir>/models/.partial/<id>/`` and move to ``<data dir>/models/<id>/`` once
+complete: a failed or cancelled download never leaves a half-made model folder (which every later
+command would warn about), while the bytes that did arrive stay in the partials folder to resume.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from core.errors import ModelMissingError
+from core.errors import ModelMissingError, NoConnectionError, disk_full_error, is_disk_full
 from core.models.download import download_hub_model, download_url_model
 from core.models.integrity import VerifyReport, missing_parts, verify_folder
-from core.models.manifest import ModelSpec, load_manifest, user_model_spec
+from core.models.manifest import ModelSpec, human_bytes, load_manifest, user_model_spec
 from core.progress import CancelToken, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
+PARTIAL_DIRNAME = ".partial"
+# huggingface_hub's bookkeeping beside a download: worth nothing without the bytes it describes.
+_BOOKKEEPING_SUFFIXES = (".lock", ".metadata")
 
 
 def default_download_dir() -> Path:
@@ -82,6 +91,9 @@ class ModelStore:
                 lacking = missing_parts(spec, folder)
                 if not lacking:
                     return folder
+                if not _holds_data(folder):  # e.g. left by an older version's failed download
+                    log.debug("%s: ignoring the empty folder %s", model_id, folder)
+                    continue
                 log.warning("%s in %s is incomplete (missing %s); ignoring it.", model_id, folder, ", ".join(lacking))
         return self._from_hf_cache(spec)
 
@@ -141,15 +153,49 @@ class ModelStore:
         if self.offline:
             raise ModelMissingError(self.missing_message(model_id))
         spec = self.spec(model_id)
-        target = self.download_dir / model_id
-        log.info("Downloading %s (%s) into %s", model_id, spec.size_text, target)
-        if spec.source.get("type") == "hub":
-            download_hub_model(spec, target, progress, cancel)
-        elif spec.source.get("type") == "url":
-            download_url_model(spec, target, progress, cancel)
-        else:
+        kind = spec.source.get("type")
+        if kind not in ("hub", "url"):
             raise ModelMissingError(self.missing_message(model_id))
+        target = self.download_dir / model_id
+        staging = self.partial_dir(model_id)
+        self._adopt_old_partial(target, staging)
+        log.info("Downloading %s (%s) into %s", model_id, spec.size_text, staging)
+        try:
+            (download_hub_model if kind == "hub" else download_url_model)(spec, staging, progress, cancel)
+        except BaseException as exc:
+            kept = _drop_if_empty(staging)
+            if isinstance(exc, NoConnectionError):
+                raise NoConnectionError(self.no_connection_message(model_id, str(exc), kept)) from exc
+            if isinstance(exc, Exception) and is_disk_full(exc):
+                raise disk_full_error(staging) from exc
+            raise
+        _move_into_place(staging, target)
         return self.path(model_id)
+
+    def partial_dir(self, model_id: str) -> Path:
+        """Where a download of ``model_id`` collects its files until it is complete."""
+        return self.download_dir / PARTIAL_DIRNAME / model_id
+
+    def _adopt_old_partial(self, target: Path, staging: Path) -> None:
+        """Earlier versions downloaded straight into ``target``: carry an incomplete one over to resume it."""
+        if not target.is_dir() or staging.exists():
+            return
+        if not any(p.is_file() for p in target.rglob("*")):  # an empty folder a failed download left
+            shutil.rmtree(target, ignore_errors=True)
+        elif any(target.glob("*.part")) or (target / ".cache" / "huggingface").is_dir():  # our own partial
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target, staging)
+
+    def no_connection_message(self, model_id: str, reason: str, kept: int = 0) -> str:
+        spec = self.spec(model_id)
+        where = self.models_dir / model_id if self.models_dir else self.download_dir / model_id
+        source = f"https://huggingface.co/{spec.repo_id}" if spec.repo_id else spec.source.get("url", "")
+        host = urllib.parse.urlsplit(source).hostname or "the server"
+        resume = f" (the {human_bytes(kept)} already downloaded are kept and resume)" if kept else ""
+        return (f"Cannot download {model_id} ({spec.title}, {spec.size_text}): no connection to {host} "
+                f"({reason}). Connect to the internet "
+                f"and run `packshot models download {model_id}` again{resume}, or download {source} on another "
+                f"machine and put it in {where}.")
 
     def verify(self, model_id: str, progress: ProgressCallback = no_progress) -> VerifyReport:
         """Re-check every file of the local copy of ``model_id``."""
@@ -167,3 +213,52 @@ class ModelStore:
             return None
         key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
         return self.download_dir.parent / "verified" / f"{model_id}-{key}.json"
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*")
+            if p.is_file() and not p.name.endswith(_BOOKKEEPING_SUFFIXES) and p.stat().st_size > 0]
+
+
+def _holds_data(folder: Path) -> bool:
+    try:
+        return bool(_data_files(folder))
+    except OSError:
+        return True  # unreadable: leave it alone
+
+
+def _drop_if_empty(staging: Path) -> int:
+    """Remove a partials folder that holds no downloaded bytes; return how many bytes it keeps."""
+    if not staging.exists():
+        return 0
+    try:
+        kept = sum(p.stat().st_size for p in _data_files(staging))
+    except OSError:
+        return 0
+    if not kept:
+        shutil.rmtree(staging, ignore_errors=True)
+        _tidy(staging.parent)
+    return kept
+
+
+def _tidy(partials_root: Path) -> None:
+    """Remove the partials folder itself once no download is in progress."""
+    try:
+        if partials_root.name == PARTIAL_DIRNAME and not any(partials_root.iterdir()):
+            partials_root.rmdir()
+    except OSError:
+        pass
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Move a complete download into its model folder (same file system: renames, no copies)."""
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, target)
+    else:  # an earlier copy's folder: merge file by file, newest wins
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            dest = target / path.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        shutil.rmtree(staging, ignore_errors=True)
+    _tidy(staging.parent)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import core.images
-from core.errors import ImageWriteError
+from core.errors import DiskFullError, ImageWriteError
 from core.jobs import BatchJob, JobSettings
 from core.project import ProjectStore
 from tests.core.batch_helpers import jpeg_bytes, no_models_store, png_header_only, product_photo, run_batch
@@ -77,7 +77,8 @@ def test_bad_input_corpus(tmp_path, capsys):
     assert store.photo(tmp_path / "in" / "palette-transparent.png").mask_source == "alpha-channel"
 
 
-def test_full_disk_fails_one_photo_and_the_rest_completes(tmp_path, monkeypatch):
+def test_full_disk_stops_the_batch_and_keeps_what_is_done(tmp_path, monkeypatch):
+    """Every photo after a full disk would fail the same way: the batch stops (issue 11, item 7)."""
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("a.jpg", "b.jpg", "c.jpg"):
@@ -92,10 +93,10 @@ def test_full_disk_fails_one_photo_and_the_rest_completes(tmp_path, monkeypatch)
 
     monkeypatch.setattr(core.images.os, "replace", disk_full_on_b)
     job = BatchJob(folder, tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
-    summary = job.run()
-    assert summary.done == ["a.jpg", "c.jpg"]
-    [(name, reason)] = summary.failed
-    assert name == "b.jpg" and "No space left on device" in reason
+    with pytest.raises(DiskFullError, match="the disk is full: free space and run the same command again"):
+        job.run()
+    assert {p.name: p.status for p in ProjectStore(out).photos()} == {"a.jpg": "done", "b.jpg": "pending",
+                                                                     "c.jpg": "pending"}
     assert not list((tmp_path / "out").rglob(".tmp-*"))  # the half-written temp file was removed
     assert not (tmp_path / "out" / "b.png").exists()
 

@@ -85,7 +85,7 @@ def test_cancel_then_resume_with_range(tmp_path, monkeypatch, server):
 
     with pytest.raises(Cancelled):
         store.ensure("sam-vit_b", progress=stop_after_first_chunk, cancel=cancel)
-    part = tmp_path / "dl" / "sam-vit_b" / "sam_vit_b_01ec64.pth.part"
+    part = tmp_path / "dl" / ".partial" / "sam-vit_b" / "sam_vit_b_01ec64.pth.part"  # kept to resume
     assert 0 < part.stat().st_size < len(PAYLOAD)
     assert not store.available("sam-vit_b")
 
