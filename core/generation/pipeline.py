@@ -3,9 +3,11 @@
 One object, one ``__call__``, in the manner of diffusers, but assembled from separately loaded
 components because the paper's weights need what the stock pipelines do not do: the ControlNet
 receives the *same* 9-channel tensor as the UNet (scaled noisy latents + mask + masked-image
-latents), with the inverted object mask (white = background), binarised at 0.5, as its control
-image in [0, 1]. With ``controlnet=None`` (or scale 0) this is plain SD2 inpainting, the paper's
-baseline.
+latents), with the *soft* inverted object map (white = background) in [0, 1] as its control
+image, as the authors' notebook and 9-channel training script feed it. Only the UNet's mask
+channel is binarised at 0.5, like diffusers' ``prepare_mask_and_masked_image`` (masked image =
+image where that mask < 0.5). With ``controlnet=None`` (or scale 0) this is plain SD2 inpainting,
+the paper's baseline.
 """
 
 from __future__ import annotations
@@ -54,14 +56,18 @@ class BackgroundPipeline:
 
     # -- images -------------------------------------------------------------------------------
     def prepare_inputs(self, image: np.ndarray, generate_mask: np.ndarray):
-        """Tensors for one canvas: image in [-1, 1], binary mask (1 = generate), masked image, control."""
+        """Tensors for one canvas: image in [-1, 1], binary mask (1 = generate), masked image, control.
+
+        ``generate_mask`` is the soft inverted object map in [0, 1] (1 = background to generate).
+        The UNet's mask is that map binarised at 0.5; the control image is the map itself.
+        """
         import torch
 
         img = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-        mask = torch.from_numpy(np.asarray(generate_mask, dtype=np.float32))[None, None]
-        mask = (mask >= 0.5).float()  # binarised at 0.5 like diffusers' mask processor
+        soft = torch.from_numpy(np.asarray(generate_mask, dtype=np.float32))[None, None].clamp(0.0, 1.0)
+        mask = (soft >= 0.5).float()  # binarised at 0.5 like diffusers' prepare_mask_and_masked_image
         masked_image = img * (mask < 0.5)  # product kept, background zeroed
-        control = mask.repeat(1, 3, 1, 1)  # control image in [0, 1], not normalised
+        control = soft.repeat(1, 3, 1, 1)  # soft, in [0, 1], not normalised: what the ControlNet was trained on
         return img, mask, masked_image, control
 
     def encode_image(self, pixels):
@@ -103,7 +109,8 @@ class BackgroundPipeline:
     ) -> np.ndarray:
         """Generate one background per seed; returns (len(seeds), H, W, 3) uint8.
 
-        ``image`` is H x W x 3 uint8 and ``generate_mask`` H x W (1/True = background to generate);
+        ``image`` is H x W x 3 uint8 and ``generate_mask`` H x W in [0, 1] (1 = background to generate;
+        soft values at the product's edge reach the ControlNet as they are);
         H and W must be multiples of the VAE's downsampling factor (8 for SD2).
 
         ``guidance_steps``: classifier-free guidance on the first N steps only (None: every step);

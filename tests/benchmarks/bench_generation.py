@@ -53,7 +53,7 @@ def bare_loop(c, image: np.ndarray, generate: np.ndarray, prompt: str, negative:
         masked_latents = c.vae.encode(masked).latent_dist.mode() * c.vae.config.scaling_factor
         h, w = masked_latents.shape[-2:]
         mask_latent = torch.nn.functional.interpolate(mask, size=(h, w))
-        control = mask.repeat(1, 3, 1, 1)
+        control = torch.from_numpy(generate)[None, None].to(device, dtype).repeat(1, 3, 1, 1)  # soft, as trained
         sched = UniPCMultistepScheduler.from_config(c.scheduler_config)
         sched.set_timesteps(steps, device=device)
         latents = torch.cat([torch.randn((1, 4, h, w), generator=torch.Generator().manual_seed(s)) for s in seeds])

@@ -97,6 +97,17 @@ class DiffusionEngine(BackgroundEngine):
                                  max_batch=max_batch, progress=progress, cancel=cancel, label=self.name)
 
 
+def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The product as a soft H x W float32 map in [0, 1]: the mask's alpha, else its binary mask."""
+    alpha = getattr(mask, "alpha", None)
+    if alpha is None:
+        return object_mask(mask, shape).astype(np.float32)
+    alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
+    if alpha.shape != tuple(shape):
+        raise ValueError(f"Mask is {alpha.shape[1]} x {alpha.shape[0]} but the photo is {shape[1]} x {shape[0]}.")
+    return alpha
+
+
 def render_background(pipeline: Any, photo: Any, mask: Any, settings: GenerationSettings, *,
                       controlnet_scale: float, max_batch: int | None = None,
                       progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
@@ -105,12 +116,13 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
     import cv2
 
     height, width = photo.pixels.shape[:2]
-    product = object_mask(mask, (height, width))
+    product = object_map(mask, (height, width))
     box = Letterbox.fit(width, height, settings.resolution)
     canvas = box.to_canvas(photo.rgb8, fill=0)
-    # The padded band counts as background: it is generated and then cut away.
-    product_canvas = box.to_canvas(product.astype(np.float32), fill=0.0, interpolation=cv2.INTER_AREA)
-    generate = (product_canvas < 0.5).astype(np.float32)
+    # Area-averaged onto the canvas, as the authors resize their maps: the edge stays soft. The
+    # padded band counts as background: it is generated and then cut away.
+    product_canvas = box.to_canvas(product, fill=0.0, interpolation=cv2.INTER_AREA)
+    generate = np.clip(1.0 - product_canvas, 0.0, 1.0)  # soft; the pipeline binarises the UNet's copy
     seeds = settings.variant_seeds()
     batches = -(-len(seeds) // (max_batch or len(seeds)))
     total = settings.steps * batches

@@ -82,7 +82,7 @@ def test_product_bit_identical_for_rgba_grey_and_16_bit_inputs(tmp_path, tiny_di
 def test_soft_edge_blends_and_16_bit_background_is_scaled_exactly():
     photo, mask = product_photo(40, 30, dtype=np.uint16)
     background = np.full((30, 40, 3), 255, np.uint8)
-    out = composite(photo, mask.alpha, background)
+    out = composite(photo, mask.alpha, background, decontaminate=False)
     assert out.dtype == np.uint16
     assert (out[mask.alpha == 0] == 65535).all()
     edge = (mask.alpha > 0) & (mask.alpha < 1)
@@ -90,6 +90,11 @@ def test_soft_edge_blends_and_16_bit_background_is_scaled_exactly():
     a = mask.alpha[edge][:, None]
     expected = np.rint(photo.pixels[edge] * a + 65535.0 * (1 - a))
     assert np.abs(out[edge].astype(np.int64) - expected).max() <= 1
+    # By default the edge blends the estimated foreground instead; the ends of the range stay exact.
+    clean = composite(photo, mask.alpha, background)
+    assert not np.array_equal(clean[edge], out[edge])
+    assert np.array_equal(clean[mask.alpha >= 1], photo.pixels[mask.alpha >= 1])
+    assert (clean[mask.alpha == 0] == 65535).all()
 
 
 def test_shadows_darken_only_the_background_near_the_product():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -29,11 +30,18 @@ def paper_engine(tiny_diffusion_store):
     return get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
 
 
-def test_controlnet_gets_the_unets_nine_channels_and_the_inverted_binary_mask(paper_engine):
+def test_controlnet_gets_the_unets_nine_channels_and_the_soft_inverted_map(paper_engine):
     photo, mask = product_photo(96, 64)
     components = paper_engine.models().components
     with CallRecorder(components.controlnet) as cn, CallRecorder(components.unet) as unet:
         paper_engine.render(photo, mask, fast())
+    # What the authors feed: the soft object map, area-averaged to the 64 x 43 letterbox (96 x 64
+    # centred, pad rows on top and bottom count as background), then inverted.
+    inner = cv2.resize(mask.alpha, (64, 43), interpolation=cv2.INTER_AREA)
+    product = np.zeros((64, 64), np.float32)
+    product[10:53] = inner
+    expected = torch.from_numpy(1.0 - product)
+    assert ((expected > 0) & (expected < 1)).sum() > 20  # the map really is soft at the edge
     assert len(cn.calls) == 2 and len(unet.calls) == 2  # one call per step, CFG halves batched
     for (cn_args, cn_kwargs), (unet_args, _) in zip(cn.calls, unet.calls):
         sample = cn_args[0]
@@ -41,12 +49,25 @@ def test_controlnet_gets_the_unets_nine_channels_and_the_inverted_binary_mask(pa
         assert torch.equal(sample, unet_args[0])  # the very same tensor as the UNet's input
         control = cn_kwargs["controlnet_cond"]
         assert control.shape == (2, 3, 64, 64)
-        assert set(torch.unique(control).tolist()) == {0.0, 1.0}  # binarised, in [0, 1]
-        # mask channel (4) equals the control image downsampled: background = 1, product = 0
-        assert torch.equal(sample[:, 4:5], torch.nn.functional.interpolate(control[:, :1], size=(8, 8)))
-    # Letterboxed 96 x 64 -> 64 x 43 centred: the pad band (top rows) is background to generate.
+        assert torch.equal(control, expected.expand(2, 3, 64, 64))  # exactly the soft map, not binarised
+        # The UNet's mask channel (4) is that map binarised at 0.5, at latent size: 1 = generate.
+        binary = (expected >= 0.5).float()[None, None]
+        assert set(torch.unique(sample[:, 4]).tolist()) == {0.0, 1.0}
+        assert torch.equal(sample[:, 4:5], torch.nn.functional.interpolate(binary, size=(8, 8)).expand(2, 1, 8, 8))
     control = cn.calls[0][1]["controlnet_cond"][0, 0]
     assert control[0].min() == 1.0 and control[32, 32] == 0.0
+
+
+def test_masked_image_keeps_the_product_where_the_binarised_mask_is_zero(paper_engine):
+    pipe = paper_engine.pipeline
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    soft = np.tile(np.linspace(0.0, 1.0, 16, dtype=np.float32), (16, 1))
+    img, mask, masked, control = pipe.prepare_inputs(image, soft)
+    assert torch.equal(control[0, 0], torch.from_numpy(soft)) and control.shape == (1, 3, 16, 16)
+    assert torch.equal(mask[0, 0], torch.from_numpy((soft >= 0.5).astype(np.float32)))
+    keep = torch.from_numpy(soft < 0.5)
+    assert torch.equal(masked[0][:, keep], img[0][:, keep]) and (masked[0][:, ~keep] == 0).all()
 
 
 def test_controlnet_scale_changes_the_output_and_seeds_reproduce_bit_exactly(paper_engine):
@@ -207,6 +228,8 @@ def test_our_loop_matches_a_textbook_loop_and_embeds_the_control_image_once(pape
     from tests.benchmarks.bench_generation import bare_loop, make_photo
 
     photo, mask, generate = make_photo(64)
+    generate = cv2.GaussianBlur(generate, (0, 0), 2.0)  # a soft edge: both loops feed it to the ControlNet as is
+    assert ((generate > 0.05) & (generate < 0.95)).any()
     c = paper_engine.models().components
     pipe = paper_engine.pipeline
     embedding = c.controlnet.controlnet_cond_embedding
