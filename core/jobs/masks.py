@@ -16,7 +16,8 @@ def quantize_mask(result: Any) -> Any:
 
     alpha8 = np.clip(np.rint(np.asarray(result.alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
     return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=result.score,
-                      source=result.source, details=dict(result.details))
+                      source=result.source, details=dict(result.details),
+                      doubt=getattr(result, "doubt", None))
 
 
 def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
