@@ -136,29 +136,37 @@ class BatchJob:
                             + "; ".join(lines) + more + ". " + fix)
 
     def check_earlier_outputs(self) -> None:
-        """Refuse, before any work, to overwrite an output an earlier run made with other settings (or a
-        file the project store does not know): re-running with new settings must never silently replace
-        earlier results. Outputs of these very settings (a resumed run) and ``--redo`` may be replaced."""
-        if self.settings.output.redo:
+        """Refuse, before any work, to overwrite an output that an earlier run made with other settings:
+        re-running with new settings never silently replaces earlier results. Replaced without asking:
+        outputs of the same settings whose inputs changed (an edited template or CSV, new mask models, a
+        replaced photo), files the store does not know (a killed run's), and anything under ``--redo``."""
+        if self.settings.output.redo or self.project is None or self.context is None:
             return
-        known: dict[str, str] = {}  # output file -> the job key of the last result written there
-        if self.project is not None:
-            for r in sorted(self.project.all_results(), key=lambda r: r.id):
-                known[str(r.output_path)] = r.job_key
-        key = self.context.job_key if self.context else None
+        latest: dict[str, Any] = {}  # output file -> the last result written there
+        for r in sorted(self.project.all_results(), key=lambda r: r.id):
+            latest[str(r.output_path)] = r
+        if not latest:
+            return
+        runs = {run["id"]: run["settings"] for run in self.project.runs()}
+        mine = self.settings.job_key(self.context.engine_name)  # the settings alone, not their resolved inputs
         taken: list[tuple[Path, str]] = []
         for job in self.photo_jobs(self.photos):
             for out in job.outputs():
-                if out.exists() and known.get(str(out)) != key:
-                    taken.append((out, "other settings" if str(out) in known else "not by this project"))
+                earlier = latest.get(str(out))
+                if earlier is None or earlier.job_key == self.context.job_key or not out.exists():
+                    continue
+                theirs = _settings_key(runs.get(earlier.run_id))
+                if theirs != mine:
+                    taken.append((out, f"run {earlier.run_id}, engine {earlier.engine}" if earlier.run_id
+                                  else f"made in the app, engine {earlier.engine}"))
         if not taken:
             return
-        shown = ", ".join(f"{out.name} ({why})" for out, why in taken[:5])
-        more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
+        shown = "; ".join(f"{out.name} ({why})" for out, why in taken[:5])
+        more = f"; and {len(taken) - 5} more" if len(taken) > 5 else ""
         raise PackshotError(
             f"{len(taken)} output file(s) in {self.out_dir} were made earlier with other settings and would be "
-            f"overwritten: {shown}{more}. Keep both: choose another --out folder or a --name that tells them "
-            "apart (e.g. --name \"{stem}-{engine}\" or \"{stem}-{template}\"); replace them: add --redo.")
+            f"overwritten: {shown}{more}. To keep both, choose another --out folder or a --name that tells them "
+            "apart (e.g. --name \"{stem}-{engine}\" or --name \"{stem}-{template}\"); to replace them, add --redo.")
 
     @property
     def notes(self) -> list[str]:
@@ -246,3 +254,13 @@ class BatchJob:
             if self.num_processes == 1:  # several processes: the launcher releases once all are done
                 self.release()
         return summary
+
+
+def _settings_key(data: Optional[dict]) -> Optional[str]:
+    """The settings fingerprint (no resolved inputs) of an earlier run's stored settings, flat v1 or nested."""
+    if not data:
+        return None
+    try:
+        return JobSettings.from_dict(data).job_key(str(data.get("engine_resolved") or data.get("engine")))
+    except (ValueError, TypeError, KeyError):
+        return None  # a store written by another version: treat as other settings

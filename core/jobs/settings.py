@@ -187,7 +187,7 @@ class JobSettings:
         """The nested form back, or a flat v1 dict (stores written before the settings were nested)."""
         groups = {"prompt", "generation", "masks", "output", "qc", "machine"}
         if any(isinstance(data.get(g), dict) for g in groups):
-            return options.from_dict(cls, data)
+            return options.from_dict(cls, {k: v for k, v in data.items() if k != "engine_resolved"})
         return cls.from_flat(data)
 
     @classmethod
@@ -219,7 +219,7 @@ class JobSettings:
         out, so adding a field with a default (or nesting them, as now) keeps the keys (and the
         finished folders) of every earlier run valid."""
         data: dict[str, Any] = {}
-        defaults = JobSettings().to_flat()
+        defaults = type(self)().to_flat()
         flat = self.to_flat()
         for name, f, _ in options.flat_items(self):
             if not f.metadata.get("in_key", True):

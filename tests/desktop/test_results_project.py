@@ -39,7 +39,7 @@ def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, ap
 
 def test_open_the_output_folder_of_a_cli_batch(qtbot, make_window, app_settings, photos_dir, tmp_path):
     out = tmp_path / "out"
-    job = BatchJob(photos_dir, out, JobSettings(engine="white", masker="classic", variants=1))
+    job = BatchJob(photos_dir, out, JobSettings.from_flat(dict(engine="white", masker="classic", variants=1)))
     job.prepare()
     summary = job.run()
     assert len(summary.done) == 3
@@ -179,8 +179,8 @@ def _pixels(image):
 def test_before_after_of_a_size_preset_compares_like_with_like(qtbot, make_window, app_settings, photos_dir,
                                                                tmp_path):
     out = tmp_path / "out"
-    job = BatchJob(photos_dir, out, JobSettings(engine="white", masker="classic", variants=1,
-                                                preset="square-1000", qc_threshold=0.10))
+    job = BatchJob(photos_dir, out, JobSettings.from_flat(dict(engine="white", masker="classic", variants=1,
+                                                preset="square-1000", qc_threshold=0.10)))
     job.prepare()
     assert len(job.run().done) == 3
     window = make_window(app_settings)
