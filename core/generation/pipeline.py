@@ -29,7 +29,6 @@ class BackgroundPipeline:
         self.device = device  # execution device (with CPU offload the weights live on the CPU)
         self.dtype = dtype
         self.prompt_cache = prompt_cache if prompt_cache is not None else PromptCache()
-        self.interrupt = False
         # Compute the control image's embedding once per call (see _ConditioningOnce); the
         # benchmark turns it off to compare like with like against the stock per-step loop.
         self.reuse_control_embedding = True
@@ -111,7 +110,6 @@ class BackgroundPipeline:
             raise ValueError(f"Canvas {w} x {h} is not a multiple of {factor}.")
         seeds = list(seeds)
         max_batch = max_batch or len(seeds)
-        self.interrupt = False
         with torch.inference_mode():
             cond = self.encode_prompt(prompt)
             uncond = self.encode_prompt(negative_prompt) if guidance > 1.0 else None
@@ -160,8 +158,6 @@ class BackgroundPipeline:
 
         unet, controlnet = self.components.unet, self.components.controlnet
         for i, t in enumerate(sched.timesteps):
-            if self.interrupt:
-                break
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = sched.scale_model_input(model_in, t)
             model_in = torch.cat([model_in, mask_in, masked_in], dim=1)  # the 9 channels
