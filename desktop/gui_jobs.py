@@ -88,8 +88,14 @@ class GenerateJob:
         self.seeds = seeds
         self.variables = dict(variables)
         self.template_name = template_name
-        from core.jobs import JobSettings, MachineSettings, MaskSettings, OutputSettings, PromptSettings
-        from core.jobs import QualitySettings
+        from core.jobs import (
+            JobSettings,
+            MachineSettings,
+            MaskSettings,
+            OutputSettings,
+            PromptSettings,
+            QualitySettings,
+        )
 
         self.job_settings = JobSettings(
             engine=engine, model=model, generation=gen_settings,
