@@ -7,8 +7,19 @@ import pytest
 from PIL import Image
 
 from core.errors import Cancelled, PackshotError
+from core.generation.settings import GenerationSettings
 from core.images import load_photo
-from core.jobs import BatchJob, JobContext, JobSettings, PhotoJob, load_mask_file
+from core.jobs import (
+    BatchJob,
+    JobContext,
+    JobSettings,
+    MachineSettings,
+    MaskSettings,
+    OutputSettings,
+    PhotoJob,
+    PromptSettings,
+    load_mask_file,
+)
 from core.progress import CancelToken
 from core.project import ProjectStore
 from core.recipe import RECIPE_KEY, read_recipe, replay, sidecar_path
@@ -48,7 +59,8 @@ def test_photo_job_keeps_the_product_bit_exact_on_pure_white(tmp_path):
 
 def test_recipe_replays_to_the_same_pixels(tmp_path):
     write_photos(tmp_path / "in", 1)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="gradient", seed=5, shadow="contact")),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="gradient", shadow="contact",
+                               generation=GenerationSettings(seed=5)),
                    model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.ok and len(summary.done) == 1
@@ -173,8 +185,9 @@ def test_skip_done_redo_and_changed_settings(tmp_path):
     assert len(redo.done) == 2
     with pytest.raises(PackshotError, match="made earlier with other settings") as refused:
         BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
-    assert "item_000.png" in str(refused.value) and "--redo" in str(refused.value) and "--name" in str(refused.value)
-    changed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="color", redo=True)),
+    said = str(refused.value)
+    assert "item_000.png" in said and "--redo" in said and "--name" in said
+    changed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color", output=OutputSettings(redo=True)),
                        **store_kw).run()
     assert len(changed.done) == 2  # other settings, replacing was asked for: made again
     (tmp_path / "out" / "item_001.png").unlink()
@@ -231,7 +244,8 @@ def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
     write_photos(tmp_path / "in", 2)
     csv_path = tmp_path / "vars.csv"
     csv_path.write_text("file,material\nitem_000.jpg,oak\nitem_001.jpg,oak\n", encoding="utf-8")
-    settings = JobSettings.from_flat(dict(engine="gradient", prompt="{name} on {material}", variables_csv=str(csv_path)))
+    settings = JobSettings(engine="gradient",
+                           prompt=PromptSettings(prompt="{name} on {material}", variables_csv=str(csv_path)))
     kw = {"model_store": no_models_store(tmp_path)}
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().skipped) == 2
@@ -271,12 +285,14 @@ def test_job_key_ignores_fields_at_their_default_so_new_fields_keep_old_keys():
 
     extra = {"template": {"name": "custom"}, "masks": None}
     assert Later().job_key("white", extra) == JobSettings().job_key("white", extra)
-    assert Later.from_flat(dict(seed=5)).job_key("white", extra) == JobSettings.from_flat(dict(seed=5)).job_key("white", extra)
+    seed5 = {"seed": 5}
+    assert Later.from_flat(seed5).job_key("white", extra) == JobSettings.from_flat(seed5).job_key("white", extra)
     assert Later.from_flat(dict(brand_new=4)).job_key("white", extra) != JobSettings().job_key("white", extra)
     assert JobSettings.from_flat(dict(seed=5)).job_key("white", extra) != JobSettings().job_key("white", extra)
     assert JobSettings().job_key("si2", extra) != JobSettings().job_key("white", extra)  # engine always in
     assert JobSettings().job_key("white", {"other": 1}) != JobSettings().job_key("white", extra)
-    assert JobSettings.from_flat(dict(device="cuda", redo=True)).job_key("white") == JobSettings().job_key("white")
+    elsewhere = JobSettings(output=OutputSettings(redo=True), machine=MachineSettings(device="cuda"))
+    assert elsewhere.job_key("white") == JobSettings().job_key("white")
 
 
 def test_mask_files_written_with_white_background_are_read_the_right_way_round(tmp_path):
@@ -303,7 +319,7 @@ def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
 
     write_photos(tmp_path / "in", 1)
     save_mask_png(tmp_path / "masks" / "item_000.png", disc_mask(160, 120), white="background")
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(masks_dir=str(tmp_path / "masks"))),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(masks_dir=str(tmp_path / "masks"))),
                    model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.done == ["item_000.jpg"]
@@ -331,12 +347,13 @@ def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
     from core.errors import ModelMissingError
 
     write_photos(tmp_path / "in", 2)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(prior="isnet")), model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(prior="isnet")),
+                   model_store=no_models_store(tmp_path))
     with pytest.raises(ModelMissingError, match="isnet-general-use"):
         job.prepare()
     assert not (tmp_path / "out").exists()
     (tmp_path / "masks").mkdir()  # with reviewed masks no prior runs: no weights needed
-    BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings.from_flat(dict(prior="isnet", masks_dir=str(tmp_path / "masks"))),
+    BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings(masks=MaskSettings(prior="isnet", masks_dir=str(tmp_path / "masks"))),
              model_store=no_models_store(tmp_path)).prepare(dry_run=True)
 
 

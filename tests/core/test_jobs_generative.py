@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.jobs import BatchJob, JobContext, JobSettings, load_mask_file
+from core.jobs import BatchJob, JobContext, JobSettings, MachineSettings, load_mask_file
 from core.recipe import read_recipe, replay
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: F401
@@ -20,7 +20,8 @@ def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_dif
 
 def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_store):  # noqa: F811
     write_photos(tmp_path / "in", 2, size=(96, 72))
-    settings = JobSettings.from_flat(dict(template="marble", variants=2, seed=3, qc_threshold=0.0, qc_retries=1, **TINY))
+    settings = JobSettings.from_flat(dict(template="marble", variants=2, seed=3, qc_threshold=0.0, qc_retries=1,
+                                          **TINY))
     job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
     summary = job.run()
     assert summary.ok and summary.engine == "si2-controlnet" and len(summary.done) == 2
@@ -75,7 +76,8 @@ def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
     write_tiny_sam(tmp_path / "models", "sam-vit_b")
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     write_photos(tmp_path / "in", 1, size=(96, 72))
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white", device="cpu")), model_store=store)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", machine=MachineSettings(device="cpu")),
+                   model_store=store)
     outcomes = []
     assert job.run(on_photo=outcomes.append).ok
     assert not any("classic" in n for n in job.notes)
