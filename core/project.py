@@ -35,7 +35,7 @@ from core.errors import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_DIRNAME = ".packshot"
 STORE_FILENAME = "project.sqlite"
 MASK_STATES = ("auto", "reviewed", "edited")
@@ -95,7 +95,9 @@ CREATE TABLE IF NOT EXISTS errors (
 # v2: what an automatic mask was computed from (mask models + the photo's sha256), so a re-run
 # with other generation settings reuses it instead of running SAM again.
 _SCHEMA_V2 = "ALTER TABLE photos ADD COLUMN mask_origin TEXT"
-_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version -> script taking the store from version-1 to version
+# v3: why the batch's mask gate found an automatic mask doubtful (NULL: it passed).
+_SCHEMA_V3 = "ALTER TABLE photos ADD COLUMN mask_doubt TEXT"
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}  # version -> script taking the store from version-1 to version
 
 
 @dataclass
@@ -115,6 +117,7 @@ class PhotoRecord:
     width: Optional[int] = None
     height: Optional[int] = None
     mask_origin: Optional[dict] = None  # auto masks: {"models": ..., "photo_sha256": ...}
+    mask_doubt: Optional[str] = None  # why the mask gate wants a review (None: passed, or reviewed)
 
 
 @dataclass
@@ -371,10 +374,12 @@ class ProjectStore:
                            mask_path=self.abs(row["mask_path"]), mask_source=row["mask_source"],
                            mask_score=row["mask_score"], settings=json.loads(row["settings_json"] or "{}"),
                            error=row["error"], sha256=row["sha256"], width=row["width"], height=row["height"],
-                           mask_origin=json.loads(row["mask_origin"]) if row["mask_origin"] else None)
+                           mask_origin=json.loads(row["mask_origin"]) if row["mask_origin"] else None,
+                           mask_doubt=row["mask_doubt"])
 
     def set_mask(self, photo_id: int, state: str, mask_path: Path, *, source: Optional[str] = None,
-                 score: Optional[float] = None, origin: Optional[dict] = None) -> None:
+                 score: Optional[float] = None, origin: Optional[dict] = None,
+                 doubt: Optional[str] = None) -> None:
         """Record the mask a photo uses. ``reviewed``/``edited`` masks are never replaced by ``auto``.
 
         ``origin``: what an automatic mask was made from (see ``PhotoRecord.mask_origin``)."""
@@ -386,9 +391,10 @@ class ProjectStore:
                 if current and current[0] in ("reviewed", "edited"):
                     return
             conn.execute("UPDATE photos SET mask_state = ?, mask_path = ?, mask_source = ?, mask_score = ?, "
-                         "mask_origin = ?, updated_at = ? WHERE id = ?",
+                         "mask_origin = ?, mask_doubt = ?, updated_at = ? WHERE id = ?",
                          (state, self.rel(mask_path), source, score,
-                          json.dumps(origin, sort_keys=True) if origin is not None else None, time.time(), photo_id))
+                          json.dumps(origin, sort_keys=True) if origin is not None else None, doubt, time.time(),
+                          photo_id))
 
     def set_photo_settings(self, photo_id: int, settings: dict) -> None:
         with self.transaction() as conn:

@@ -88,16 +88,22 @@ class GenerateJob:
         self.seeds = seeds
         self.variables = dict(variables)
         self.template_name = template_name
-        from core.jobs import JobSettings
+        from core.jobs import (
+            JobSettings,
+            MachineSettings,
+            MaskSettings,
+            OutputSettings,
+            PromptSettings,
+            QualitySettings,
+        )
 
         self.job_settings = JobSettings(
-            engine=engine, prompt=template_prompt, negative=template_negative, variants=gen_settings.variants,
-            seed=gen_settings.seed, steps=gen_settings.steps, guidance=gen_settings.guidance,
-            controlnet_scale=gen_settings.controlnet_scale, scheduler=gen_settings.scheduler,
-            resolution=gen_settings.resolution, masker=app.masker, qc_threshold=app.qc_threshold,
-            qc_retries=qc_retries, color=tuple(gen_settings.color), background_image=gen_settings.background_image,
-            redo=True,  # the user asked for this photo explicitly: always generate
-            device=app.device, models_dir=app.models_dir or None, model=model,
+            engine=engine, model=model, generation=gen_settings,
+            prompt=PromptSettings(prompt=template_prompt, negative=template_negative),
+            masks=MaskSettings(masker=app.masker),
+            qc=QualitySettings(qc_threshold=app.qc_threshold, qc_retries=qc_retries),
+            output=OutputSettings(redo=True),  # the user asked for this photo explicitly: always generate
+            machine=MachineSettings(device=app.device, models_dir=app.models_dir or None),
         )
         self.label = f"{self.photo.name} · {engine} · {gen_settings.variants} variant(s)" + \
             (f" · seed {seeds[0]}" if seeds else "")
@@ -106,7 +112,7 @@ class GenerateJob:
         from core.jobs import PhotoJob
 
         progress(Progress("loading models", 0, 0, self.photo.name))
-        ctx = job_context(self.job_settings, self.job_settings.models_dir)
+        ctx = job_context(self.job_settings, self.job_settings.machine.models_dir)
         ctx.variables[self.photo.name] = self.variables  # this photo's values, CSV and panel merged
         store = project_store(self.out_dir)
         job = PhotoJob(self.photo, self.out_dir, ctx, project=store, stem=photo_stem(store, self.photo),

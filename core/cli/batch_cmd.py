@@ -8,45 +8,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from core.errors import PackshotError
-from core.jobs import ENGINES, BatchJob, BatchSummary, JobSettings, PhotoOutcome
-from core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
+from core.jobs import BatchJob, BatchSummary, JobSettings, PhotoOutcome
+from core.jobs.settings import CLI_GROUPS
+from core.options import add_arguments, from_namespace
 from core.progress import CancelToken, Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-def _colour(text: str) -> tuple[int, int, int]:
-    """'#f0f0f0', 'f0f0f0' or '240,240,240'."""
-    value = text.strip()
-    hex_match = re.fullmatch(r"#?([0-9a-fA-F]{6})", value)
-    if hex_match:
-        raw = hex_match.group(1)
-        return int(raw[0:2], 16), int(raw[2:4], 16), int(raw[4:6], 16)
-    parts = [p.strip() for p in value.split(",")]
-    if len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts):
-        return int(parts[0]), int(parts[1]), int(parts[2])
-    raise argparse.ArgumentTypeError(f"'{text}' is not a colour: use #RRGGBB or R,G,B (0-255).")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -55,77 +28,29 @@ def register(subparsers: Any) -> None:
         description="Masks each photo, generates or paints a background behind the untouched product, and "
                     "writes finished shots to OUT_DIR. Re-running resumes where it stopped.",
         epilog="Templates: see resources/templates.json (e.g. --template marble). Prompt variables: {name} "
-               "(from the file name), {caption} and any column of the --vars CSV keyed by file name.")
+               "(from the file name), {caption} and any column of the --vars CSV keyed by file name. "
+               "Sizes (--size): " + _preset_help())
     p.add_argument("input_dir", metavar="INPUT_DIR", type=Path, nargs="?",
                    help="folder of JPEG/PNG/WebP/TIFF/HEIC photos")
     p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=Path,
                    help="output folder (created; holds the project store .packshot/)")
     p.add_argument("--list-templates", action="store_true", help="print the prompt templates and exit")
-    g = p.add_argument_group("prompt")
-    g.add_argument("--template", help="named prompt template (studio, marble, kitchen-counter, ...)")
-    g.add_argument("--prompt", help="prompt text; may use {name}, {caption} and CSV variables")
-    g.add_argument("--negative", help="negative prompt (overrides the template's)")
-    g.add_argument("--vars", dest="variables_csv", metavar="CSV", help="per-photo variables, keyed by file name")
-    g = p.add_argument_group("background")
-    g.add_argument("--engine", choices=ENGINES, default="auto",
-                   help="auto: the paper's SI2+ControlNet when its weights are present, else white")
-    g.add_argument("--color", type=_colour, default=(255, 255, 255), help="colour for --engine color")
-    g.add_argument("--background-image", metavar="FILE", help="picture for --engine image")
-    g.add_argument("--variants", type=_positive, default=1, help="images per photo (default 1)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the first variant (variant k: seed+k)")
-    g.add_argument("--steps", type=_positive, default=20)
-    g.add_argument("--guidance", type=float, default=7.5)
-    g.add_argument("--controlnet-scale", type=float, default=1.0)
-    g.add_argument("--model", metavar="MODEL_ID",
-                   help="ControlNet model for si2-controlnet: the paper's by default, or one made with "
-                        "`packshot train` (see `packshot models list`)")
-    g.add_argument("--scheduler", choices=("unipc", "ddim", "euler", "dpm++"), default="unipc")
-    g.add_argument("--resolution", type=int, default=512, help="generation size (multiple of 8)")
-    g.add_argument("--shadow", choices=("none", "drop", "contact"), default="none", help="synthetic shadow")
-    g = p.add_argument_group("masks")
-    g.add_argument("--masks", dest="masks_dir", metavar="DIR",
-                   help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
-                        "`packshot masks --white background` are recognised and read the right way round)")
-    g.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto")
-    g.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
-                   help="salient prior that seeds the mask (auto: IS-Net when its weights are present)")
-    g.add_argument("--sam", dest="sam_variant", choices=("vit_b", "vit_l", "vit_h"), default="vit_b")
-    g = p.add_argument_group("output")
-    from core.generation.presets import PRESETS
-
-    g.add_argument("--size", dest="preset", choices=list(PRESETS), default="original",
-                   help="; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%"))
-    g.add_argument("--name", dest="name_template", default=DEFAULT_NAME_TEMPLATE,
-                   help="output name template: {stem} {name} {engine} {template} {variant} {seed} {ext}")
-    g.add_argument("--format", dest="output_format", choices=sorted(set(OUTPUT_FORMATS)), default="png",
-                   help="png carries the recipe inside; other formats get a .recipe.json sidecar")
-    done = g.add_mutually_exclusive_group()
-    done.add_argument("--skip-done", dest="redo", action="store_false", default=False,
-                      help="skip photos already finished with these settings (default)")
-    done.add_argument("--redo", dest="redo", action="store_true", help="make every photo again")
+    # Every job setting is an option, generated from JobSettings (its help, flag, default and choices).
+    add_arguments(p, JobSettings, groups=CLI_GROUPS)
+    g = p.add_argument_group("run")
     g.add_argument("--dry-run", action="store_true", help="show what would be done; write nothing")
-    g = p.add_argument_group("quality control")
-    g.add_argument("--qc-threshold", type=float, default=None,
-                   help="flag results whose object expansion exceeds this fraction (default 0.10 for "
-                        "generated backgrounds; setting it also checks plain ones)")
-    g.add_argument("--qc-retries", type=_non_negative, default=0, help="regenerate flagged results N times")
-    g = p.add_argument_group("machine")
-    g.add_argument("--models-dir", help="folder holding model folders (<dir>/<model id>/...)")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     g.add_argument("--no-progress", action="store_true", help="no progress bar; one line per photo")
     p.set_defaults(func=run_batch)
 
 
+def _preset_help() -> str:
+    from core.generation.presets import PRESETS
+
+    return "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%")
+
+
 def settings_from_args(args: argparse.Namespace) -> JobSettings:
-    return JobSettings(
-        engine=args.engine, template=args.template, prompt=args.prompt, negative=args.negative,
-        variables_csv=args.variables_csv, variants=args.variants, seed=args.seed, steps=args.steps,
-        guidance=args.guidance, controlnet_scale=args.controlnet_scale, scheduler=args.scheduler,
-        resolution=args.resolution, color=tuple(args.color), background_image=args.background_image,
-        preset=args.preset, shadow=None if args.shadow == "none" else args.shadow, masker=args.masker,
-        prior=args.prior, sam_variant=args.sam_variant, masks_dir=args.masks_dir, qc_threshold=args.qc_threshold,
-        qc_retries=args.qc_retries, name_template=args.name_template, output_format=args.output_format,
-        redo=args.redo, device=args.device, models_dir=args.models_dir, model=args.model)
+    return from_namespace(JobSettings, args)
 
 
 class Distributed:
@@ -218,7 +143,7 @@ def _prepare_and_run(job: BatchJob, dist: Distributed, args: argparse.Namespace,
     parts = dist.gather(summary.to_dict())
     total = BatchSummary.merge(parts)
     if dist.is_main:
-        _print_summary(total, args.out_dir)
+        _print_summary(total, args.out_dir, args.input_dir, str(job.settings.masks.doubtful_masks))
     if total.cancelled:
         return EXIT_CANCELLED
     return EXIT_OK if summary.ok and total.ok else EXIT_FAILED
@@ -246,7 +171,10 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
         bar.update(1)
         if outcome.status == "failed":
             bar.write(f"failed: {outcome.message}")
-        elif line_mode:
+        elif outcome.mask_doubt and not line_mode:  # a bar hides messages: say it on a line of its own
+            held = "held for review" if outcome.status == "doubtful" else "rendered anyway"
+            bar.write(f"{outcome.path.name}: mask doubtful ({held}): {outcome.mask_doubt}")
+        if line_mode and outcome.status != "failed":
             extra = f" ({outcome.message})" if outcome.message else ""
             who = f"p{dist.index} " if dist.count > 1 else ""
             print(f"[{who}{counter['n']}/{mine}] {outcome.path.name}: {outcome.status}{extra}", flush=True)
@@ -260,13 +188,24 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
         bar.close()
 
 
-def _print_summary(summary: BatchSummary, out_dir: Path) -> None:
-    print(f"Done: {len(summary.done)}   Skipped (already done): {len(summary.skipped)}   "
+def _print_summary(summary: BatchSummary, out_dir: Path, input_dir: Path, policy: str) -> None:
+    held = f"   Held (doubtful mask): {len(summary.held)}" if summary.held else ""
+    print(f"Done: {len(summary.done)}   Skipped (already done): {len(summary.skipped)}{held}   "
           f"Failed: {len(summary.failed)}   [{summary.seconds:.1f} s, engine {summary.engine}]")
     if summary.failed:
         print("Failed photos:")
         for _name, reason in summary.failed:
             print(f"  - {reason}")
+    if summary.doubtful:
+        n = len(summary.doubtful)
+        print(f"{n} mask{'s' if n > 1 else ''} doubtful (--doubtful-masks {policy}): review "
+              f"{'them' if n > 1 else 'it'} with `packshot masks {input_dir} --out MASKS_DIR` and re-run with "
+              "--masks MASKS_DIR, or in the app:")
+        for name, why in summary.doubtful:
+            print(f"  - {name}: {why}")
+    if summary.stopped:
+        print(f"Stopped at {summary.stopped} (--doubtful-masks stop): finished photos are kept; review the "
+              "mask and run the same command again to go on.")
     if summary.cancelled:
         print("Cancelled: finished photos are kept; run the same command again to resume.")
     print(f"Outputs in {out_dir}")

@@ -7,6 +7,12 @@ import math
 from pathlib import Path
 
 from core.errors import PackshotError
+from core.jobs.settings import JobSettings
+from core.options import add_arguments
+
+# Flat names of the JobSettings fields that eval also takes (same flag, help, default and choices).
+SHARED_WITH_BATCH = {"template", "prompt", "negative", "steps", "guidance", "resolution", "masks_dir", "masker",
+                     "sam_variant", "models_dir", "device"}
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -44,27 +50,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "expansion). Writes results.csv, summary.md and expansion.png to --out.")
     p.add_argument("photos_dir", type=Path, metavar="PHOTOS_DIR")
     p.add_argument("--out", type=Path, required=True, help="folder for results.csv, summary.md, expansion.png")
-    p.add_argument("--masks", type=Path, help="reviewed masks named like the photos (.png); others: automatic")
     p.add_argument("--engines", type=parse_engines, default=("si2", "si2-controlnet"),
                    help="comma-separated engine names (default: si2,si2-controlnet)")
     p.add_argument("--seeds", type=parse_seeds, default=(0,), help="e.g. 0,1,2 or 0-4 (default: 0)")
-    p.add_argument("--prompt", help="prompt text (may use {name}); overrides the template's prompt")
-    p.add_argument("--template", help="named prompt template (see `packshot batch --help`)")
-    p.add_argument("--negative", help="negative prompt (overrides the template's)")
-    p.add_argument("--steps", type=int, default=20, help="denoising steps (default 20)")
-    p.add_argument("--resolution", type=int, default=512, help="model resolution, multiple of 8 (default 512)")
-    p.add_argument("--masker", default="auto", help="masker for photos without a mask file (default auto)")
+    # The options eval shares with `packshot batch` are generated from the same settings fields.
+    add_arguments(p, JobSettings, only=SHARED_WITH_BATCH)
     p.add_argument("--reseg", choices=("auto", "sam", "classic"), default="auto",
                    help="how the product is found in each result (default: SAM if present, else classic)")
-    p.add_argument("--sam-variant", default="vit_b", help="SAM size for masks and re-segmentation: vit_b, "
-                                                          "vit_l, vit_h or your own sam-* model (default vit_b)")
     p.add_argument("--threshold", type=float, default=0.10,
                    help="QC threshold on expansion as a fraction of the object, for the flagged column")
     p.add_argument("--clip-model", type=Path, help="a transformers CLIP folder for the CLIP score "
                                                    "(default: <models dir>/clip or the Hugging Face cache)")
     p.add_argument("--no-images", action="store_true", help="do not save the composited results and masks")
-    p.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.set_defaults(func=run)
 
 
@@ -75,13 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from core.progress import Progress
     from core.quality.evaluate import EvalConfig, run_eval
 
-    if args.steps < 1:
-        raise PackshotError(f"--steps must be at least 1 (got {args.steps}).")
     if args.resolution < 64 or args.resolution % 8:
         raise PackshotError(f"--resolution must be a multiple of 8, at least 64 (got {args.resolution}).")
     config = EvalConfig(engines=args.engines, seeds=args.seeds, prompt=args.prompt, template=args.template,
-                        negative_prompt=args.negative, steps=args.steps, resolution=args.resolution,
-                        masks_dir=args.masks, masker=args.masker, resegmenter=args.reseg,
+                        negative_prompt=args.negative, steps=args.steps, guidance=args.guidance,
+                        resolution=args.resolution, masks_dir=Path(args.masks_dir) if args.masks_dir else None,
+                        masker=args.masker, resegmenter=args.reseg,
                         sam_variant=args.sam_variant, device=args.device,
                         threshold=args.threshold, save_images=not args.no_images, clip_model=args.clip_model)
     with tqdm(total=0, unit="img", desc="eval", dynamic_ncols=True) as bar:

@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 
 from core.errors import PackshotError
+from core.jobs.settings import JobSettings
+from core.options import add_arguments
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("masks", help="compute product masks for a folder (PNG per photo, for review)")
     parser.add_argument("input", type=Path, metavar="INPUT_DIR")
     parser.add_argument("--out", type=Path, required=True, metavar="MASKS_DIR", help="where <photo stem>.png go")
-    parser.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto",
-                        help="auto: SAM when its weights are present, else the salient prior alone")
-    parser.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
-                        help="salient prior that seeds SAM (or stands alone): auto = the learned IS-Net "
-                             "when isnet-general-use is downloaded, else classic (OpenCV)")
-    parser.add_argument("--sam-variant", default="vit_b", help="vit_b, vit_l, vit_h or a SAM model id")
-    parser.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    # Shared with `packshot batch`: generated from the same settings fields (flag, help, default, choices).
+    add_arguments(parser, JobSettings, only={"masker", "prior", "sam_variant", "doubtful_below", "models_dir",
+                                             "device"})
     parser.add_argument("--redo", action="store_true", help="recompute masks that already exist")
     parser.add_argument("--white", choices=("product", "background"), default="product",
                         help="what white means in the PNG (IOPaint itself uses background)")
@@ -39,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from core.images import list_photos, load_photo
     from core.masking import build_masker, mask_path_for, save_mask_png
     from core.models.store import ModelStore
+    from core.quality.mask_gate import mask_doubt
 
     photos = list_photos(args.input)
     if not photos:
@@ -61,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
             failed.append((path.name, str(exc)))
             print(f"[{i}/{len(photos)}] {path.name}: FAILED: {exc}")
             continue
+        doubt = mask_doubt(result, args.doubtful_below) or ""
         rows.append((path.name, target.name, f"{result.score:.3f}", result.source,
-                     result.details.get("fallback", "")[:200]))
-        print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source})")
+                     result.details.get("fallback", "")[:200], doubt))
+        said = f"; DOUBTFUL: {doubt}" if doubt else ""
+        print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source}){said}")
     if rows:
         _write_review(args.out / "review.csv", rows)
     fallback = next((r[4] for r in rows if r[4]), "")
@@ -71,25 +71,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"Note: {fallback}")
     if prior_note := getattr(masker, "prior_fallback", None):
         print(f"Note: {prior_note}")
-    print(f"Done: {len(rows)} masked, {skipped} already there, {len(failed)} failed.")
+    doubtful = sum(1 for r in rows if r[5])
+    print(f"Done: {len(rows)} masked, {skipped} already there, {len(failed)} failed."
+          + (f" {doubtful} doubtful: review them first (listed first in review.csv)." if doubtful else ""))
     for name, reason in failed:
         print(f"  {name}: {reason}")
     return 1 if failed else 0
 
 
+REVIEW_COLUMNS = ("photo", "mask", "score", "source", "note", "doubt")
+
+
 def _write_review(path: Path, rows: list[tuple[str, ...]]) -> None:
-    """Merge with an earlier review.csv and sort doubtful (low score) first; written atomically."""
+    """Merge with an earlier review.csv and sort doubtful first, then by score; written atomically.
+    ``doubt`` says why the mask gate (the same as the batch's) wants a look; empty when it passed."""
     merged: dict[str, tuple[str, ...]] = {}
     if path.exists():
         with open(path, newline="", encoding="utf-8") as handle:
             for old in csv.reader(handle):
                 if old and old[0] != "photo":
-                    merged[old[0]] = tuple(old)
+                    merged[old[0]] = tuple(old) + ("",) * (len(REVIEW_COLUMNS) - len(old))  # older file: no doubt
     merged.update({r[0]: r for r in rows})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(("photo", "mask", "score", "source", "note"))
-    writer.writerows(sorted(merged.values(), key=lambda r: float(r[2])))
+    writer.writerow(REVIEW_COLUMNS)
+    writer.writerows(sorted(merged.values(), key=lambda r: (not r[5], float(r[2]))))
     from core.images import write_atomic
 
     write_atomic(path, buffer.getvalue().encode("utf-8"))

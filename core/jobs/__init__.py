@@ -15,6 +15,7 @@ from __future__ import annotations
 from core.jobs.batch import BatchJob
 from core.jobs.context import JobContext
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
+from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
 from core.jobs.render import make_shadow, render_from_recipe, render_images
 from core.jobs.settings import (
@@ -25,10 +26,17 @@ from core.jobs.settings import (
     GENERATIVE_ENGINES,
     LOCK_NAME,
     TMP_PREFIX,
-    BatchSummary,
+    DoubtfulMasks,
+    Engine,
     JobSettings,
-    PhotoOutcome,
-    PhotoPlan,
+    MachineSettings,
+    Masker,
+    MaskSettings,
+    OutputSettings,
+    Prior,
+    PromptSettings,
+    QualitySettings,
+    Shadow,
     file_sha256,
 )
 
@@ -37,15 +45,25 @@ __all__ = [
     "BatchSummary",
     "CONTROLNET_MODEL",
     "DEFAULT_GENERATIVE_TEMPLATE",
+    "DoubtfulMasks",
     "ENABLE_HINT",
     "ENGINES",
+    "Engine",
     "GENERATIVE_ENGINES",
     "JobContext",
     "JobSettings",
     "LOCK_NAME",
+    "MachineSettings",
+    "MaskSettings",
+    "Masker",
+    "OutputSettings",
     "PhotoJob",
     "PhotoOutcome",
     "PhotoPlan",
+    "Prior",
+    "PromptSettings",
+    "QualitySettings",
+    "Shadow",
     "TMP_PREFIX",
     "file_sha256",
     "load_mask_file",

@@ -19,15 +19,9 @@ from core.errors import (
 )
 from core.images import list_photos, load_photo
 from core.jobs.context import JobContext
+from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
-from core.jobs.settings import (
-    LOCK_NAME,
-    TMP_PREFIX,
-    BatchSummary,
-    JobSettings,
-    PhotoOutcome,
-    PhotoPlan,
-)
+from core.jobs.settings import LOCK_NAME, TMP_PREFIX, DoubtfulMasks, JobSettings
 from core.naming import unique_stems
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from core.project import ProjectStore
@@ -69,30 +63,32 @@ class BatchJob:
             raise PackshotError("--out must not be the input folder: originals are never written.")
         self.photos = list_photos(self.input_dir)
         s = self.settings
-        if s.masks_dir and not Path(s.masks_dir).is_dir():
-            raise ImageReadError(f"--masks folder not found: {s.masks_dir}")
-        if s.background_image:
-            load_photo(s.background_image)  # a bad background image would fail every photo
+        if s.masks.masks_dir and not Path(s.masks.masks_dir).is_dir():
+            raise ImageReadError(f"--masks folder not found: {s.masks.masks_dir}")
+        if s.generation.background_image:
+            load_photo(s.generation.background_image)  # a bad background image would fail every photo
         self.context = JobContext(s, model_store=self._model_store, templates_path=self._templates_path)
         check_variables(self.context.template, self.photos, self.context.variables)
         try:
             self.context.generation_settings("", "").validate()
             from core.generation.presets import get_preset
 
-            get_preset(s.preset)
+            get_preset(s.output.preset)
         except ValueError as exc:
             raise PackshotError(f"Invalid settings: {exc}") from exc
         if self.context.generative:
             self.context.check_models()
         self.context.check_prior()
         self.check_output_clashes()
-        if s.masker == "sam":
+        if s.masks.masker == "sam":
             self.context.masker  # noqa: B018 - loads SAM now: missing weights stop the batch before any photo
         if dry_run:
             store_file = self.out_dir / ".packshot" / "project.sqlite"
             self.project = ProjectStore(self.out_dir, create=False) if store_file.exists() else None
+            self.check_earlier_outputs()
             return
         self.project = ProjectStore(self.out_dir)
+        self.check_earlier_outputs()
         if self.is_main:
             self.lock()
         self.project.add_photos(self.photos)
@@ -139,13 +135,46 @@ class BatchJob:
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
             lines.append(f"{out.relative_to(self.out_dir.resolve())} <- {shown}")
         more = f" (and {len(clashes) - 5} more clashes)" if len(clashes) > 5 else ""
-        template = self.settings.name_template
+        template = self.settings.output.name_template
         if "{stem}" in template:  # only cleaning of odd characters can make stems meet
             fix = "Rename one of the photos in each pair."
         else:
             fix = f"Put {{stem}} in --name (e.g. --name \"{{stem}}-{template}\") so every photo gets its own file."
         raise TemplateError(f"--name '{template}' gives several results the same output file: "
                             + "; ".join(lines) + more + ". " + fix)
+
+    def check_earlier_outputs(self) -> None:
+        """Refuse, before any work, to overwrite an output that an earlier run made with other settings:
+        re-running with new settings never silently replaces earlier results. Replaced without asking:
+        outputs of the same settings whose inputs changed (an edited template or CSV, new mask models, a
+        replaced photo), files the store does not know (a killed run's), and anything under ``--redo``."""
+        if self.settings.output.redo or self.project is None or self.context is None:
+            return
+        latest: dict[str, Any] = {}  # output file -> the last result written there
+        for r in sorted(self.project.all_results(), key=lambda r: r.id):
+            latest[str(r.output_path)] = r
+        if not latest:
+            return
+        runs = {run["id"]: run["settings"] for run in self.project.runs()}
+        mine = self.settings.job_key(self.context.engine_name)  # the settings alone, not their resolved inputs
+        taken: list[tuple[Path, str]] = []
+        for job in self.photo_jobs(self.photos):
+            for out in job.outputs():
+                earlier = latest.get(str(out))
+                if earlier is None or earlier.job_key == self.context.job_key or not out.exists():
+                    continue
+                theirs = _settings_key(runs.get(earlier.run_id))
+                if theirs != mine:
+                    taken.append((out, f"run {earlier.run_id}, engine {earlier.engine}" if earlier.run_id
+                                  else f"made in the app, engine {earlier.engine}"))
+        if not taken:
+            return
+        shown = "; ".join(f"{out.name} ({why})" for out, why in taken[:5])
+        more = f"; and {len(taken) - 5} more" if len(taken) > 5 else ""
+        raise PackshotError(
+            f"{len(taken)} output file(s) in {self.out_dir} were made earlier with other settings and would be "
+            f"overwritten: {shown}{more}. To keep both, choose another --out folder or a --name that tells them "
+            "apart (e.g. --name \"{stem}-{engine}\" or --name \"{stem}-{template}\"); to replace them, add --redo.")
 
     @property
     def notes(self) -> list[str]:
@@ -204,12 +233,20 @@ class BatchJob:
             for i, job in enumerate(jobs):
                 progress(Progress("batch", i, len(jobs), job.name))
                 outcome = job.run(progress, cancel)
-                {"done": summary.done, "skipped": summary.skipped}.get(outcome.status, []).append(job.name)
+                {"done": summary.done, "skipped": summary.skipped,
+                 "doubtful": summary.held}.get(outcome.status, []).append(job.name)
                 if outcome.status == "failed":
                     summary.failed.append((job.name, outcome.message))
+                if outcome.mask_doubt:
+                    summary.doubtful.append((job.name, outcome.mask_doubt))
                 if on_photo is not None:
                     on_photo(outcome)
-            progress(Progress("batch", len(jobs), len(jobs), ""))
+                if outcome.status == "doubtful" and self.settings.masks.doubtful_masks == DoubtfulMasks.STOP:
+                    summary.stopped = job.name
+                    status = "stopped"
+                    break
+            else:
+                progress(Progress("batch", len(jobs), len(jobs), ""))
         except Cancelled:
             summary.cancelled = True
             status = "cancelled"
@@ -229,3 +266,13 @@ class BatchJob:
             if self.num_processes == 1:  # several processes: the launcher releases once all are done
                 self.release()
         return summary
+
+
+def _settings_key(data: Optional[dict]) -> Optional[str]:
+    """The settings fingerprint (no resolved inputs) of an earlier run's stored settings, flat v1 or nested."""
+    if not data:
+        return None
+    try:
+        return JobSettings.from_dict(data).job_key(str(data.get("engine_resolved") or data.get("engine")))
+    except (ValueError, TypeError, KeyError):
+        return None  # a store written by another version: treat as other settings

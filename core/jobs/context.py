@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from core.errors import PackshotError
+from core.generation.settings import GenerationSettings
 from core.images import output_format_for
 from core.jobs.settings import (
     CONTROLNET_MODEL,
@@ -14,7 +16,9 @@ from core.jobs.settings import (
     ENABLE_HINT,
     ENGINES,
     GENERATIVE_ENGINES,
+    SAM_HINT,
     JobSettings,
+    Shadow,
     file_sha256,
 )
 from core.naming import check_name_template, output_suffix
@@ -24,6 +28,8 @@ from core.templates import (
     resolve_prompt,
 )
 
+_DEFAULT_GENERATION = GenerationSettings()
+
 
 class JobContext:
     """Everything the jobs of one process share. Heavy parts are built on first use."""
@@ -32,34 +38,33 @@ class JobContext:
                  templates_path: Optional[Path] = None) -> None:
         self.settings = settings
         self._model_store = model_store
+        g, p = settings.generation, settings.prompt
         if settings.engine not in ENGINES:
             raise PackshotError(f"Unknown engine '{settings.engine}'. Choose one of: {', '.join(ENGINES)}.")
-        if settings.variants < 1:
-            raise PackshotError(f"--variants must be at least 1 (got {settings.variants}).")
-        if settings.qc_retries < 0:
-            raise PackshotError(f"--qc-retries must be 0 or more (got {settings.qc_retries}).")
-        self.variables = load_variables_csv(settings.variables_csv) if settings.variables_csv else {}
-        check_name_template(settings.name_template)
-        self.suffix = output_suffix(output_format_for(None, settings.output_format))  # "auto": per photo
+        if g.variants < 1:
+            raise PackshotError(f"--variants must be at least 1 (got {g.variants}).")
+        if settings.qc.qc_retries < 0:
+            raise PackshotError(f"--qc-retries must be 0 or more (got {settings.qc.qc_retries}).")
+        self.variables = load_variables_csv(p.variables_csv) if p.variables_csv else {}
+        check_name_template(settings.output.name_template)
+        self.suffix = output_suffix(output_format_for(None, settings.output.output_format))  # "auto": per photo
         self.notes: list[str] = []
         self._check_model()
         self.engine_name = self._resolve_engine()
-        template_name, prompt = settings.template, settings.prompt
-        if self.generative and not settings.template and not (prompt or "").strip():
+        self._note_unused()
+        template_name, prompt = p.template, p.prompt
+        if self.generative and not p.template and not (prompt or "").strip():
             # An empty prompt gives the model nothing to paint: fall back to the neutral studio look.
             template_name, prompt = DEFAULT_GENERATIVE_TEMPLATE, None
-        self.template: PromptTemplate = resolve_prompt(template_name, prompt, settings.negative, templates_path)
-        if template_name != settings.template:
+        self.template: PromptTemplate = resolve_prompt(template_name, prompt, p.negative, templates_path)
+        if template_name != p.template:
             self.notes.append(f"No --template or --prompt given: using the '{template_name}' template "
                               f"(\"{self.template.prompt}\"). Choose another with --template or --prompt.")
-        if not self.generative and (settings.template or settings.prompt):
-            self.notes.append(f"The '{self.engine_name}' engine paints no prompt: --template/--prompt are recorded "
-                              "but have no effect on the images.")
         self._auto_mask_models: Optional[dict] = None
         # The template's texts and the CSV's content, not just their names: editing either redoes the photos.
         self.job_key = settings.job_key(self.engine_name, {
             "template": self.template.to_dict(),
-            "variables": file_sha256(Path(settings.variables_csv)) if settings.variables_csv else None,
+            "variables": file_sha256(Path(p.variables_csv)) if p.variables_csv else None,
             "masks": self._mask_models()})
         self._engine: Any = None
         self._masker: Any = None
@@ -67,11 +72,32 @@ class JobContext:
         self._gate_built = False
 
     @property
+    def variants(self) -> int:
+        """Images per photo: a plain engine paints the same background for every seed, so it makes one."""
+        return self.settings.generation.variants if self.generative else 1
+
+    def _note_unused(self) -> None:
+        """Settings the chosen engine ignores are said, not silently dropped."""
+        s, g = self.settings, self.settings.generation
+        engine = self.engine_name
+        if not self.generative and g.variants > 1:
+            self.notes.append(f"--variants {g.variants}: the '{engine}' engine paints the same background for "
+                              "every seed, so each photo gets one file.")
+        if not self.generative and (s.prompt.template or s.prompt.prompt or s.prompt.negative):
+            self.notes.append(f"The '{engine}' engine paints no prompt: --template/--prompt/--negative are "
+                              "recorded but have no effect on the images.")
+        if engine != "color" and tuple(g.color) != _DEFAULT_GENERATION.color:
+            self.notes.append(f"--color has no effect with the '{engine}' engine (it is for --engine color).")
+        if engine != "image" and g.background_image:
+            self.notes.append(f"--background-image has no effect with the '{engine}' engine "
+                              "(it is for --engine image).")
+
+    @property
     def model_store(self) -> Any:
         if self._model_store is None:
             from core.models.store import ModelStore
 
-            self._model_store = ModelStore(self.settings.models_dir)
+            self._model_store = ModelStore(self.settings.machine.models_dir)
         return self._model_store
 
     def _check_model(self) -> None:
@@ -87,28 +113,36 @@ class JobContext:
 
     def check_prior(self) -> None:
         """An explicit ``--prior isnet`` without its weights fails now, when masks will be computed."""
-        if self.settings.prior != "isnet" or self.settings.masks_dir:
+        if self.settings.masks.prior != "isnet" or self.settings.masks.masks_dir:
             return
         from core.masking.prior import LEARNED_MODEL_ID
 
         self.model_store.path(LEARNED_MODEL_ID)  # ModelMissingError with size and the fix
 
     def _resolve_engine(self) -> str:
-        name = self.settings.engine
+        name, g = str(self.settings.engine), self.settings.generation
         if name != "auto":
-            if name == "image" and not self.settings.background_image:
+            if name == "image" and not g.background_image:
                 raise PackshotError("--engine image needs --background-image FILE.")
             return name
+        # A background picture or a colour given without an engine says which engine is meant.
+        if g.background_image:
+            self.notes.append("--background-image given without --engine: using the 'image' engine.")
+            return "image"
+        if tuple(g.color) != _DEFAULT_GENERATION.color:
+            self.notes.append("--color given without --engine: using the 'color' engine.")
+            return "color"
         model = self.settings.model or CONTROLNET_MODEL
         if self.model_store.available(model):
             return "si2-controlnet"
-        masker = "SAM" if self._sam_available() else "classic"
-        self.notes.append(ENABLE_HINT.format(model=model, masker=masker))
+        sam = self._sam_available()
+        self.notes.append(ENABLE_HINT.format(model=model, masker="SAM" if sam else "classic")
+                          + ("" if sam else SAM_HINT))
         return "white"
 
     def _mask_models(self) -> Optional[dict]:
         """Which models the automatic masks come from: masks change when weights appear, so does the key."""
-        if self.settings.masks_dir:
+        if self.settings.masks.masks_dir:
             return None  # reviewed masks from files
         return self.auto_mask_models()
 
@@ -118,16 +152,23 @@ class JobContext:
         if self._auto_mask_models is None:
             from core.masking.prior import resolve_prior
 
-            sam = self.settings.masker == "sam" or (self.settings.masker == "auto" and self._sam_available())
-            self._auto_mask_models = {"sam": self.settings.sam_variant if sam else None,
-                                      "prior": resolve_prior(self.settings.prior, self.model_store)[0]}
+            m = self.settings.masks
+            sam = m.masker == "sam" or (m.masker == "auto" and self._sam_available())
+            self._auto_mask_models = {"sam": m.sam_variant if sam else None,
+                                      "prior": resolve_prior(str(m.prior), self.model_store)[0]}
         return self._auto_mask_models
 
     def _sam_available(self) -> bool:
         try:
-            return bool(self.model_store.available(f"sam-{self.settings.sam_variant}"))
+            return bool(self.model_store.available(f"sam-{self.settings.masks.sam_variant}"))
         except PackshotError:
             return False
+
+    @property
+    def shadow_kind(self) -> Optional[str]:
+        """The synthetic shadow to draw, as ``render_images`` and recipes name it (None: no shadow)."""
+        shadow = self.settings.shadow
+        return None if shadow in (None, Shadow.NONE) else str(shadow)
 
     @property
     def generative(self) -> bool:
@@ -146,7 +187,7 @@ class JobContext:
         if self._engine is None:
             from core.generation.engines import get_engine
 
-            self._engine = get_engine(self.engine_name, self.model_store, self.settings.device,
+            self._engine = get_engine(self.engine_name, self.model_store, self.settings.machine.device,
                                       model=self.settings.model)
         return self._engine
 
@@ -155,8 +196,9 @@ class JobContext:
         if self._masker is None:
             from core.masking.maskers import build_masker
 
-            self._masker = build_masker(self.settings.masker, self.model_store, self.settings.sam_variant,
-                                        self.settings.device, prior=self.settings.prior)
+            m = self.settings.masks
+            self._masker = build_masker(str(m.masker), self.model_store, m.sam_variant,
+                                        self.settings.machine.device, prior=str(m.prior))
         return self._masker
 
     @property
@@ -164,11 +206,12 @@ class JobContext:
         """The QC gate, or None when QC does not apply (non-generative engine and no threshold)."""
         if not self._gate_built:
             self._gate_built = True
-            if self.generative or self.settings.qc_threshold is not None:
+            q = self.settings.qc
+            if self.generative or q.qc_threshold is not None:
                 from core.quality.qc import QCSettings, QualityGate
 
-                qc = QCSettings(retries=self.settings.qc_retries) if self.settings.qc_threshold is None else \
-                    QCSettings(threshold=self.settings.qc_threshold, retries=self.settings.qc_retries)
+                qc = QCSettings(retries=q.qc_retries) if q.qc_threshold is None else \
+                    QCSettings(threshold=q.qc_threshold, retries=q.qc_retries)
                 self._gate = QualityGate(self._resegmenter(), qc)
         return self._gate
 
@@ -176,19 +219,16 @@ class JobContext:
         """SAM prompted from the input mask when its weights are here, else the classic prior."""
         from core.quality.resegment import build_resegmenter
 
-        return build_resegmenter("auto", self.model_store, sam_variant=self.settings.sam_variant,
-                                 device=self.settings.device)
+        return build_resegmenter("auto", self.model_store, sam_variant=self.settings.masks.sam_variant,
+                                 device=self.settings.machine.device)
 
     def generation_settings(self, prompt: str, negative: str, seeds: Optional[Sequence[int]] = None) -> Any:
-        from core.generation.settings import GenerationSettings
-
-        s = self.settings
-        variants = len(seeds) if seeds is not None else s.variants
-        return GenerationSettings(prompt=prompt, negative_prompt=negative, steps=s.steps, guidance=s.guidance,
-                                  controlnet_scale=s.controlnet_scale, seed=s.seed if seeds is None else seeds[0],
-                                  variants=variants, scheduler=s.scheduler, resolution=s.resolution,
-                                  seeds=tuple(seeds) if seeds is not None else None, color=tuple(s.color),
-                                  background_image=s.background_image)
+        """The job's ``GenerationSettings`` for one photo: its filled prompt and its variants' seeds."""
+        g = self.settings.generation
+        if seeds is None:
+            seeds = [g.seed + i for i in range(self.variants)]
+        return replace(g, prompt=prompt, negative_prompt=negative, seed=seeds[0], variants=len(seeds),
+                       seeds=tuple(seeds))
 
     def model_info(self) -> dict:
         if not self.generative:

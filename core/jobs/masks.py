@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from core.images import save_image
-
 
 def quantize_mask(result: Any) -> Any:
     """The MaskResult as an 8-bit PNG would give it back: alpha in 1/255 steps, mask = alpha >= 0.5."""
@@ -16,13 +14,16 @@ def quantize_mask(result: Any) -> Any:
 
     alpha8 = np.clip(np.rint(np.asarray(result.alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
     return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=result.score,
-                      source=result.source, details=dict(result.details))
+                      source=result.source, details=dict(result.details),
+                      doubt=getattr(result, "doubt", None))
 
 
 def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
-    """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename."""
-    alpha8 = np.clip(np.rint(np.asarray(alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return save_image(Path(path), alpha8)
+    """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename by the one mask
+    writer (``core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours."""
+    from core.masking.maskio import save_mask_png
+
+    return save_mask_png(Path(path), np.asarray(alpha, np.float32), white="product")
 
 
 def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> Any:

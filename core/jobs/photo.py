@@ -16,12 +16,14 @@ from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_
 from core.images import Photo, load_photo, output_format_for, write_atomic
 from core.jobs.context import JobContext
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
+from core.jobs.outcomes import PhotoOutcome, PhotoPlan
 from core.jobs.render import render_images
-from core.jobs.settings import PhotoOutcome, PhotoPlan, file_sha256
+from core.jobs.settings import DoubtfulMasks, file_sha256
 from core.logfile import FILE_ONLY
 from core.naming import output_path, output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.project import NewResult, ProjectStore
+from core.quality.mask_gate import mask_doubt
 from core.recipe import Recipe, save_output
 from core.templates import photo_variables
 
@@ -49,8 +51,10 @@ class PhotoJob:
 
     @property
     def variant_seeds(self) -> list[int]:
-        s = self.context.settings
-        return self.seeds if self.seeds is not None else [s.seed + i for i in range(s.variants)]
+        if self.seeds is not None:  # a plain engine paints one background whatever the seeds (see the note)
+            return self.seeds if self.context.generative else self.seeds[:1]
+        g = self.context.settings.generation
+        return [g.seed + i for i in range(self.context.variants)]
 
     def prompt(self) -> tuple[str, str]:
         return self.context.template.fill(photo_variables(self.path, self.context.variables))
@@ -60,8 +64,8 @@ class PhotoJob:
         seeds = self.variant_seeds
         fields = {"stem": self.stem, "name": photo_variables(self.path)["name"], "engine": self.context.engine_name,
                   "template": self.context.template.name, "ext": self.path.suffix.lstrip(".").lower()}
-        return [output_path(self.out_dir, s.name_template, {**fields, "variant": i + 1, "seed": seed},
-                            output_suffix(output_format_for(self.path, s.output_format)), variants=len(seeds))
+        return [output_path(self.out_dir, s.output.name_template, {**fields, "variant": i + 1, "seed": seed},
+                            output_suffix(output_format_for(self.path, s.output.output_format)), variants=len(seeds))
                 for i, seed in enumerate(seeds)]
 
     def _photo_id(self) -> Optional[int]:
@@ -73,7 +77,7 @@ class PhotoJob:
         return self.photo_id
 
     def is_done(self) -> bool:
-        if self.project is None or self.context.settings.redo or self.seeds is not None:
+        if self.project is None or self.context.settings.output.redo or self.seeds is not None:
             return False
         record = self.project.photo(self.path)
         if record is None or not self.project.is_done(record.id, self.context.job_key, len(self.variant_seeds)):
@@ -134,6 +138,10 @@ class PhotoJob:
 
         progress(Progress("photo", 1, 4, f"{self.name}: mask"))
         mask, mask_file, mask_state = self._mask(photo, sha, notes, cancel)
+        doubt = mask_doubt(mask, s.masks.doubtful_below) if mask_state == "auto" else None
+        if doubt is not None and s.masks.doubtful_masks != DoubtfulMasks.CONTINUE:
+            # Held for review: nothing rendered, nothing recorded as done; the next run tries again.
+            return PhotoOutcome(self.path, "doubtful", [], f"mask doubtful: {doubt}", notes=notes, mask_doubt=doubt)
         mask_sha = file_sha256(mask_file)
         used_mask = self._snapshot_mask(mask_file, mask_sha)
         check(cancel)
@@ -145,8 +153,9 @@ class PhotoJob:
         # The photo-resolution mask stays what is stored and recorded: replay frames again from it.
         from core.generation.presets import frame_photo
 
-        framed, framed_mask = frame_photo(photo, mask, s.preset)
-        images = render_images(ctx.engine, framed, framed_mask, gs, s.shadow, _sub(progress, self.name), cancel)
+        framed, framed_mask = frame_photo(photo, mask, s.output.preset)
+        images = render_images(ctx.engine, framed, framed_mask, gs, ctx.shadow_kind, _sub(progress, self.name),
+                               cancel)
 
         progress(Progress("photo", 3, 4, f"{self.name}: checking and saving"))
         results: list[NewResult] = []
@@ -160,8 +169,8 @@ class PhotoJob:
                             settings=single.to_dict(), models=models,
                             mask={"path": os.path.relpath(used_mask, out.parent), "source": mask.source,
                                   "state": mask_state, "sha256": mask_sha},
-                            preset=s.preset, shadow={"kind": s.shadow} if s.shadow else None, qc=qc_record,
-                            output_format=output_format_for(self.path, s.output_format))
+                            preset=s.output.preset, shadow={"kind": ctx.shadow_kind} if ctx.shadow_kind else None,
+                            qc=qc_record, output_format=output_format_for(self.path, s.output.output_format))
             self._save(out, final, photo, recipe)
             results.append(NewResult(variant=i + 1, seed=seed_used, engine=ctx.engine_name, output_path=out,
                                      recipe=json.loads(recipe.to_json()),
@@ -172,13 +181,15 @@ class PhotoJob:
             self.project.complete_photo(photo_id, ctx.job_key, results, self.run_id)
         progress(Progress("photo", 4, 4, f"{self.name}: done"))
         flagged = sum(r.qc_flag for r in results)
-        message = f"{flagged} of {len(results)} flagged by QC" if flagged else ""
-        return PhotoOutcome(self.path, "done", outputs, message, notes=notes, results=results)
+        said = [f"{flagged} of {len(results)} flagged by QC"] if flagged else []
+        said += [f"mask doubtful: {doubt}"] if doubt else []
+        return PhotoOutcome(self.path, "done", outputs, "; ".join(said), notes=notes, results=results,
+                            mask_doubt=doubt)
 
     def _mask(self, photo: Photo, sha: str, notes: list[str], cancel: Optional[CancelToken]
               ) -> tuple[Any, Path, str]:
         """The mask to use, saved into the project as the exact 8-bit PNG the job composites with."""
-        s = self.context.settings
+        s = self.context.settings.masks
         origin = {"models": self.context.auto_mask_models(), "photo_sha256": sha}
         project_mask = (self.project.masks_dir if self.project else self.out_dir / ".packshot" / "masks") / \
             f"{self.stem}.png"
@@ -199,13 +210,16 @@ class PhotoJob:
                 # Same photo, same mask models: only generation settings changed, so SAM need not run again.
                 mask = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
                 mask.score = record.mask_score if record.mask_score is not None else mask.score
+                mask.doubt = record.mask_doubt  # the gate's verdict on it when it was computed
                 log.debug("%s: reusing its automatic mask %s", self.name, record.mask_path)
                 return mask, record.mask_path, "auto"
         result = self.context.masker.compute(photo, cancel=cancel)
         if not result.mask.any():
             raise PackshotError(f"{self.name}: no product found in the photo (empty mask); "
                                 "supply a mask with --masks or review it in the app.")
-        return self._store_mask(project_mask, quantize_mask(result), "auto", origin)
+        mask = quantize_mask(result)
+        mask.doubt = mask_doubt(result, s.doubtful_below)  # judged on the masker's own result
+        return self._store_mask(project_mask, mask, "auto", origin)
 
     def _snapshot_mask(self, mask_file: Path, sha: str) -> Path:
         """A content-addressed copy of the mask for recipes: editing the photo's mask later (in the app)
@@ -220,7 +234,7 @@ class PhotoJob:
         save_mask_atomic(path, mask.alpha)
         if self.project is not None and self._photo_id() is not None:
             self.project.set_mask(self._photo_id(), state, path, source=mask.source, score=mask.score,
-                                  origin=origin)
+                                  origin=origin, doubt=mask.doubt if state == "auto" else None)
         return mask, path, state
 
     def _qc(self, photo: Photo, mask: Any, image: np.ndarray, seed: int, prompt: str, negative: str,
@@ -231,8 +245,7 @@ class PhotoJob:
 
         def generate(new_seed: int) -> np.ndarray:
             gs = self.context.generation_settings(prompt, negative, [new_seed])
-            return render_images(self.context.engine, photo, mask, gs, self.context.settings.shadow,
-                                 cancel=cancel)[0]
+            return render_images(self.context.engine, photo, mask, gs, self.context.shadow_kind, cancel=cancel)[0]
 
         result = gate.run(generate, mask.mask, seed, first_image=image, cancel=cancel)
         return result.record(), int(result.seed), result.image

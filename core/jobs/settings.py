@@ -1,82 +1,234 @@
-"""What a job asks for (``JobSettings``) and what it reports (outcomes, plans, summaries)."""
+"""What a job asks for: ``JobSettings``, one typed, nested object, and its choices.
+
+Every field is declared once, with its default, help text and command-line flag; ``packshot
+batch``'s options, eval's and masks' shared options, the project store's JSON and the job key are
+all derived from these classes (``core.options``). ``JobSettings.generation`` is the
+``GenerationSettings`` the engines receive (filled per photo with its prompt and seeds).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from core.naming import DEFAULT_NAME_TEMPLATE
-from core.project import NewResult
+from core import options
+from core.generation.presets import PRESETS
+from core.generation.settings import GenerationSettings, parse_non_negative
+from core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
+from core.options import Choice, option
 
-ENGINES = ("auto", "si2-controlnet", "si2", "white", "color", "gradient", "blur", "image")
-GENERATIVE_ENGINES = ("si2-controlnet", "si2")
+
+class Engine(Choice):
+    AUTO = "auto"
+    SI2_CONTROLNET = "si2-controlnet"
+    SI2 = "si2"
+    WHITE = "white"
+    COLOR = "color"
+    GRADIENT = "gradient"
+    BLUR = "blur"
+    IMAGE = "image"
+
+    @property
+    def generative(self) -> bool:
+        return self in (Engine.SI2_CONTROLNET, Engine.SI2)
+
+
+class Masker(Choice):
+    AUTO = "auto"
+    SAM = "sam"
+    CLASSIC = "classic"
+
+
+class Prior(Choice):
+    AUTO = "auto"
+    CLASSIC = "classic"
+    ISNET = "isnet"
+
+
+class Shadow(Choice):
+    NONE = "none"
+    DROP = "drop"
+    CONTACT = "contact"
+
+
+class DoubtfulMasks(Choice):
+    CONTINUE = "continue"  # render, and report the mask
+    SKIP = "skip"  # leave the photo for review; the rest of the batch goes on
+    STOP = "stop"  # stop the batch at the first doubtful mask
+
+
+ENGINES = Engine.values()
+GENERATIVE_ENGINES = tuple(e.value for e in Engine if e.generative)
 CONTROLNET_MODEL = "photo-background-generation"
 ENABLE_HINT = ("Generated backgrounds are off: no weights for '{model}'. Using a white background with the "
                "{masker} mask. To enable them: packshot models download {model}")
+SAM_HINT = (" Masks come from the classic prior; `packshot models download sam-vit_b` (SAM) gives cleaner "
+            "edges and fewer doubtful masks, and a learned prior (`packshot models list`) finds the product "
+            "on busy backgrounds.")
 TMP_PREFIX = ".tmp-"  # core.images.save_image / recipe sidecars write here first, then rename
 DEFAULT_GENERATIVE_TEMPLATE = "studio"  # a generative engine with no prompt at all paints this
 LOCK_NAME = "batch.lock"  # OUT_DIR/.packshot/batch.lock: one batch per output folder at a time
+DEFAULT_DOUBT_SCORE = 0.5  # masks scoring below this are reported for review
+
+
+@dataclass
+class PromptSettings:
+    """The prompt a job fills per photo (variables from the file name and the CSV)."""
+
+    template: Optional[str] = option(None, help="named prompt template (studio, marble, kitchen-counter, ...)")
+    prompt: Optional[str] = option(None, help="prompt text; may use {name}, {caption} and CSV variables")
+    negative: Optional[str] = option(None, help="negative prompt (overrides the template's)")
+    variables_csv: Optional[str] = option(None, flag="--vars", metavar="CSV",
+                                          help="per-photo variables, keyed by file name")
+
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
+
+
+@dataclass
+class MaskSettings:
+    """Where masks come from, and what a doubtful one does to the batch."""
+
+    masks_dir: Optional[str] = option(
+        None, flag="--masks", metavar="DIR",
+        help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
+             "`packshot masks --white background` are recognised and read the right way round)")
+    masker: Masker = option(Masker.AUTO, help="auto: SAM when its weights are present, else the salient prior")
+    prior: Prior = option(Prior.AUTO, help="salient prior that seeds the mask (auto: IS-Net when its weights "
+                                           "are present, else classic)")
+    sam_variant: str = option("vit_b", flag=("--sam", "--sam-variant"), metavar="VARIANT",
+                              help="SAM size: vit_b, vit_l, vit_h or a sam-* model id (default vit_b)")
+    doubtful_masks: DoubtfulMasks = option(
+        DoubtfulMasks.CONTINUE, in_key=False,
+        help="what a doubtful mask (low score, prior and SAM disagree, no studio backdrop) does: continue "
+             "(render and report it), skip (leave the photo for review) or stop the batch (default continue)")
+    doubtful_below: float = option(DEFAULT_DOUBT_SCORE, in_key=False, metavar="SCORE",
+                                   help=f"masks scoring below this are doubtful (default {DEFAULT_DOUBT_SCORE})")
+
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
+
+
+@dataclass
+class OutputSettings:
+    """What is written, and under which name."""
+
+    preset: str = option("original", flag="--size", choices=tuple(PRESETS),
+                         help="output size preset (default original; see the list below)")
+    name_template: str = option(DEFAULT_NAME_TEMPLATE, flag="--name",
+                                help="output name template: {stem} {name} {engine} {template} {variant} "
+                                     "{seed} {ext}")
+    output_format: str = option("png", flag="--format", choices=tuple(sorted(set(OUTPUT_FORMATS))),
+                                help="png carries the recipe inside; other formats get a .recipe.json sidecar")
+    redo: bool = option(False, in_key=False, off_flag="--skip-done",
+                        off_help="skip photos already finished with these settings (default)",
+                        help="make every photo again, replacing outputs made with other settings")
+
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
+
+
+@dataclass
+class QualitySettings:
+    """The generated-background QC gate (object expansion)."""
+
+    qc_threshold: Optional[float] = option(None, help="flag results whose object expansion exceeds this "
+                                                      "fraction (default 0.10 for generated backgrounds; "
+                                                      "setting it also checks plain ones)")
+    qc_retries: int = option(0, parse=parse_non_negative, help="regenerate flagged results N times")
+
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
+
+
+@dataclass
+class MachineSettings:
+    """Where the job runs; never part of the job key."""
+
+    device: str = option("auto", in_key=False, help="auto, cpu, cuda or cuda:N")
+    models_dir: Optional[str] = option(None, in_key=False, help="folder holding model folders "
+                                                                "(<dir>/<model id>/...)")
+
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
 
 
 @dataclass
 class JobSettings:
-    """What a batch (or one GUI generation) asks for. Serialisable into the project store."""
+    """What a batch (or one app generation) asks for. Serialisable into the project store and recipes."""
 
-    engine: str = "auto"
-    template: Optional[str] = None
-    prompt: Optional[str] = None
-    negative: Optional[str] = None
-    variables_csv: Optional[str] = None
-    variants: int = 1
-    seed: int = 0
-    steps: int = 20
-    guidance: float = 7.5
-    controlnet_scale: float = 1.0
-    scheduler: str = "unipc"
-    resolution: int = 512
-    color: tuple[int, int, int] = (255, 255, 255)
-    background_image: Optional[str] = None
-    preset: str = "original"
-    shadow: Optional[str] = None  # None | "drop" | "contact"
-    masker: str = "auto"
-    prior: str = "auto"  # salient prior seeding the mask: auto (IS-Net when present) | classic | isnet
-    sam_variant: str = "vit_b"
-    masks_dir: Optional[str] = None
-    qc_threshold: Optional[float] = None  # None: QC only for generative engines, at the gate's default
-    qc_retries: int = 0
-    name_template: str = DEFAULT_NAME_TEMPLATE
-    output_format: str = "png"
-    redo: bool = False
-    device: str = "auto"
-    models_dir: Optional[str] = None
-    model: Optional[str] = None  # ControlNet model id for si2-controlnet (None: the paper's weights)
+    engine: Engine = option(Engine.AUTO, in_key=False,  # the resolved engine goes into the key instead
+                            help="auto: the paper's SI2+ControlNet when its weights are present, else white")
+    model: Optional[str] = option(None, metavar="MODEL_ID",
+                                  help="ControlNet model for si2-controlnet: the paper's by default, or one "
+                                       "made with `packshot train` (see `packshot models list`)")
+    shadow: Shadow = option(Shadow.NONE, help="synthetic shadow under the product")
+    prompt: PromptSettings = option(cli=False, default_factory=PromptSettings, help="prompt group")
+    generation: GenerationSettings = option(cli=False, default_factory=GenerationSettings,
+                                            help="background group")
+    masks: MaskSettings = option(cli=False, default_factory=MaskSettings, help="mask group")
+    output: OutputSettings = option(cli=False, default_factory=OutputSettings, help="output group")
+    qc: QualitySettings = option(cli=False, default_factory=QualitySettings, help="quality control group")
+    machine: MachineSettings = option(cli=False, default_factory=MachineSettings, help="machine group")
 
+    def __post_init__(self) -> None:
+        options.coerce_fields(self)
+
+    # -- conversions ------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Nested JSON form (the project store's runs, the app's saved settings)."""
+        return options.to_dict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> JobSettings:
+        """The nested form back, or a flat v1 dict (stores written before the settings were nested)."""
+        groups = {"prompt", "generation", "masks", "output", "qc", "machine"}
+        if any(isinstance(data.get(g), dict) for g in groups):
+            return options.from_dict(cls, {k: v for k, v in data.items() if k != "engine_resolved"})
+        return cls.from_flat(data)
+
+    @classmethod
+    def from_flat(cls, data: dict) -> JobSettings:
+        """From flat v1 keys (engine, steps, guidance, seed, variants, prompt, template, shadow, preset,
+        masker, prior, output_format, ...): old project stores and callers. ``shadow=None`` is "none";
+        ``engine_resolved`` (what the store adds) is ignored."""
+        flat = {k: v for k, v in data.items() if k != "engine_resolved"}
+        if "shadow" in flat and flat["shadow"] is None:
+            flat["shadow"] = Shadow.NONE
+        return options.from_flat(cls, flat)
+
+    def to_flat(self) -> dict:
+        """The flat v1 form (``shadow`` none as None, as v1 wrote it)."""
+        flat = {name: options.plain(value) for name, _, value in options.flat_items(self)}
+        flat["shadow"] = None if self.shadow == Shadow.NONE else self.shadow.value
+        return flat
+
+    def with_generation(self, **changes: Any) -> JobSettings:
+        return replace(self, generation=replace(self.generation, **changes))
+
+    # -- the job's fingerprint ------------------------------------------------------------------
     def job_key(self, engine: str, extra: Optional[dict] = None) -> str:
         """Fingerprint of everything that changes the outputs; 'done' means done for this key.
 
-        Run-time choices (device, redo, models folder) are left out: the same job on another device
-        is the same job. ``extra``: resolved inputs (template texts, the CSV's content).
-
-        Fields still at their dataclass default are left out, so that adding a new field with a
-        default later keeps the keys (and the finished folders) of every earlier run valid."""
-        data = {}
-        for f in fields(self):
-            if f.name in ("redo", "device", "models_dir", "engine"):
+        Run-time choices (device, redo, models folder, the doubtful-mask policy) are left out: the
+        same job on another device is the same job. ``extra``: resolved inputs (template texts, the
+        CSV's content). Computed over the flat v1 names, and fields still at their default are left
+        out, so adding a field with a default (or nesting them, as now) keeps the keys (and the
+        finished folders) of every earlier run valid."""
+        data: dict[str, Any] = {}
+        defaults = type(self)().to_flat()
+        flat = self.to_flat()
+        for name, f, _ in options.flat_items(self):
+            if not f.metadata.get("in_key", True):
                 continue
-            value = getattr(self, f.name)
-            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-            if _canonical(value) != _canonical(default):  # a colour list from JSON equals its tuple
-                data[f.name] = value
-        data["engine"] = engine
-        if self.masks_dir:
-            data["masks_dir"] = str(Path(self.masks_dir).resolve())
+            if _canonical(flat[name]) != _canonical(defaults[name]):  # a colour list from JSON equals its tuple
+                data[name] = flat[name]
+        data["engine"] = str(engine)
+        if self.masks.masks_dir:
+            data["masks_dir"] = str(Path(self.masks.masks_dir).resolve())
         data["extra"] = extra or {}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -85,59 +237,8 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-@dataclass
-class PhotoOutcome:
-    """What happened to one photo."""
-
-    path: Path
-    status: str  # done | skipped | failed | cancelled
-    outputs: list[Path] = field(default_factory=list)
-    message: str = ""
-    error_kind: Optional[str] = None
-    notes: list[str] = field(default_factory=list)
-    results: list[NewResult] = field(default_factory=list)
-    seconds: float = 0.0
-    error: Optional[BaseException] = field(default=None, repr=False, compare=False)  # the exception itself
-
-
-@dataclass
-class PhotoPlan:
-    """What a photo's job would do (``--dry-run``, the GUI's prompt preview)."""
-
-    path: Path
-    outputs: list[Path]
-    prompt: str
-    negative: str
-    done: bool
-
-
-@dataclass
-class BatchSummary:
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
-    cancelled: bool = False
-    seconds: float = 0.0
-    engine: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.cancelled
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def merge(cls, parts: Sequence[dict]) -> BatchSummary:
-        total = cls()
-        for part in parts:
-            total.done += part["done"]
-            total.skipped += part["skipped"]
-            total.failed += [tuple(f) for f in part["failed"]]
-            total.cancelled = total.cancelled or part["cancelled"]
-            total.seconds = max(total.seconds, part["seconds"])
-            total.engine = total.engine or part["engine"]
-        return total
+CLI_GROUPS = {"": "background", "prompt": "prompt", "generation": "background", "masks": "masks",
+              "output": "output", "qc": "quality control", "machine": "machine"}
 
 
 def file_sha256(path: Path) -> str:
@@ -146,4 +247,3 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-

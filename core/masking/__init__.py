@@ -12,7 +12,7 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
 - ``MaskSession``: ``add_click(x, y, positive=True)``, ``set_box(x0, y0, x1, y1)``, ``clear_box()``,
   ``brush(points, radius, erase=False)``, ``undo()``, ``redo()``, ``reset()``, ``.mask``,
   ``result() -> MaskResult``, ``prepare(cancel)`` (embedding now, e.g. on a worker thread).
-- ``EmbeddingCache(sam, capacity=8)`` (alias ``SamPredictorCache``): ``get(photo)``,
+- ``EmbeddingCache(sam, capacity=8)``: ``get(photo)``,
   ``precompute(photos_or_paths, cancel, progress)``; thread-safe (a session itself is not: one
   thread at a time per session).
 - ``load_mask_png(path, size)``, ``save_mask_png(path, mask_or_alpha)``, ``mask_path_for(photo_path,
@@ -44,7 +44,6 @@ _EXPORTS = {
     "GrabCutBackend": "core.masking.session",
     "SamBackend": "core.masking.session",
     "EmbeddingCache": "core.masking.embedding",
-    "SamPredictorCache": "core.masking.embedding",  # the name the module contract used
     "load_mask_png": "core.masking.maskio",
     "save_mask_png": "core.masking.maskio",
     "mask_path_for": "core.masking.maskio",

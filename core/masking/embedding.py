@@ -213,6 +213,3 @@ class EmbeddingCache:
                 break
             progress(Progress("embeddings", i + 1, len(items), str(getattr(photo, "source", "") or "")))
         return encoded
-
-
-SamPredictorCache = EmbeddingCache  # the name used in the module contract

@@ -23,6 +23,7 @@ from core.masking.prior import CHOICES as PRIOR_CHOICES
 from core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
 from core.masking.result import MaskResult
 from core.progress import CancelToken, ProgressCallback, check, no_progress
+from core.quality.metric import iou as _iou
 
 if TYPE_CHECKING:
     from core.masking.embedding import EmbeddingCache
@@ -243,11 +244,6 @@ def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024):
     small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
     small = resize_mask(prior, (small_hw[1], small_hw[0]))
     return prompts_from_prior(small, n_points).rescaled(small_hw, (h, w))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 __all__ = ["Masker", "PriorMasker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]

@@ -18,6 +18,7 @@ import numpy as np
 
 from core.masking.postprocess import clean_mask, fill_holes, resize_mask
 from core.masking.prior import PriorResult
+from core.quality.metric import iou as _iou
 
 # Shadows and shading change lightness much more than colour; halving its weight keeps a contact
 # shadow out of the product while a white product on a grey sweep still stands out.
@@ -295,8 +296,3 @@ def _grabcut(small: np.ndarray, gc: np.ndarray, iters: int) -> np.ndarray:
     except cv2.error:  # degenerate colour statistics (e.g. a flat image): keep the initial guess
         return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     return (work == cv2.GC_FGD) | (work == cv2.GC_PR_FGD)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -16,6 +17,8 @@ class MaskResult:
     says how far the mask can be trusted so a review queue can show doubtful ones first.
     ``source`` names the path that made it ("sam-vit_b", "sam-tiny", "classic", "alpha-channel",
     "file", "edited"); ``details`` holds JSON-friendly facts (prompts, SAM IoU, fallbacks).
+    ``doubt``: set by a masker that knows its mask is suspect, and why (e.g. no studio backdrop found);
+    the batch's mask gate (``core.quality.mask_gate``) reports it and may hold the photo for review.
     """
 
     mask: np.ndarray
@@ -23,6 +26,7 @@ class MaskResult:
     score: float
     source: str
     details: dict = field(default_factory=dict)
+    doubt: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.mask.ndim != 2 or self.mask.dtype != bool:

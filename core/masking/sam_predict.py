@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.masking.embedding import Embedding
+from core.quality.metric import iou as _iou
 
 STABILITY_OFFSET = 1.0  # SAM's automatic mask generator uses the same logit offset
 
@@ -151,8 +152,3 @@ def upsample_logits(logits: np.ndarray, photo_hw: tuple[int, int]) -> np.ndarray
     if logits.shape == tuple(photo_hw):
         return logits
     return cv2.resize(logits, (photo_hw[1], photo_hw[0]), interpolation=cv2.INTER_LINEAR)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from core.errors import Cancelled, ImageReadError, ImageWriteError, ModelMissingError, PackshotError
+from core.generation.settings import GenerationSettings
 from core.images import list_photos, load_photo, save_image, write_atomic
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
@@ -40,6 +41,9 @@ CSV_FIELDS = ("photo", "engine", "seed", "expansion", "expansion_object", "signe
               "image", "error")
 
 
+_GENERATION = GenerationSettings()
+
+
 @dataclass
 class EvalConfig:
     """What to compare and how."""
@@ -49,9 +53,9 @@ class EvalConfig:
     prompt: Optional[str] = None
     template: Optional[str] = None
     negative_prompt: Optional[str] = None
-    steps: int = 20
-    guidance: float = 7.5
-    resolution: int = 512
+    steps: int = _GENERATION.steps  # the engines' defaults, declared once in GenerationSettings
+    guidance: float = _GENERATION.guidance
+    resolution: int = _GENERATION.resolution
     masks_dir: Optional[Path] = None
     masker: str = "auto"  # for photos without a mask file
     resegmenter: str = "auto"  # "auto" (SAM if weights present, else classic), "sam", "classic"

@@ -85,5 +85,10 @@ def signed_expansion(input_mask: np.ndarray, output_mask: np.ndarray) -> float:
 
 
 def iou(mask_a: np.ndarray, mask_b: np.ndarray) -> float:
-    """Intersection over union of two masks (1.0 when both are empty)."""
-    return expansion(mask_a, mask_b).iou
+    """Intersection over union of two masks (1.0 when both are empty): the one IoU of the project
+    (maskers, priors, SAM prompting, QC and eval all use it). Masks as ``as_bool_mask`` reads them."""
+    a, b = as_bool_mask(mask_a, "mask_a"), as_bool_mask(mask_b, "mask_b")
+    if a.shape != b.shape:
+        raise ValueError(f"Mask sizes differ: {a.shape[::-1]} vs {b.shape[::-1]} (w x h).")
+    union = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / union if union else 1.0

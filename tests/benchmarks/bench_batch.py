@@ -55,8 +55,8 @@ def bench_tiny(tmp: Path, count: int, resolution: int, steps: int) -> tuple[str,
     store = ModelStore(models, offline=True, download_dir=tmp / "dl", use_hf_cache=False)
     inp = tmp / "tiny-in"
     write_photos(inp, count, size=(640, 480))
-    settings = JobSettings(engine="si2-controlnet", template="studio", resolution=resolution, steps=steps,
-                           device="cpu")
+    settings = JobSettings.from_flat(dict(engine="si2-controlnet", template="studio", resolution=resolution, steps=steps,
+                           device="cpu"))
     warm = tmp / "tiny-warm"
     write_photos(warm, 1, size=(640, 480))
     _rate(warm, tmp / "tiny-warm-out", settings, store)  # loads the models once

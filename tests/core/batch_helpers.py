@@ -91,3 +91,32 @@ def srgb_icc() -> Optional[bytes]:
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+class ScoredDiscMasker:
+    """A deterministic masker: the known disc of ``product_photo`` with a score chosen per product colour
+    (the photo's centre pixel), so a test can make exactly some masks doubtful. ``doubt`` per colour
+    stands for a masker that knows why (e.g. no studio backdrop)."""
+
+    name = "scored-disc"
+
+    def __init__(self, scores: dict[tuple, float], doubts: Optional[dict[tuple, str]] = None,
+                 default: float = 0.95) -> None:
+        self.scores, self.doubts, self.default = scores, doubts or {}, default
+        self.calls = 0
+
+    def _colour(self, pixels: np.ndarray) -> tuple:
+        h, w = pixels.shape[:2]
+        centre = pixels[int(h * 0.55), int(w * 0.5)].astype(int)
+        near = [c for c in list(self.scores) + list(self.doubts) if np.abs(np.array(c) - centre).sum() < 90]
+        return near[0] if near else tuple(centre)
+
+    def compute(self, photo, cancel=None):
+        from core.masking.result import MaskResult
+
+        self.calls += 1
+        h, w = photo.pixels.shape[:2]
+        mask = disc_mask(w, h)
+        colour = self._colour(photo.pixels)
+        return MaskResult(mask, mask.astype(np.float32), self.scores.get(colour, self.default), self.name,
+                          {"prior": "classic"}, doubt=self.doubts.get(colour))

@@ -135,7 +135,7 @@ def test_read_only_sub_folder_fails_only_its_photos(tmp_path, monkeypatch):
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", locked)
-    job = BatchJob(folder, out, JobSettings(name_template="{stem}/{stem}"), model_store=no_models_store(tmp_path))
+    job = BatchJob(folder, out, JobSettings.from_flat(dict(name_template="{stem}/{stem}")), model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.done == ["keep.jpg"]
     assert summary.failed[0][0] == "locked.jpg" and "Permission denied" in summary.failed[0][1]

@@ -200,3 +200,27 @@ def test_a_two_process_run_on_a_locked_folder_stops_every_worker(tmp_path):
     assert proc.returncode != 0, text
     assert text.count("Another packshot batch is already working") == 1, text
     assert not list(out.glob("*.png"))
+
+
+def test_colour_alone_picks_its_engine_and_a_rerun_with_other_settings_never_overwrites(tmp_path, capsys):
+    """No silent no-ops (--color without --engine, --variants on a plain engine) and no silent overwrite."""
+    write_photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    common = ["batch", str(tmp_path / "in"), "--out", str(out), "--no-progress", "--models-dir", str(tmp_path / "m")]
+    assert packshot([*common, "--color", "10,20,30", "--variants", "3"]) == 0
+    said = capsys.readouterr().out
+    assert "--color given without --engine: using the 'color' engine" in said
+    assert "--variants 3: the 'color' engine paints the same background for every seed" in said
+    assert sorted(p.name for p in out.glob("*.png")) == ["item_000.png", "item_001.png"]
+    first = (out / "item_000.png").read_bytes()
+    assert np.allclose(np.asarray(Image.open(out / "item_000.png"))[0, 0], (10, 20, 30), atol=3)
+
+    assert packshot([*common, "--engine", "white"]) == 1  # other settings, same names: refused before any work
+    said = capsys.readouterr()
+    assert "would be overwritten: item_000.png" in said.err and "--redo" in said.err
+    assert (out / "item_000.png").read_bytes() == first
+    assert packshot([*common, "--engine", "white", "--name", "{stem}-{engine}"]) == 0  # keep both
+    assert sorted(p.name for p in out.glob("*.png")) == ["item_000-white.png", "item_000.png", "item_001-white.png",
+                                                         "item_001.png"]
+    assert packshot([*common, "--engine", "white", "--redo"]) == 0  # replace, as asked
+    assert (out / "item_000.png").read_bytes() != first

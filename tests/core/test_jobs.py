@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import Cancelled
+from core.errors import Cancelled, PackshotError
+from core.generation.settings import GenerationSettings
 from core.images import load_photo
-from core.jobs import BatchJob, JobContext, JobSettings, PhotoJob, load_mask_file
+from core.jobs import (
+    BatchJob,
+    JobContext,
+    JobSettings,
+    MachineSettings,
+    MaskSettings,
+    OutputSettings,
+    PhotoJob,
+    PromptSettings,
+    load_mask_file,
+)
 from core.jobs.replay import replay
 from core.progress import CancelToken
 from core.project import ProjectStore
@@ -17,7 +28,7 @@ from tests.core.batch_helpers import disc_mask, no_models_store, product_photo, 
 
 
 def _context(tmp_path, **kw) -> JobContext:
-    return JobContext(JobSettings(**kw), model_store=no_models_store(tmp_path))
+    return JobContext(JobSettings.from_flat(dict(**kw)), model_store=no_models_store(tmp_path))
 
 
 def test_photo_job_keeps_the_product_bit_exact_on_pure_white(tmp_path):
@@ -49,7 +60,8 @@ def test_photo_job_keeps_the_product_bit_exact_on_pure_white(tmp_path):
 
 def test_recipe_replays_to_the_same_pixels(tmp_path):
     write_photos(tmp_path / "in", 1)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="gradient", seed=5, shadow="contact"),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="gradient", shadow="contact",
+                               generation=GenerationSettings(seed=5)),
                    model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.ok and len(summary.done) == 1
@@ -61,18 +73,18 @@ def test_recipe_replays_to_the_same_pixels(tmp_path):
     assert np.array_equal(again, np.asarray(Image.open(out).convert("RGB")))
 
 
-def test_jpeg_outputs_carry_their_recipe_and_variants_get_names(tmp_path):
+def test_jpeg_outputs_carry_their_recipe_and_plain_variants_are_one_file_with_a_note(tmp_path):
+    """A plain engine paints the same background for every seed: --variants 2 writes one file and says why."""
     write_photos(tmp_path / "in", 1)
-    job = BatchJob(tmp_path / "in", tmp_path / "out",
-                   JobSettings(engine="color", color=(10, 20, 30), variants=2, output_format="jpg",
-                               name_template="{engine}/{stem}"),
-                   model_store=no_models_store(tmp_path))
+    settings = JobSettings.from_flat(dict(engine="color", color=(10, 20, 30), variants=2, output_format="jpg",
+                                          name_template="{engine}/{stem}"))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=no_models_store(tmp_path))
     assert job.run().ok
+    assert any("--variants 2" in note and "one file" in note for note in job.notes)
     outs = sorted((tmp_path / "out" / "color").glob("*.jpg"))
-    assert [o.name for o in outs] == ["item_000-v1.jpg", "item_000-v2.jpg"]
-    for i, out in enumerate(outs):
-        assert not sidecar_path(out).is_file()  # the recipe is in the JPEG's XMP
-        assert read_recipe(out).variant == i + 1 and read_recipe(out).seed == i
+    assert [o.name for o in outs] == ["item_000.jpg"]
+    assert not sidecar_path(outs[0]).is_file()  # the recipe is in the JPEG's XMP
+    assert read_recipe(outs[0]).variant == 1 and read_recipe(outs[0]).seed == 0
     corner = np.asarray(Image.open(outs[0]))[:3, :3].reshape(-1, 3).mean(0)
     assert np.allclose(corner, (10, 20, 30), atol=4)
 
@@ -113,7 +125,7 @@ def test_masks_folder_is_used_and_recorded_as_reviewed(tmp_path):
     square = np.zeros((120, 160), np.uint8)
     square[10:40, 10:50] = 255  # deliberately not the disc
     Image.fromarray(square).save(masks / "item_000.png")
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks_dir=str(masks)),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(masks_dir=str(masks))),
                    model_store=no_models_store(tmp_path))
     outcomes = []
     assert job.run(on_photo=outcomes.append).ok
@@ -170,10 +182,15 @@ def test_skip_done_redo_and_changed_settings(tmp_path):
     assert len(first.done) == 2
     again = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), **store_kw).run()
     assert again.skipped == ["item_000.jpg", "item_001.jpg"] and not again.done
-    redo = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(redo=True), **store_kw).run()
+    redo = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(redo=True)), **store_kw).run()
     assert len(redo.done) == 2
-    changed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
-    assert len(changed.done) == 2  # other settings: not the same job, made again
+    with pytest.raises(PackshotError, match="made earlier with other settings") as refused:
+        BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
+    said = str(refused.value)
+    assert "item_000.png" in said and "--redo" in said and "--name" in said
+    changed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color", output=OutputSettings(redo=True)),
+                       **store_kw).run()
+    assert len(changed.done) == 2  # other settings, replacing was asked for: made again
     (tmp_path / "out" / "item_001.png").unlink()
     resumed = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="color"), **store_kw).run()
     assert resumed.done == ["item_001.jpg"] and resumed.skipped == ["item_000.jpg"]
@@ -228,7 +245,8 @@ def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
     write_photos(tmp_path / "in", 2)
     csv_path = tmp_path / "vars.csv"
     csv_path.write_text("file,material\nitem_000.jpg,oak\nitem_001.jpg,oak\n", encoding="utf-8")
-    settings = JobSettings(engine="gradient", prompt="{name} on {material}", variables_csv=str(csv_path))
+    settings = JobSettings(engine="gradient",
+                           prompt=PromptSettings(prompt="{name} on {material}", variables_csv=str(csv_path)))
     kw = {"model_store": no_models_store(tmp_path)}
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().skipped) == 2
@@ -268,12 +286,14 @@ def test_job_key_ignores_fields_at_their_default_so_new_fields_keep_old_keys():
 
     extra = {"template": {"name": "custom"}, "masks": None}
     assert Later().job_key("white", extra) == JobSettings().job_key("white", extra)
-    assert Later(seed=5).job_key("white", extra) == JobSettings(seed=5).job_key("white", extra)
-    assert Later(brand_new=4).job_key("white", extra) != JobSettings().job_key("white", extra)
-    assert JobSettings(seed=5).job_key("white", extra) != JobSettings().job_key("white", extra)
+    seed5 = {"seed": 5}
+    assert Later.from_flat(seed5).job_key("white", extra) == JobSettings.from_flat(seed5).job_key("white", extra)
+    assert Later.from_flat(dict(brand_new=4)).job_key("white", extra) != JobSettings().job_key("white", extra)
+    assert JobSettings.from_flat(dict(seed=5)).job_key("white", extra) != JobSettings().job_key("white", extra)
     assert JobSettings().job_key("si2", extra) != JobSettings().job_key("white", extra)  # engine always in
     assert JobSettings().job_key("white", {"other": 1}) != JobSettings().job_key("white", extra)
-    assert JobSettings(device="cuda", redo=True).job_key("white") == JobSettings().job_key("white")
+    elsewhere = JobSettings(output=OutputSettings(redo=True), machine=MachineSettings(device="cuda"))
+    assert elsewhere.job_key("white") == JobSettings().job_key("white")
 
 
 def test_mask_files_written_with_white_background_are_read_the_right_way_round(tmp_path):
@@ -300,7 +320,7 @@ def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
 
     write_photos(tmp_path / "in", 1)
     save_mask_png(tmp_path / "masks" / "item_000.png", disc_mask(160, 120), white="background")
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks_dir=str(tmp_path / "masks")),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(masks_dir=str(tmp_path / "masks"))),
                    model_store=no_models_store(tmp_path))
     summary = job.run()
     assert summary.done == ["item_000.jpg"]
@@ -328,12 +348,13 @@ def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
     from core.errors import ModelMissingError
 
     write_photos(tmp_path / "in", 2)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(prior="isnet"), model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(prior="isnet")),
+                   model_store=no_models_store(tmp_path))
     with pytest.raises(ModelMissingError, match="isnet-general-use"):
         job.prepare()
     assert not (tmp_path / "out").exists()
     (tmp_path / "masks").mkdir()  # with reviewed masks no prior runs: no weights needed
-    BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings(prior="isnet", masks_dir=str(tmp_path / "masks")),
+    BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings(masks=MaskSettings(prior="isnet", masks_dir=str(tmp_path / "masks"))),
              model_store=no_models_store(tmp_path)).prepare(dry_run=True)
 
 
@@ -371,7 +392,7 @@ def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
     from core.errors import TemplateError
 
     write_photos(tmp_path / "in", 3)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(name_template="{engine}"),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(name_template="{engine}")),
                    model_store=no_models_store(tmp_path))
     with pytest.raises(TemplateError) as err:
         job.prepare()
@@ -379,9 +400,9 @@ def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
     assert "white.png" in text and "item_000.jpg, item_001.jpg, item_002.jpg" in text and "{stem}" in text
     assert not (tmp_path / "out").exists()
     (tmp_path / "in" / "item_000.png").write_bytes((tmp_path / "in" / "item_000.jpg").read_bytes())
-    ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(variants=2), model_store=no_models_store(tmp_path))
-    ok.prepare(dry_run=True)  # same stems get their extension; variants get -v1/-v2: no clash
-    assert len({o for plan in ok.plan() for o in plan.outputs}) == 8
+    ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    ok.prepare(dry_run=True)  # same stems get their extension: no clash
+    assert len({o for plan in ok.plan() for o in plan.outputs}) == 4
 
 
 def test_blank_prompt_counts_as_none_and_stems_that_clean_to_one_name_are_refused(tmp_path):

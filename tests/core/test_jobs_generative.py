@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.jobs import BatchJob, JobContext, JobSettings, load_mask_file
+from core.jobs import BatchJob, JobContext, JobSettings, MachineSettings, load_mask_file
 from core.jobs.replay import replay
 from core.recipe import read_recipe
 from tests.core.batch_helpers import write_photos
@@ -15,13 +15,14 @@ TINY = dict(resolution=64, steps=2, device="cpu")
 
 
 def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_diffusion_store):  # noqa: F811
-    ctx = JobContext(JobSettings(**TINY), model_store=tiny_diffusion_store)
+    ctx = JobContext(JobSettings.from_flat(dict(**TINY)), model_store=tiny_diffusion_store)
     assert ctx.engine_name == "si2-controlnet" and not any("models download" in n for n in ctx.notes)
 
 
 def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_store):  # noqa: F811
     write_photos(tmp_path / "in", 2, size=(96, 72))
-    settings = JobSettings(template="marble", variants=2, seed=3, qc_threshold=0.0, qc_retries=1, **TINY)
+    settings = JobSettings.from_flat(dict(template="marble", variants=2, seed=3, qc_threshold=0.0, qc_retries=1,
+                                          **TINY))
     job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
     summary = job.run()
     assert summary.ok and summary.engine == "si2-controlnet" and len(summary.done) == 2
@@ -76,7 +77,8 @@ def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
     write_tiny_sam(tmp_path / "models", "sam-vit_b")
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     write_photos(tmp_path / "in", 1, size=(96, 72))
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", device="cpu"), model_store=store)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", machine=MachineSettings(device="cpu")),
+                   model_store=store)
     outcomes = []
     assert job.run(on_photo=outcomes.append).ok
     assert not any("classic" in n for n in job.notes)
@@ -142,7 +144,7 @@ def test_si2_runs_on_the_papers_folder_when_sd2_inpainting_is_absent(tmp_path, t
 def test_size_preset_padding_is_generated_background_and_replays(tmp_path, tiny_diffusion_store):  # noqa: F811
     """square-1000 frames the photo before generation: the padding is made by the model, not smeared edges."""
     write_photos(tmp_path / "in", 1, size=(96, 48))
-    settings = JobSettings(engine="si2-controlnet", preset="square-1000", **TINY)
+    settings = JobSettings.from_flat(dict(engine="si2-controlnet", preset="square-1000", **TINY))
     job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
     assert job.run().ok
     [out] = (tmp_path / "out").glob("*.png")

@@ -156,7 +156,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
     con.commit()
     con.close()
     store = ProjectStore(tmp_path)
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     record = store.photo(Path("/x/a.jpg"))
     assert record.mask_state == "auto" and record.mask_origin is None  # unknown origin: recomputed once
     store.set_mask(record.id, "auto", tmp_path / "m.png", source="classic", origin={"models": {"sam": None}})

@@ -101,7 +101,7 @@ def test_check_variables_fails_before_work(tmp_path):
 def test_batch_with_unknown_variable_writes_nothing(tmp_path):
     write_photos(tmp_path / "in", 2)
     out = tmp_path / "out"
-    job = BatchJob(tmp_path / "in", out, JobSettings(prompt="a {nmae} on marble"),
+    job = BatchJob(tmp_path / "in", out, JobSettings.from_flat(dict(prompt="a {nmae} on marble")),
                    model_store=no_models_store(tmp_path))
     with pytest.raises(TemplateError, match=r"\{nmae\}"):
         job.prepare()

@@ -8,7 +8,14 @@ import torch
 
 from core.errors import Cancelled
 from core.generation.pipeline import BackgroundPipeline
-from core.generation.preview import PREVIEW, LivePreview, Quality, latents_to_rgb8, load_tiny_decoder, plan_quality
+from core.generation.preview import (
+    PREVIEW,
+    LivePreview,
+    Quality,
+    latents_to_rgb8,
+    load_tiny_decoder,
+    plan_quality,
+)
 from tests.factories.diffusion import build_components, save_taesd_folder
 
 

@@ -1,0 +1,257 @@
+"""Settings dataclasses that describe themselves: help text, CLI flag, parser and job-key role per field.
+
+One field, declared once with ``option(...)``, gives the argparse option (``add_arguments``), the
+value read back from the parsed namespace (``from_namespace``), the JSON form (``to_dict`` /
+``from_dict``) and the flat v1 name used by older project stores and the job key (``flat_items``).
+A field whose type is itself a settings dataclass is a nested group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
+_UNSET: Any = dataclasses.MISSING
+
+
+class Choice(str, enum.Enum):
+    """A settings choice: compares, hashes, prints and serialises as its value (``"white"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    def __hash__(self) -> int:  # Enum hashes the member's name; a choice must find its value's dict entries
+        return str.__hash__(self)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+def option(default: Any = _UNSET, *, help: str, flag: Any = None, parse: Optional[Callable[[str], Any]] = None,
+           metavar: Optional[str] = None, choices: Optional[tuple[str, ...]] = None, cli: bool = True,
+           in_key: bool = True, flat: Optional[str] = None, off_flag: Optional[str] = None,
+           off_help: Optional[str] = None, default_factory: Any = _UNSET) -> Any:
+    """A dataclass field with its documentation. ``flag``: the CLI spelling(s) (default ``--field-name``);
+    ``cli=False``: not a command-line option (say why in ``help``); ``in_key=False``: a run-time choice
+    left out of the job key; ``flat``: the name in flat (v1) settings dicts, ``""`` for none."""
+    meta = {"help": help, "flag": flag, "parse": parse, "metavar": metavar, "choices": choices, "cli": cli,
+            "in_key": in_key, "flat": flat, "off_flag": off_flag, "off_help": off_help}
+    if default_factory is not _UNSET:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _base_type(hint: Any) -> Any:
+    """``Optional[X]`` -> X; ``tuple[...]`` -> tuple; anything else unchanged."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin is typing.Union and len(args) == 1:
+        return _base_type(args[0])
+    return origin or hint
+
+
+def is_group(hint: Any) -> bool:
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+
+
+def leaves(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dataclasses.Field, Any]]:
+    """Every non-group field of a settings class, depth first: (path, field, type)."""
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if is_group(hint):
+            yield from leaves(hint, prefix + (f.name,))
+        else:
+            yield prefix + (f.name,), f, _base_type(hint)
+
+
+def flat_name(f: dataclasses.Field) -> str:
+    name = f.metadata.get("flat")
+    return f.name if name is None else name
+
+
+def get_path(obj: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
+
+
+def coerce(value: Any, kind: Any, where: str) -> Any:
+    """A JSON or CLI value as the field's type (enums from their value, lists to tuples)."""
+    if value is None:
+        return None
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"{where}: '{value}' is not one of {', '.join(m.value for m in kind)}.") from None
+    if kind is tuple:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """JSON-friendly: enums as values, tuples as lists."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def to_dict(obj: Any) -> dict:
+    """Nested JSON-friendly dict of a settings object."""
+    out: dict[str, Any] = {}
+    hints = _hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = to_dict(value) if is_group(hints[f.name]) else plain(value)
+    return out
+
+
+def from_dict(cls: type, data: dict) -> Any:
+    """The inverse of ``to_dict``; unknown keys are an error that names them."""
+    hints = _hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}.")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if is_group(hint):
+            kwargs[name] = from_dict(hint, value or {})
+        else:
+            kwargs[name] = coerce(value, _base_type(hint), f"{cls.__name__}.{name}")
+    return cls(**kwargs)
+
+
+def cli_flags(f: dataclasses.Field) -> tuple[str, ...]:
+    flag = f.metadata.get("flag")
+    if flag is None:
+        return ("--" + f.name.replace("_", "-"),)
+    return (flag,) if isinstance(flag, str) else tuple(flag)
+
+
+def cli_leaves(cls: type) -> Iterator[tuple[tuple[str, ...], dataclasses.Field, Any]]:
+    return ((p, f, k) for p, f, k in leaves(cls) if f.metadata.get("cli", False))
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *, groups: Optional[dict[str, str]] = None,
+                  only: Optional[set[str]] = None) -> None:
+    """Add one option per CLI field of ``cls`` (dest = its flat name). ``groups`` maps a top-level
+    group field (or "" for top-level fields) to an argparse group title; ``only`` limits to flat names."""
+    made: dict[str, Any] = {}
+    for path, f, kind in cli_leaves(cls):
+        dest = flat_name(f)
+        if only is not None and dest not in only:
+            continue
+        title = (groups or {}).get(path[0] if len(path) > 1 else "", None)
+        target = parser
+        if title:
+            target = made.setdefault(title, parser.add_argument_group(title))
+        _add_one(target, f, kind, dest)
+
+
+def _add_one(target: Any, f: dataclasses.Field, kind: Any, dest: str) -> None:
+    meta, default = f.metadata, default_of(f)
+    helptext = meta["help"].replace("%", "%%")
+    if kind is bool:
+        if meta.get("off_flag"):
+            both = target.add_mutually_exclusive_group()
+            both.add_argument(meta["off_flag"], dest=dest, action="store_false", default=default,
+                              help=(meta.get("off_help") or "").replace("%", "%%") or argparse.SUPPRESS)
+            both.add_argument(*cli_flags(f), dest=dest, action="store_true", help=helptext)
+        else:
+            target.add_argument(*cli_flags(f), dest=dest, action="store_true", default=default, help=helptext)
+        return
+    kwargs: dict[str, Any] = {"dest": dest, "help": helptext, "default": plain(default)}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        kwargs["choices"] = [m.value for m in kind]
+    elif meta.get("choices"):
+        kwargs["choices"] = list(meta["choices"])
+    if meta.get("parse"):
+        kwargs["type"] = meta["parse"]
+    elif kind in (int, float):
+        kwargs["type"] = kind
+    if meta.get("metavar"):
+        kwargs["metavar"] = meta["metavar"]
+    target.add_argument(*cli_flags(f), **kwargs)
+
+
+def from_namespace(cls: type, args: argparse.Namespace) -> Any:
+    """Build ``cls`` from parsed options (absent ones keep their defaults)."""
+    return _build(cls, lambda f: getattr(args, flat_name(f), _UNSET))
+
+
+def from_flat(cls: type, data: dict) -> Any:
+    """Build ``cls`` from a flat dict keyed by the flat names (v1 project stores, old callers).
+    Unknown keys are an error naming them."""
+    names = {flat_name(f) for _, f, _ in leaves(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}.")
+    return _build(cls, lambda f: data.get(flat_name(f), _UNSET) if flat_name(f) else _UNSET)
+
+
+def _build(cls: type, lookup: Callable[[dataclasses.Field], Any]) -> Any:
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if is_group(hint):
+            kwargs[f.name] = _build(hint, lookup)
+            continue
+        value = lookup(f)
+        if value is not _UNSET:
+            kwargs[f.name] = coerce(value, _base_type(hint), f"{cls.__name__}.{f.name}")
+    return cls(**kwargs)
+
+
+def flat_items(obj: Any) -> Iterator[tuple[str, dataclasses.Field, Any]]:
+    """(flat name, field, value) of every field that has a flat name."""
+    for path, f, _ in leaves(type(obj)):
+        if flat_name(f):
+            yield flat_name(f), f, get_path(obj, path)
+
+
+def coerce_fields(obj: Any) -> None:
+    """Give a just-built settings object its declared types in place (``"white"`` -> ``Engine.WHITE``,
+    JSON lists -> tuples); a value outside a choice raises ``ValueError`` naming the choices."""
+    hints = _hints(type(obj))
+    for f in dataclasses.fields(obj):
+        hint = hints[f.name]
+        if is_group(hint):
+            continue
+        value = getattr(obj, f.name)
+        kind = _base_type(hint)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and value is not None \
+                and not isinstance(value, kind):
+            try:
+                value = kind(value)
+            except ValueError:
+                raise ValueError(f"Unknown {f.name.replace('_', ' ')} '{value}': choose one of "
+                                 f"{', '.join(m.value for m in kind)}.") from None
+        elif kind is tuple and isinstance(value, list):
+            value = coerce(value, kind, f.name)
+        object.__setattr__(obj, f.name, value)
