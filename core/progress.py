@@ -7,8 +7,8 @@ forwards it through Qt signals from its worker thread. Nothing here knows about 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from core.errors import Cancelled
 
@@ -21,6 +21,9 @@ class Progress:
     done: int
     total: int
     message: str = ""
+    # A live preview of the background forming (N x H x W x 3 uint8), sent every few steps to
+    # callbacks that ask for it with a ``preview_every`` attribute (the app's worker does).
+    image: Optional[Any] = field(default=None, compare=False, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -28,6 +31,11 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def preview_every(progress: Optional[ProgressCallback]) -> int:
+    """How often ``progress`` wants live preview images (0: never)."""
+    return int(getattr(progress, "preview_every", 0) or 0)
 
 
 def no_progress(_: Progress) -> None:

@@ -30,14 +30,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="allow --out to be OUTPUT itself")
     p.add_argument("--no-input-check", dest="check_input", action="store_false",
                    help="replay even if the original photo changed since (its sha256 differs)")
+    p.add_argument("--quality", choices=("preview", "final"),
+                   help="render at this quality instead of the recorded one: a preview's recipe with "
+                        "--quality final gives the final image of the same seed (default name <name>.final.<ext>)")
     p.add_argument("--models-dir", help="folder holding model folders (<dir>/<model id>/...)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=run_replay)
 
 
-def default_target(output: Path) -> Path:
-    """``shoe.png`` -> ``shoe.replay.png`` in the same folder."""
-    return output.with_name(f"{output.stem}{REPLAY_INFIX}{output.suffix}")
+def default_target(output: Path, quality: str | None = None) -> Path:
+    """``shoe.png`` -> ``shoe.replay.png`` (``shoe.final.png`` at another quality) in the same folder."""
+    infix = f".{quality}" if quality else REPLAY_INFIX
+    return output.with_name(f"{output.stem}{infix}{output.suffix}")
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -47,12 +51,18 @@ def run_replay(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not output.is_file():
         raise PackshotError(f"No such output: {output}")
-    target = Path(args.target) if args.target else default_target(output)
+    from core.recipe import read_recipe
+
+    recorded = str(read_recipe(output).settings.get("quality", "final"))
+    quality = args.quality if args.quality and args.quality != recorded else None
+    target = Path(args.target) if args.target else default_target(output, quality)
     if target.resolve() == output.resolve() and not args.overwrite:
         raise PackshotError(f"--out {target} is the output itself; add --overwrite to replace it.")
     diff = replay_to(output, target, store=ModelStore(args.models_dir), device=args.device,
-                     check_input=args.check_input)
-    if diff is None:
+                     check_input=args.check_input, quality=quality)
+    if quality is not None:
+        print(f"Rendered {output} again at {quality} quality (same seed and models) -> {target}.")
+    elif diff is None:
         print(f"Replayed {output} -> {target}: its size differs from the stored output.")
     elif diff == 0:
         print(f"Replayed {output} -> {target}: identical to the stored output (max pixel difference 0).")

@@ -13,7 +13,6 @@ RGB (blurry, but free).
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,11 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from core.generation.settings import Quality
+
 log = logging.getLogger(__name__)
 
 TINY_DECODER_MODEL = "taesd"
-
-
-class Quality(str, enum.Enum):
-    PREVIEW = "preview"
-    FINAL = "final"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,13 @@ class Scheduler(Choice):
 SCHEDULERS = Scheduler.values()
 
 
+class Quality(Choice):
+    """``final``: the paper's settings. ``preview``: the same models and seed, less work (core.generation.preview)."""
+
+    PREVIEW = "preview"
+    FINAL = "final"
+
+
 def parse_colour(text: str) -> tuple[int, int, int]:
     """'#f0f0f0', 'f0f0f0' or '240,240,240'."""
     value = text.strip()
@@ -76,6 +83,10 @@ class GenerationSettings:
     variants: int = option(1, parse=parse_positive, help="images per photo (default 1; generative engines only)")
     scheduler: Scheduler = option(Scheduler.UNIPC, help="diffusion scheduler (default unipc)")
     resolution: int = option(512, help="generation size (multiple of 8, default 512)")
+    quality: Quality = option(Quality.FINAL,
+                              help="final (the paper's settings) or preview (same seed, fewer steps, smaller "
+                                   "canvas, guidance on the first steps, tiny decoder: under a minute on a "
+                                   "laptop CPU); replay a preview with --quality final")
     # Explicit per-variant seeds (replaying a recipe, QC retries); None = seed, seed + 1, ...
     seeds: Optional[tuple[int, ...]] = option(None, cli=False, flat="",
                                               help="explicit per-variant seeds (replay, QC retries, the app)")

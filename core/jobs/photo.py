@@ -21,7 +21,7 @@ from core.jobs.render import render_images
 from core.jobs.settings import DoubtfulMasks, file_sha256
 from core.logfile import FILE_ONLY
 from core.naming import output_path, output_suffix
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress, preview_every
 from core.project import NewResult, ProjectStore
 from core.quality.mask_gate import mask_doubt
 from core.recipe import Recipe, save_output
@@ -256,8 +256,9 @@ class PhotoJob:
 
 
 def _sub(progress: ProgressCallback, name: str) -> ProgressCallback:
-    """Forward engine progress (steps) tagged with the photo's name."""
+    """Forward engine progress (steps, live previews) tagged with the photo's name."""
     def forward(p: Progress) -> None:
-        progress(Progress(p.stage, p.done, p.total, f"{name}: {p.message}" if p.message else name))
+        progress(Progress(p.stage, p.done, p.total, f"{name}: {p.message}" if p.message else name, image=p.image))
+    forward.preview_every = preview_every(progress)  # type: ignore[attr-defined]
     return forward
 

@@ -37,9 +37,12 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
 
 def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
                        check_input: bool = True, progress: ProgressCallback = no_progress,
-                       cancel: Optional[CancelToken] = None) -> np.ndarray:
+                       cancel: Optional[CancelToken] = None, quality: Optional[str] = None) -> np.ndarray:
     """The pixels ``recipe`` makes, framed before rendering exactly like the batch (``PhotoJob``), at the
-    recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask."""
+    recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask.
+
+    ``quality``: render at another quality than recorded (a preview's recipe as ``final``): same seed,
+    same models, same everything else."""
     from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
 
@@ -63,6 +66,10 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
     fields = set(GenerationSettings.__dataclass_fields__)
     gs = GenerationSettings(**{k: v for k, v in recipe.settings.items() if k in fields})
     gs.seeds, gs.variants, gs.seed = (int(recipe.seed),), 1, int(recipe.seed)
+    if quality is not None:
+        from core.generation.settings import Quality
+
+        gs.quality = Quality(quality)
     for key in ("color",):
         if isinstance(getattr(gs, key), list):
             setattr(gs, key, tuple(getattr(gs, key)))

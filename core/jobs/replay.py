@@ -17,25 +17,28 @@ from core.jobs.render import render_from_recipe
 from core.recipe import read_recipe, save_output
 
 
-def replay(output_path: Path | str, *, store: Any = None, device: str = "auto", check_input: bool = True
-           ) -> np.ndarray:
+def replay(output_path: Path | str, *, store: Any = None, device: str = "auto", check_input: bool = True,
+           quality: Optional[str] = None) -> np.ndarray:
     """Make the image of ``output_path`` again from its recipe; returns its pixels (H x W x 3).
 
     ``check_input``: refuse when the original or the mask changed since (their sha256 differ).
     """
     output_path = Path(output_path)
     return render_from_recipe(read_recipe(output_path), output_path, store=store, device=device,
-                              check_input=check_input)
+                              check_input=check_input, quality=quality)
 
 
 def replay_to(output: Path | str, target: Path | str, *, store: Any = None, device: str = "auto",
-              check_input: bool = True) -> Optional[int]:
+              check_input: bool = True, quality: Optional[str] = None) -> Optional[int]:
     """Render ``output`` again into ``target`` (atomically, recipe and metadata included); the largest
     pixel difference between the two files as decoded (None when their sizes differ)."""
     output, target = Path(output), Path(target)
     recipe = read_recipe(output)
     stored = load_photo(output)  # read before a possible overwrite replaces it
-    pixels = render_from_recipe(recipe, output, store=store, device=device, check_input=check_input)
+    pixels = render_from_recipe(recipe, output, store=store, device=device, check_input=check_input,
+                                quality=quality)
+    if quality is not None:  # the new file's recipe says what it is
+        recipe.settings = {**recipe.settings, "quality": str(quality)}
     mask_file = recipe.mask_file(output)
     if mask_file is not None:  # the copy's recipe must still find the mask from its own folder
         recipe.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}

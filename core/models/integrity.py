@@ -57,6 +57,9 @@ def missing_parts(spec: ModelSpec, folder: Path) -> list[str]:
         if any((folder / n).is_file() for n in names) or _single_checkpoint(folder):
             return []
         return [names[0] if names else f"a {spec.kind} weights file"]
+    if spec.kind == "diffusers-component":  # one model's folder (TAESD): config + weights, no pipeline index
+        lacking = [] if (folder / "config.json").is_file() else ["config.json"]
+        return lacking + ([] if _weight_files(folder) else ["weights (.safetensors)"])
     if not (folder / "model_index.json").is_file():
         return ["model_index.json"]
     lacking = []

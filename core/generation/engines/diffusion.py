@@ -11,7 +11,7 @@ from core.errors import ModelMissingError
 from core.generation.engines.base import BackgroundEngine, object_mask
 from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check
+from core.progress import CancelToken, Progress, ProgressCallback, check, preview_every
 
 PAPER_MODEL = "photo-background-generation"
 SI2_MODEL = "sd2-inpainting"
@@ -94,7 +94,14 @@ class DiffusionEngine(BackgroundEngine):
         max_batch = self.batch_size(loaded)
         scale = settings.controlnet_scale if self.use_controlnet else 0.0
         return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=scale,
-                                 max_batch=max_batch, progress=progress, cancel=cancel, label=self.name)
+                                 max_batch=max_batch, progress=progress, cancel=cancel, label=self.name,
+                                 tiny_decoder=self.tiny_decoder(loaded))
+
+    def tiny_decoder(self, loaded: Any) -> Any:
+        """TAESD for previews and live previews, when its weights are present (else None)."""
+        from core.generation.preview import tiny_decoder_from
+
+        return tiny_decoder_from(self.store, loaded.device, loaded.dtype)
 
 
 def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -111,13 +118,21 @@ def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:
 def render_background(pipeline: Any, photo: Any, mask: Any, settings: GenerationSettings, *,
                       controlnet_scale: float, max_batch: int | None = None,
                       progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
-                      label: str = "generate") -> list[np.ndarray]:
-    """Letterbox the photo onto the model canvas, run ``pipeline``, return full-size backgrounds."""
+                      label: str = "generate", tiny_decoder: Any = None) -> list[np.ndarray]:
+    """Letterbox the photo onto the model canvas, run ``pipeline``, return full-size backgrounds.
+
+    ``settings.quality`` decides the work (``core.generation.preview.plan_quality``): the final
+    quality runs the settings as given; a preview runs fewer steps on a smaller canvas, with
+    guidance on the first steps only, decoded by ``tiny_decoder`` when there is one.
+    """
     import cv2
 
+    from core.generation.preview import LivePreview, plan_quality
+
+    plan = plan_quality(settings.quality, settings.steps, settings.resolution)
     height, width = photo.pixels.shape[:2]
     product = object_map(mask, (height, width))
-    box = Letterbox.fit(width, height, settings.resolution)
+    box = Letterbox.fit(width, height, plan.resolution)
     canvas = box.to_canvas(photo.rgb8, fill=0)
     # Area-averaged onto the canvas, as the authors resize their maps: the edge stays soft. The
     # padded band counts as background: it is generated and then cut away.
@@ -125,15 +140,24 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
     generate = np.clip(1.0 - product_canvas, 0.0, 1.0)  # soft; the pipeline binarises the UNet's copy
     seeds = settings.variant_seeds()
     batches = -(-len(seeds) // (max_batch or len(seeds)))
-    total = settings.steps * batches
+    total = plan.steps * batches
     report = progress or (lambda _p: None)
+    live: dict[str, Any] = {}
+    every = preview_every(progress)
+    if every:
+        live["preview"] = LivePreview(lambda step, images: live.update(image=images), every, tiny_decoder)
 
-    def on_step(_pipe, step, _t, _kwargs):
-        report(Progress("generate", step + 1, total, f"{label}: step {step + 1} of {total}"))
+    def on_step(_pipe, step, t, state):
+        image = None
+        if "preview" in live:
+            live["preview"](step, t, state)
+            image = live.pop("image", None)
+        report(Progress("generate", step + 1, total, f"{label}: step {step + 1} of {total}", image=image))
         check(cancel)  # raises Cancelled between steps
 
     out = pipeline(
         canvas, generate, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seeds=seeds,
-        steps=settings.steps, guidance=settings.guidance, controlnet_scale=controlnet_scale,
-        scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step)
+        steps=plan.steps, guidance=settings.guidance, controlnet_scale=controlnet_scale,
+        scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step,
+        guidance_steps=plan.guidance_steps, decoder=tiny_decoder if plan.tiny_decoder else None)
     return [box.from_canvas(image) for image in out]
