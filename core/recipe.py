@@ -58,6 +58,7 @@ class Recipe:
     output_format: str = "png"
     bit_depth: Optional[int] = None  # 8 | 16 when an export asked for it; None: the photo's own depth
     quality: Optional[int] = None  # JPEG/WebP quality it was written with; None: DEFAULT_QUALITY
+    job_key: Optional[str] = None  # the batch job that made it: a run without a project store resumes by it
     app_version: str = __version__
     version: int = RECIPE_VERSION
 

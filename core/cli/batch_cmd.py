@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--dry-run", action="store_true", help="show what would be done; write nothing")
     g.add_argument("--no-progress", action="store_true", help="no progress bar; one line per photo")
+    g.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run the photos as Ray Data stages: alone, on a local Ray runtime; with ADDRESS (or "
+                        "RAY_ADDRESS), on that cluster. Needs the extra: pip install 'packshot[cluster]'")
     p.set_defaults(func=run_batch)
 
 
@@ -101,9 +104,11 @@ def run_batch(args: argparse.Namespace) -> int:
         return _list_templates()
     if args.input_dir is None or args.out_dir is None:
         raise PackshotError("usage: packshot batch INPUT_DIR --out OUT_DIR [options] (see packshot batch --help)")
+    settings = settings_from_args(args)
+    if getattr(args, "ray", None) is not None:
+        return _run_on_ray(args, settings)
     dist = Distributed(args.device)
     say = print if dist.is_main else (lambda *a, **k: None)
-    settings = settings_from_args(args)
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
                    argv=sys.argv)
     try:
@@ -186,6 +191,41 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
         return job.run(progress, cancel, on_photo=on_photo, barrier=dist.barrier())
     finally:
         bar.close()
+
+
+def _run_on_ray(args: argparse.Namespace, settings: JobSettings) -> int:
+    """The same batch as Ray Data stages (core.cluster.ray_batch); the same summary at the end."""
+    from core.cluster.ray_batch import RayBatch, import_ray
+
+    import_ray()  # says what to install before any work
+    job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None)
+    try:
+        job.prepare()
+    except BaseException:
+        job.batch.release()
+        raise
+    for note in job.notes:
+        print(note)
+    if not job.batch.photos:
+        job.batch.release()
+        print(f"No photos in {args.input_dir}.")
+        return EXIT_OK
+    where = f"Ray cluster {job.address}" if job.address else "a local Ray runtime"
+    print(f"{len(job.batch.photos)} photo(s) in {args.input_dir} -> {args.out_dir} "
+          f"(engine: {job.batch.context.engine_name}, on {where})")
+    counts = {"done": 0, "failed": 0, "skipped": 0}
+
+    def on_photo(outcome: PhotoOutcome) -> None:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status == "failed":
+            print(f"failed: {outcome.message}", flush=True)
+        elif not args.no_progress:
+            print(f"[{sum(counts.values())}/{len(job.batch.photos)}] {outcome.path.name}: {outcome.status} "
+                  f"(done {counts['done']}, failed {counts['failed']})", flush=True)
+
+    summary = job.run(on_photo)
+    _print_summary(summary, args.out_dir, args.input_dir, str(settings.masks.doubtful_masks))
+    return EXIT_OK if summary.ok else EXIT_FAILED
 
 
 def _print_summary(summary: BatchSummary, out_dir: Path, input_dir: Path, policy: str) -> None:

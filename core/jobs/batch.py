@@ -233,12 +233,7 @@ class BatchJob:
             for i, job in enumerate(jobs):
                 progress(Progress("batch", i, len(jobs), job.name))
                 outcome = job.run(progress, cancel)
-                {"done": summary.done, "skipped": summary.skipped,
-                 "doubtful": summary.held}.get(outcome.status, []).append(job.name)
-                if outcome.status == "failed":
-                    summary.failed.append((job.name, outcome.message))
-                if outcome.mask_doubt:
-                    summary.doubtful.append((job.name, outcome.mask_doubt))
+                summary.record(outcome)
                 if on_photo is not None:
                     on_photo(outcome)
                 if outcome.status == "doubtful" and self.settings.masks.doubtful_masks == DoubtfulMasks.STOP:

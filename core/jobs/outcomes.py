@@ -56,6 +56,15 @@ class BatchSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def record(self, outcome: PhotoOutcome) -> None:
+        """Count one photo's outcome (the local batch and the Ray batch count alike)."""
+        name = outcome.path.name
+        {"done": self.done, "skipped": self.skipped, "doubtful": self.held}.get(outcome.status, []).append(name)
+        if outcome.status == "failed":
+            self.failed.append((name, outcome.message))
+        if outcome.mask_doubt:
+            self.doubtful.append((name, outcome.mask_doubt))
+
     @classmethod
     def merge(cls, parts: Sequence[dict]) -> BatchSummary:
         total = cls()

@@ -6,7 +6,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +29,24 @@ from core.recipe import Recipe, save_output
 from core.templates import photo_variables
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhotoWork:
+    """One photo between the stages of its job: plain data, so it can travel between workers."""
+
+    photo: Photo
+    sha: str
+    prompt: str
+    negative: str
+    outputs: list[Path]
+    notes: list[str] = field(default_factory=list)
+    mask: Any = None
+    mask_state: str = ""
+    mask_sha: str = ""
+    used_mask: Optional[Path] = None
+    doubt: Optional[str] = None
+    rendered: list[tuple[np.ndarray, int, Optional[dict]]] = field(default_factory=list)  # image, seed, QC
 
 
 class PhotoJob:
@@ -95,23 +114,32 @@ class PhotoJob:
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> PhotoOutcome:
         """Do the photo. Never raises for a bad photo (the outcome says why); raises ``Cancelled``."""
         start = time.perf_counter()
-        try:
+
+        def work() -> PhotoOutcome:
             check(cancel)
             if self.is_done():
-                return PhotoOutcome(self.path, "skipped", self.outputs(), "already done", seconds=0.0)
+                return PhotoOutcome(self.path, "skipped", self.outputs(), "already done")
+            return self._run(progress, cancel)
+
+        outcome = self.guarded(work)
+        outcome.seconds = time.perf_counter() - start if outcome.status != "skipped" else 0.0
+        return outcome
+
+    def guarded(self, work: Callable[[], Any]) -> Any:
+        """``work()``, or the failed outcome of this photo when it raises: one bad photo never stops a
+        batch. Cancelling and a full disk do stop it (they raise)."""
+        try:
             with stop_when_disk_full(self.out_dir):  # a full disk stops the batch; it is no bad photo
-                outcome = self._run(progress, cancel)
+                return work()
         except (Cancelled, DiskFullError):
             raise
         except PackshotError as exc:
-            outcome = self._failed(type(exc).__name__, str(exc), exc)
+            return self._failed(type(exc).__name__, str(exc), exc)
         except MemoryError as exc:
-            outcome = self._failed("MemoryError", f"{self.name}: not enough memory to process this photo.", exc)
-        except Exception as exc:  # one bad photo never stops a batch; keep the trace for the log
-            log.error("Unexpected error on %s", self.path, exc_info=exc, extra=FILE_ONLY)  # the outcome says it
-            outcome = self._failed(type(exc).__name__, f"{self.name}: unexpected {type(exc).__name__}: {exc}", exc)
-        outcome.seconds = time.perf_counter() - start
-        return outcome
+            return self._failed("MemoryError", f"{self.name}: not enough memory to process this photo.", exc)
+        except Exception as exc:  # keep the trace for the log; the outcome says it in one line
+            log.error("Unexpected error on %s", self.path, exc_info=exc, extra=FILE_ONLY)
+            return self._failed(type(exc).__name__, f"{self.name}: unexpected {type(exc).__name__}: {exc}", exc)
 
     def _failed(self, kind: str, message: str, error: Optional[BaseException] = None) -> PhotoOutcome:
         if not message.startswith(self.name):
@@ -124,8 +152,15 @@ class PhotoJob:
         return PhotoOutcome(self.path, "failed", message=message, error_kind=kind, error=error)
 
     def _run(self, progress: ProgressCallback, cancel: Optional[CancelToken]) -> PhotoOutcome:
-        ctx, s = self.context, self.context.settings
-        notes: list[str] = []
+        work = self.read(progress, cancel)
+        held = self.mask_stage(work, progress, cancel)
+        if held is not None:
+            return held
+        self.render_stage(work, progress, cancel)
+        return self.save_stage(work, progress, cancel)
+
+    # -- the stages: run in turn here, on separate workers by core.cluster --------------------
+    def read(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> PhotoWork:
         progress(Progress("photo", 0, 4, f"{self.name}: reading"))
         photo = load_photo(self.path)
         sha = file_sha256(self.path)
@@ -133,58 +168,100 @@ class PhotoJob:
         if self.project is not None and photo_id is not None:
             self.project.set_photo_info(photo_id, sha256=sha, width=photo.size[0], height=photo.size[1])
         prompt, negative = self.prompt()
-        outputs = self.outputs()
         check(cancel)
+        return PhotoWork(photo=photo, sha=sha, prompt=prompt, negative=negative, outputs=self.outputs())
 
+    def mask_stage(self, work: PhotoWork, progress: ProgressCallback = no_progress,
+                   cancel: Optional[CancelToken] = None) -> Optional[PhotoOutcome]:
+        """The mask (computed, reused or given) and the gate's verdict; an outcome when the photo is held."""
+        s = self.context.settings
         progress(Progress("photo", 1, 4, f"{self.name}: mask"))
-        mask, mask_file, mask_state = self._mask(photo, sha, notes, cancel)
+        mask, mask_file, mask_state = self._mask(work.photo, work.sha, work.notes, cancel)
         doubt = mask_doubt(mask, s.masks.doubtful_below) if mask_state == "auto" else None
         if doubt is not None and s.masks.doubtful_masks != DoubtfulMasks.CONTINUE:
             # Held for review: nothing rendered, nothing recorded as done; the next run tries again.
-            return PhotoOutcome(self.path, "doubtful", [], f"mask doubtful: {doubt}", notes=notes, mask_doubt=doubt)
-        mask_sha = file_sha256(mask_file)
-        used_mask = self._snapshot_mask(mask_file, mask_sha)
+            return PhotoOutcome(self.path, "doubtful", [], f"mask doubtful: {doubt}", notes=work.notes,
+                                mask_doubt=doubt)
+        work.mask, work.mask_state, work.doubt = mask, mask_state, doubt
+        work.mask_sha = file_sha256(mask_file)
+        work.used_mask = self._snapshot_mask(mask_file, work.mask_sha)
         check(cancel)
+        return None
 
+    def render_stage(self, work: PhotoWork, progress: ProgressCallback = no_progress,
+                     cancel: Optional[CancelToken] = None) -> None:
+        """Backgrounds under the product, then QC (which may render again with new seeds)."""
+        ctx, s = self.context, self.context.settings
         progress(Progress("photo", 2, 4, f"{self.name}: background ({ctx.engine_name})"))
         seeds = self.variant_seeds
-        gs = ctx.generation_settings(prompt, negative, seeds)
+        gs = ctx.generation_settings(work.prompt, work.negative, seeds)
         # A size preset frames the photo first, so the engine makes background for the padding too.
         # The photo-resolution mask stays what is stored and recorded: replay frames again from it.
         from core.generation.presets import frame_photo
 
-        framed, framed_mask = frame_photo(photo, mask, s.output.preset)
+        framed, framed_mask = frame_photo(work.photo, work.mask, s.output.preset)
         images = render_images(ctx.engine, framed, framed_mask, gs, ctx.shadow_kind, _sub(progress, self.name),
                                cancel)
+        progress(Progress("photo", 3, 4, f"{self.name}: checking"))
+        work.rendered = []
+        for image, seed in zip(images, seeds):
+            check(cancel)
+            qc_record, seed_used, final = self._qc(framed, framed_mask, image, seed, work.prompt, work.negative,
+                                                   cancel)
+            work.rendered.append((final, seed_used, qc_record))
 
-        progress(Progress("photo", 3, 4, f"{self.name}: checking and saving"))
+    def save_stage(self, work: PhotoWork, progress: ProgressCallback = no_progress,
+                   cancel: Optional[CancelToken] = None) -> PhotoOutcome:
+        """Each image written atomically with its recipe, then the photo recorded as done."""
+        ctx, s = self.context, self.context.settings
+        progress(Progress("photo", 3, 4, f"{self.name}: saving"))
         results: list[NewResult] = []
         models = ctx.model_info()
-        for i, (image, seed, out) in enumerate(zip(images, seeds, outputs)):
+        for i, ((final, seed_used, qc_record), out) in enumerate(zip(work.rendered, work.outputs)):
             check(cancel)
-            qc_record, seed_used, final = self._qc(framed, framed_mask, image, seed, prompt, negative, cancel)
-            single = ctx.generation_settings(prompt, negative, [seed_used])
-            recipe = Recipe(input_path=str(self.path), input_sha256=sha, engine=ctx.engine_name, seed=seed_used,
-                            variant=i + 1, prompt=prompt, negative_prompt=negative, template=ctx.template.name,
-                            settings=single.to_dict(), models=models,
-                            mask={"path": os.path.relpath(used_mask, out.parent), "source": mask.source,
-                                  "state": mask_state, "sha256": mask_sha},
+            single = ctx.generation_settings(work.prompt, work.negative, [seed_used])
+            recipe = Recipe(input_path=str(self.path), input_sha256=work.sha, engine=ctx.engine_name,
+                            seed=seed_used, variant=i + 1, prompt=work.prompt, negative_prompt=work.negative,
+                            template=ctx.template.name, settings=single.to_dict(), models=models,
+                            mask={"path": os.path.relpath(work.used_mask, out.parent), "source": work.mask.source,
+                                  "state": work.mask_state, "sha256": work.mask_sha},
                             preset=s.output.preset, shadow={"kind": ctx.shadow_kind} if ctx.shadow_kind else None,
-                            qc=qc_record, output_format=output_format_for(self.path, s.output.output_format))
-            self._save(out, final, photo, recipe)
+                            qc=qc_record, output_format=output_format_for(self.path, s.output.output_format),
+                            job_key=ctx.job_key)
+            self._save(out, final, work.photo, recipe)
             results.append(NewResult(variant=i + 1, seed=seed_used, engine=ctx.engine_name, output_path=out,
                                      recipe=json.loads(recipe.to_json()),
                                      expansion=qc_record.get("expansion") if qc_record else None,
                                      qc_flag=bool(qc_record.get("flagged")) if qc_record else False,
                                      qc=qc_record or {}, attempts=qc_record.get("attempts", 1) if qc_record else 1))
+        photo_id = self._photo_id()
         if self.project is not None and photo_id is not None:
             self.project.complete_photo(photo_id, ctx.job_key, results, self.run_id)
         progress(Progress("photo", 4, 4, f"{self.name}: done"))
         flagged = sum(r.qc_flag for r in results)
         said = [f"{flagged} of {len(results)} flagged by QC"] if flagged else []
-        said += [f"mask doubtful: {doubt}"] if doubt else []
-        return PhotoOutcome(self.path, "done", outputs, "; ".join(said), notes=notes, results=results,
-                            mask_doubt=doubt)
+        said += [f"mask doubtful: {work.doubt}"] if work.doubt else []
+        return PhotoOutcome(self.path, "done", work.outputs, "; ".join(said), notes=work.notes, results=results,
+                            mask_doubt=work.doubt)
+
+    def done_by_recipe(self) -> bool:
+        """Done without a project store: every output exists and its recipe is this job's, on this photo.
+
+        How a run on many machines (no shared database) resumes: the outputs themselves are the record.
+        """
+        from core.recipe import read_recipe
+
+        if self.context.settings.output.redo or self.seeds is not None:
+            return False
+        try:
+            sha = file_sha256(self.path)
+            for out in self.outputs():
+                recipe = read_recipe(out) if out.is_file() else None
+                if recipe is None or recipe.job_key != self.context.job_key or recipe.input_sha256 != sha:
+                    return False
+        except (OSError, PackshotError):
+            return False
+        return True
 
     def _mask(self, photo: Photo, sha: str, notes: list[str], cancel: Optional[CancelToken]
               ) -> tuple[Any, Path, str]:

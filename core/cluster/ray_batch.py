@@ -1,0 +1,190 @@
+"""``packshot batch --ray``: the same batch as Ray Data stages, on one machine or a cluster.
+
+Each stage is a class that builds its job context (models, masker) once in ``__init__`` and then
+handles one photo per call, as Ray's batch-inference guide recommends:
+
+    read (CPU) -> mask (CPU, or GPU for SAM) -> background + QC (GPU actors) -> save (CPU)
+
+Every stage calls the same ``PhotoJob`` stage method the local batch calls in turn, so outputs,
+recipes and names are exactly those of ``packshot batch``. There is no shared database: a photo
+is done when its outputs exist and their recipes carry this job's key (``PhotoJob.done_by_recipe``),
+so a re-run after a killed driver skips them and loses only the photos that were in flight.
+Per-photo failures are reported by name (summary and ``.packshot/failures.csv``), never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+from core.errors import PackshotError
+from core.images import write_atomic
+from core.jobs.batch import BatchJob
+from core.jobs.outcomes import BatchSummary, PhotoOutcome
+from core.jobs.settings import JobSettings
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "Ray is not installed: pip install 'packshot[cluster]' (it brings ray[data])."
+FAILURES_FILE = "failures.csv"  # in OUT_DIR/.packshot/
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the extra, not just the core)
+    except ImportError:
+        raise PackshotError(INSTALL_HINT) from None
+    return ray
+
+
+def _remote_uri(text: str) -> bool:
+    return "://" in str(text) and not str(text).startswith("file://")
+
+
+class _Stage:
+    """One photo per call; the job context (and its models) is built once per actor."""
+
+    def __init__(self, settings: dict, out_dir: str, threads: int = 0) -> None:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # several actors share a machine's cores
+        from core.jobs.context import JobContext
+
+        self.context = JobContext(JobSettings.from_dict(settings))
+        self.out_dir = Path(out_dir)
+
+    def job(self, row: dict) -> Any:
+        from core.jobs.photo import PhotoJob
+
+        return PhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"])
+
+    def __call__(self, row: dict) -> dict:
+        if row.get("outcome"):  # skipped, failed or held upstream: pass it on
+            return row
+        job = self.job(row)
+        work = pickle.loads(row["work"]) if row.get("work") else None
+        result = job.guarded(lambda: self.step(job, work))
+        if isinstance(result, PhotoOutcome):
+            return {**row, "work": b"", "outcome": pickle.dumps(result)}
+        return {**row, "work": pickle.dumps(result) if result is not None else row.get("work", b"")}
+
+    def step(self, job: Any, work: Any) -> Any:
+        raise NotImplementedError
+
+
+class ReadStage(_Stage):
+    def step(self, job: Any, work: Any) -> Any:
+        if job.done_by_recipe():
+            return PhotoOutcome(job.path, "skipped", job.outputs(), "already done")
+        return job.read()
+
+
+class MaskStage(_Stage):
+    def step(self, job: Any, work: Any) -> Any:
+        held = job.mask_stage(work)
+        return held if held is not None else work
+
+
+class RenderStage(_Stage):
+    def step(self, job: Any, work: Any) -> Any:
+        job.render_stage(work)
+        return work
+
+
+class SaveStage(_Stage):
+    def step(self, job: Any, work: Any) -> Any:
+        return job.save_stage(work)
+
+
+class RayBatch:
+    """A ``BatchJob`` whose photos run as Ray Data stages. ``address``: a cluster to join (None: local)."""
+
+    def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
+                 address: Optional[str] = None, render_gpus: Optional[float] = None,
+                 model_store: Any = None) -> None:
+        for where in (input_dir, out_dir):
+            if _remote_uri(str(where)):
+                raise PackshotError(f"{where}: Packshot's Ray batch reads and writes folders that every node "
+                                    "mounts (a local or shared file system path); object-store URIs are not "
+                                    "supported yet. Mount the bucket (e.g. with s3fs or gcsfuse) and pass its path.")
+        self.batch = BatchJob(input_dir, out_dir, settings, model_store=model_store)
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.render_gpus = render_gpus
+
+    def prepare(self) -> None:
+        """The local batch's checks (inputs, templates, models, name clashes), then the folder's lock."""
+        self.batch.prepare(dry_run=True)
+        self.batch.out_dir.mkdir(parents=True, exist_ok=True)
+        self.batch.lock()
+
+    @property
+    def notes(self) -> list[str]:
+        return self.batch.notes
+
+    def _plan(self, ray: Any) -> dict:
+        """Actors per stage and their resources: every stage gets a share of the CPUs, generation the GPUs."""
+        resources = ray.cluster_resources()
+        cpus, gpus = float(resources.get("CPU", 1)), float(resources.get("GPU", 0))
+        generative = bool(self.batch.context and self.batch.context.generative)
+        device = str(self.batch.settings.machine.device)
+        want_gpu = generative and gpus >= 1 and device in ("auto", "cuda")
+        share = max(cpus / 4, 0.25)  # four stages on the CPUs; an actor's torch threads follow its share
+        return {
+            "cpu_share": share, "threads": max(1, int(share)),
+            "render_gpus": self.render_gpus if self.render_gpus is not None else (1.0 if want_gpu else 0.0),
+            "render_actors": max(1, int(gpus)) if want_gpu else 1,
+        }
+
+    def run(self, on_photo: Optional[Callable[[PhotoOutcome], None]] = None) -> BatchSummary:
+        ray = import_ray()
+        if self.batch.context is None:
+            self.prepare()
+        assert self.batch.context is not None
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True)
+        self.batch.cleanup_partials()
+        plan = self._plan(ray)
+        jobs = self.batch.photo_jobs(self.batch.photos)
+        rows = [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""} for job in jobs]
+        common = {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
+                  "threads": plan["threads"]}
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+        ds = ds.map(ReadStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
+        ds = ds.map(MaskStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
+        ds = ds.map(RenderStage, fn_constructor_kwargs=common, concurrency=plan["render_actors"],
+                    num_cpus=plan["cpu_share"], num_gpus=plan["render_gpus"])
+        ds = ds.map(SaveStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
+        summary = BatchSummary(engine=self.batch.context.engine_name)
+        start = time.perf_counter()
+        try:
+            for row in ds.iter_rows():
+                outcome: PhotoOutcome = pickle.loads(row["outcome"])
+                summary.record(outcome)
+                if on_photo is not None:
+                    on_photo(outcome)
+        finally:
+            summary.seconds = time.perf_counter() - start
+            self.write_failures(summary)
+            self.batch.release()
+        return summary
+
+    def write_failures(self, summary: BatchSummary) -> Optional[Path]:
+        """``.packshot/failures.csv``: every failed photo by name and why (rewritten each run)."""
+        target = self.batch.out_dir / ".packshot" / FAILURES_FILE
+        if not summary.failed and not target.exists():
+            return None
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["file", "reason"])
+        writer.writerows(summary.failed)
+        return write_atomic(target, buffer.getvalue().encode())

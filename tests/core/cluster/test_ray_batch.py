@@ -1,0 +1,131 @@
+"""``packshot batch --ray`` on a local Ray runtime (2 CPUs): the same outputs as the local batch."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli.main import main
+from core.errors import PackshotError
+from core.jobs import BatchJob, JobSettings
+from core.recipe import read_recipe
+from tests.core.batch_helpers import no_models_store, write_photos
+from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
+
+ray = pytest.importorskip("ray")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray runtime for these tests (started once: a start costs several seconds)."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield ray
+    ray.shutdown()
+
+
+def outputs_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_white_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, capsys):
+    write_photos(tmp_path / "in", 4, size=(120, 90))
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "local"), "--engine", "white",
+                 "--no-progress"]) == 0
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "ray"), "--engine", "white",
+                 "--ray", "--no-progress"]) == 0
+    said = capsys.readouterr().out
+    assert "on a local Ray runtime" in said and "Done: 4" in said
+    local, distributed = outputs_of(tmp_path / "local"), outputs_of(tmp_path / "ray")
+    assert local.keys() == distributed.keys() and len(local) == 4
+    assert local == distributed  # pixels, recipe and metadata: byte for byte
+    for name in local:
+        assert read_recipe(tmp_path / "ray" / name).job_key  # what a re-run without a store resumes by
+
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "ray"), "--engine", "white",
+                 "--ray", "--no-progress"]) == 0
+    assert "Skipped (already done): 4" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny_diffusion_models_dir):  # noqa: F811
+    from core.cluster.ray_batch import RayBatch
+    from core.models.store import ModelStore
+
+    write_photos(tmp_path / "in", 2, size=(96, 72))
+    flat = dict(engine="si2-controlnet", template="marble", resolution=64, steps=2, device="cpu", seed=4,
+                models_dir=str(tiny_diffusion_models_dir))
+    store = ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False)
+    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), model_store=store).run().ok
+    summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), model_store=store).run()
+    assert summary.ok and len(summary.done) == 2
+    assert outputs_of(tmp_path / "local") == outputs_of(tmp_path / "ray")
+
+
+def test_bad_inputs_are_named_and_the_rest_finish(local_ray, tmp_path):
+    from core.cluster.ray_batch import RayBatch
+
+    write_photos(tmp_path / "in", 2, size=(120, 90))
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    job = RayBatch(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white")),
+                   model_store=no_models_store(tmp_path))
+    summary = job.run()
+    assert sorted(summary.done) == ["item_000.jpg", "item_001.jpg"]
+    assert [name for name, _ in summary.failed] == ["broken.jpg"]
+    failures = (tmp_path / "out" / ".packshot" / "failures.csv").read_text()
+    assert "broken.jpg" in failures and "item_000" not in failures
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
+    write_photos(tmp_path / "in", 12, size=(200, 150))
+    reference = tmp_path / "reference"
+    BatchJob(tmp_path / "in", reference, JobSettings.from_flat(dict(engine="gradient")),
+             model_store=no_models_store(tmp_path)).run()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+            "--engine", "gradient", "--ray", "--no-progress"]
+    driver = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((tmp_path / "out").glob("*.png"))) < 2:
+        assert driver.poll() is None, "the driver ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray runtime it started
+    driver.wait()
+    finished = len(list((tmp_path / "out").glob("*.png")))
+    assert 2 <= finished <= 12
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Skipped (already done): {finished}" in done.stdout or finished == 12
+    assert outputs_of(tmp_path / "out") == outputs_of(reference)
+
+
+def test_without_ray_installed_it_says_what_to_install(monkeypatch):
+    from core.cluster import ray_batch
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(PackshotError, match=r"pip install 'packshot\[cluster\]'"):
+        ray_batch.import_ray()
+
+
+def test_object_store_uris_get_a_clear_message(tmp_path):
+    from core.cluster.ray_batch import RayBatch
+
+    with pytest.raises(PackshotError, match="s3://bucket/photos.*mount"):
+        RayBatch("s3://bucket/photos", tmp_path / "out", JobSettings())
