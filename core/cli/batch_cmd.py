@@ -81,7 +81,8 @@ def register(subparsers: Any) -> None:
                         "`packshot train` (see `packshot models list`)")
     g.add_argument("--scheduler", choices=("unipc", "ddim", "euler", "dpm++"), default="unipc")
     g.add_argument("--resolution", type=int, default=512, help="generation size (multiple of 8)")
-    g.add_argument("--shadow", choices=("none", "drop", "contact"), default="none", help="synthetic shadow")
+    g.add_argument("--shadow", choices=("none", "drop", "contact", "keep"), default="none",
+                   help="synthetic shadow (drop, contact) or keep the photo's own (studio shots)")
     g = p.add_argument_group("masks")
     g.add_argument("--masks", dest="masks_dir", metavar="DIR",
                    help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "

@@ -145,7 +145,8 @@ class PhotoJob:
         from core.generation.presets import frame_photo
 
         framed, framed_mask = frame_photo(photo, mask, s.preset)
-        images = render_images(ctx.engine, framed, framed_mask, gs, s.shadow, _sub(progress, self.name), cancel)
+        images = render_images(ctx.engine, framed, framed_mask, gs, s.shadow, _sub(progress, self.name), cancel,
+                               notes=notes)
 
         progress(Progress("photo", 3, 4, f"{self.name}: checking and saving"))
         results: list[NewResult] = []

@@ -41,7 +41,7 @@ class JobSettings:
     color: tuple[int, int, int] = (255, 255, 255)
     background_image: Optional[str] = None
     preset: str = "original"
-    shadow: Optional[str] = None  # None | "drop" | "contact"
+    shadow: Optional[str] = None  # None | "drop" | "contact" | "keep" (the photo's own)
     masker: str = "auto"
     prior: str = "auto"  # salient prior seeding the mask: auto (IS-Net when present) | classic | isnet
     sam_variant: str = "vit_b"

@@ -255,10 +255,17 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     reach[np.unique(labels[strip & (passable > 0)])] = True
     reach[0] = False
     outside = reach[labels]
-    # the edge band between reachable backdrop and anything else is decided by its colour
-    # (a backdrop-coloured pixel next to the outside joins it; the product's own rim does not)
-    near = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    outside |= near & explained & (t > 0.9) & ~soft
+    # the thickened outline itself: a backdrop-coloured pixel there joins the outside when it is
+    # as bright as its outside neighbours (the shadow continues up to the product); the product's
+    # own rim is not (a grey product is far darker or brighter than the shadow beside it)
+    for _ in range(5):
+        o = outside.astype(np.float32)
+        count_o = cv2.boxFilter(o, -1, (3, 3), normalize=False)
+        nb_t = cv2.boxFilter(t * o, -1, (3, 3), normalize=False) / np.maximum(count_o, 1.0)
+        grow = ~outside & explained & (count_o > 0) & (np.abs(t / np.maximum(nb_t, 1e-3) - 1.0) < 0.1)
+        if not grow.any():
+            break
+        outside |= grow
     shadow = outside & (likelihood > 0.5)
     # enclosed clean-backdrop pockets: a handle's hole, the gap under a stool's rung
     enclosed = np.zeros((h, w), bool)

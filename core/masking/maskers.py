@@ -136,7 +136,8 @@ class SamMasker:
         rgb = photo.rgb8
         prior = self.prior(rgb)
         check(cancel)
-        prompts = _prompts_at_work_size(prior.mask, self.n_points)
+        shadow, backdrop_note = studio_shadow(rgb)
+        prompts = _prompts_at_work_size(prior.mask, self.n_points, shadow=shadow)
         embedding = self.cache.get(photo, cancel)
         check(cancel)
         predictor = predictor_for(self.sam, embedding)
@@ -164,6 +165,8 @@ class SamMasker:
         }
         if not prior.mask.any():
             details["prior_empty"] = True
+        if backdrop_note:
+            details["backdrop"] = backdrop_note
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
         if source != self.sam.name:
@@ -231,18 +234,39 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
 
 
-def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024):
-    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos)."""
+def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """The backdrop's shadow on a studio shot (bool, at a copy ``side`` px long) and the backdrop's
+    description; (None, None) when the photo has no studio backdrop."""
+    import cv2
+
+    from core.masking.backdrop import backdrop_regions, estimate_backdrop
+
+    h, w = rgb.shape[:2]
+    factor = min(1.0, side / max(h, w))
+    small = rgb if factor >= 1.0 else cv2.resize(rgb, (max(8, round(w * factor)), max(8, round(h * factor))),
+                                                 interpolation=cv2.INTER_AREA)
+    backdrop = estimate_backdrop(small, work_side=256)
+    if not backdrop.is_studio:
+        return None, None
+    return backdrop_regions(small, backdrop).shadow, backdrop.reason
+
+
+def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,
+                          shadow: Optional[np.ndarray] = None):
+    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos).
+
+    ``shadow`` (bool, any size): the backdrop's shadow; no prompt is seeded from it.
+    """
     from core.masking.postprocess import resize_mask
     from core.masking.prompts import prompts_from_prior
 
     h, w = prior.shape
-    factor = side / max(h, w)
-    if factor >= 1.0:
-        return prompts_from_prior(prior, n_points)
+    factor = min(1.0, side / max(h, w))
     small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
-    small = resize_mask(prior, (small_hw[1], small_hw[0]))
-    return prompts_from_prior(small, n_points).rescaled(small_hw, (h, w))
+    small = prior if factor >= 1.0 else resize_mask(prior, (small_hw[1], small_hw[0]))
+    shade = None if shadow is None else resize_mask(shadow, (small_hw[1], small_hw[0]))
+    prompts = prompts_from_prior(small, n_points, shadow=shade)
+    return prompts if factor >= 1.0 else prompts.rescaled(small_hw, (h, w))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
