@@ -128,13 +128,16 @@ def apply_matte(background: np.ndarray, matte: np.ndarray) -> np.ndarray:
         raise ValueError(f"shadow matte {matte.shape[::-1]} does not match the background "
                          f"{background.shape[1::-1]}")
     top = 65535 if background.dtype == np.uint16 else 255
+    result = background[:, :, :3].copy()  # exactly the engine's pixels where there is no shadow
+    shaded = matte < 1.0
+    if not shaded.any():
+        return result
+    pixels = result[shaded]
     if background.dtype == np.uint8:
-        lin = srgb8_to_linear(background[:, :, :3])
+        lin = srgb8_to_linear(pixels)
     else:
-        v = background[:, :, :3].astype(np.float32) / top
+        v = pixels.astype(np.float32) / top
         lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    out = linear_to_srgb(lin * matte[:, :, None]) * top
-    result = np.clip(np.rint(out), 0, top).astype(background.dtype)
-    unshaded = matte >= 1.0
-    result[unshaded] = background[:, :, :3][unshaded]  # exactly the engine's pixels where there is no shadow
+    out = linear_to_srgb(lin * matte[shaded][:, None]) * top
+    result[shaded] = np.clip(np.rint(out), 0, top).astype(background.dtype)
     return result
