@@ -29,7 +29,8 @@ class Shadow:
 
     def __post_init__(self) -> None:
         if self.kind not in ("drop", "contact"):
-            raise ValueError(f"Unknown shadow kind '{self.kind}': choose drop or contact.")
+            hint = " ('keep' needs the photo: use keep_shadow(photo, mask))" if self.kind == "keep" else ""
+            raise ValueError(f"Unknown shadow kind '{self.kind}': choose drop or contact{hint}.")
         if not 0.0 <= self.opacity <= 1.0:
             raise ValueError(f"Shadow opacity must be in [0, 1] (got {self.opacity}).")
 

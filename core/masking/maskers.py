@@ -78,7 +78,14 @@ class PriorMasker:
         prior = self.prior(rgb)
         check(cancel)
         mask, alpha = prior_to_full_mask(prior, rgb)
-        details = dict(prior.details, prior=self.prior.name, seconds=round(time.perf_counter() - start, 3))
+        details = dict(prior.details, prior=self.prior.name)
+        if self.prior.name != "classic":  # the classic prior models the backdrop itself
+            shadow, note = studio_shadow(rgb)
+            trimmed = _without_shadow(mask, shadow)
+            if trimmed is not None:
+                mask, alpha = finish_mask(trimmed, rgb)
+                details.update(backdrop=note, shadow_removed=True)
+        details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
         if self.prior_fallback:
@@ -155,7 +162,11 @@ class SamMasker:
             mask, alpha = prior_to_full_mask(prior, rgb)
             source, score = self.prior.name, prior.score
         else:
-            mask, alpha = finish_mask(pred.mask, rgb)
+            # SAM likes to take the contact shadow along with the product: the backdrop model says where it is
+            trimmed = _without_shadow(pred.mask, shadow)
+            mask, alpha = finish_mask(pred.mask if trimmed is None else trimmed, rgb)
+            if trimmed is not None:
+                backdrop_note = f"{backdrop_note}; its shadow was taken out of SAM's mask"
         details = {
             "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
             "prior_agreement": round(agreement, 4), "predicted_iou": round(pred.predicted_iou, 4),
@@ -249,6 +260,21 @@ def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray
     if not backdrop.is_studio:
         return None, None
     return backdrop_regions(small, backdrop).shadow, backdrop.reason
+
+
+def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], least: float = 0.5) -> Optional[np.ndarray]:
+    """``mask`` minus the backdrop's shadow (upsampled to it), or None when that changes nothing or
+    would take away more than ``1 - least`` of the mask (then the shadow map is not to be trusted)."""
+    from core.masking.postprocess import drop_specks, resize_mask
+
+    if shadow is None or not mask.any():
+        return None
+    shade = resize_mask(shadow, (mask.shape[1], mask.shape[0]))
+    overlap = mask & shade
+    if overlap.sum() < 0.002 * mask.sum():
+        return None
+    trimmed = drop_specks(mask & ~shade)
+    return trimmed if trimmed.sum() >= least * mask.sum() else None
 
 
 def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,

@@ -62,10 +62,12 @@ class ClassicPrior:
         strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
         lab = self.lab(small, strip)
         evidence = self.background_distance(lab, strip)
+        backdrop_reason = None
         if self.use_backdrop:
             from core.masking.backdrop import estimate_backdrop
 
             backdrop = estimate_backdrop(small, work_side=max(h, w))
+            backdrop_reason = backdrop.reason  # recorded either way: a review can say why
             if backdrop.is_studio:
                 studio = self._segment_studio(small, backdrop, evidence, strip)
                 if studio is not None:
@@ -86,6 +88,8 @@ class ClassicPrior:
             grown = self._grow(small, mask, evidence, barrier, strip)
             if grown is not None:
                 mask, score, details = grown
+        if backdrop_reason:
+            details = dict(details, backdrop=backdrop_reason)
         return mask, score, dict(details, prior=self.name)
 
     def _segment_studio(self, small: np.ndarray, backdrop, evidence: np.ndarray, strip: np.ndarray

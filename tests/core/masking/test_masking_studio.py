@@ -161,3 +161,26 @@ def test_sam_masker_records_backdrop_and_prompts_avoid_shadow(tiny_sam, scenes):
     for (x, y), label in zip(pts, labels):
         if label == 1:
             assert not shadow[y, x], "a positive prompt was seeded on the shadow"
+
+
+class _ShadowBlindPrior(ClassicPrior):
+    """The colour-only classic prior under another name: a prior that keeps the shadow (as learned
+    salient-object models often do), to show the masker takes the shadow out whatever the prior."""
+
+    name = "shadow-blind"
+
+    def __init__(self) -> None:
+        super().__init__(use_backdrop=False)
+
+
+def test_any_prior_loses_the_backdrop_shadow(scenes):
+    from core.masking.maskers import PriorMasker
+
+    scene = scenes["bottle of coffee on white"]
+    blind = _ShadowBlindPrior()
+    raw = blind(scene.image)
+    assert (raw.mask & _shadow_zone(scene)).sum() > 0.2 * _shadow_zone(scene).sum()  # it does keep the shadow
+    result = PriorMasker(blind).compute(Photo(pixels=scene.image))
+    assert result.details["shadow_removed"] and "seamless backdrop" in result.details["backdrop"]
+    assert (result.mask & _shadow_zone(scene)).sum() <= 0.01 * _shadow_zone(scene).sum()
+    assert St.iou(result.mask, scene.mask) > St.iou(raw.mask, scene.mask) + 0.1
