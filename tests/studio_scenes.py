@@ -154,12 +154,14 @@ def studio_shot(shape: str = "bottle", product: str = "coffee", backdrop: str = 
                 h: int = 360, w: int = 480, bottom: Optional[tuple[int, int, int]] = None,
                 contact: float = 0.45, cast: float = 0.35, falloff: float = 0.12, vignette: float = 0.18,
                 scale: float = 1.0, tint: tuple[float, float, float] = (1.0, 0.55, 0.35),
-                quality: int = 90, noise: float = 0.006, seed: int = 0) -> StudioScene:
+                quality: int = 90, noise: float = 0.006, seed: int = 0, reflection: float = 0.0) -> StudioScene:
     """One studio product shot with its true mask, alpha and shadow matte.
 
     ``backdrop`` is a key of BACKDROPS or an explicit sRGB triple; ``bottom`` makes it a
     two-colour gradient; ``contact`` and ``cast`` are the shadows' peak darkening (0 = none).
     ``tint`` colours grey textures (brick, grass, gravel). ``quality``: JPEG quality (None: no JPEG).
+    ``reflection``: a glossy floor mirrors the product under its base at this opacity, fading out
+    over a quarter of its height (part of the backdrop, not of the product mask).
     """
     rng = np.random.default_rng(seed)
     colour = BACKDROPS[backdrop] if isinstance(backdrop, str) else tuple(backdrop)
@@ -178,6 +180,12 @@ def studio_shot(shape: str = "bottle", product: str = "coffee", backdrop: str = 
     tex = texture(product, y1 - y0, x1 - x0, tint)
     fg[y0:y1, x0:x1] = srgb_to_linear(tex) * _shading(y1 - y0, x1 - x0)[:, :, None]
     lin = fg * alpha[:, :, None] + clean * matte[:, :, None] * (1 - alpha[:, :, None])
+    if reflection > 0:
+        span = max(2, (y1 - y0) // 4)
+        for y in range(y1, min(h, y1 + span)):
+            src = 2 * (y1 - 1) - y
+            r = reflection * (1 - (y - y1) / span) * alpha[src]
+            lin[y] = lin[y] * (1 - r[:, None]) + fg[src] * r[:, None]
     srgb = linear_to_srgb(lin) + rng.normal(0, noise, lin.shape).astype(np.float32)
     rgb8 = np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
     if quality:

@@ -71,7 +71,7 @@ def estimate_shadow_matte(pixels: np.ndarray, alpha: np.ndarray, known: Optional
         unknown = cv2.resize(np.asarray(known, np.float32), size, interpolation=cv2.INTER_AREA) < 0.99
     if not (a_small > 0.5).any():
         return ShadowMatte(None, "no product in the mask, so no shadow of it to keep")
-    backdrop = estimate_backdrop(small, product=product | unknown, work_side=max(size))
+    backdrop = estimate_backdrop(small, product=product | unknown)
     if not backdrop.is_studio:
         return ShadowMatte(None, f"no shadow kept: {backdrop.reason}", backdrop)
     t, _ = ratio_and_deviation(small, backdrop)

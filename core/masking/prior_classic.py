@@ -66,7 +66,7 @@ class ClassicPrior:
         if self.use_backdrop:
             from core.masking.backdrop import estimate_backdrop
 
-            backdrop = estimate_backdrop(small, work_side=max(h, w))
+            backdrop = estimate_backdrop(small)
             backdrop_reason = backdrop.reason  # recorded either way: a review can say why
             if backdrop.is_studio:
                 studio = self._segment_studio(small, backdrop, evidence, strip)

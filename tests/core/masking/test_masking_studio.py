@@ -184,3 +184,24 @@ def test_any_prior_loses_the_backdrop_shadow(scenes):
     assert result.details["shadow_removed"] and "seamless backdrop" in result.details["backdrop"]
     assert (result.mask & _shadow_zone(scene)).sum() <= 0.01 * _shadow_zone(scene).sum()
     assert St.iou(result.mask, scene.mask) > St.iou(raw.mask, scene.mask) + 0.1
+
+
+def test_a_noisy_jpeg_is_still_a_studio_shot(classic):
+    # sensor noise of 5 levels (a phone at high ISO) must not hide the backdrop from the mask
+    scene = St.studio_shot("bottle", "coffee", "grey", noise=0.02, quality=75, seed=2)
+    assert estimate_backdrop(scene.image).is_studio
+    result = classic.compute(Photo(pixels=scene.image))
+    assert result.details["cue"] == "backdrop" and St.iou(result.mask, scene.mask) >= 0.95
+
+
+def test_a_floor_reflection_stays_out_of_the_mask(classic):
+    scene = St.studio_shot("box", "coffee", "white", contact=0.3, cast=0.0, reflection=0.3)
+    ys = np.nonzero(scene.mask)[0]
+    below = np.zeros_like(scene.mask)
+    below[ys.max() + 3: ys.max() + (ys.max() - ys.min()) // 5] = True
+    matt = St.studio_shot("box", "coffee", "white", contact=0.3, cast=0.0)  # the same floor, not glossy
+    below &= np.abs(scene.image.astype(int) - matt.image.astype(int)).sum(-1) > 30  # the reflection shows
+    assert below.sum() > 500, "the reflection must be visible to test against"
+    result = classic.compute(Photo(pixels=scene.image))
+    assert St.iou(result.mask, scene.mask) >= 0.95
+    assert (result.mask & below).sum() <= 0.02 * below.sum()
