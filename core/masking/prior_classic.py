@@ -54,7 +54,15 @@ class ClassicPrior:
         small = _downscale(rgb8, self.work_side)
         mask_small, score, details = self.segment_small(small)
         details["work_size"] = [small.shape[1], small.shape[0]]
-        return PriorResult(resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0])), score, details)
+        mask = resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0]))
+        scale = rgb8.shape[1] / small.shape[1]
+        if details.get("cue") == "backdrop" and 1.0 < scale <= 1.5 and mask.any():
+            # a little larger than the work size: no edge snapping follows (maskers.prior_to_full_mask),
+            # so put the outline where the photo's edge pixels are half product, at full size
+            from core.masking.backdrop import unmix_outline
+
+            mask = clean_mask(unmix_outline(rgb8, mask))
+        return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
         """Segment an image already at working size; returns (mask, score, details)."""
