@@ -34,9 +34,14 @@ def masker():
     return build_masker("classic")
 
 
+_MASKS: dict[str, object] = {}
+
+
 def _render(scene: St.StudioScene, masker, engine: str, settings: GenerationSettings, shadow):
     photo = Photo(pixels=scene.image)
-    mask = masker.compute(photo)
+    if scene.name not in _MASKS:  # one mask per scene: the same photo is rendered with and without
+        _MASKS[scene.name] = masker.compute(photo)
+    mask = _MASKS[scene.name]
     notes: list[str] = []
     out = render_images(get_engine(engine), photo, mask, settings, shadow, notes=notes)[0]
     return out, mask, notes
