@@ -1,12 +1,15 @@
-"""A synthetic shadow made from the product mask, darkening the background before compositing."""
+"""Shadows darkening the background before compositing: synthetic ones made from the product mask
+(``drop``, ``contact``), or the photo's own (``keep``: core/generation/shadow_matte.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
 
 WORK_SIDE = 1024  # shadows are soft: compute them at this size and scale up
+KINDS = ("drop", "contact", "keep")  # what a user may ask for; "keep" is resolved per photo by keep_shadow
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,40 @@ class Shadow:
 
     def __post_init__(self) -> None:
         if self.kind not in ("drop", "contact"):
-            raise ValueError(f"Unknown shadow kind '{self.kind}': choose drop or contact.")
+            hint = " ('keep' needs the photo: use keep_shadow(photo, mask))" if self.kind == "keep" else ""
+            raise ValueError(f"Unknown shadow kind '{self.kind}': choose drop or contact{hint}.")
         if not 0.0 <= self.opacity <= 1.0:
             raise ValueError(f"Shadow opacity must be in [0, 1] (got {self.opacity}).")
+
+
+@dataclass(eq=False)
+class KeptShadow:
+    """The photo's own shadow: a neutral multiplicative ``matte`` (H x W, 1 = unshadowed) for the background."""
+
+    matte: np.ndarray
+    note: str = ""
+
+
+AnyShadow = Union[Shadow, KeptShadow]
+
+
+def keep_shadow(photo: Any, mask: Any, fallback: Shadow | None = None) -> tuple[AnyShadow, str | None]:
+    """``--shadow keep`` for one photo: its own shadow, or ``fallback`` (a drop shadow) and why.
+
+    ``photo``: a Photo (or H x W x 3 pixels); ``mask``: a MaskResult (or an H x W alpha). Returns
+    (shadow, note): the note is None when the photo's shadow was kept, else it says what was
+    used instead and why (no studio backdrop, no shadow found).
+    """
+    from core.generation.shadow_matte import estimate_shadow_matte
+
+    pixels = photo.pixels if hasattr(photo, "pixels") else np.asarray(photo)
+    alpha = mask.alpha if hasattr(mask, "alpha") else np.asarray(mask, np.float32)
+    known = getattr(photo, "alpha", None)  # a size preset's padding is not photo
+    found = estimate_shadow_matte(pixels, alpha, known)
+    if found.matte is not None:
+        return KeptShadow(found.matte, found.note), None
+    fallback = fallback or Shadow()
+    return fallback, f"--shadow keep: {found.note}; used a synthetic {fallback.kind} shadow instead"
 
 
 def shadow_map(alpha: np.ndarray, shadow: Shadow) -> np.ndarray:
@@ -57,8 +91,12 @@ def shadow_map(alpha: np.ndarray, shadow: Shadow) -> np.ndarray:
     return np.clip(full, 0.0, 1.0) * shadow.opacity
 
 
-def apply_shadow(background: np.ndarray, alpha: np.ndarray, shadow: Shadow) -> np.ndarray:
+def apply_shadow(background: np.ndarray, alpha: np.ndarray, shadow: AnyShadow) -> np.ndarray:
     """``background`` (uint8 or uint16) with the shadow blended in, same dtype."""
+    if isinstance(shadow, KeptShadow):
+        from core.generation.shadow_matte import apply_matte
+
+        return apply_matte(background, shadow.matte)
     strength = shadow_map(alpha, shadow)[:, :, None]
     top = 65535 if background.dtype == np.uint16 else 255
     color = np.asarray(shadow.color, np.float32) * (top / 255.0)

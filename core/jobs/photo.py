@@ -201,7 +201,7 @@ class PhotoJob:
 
         framed, framed_mask = frame_photo(work.photo, work.mask, s.output.preset)
         images = render_images(ctx.engine, framed, framed_mask, gs, ctx.shadow_kind, _sub(progress, self.name),
-                               cancel)
+                               cancel, notes=work.notes)
         progress(Progress("photo", 3, 4, f"{self.name}: checking"))
         work.rendered = []
         for image, seed in zip(images, seeds):

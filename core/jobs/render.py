@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,24 +15,44 @@ from core.jobs.settings import file_sha256
 from core.progress import CancelToken, ProgressCallback, check, no_progress
 from core.recipe import Recipe
 
+log = logging.getLogger(__name__)
 
-def make_shadow(shadow: Optional[str]) -> Any:
+
+def make_shadow(shadow: Optional[str], photo: Optional[Photo] = None, mask: Any = None,
+                notes: Optional[list[str]] = None) -> Any:
+    """The shadow a job's ``shadow`` setting asks for: None, a synthetic Shadow, or the photo's own.
+
+    "keep" needs the (framed) photo and its mask; when the photo has no studio backdrop or no
+    shadow, a synthetic drop shadow is used and the reason is appended to ``notes``.
+    """
     if not shadow or shadow == "none":
         return None
-    from core.generation.shadow import Shadow
+    from core.generation.shadow import Shadow, keep_shadow
 
-    return Shadow(kind=shadow)
+    if shadow != "keep":
+        return Shadow(kind=shadow)
+    if photo is None or mask is None:
+        raise ValueError("--shadow keep needs the photo and its mask")
+    shade, note = keep_shadow(photo, mask)
+    if note:
+        log.info("%s", note)
+        if notes is not None:
+            notes.append(note)
+    return shade
 
 
 def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shadow: Optional[str] = None,
-                  progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None
-                  ) -> list[np.ndarray]:
-    """Backgrounds from the engine, composited under the untouched product (photo resolution)."""
+                  progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
+                  notes: Optional[list[str]] = None) -> list[np.ndarray]:
+    """Backgrounds from the engine, composited under the untouched product (photo resolution).
+
+    ``notes`` collects what the photo's outcome should say (a kept shadow that fell back).
+    """
     from core.generation.composite import composite
 
     backgrounds = engine.render(photo, mask, gen_settings, progress, cancel)
     check(cancel)
-    shade = make_shadow(shadow)
+    shade = make_shadow(shadow, photo, mask, notes)
     return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
 
 

@@ -52,6 +52,7 @@ class Shadow(Choice):
     NONE = "none"
     DROP = "drop"
     CONTACT = "contact"
+    KEEP = "keep"  # the photo's own shadow, re-applied as a neutral matte (studio shots)
 
 
 class DoubtfulMasks(Choice):
@@ -165,7 +166,7 @@ class JobSettings:
     model: Optional[str] = option(None, metavar="MODEL_ID",
                                   help="ControlNet model for si2-controlnet: the paper's by default, or one "
                                        "made with `packshot train` (see `packshot models list`)")
-    shadow: Shadow = option(Shadow.NONE, help="synthetic shadow under the product")
+    shadow: Shadow = option(Shadow.NONE, help="shadow under the product: synthetic (drop, contact) or keep the photo's own (studio shots; falls back to a drop shadow, and says so, when none is found)")
     prompt: PromptSettings = option(cli=False, default_factory=PromptSettings, help="prompt group")
     generation: GenerationSettings = option(cli=False, default_factory=GenerationSettings,
                                             help="background group")

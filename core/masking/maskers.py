@@ -79,7 +79,14 @@ class PriorMasker:
         prior = self.prior(rgb)
         check(cancel)
         mask, alpha = prior_to_full_mask(prior, rgb)
-        details = dict(prior.details, prior=self.prior.name, seconds=round(time.perf_counter() - start, 3))
+        details = dict(prior.details, prior=self.prior.name)
+        if self.prior.name != "classic":  # the classic prior models the backdrop itself
+            shadow, note = studio_shadow(rgb)
+            trimmed = _without_shadow(mask, shadow)
+            if trimmed is not None:
+                mask, alpha = finish_mask(trimmed, rgb)
+                details.update(backdrop=note, shadow_removed=True)
+        details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
         if self.prior_fallback:
@@ -137,7 +144,8 @@ class SamMasker:
         rgb = photo.rgb8
         prior = self.prior(rgb)
         check(cancel)
-        prompts = _prompts_at_work_size(prior.mask, self.n_points)
+        shadow, backdrop_note = studio_shadow(rgb)
+        prompts = _prompts_at_work_size(prior.mask, self.n_points, shadow=shadow)
         embedding = self.cache.get(photo, cancel)
         check(cancel)
         predictor = predictor_for(self.sam, embedding)
@@ -155,7 +163,11 @@ class SamMasker:
             mask, alpha = prior_to_full_mask(prior, rgb)
             source, score = self.prior.name, prior.score
         else:
-            mask, alpha = finish_mask(pred.mask, rgb)
+            # SAM likes to take the contact shadow along with the product: the backdrop model says where it is
+            trimmed = _without_shadow(pred.mask, shadow)
+            mask, alpha = finish_mask(pred.mask if trimmed is None else trimmed, rgb)
+            if trimmed is not None:
+                backdrop_note = f"{backdrop_note}; its shadow was taken out of SAM's mask"
         details = {
             "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
             "prior_agreement": round(agreement, 4), "predicted_iou": round(pred.predicted_iou, 4),
@@ -165,6 +177,8 @@ class SamMasker:
         }
         if not prior.mask.any():
             details["prior_empty"] = True
+        if backdrop_note:
+            details["backdrop"] = backdrop_note
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
         if source != self.sam.name:
@@ -232,18 +246,54 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
 
 
-def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024):
-    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos)."""
+def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """The backdrop's shadow on a studio shot (bool, at a copy ``side`` px long) and the backdrop's
+    description; (None, None) when the photo has no studio backdrop."""
+    import cv2
+
+    from core.masking.backdrop import backdrop_regions, estimate_backdrop
+
+    h, w = rgb.shape[:2]
+    factor = min(1.0, side / max(h, w))
+    small = rgb if factor >= 1.0 else cv2.resize(rgb, (max(8, round(w * factor)), max(8, round(h * factor))),
+                                                 interpolation=cv2.INTER_AREA)
+    backdrop = estimate_backdrop(small, work_side=256)
+    if not backdrop.is_studio:
+        return None, None
+    return backdrop_regions(small, backdrop).shadow, backdrop.reason
+
+
+def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], least: float = 0.5) -> Optional[np.ndarray]:
+    """``mask`` minus the backdrop's shadow (upsampled to it), or None when that changes nothing or
+    would take away more than ``1 - least`` of the mask (then the shadow map is not to be trusted)."""
+    from core.masking.postprocess import drop_specks, resize_mask
+
+    if shadow is None or not mask.any():
+        return None
+    shade = resize_mask(shadow, (mask.shape[1], mask.shape[0]))
+    overlap = mask & shade
+    if overlap.sum() < 0.002 * mask.sum():
+        return None
+    trimmed = drop_specks(mask & ~shade)
+    return trimmed if trimmed.sum() >= least * mask.sum() else None
+
+
+def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,
+                          shadow: Optional[np.ndarray] = None):
+    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos).
+
+    ``shadow`` (bool, any size): the backdrop's shadow; no prompt is seeded from it.
+    """
     from core.masking.postprocess import resize_mask
     from core.masking.prompts import prompts_from_prior
 
     h, w = prior.shape
-    factor = side / max(h, w)
-    if factor >= 1.0:
-        return prompts_from_prior(prior, n_points)
+    factor = min(1.0, side / max(h, w))
     small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
-    small = resize_mask(prior, (small_hw[1], small_hw[0]))
-    return prompts_from_prior(small, n_points).rescaled(small_hw, (h, w))
+    small = prior if factor >= 1.0 else resize_mask(prior, (small_hw[1], small_hw[0]))
+    shade = None if shadow is None else resize_mask(shadow, (small_hw[1], small_hw[0]))
+    prompts = prompts_from_prior(small, n_points, shadow=shade)
+    return prompts if factor >= 1.0 else prompts.rescaled(small_hw, (h, w))
 
 
 __all__ = ["Masker", "PriorMasker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]

@@ -9,6 +9,11 @@ Product photos put the product inside the frame on a background that reaches the
    fix what a per-pixel threshold gets wrong: shadows, glare, thin parts);
 4. when colour is unsure, add the minimum-barrier cue (core/masking/barrier.py) and grow the mask
    over lower barrier levels that enclose it: a saucer coloured like its table, under the cup.
+On a studio shot (core/masking/backdrop.py finds a seamless backdrop) steps 1-4 give way to the
+backdrop model: everything the frame reaches over backdrop-coloured pixels (clean or in shadow)
+without crossing a sharp outline is background, which keeps contact and cast shadows, the gaps
+between legs and the backdrop seen through a handle out of the mask; GrabCut only settles the
+outline. Photos without a backdrop (lifestyle, textured surfaces) take the colour path.
 Runs on a downscaled copy (``work_side`` px long side); the mask comes back at the input size.
 """
 
@@ -33,7 +38,8 @@ class ClassicPrior:
     def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
                  grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6,
                  grow_levels: tuple[float, ...] = (0.8, 0.6, 0.4), grow_margin: float = 0.05,
-                 grow_agreement: float = 0.85, grow_trial_side: int = 200) -> None:
+                 grow_agreement: float = 0.85, grow_trial_side: int = 200, use_backdrop: bool = True) -> None:
+        self.use_backdrop = use_backdrop  # studio shots: model the backdrop and its shadows (backdrop.py)
         self.work_side = work_side
         self.border = border
         self.clusters = clusters
@@ -49,7 +55,15 @@ class ClassicPrior:
         small = _downscale(rgb8, self.work_side)
         mask_small, score, details = self.segment_small(small)
         details["work_size"] = [small.shape[1], small.shape[0]]
-        return PriorResult(resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0])), score, details)
+        mask = resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0]))
+        scale = rgb8.shape[1] / small.shape[1]
+        if details.get("cue") == "backdrop" and 1.0 < scale <= 1.5 and mask.any():
+            # a little larger than the work size: no edge snapping follows (maskers.prior_to_full_mask),
+            # so put the outline where the photo's edge pixels are half product, at full size
+            from core.masking.backdrop import unmix_outline
+
+            mask = clean_mask(unmix_outline(rgb8, mask))
+        return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
         """Segment an image already at working size; returns (mask, score, details)."""
@@ -57,6 +71,16 @@ class ClassicPrior:
         strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
         lab = self.lab(small, strip)
         evidence = self.background_distance(lab, strip)
+        backdrop_reason = None
+        if self.use_backdrop:
+            from core.masking.backdrop import estimate_backdrop
+
+            backdrop = estimate_backdrop(small)
+            backdrop_reason = backdrop.reason  # recorded either way: a review can say why
+            if backdrop.is_studio:
+                studio = self._segment_studio(small, backdrop, evidence, strip)
+                if studio is not None:
+                    return studio
         mask, score, details = self._grabcut_from(small, evidence, strip)
         details["cue"] = "colour"
         if mask.any() and score < self.barrier_below:
@@ -73,7 +97,54 @@ class ClassicPrior:
             grown = self._grow(small, mask, evidence, barrier, strip)
             if grown is not None:
                 mask, score, details = grown
+        if backdrop_reason:
+            details = dict(details, backdrop=backdrop_reason)
         return mask, score, dict(details, prior=self.name)
+
+    def _segment_studio(self, small: np.ndarray, backdrop, evidence: np.ndarray, strip: np.ndarray
+                        ) -> tuple[np.ndarray, float, dict] | None:
+        """Product = what the backdrop (clean or shadowed) does not reach; GrabCut settles the outline.
+
+        None when nothing is left once the backdrop is taken away (the colour path then decides).
+        """
+        import cv2
+
+        from core.masking.backdrop import backdrop_regions
+
+        h, w = small.shape[:2]
+        regions = backdrop_regions(small, backdrop)
+        initial = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
+        if not initial.any() or initial.mean() > 0.95:
+            return None
+        band = _kernel(2)
+        outside = regions.outside | regions.enclosed
+        gc = np.full((h, w), cv2.GC_BGD, np.uint8)
+        # the outline may move two pixels either way; the shadow and the open backdrop stay out
+        gc[cv2.dilate(initial.astype(np.uint8), band).astype(bool)] = cv2.GC_PR_BGD
+        gc[initial] = cv2.GC_PR_FGD
+        gc[_erode(initial, 2)] = cv2.GC_FGD
+        gc[regions.enclosed & ~_erode(regions.enclosed, 2)] = cv2.GC_PR_BGD
+        gc[_erode(regions.enclosed, 2)] = cv2.GC_BGD
+        gc[regions.shadow & ~cv2.dilate(initial.astype(np.uint8), band).astype(bool)] = cv2.GC_BGD
+        refined = _grabcut(small, gc, self.grabcut_iters)
+        mask = clean_mask(refined & ~(outside & _erode(outside, 1))) if refined.any() else refined
+        if mask.any():
+            from core.masking.backdrop import unmix_outline
+
+            mask = clean_mask(unmix_outline(small, mask))
+        if not mask.any():
+            return None
+        agreement = _iou(mask, initial)
+        edge_touch = float(mask[strip].mean())
+        # contrast against the backdrop: how far product pixels sit from "backdrop, maybe shaded"
+        contrast = float(np.clip((np.median(evidence[mask]) - 1.0) / 2.0, 0, 1))
+        separation = float(1.0 - np.median(regions.likelihood[mask]))
+        score = agreement * (0.5 + 0.5 * max(contrast, separation)) * (1.0 - edge_touch)
+        details = dict(cue="backdrop", init="backdrop", agreement=round(agreement, 4), contrast=round(contrast, 4),
+                       edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4),
+                       shadow_fraction=round(float(regions.shadow.mean()), 4), backdrop=backdrop.reason,
+                       prior=self.name)
+        return mask, float(score), details
 
     def _grow(self, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
               strip: np.ndarray) -> tuple[np.ndarray, float, dict] | None:

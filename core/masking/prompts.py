@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from core.masking.sam_predict import Prompts
 
 
 def prompts_from_prior(prior: np.ndarray, n_points: int = 3, box_margin: float = 0.03,
-                       part_fraction: float = 0.05) -> Prompts:
+                       part_fraction: float = 0.05, shadow: Optional[np.ndarray] = None) -> Prompts:
     """Positive points deep inside ``prior`` and a box around it, in ``prior``'s pixel coordinates.
 
     Every part larger than ``part_fraction`` of the largest gets its innermost point first (a
     multi-part product is prompted everywhere); the rest come from farthest-point sampling over
     pixels at least 40 % as deep as the deepest one (points near an edge may land on background).
     An empty prior gives one point at the image centre and no box: products are framed centrally.
+    ``shadow`` (bool, ``prior``'s size): backdrop in shadow (core/masking/backdrop.py). No point and
+    no part of the box comes from it, and a shadow the box would still cover gets a negative point.
     """
     import cv2
 
     h, w = prior.shape
+    shadow_inside = None
+    if shadow is not None and shadow.shape == prior.shape and (prior & shadow).any():
+        shadow_inside = prior & shadow
+        trimmed = prior & ~shadow
+        # keep only what is left of the product: specks between shadow pixels are no product
+        if trimmed.any():
+            from core.masking.postprocess import drop_specks
+
+            prior = drop_specks(trimmed)
     if not prior.any():
         return Prompts(np.array([[(w - 1) / 2, (h - 1) / 2]], np.float32), np.ones(1, np.int32), None)
     m8 = prior.astype(np.uint8)
@@ -45,4 +58,14 @@ def prompts_from_prior(prior: np.ndarray, n_points: int = 3, box_margin: float =
     mx, my = box_margin * (x1 - x0 + 1), box_margin * (y1 - y0 + 1)
     box = np.array([max(0.0, x0 - mx), max(0.0, y0 - my), min(w - 1.0, x1 + mx), min(h - 1.0, y1 + my)],
                    np.float32)
-    return Prompts(np.array(points, np.float32), np.ones(len(points), np.int32), box)
+    labels = [1] * len(points)
+    if shadow_inside is not None:
+        inside = shadow_inside.copy()
+        inside[:int(box[1])] = inside[int(box[3]) + 1:] = False
+        inside[:, :int(box[0])] = inside[:, int(box[2]) + 1:] = False
+        if inside.sum() >= 0.02 * prior.sum():  # the box still holds some shadow: say it is background
+            depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+            y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+            points.append((float(x), float(y)))
+            labels.append(0)
+    return Prompts(np.array(points, np.float32), np.array(labels, np.int32), box)

@@ -29,15 +29,17 @@ def _low_chroma():
     return S.compose(bg, S.shade(mask, (150, 150, 155), rng), mask), mask
 
 
-# Thresholds sit a few points under what the masker measured (0.91-1.00): the misses are the
-# contact shadow, which has the background's colour but is darker.
+# Thresholds sit a few points under what the masker measured. On the studio sweeps (0.99-1.00)
+# the backdrop model keeps the contact shadow out; they were 0.91-0.95 with colour alone, the
+# misses being that shadow. Textured surfaces are no studio backdrop and take the colour path
+# (0.94-0.96).
 SCENES = {
-    "bottle on studio sweep": (lambda: S.product_on_plain(), 0.90),
-    "mug with handle": (lambda: S.product_on_plain(shape="mug"), 0.88),
-    "grey bottle on white": (_low_chroma, 0.90),
-    # its colours pollute the border model, so it is found but trusted less (score ~0.55)
-    "bottle cut by the frame": (lambda: S.product_cut_by_frame(), 0.88, 0.45),
-    "product filling the frame": (lambda: S.large_product(), 0.95),
+    "bottle on studio sweep": (lambda: S.product_on_plain(), 0.96),
+    "mug with handle": (lambda: S.product_on_plain(shape="mug"), 0.96),
+    "grey bottle on white": (_low_chroma, 0.96),
+    # its colours pollute the border model, so it is found but trusted less
+    "bottle cut by the frame": (lambda: S.product_cut_by_frame(), 0.95, 0.45),
+    "product filling the frame": (lambda: S.large_product(), 0.96),
     "bottle on brick (real texture)": (_textured("brick", (200, 40, 40)), 0.88),
     "bottle on gravel (real texture)": (_textured("gravel", (40, 140, 60)), 0.88),
     "bottle on grass (real texture)": (_textured("grass", (230, 200, 40)), 0.90),
@@ -54,6 +56,7 @@ def test_classic_mask_matches_known_product(classic, name):
     assert result.source == "classic"
     assert result.mask.shape == truth.shape and result.alpha.shape == truth.shape
     assert S.iou(result.mask, truth) >= threshold
+    assert result.details["cue"] == ("colour" if "texture" in name or "gravel" in name else "backdrop")
     assert result.score > (min_score[0] if min_score else 0.8), "a clean separation should be trusted"
 
 

@@ -1,0 +1,314 @@
+"""The studio backdrop: its clean colour at every pixel, and where its shadows fall.
+
+A studio product shot stands on seamless paper: one colour (white, grey, beige, blue...) that
+drifts smoothly across the frame (a light fall-off, a two-colour sweep, vignetting). Light falls
+on it the same way everywhere, so a shadow on it is the backdrop times a factor < 1 that is the
+same in R, G and B in linear light: "same chroma as the backdrop, only darker". So:
+
+1. fit a low-order (quadratic) colour field per linear-RGB channel to the border pixels, with
+   robust refits (a product or a shadow touching the frame must not bend it), then refit on every
+   pixel the first fit explains (the centre of the frame tells vignetting best);
+2. call the photo a studio shot when most of the border follows that smooth field closely; a
+   lifestyle photo or a textured surface does not, and ``Backdrop.reason`` says why;
+3. a pixel's shadow likelihood is high where its colour divided by the backdrop's is one neutral
+   factor below 1 (``shadow_likelihood``);
+4. ``backdrop_regions``: what is backdrop or shadow *and* reachable from the frame without crossing
+   a sharp edge (shadows are soft, product outlines are sharp): a grey bottle on white paper is
+   neutral and darker too, but its outline stops the flood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+WORK_SIDE = 256  # the colour field is smooth: fit it on a small copy
+BORDER = 0.04  # border strip width, fraction of the short side
+FIT_TOL = 0.08  # relative colour residual under which a pixel is "explained" by the field
+STUDIO_INLIERS = 0.7  # fraction of the border the field must explain for a studio shot
+STUDIO_RESIDUAL = 0.022  # and the median residual of those pixels (noise, JPEG) must stay under this
+MIN_LUMINANCE = 0.02  # a near-black backdrop shows no shadow worth measuring (linear Y)
+SHARP_EDGE = 0.12  # |d log Y| per work pixel above which an edge is a product outline, not a shadow's
+NARROW_EDGE = 0.035  # a weaker step still counts as an outline when it is narrow:
+NARROW_RATIO = 1.5  # its gradient at 0.8 px blur is this many times the one at 2.5 px
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+_LUT = None
+
+
+def srgb8_to_linear(rgb8: np.ndarray) -> np.ndarray:
+    """8-bit sRGB -> linear float32 0..1 (table look-up)."""
+    global _LUT
+    if _LUT is None:
+        v = np.arange(256, dtype=np.float64) / 255.0
+        _LUT = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    return _LUT[rgb8]
+
+
+def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+    """Linear 0..1 -> sRGB float 0..1."""
+    v = np.clip(lin, 0.0, 1.0)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.power(v, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+@dataclass
+class Backdrop:
+    """The clean (unshadowed) backdrop as seen in one photo."""
+
+    colour: np.ndarray  # H x W x 3 float32, linear RGB 0..1, at the size given to estimate_backdrop
+    is_studio: bool
+    reason: str
+    details: dict = field(default_factory=dict)  # JSON-friendly numbers behind the decision
+
+
+def _downscale(rgb8: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb8.shape[:2]
+    factor = side / max(h, w)
+    if factor >= 1.0:
+        return np.ascontiguousarray(rgb8)
+    return cv2.resize(rgb8, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA)
+
+
+def _basis(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xx, yy = (xx + 0.5) / w - 0.5, (yy + 0.5) / h - 0.5
+    return np.stack([np.ones_like(xx), xx, yy, xx * xx, yy * yy, xx * yy], axis=-1)
+
+
+def border_strip(shape: tuple[int, int], fraction: float = BORDER) -> np.ndarray:
+    h, w = shape
+    width = max(2, int(round(fraction * min(h, w))))
+    strip = np.zeros((h, w), bool)
+    strip[:width, :] = strip[-width:, :] = True
+    strip[:, :width] = strip[:, -width:] = True
+    return strip
+
+
+def _relative_residual(lin: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(lin - fit, axis=-1) / (np.linalg.norm(fit, axis=-1) + 1e-3)
+
+
+def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares quadratic per channel, refitted on the pixels it explains; (coef 6x3, inliers)."""
+    keep = np.ones(len(values), bool)
+    coef = np.zeros((basis.shape[1], 3), np.float32)
+    for i in range(rounds):
+        if keep.sum() < 2 * basis.shape[1]:
+            break
+        coef, *_ = np.linalg.lstsq(basis[keep], values[keep], rcond=None)
+        residual = _relative_residual(values, basis @ coef)
+        # first rounds: drop the worst (product, shadow at the frame); then a fixed tolerance
+        limit = max(float(np.percentile(residual[keep], 70)) * 2.5, 0.02) if i < 2 else FIT_TOL
+        keep = residual <= min(limit, 0.25 if i < 2 else FIT_TOL)
+    return coef.astype(np.float32), keep
+
+
+def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
+                      work_side: int = WORK_SIDE) -> Backdrop:
+    """The clean backdrop colour at every pixel of ``rgb8`` and whether this is a studio shot at all.
+
+    ``product``: optional H x W bool of pixels known not to be backdrop (a mask, padding); they are
+    left out of the fit. The fit runs on a copy ``work_side`` px long; the colour comes back at
+    ``rgb8``'s size.
+    """
+    import cv2
+
+    h, w = rgb8.shape[:2]
+    small = _downscale(np.ascontiguousarray(rgb8[:, :, :3]), work_side)
+    sh, sw = small.shape[:2]
+    lin = srgb8_to_linear(small)
+    basis = _basis(sh, sw)
+    strip = border_strip((sh, sw))
+    usable = strip.copy()
+    if product is not None:
+        usable &= ~(cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0)
+    if usable.sum() < 50:
+        return Backdrop(np.zeros((h, w, 3), np.float32), False, "no backdrop visible along the frame",
+                        {"border_inliers": 0.0})
+    coef, keep = _robust_fit(basis[usable], lin[usable])
+    residual = _relative_residual(lin, basis @ coef)
+    # refit on everything the border fit explains: the centre pins down vignetting and fall-off
+    explained = residual <= FIT_TOL
+    if product is not None:
+        explained &= ~(cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0)
+    if explained.sum() > usable.sum():
+        coef2, _ = _robust_fit(basis[explained][::2], lin[explained][::2], rounds=2)
+        fit2 = basis @ coef2
+        residual2 = _relative_residual(lin, fit2)
+        if (residual2[usable] <= FIT_TOL).mean() >= (residual[usable] <= FIT_TOL).mean() - 0.02:
+            coef, residual = coef2, residual2
+    fit = np.clip(basis @ coef, 1e-4, 1.0)
+    inliers = residual[usable] <= FIT_TOL
+    share = float(inliers.mean())
+    noise = float(np.median(residual[usable][inliers])) if inliers.any() else 1.0
+    luminance = float(np.median(fit[strip] @ _LUMA))
+    details = {"border_inliers": round(share, 3), "border_residual": round(noise, 4),
+               "luminance": round(luminance, 4), "colour_srgb8": _srgb8(np.median(fit[strip], axis=0))}
+    if share < STUDIO_INLIERS or noise > STUDIO_RESIDUAL:
+        reason = (f"no studio backdrop: only {share:.0%} of the frame's border follows one smooth colour "
+                  f"(residual {noise:.1%}); a lifestyle photo or a textured surface")
+        studio = False
+    elif luminance < MIN_LUMINANCE:
+        reason, studio = "the backdrop is too dark to show a shadow", False
+    else:
+        reason = (f"seamless backdrop {details['colour_srgb8']}: {share:.0%} of the border follows one "
+                  f"smooth colour (residual {noise:.1%})")
+        studio = True
+    colour = fit if (sh, sw) == (h, w) else cv2.resize(fit, (w, h), interpolation=cv2.INTER_LINEAR)
+    return Backdrop(colour.astype(np.float32), studio, reason, details)
+
+
+def _srgb8(lin: np.ndarray) -> list[int]:
+    return [int(round(v)) for v in linear_to_srgb(np.asarray(lin, np.float32)) * 255]
+
+
+def ratio_and_deviation(rgb8: np.ndarray, backdrop: Backdrop) -> tuple[np.ndarray, np.ndarray]:
+    """(t, d): the pixel's luminance over the backdrop's, and how far its colour ratio is from neutral."""
+    lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
+    bd = np.maximum(backdrop.colour, 1e-4)
+    ratio = lin / bd
+    t = (ratio * (bd * _LUMA)).sum(-1) / (bd * _LUMA).sum(-1)
+    d = np.sqrt(np.mean((ratio / np.maximum(t, 1e-3)[..., None] - 1.0) ** 2, axis=-1))
+    return t.astype(np.float32), d.astype(np.float32)
+
+
+def shadow_likelihood(rgb8: np.ndarray, backdrop: Backdrop) -> np.ndarray:
+    """H x W float32 in [0, 1]: how much each pixel looks like the backdrop in shadow.
+
+    High where the colour is the backdrop's times one factor (neutral in linear light) clearly
+    below 1 and not so dark that nothing of the backdrop's colour is left. 0 everywhere when the
+    photo has no studio backdrop. Colour only: ``backdrop_regions`` adds the soft-edge test.
+    """
+    if not backdrop.is_studio:
+        return np.zeros(rgb8.shape[:2], np.float32)
+    t, d = ratio_and_deviation(rgb8, backdrop)
+    return _likelihood(t, d)
+
+
+def _likelihood(t: np.ndarray, d: np.ndarray) -> np.ndarray:
+    # colour noise (sensor, JPEG) grows as the pixel darkens: allow more deviation there
+    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    neutral = np.exp(-0.5 * (d / sigma) ** 2)
+    darker = np.clip((0.97 - t) / 0.06, 0.0, 1.0)
+    not_black = np.clip((t - 0.06) / 0.08, 0.0, 1.0)
+    return (neutral * darker * not_black).astype(np.float32)
+
+
+def _gradient(t: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    logy = np.log(np.maximum(cv2.GaussianBlur(t, (0, 0), sigma), 1e-3))
+    gx = cv2.Sobel(logy, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(logy, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    return np.hypot(gx, gy)
+
+
+def _sharp_edges(t: np.ndarray) -> np.ndarray:
+    """Outlines (sharp steps in log luminance), not shadow fall-offs, thickened by a pixel.
+
+    A step barely wider than a pixel keeps its gradient when measured at 0.8 px but loses most
+    of it at 2.5 px; a soft shadow edge (several px wide) keeps about the same at both scales.
+    So a modest step that is also narrow counts as an outline: a grey product standing in its
+    own dark contact shadow.
+    """
+    import cv2
+
+    fine, coarse = _gradient(t, 0.8), _gradient(t, 2.5)
+    sharp = (fine > SHARP_EDGE) | ((fine > NARROW_EDGE) & (fine > NARROW_RATIO * coarse))
+    # gaps of a few px closed, then thickened: one weak spot along an outline must not let the flood in
+    closed = cv2.morphologyEx(sharp.astype(np.uint8), cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+@dataclass
+class BackdropRegions:
+    """At the size given to ``backdrop_regions``: which pixels belong to the backdrop, not the product."""
+
+    outside: np.ndarray  # bool: backdrop or its shadow, reachable from the frame over soft edges only
+    shadow: np.ndarray  # bool: the part of ``outside`` that is in shadow
+    enclosed: np.ndarray  # bool: clean-backdrop regions the product encloses (inside a handle)
+    likelihood: np.ndarray  # float: shadow_likelihood
+
+
+def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
+    """Backdrop and shadow that the frame reaches without crossing a product's sharp outline.
+
+    Run it at a working size (a few hundred px): the edge test is per pixel.
+    """
+    import cv2
+
+    h, w = rgb8.shape[:2]
+    t, d = ratio_and_deviation(rgb8, backdrop)
+    likelihood = _likelihood(t, d)
+    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    # backdrop-coloured: neutral ratio, from deep shadow up to a little brighter than the fit
+    explained = (d < 2.5 * sigma) & (t > 0.08) & (t < 1.12)
+    soft = ~_sharp_edges(t)
+    passable = (explained & soft).astype(np.uint8)
+    count, labels = cv2.connectedComponents(passable, connectivity=4)
+    strip = border_strip((h, w), 0.01)
+    reach = np.zeros(count, bool)
+    reach[np.unique(labels[strip & (passable > 0)])] = True
+    reach[0] = False
+    outside = reach[labels]
+    # the thickened outline itself: a backdrop-coloured pixel there joins the outside when it is
+    # as bright as its outside neighbours (the shadow continues up to the product); the product's
+    # own rim is not (a grey product is far darker or brighter than the shadow beside it)
+    for _ in range(5):
+        o = outside.astype(np.float32)
+        count_o = cv2.boxFilter(o, -1, (3, 3), normalize=False)
+        nb_t = cv2.boxFilter(t * o, -1, (3, 3), normalize=False) / np.maximum(count_o, 1.0)
+        grow = ~outside & explained & (count_o > 0) & (np.abs(t / np.maximum(nb_t, 1e-3) - 1.0) < 0.1)
+        if not grow.any():
+            break
+        outside |= grow
+    shadow = outside & (likelihood > 0.5)
+    # enclosed clean-backdrop pockets: a handle's hole, the gap under a stool's rung
+    enclosed = np.zeros((h, w), bool)
+    if count > 1:
+        areas = np.bincount(labels.ravel(), minlength=count)
+        clean = np.bincount(labels.ravel(), weights=(t > 0.85).ravel().astype(np.float64), minlength=count)
+        pocket = ~reach & (areas >= 0.002 * h * w) & (clean >= 0.8 * np.maximum(areas, 1))
+        pocket[0] = False
+        enclosed = pocket[labels]
+    return BackdropRegions(outside, shadow, enclosed, likelihood)
+
+
+def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: float = 2.5) -> np.ndarray:
+    """Move the outline of ``mask`` to where the product covers half of each edge pixel.
+
+    An edge pixel is a mix ``a * F + (1 - a) * B`` of the product colour F nearby and the backdrop
+    B nearby (clean or shaded); both are local means of the pixels just inside and just outside,
+    and ``a`` is the projection of the pixel onto the F - B line in linear light. Pixels where F
+    and B are too alike to tell keep their label.
+    """
+    import cv2
+
+    mask = mask.astype(bool)
+    if not mask.any() or mask.all():
+        return mask.copy()
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    m8 = mask.astype(np.uint8)
+    inner = cv2.erode(m8, k).astype(np.float32)
+    outer = (1 - cv2.dilate(m8, k)).astype(np.float32)
+    zone = (cv2.dilate(m8, k) > 0) & ~(inner > 0)
+    lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
+
+    def local_mean(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wsum = cv2.GaussianBlur(weight, (0, 0), sigma)
+        val = cv2.GaussianBlur(lin * weight[:, :, None], (0, 0), sigma)
+        return val / np.maximum(wsum, 1e-4)[:, :, None], wsum
+
+    fg, fw = local_mean(inner)
+    bg, bw = local_mean(outer)
+    diff = fg - bg
+    norm2 = (diff * diff).sum(-1)
+    a = ((lin - bg) * diff).sum(-1) / np.maximum(norm2, 1e-6)
+    usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05)
+    out = mask.copy()
+    out[usable] = a[usable] >= 0.5
+    return out
