@@ -167,7 +167,8 @@ def test_batch_with_shadow_keep_notes_the_lifestyle_photo(tmp_path, capsys):
     est = srgb8_to_linear(result).mean(-1)[outside]  # on white, the output's own darkening
     assert np.corrcoef(est, scene.matte[outside])[0, 1] >= 0.85
     # the recipe says "keep" and replay makes the same image again (same photo, same stored mask)
-    from core.recipe import read_recipe, replay
+    from core.jobs.replay import replay
+    from core.recipe import read_recipe
 
     assert read_recipe(out / "mug.png").shadow == {"kind": "keep"}
     assert np.array_equal(replay(out / "mug.png"), result)
