@@ -87,8 +87,8 @@ def register(subparsers: Any) -> None:
                    help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
                         "`packshot masks --white background` are recognised and read the right way round)")
     g.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto")
-    g.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
-                   help="salient prior that seeds the mask (auto: IS-Net when its weights are present)")
+    g.add_argument("--prior", choices=("auto", "classic", "isnet", "birefnet", "birefnet-lite"), default="auto",
+                   help="salient prior that seeds the mask (auto: BiRefNet, else IS-Net, when present)")
     g.add_argument("--sam", dest="sam_variant", choices=("vit_b", "vit_l", "vit_h"), default="vit_b")
     g = p.add_argument_group("output")
     from core.generation.presets import PRESETS

@@ -23,9 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="MASKS_DIR", help="where <photo stem>.png go")
     parser.add_argument("--masker", choices=("auto", "sam", "classic"), default="auto",
                         help="auto: SAM when its weights are present, else the salient prior alone")
-    parser.add_argument("--prior", choices=("auto", "classic", "isnet"), default="auto",
-                        help="salient prior that seeds SAM (or stands alone): auto = the learned IS-Net "
-                             "when isnet-general-use is downloaded, else classic (OpenCV)")
+    parser.add_argument("--prior", choices=("auto", "classic", "isnet", "birefnet", "birefnet-lite"),
+                        default="auto", help="salient prior that seeds SAM (or stands alone): auto = BiRefNet "
+                        "(lite on the CPU), else IS-Net, when downloaded, else classic (OpenCV)")
     parser.add_argument("--sam-variant", default="vit_b", help="vit_b, vit_l, vit_h or a SAM model id")
     parser.add_argument("--models-dir", help="folder holding models as <dir>/<model id>/")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))

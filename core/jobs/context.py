@@ -85,12 +85,12 @@ class JobContext:
                                 "see `packshot models list`.")
 
     def check_prior(self) -> None:
-        """An explicit ``--prior isnet`` without its weights fails now, when masks will be computed."""
-        if self.settings.prior != "isnet" or self.settings.masks_dir:
+        """An explicit learned ``--prior`` without its weights fails now, when masks will be computed."""
+        if self.settings.masks_dir:
             return
-        from core.masking.prior import LEARNED_MODEL_ID
+        from core.masking.prior import check_prior_weights
 
-        self.model_store.path(LEARNED_MODEL_ID)  # ModelMissingError with size and the fix
+        check_prior_weights(self.settings.prior, self.model_store, self.settings.device)  # size and the fix
 
     def _resolve_engine(self) -> str:
         name = self.settings.engine
@@ -119,7 +119,8 @@ class JobContext:
 
             sam = self.settings.masker == "sam" or (self.settings.masker == "auto" and self._sam_available())
             self._auto_mask_models = {"sam": self.settings.sam_variant if sam else None,
-                                      "prior": resolve_prior(self.settings.prior, self.model_store)[0]}
+                                      "prior": resolve_prior(self.settings.prior, self.model_store,
+                                                             self.settings.device)[0]}
         return self._auto_mask_models
 
     def _sam_available(self) -> bool:
