@@ -10,7 +10,6 @@ from core.errors import PackshotError
 from core.jobs.settings import (
     CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
-    ENABLE_HINT,
     ENGINES,
     GENERATIVE_ENGINES,
     JobSettings,
@@ -101,8 +100,11 @@ class JobContext:
         model = self.settings.model or CONTROLNET_MODEL
         if self.model_store.available(model):
             return "si2-controlnet"
-        masker = "SAM" if self._sam_available() else "classic"
-        self.notes.append(ENABLE_HINT.format(model=model, masker=masker))
+        from core.masking.hints import mask_weights_missing, missing_weights_notes
+
+        missing = {} if self.settings.masks_dir else mask_weights_missing(
+            self.model_store, self.settings.prior, self.settings.masker, self.settings.sam_variant, self.settings.device)
+        self.notes.extend(missing_weights_notes(background_model=model, **missing))
         return "white"
 
     def _mask_models(self) -> Optional[dict]:

@@ -242,3 +242,31 @@ def test_masks_command_takes_the_birefnet_prior(models_root, tmp_path, capsys, m
     with open(out / "review.csv", newline="") as handle:
         assert [r["source"] for r in csv.DictReader(handle)] == ["birefnet-lite"]
     assert iou(load_mask_png(out / "red box.png", (201, 150)).mask, truth) >= 0.95
+
+
+def test_no_weights_notes_say_what_birefnet_and_sam_would_improve(models_root, tmp_path, tiny_sam_dir):
+    from core.jobs.context import JobContext
+    from core.jobs.settings import JobSettings
+    from core.masking.hints import mask_weights_missing, missing_weights_notes
+
+    # nothing at all: backgrounds, and the masks (BiRefNet for the CPU + SAM), each with its command and size
+    ctx = JobContext(JobSettings(device="cpu"), model_store=_store(tmp_path / "no-models"))
+    text = " ".join(ctx.notes)
+    assert ctx.engine_name == "white" and "packshot models download photo-background-generation" in text
+    assert "classic (OpenCV) prior" in text and "backdrop" in text and "shadow" in text
+    assert "packshot models download birefnet-general-lite sam-vit_b" in text
+    assert "224.0 MB" in text and "375.0 MB" in text
+    # BiRefNet present, SAM missing: the masks come from BiRefNet and only SAM is suggested
+    ctx = JobContext(JobSettings(device="cpu"), model_store=store_with(models_root, "lite"))
+    text = " ".join(ctx.notes)
+    assert "with the BiRefNet mask" in text and "Masks come from BiRefNet alone" in text
+    assert "packshot models download sam-vit_b" in text and "birefnet-general-lite" not in text
+    # SAM present, no learned prior: SAM's prompts come from the classic prior, BiRefNet is suggested
+    missing = mask_weights_missing(_store(tiny_sam_dir), device="cpu")
+    assert missing == {"sam_model": None, "prior_model": "birefnet-general-lite", "prior": "classic"}
+    (note,) = missing_weights_notes(**missing)
+    assert "seeding SAM" in note and note.endswith("packshot models download birefnet-general-lite")
+    # an explicit classic masker and prior ask for neither; everything present: nothing to say
+    assert mask_weights_missing(_store(tmp_path / "none"), prior="classic", masker="classic") == {
+        "sam_model": None, "prior_model": None, "prior": "classic"}
+    assert missing_weights_notes(prior="birefnet-lite") == []
