@@ -79,3 +79,153 @@ def write_tiny_birefnet(models_dir: Path, lite: bool = True, filename: str | Non
     path = folder / (filename or FILES[model_id])
     onnx.save(build_tiny_birefnet(**kwargs), str(path))
     return path
+
+
+# -- a full-size stand-in for benchmarks -----------------------------------------------------------
+# The real BiRefNet graph (ZhengPeng7/BiRefNet, models/birefnet.py) is not in any installed package.
+# This rebuilds its inference path at full size with random weights, for timing only:
+# - backbone: torchvision's Swin Transformer v1 with BiRefNet's settings (Swin-L: embed 192, depths
+#   2-2-18-2, heads 6-12-24-48, window 12; Swin-T: 96, 2-2-6-2, 3-6-12-24, window 7), LayerNorm on
+#   each stage's output, run on the image and on its half-size copy, features concatenated
+#   (``mul_scl_ipt = "cat"``); the three finer stages resized and concatenated onto the coarsest
+#   (``cxt_num = 3``); one squeeze decoder block;
+# - decoder: BiRefNet's four decoder blocks (3x3 conv -> ASPP with 1x1 + 1/3/7 branches and global
+#   pooling -> 3x3 conv), 1x1 lateral blocks, gradient-attention convs, the image-patch input
+#   blocks at every scale (``dec_ipt_split``) and the 1x1 output conv at 1024 x 1024.
+# Stand-in parts: each deformable conv is its offset and modulator convs plus a plain conv of the
+# same size (same weights and multiply-adds; the bilinear sampling of deform_conv2d is not
+# modelled, so timings are a slight underestimate), BatchNorm is omitted (folded at inference).
+
+
+def _standin_modules():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class DeformStandIn(nn.Module):
+        def __init__(self, cin: int, cout: int, k: int) -> None:
+            super().__init__()
+            self.offset = nn.Conv2d(cin, 2 * k * k, k, padding=k // 2)
+            self.modulator = nn.Conv2d(cin, k * k, k, padding=k // 2)
+            self.conv = nn.Conv2d(cin, cout, k, padding=k // 2, bias=False)
+
+        def forward(self, x):
+            # offsets/modulators are computed (their cost is real) and tied in so no exporter drops them
+            gate = torch.sigmoid(self.modulator(x)).mean(1, keepdim=True) + 0 * self.offset(x).mean(1, keepdim=True)
+            return torch.relu(self.conv(x) * gate)
+
+    class AsppStandIn(nn.Module):
+        def __init__(self, c: int, mid: int = 256) -> None:
+            super().__init__()
+            self.branches = nn.ModuleList([DeformStandIn(c, mid, 1)] + [DeformStandIn(c, mid, k) for k in (1, 3, 7)])
+            self.pool = nn.Conv2d(c, mid, 1, bias=False)
+            self.fuse = nn.Conv2d(mid * 5, c, 1, bias=False)
+
+        def forward(self, x):
+            pooled = torch.relu(self.pool(F.adaptive_avg_pool2d(x, 1))).expand(-1, -1, *x.shape[2:])
+            return torch.relu(self.fuse(torch.cat([b(x) for b in self.branches] + [pooled], 1)))
+
+    class DecBlock(nn.Module):
+        def __init__(self, cin: int, cout: int, mid: int = 64) -> None:
+            super().__init__()
+            self.conv_in = nn.Conv2d(cin, mid, 3, padding=1)
+            self.att = AsppStandIn(mid)
+            self.conv_out = nn.Conv2d(mid, cout, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv_out(self.att(torch.relu(self.conv_in(x))))
+
+    class PatchInput(nn.Module):  # SimpleConvs over the image cut into patches stacked as channels
+        def __init__(self, grid: int, cout: int) -> None:
+            super().__init__()
+            self.grid = grid
+            self.conv1 = nn.Conv2d(3 * grid * grid, 64, 3, padding=1)
+            self.conv_out = nn.Conv2d(64, cout, 3, padding=1)
+
+        def forward(self, image, size):
+            b, c, h, w = image.shape
+            g = self.grid
+            x = image.reshape(b, c, g, h // g, g, w // g).permute(0, 1, 2, 4, 3, 5).reshape(b, c * g * g, h // g, w // g)
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+            return self.conv_out(self.conv1(x))
+
+    class Backbone(nn.Module):
+        def __init__(self, lite: bool) -> None:
+            super().__init__()
+            from torchvision.models.swin_transformer import SwinTransformer
+
+            embed, depths, heads, window = (96, [2, 2, 6, 2], [3, 6, 12, 24], 7) if lite else \
+                (192, [2, 2, 18, 2], [6, 12, 24, 48], 12)
+            swin = SwinTransformer(patch_size=[4, 4], embed_dim=embed, depths=depths, num_heads=heads,
+                                   window_size=[window, window], stochastic_depth_prob=0.0)
+            self.features = swin.features  # [embed, stage1, merge, stage2, merge, stage3, merge, stage4]
+            self.norms = nn.ModuleList(nn.LayerNorm(embed * 2 ** i) for i in range(4))
+
+        def forward(self, x):
+            outs = []
+            for i, layer in enumerate(self.features):
+                x = layer(x)
+                if i % 2 == 1:
+                    outs.append(self.norms[i // 2](x).permute(0, 3, 1, 2))
+            return outs
+
+    class BiRefNetStandIn(nn.Module):
+        def __init__(self, lite: bool) -> None:
+            super().__init__()
+            self.bb = Backbone(lite)
+            embed = 96 if lite else 192
+            ch = [2 * embed * 2 ** i for i in (3, 2, 1, 0)]  # coarse -> fine, doubled by mul_scl_ipt="cat"
+            self.squeeze = DecBlock(ch[0] + sum(ch[1:]), ch[0])
+            self.ipt = nn.ModuleList([PatchInput(32, ch[0] // 8), PatchInput(16, ch[0] // 8),
+                                      PatchInput(8, ch[1] // 8), PatchInput(4, ch[2] // 8), PatchInput(1, ch[3] // 8)])
+            self.dec = nn.ModuleList([DecBlock(ch[0] + ch[0] // 8, ch[1]), DecBlock(ch[1] + ch[0] // 8, ch[2]),
+                                      DecBlock(ch[2] + ch[1] // 8, ch[3]), DecBlock(ch[3] + ch[2] // 8, ch[3] // 2)])
+            self.lateral = nn.ModuleList([nn.Conv2d(c, c, 1) for c in ch[1:]])
+            self.gdt = nn.ModuleList([nn.Conv2d(c, 16, 3, padding=1) for c in ch[1:]])
+            self.gdt_attn = nn.ModuleList([nn.Conv2d(16, 1, 1) for _ in ch[1:]])
+            self.conv_out = nn.Conv2d(ch[3] // 2 + ch[3] // 8, 1, 1)
+
+        def forward(self, image):
+            full = self.bb(image)
+            half = self.bb(F.interpolate(image, scale_factor=0.5, mode="bilinear", align_corners=True))
+            x1, x2, x3, x4 = [torch.cat([f, F.interpolate(h, size=f.shape[2:], mode="bilinear", align_corners=True)], 1)
+                              for f, h in zip(full, half)]
+            size4 = x4.shape[2:]
+            x4 = torch.cat([F.interpolate(x, size=size4, mode="bilinear", align_corners=True) for x in (x1, x2, x3)]
+                           + [x4], 1)
+            p = self.squeeze(x4)
+            skips = [x3, x2, x1]
+            for level in range(4):
+                size = p.shape[2:]
+                p = self.dec[level](torch.cat([p, self.ipt[level](image, size)], 1))
+                if level < 3:
+                    p = p * torch.sigmoid(self.gdt_attn[level](torch.relu(self.gdt[level](p))))
+                    skip = skips[level]
+                    p = F.interpolate(p, size=skip.shape[2:], mode="bilinear", align_corners=True) + self.lateral[level](skip)
+            p = F.interpolate(p, size=image.shape[2:], mode="bilinear", align_corners=True)
+            return self.conv_out(torch.cat([p, self.ipt[4](image, image.shape[2:])], 1))
+
+    return BiRefNetStandIn
+
+
+def build_full_size_birefnet(lite: bool):
+    """The torch stand-in (random weights, eval mode); see the comment above for what is real."""
+    import torch
+
+    torch.manual_seed(0)
+    return _standin_modules()(lite).eval()
+
+
+def write_full_size_birefnet(models_dir: Path, lite: bool) -> Path:
+    """Export the stand-in to ONNX in the released layout (``input_image`` 1x3x1024x1024 -> logits
+    ``output_image``) as ``<models_dir>/birefnet-general[-lite]/<released file name>``."""
+    import torch
+
+    model_id = "birefnet-general-lite" if lite else "birefnet-general"
+    folder = Path(models_dir) / model_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / FILES[model_id]
+    with torch.no_grad():
+        torch.onnx.export(build_full_size_birefnet(lite), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
+                          opset_version=17, input_names=["input_image"], output_names=["output_image"])
+    return path
