@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="models folder to keep the exported ONNX files in (reused)")
     args = parser.parse_args(argv)
 
-    from core.masking.prior import get_prior
+    from core.masking.prior import PRIORS
     from core.masking.prior_learned import forget_sessions
     from core.models.store import ModelStore
     from tests.core.masking.scenes import product_on_plain
@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             gflops = f"{_count_gflops(lite):.0f}" if args.flops else "-"
             forget_sessions()
             t = time.perf_counter()
-            prior = get_prior("birefnet-lite" if lite else "birefnet",
-                              ModelStore(models, offline=True, use_hf_cache=False), device="cpu")
+            # the concrete variant: "birefnet" would pick lite on the CPU when both files are present
+            prior = PRIORS["birefnet-lite" if lite else "birefnet"](
+                store=ModelStore(models, offline=True, use_hf_cache=False), device="cpu")
+            assert prior.model_id == model_id
             loaded = time.perf_counter() - t
             prior(image)  # warm-up: first-run allocations
             totals, nets = [], []
