@@ -21,7 +21,6 @@ from core.jobs.render import make_shadow, render_from_recipe, render_images
 from core.jobs.settings import (
     CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
-    ENABLE_HINT,
     ENGINES,
     GENERATIVE_ENGINES,
     LOCK_NAME,
@@ -46,7 +45,6 @@ __all__ = [
     "CONTROLNET_MODEL",
     "DEFAULT_GENERATIVE_TEMPLATE",
     "DoubtfulMasks",
-    "ENABLE_HINT",
     "ENGINES",
     "Engine",
     "GENERATIVE_ENGINES",

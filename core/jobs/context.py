@@ -13,10 +13,8 @@ from core.images import output_format_for
 from core.jobs.settings import (
     CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
-    ENABLE_HINT,
     ENGINES,
     GENERATIVE_ENGINES,
-    SAM_HINT,
     JobSettings,
     Shadow,
     file_sha256,
@@ -112,12 +110,13 @@ class JobContext:
                                 "see `packshot models list`.")
 
     def check_prior(self) -> None:
-        """An explicit ``--prior isnet`` without its weights fails now, when masks will be computed."""
-        if self.settings.masks.prior != "isnet" or self.settings.masks.masks_dir:
+        """An explicit learned ``--prior`` without its weights fails now, when masks will be computed."""
+        if self.settings.masks.masks_dir:
             return
-        from core.masking.prior import LEARNED_MODEL_ID
+        from core.masking.prior import check_prior_weights
 
-        self.model_store.path(LEARNED_MODEL_ID)  # ModelMissingError with size and the fix
+        check_prior_weights(str(self.settings.masks.prior), self.model_store,
+                            str(self.settings.machine.device))  # size and the fix
 
     def _resolve_engine(self) -> str:
         name, g = str(self.settings.engine), self.settings.generation
@@ -135,9 +134,12 @@ class JobContext:
         model = self.settings.model or CONTROLNET_MODEL
         if self.model_store.available(model):
             return "si2-controlnet"
-        sam = self._sam_available()
-        self.notes.append(ENABLE_HINT.format(model=model, masker="SAM" if sam else "classic")
-                          + ("" if sam else SAM_HINT))
+        from core.masking.hints import mask_weights_missing, missing_weights_notes
+
+        m = self.settings.masks
+        missing = {} if m.masks_dir else mask_weights_missing(
+            self.model_store, str(m.prior), str(m.masker), m.sam_variant, str(self.settings.machine.device))
+        self.notes.extend(missing_weights_notes(background_model=model, **missing))
         return "white"
 
     def _mask_models(self) -> Optional[dict]:
@@ -155,7 +157,8 @@ class JobContext:
             m = self.settings.masks
             sam = m.masker == "sam" or (m.masker == "auto" and self._sam_available())
             self._auto_mask_models = {"sam": m.sam_variant if sam else None,
-                                      "prior": resolve_prior(str(m.prior), self.model_store)[0]}
+                                      "prior": resolve_prior(str(m.prior), self.model_store,
+                                                             str(self.settings.machine.device))[0]}
         return self._auto_mask_models
 
     def _sam_available(self) -> bool:

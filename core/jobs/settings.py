@@ -43,9 +43,11 @@ class Masker(Choice):
 
 
 class Prior(Choice):
-    AUTO = "auto"
+    AUTO = "auto"  # BiRefNet (lite on the CPU), else IS-Net, when downloaded; else classic
     CLASSIC = "classic"
     ISNET = "isnet"
+    BIREFNET = "birefnet"  # the variant for the device: lite on the CPU, full on a GPU
+    BIREFNET_LITE = "birefnet-lite"
 
 
 class Shadow(Choice):
@@ -64,11 +66,6 @@ class DoubtfulMasks(Choice):
 ENGINES = Engine.values()
 GENERATIVE_ENGINES = tuple(e.value for e in Engine if e.generative)
 CONTROLNET_MODEL = "photo-background-generation"
-ENABLE_HINT = ("Generated backgrounds are off: no weights for '{model}'. Using a white background with the "
-               "{masker} mask. To enable them: packshot models download {model}")
-SAM_HINT = (" Masks come from the classic prior; `packshot models download sam-vit_b` (SAM) gives cleaner "
-            "edges and fewer doubtful masks, and a learned prior (`packshot models list`) finds the product "
-            "on busy backgrounds.")
 TMP_PREFIX = ".tmp-"  # core.images.save_image / recipe sidecars write here first, then rename
 DEFAULT_GENERATIVE_TEMPLATE = "studio"  # a generative engine with no prompt at all paints this
 LOCK_NAME = "batch.lock"  # OUT_DIR/.packshot/batch.lock: one batch per output folder at a time
@@ -98,8 +95,8 @@ class MaskSettings:
         help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
              "`packshot masks --white background` are recognised and read the right way round)")
     masker: Masker = option(Masker.AUTO, help="auto: SAM when its weights are present, else the salient prior")
-    prior: Prior = option(Prior.AUTO, help="salient prior that seeds the mask (auto: IS-Net when its weights "
-                                           "are present, else classic)")
+    prior: Prior = option(Prior.AUTO, help="salient prior that seeds the mask (auto: BiRefNet, lite on the CPU, "
+                                           "else IS-Net, when downloaded; else classic)")
     sam_variant: str = option("vit_b", flag=("--sam", "--sam-variant"), metavar="VARIANT",
                               help="SAM size: vit_b, vit_l, vit_h or a sam-* model id (default vit_b)")
     doubtful_masks: DoubtfulMasks = option(

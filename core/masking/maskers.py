@@ -229,7 +229,7 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
             store.path(sam_id)  # missing SAM fails before the prior's model is loaded
         elif store.locate(sam_id) is None:
             sam_missing = store.missing_message(sam_id)
-    concrete, prior_fallback = resolve_prior(prior, store)
+    concrete, prior_fallback = resolve_prior(prior, store, device)
     if prior_fallback:
         log.info("%s", prior_fallback)
     salient = PRIORS[concrete](store=store, device=device)

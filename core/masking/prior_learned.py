@@ -1,18 +1,21 @@
-"""A learned salient-object prior: IS-Net "general use" (DIS, Qin et al. ECCV 2022) run with onnxruntime.
+"""Learned salient-object priors run with onnxruntime: IS-Net and BiRefNet share one class.
 
-The weights are the ONNX export rembg distributes (``isnet-general-use`` in resources/models.json),
-resolved through the model store like every other model. What the network expects, as its authors'
-inference code (xuebinqin/DIS) and rembg feed it:
+Both networks map one RGB image squashed to a fixed 1024 x 1024 (aspect ratio not kept: they were
+trained that way) to a one-channel object map at input resolution. What differs is captured by an
+``OnnxPriorSpec`` (input size, mean/std, which output, whether that output is logits):
 
-- input: one RGB image squashed to the model's fixed 1024 x 1024 (aspect ratio not kept: the model
-  was trained that way), scaled to [0, 1], minus a per-channel mean, divided by a std of 1.0, NCHW;
-- output: the first output is the sigmoid of the finest side output (d1) at input resolution,
-  1 x 1 x 1024 x 1024; the other outputs are coarser side outputs and are ignored;
-- post-processing: min-max stretch of that map, resized back to the photo's size.
+- IS-Net "general use" (DIS, Qin et al. ECCV 2022), ``isnet-general-use``: input /255 minus
+  (0.485, 0.456, 0.406), std 1.0 (rembg's normalisation for this export; DIS itself subtracts 0.5);
+  the FIRST output is the sigmoid of the finest side output d1, the others are coarser side outputs.
+- BiRefNet (Zheng et al., CAAI AIR 2024), ``birefnet-general`` (Swin-L) and ``birefnet-general-lite``
+  (Swin-T): input /255 with ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), as
+  the authors' inference code and rembg feed it; the first (in the released exports, only) output
+  is the final prediction as LOGITS, 1 x 1 x 1024 x 1024: the authors and rembg apply a sigmoid.
 
-Here the soft map is resized to the photo's full resolution first and thresholded there, so the mask
-is aligned with the photo pixel for pixel whatever its size. The ONNX file is data: it is parsed by
-onnxruntime, no custom-op library is registered and nothing in the model folder is executed.
+Post-processing as the reference code for both: min-max stretch of the map, back to the photo's
+size. Here the soft map is resized to the photo's full resolution first and thresholded there, so
+the mask is aligned with the photo pixel for pixel whatever its size. The ONNX file is data: it is
+parsed by onnxruntime, no custom-op library is registered and nothing in the model folder runs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -33,52 +37,75 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "isnet-general-use"
-DEFAULT_SIDE = 1024  # the published model's fixed input size
-# rembg's normalisation for this export (std 1.0, as in the DIS code; DIS itself subtracts 0.5).
-MEAN = (0.485, 0.456, 0.406)
-STD = (1.0, 1.0, 1.0)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class OnnxPriorSpec:
+    """What one exported salient-object network expects and returns."""
+
+    name: str  # the prior's name (PriorResult details, mask sources)
+    model_id: str  # its entry in resources/models.json
+    label: str  # the network's name in messages
+    side: int = 1024  # fixed input size when the export leaves it dynamic
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    output: int = 0  # index of the object map among the outputs
+    logits: bool = False  # True: always apply a sigmoid; False: probabilities (sigmoid only if out of [0, 1])
+
+
+ISNET = OnnxPriorSpec("isnet", "isnet-general-use", "IS-Net", mean=IMAGENET_MEAN, std=(1.0, 1.0, 1.0))
+BIREFNET = OnnxPriorSpec("birefnet", "birefnet-general", "BiRefNet", logits=True)
+BIREFNET_LITE = OnnxPriorSpec("birefnet-lite", "birefnet-general-lite", "BiRefNet", logits=True)
+SPECS: dict[str, OnnxPriorSpec] = {s.name: s for s in (ISNET, BIREFNET, BIREFNET_LITE)}
+
+# kept for callers of the IS-Net-only module
+MODEL_ID = ISNET.model_id
+DEFAULT_SIDE = ISNET.side
+MEAN, STD = ISNET.mean, ISNET.std
 
 _SESSIONS: dict[tuple, Any] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-class IsNetPrior:
-    """Callable prior: ``IsNetPrior(store)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
+class OnnxPrior:
+    """Callable prior: ``OnnxPrior(spec, store)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
 
     The onnxruntime session is created once per process per model file and shared by every
-    instance (the 179 MB model takes a second or two to load; a batch calls it for every photo).
+    instance (a 200 MB - 1 GB model takes seconds to load; a batch calls it for every photo).
     """
 
-    name = "isnet"
-
-    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto",
-                 model_id: str = MODEL_ID, threshold: float = 0.5, border: float = 0.04) -> None:
+    def __init__(self, spec: OnnxPriorSpec, store: Optional[ModelStore] = None, device: str = "auto",
+                 threshold: float = 0.5, border: float = 0.04) -> None:
         if store is None:
             from core.models.store import ModelStore
 
             store = ModelStore()
         from core.models.integrity import weights_file
 
-        folder = store.path(model_id)  # ModelMissingError with size and fix when absent
-        self.model_id = model_id
-        self.path = weights_file(store.spec(model_id), folder)
-        self.session = load_session(self.path, device)
+        self.spec = spec
+        self.name = spec.name
+        folder = store.path(spec.model_id)  # ModelMissingError with size and fix when absent
+        self.model_id = spec.model_id
+        self.path = weights_file(store.spec(spec.model_id), folder)
+        self.session = load_session(self.path, device, spec.model_id)
         self.threshold = threshold  # on the min-max stretched map, as the reference post-processing
         self.border = border  # width of the frame strip (fraction of the short side) for edge_touch
-        self.input_name, self.input_hw = _check_io(self.session, self.path)
+        self.input_name, self.input_hw = _check_io(self.session, self.path, spec)
 
     @property
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
     def probabilities(self, rgb8: np.ndarray) -> np.ndarray:
-        """The network's raw object probability at model resolution (h x w float32, in [0, 1])."""
-        out = self.session.run(None, {self.input_name: self.preprocess(rgb8)})[0]
-        prob = np.asarray(out, np.float32).reshape(out.shape[-2:])
-        if prob.min() < 0.0 or prob.max() > 1.0:  # an export without the final sigmoid
-            prob = 1.0 / (1.0 + np.exp(-prob))
-        return prob
+        """The network's object probability at model resolution (h x w float32, in [0, 1])."""
+        out = self.session.run(None, {self.input_name: self.preprocess(rgb8)})[self.spec.output]
+        raw = np.asarray(out, np.float32).reshape(out.shape[-2:])
+        if self.spec.logits or raw.min() < 0.0 or raw.max() > 1.0:  # logits, or an export without its sigmoid
+            # exp(-x) overflows float32 for x < -88: harmless (1 / inf = 0) but noisy, so clip first
+            return (1.0 / (1.0 + np.exp(-np.clip(raw, -60.0, 60.0)))).astype(np.float32)
+        return raw
 
     def preprocess(self, rgb8: np.ndarray) -> np.ndarray:
         """1 x 3 x H x W float32 input: Lanczos resize (antialiased), [0, 1], mean/std per channel."""
@@ -87,8 +114,8 @@ class IsNetPrior:
         h, w = self.input_hw
         rgb8 = np.ascontiguousarray(rgb8[..., :3], dtype=np.uint8)
         small = np.asarray(Image.fromarray(rgb8).resize((w, h), Image.Resampling.LANCZOS), np.float32)
-        # /255 (as the DIS code); rembg divides by the image's max, which is 255 for nearly every photo
-        x = (small / 255.0 - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
+        # /255 (as the authors' code); rembg divides by the image's max, which is 255 for nearly every photo
+        x = (small / 255.0 - np.array(self.spec.mean, np.float32)) / np.array(self.spec.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
@@ -102,7 +129,7 @@ class IsNetPrior:
         if spread < 1e-6:  # a flat map: the model sees no object (min-max would divide by zero)
             mask = np.zeros((full_h, full_w), bool)
         else:
-            # bilinear back to the photo's pixel grid (half-pixel centres, like the DIS code), then
+            # bilinear back to the photo's pixel grid (half-pixel centres, like the reference code), then
             # the reference min-max stretch and threshold at full resolution
             full = cv2.resize(prob, (full_w, full_h), interpolation=cv2.INTER_LINEAR)
             mask = full >= low + self.threshold * spread  # (p - min) / (max - min) >= t, no 2nd full-size copy
@@ -118,7 +145,7 @@ class IsNetPrior:
         """How much to trust the map: decisive probabilities, a real object, not spilling along the frame.
 
         decisiveness = mean |2p - 1| (1 when every pixel is surely object or surely background);
-        spread = max - min of the raw map (a map the stretch had to blow up is a weak one);
+        spread = max - min of the map (a map the stretch had to blow up is a weak one);
         edge_touch = share of the frame strip inside the mask (a mask hugging the border has
         usually swallowed background, as in the classic prior).
         """
@@ -136,6 +163,23 @@ class IsNetPrior:
             "decisiveness": round(decisiveness, 4), "spread": round(spread, 4), "edge_touch": round(edge_touch, 4)}
 
 
+class IsNetPrior(OnnxPrior):
+    """IS-Net "general use" (``isnet-general-use``)."""
+
+    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto", model_id: str = MODEL_ID,
+                 threshold: float = 0.5, border: float = 0.04) -> None:
+        spec = ISNET if model_id == ISNET.model_id else replace(ISNET, model_id=model_id)
+        super().__init__(spec, store, device, threshold, border)
+
+
+class BiRefNetPrior(OnnxPrior):
+    """BiRefNet general: ``lite=False`` the Swin-L model, ``lite=True`` the Swin-T one."""
+
+    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto", lite: bool = False,
+                 threshold: float = 0.5, border: float = 0.04) -> None:
+        super().__init__(BIREFNET_LITE if lite else BIREFNET, store, device, threshold, border)
+
+
 def providers_for(device: str = "auto") -> list:
     """onnxruntime execution providers for ``device``: CUDA first when usable (unless "cpu"), then CPU."""
     import onnxruntime as ort
@@ -147,11 +191,28 @@ def providers_for(device: str = "auto") -> list:
         device_id = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
         return [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
     if device != "auto":
-        log.warning("CUDA was requested for %s but onnxruntime has no CUDA provider here; using the CPU.", MODEL_ID)
+        log.warning("CUDA was requested for a learned prior but onnxruntime has no CUDA provider here; "
+                    "using the CPU.")
     return ["CPUExecutionProvider"]
 
 
-def load_session(path: Path, device: str = "auto") -> Any:
+def runs_on_gpu(device: str = "auto") -> bool:
+    """Whether a session for ``device`` would run on a GPU (which BiRefNet variant to prefer).
+
+    onnxruntime-gpu lists its CUDA provider even on a machine without a usable GPU (the session then
+    quietly runs on the CPU), so a CUDA provider counts only when torch also sees a GPU.
+    """
+    names = [p[0] if isinstance(p, tuple) else p for p in providers_for(device)]
+    if all(n == "CPUExecutionProvider" for n in names):
+        return False
+    try:
+        import torch
+    except ImportError:  # no torch to ask: trust onnxruntime
+        return True
+    return bool(torch.cuda.is_available())
+
+
+def load_session(path: Path, device: str = "auto", model_id: str = MODEL_ID) -> Any:
     """One ``onnxruntime.InferenceSession`` per model file (and its size/mtime) and device, per process."""
     import onnxruntime as ort
 
@@ -170,7 +231,7 @@ def load_session(path: Path, device: str = "auto") -> Any:
             except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) types
                 raise UnsafeWeightsError(
                     f"{path} is not a loadable ONNX model ({exc.__class__.__name__}: {str(exc)[:300]}). "
-                    f"Check it with `packshot models verify {MODEL_ID}` and download it again if it is damaged."
+                    f"Check it with `packshot models verify {model_id}` and download it again if it is damaged."
                 ) from exc
             log.info("Loaded %s in %.1f s (%s)", path.name, time.perf_counter() - start,
                      ", ".join(session.get_providers()))
@@ -184,17 +245,20 @@ def forget_sessions() -> None:
         _SESSIONS.clear()
 
 
-def _check_io(session: Any, path: Path) -> tuple[str, tuple[int, int]]:
+def _check_io(session: Any, path: Path, spec: OnnxPriorSpec = ISNET) -> tuple[str, tuple[int, int]]:
     """The input's name and (H, W); refuses a model that does not map one RGB image to one map."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     shape = list(inputs[0].shape) if inputs else []
     if len(inputs) != 1 or len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3) or not outputs:
         raise UnsafeWeightsError(
-            f"{path} does not look like IS-Net: expected one 1 x 3 x H x W image input, found "
+            f"{path} does not look like {spec.label}: expected one 1 x 3 x H x W image input, found "
             f"{[(i.name, i.shape) for i in inputs]}.")
-    out_shape = list(outputs[0].shape)
+    if spec.output >= len(outputs):
+        raise UnsafeWeightsError(f"{path} does not look like {spec.label}: it has {len(outputs)} output(s), "
+                                 f"the object map is output {spec.output + 1}.")
+    out_shape = list(outputs[spec.output].shape)
     if len(out_shape) != 4 or (isinstance(out_shape[1], int) and out_shape[1] != 1):
-        raise UnsafeWeightsError(f"{path} does not look like IS-Net: its first output has shape {out_shape}, "
-                                 "expected 1 x 1 x H x W.")
-    h, w = (d if isinstance(d, int) and d > 0 else DEFAULT_SIDE for d in shape[2:])
+        raise UnsafeWeightsError(f"{path} does not look like {spec.label}: its object-map output "
+                                 f"{outputs[spec.output].name!r} has shape {out_shape}, expected 1 x 1 x H x W.")
+    h, w = (d if isinstance(d, int) and d > 0 else spec.side for d in shape[2:])
     return inputs[0].name, (h, w)
