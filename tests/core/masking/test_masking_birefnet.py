@@ -188,7 +188,7 @@ def test_batch_with_explicit_birefnet_and_no_weights_fails_before_any_work(tmp_p
     from tests.core.batch_helpers import no_models_store, write_photos
 
     write_photos(tmp_path / "in", 1)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(prior="birefnet-lite", device="cpu"),
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(prior="birefnet-lite", device="cpu")),
                    model_store=no_models_store(tmp_path))
     with pytest.raises(ModelMissingError, match="packshot models download birefnet-general-lite"):
         job.prepare()
@@ -250,14 +250,14 @@ def test_no_weights_notes_say_what_birefnet_and_sam_would_improve(models_root, t
     from core.masking.hints import mask_weights_missing, missing_weights_notes
 
     # nothing at all: backgrounds, and the masks (BiRefNet for the CPU + SAM), each with its command and size
-    ctx = JobContext(JobSettings(device="cpu"), model_store=_store(tmp_path / "no-models"))
+    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), model_store=_store(tmp_path / "no-models"))
     text = " ".join(ctx.notes)
     assert ctx.engine_name == "white" and "packshot models download photo-background-generation" in text
     assert "classic (OpenCV) prior" in text and "backdrop" in text and "shadow" in text
     assert "packshot models download birefnet-general-lite sam-vit_b" in text
     assert "224.0 MB" in text and "375.0 MB" in text
     # BiRefNet present, SAM missing: the masks come from BiRefNet and only SAM is suggested
-    ctx = JobContext(JobSettings(device="cpu"), model_store=store_with(models_root, "lite"))
+    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), model_store=store_with(models_root, "lite"))
     text = " ".join(ctx.notes)
     assert "with the BiRefNet mask" in text and "Masks come from BiRefNet alone" in text
     assert "packshot models download sam-vit_b" in text and "birefnet-general-lite" not in text
