@@ -13,6 +13,7 @@ from core.errors import PackshotError
 from core.images import load_photo
 from core.jobs.export import ExportJob, ExportSettings
 from core.jobs.keepers import keeper, keeper_files
+from core.models.store import ModelStore
 from core.progress import CancelToken
 from core.project import ProjectStore
 from core.recipe import read_recipe
@@ -137,11 +138,13 @@ def test_existing_files_are_replaced_only_when_asked(tmp_path):
     assert not in_place.ok and "would replace it" in in_place.failed[0][1]
 
 
-def test_a_folder_exports_its_keepers_named_by_photo(tmp_path):
+def test_a_folder_exports_its_keepers_named_by_photo(tmp_path, tiny_diffusion_models_dir):  # noqa: F811
     write_photos(tmp_path / "in", 2, size=(80, 64))
     out = tmp_path / "out"
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--no-progress", "--engine", "color",
-                     "--variants", "2"]) == 0
+    # variants need a generative engine (a plain one paints the same background for every seed)
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--no-progress", "--engine", "si2-controlnet",
+                     "--variants", "2", "--resolution", "64", "--steps", "2", "--device", "cpu",
+                     "--models-dir", str(tiny_diffusion_models_dir)]) == 0
     store = ProjectStore(out)
     record = store.photo(tmp_path / "in" / "item_001.jpg")
     results = store.results(record.id)
@@ -151,7 +154,8 @@ def test_a_folder_exports_its_keepers_named_by_photo(tmp_path):
     store.close()
     files = dict((stem, path.name) for path, stem in keeper_files(out))
     assert files == {"item_000": "item_000-v1.png", "item_001": "item_001-v2.png"}
-    summary = ExportJob([out], tmp_path / "exp").run()
+    store = ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False)
+    summary = ExportJob([out], tmp_path / "exp", store=store, device="cpu").run()
     assert summary.ok and sorted(p.name for p in summary.written) == ["item_000.png", "item_001.png"]
     assert read_recipe(tmp_path / "exp" / "item_001.png").variant == 2
 

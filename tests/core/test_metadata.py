@@ -54,7 +54,7 @@ def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     src, upright = _rotated_original(tmp_path / "in")
     icc = ICC
     store = no_models_store(tmp_path)
-    assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", output_format=fmt),
+    assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format=fmt)),
                     model_store=store).run().ok
     out = tmp_path / "out" / f"shot.{'tiff' if fmt == 'tiff' else fmt}"
     _assert_metadata(out, icc)
@@ -86,7 +86,7 @@ def test_sixteen_bit_outputs_carry_exif_icc_and_recipe_inside(tmp_path):
         save_image(folder / f"deep.{fmt}", wide, icc_profile=ICC,
                    exif=_camera_exif(1).tobytes())  # our writer is the only one at hand for 16-bit EXIF
         assert load_photo(folder / f"deep.{fmt}").exif
-        job = BatchJob(folder, tmp_path / f"out-{fmt}", JobSettings(engine="white", output_format="auto"),
+        job = BatchJob(folder, tmp_path / f"out-{fmt}", JobSettings.from_flat(dict(engine="white", output_format="auto")),
                        model_store=no_models_store(tmp_path))
         assert job.run().ok
         out = tmp_path / f"out-{fmt}" / f"deep.{fmt}"
@@ -116,7 +116,7 @@ def test_auto_format_in_a_batch_names_and_writes_each_output_like_its_input(tmp_
     folder.mkdir()
     Image.fromarray(product_photo(96, 80)).save(folder / "a.jpg", quality=92)
     Image.fromarray(product_photo(96, 80, seed=1)).save(folder / "b.png")
-    job = BatchJob(folder, tmp_path / "out", JobSettings(engine="white", output_format="auto"),
+    job = BatchJob(folder, tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format="auto")),
                    model_store=no_models_store(tmp_path))
     assert job.run().ok
     with Image.open(tmp_path / "out" / "a.jpg") as im:
