@@ -119,8 +119,12 @@ class OutputSettings:
     name_template: str = option(DEFAULT_NAME_TEMPLATE, flag="--name",
                                 help="output name template: {stem} {name} {engine} {template} {variant} "
                                      "{seed} {ext}")
-    output_format: str = option("png", flag="--format", choices=tuple(sorted(set(OUTPUT_FORMATS))),
-                                help="png carries the recipe inside; other formats get a .recipe.json sidecar")
+    # PNG by default: lossless, so the product stays bit-identical to the photo; "auto" follows the input
+    # (JPEG in, JPEG out). Every format carries the recipe (PNG text, XMP) and the original's EXIF and ICC.
+    output_format: str = option("png", flag="--format", choices=("auto", *sorted(set(OUTPUT_FORMATS))),
+                                help="png (default: lossless, the product bit-identical), auto (like each "
+                                     "input: JPEG in, JPEG out), jpg, webp or tiff; all carry the recipe, "
+                                     "EXIF and ICC")
     redo: bool = option(False, in_key=False, off_flag="--skip-done",
                         off_help="skip photos already finished with these settings (default)",
                         help="make every photo again, replacing outputs made with other settings")
