@@ -17,7 +17,7 @@ def _photos(folder):
     folder.mkdir()
     masks = folder.parent / "masks"
     masks.mkdir()
-    for i in range(2):
+    for i in range(4):
         img = np.full((64, 64, 3), 220, np.uint8)
         img[16:48, 20:44] = (40 * i, 90, 160)
         Image.fromarray(img).save(folder / f"jar_{i}.png")

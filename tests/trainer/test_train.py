@@ -27,7 +27,7 @@ def brand_photos(tmp_path):
     data.mkdir()
     masks.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(3):
+    for i in range(4):
         img = np.full((72, 96, 3), 230, np.uint8)
         img[20:50, 30:60] = rng.integers(0, 255, 3)
         Image.fromarray(img).save(data / f"bottle_{i}.png")
