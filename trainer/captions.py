@@ -141,7 +141,7 @@ class BlipCaptioner:
 
         from core.images import load_photo
 
-        rgb = load_photo(photo).rgb8
+        rgb = load_photo(photo).rgb8.copy()  # writable: the processor makes a tensor of it
         inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)
         with torch.no_grad():
             ids = self.model.generate(**inputs, max_new_tokens=max_new_tokens)

@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--masks", type=Path, help="reviewed masks named like the photos (PNG, white = product)")
     parser.add_argument("--captions", type=Path, help="a file,caption CSV that takes precedence over the folder's")
     parser.add_argument("--caption-template", help="caption for photos without one, e.g. 'a photo of {stem}'")
+    parser.add_argument("--blip-captions", action="store_true",
+                        help="caption photos that have no caption with BLIP (blip-image-captioning-base)")
     parser.add_argument("--models-dir", type=Path, help="where models live (default: data dir)")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--seed", type=int, default=0)
@@ -74,6 +76,8 @@ def _run(args: argparse.Namespace) -> int:
             tqdm.write(f"skipped: {problem}")
 
     store = ModelStore(args.models_dir)
+    if args.blip_captions:
+        config.captions_file = _blip_captions(config, store)
     try:
         if args.estimate:
             print(estimate_run(config, store, progress=show, restart=args.restart, report=report).text())
@@ -84,3 +88,17 @@ def _run(args: argparse.Namespace) -> int:
             bar.close()
     print(f"Model '{args.name}' is ready in {folder}. Use it with: packshot batch PHOTOS --model {args.name}")
     return 0
+
+
+def _blip_captions(config, store) -> Path:
+    """Caption with BLIP the photos that have none; the table goes beside the run, never into the photo folder."""
+    from core.images import list_photos
+    from trainer.captions import CaptionSource, propose_captions, write_caption_csv
+
+    source = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
+    proposed = propose_captions(list_photos(Path(config.data_dir)), source, store=store, use_model=True)
+    root = Path(store.models_dir or store.download_dir)
+    path = write_caption_csv(root / ".training" / ".captions" / config.name / "captions-blip.csv",
+                             {name: caption for name, (caption, _) in proposed.items()})
+    print(f"Captions written to {path}; review them and pass --captions {path} to train with your edits.")
+    return path

@@ -57,6 +57,8 @@ def missing_parts(spec: ModelSpec, folder: Path) -> list[str]:
         if any((folder / n).is_file() for n in names) or _single_checkpoint(folder):
             return []
         return [names[0] if names else f"a {spec.kind} weights file"]
+    if spec.kind == "transformers":  # one transformers model folder (e.g. BLIP): config + weights at the top
+        return [] if (folder / "config.json").is_file() and _weight_files(folder) else ["config.json and weights"]
     if not (folder / "model_index.json").is_file():
         return ["model_index.json"]
     lacking = []
