@@ -15,7 +15,8 @@ from typing import Any, Optional
 
 MODES = ("controlnet", "lora")
 DEFAULT_LR = {"controlnet": 5e-6, "lora": 1e-4}
-LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+# The transformer blocks: attention, their projections in and out and the feed-forward (as kohya-style SD LoRAs).
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
 
 
 class ControlNetMode:
