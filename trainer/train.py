@@ -59,18 +59,24 @@ class TrainConfig:
     min_photos: int = MIN_USABLE_PHOTOS
     device: str = "auto"
     probe_steps: int = 2  # timed steps before training, for the time and memory estimate (0: none)
+    holdout: int = 0  # photos kept out of training and rendered for validation (the last ones by name)
+    validate_every: int = 0  # steps between validation grids; 0: at every checkpoint (needs holdout)
+    validation_seeds: tuple = (0,)
+    validation_steps: int = 20  # denoising steps per validation render
 
     @property
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR.get(self.mode, 5e-6)
 
     def to_json(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
 
     @classmethod
     def from_json(cls, data: dict) -> TrainConfig:
         paths = ("data_dir", "masks_dir", "captions_file")
-        return cls(**{k: Path(v) if k in paths and v else v for k, v in data.items()})
+        return cls(**{k: Path(v) if k in paths and v else tuple(v) if isinstance(v, list) else v
+                      for k, v in data.items()})
 
 
 def run_dir(models_root: Path, name: str) -> Path:
@@ -120,6 +126,8 @@ class _Run:
         for problem in data.problems:
             log.warning("Training data: %s", problem)
         report({"event": "data", "usable": len(data.samples), "problems": data.problems})
+        self.heldout = data.samples[len(data.samples) - config.holdout:] if config.holdout > 0 else []
+        data.samples = data.samples[:len(data.samples) - len(self.heldout)]
         data.require(config.min_photos, config.data_dir)
         self.samples = data.samples
 
@@ -226,6 +234,31 @@ class _Run:
         return Estimate(per_step, max(0, self.config.steps - self.start_step), int(peak),
                         "GPU" if cuda else "RAM", self.checkpoint_size)
 
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self, step: int) -> None:
+        """A grid of the held-out photos rendered with fixed seeds by the model as it is at ``step``."""
+        from trainer.validation import render_grid
+
+        self.accelerator.wait_for_everyone()
+        if not (self.main and self.heldout):
+            return
+        rng = _rng_state()  # validation must not change what training draws next
+        controlnet = self.accelerator.unwrap_model(self.model) if self.config.mode == "controlnet" \
+            else self.parts.controlnet
+        out = self.work / "validation" / f"step-{step:07d}.png"
+        with self.accelerator.autocast():
+            render_grid(self.parts, controlnet, self.heldout, out, device=self.accelerator.device,
+                        dtype=self.frozen_dtype, resolution=self.config.resolution,
+                        seeds=tuple(self.config.validation_seeds), steps=self.config.validation_steps)
+        _restore_rng(rng)
+        self.report({"event": "validation", "step": step, "path": str(out)})
+
+    def wants_validation(self, step: int) -> bool:
+        if not self.heldout:
+            return False
+        every = self.config.validate_every or self.config.checkpoint_every
+        return step % every == 0 or step == self.config.steps
+
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int) -> None:
         import torch
@@ -300,6 +333,8 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
         report({"event": "estimate", **estimate.to_dict(), "text": estimate.text()})
         progress(Progress("estimate", 1, 1, estimate.text()))
     step = run.start_step
+    if run.heldout and step == 0:
+        run.validate(0)  # the base model on the held-out photos, to compare the grids against
     losses = open(run.work / "losses.csv", "a", newline="") if run.main else None
     writer = csv.writer(losses) if losses else None
     batches = iter(run.loader)
@@ -318,6 +353,8 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
             progress(Progress("train", step, config.steps, f"loss {loss:.4f}"))
             if step % config.checkpoint_every == 0 or step == config.steps:
                 run.save_checkpoint(step)
+            if run.wants_validation(step):
+                run.validate(step)
     finally:
         if losses is not None:
             losses.close()
@@ -347,7 +384,8 @@ def check_model_name(name: str, models_root: Path) -> None:
 
 
 # Settings that may change between a run and its continuation without making it another run.
-_NOT_IDENTITY = ("steps", "device", "probe_steps", "checkpoint_every")
+_NOT_IDENTITY = ("steps", "device", "probe_steps", "checkpoint_every", "validate_every", "validation_seeds",
+                 "validation_steps")
 
 
 def _run_identity(config: TrainConfig) -> dict:

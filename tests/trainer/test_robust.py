@@ -103,3 +103,23 @@ def test_too_few_usable_photos_refuse_to_start(store, brand_photos):
     with pytest.raises(PackshotError, match="Only 4 usable photo.*at least 6") as info:
         train_controlnet(_config(_bad_folder(brand_photos), name="bad-few", steps=1, min_photos=6), store)
     assert "broken.png" in str(info.value) and "no_product.png" in str(info.value)
+
+
+def test_validation_grids_are_written_at_the_right_steps(store, tiny_models, brand_photos):
+    from PIL import Image
+
+    from tests.trainer.conftest import make_photos
+
+    data, masks = brand_photos
+    make_photos(data, masks, count=5)  # a fifth photo, held out (the last by name)
+    events = []
+    train_controlnet(_config(brand_photos, name="validated", steps=4, checkpoint_every=2, holdout=1,
+                             validation_steps=2, validation_seeds=(0, 1)), store, report=events.append)
+    grids = sorted((run_dir(tiny_models, "validated") / "validation").glob("step-*.png"))
+    assert [g.name for g in grids] == ["step-0000000.png", "step-0000002.png", "step-0000004.png"]
+    assert [e["step"] for e in events if e["event"] == "validation"] == [0, 2, 4]
+    assert Image.open(grids[-1]).size == (3 * 256, 256)  # one held-out photo: the photo + 2 seeds
+    first, last = (np.asarray(Image.open(g), dtype=np.float32) for g in (grids[0], grids[-1]))
+    assert np.abs(first - last).mean() > 0  # the model changed between the base and step 4
+    data_event = next(e for e in events if e["event"] == "data")
+    assert data_event["usable"] == 5
