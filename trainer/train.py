@@ -63,6 +63,8 @@ class TrainConfig:
     validate_every: int = 0  # steps between validation grids; 0: at every checkpoint (needs holdout)
     validation_seeds: tuple = (0,)
     validation_steps: int = 20  # denoising steps per validation render
+    compare: bool = True  # with held-out photos: base vs fine-tuned through core's eval at the end
+    eval_prompt: str = "a product photo on a clean background"
 
     @property
     def lr(self) -> float:
@@ -364,7 +366,16 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
         return run.models_root / config.name
     if final is None:  # e.g. a finished run whose checkpoints were deleted by hand
         raise PackshotError(f"No checkpoint of '{config.name}' in {run.work}; restart the training.")
-    return export_model(run.base, final, run.models_root / config.name, config.mode)
+    folder = export_model(run.base, final, run.models_root / config.name, config.mode)
+    if run.heldout and config.compare:
+        from trainer.compare import compare_models
+
+        result = compare_models(run.heldout, run.work, store, config.base_model, config.name,
+                                resolution=config.resolution, steps=config.validation_steps,
+                                seeds=tuple(config.validation_seeds), prompt=config.eval_prompt,
+                                device=str(run.accelerator.device.type), progress=progress, cancel=cancel)
+        report({"event": "eval", **result})
+    return folder
 
 
 TRAINED_MARKER = "packshot-trained.json"  # written into every model folder the trainer makes
@@ -385,7 +396,7 @@ def check_model_name(name: str, models_root: Path) -> None:
 
 # Settings that may change between a run and its continuation without making it another run.
 _NOT_IDENTITY = ("steps", "device", "probe_steps", "checkpoint_every", "validate_every", "validation_seeds",
-                 "validation_steps")
+                 "validation_steps", "compare", "eval_prompt")
 
 
 def _run_identity(config: TrainConfig) -> dict:

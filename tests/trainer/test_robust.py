@@ -123,3 +123,9 @@ def test_validation_grids_are_written_at_the_right_steps(store, tiny_models, bra
     assert np.abs(first - last).mean() > 0  # the model changed between the base and step 4
     data_event = next(e for e in events if e["event"] == "data")
     assert data_event["usable"] == 5
+    # At the end, core's eval compares base and fine-tuned on the held-out photo.
+    comparison = next(e for e in events if e["event"] == "eval")
+    assert [r["model"] for r in comparison["rows"]] == ["base (photo-background-generation)",
+                                                         "fine-tuned (validated)"]
+    assert all(r["n"] == 2 and r["failed"] == 0 for r in comparison["rows"])  # 1 photo x 2 seeds each
+    assert (run_dir(tiny_models, "validated") / "eval" / "summary.md").is_file()
