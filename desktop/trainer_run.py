@@ -11,8 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 POLL_MS = 200
 
@@ -82,6 +92,19 @@ class TrainPage(QWizardPage):
             layout.addWidget(self.plot)
         except ImportError:
             pass
+        # Validation: the base model's grid beside the latest one, and eval's table at the end.
+        grids = QHBoxLayout()
+        self.base_grid, self.latest_grid = QLabel(), QLabel()
+        for label in (self.base_grid, self.latest_grid):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grids.addWidget(label)
+        layout.addLayout(grids)
+        self.eval_table = QTableWidget(0, 5)
+        self.eval_table.setHorizontalHeaderLabels(["Model", "Renders", "Mean expansion", "Mean IoU", "CLIP"])
+        self.eval_table.hide()
+        layout.addWidget(self.eval_table)
+        self.grid_paths: dict[int, str] = {}
+        self.eval_rows: list[dict] = []
         self.watcher = ProcessWatcher(self, self._event, self._ended)
 
     @property
@@ -93,6 +116,8 @@ class TrainPage(QWizardPage):
         from trainer.train import read_losses, run_dir
 
         self.result_folder, self.outcome = None, None
+        self.grid_paths, self.eval_rows = {}, []
+        self.eval_table.hide()
         config = self.make_config()
         restart = self.restart()
         rows = [] if restart else read_losses(run_dir(self.store.models_dir or self.store.download_dir, config.name))
@@ -114,8 +139,35 @@ class TrainPage(QWizardPage):
             self._plot()
         elif kind == "estimate":
             self.estimate.setText(event.get("text", ""))
+        elif kind == "validation":
+            self.grid_paths[event["step"]] = event["path"]
+            self._show_grids()
+        elif kind == "eval":
+            self._show_eval(event.get("rows", []))
         elif kind == "data" and event.get("problems"):
             self.problems.setText("Skipped or questionable:\n" + "\n".join(event["problems"][:10]))
+
+    def _show_grids(self) -> None:
+        first, last = min(self.grid_paths), max(self.grid_paths)
+        for label, step in ((self.base_grid, first), (self.latest_grid, last)):
+            pixmap = QPixmap(self.grid_paths[step])
+            label.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 480)))
+            label.setToolTip(f"step {step}" + (" (before training)" if step == 0 else ""))
+
+    def _show_eval(self, rows: list[dict]) -> None:
+        self.eval_rows = rows
+        self.eval_table.setRowCount(len(rows))
+
+        def pct(x):
+            return "–" if x is None else f"{100 * x:.2f}%"
+
+        for i, row in enumerate(rows):
+            cells = (row["model"], f"{row['n'] - row['failed']}/{row['n']}", pct(row.get("mean_expansion")),
+                     "–" if row.get("mean_iou") is None else f"{row['mean_iou']:.3f}",
+                     "–" if row.get("mean_clip") is None else f"{row['mean_clip']:.2f}")
+            for j, text in enumerate(cells):
+                self.eval_table.setItem(i, j, QTableWidgetItem(text))
+        self.eval_table.show()
 
     def _plot(self) -> None:
         if self.plot is not None:

@@ -103,6 +103,10 @@ class SettingsPage(QWizardPage):
         self.lr = QDoubleSpinBox(decimals=7, minimum=0.0, maximum=1e-2, singleStep=1e-6, value=0.0)
         self.lr.setSpecialValueText("mode default")
         self.checkpoint_every = QSpinBox(minimum=1, maximum=100_000, value=500)
+        self.holdout = QSpinBox(minimum=0, maximum=50, value=0)
+        self.holdout.setToolTip("Photos kept out of training: rendered at every checkpoint with fixed seeds, and "
+                                "compared base vs fine-tuned at the end")
+        self.validation_steps = QSpinBox(minimum=1, maximum=100, value=20)
         self.restart = QCheckBox("Discard an earlier run of this name")
         self.estimate_button = QPushButton("Estimate time and memory")
         self.estimate_button.clicked.connect(self.estimate)
@@ -112,7 +116,9 @@ class SettingsPage(QWizardPage):
         for label, widget in (("Mode", self.mode), ("Model name", self.name), ("Steps", self.steps),
                               ("Batch size", self.batch), ("Gradient accumulation", self.accum),
                               ("Resolution", self.resolution), ("Learning rate", self.lr),
-                              ("Checkpoint every", self.checkpoint_every), ("", self.restart),
+                              ("Checkpoint every", self.checkpoint_every),
+                              ("Held-out photos (validation)", self.holdout),
+                              ("Validation render steps", self.validation_steps), ("", self.restart),
                               ("", self.estimate_button)):
             form.addRow(label, widget)
         form.addRow(self.estimate_label)
@@ -178,7 +184,8 @@ class TrainerWizard(QWizard):
         return TrainConfig(data_dir=Path(self.data_page.data.text()), masks_dir=Path(masks) if masks else None,
                            name=name, mode=s.mode.currentData(), steps=s.steps.value(), batch_size=s.batch.value(),
                            grad_accum=s.accum.value(), resolution=s.resolution.value(),
-                           learning_rate=s.lr.value() or None, captions_file=captions,
+                           learning_rate=s.lr.value() or None, captions_file=captions, holdout=s.holdout.value(),
+                           validation_steps=s.validation_steps.value(),
                            checkpoint_every=max(1, min(s.checkpoint_every.value(), s.steps.value())))
 
     def reject(self) -> None:

@@ -16,6 +16,19 @@ def tiny_models(tmp_path, tiny_diffusion_models_dir):
     return tmp_path / "models"
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_training(qtbot):
+    """Whatever a test leaves running is killed (a failed wait must not leave a trainer on the CPU)."""
+    yield
+    for wizard in list(_opened):
+        if wizard.train_page.process is not None:
+            wizard.train_page.process.kill()
+    _opened.clear()
+
+
+_opened: list = []
+
+
 def _photos(folder, count=4):
     folder.mkdir()
     masks = folder.parent / "masks"
@@ -31,12 +44,13 @@ def _photos(folder, count=4):
     return folder, masks
 
 
-def _open_wizard(qtbot, tiny_models, tmp_path, steps, name, base_dir, *, start=True):
+def _open_wizard(qtbot, tiny_models, tmp_path, steps, name, base_dir, *, start=True, photos=4, holdout=0):
     from desktop.trainer_wizard import TrainerWizard
 
-    data, masks = _photos(tmp_path / "brand")
+    data, masks = _photos(tmp_path / "brand", photos)
     wizard = TrainerWizard(ModelStore(tiny_models, offline=True, download_dir=base_dir, use_hf_cache=False))
     qtbot.addWidget(wizard)
+    _opened.append(wizard)
     wizard.show()
     wizard.data_page.data.setText(str(data))
     wizard.data_page.masks.setText(str(masks))
@@ -48,6 +62,8 @@ def _open_wizard(qtbot, tiny_models, tmp_path, steps, name, base_dir, *, start=T
     settings.steps.setValue(steps)
     settings.batch.setValue(2)
     settings.resolution.setValue(64)
+    settings.holdout.setValue(holdout)
+    settings.validation_steps.setValue(2)
     if start:
         wizard.next()  # starts the training process
     return wizard
@@ -84,7 +100,7 @@ def test_too_few_photos_are_refused_on_the_first_page(qtbot, tiny_models, tmp_pa
 
 def test_wizard_trains_in_a_process_and_plots(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
     wizard = _open_wizard(qtbot, tiny_models, tmp_path, steps=2, name="wizard-brand",
-                          base_dir=tiny_diffusion_models_dir)
+                          base_dir=tiny_diffusion_models_dir, photos=5, holdout=1)
     page = wizard.train_page
     assert page.process is not None and page.process.popen.pid
     qtbot.waitUntil(lambda: page.isComplete(), timeout=180_000)
@@ -97,6 +113,11 @@ def test_wizard_trains_in_a_process_and_plots(qtbot, tiny_models, tmp_path, tiny
     if page.plot is not None:
         xs, _ = page.curve.getData()
         assert list(xs) == [1, 2]
+    # Validation: the base grid beside the latest, and eval's base-vs-fine-tuned table.
+    assert sorted(page.grid_paths) == [0, 2]
+    assert not page.base_grid.pixmap().isNull() and not page.latest_grid.pixmap().isNull()
+    assert page.eval_table.isVisibleTo(page) and page.eval_table.rowCount() == 2
+    assert page.eval_table.item(1, 0).text() == "fine-tuned (wizard-brand)"
 
 
 def test_wizard_stop_keeps_checkpoint(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
