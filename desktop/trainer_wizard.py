@@ -1,7 +1,8 @@
-"""The fine-tuning wizard: pick the brand's photos, name the model, train with a live loss plot.
+"""The fine-tuning wizard: photos, captions to review, the new model's settings, then training.
 
-It drives ``trainer.train.train_controlnet`` (the same job as ``packshot train``) on a pool worker;
-the plot reads the run's ``losses.csv`` so it also shows the steps of a resumed run.
+Training runs in a separate process (``desktop.trainer_run``), the same job as ``packshot train``;
+the app stays up whatever happens to it. The settings page can time a short probe of the real
+step first to estimate the run's duration and memory.
 """
 
 from __future__ import annotations
@@ -9,26 +10,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
     QWizard,
     QWizardPage,
 )
 
-from core.progress import Progress
 from desktop.errors import user_message
-from desktop.workers import FunctionWorker, start_worker
+from desktop.trainer_captions import CaptionsPage
+from desktop.trainer_run import ProcessWatcher, TrainPage
+
+MODE_LABELS = {"controlnet": "Paper's ControlNet (9-channel, SI2 frozen)",
+               "lora": "Brand style: LoRA on the SI2 UNet (small, quick)"}
 
 
 def _folder_row(edit: QLineEdit, parent: QWidget, title: str) -> QHBoxLayout:
@@ -43,144 +46,151 @@ def _folder_row(edit: QLineEdit, parent: QWidget, title: str) -> QHBoxLayout:
 class DataPage(QWizardPage):
     def __init__(self) -> None:
         super().__init__()
+        from trainer.dataset import MIN_USABLE_PHOTOS
+
         self.setTitle("Your product photos")
-        self.setSubTitle("A folder of your brand's photos. Optional: captions.csv (file,caption) and reviewed "
-                         "masks (PNG named like the photos, white = product).")
+        self.hint = (f"A folder of at least {MIN_USABLE_PHOTOS} of your brand's photos. Optional: captions.csv "
+                     "(file,caption) and reviewed masks (PNG named like the photos, white = product).")
+        self.setSubTitle(self.hint)
         self.data = QLineEdit()
         self.masks = QLineEdit()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Photos", _folder_row(self.data, self, "Folder of product photos"))
         form.addRow("Masks (optional)", _folder_row(self.masks, self, "Folder of reviewed masks"))
+        form.addRow(self.message)
         self.registerField("data*", self.data)
         self.registerField("masks", self.masks)
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt naming
         from core.images import list_photos
+        from trainer.dataset import MIN_USABLE_PHOTOS
 
+        folder = Path(self.data.text())
         try:
-            count = len(list_photos(Path(self.data.text())))
+            count = len(list_photos(folder))
         except Exception as exc:  # shown inline, the wizard stays open
-            self.setSubTitle(user_message(exc))
+            self.message.setText(user_message(exc))
             return False
-        if count == 0:
-            self.setSubTitle(f"No photos found in {self.data.text()}.")
-        return count > 0
+        if count < MIN_USABLE_PHOTOS:
+            self.message.setText(f"{folder} holds {count} photo(s); training needs at least {MIN_USABLE_PHOTOS}.")
+            return False
+        masks = self.masks.text().strip()
+        if masks and not Path(masks).is_dir():
+            self.message.setText(f"The masks folder {masks} does not exist.")
+            return False
+        self.message.setText("")
+        return True
 
 
 class SettingsPage(QWizardPage):
-    def __init__(self) -> None:
+    def __init__(self, store, make_config) -> None:
         super().__init__()
+        self.store, self.make_config = store, make_config
         self.setTitle("The new model")
-        self.setSubTitle("Only the background ControlNet trains; SI2 stays frozen, as in the paper.")
+        self.setSubTitle("The paper trains only the background ControlNet (SI2 frozen); a LoRA learns a brand's "
+                         "style on top of the paper's model in a fraction of the time and disk.")
+        self.mode = QComboBox()
+        for key, label in MODE_LABELS.items():
+            self.mode.addItem(label, key)
         self.name = QLineEdit("my-brand")
         self.steps = QSpinBox(minimum=1, maximum=100_000, value=1000)
         self.batch = QSpinBox(minimum=1, maximum=64, value=4)
+        self.accum = QSpinBox(minimum=1, maximum=64, value=1)
+        self.accum.setToolTip("Micro-batches per step: a larger effective batch in the same memory")
         self.resolution = QSpinBox(minimum=64, maximum=1024, singleStep=64, value=512)
-        self.lr = QDoubleSpinBox(decimals=7, minimum=1e-7, maximum=1e-3, singleStep=1e-6, value=5e-6)
+        self.lr = QDoubleSpinBox(decimals=7, minimum=0.0, maximum=1e-2, singleStep=1e-6, value=0.0)
+        self.lr.setSpecialValueText("mode default")
+        self.checkpoint_every = QSpinBox(minimum=1, maximum=100_000, value=500)
+        self.holdout = QSpinBox(minimum=0, maximum=50, value=0)
+        self.holdout.setToolTip("Photos kept out of training: rendered at every checkpoint with fixed seeds, and "
+                                "compared base vs fine-tuned at the end")
+        self.validation_steps = QSpinBox(minimum=1, maximum=100, value=20)
+        self.restart = QCheckBox("Discard an earlier run of this name")
+        self.estimate_button = QPushButton("Estimate time and memory")
+        self.estimate_button.clicked.connect(self.estimate)
+        self.estimate_label = QLabel("")
+        self.estimate_label.setWordWrap(True)
         form = QFormLayout(self)
-        for label, widget in (("Model name", self.name), ("Steps", self.steps), ("Batch size", self.batch),
-                              ("Resolution", self.resolution), ("Learning rate", self.lr)):
+        for label, widget in (("Mode", self.mode), ("Model name", self.name), ("Steps", self.steps),
+                              ("Batch size", self.batch), ("Gradient accumulation", self.accum),
+                              ("Resolution", self.resolution), ("Learning rate", self.lr),
+                              ("Checkpoint every", self.checkpoint_every),
+                              ("Held-out photos (validation)", self.holdout),
+                              ("Validation render steps", self.validation_steps), ("", self.restart),
+                              ("", self.estimate_button)):
             form.addRow(label, widget)
+        form.addRow(self.estimate_label)
         self.registerField("name*", self.name)
+        self.watcher = ProcessWatcher(self, lambda event: None, self._estimated)
 
+    def estimate(self) -> None:
+        from trainer.process import TrainingProcess
 
-class TrainPage(QWizardPage):
-    """Runs the job; Cancel stops after the current step and keeps a checkpoint to resume from."""
-
-    def __init__(self, store) -> None:
-        super().__init__()
-        self.store = store
-        self.setTitle("Training")
-        self.worker: Optional[FunctionWorker] = None
-        self.result_folder: Optional[Path] = None
-        self.status = QLabel("Ready.")
-        self.bar = QProgressBar()
-        self.cancel_button = QPushButton("Stop (keeps a checkpoint)")
-        self.cancel_button.clicked.connect(self.cancel)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.status)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.plot = None
-        try:  # pyqtgraph is a declared dependency; the wizard still works without the plot
-            import pyqtgraph as pg
-
-            self.plot = pg.PlotWidget(title="Training loss")
-            self.plot.setLabel("bottom", "step")
-            self.curve = self.plot.plot([], [])
-            layout.addWidget(self.plot)
-        except ImportError:
-            pass
-        self.refresh = QTimer(self, interval=1000, timeout=self._update_plot)
-
-    def config(self):
-        from trainer.train import TrainConfig
-
-        w = self.wizard()
-        settings: SettingsPage = w.page(1)
-        masks = self.field("masks")
-        return TrainConfig(data_dir=Path(self.field("data")), masks_dir=Path(masks) if masks else None,
-                           name=settings.name.text().strip(), steps=settings.steps.value(),
-                           batch_size=settings.batch.value(), resolution=settings.resolution.value(),
-                           learning_rate=settings.lr.value(), checkpoint_every=max(1, min(500, settings.steps.value())))
-
-    def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from trainer.train import train_controlnet
-
-        self.result_folder = None
-        self.status.setText("Preparing masks…")
-        self.worker = start_worker(train_controlnet, self.config(), self.store, on_result=self._done,
-                                   on_error=self._failed, on_progress=self._progress,
-                                   on_cancelled=lambda: self._stopped("Stopped; run again to resume."))
-        self.refresh.start()
-
-    def _progress(self, p: Progress) -> None:
-        self.bar.setMaximum(max(1, p.total))
-        self.bar.setValue(p.done)
-        self.status.setText(f"{p.stage}: {p.done}/{p.total} {p.message}")
-
-    def _update_plot(self) -> None:
-        if self.plot is None:
+        if self.watcher.busy:
             return
-        from trainer.train import read_losses, run_dir
+        self.estimate_label.setText("Timing two steps in a separate process…")
+        self.estimate_button.setEnabled(False)
+        try:
+            config = self.make_config()
+        except Exception as exc:
+            self._estimated_text(user_message(exc))
+            return
+        self.watcher.start(TrainingProcess(config, self.store, restart=self.restart.isChecked(), estimate_only=True))
 
-        root = self.store.models_dir or self.store.download_dir
-        rows = read_losses(run_dir(root, self.config().name))
-        if rows:
-            self.curve.setData([s for s, _ in rows], [v for _, v in rows])
+    def _estimated(self, outcome, process) -> None:
+        self._estimated_text(outcome.message)
 
-    def _done(self, folder: Path) -> None:
-        self.result_folder = folder
-        self._stopped(f"Done. Model '{folder.name}' is ready in {folder}; pick it in the engine settings.")
-
-    def _failed(self, exc: BaseException) -> None:
-        self._stopped(user_message(exc))
-
-    def _stopped(self, text: str) -> None:
-        self.refresh.stop()
-        self._update_plot()
-        self.status.setText(text)
-        self.cancel_button.setEnabled(False)
-        self.worker = None
+    def _estimated_text(self, text: str) -> None:
+        self.estimate_label.setText(text)
+        self.estimate_button.setEnabled(True)
         self.completeChanged.emit()
 
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.status.setText("Stopping after this step…")
-            self.worker.cancel()
-
     def isComplete(self) -> bool:  # noqa: N802 - Qt naming
-        return self.worker is None
+        return super().isComplete() and not self.watcher.busy
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt naming
+        try:
+            self.make_config()
+        except Exception as exc:  # e.g. a name that is taken: said here, before any process starts
+            self.estimate_label.setText(user_message(exc))
+            return False
+        return True
 
 
 class TrainerWizard(QWizard):
     def __init__(self, store, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
+        self.store = store
         self.setWindowTitle("Train on your brand's photos")
-        self.train_page = TrainPage(store)
-        for page in (DataPage(), SettingsPage(), self.train_page):
+        self.data_page = DataPage()
+        self.captions_page = CaptionsPage(store)
+        self.settings_page = SettingsPage(store, self.config)
+        self.train_page = TrainPage(store, self.config, lambda: self.settings_page.restart.isChecked())
+        for page in (self.data_page, self.captions_page, self.settings_page, self.train_page):
             self.addPage(page)
 
+    def config(self):
+        """The TrainConfig of the pages as they stand; writes the reviewed captions for the process."""
+        from trainer.train import TrainConfig, check_model_name
+
+        s = self.settings_page
+        name = s.name.text().strip()
+        root = Path(self.store.models_dir or self.store.download_dir)
+        check_model_name(name, root)
+        captions = self.captions_page.write(root / ".training" / ".captions" / name)
+        masks = self.data_page.masks.text().strip()
+        return TrainConfig(data_dir=Path(self.data_page.data.text()), masks_dir=Path(masks) if masks else None,
+                           name=name, mode=s.mode.currentData(), steps=s.steps.value(), batch_size=s.batch.value(),
+                           grad_accum=s.accum.value(), resolution=s.resolution.value(),
+                           learning_rate=s.lr.value() or None, captions_file=captions, holdout=s.holdout.value(),
+                           validation_steps=s.validation_steps.value(),
+                           checkpoint_every=max(1, min(s.checkpoint_every.value(), s.steps.value())))
+
     def reject(self) -> None:
-        self.train_page.cancel()  # a closed wizard must not leave training running unseen
+        # A closed wizard must not leave training running unseen: the process stops after this step,
+        # keeping a checkpoint.
+        self.train_page.cancel()
+        self.settings_page.watcher.cancel()
         super().reject()

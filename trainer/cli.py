@@ -1,4 +1,12 @@
-"""``packshot train``: fine-tune the ControlNet on a folder of brand photos."""
+"""``packshot train``: fine-tune on a folder of brand photos (the paper's ControlNet, or a style LoRA).
+
+The CLI trains in its own process (this one), so ``accelerate launch`` spreads it over several GPUs
+with no code change:
+
+    accelerate launch --multi_gpu --num_processes 8 -m core.cli.main train PHOTOS --name my-brand
+
+The desktop app instead starts ``python -m trainer.run_process`` so that training can never take it down.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +15,36 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from trainer.dataset import MIN_USABLE_PHOTOS
+    from trainer.modes import MODES
+
     parser = subparsers.add_parser(
-        "train", help="fine-tune the background ControlNet on your own product photos",
-        description="Only the ControlNet trains (SI2 stays frozen), as in the paper. The result appears "
-                    "in `packshot models list` under NAME and is used with `packshot batch --model NAME`.")
+        "train", help="fine-tune the background model on your own product photos",
+        description="Mode 'controlnet' trains only the ControlNet (SI2 frozen), as in the paper; mode 'lora' "
+                    "trains a small style adapter on the SI2 UNet on top of the paper's model. The result "
+                    "appears in `packshot models list` under NAME and is used with `packshot batch --model NAME`. "
+                    f"Needs at least {MIN_USABLE_PHOTOS} usable photos.")
     parser.add_argument("data_dir", type=Path, help="folder of your product photos (captions.csv optional)")
     parser.add_argument("--name", required=True, help="name of the new model")
+    parser.add_argument("--mode", default="controlnet", choices=MODES)
     parser.add_argument("--base", default="photo-background-generation", help="model to start from")
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=5e-6, help="learning rate (paper: 5e-6)")
+    parser.add_argument("--batch-size", type=int, default=4, help="per GPU")
+    parser.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: paper 5e-6; LoRA 1e-4)")
+    parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--masks", type=Path, help="reviewed masks named like the photos (PNG, white = product)")
+    parser.add_argument("--captions", type=Path, help="a file,caption CSV that takes precedence over the folder's")
+    parser.add_argument("--caption-template", help="caption for photos without one, e.g. 'a photo of {stem}'")
+    parser.add_argument("--blip-captions", action="store_true",
+                        help="caption photos that have no caption with BLIP (blip-image-captioning-base)")
     parser.add_argument("--models-dir", type=Path, help="where models live (default: data dir)")
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--estimate", action="store_true",
+                        help="time two steps and print the run's estimated duration and memory, then stop")
     parser.add_argument("--restart", action="store_true",
                         help="discard an earlier run of this name instead of continuing it")
     parser.set_defaults(func=_run)
@@ -32,23 +54,51 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.models.store import ModelStore
-    from trainer.train import TrainConfig, train_controlnet
+    from trainer.train import TrainConfig, estimate_run, train_controlnet
 
-    config = TrainConfig(data_dir=args.data_dir, name=args.name, base_model=args.base, steps=args.steps,
-                         batch_size=args.batch_size, learning_rate=args.lr, resolution=args.resolution,
-                         checkpoint_every=args.checkpoint_every, masks_dir=args.masks, device=args.device,
-                         seed=args.seed)
+    config = TrainConfig(data_dir=args.data_dir, name=args.name, mode=args.mode, base_model=args.base,
+                         steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
+                         learning_rate=args.lr, lora_rank=args.lora_rank, resolution=args.resolution,
+                         checkpoint_every=args.checkpoint_every, masks_dir=args.masks, captions_file=args.captions,
+                         caption_template=args.caption_template, device=args.device, seed=args.seed)
     bars: dict[str, tqdm] = {}
 
     def show(p) -> None:
+        if p.stage == "estimate":
+            tqdm.write(p.message)
+            return
         bar = bars.get(p.stage) or bars.setdefault(p.stage, tqdm(total=p.total, desc=p.stage, unit="step"))
         bar.update(p.done - bar.n)
         bar.set_postfix_str(p.message)
 
+    def report(event: dict) -> None:
+        for problem in event.get("problems", []) if event.get("event") == "data" else []:
+            tqdm.write(f"skipped: {problem}")
+
+    store = ModelStore(args.models_dir)
+    if args.blip_captions:
+        config.captions_file = _blip_captions(config, store)
     try:
-        folder = train_controlnet(config, ModelStore(args.models_dir), progress=show, restart=args.restart)
+        if args.estimate:
+            print(estimate_run(config, store, progress=show, restart=args.restart, report=report).text())
+            return 0
+        folder = train_controlnet(config, store, progress=show, restart=args.restart, report=report)
     finally:
         for bar in bars.values():
             bar.close()
     print(f"Model '{args.name}' is ready in {folder}. Use it with: packshot batch PHOTOS --model {args.name}")
     return 0
+
+
+def _blip_captions(config, store) -> Path:
+    """Caption with BLIP the photos that have none; the table goes beside the run, never into the photo folder."""
+    from core.images import list_photos
+    from trainer.captions import CaptionSource, propose_captions, write_caption_csv
+
+    source = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
+    proposed = propose_captions(list_photos(Path(config.data_dir)), source, store=store, use_model=True)
+    root = Path(store.models_dir or store.download_dir)
+    path = write_caption_csv(root / ".training" / ".captions" / config.name / "captions-blip.csv",
+                             {name: caption for name, (caption, _) in proposed.items()})
+    print(f"Captions written to {path}; review them and pass --captions {path} to train with your edits.")
+    return path

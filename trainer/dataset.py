@@ -1,15 +1,18 @@
 """Training samples from a folder of the brand's photos: image, background mask, caption.
 
 Masks come from reviewed PNGs named like the photos when given, otherwise from the same masker the
-batch job uses; they are computed once and cached beside the run. Captions come from a ``captions.csv``
-(file,caption), a ``<stem>.txt`` beside the photo, or the file name.
+batch job uses; they are computed once and cached beside the run. Captions: see ``trainer.captions``.
+Photos that cannot be read or whose mask leaves no product or no background are skipped and named;
+training refuses to start with fewer than ``MIN_USABLE_PHOTOS`` usable photos.
+
+Data order is a pure function of (seed, draw number): draw ``i`` is photo ``perm(epoch)[pos]`` with a
+crop from ``Random((seed, i))``, so a resumed run sees exactly the batches the uninterrupted run would.
 """
 
 from __future__ import annotations
 
-import csv
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +21,10 @@ import numpy as np
 from core.errors import ImageReadError, PackshotError
 from core.images import list_photos, load_photo
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from trainer.captions import CaptionSource
+
+MIN_USABLE_PHOTOS = 4  # below this a fine-tune only memorises; the wizard and CLI say so
+MIN_PART = 0.002  # a mask whose product or background covers less than 0.2% of the photo is unusable
 
 
 @dataclass
@@ -27,60 +34,78 @@ class Sample:
     caption: str
 
 
-def caption_for(photo: Path, table: dict[str, str]) -> str:
-    if photo.name in table:
-        return table[photo.name]
-    side = photo.with_suffix(".txt")
-    if side.is_file():
-        return side.read_text(encoding="utf-8").strip()
-    return photo.stem.replace("_", " ").replace("-", " ").strip()
+@dataclass
+class DataReport:
+    """What was usable and why the rest was not (each problem names its file)."""
 
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
-def read_captions(folder: Path) -> dict[str, str]:
-    path = folder / "captions.csv"
-    if not path.is_file():
-        return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"file", "caption"} <= set(rows[0]):
-        raise PackshotError(f"{path} needs the columns 'file' and 'caption'.")
-    return {row["file"]: row["caption"] for row in rows}
+    def require(self, minimum: int = MIN_USABLE_PHOTOS, where: Path | None = None) -> None:
+        if len(self.samples) >= minimum:
+            return
+        detail = "".join(f"\n  - {p}" for p in self.problems[:20])
+        more = f"\n  … and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        raise PackshotError(
+            f"Only {len(self.samples)} usable photo(s) in {where}; training needs at least {minimum}.{detail}{more}")
 
 
 def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path] = None, masker=None, store=None,
-                    progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> list[Sample]:
-    """One sample per readable photo; unreadable photos are skipped with a warning, never fatal."""
+                    captions: Optional[CaptionSource] = None, progress: ProgressCallback = no_progress,
+                    cancel: Optional[CancelToken] = None) -> DataReport:
+    """One sample per usable photo; the rest are reported by name, never fatal on their own."""
     from core.masking import load_mask_png, mask_path_for, save_mask_png
 
+    data_dir = Path(data_dir)
     photos = list_photos(data_dir)
     if not photos:
         raise PackshotError(f"No photos found in {data_dir} (JPEG, PNG, WebP or TIFF).")
-    captions = read_captions(data_dir)
-    cache = work_dir / "masks"
-    samples = []
+    captions = captions or CaptionSource(data_dir)
+    report = DataReport(problems=list(captions.problems(photos)))
+    cache = Path(work_dir) / "masks"
     for i, path in enumerate(photos):
         check(cancel)
         progress(Progress("masks", i, len(photos), path.name))
-        cached = cache / f"{path.stem}-{_content_id(path)}.png"  # an edited photo gets a fresh mask
+        try:
+            cached = cache / f"{path.stem}-{_content_id(path)}.png"  # an edited photo gets a fresh mask
+        except OSError as exc:
+            report.problems.append(f"{path.name}: cannot be read ({exc.strerror or exc}).")
+            continue
         if not cached.is_file():
             try:
                 photo = load_photo(path)
             except ImageReadError as exc:
-                progress(Progress("masks", i + 1, len(photos), f"skipped: {exc}"))
+                report.problems.append(f"{path.name}: cannot be read ({exc}).")
                 continue
             given = mask_path_for(path, masks_dir) if masks_dir else None
-            if given is not None and given.is_file():
-                mask = load_mask_png(given, photo.size).mask
-            else:
-                if masker is None:
-                    from core.masking import build_masker
+            try:
+                if given is not None and given.is_file():
+                    mask = load_mask_png(given, photo.size).mask
+                else:
+                    if masker is None:
+                        from core.masking import build_masker
 
-                    masker = build_masker("auto", store)
-                mask = masker.compute(photo, cancel=cancel).mask
+                        masker = build_masker("auto", store)
+                    mask = masker.compute(photo, cancel=cancel).mask
+            except PackshotError as exc:
+                report.problems.append(f"{path.name}: no mask ({exc}).")
+                continue
+            if (why := _unusable(mask)) is not None:
+                report.problems.append(f"{path.name}: {why}")
+                continue
             save_mask_png(cached, mask)
-        samples.append(Sample(path, cached, caption_for(path, captions)))
+        report.samples.append(Sample(path, cached, captions.caption(path)))
     progress(Progress("masks", len(photos), len(photos), "masks ready"))
-    return samples
+    return report
+
+
+def _unusable(mask: np.ndarray) -> Optional[str]:
+    share = float(np.mean(mask))
+    if share < MIN_PART:
+        return "its mask holds no product (nothing to keep); fix the mask or remove the photo."
+    if share > 1 - MIN_PART:
+        return "its mask covers the whole photo (no background to learn from); fix the mask or remove the photo."
+    return None
 
 
 def _content_id(path: Path) -> str:
@@ -95,12 +120,15 @@ class BrandDataset:
     def __init__(self, samples: list[Sample], resolution: int, empty_caption_rate: float = 0.1, seed: int = 0):
         self.samples, self.resolution = samples, resolution
         self.empty_caption_rate = empty_caption_rate
-        self.rng = random.Random(seed)
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
+        return self.item(index, random.Random(f"{self.seed}:{index}"))
+
+    def item(self, index: int, rng: random.Random) -> dict:
         import cv2
         import torch
 
@@ -112,10 +140,30 @@ class BrandDataset:
         size = (max(self.resolution, round(w * scale)), max(self.resolution, round(h * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         product = cv2.resize(product.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-        top = self.rng.randint(0, size[1] - self.resolution)
-        left = self.rng.randint(0, size[0] - self.resolution)
+        top = rng.randint(0, size[1] - self.resolution)
+        left = rng.randint(0, size[0] - self.resolution)
         crop = (slice(top, top + self.resolution), slice(left, left + self.resolution))
         image = torch.from_numpy(rgb[crop].copy()).permute(2, 0, 1).float() / 127.5 - 1.0
         background = torch.from_numpy((~product[crop]).astype(np.float32))[None]  # white = generate
-        caption = "" if self.rng.random() < self.empty_caption_rate else sample.caption
+        caption = "" if rng.random() < self.empty_caption_rate else sample.caption
         return {"image": image, "background": background, "caption": caption}
+
+
+class Draws:
+    """Draws ``start .. start + count`` of the endless, seeded sequence of (photo, crop) samples."""
+
+    def __init__(self, dataset: BrandDataset, seed: int, start: int, count: int) -> None:
+        self.dataset, self.seed, self.start, self.count = dataset, seed, start, count
+        self._perms: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> dict:
+        draw = self.start + i
+        epoch, pos = divmod(draw, len(self.dataset))
+        if epoch not in self._perms:
+            order = list(range(len(self.dataset)))
+            random.Random(f"{self.seed}:epoch:{epoch}").shuffle(order)
+            self._perms = {epoch: order}
+        return self.dataset.item(self._perms[epoch][pos], random.Random(f"{self.seed}:draw:{draw}"))

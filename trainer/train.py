@@ -1,9 +1,15 @@
-"""The fine-tuning job: only the ControlNet learns, exactly as the paper trained it.
+"""The fine-tuning job, in the paper's recipe: the SI2 UNet, VAE and text encoder stay frozen.
 
-Loss: epsilon-prediction MSE through the frozen SI2 UNet, whose 9-channel input (noisy latents,
-background mask, masked-image latents) the ControlNet also sees, with the background mask as its
-control image. AdamW, constant learning rate, grad-norm clip 1.0, 10% empty captions. Checkpoints
-every ``checkpoint_every`` steps (and on cancel) so an interrupted run resumes where it stopped.
+Loss: epsilon-prediction MSE through the SI2 UNet, whose 9-channel input (noisy latents, background
+mask, masked-image latents) the ControlNet also sees, with the background mask as its control image.
+AdamW, constant learning rate, grad-norm clip 1.0, 10% empty captions, optional gradient
+accumulation, fp16 mixed precision on CUDA only (fp32 on the CPU, never bf16).
+
+``mode`` picks what trains (see ``trainer.modes``): the paper's ControlNet, or a LoRA on the UNet.
+Checkpoints (trained part, optimizer state, RNG state) every ``checkpoint_every`` steps and on
+cancel; a rerun resumes at the saved step with the same optimizer state and the same data order.
+Several GPUs: ``accelerate launch --multi_gpu -m core.cli.main train ...`` runs this unchanged
+(data sharded by accelerate, only the main process writes).
 """
 
 from __future__ import annotations
@@ -13,15 +19,22 @@ import json
 import logging
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from core.errors import Cancelled, PackshotError
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from trainer.dataset import BrandDataset, prepare_samples
+from trainer.captions import CaptionSource
+from trainer.dataset import MIN_USABLE_PHOTOS, BrandDataset, Draws, prepare_samples
+from trainer.modes import DEFAULT_LR, MODES, build_mode
+from trainer.resources import Estimate, check_disk, checkpoint_bytes, peak_process_memory
 
 log = logging.getLogger(__name__)
+
+Report = Callable[[dict], None]  # structured events (loss, estimate, checkpoint, data problems)
+KEEP_CHECKPOINTS = 2  # older checkpoints are deleted: each one is ~4 GB for the full ControlNet
 
 
 @dataclass
@@ -29,129 +42,340 @@ class TrainConfig:
     data_dir: Path
     name: str  # the new model's id (its folder name in the models folder)
     base_model: str = "photo-background-generation"
+    mode: str = "controlnet"  # see trainer.modes.MODES
     steps: int = 1000
     batch_size: int = 4
-    learning_rate: float = 5e-6
+    grad_accum: int = 1  # micro-batches per optimizer step (effective batch = batch_size * grad_accum * GPUs)
+    learning_rate: Optional[float] = None  # None: the mode's default (paper 5e-6; LoRA 1e-4)
+    lora_rank: int = 8
     resolution: int = 512
     checkpoint_every: int = 500
     empty_caption_rate: float = 0.1
     max_grad_norm: float = 1.0
     seed: int = 0
     masks_dir: Optional[Path] = None
+    captions_file: Optional[Path] = None
+    caption_template: Optional[str] = None
+    min_photos: int = MIN_USABLE_PHOTOS
     device: str = "auto"
+    probe_steps: int = 2  # timed steps before training, for the time and memory estimate (0: none)
+    holdout: int = 0  # photos kept out of training and rendered for validation (the last ones by name)
+    validate_every: int = 0  # steps between validation grids; 0: at every checkpoint (needs holdout)
+    validation_seeds: tuple = (0,)
+    validation_steps: int = 20  # denoising steps per validation render
+    compare: bool = True  # with held-out photos: base vs fine-tuned through core's eval at the end
+    eval_prompt: str = "a product photo on a clean background"
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR.get(self.mode, 5e-6)
+
+    def to_json(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        paths = ("data_dir", "masks_dir", "captions_file")
+        return cls(**{k: Path(v) if k in paths and v else tuple(v) if isinstance(v, list) else v
+                      for k, v in data.items()})
 
 
 def run_dir(models_root: Path, name: str) -> Path:
     return models_root / ".training" / name
 
 
+def _nothing(_: dict) -> None:
+    pass
+
+
+class _Run:
+    """One prepared run: data, models, optimizer, loader, positioned at the resumed step."""
+
+    def __init__(self, config: TrainConfig, store, *, progress: ProgressCallback, cancel: Optional[CancelToken],
+                 masker, restart: bool, report: Report) -> None:
+        import torch
+        from accelerate import Accelerator
+        from diffusers import DDPMScheduler
+
+        from core.devices import pick_device
+        from core.generation.components import load_components
+
+        if config.mode not in MODES:
+            raise PackshotError(f"Unknown training mode '{config.mode}': choose one of {', '.join(MODES)}.")
+        if config.grad_accum < 1 or config.batch_size < 1 or config.steps < 1:
+            raise PackshotError("Steps, batch size and gradient accumulation must each be at least 1.")
+        self.config, self.report = config, report
+        self.models_root = store.models_dir or store.download_dir
+        check_model_name(config.name, self.models_root)
+        self.work = work = run_dir(self.models_root, config.name)
+        device = pick_device(config.device)
+        # fp16 autocast only on CUDA: the CPU trains in fp32 (bf16 is far slower on CPUs and loses precision).
+        self.accelerator = accelerator = Accelerator(cpu=device.type == "cpu",
+                                                     mixed_precision="fp16" if device.type == "cuda" else "no")
+        self.main = accelerator.is_main_process
+        if restart and self.main:
+            shutil.rmtree(work, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        work.mkdir(parents=True, exist_ok=True)
+        _check_same_run(work, config)
+        if self.main:
+            (work / "config.json").write_text(json.dumps(_run_identity(config), indent=2))
+        captions = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
+        with accelerator.main_process_first():  # one process computes the masks, the others read the cache
+            data = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker,
+                                   store=store, captions=captions, progress=progress, cancel=cancel)
+        for problem in data.problems:
+            log.warning("Training data: %s", problem)
+        report({"event": "data", "usable": len(data.samples), "problems": data.problems})
+        self.heldout = data.samples[len(data.samples) - config.holdout:] if config.holdout > 0 else []
+        data.samples = data.samples[:len(data.samples) - len(self.heldout)]
+        data.require(config.min_photos, config.data_dir)
+        self.samples = data.samples
+
+        self.base = store.path(config.base_model)
+        self.start_step, resume = _latest_checkpoint(work, config.mode)
+        self.frozen_dtype = torch.float16 if accelerator.mixed_precision == "fp16" else torch.float32
+        parts = load_components(self.base, with_controlnet=True)
+        self.parts = parts
+        self.mode = build_mode(config.mode, parts, resume, accelerator.device, self.frozen_dtype, config.lora_rank)
+        if resume is not None:
+            log.info("Resuming %s from step %d", config.name, self.start_step)
+        self.noise_scheduler = DDPMScheduler.from_config(parts.scheduler_config)
+        params = self.mode.trainable_parameters(self.mode.module)
+        self.checkpoint_size = checkpoint_bytes(params)
+        optimizer = torch.optim.AdamW(params, lr=config.lr)
+        if resume is not None:
+            optimizer.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
+            _restore_rng(torch.load(resume / "state.pt", weights_only=True))
+        else:
+            torch.manual_seed(config.seed)
+        batch = min(config.batch_size, len(self.samples))
+        per_step = batch * config.grad_accum * accelerator.num_processes
+        self.dataset = BrandDataset(self.samples, config.resolution, config.empty_caption_rate, config.seed)
+        draws = Draws(self.dataset, config.seed, self.start_step * per_step,
+                      max(0, config.steps - self.start_step) * per_step)
+        # Our own generator: creating the loader's iterator must not consume the global RNG.
+        loader = torch.utils.data.DataLoader(draws, batch_size=batch, shuffle=False,
+                                             generator=torch.Generator().manual_seed(config.seed))
+        self.model, self.optimizer, self.loader = accelerator.prepare(self.mode.module, optimizer, loader)
+        self.batch = batch
+
+    # -- one step ------------------------------------------------------------------------------
+    def micro_loss(self, batch):
+        import torch
+        import torch.nn.functional as F
+
+        parts, dtype, device = self.parts, self.frozen_dtype, self.accelerator.device
+        scale = parts.vae.config.scaling_factor
+        with torch.no_grad():
+            image, background = batch["image"].to(device), batch["background"].to(device)
+            latents = parts.vae.encode(image.to(dtype)).latent_dist.sample() * scale
+            masked_latents = parts.vae.encode((image * (background < 0.5)).to(dtype)).latent_dist.sample() * scale
+            mask_latent = F.interpolate(background, size=latents.shape[-2:]).to(dtype)
+            ids = parts.tokenizer(list(batch["caption"]), padding="max_length", truncation=True,
+                                  max_length=parts.tokenizer.model_max_length, return_tensors="pt").input_ids
+            text = parts.text_encoder(ids.to(device))[0]
+            noise = torch.randn_like(latents)
+            t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
+                              device=latents.device)
+            noisy = self.noise_scheduler.add_noise(latents, noise, t)
+            nine = torch.cat([noisy, mask_latent, masked_latents], dim=1)
+            target = noise if self.noise_scheduler.config.prediction_type == "epsilon" else \
+                self.noise_scheduler.get_velocity(latents, noise, t)
+            control = background.repeat(1, 3, 1, 1).to(dtype)
+        with self.accelerator.autocast():
+            pred = self.mode.predict(self.model, nine, t, text, control, dtype)
+        return F.mse_loss(pred.float(), target.float())
+
+    def step(self, batches) -> float:
+        import torch
+
+        acc = self.accelerator
+        total = 0.0
+        for i, batch in enumerate(batches):
+            last = i == len(batches) - 1
+            ctx = acc.no_sync(self.model) if not last else _null()
+            with ctx:  # gradients are all-reduced once per optimizer step, not per micro-batch
+                loss = self.micro_loss(batch) / len(batches)
+                acc.backward(loss)
+            total += loss.detach().float().item()
+        acc.clip_grad_norm_(self.mode.trainable_parameters(self.model), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(torch.tensor(total)):
+            raise PackshotError(f"Training diverged (loss {total}); lower the learning rate.")
+        return total
+
+    # -- probe ---------------------------------------------------------------------------------
+    def probe(self, steps: int) -> Estimate:
+        """Time 1-2 forward/backward passes on real batches; weights, optimizer and RNG are left as they were."""
+        import torch
+        from torch.utils.data import default_collate
+
+        rng = _rng_state()
+        cuda = self.accelerator.device.type == "cuda"
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        batch = default_collate([self.dataset[i % len(self.dataset)] for i in range(self.batch)])
+        times = []
+        for _ in range(max(1, steps)):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            self.accelerator.backward(self.micro_loss(batch))
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        self.optimizer.zero_grad(set_to_none=True)
+        _restore_rng(rng)
+        # The first pass pays for warm-up; AdamW's moments (2 x fp32 weights) are not allocated yet.
+        optimizer_bytes = self.checkpoint_size * 2 // 3
+        peak = (torch.cuda.max_memory_allocated() if cuda else peak_process_memory()) + optimizer_bytes
+        per_step = min(times[1:] or times) * self.config.grad_accum * 1.05  # + the optimizer step
+        return Estimate(per_step, max(0, self.config.steps - self.start_step), int(peak),
+                        "GPU" if cuda else "RAM", self.checkpoint_size)
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self, step: int) -> None:
+        """A grid of the held-out photos rendered with fixed seeds by the model as it is at ``step``."""
+        from trainer.validation import render_grid
+
+        self.accelerator.wait_for_everyone()
+        if not (self.main and self.heldout):
+            return
+        rng = _rng_state()  # validation must not change what training draws next
+        controlnet = self.accelerator.unwrap_model(self.model) if self.config.mode == "controlnet" \
+            else self.parts.controlnet
+        out = self.work / "validation" / f"step-{step:07d}.png"
+        with self.accelerator.autocast():
+            render_grid(self.parts, controlnet, self.heldout, out, device=self.accelerator.device,
+                        dtype=self.frozen_dtype, resolution=self.config.resolution,
+                        seeds=tuple(self.config.validation_seeds), steps=self.config.validation_steps)
+        _restore_rng(rng)
+        self.report({"event": "validation", "step": step, "path": str(out)})
+
+    def wants_validation(self, step: int) -> bool:
+        if not self.heldout:
+            return False
+        every = self.config.validate_every or self.config.checkpoint_every
+        return step % every == 0 or step == self.config.steps
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def save_checkpoint(self, step: int) -> None:
+        import torch
+
+        self.accelerator.wait_for_everyone()
+        if not self.main:
+            return
+        check_disk(self.work, self.checkpoint_size, f"the checkpoint at step {step}")
+        target = self.work / f"checkpoint-{step:07d}"
+        tmp = self.work / f".tmp-checkpoint-{step:07d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.mode.save(self.accelerator.unwrap_model(self.model), tmp)
+        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save({"step": torch.tensor(step), **_rng_state()}, tmp / "state.pt")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)  # a checkpoint exists completely or not at all
+        for old in _checkpoints(self.work, self.config.mode)[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+        self.report({"event": "checkpoint", "step": step, "path": str(target)})
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _rng_state() -> dict:
+    import torch
+
+    state = {"rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["rng_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict) -> None:
+    import torch
+
+    torch.set_rng_state(state["rng_cpu"])
+    if "rng_cuda" in state and torch.cuda.is_available() and len(state["rng_cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+
+
+def estimate_run(config: TrainConfig, store, *, progress: ProgressCallback = no_progress,
+                 cancel: Optional[CancelToken] = None, masker=None, restart: bool = False,
+                 report: Report = _nothing) -> Estimate:
+    """Prepare the run and time ``probe_steps`` (at least one) passes; trains nothing."""
+    run = _Run(config, store, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
+    estimate = run.probe(max(1, config.probe_steps))
+    report({"event": "estimate", **estimate.to_dict(), "text": estimate.text()})
+    return estimate
+
+
 def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback = no_progress,
-                     cancel: Optional[CancelToken] = None, masker=None, restart: bool = False) -> Path:
-    """Train, then write the user's model folder; returns its path.
+                     cancel: Optional[CancelToken] = None, masker=None, restart: bool = False,
+                     report: Report = _nothing) -> Path:
+    """Train (``config.mode``), then write the user's model folder; returns its path.
 
     A run of the same ``name`` with the same data and settings resumes from its last checkpoint
     (more ``steps`` continue it); a run of that name with other data or settings is refused unless
     ``restart`` discards it.
     """
-    import torch
-    import torch.nn.functional as F
-    from accelerate import Accelerator
-    from diffusers import DDPMScheduler
-
-    from core.devices import pick_device
-    from core.generation.components import load_components
-
-    models_root = store.models_dir or store.download_dir
-    check_model_name(config.name, models_root)
-    work = run_dir(models_root, config.name)
-    if restart:
-        shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    _check_same_run(work, config)
-    (work / "config.json").write_text(json.dumps(_run_identity(config), indent=2))
-    samples = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker, store=store,
-                              progress=progress, cancel=cancel)
-    if not samples:
-        raise PackshotError(f"None of the photos in {config.data_dir} could be read.")
-
-    device = pick_device(config.device)
-    accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="fp16" if device.type == "cuda" else "no")
-    torch.manual_seed(config.seed)
-    base = store.path(config.base_model)
-    start_step, resume = _latest_checkpoint(work)
-    parts = load_components(base, with_controlnet=resume is None)  # a resumed run loads its checkpoint instead
-    controlnet = parts.controlnet
-    if resume is not None:
-        from diffusers import ControlNetModel
-
-        controlnet = ControlNetModel.from_pretrained(str(resume / "controlnet"), local_files_only=True)
-        log.info("Resuming %s from step %d", config.name, start_step)
-    controlnet.train().requires_grad_(True)
-    noise_scheduler = DDPMScheduler.from_config(parts.scheduler_config)
-    optimizer = torch.optim.AdamW(controlnet.parameters(), lr=config.learning_rate)
-    if resume is not None and (resume / "optimizer.pt").is_file():
-        optimizer.load_state_dict(torch.load(resume / "optimizer.pt", weights_only=True))
-    dataset = BrandDataset(samples, config.resolution, config.empty_caption_rate, config.seed + start_step)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=min(config.batch_size, len(dataset)), shuffle=True,
-                                         drop_last=True)
-    controlnet, optimizer, loader = accelerator.prepare(controlnet, optimizer, loader)
-    frozen_dtype = torch.float16 if accelerator.mixed_precision == "fp16" else torch.float32
-    for module in (parts.unet, parts.vae, parts.text_encoder):
-        module.to(accelerator.device, dtype=frozen_dtype)
-    scale = parts.vae.config.scaling_factor
-
-    def encode(images):
-        return parts.vae.encode(images.to(frozen_dtype)).latent_dist.sample() * scale
-
-    step = start_step
-    losses = open(work / "losses.csv", "a", newline="")
-    writer = csv.writer(losses)
+    run = _Run(config, store, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
+    if run.main:
+        check_disk(run.work, run.checkpoint_size, "training checkpoints")
+    if config.probe_steps > 0 and run.start_step < config.steps:
+        estimate = run.probe(config.probe_steps)
+        report({"event": "estimate", **estimate.to_dict(), "text": estimate.text()})
+        progress(Progress("estimate", 1, 1, estimate.text()))
+    step = run.start_step
+    if run.heldout and step == 0:
+        run.validate(0)  # the base model on the held-out photos, to compare the grids against
+    losses = open(run.work / "losses.csv", "a", newline="") if run.main else None
+    writer = csv.writer(losses) if losses else None
+    batches = iter(run.loader)
     try:
         while step < config.steps:
-            for batch in loader:
-                if cancel is not None and cancel.cancelled:
-                    _save_checkpoint(accelerator, controlnet, optimizer, work, step)
-                    raise Cancelled(f"Training stopped at step {step}; run it again to resume.")
-                with torch.no_grad():
-                    image, background = batch["image"], batch["background"]
-                    latents = encode(image)
-                    masked_latents = encode(image * (background < 0.5))
-                    mask_latent = F.interpolate(background, size=latents.shape[-2:]).to(frozen_dtype)
-                    ids = parts.tokenizer(list(batch["caption"]), padding="max_length", truncation=True,
-                                          max_length=parts.tokenizer.model_max_length, return_tensors="pt").input_ids
-                    text = parts.text_encoder(ids.to(accelerator.device))[0]
-                    noise = torch.randn_like(latents)
-                    t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
-                                      device=latents.device)
-                    noisy = noise_scheduler.add_noise(latents, noise, t)
-                    nine = torch.cat([noisy, mask_latent, masked_latents], dim=1)
-                    target = noise if noise_scheduler.config.prediction_type == "epsilon" else \
-                        noise_scheduler.get_velocity(latents, noise, t)
-                with accelerator.autocast():
-                    down, mid = controlnet(nine, t, encoder_hidden_states=text,
-                                           controlnet_cond=background.repeat(1, 3, 1, 1), return_dict=False)
-                    pred = parts.unet(nine, t, encoder_hidden_states=text,
-                                      down_block_additional_residuals=[d.to(frozen_dtype) for d in down],
-                                      mid_block_additional_residual=mid.to(frozen_dtype)).sample
-                loss = F.mse_loss(pred.float(), target.float())
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(controlnet.parameters(), config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                if not torch.isfinite(loss):
-                    raise PackshotError(f"Training diverged at step {step} (loss {loss.item()}); lower the learning rate.")
-                writer.writerow([step, f"{loss.item():.6f}"])
+            if cancel is not None and cancel.cancelled:
+                if step > run.start_step or not _checkpoints(run.work, config.mode):
+                    run.save_checkpoint(step)
+                raise Cancelled(f"Training stopped at step {step}; run it again to resume.")
+            loss = run.step([next(batches) for _ in range(config.grad_accum)])
+            step += 1
+            if writer is not None:
+                writer.writerow([step, f"{loss:.6f}"])
                 losses.flush()
-                progress(Progress("train", step, config.steps, f"loss {loss.item():.4f}"))
-                if step % config.checkpoint_every == 0 or step == config.steps:
-                    _save_checkpoint(accelerator, controlnet, optimizer, work, step)
-                if step >= config.steps:
-                    break
+            report({"event": "loss", "step": step, "loss": loss})
+            progress(Progress("train", step, config.steps, f"loss {loss:.4f}"))
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                run.save_checkpoint(step)
+            if run.wants_validation(step):
+                run.validate(step)
     finally:
-        losses.close()
-    final = _latest_checkpoint(work)[1]
-    return export_model(base, final / "controlnet", models_root / config.name)
+        if losses is not None:
+            losses.close()
+    run.accelerator.wait_for_everyone()
+    final = _latest_checkpoint(run.work, config.mode)[1]
+    if not run.main:
+        return run.models_root / config.name
+    if final is None:  # e.g. a finished run whose checkpoints were deleted by hand
+        raise PackshotError(f"No checkpoint of '{config.name}' in {run.work}; restart the training.")
+    folder = export_model(run.base, final, run.models_root / config.name, config.mode)
+    if run.heldout and config.compare:
+        from trainer.compare import compare_models
+
+        result = compare_models(run.heldout, run.work, store, config.base_model, config.name,
+                                resolution=config.resolution, steps=config.validation_steps,
+                                seeds=tuple(config.validation_seeds), prompt=config.eval_prompt,
+                                device=str(run.accelerator.device.type), progress=progress, cancel=cancel)
+        report({"event": "eval", **result})
+    return folder
 
 
 TRAINED_MARKER = "packshot-trained.json"  # written into every model folder the trainer makes
@@ -170,11 +394,17 @@ def check_model_name(name: str, models_root: Path) -> None:
         raise PackshotError(f"{dest} already exists and was not made by the trainer; choose another name.")
 
 
+# Settings that may change between a run and its continuation without making it another run.
+_NOT_IDENTITY = ("steps", "device", "probe_steps", "checkpoint_every", "validate_every", "validation_seeds",
+                 "validation_steps", "compare", "eval_prompt")
+
+
 def _run_identity(config: TrainConfig) -> dict:
     """What makes a run the same run: everything but the step count, which may grow to continue it."""
-    identity = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items() if k != "steps"}
+    identity = {k: v for k, v in config.to_json().items() if k not in _NOT_IDENTITY}
     identity["data_dir"] = str(Path(config.data_dir).resolve())
     identity["masks_dir"] = str(Path(config.masks_dir).resolve()) if config.masks_dir else None
+    identity["captions_file"] = str(Path(config.captions_file).resolve()) if config.captions_file else None
     return identity
 
 
@@ -186,7 +416,7 @@ def _check_same_run(work: Path, config: TrainConfig) -> None:
         before = json.loads(previous.read_text())
     except (OSError, ValueError):
         return
-    changed = sorted(k for k, v in _run_identity(config).items() if before.get(k) != v and k != "device")
+    changed = sorted(k for k, v in _run_identity(config).items() if before.get(k) != v)
     if changed:
         raise PackshotError(
             f"A training run named '{config.name}' already exists with other {', '.join(changed)}. "
@@ -202,47 +432,44 @@ def read_losses(work: Path) -> list[tuple[int, float]]:
         return [(int(s), float(v)) for s, v in csv.reader(handle)]
 
 
-def _save_checkpoint(accelerator, controlnet, optimizer, work: Path, step: int) -> None:
-    import torch
-
-    target = work / f"checkpoint-{step:07d}"
-    tmp = work / f".tmp-checkpoint-{step:07d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.unwrap_model(controlnet).save_pretrained(tmp / "controlnet", safe_serialization=True)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)  # a checkpoint exists completely or not at all
+def _checkpoints(work: Path, mode: str) -> list[Path]:
+    sub = {"lora": "lora"}.get(mode, "controlnet")
+    return sorted(p for p in work.glob("checkpoint-*") if (p / sub).is_dir() and (p / "state.pt").is_file())
 
 
-def _latest_checkpoint(work: Path) -> tuple[int, Optional[Path]]:
-    found = sorted(p for p in work.glob("checkpoint-*") if (p / "controlnet" / "config.json").is_file())
+def _latest_checkpoint(work: Path, mode: str = "controlnet") -> tuple[int, Optional[Path]]:
+    found = _checkpoints(work, mode)
     if not found:
         return 0, None
     return int(found[-1].name.split("-")[1]), found[-1]
 
 
-def export_model(base: Path, controlnet_dir: Path, dest: Path) -> Path:
-    """A complete model folder like the published one: base components hard-linked, new ControlNet copied."""
+def export_model(base: Path, checkpoint: Path, dest: Path, mode: str = "controlnet") -> Path:
+    """A complete model folder like the published one: base components hard-linked (no extra disk for the
+    frozen weights), plus the trained ControlNet, or the base ControlNet and a ``lora`` folder."""
     tmp = dest.with_name(f".tmp-{dest.name}")
     shutil.rmtree(tmp, ignore_errors=True)
+    replaced = "controlnet" if mode == "controlnet" else None
     for path in base.rglob("*"):
         rel = path.relative_to(base)
-        if rel.parts[0] in ("controlnet", ".cache") or path.name == "pipeline.py" or not path.is_file() \
+        if rel.parts[0] in (replaced, ".cache", "lora") or path.name == "pipeline.py" or not path.is_file() \
                 or path.name == "packshot-lock.json":
             continue
         out = tmp / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(path.resolve(), out)  # no extra disk for the frozen SI2 weights
+            os.link(path.resolve(), out)
         except OSError:
             shutil.copy2(path, out)
-    shutil.copytree(controlnet_dir, tmp / "controlnet")
+    trained = "controlnet" if mode == "controlnet" else "lora"
+    shutil.copytree(checkpoint / trained, tmp / trained)
     index = json.loads((base / "model_index.json").read_text())
     index["_class_name"] = "StableDiffusionControlNetInpaintPipeline"
     index["controlnet"] = ["diffusers", "ControlNetModel"]
     (tmp / "model_index.json").unlink(missing_ok=True)
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
-    (tmp / TRAINED_MARKER).write_text(json.dumps({"base": str(base), "controlnet": str(controlnet_dir)}, indent=2))
+    (tmp / TRAINED_MARKER).write_text(json.dumps({"base": str(base), "mode": mode, "trained": trained,
+                                                   "checkpoint": str(checkpoint)}, indent=2))
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
     return dest

@@ -123,6 +123,10 @@ def _load_components(folder: Path, *, with_controlnet: bool, dtype: Any) -> Diff
     if unet.config.in_channels != 9:
         raise IncompatibleModelError(
             f"{folder}/unet takes {unet.config.in_channels} input channels; an inpainting UNet takes 9.")
+    if (folder / "lora").is_dir():  # a brand-style LoRA from the trainer, merged into the UNet once at load
+        unet.load_lora_adapter(str(folder / "lora"), prefix=None, local_files_only=True, use_safetensors=True)
+        unet.fuse_lora()
+        unet.unload_lora()
     controlnet = load_controlnet(folder, dtype=dtype) if with_controlnet else None
     text_encoder = CLIPTextModel.from_pretrained(
         str(folder), subfolder="text_encoder", local_files_only=True, dtype=dtype,

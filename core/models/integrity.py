@@ -60,6 +60,8 @@ def missing_parts(spec: ModelSpec, folder: Path) -> list[str]:
     if spec.kind == "diffusers-component":  # one model's folder (TAESD): config + weights, no pipeline index
         lacking = [] if (folder / "config.json").is_file() else ["config.json"]
         return lacking + ([] if _weight_files(folder) else ["weights (.safetensors)"])
+    if spec.kind == "transformers":  # one transformers model folder (e.g. BLIP): config + weights at the top
+        return [] if (folder / "config.json").is_file() and _weight_files(folder) else ["config.json and weights"]
     if not (folder / "model_index.json").is_file():
         return ["model_index.json"]
     lacking = []

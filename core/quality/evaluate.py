@@ -143,7 +143,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     if config.masks_dir is not None and not Path(config.masks_dir).is_dir():
         raise ImageReadError(f"--masks folder not found: {config.masks_dir}")
     try:
-        engines = {name: get_engine(name, store, config.device) for name in config.engines}
+        engines = {name: get_engine(name.split("@")[0], store, config.device, *name.split("@")[1:2]) for name in config.engines}  # "si2-controlnet@MODEL": another model
     except ValueError as exc:  # unknown engine name
         raise PackshotError(str(exc)) from exc
     missing = [m for e in engines.values() if e.needs_models for m in e.model_ids if not store.available(m)]

@@ -4,7 +4,6 @@ resume, export) is proven here; whether a real run improves backgrounds needs re
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from core.errors import Cancelled
 from core.generation.components import load_components
@@ -13,35 +12,10 @@ from core.progress import CancelToken
 from trainer.train import TrainConfig, read_losses, run_dir, train_controlnet
 
 
-@pytest.fixture
-def tiny_models(tmp_path, tiny_diffusion_models_dir):
-    """An empty models folder of our own (the trained model lands here); the base model is found in
-    the shared session folder through the store's second location."""
-    (tmp_path / "models").mkdir()
-    return tmp_path / "models"
-
-
-@pytest.fixture
-def brand_photos(tmp_path):
-    data, masks = tmp_path / "brand", tmp_path / "masks"
-    data.mkdir()
-    masks.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        img = np.full((72, 96, 3), 230, np.uint8)
-        img[20:50, 30:60] = rng.integers(0, 255, 3)
-        Image.fromarray(img).save(data / f"bottle_{i}.png")
-        mask = np.zeros((72, 96), np.uint8)
-        mask[20:50, 30:60] = 255
-        Image.fromarray(mask).save(masks / f"bottle_{i}.png")
-    (data / "captions.csv").write_text("file,caption\nbottle_0.png,a bottle on marble\n")
-    return data, masks
-
-
 def _config(brand_photos, **kw):
     data, masks = brand_photos
     base = dict(data_dir=data, masks_dir=masks, name="my-brand", steps=4, batch_size=2, resolution=64,
-                checkpoint_every=2, learning_rate=1e-3, device="cpu")
+                checkpoint_every=2, learning_rate=1e-3, device="cpu", probe_steps=0)
     base.update(kw)
     return TrainConfig(**base)
 

@@ -1,0 +1,195 @@
+"""The wizard's training page: a training *process* watched through its events file.
+
+Training never runs inside the app: ``trainer.process.TrainingProcess`` starts
+``python -m trainer.run_process``, and a timer polls its JSON-lines events for progress, the loss
+curve and how it ended. If the process dies (crash, out-of-memory kill) the page says so and the
+app carries on; the last checkpoint stays, so running again resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizardPage,
+)
+
+POLL_MS = 200
+
+
+class ProcessWatcher:
+    """Polls a TrainingProcess on a timer; calls ``on_event`` per event and ``on_end`` with the outcome."""
+
+    def __init__(self, parent, on_event: Callable[[dict], None], on_end: Callable) -> None:
+        self.process = None
+        self.on_event, self.on_end = on_event, on_end
+        self.timer = QTimer(parent, interval=POLL_MS, timeout=self._poll)
+
+    def start(self, process) -> None:
+        self.process = process.start()
+        self.timer.start()
+
+    def _poll(self) -> None:
+        if self.process is None:
+            return
+        for event in self.process.poll():
+            self.on_event(event)
+        outcome = self.process.outcome()
+        if outcome is not None:
+            self.timer.stop()
+            process, self.process = self.process, None
+            self.on_end(outcome, process)
+
+    @property
+    def busy(self) -> bool:
+        return self.process is not None
+
+    def cancel(self) -> None:
+        if self.process is not None:
+            self.process.cancel()
+
+
+class TrainPage(QWizardPage):
+    """Runs the job; Stop asks the process to stop after the current step, keeping a checkpoint."""
+
+    def __init__(self, store, make_config: Callable, restart: Callable[[], bool]) -> None:
+        super().__init__()
+        self.store, self.make_config, self.restart = store, make_config, restart
+        self.setTitle("Training")
+        self.result_folder: Optional[Path] = None
+        self.outcome = None
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.estimate = QLabel("")
+        self.estimate.setWordWrap(True)
+        self.problems = QLabel("")
+        self.problems.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.cancel_button = QPushButton("Stop (keeps a checkpoint)")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QVBoxLayout(self)
+        for widget in (self.status, self.estimate, self.problems, self.bar, self.cancel_button):
+            layout.addWidget(widget)
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.plot = None
+        try:  # pyqtgraph is a declared dependency; the wizard still works without the plot
+            import pyqtgraph as pg
+
+            self.plot = pg.PlotWidget(title="Training loss")
+            self.plot.setLabel("bottom", "step")
+            self.curve = self.plot.plot([], [])
+            layout.addWidget(self.plot)
+        except ImportError:
+            pass
+        # Validation: the base model's grid beside the latest one, and eval's table at the end.
+        grids = QHBoxLayout()
+        self.base_grid, self.latest_grid = QLabel(), QLabel()
+        for label in (self.base_grid, self.latest_grid):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grids.addWidget(label)
+        layout.addLayout(grids)
+        self.eval_table = QTableWidget(0, 5)
+        self.eval_table.setHorizontalHeaderLabels(["Model", "Renders", "Mean expansion", "Mean IoU", "CLIP"])
+        self.eval_table.hide()
+        layout.addWidget(self.eval_table)
+        self.grid_paths: dict[int, str] = {}
+        self.eval_rows: list[dict] = []
+        self.watcher = ProcessWatcher(self, self._event, self._ended)
+
+    @property
+    def process(self):
+        return self.watcher.process
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt naming
+        from trainer.process import TrainingProcess
+        from trainer.train import read_losses, run_dir
+
+        self.result_folder, self.outcome = None, None
+        self.grid_paths, self.eval_rows = {}, []
+        self.eval_table.hide()
+        config = self.make_config()
+        restart = self.restart()
+        rows = [] if restart else read_losses(run_dir(self.store.models_dir or self.store.download_dir, config.name))
+        self.steps, self.losses = [s for s, _ in rows], [v for _, v in rows]  # a resumed run shows its earlier steps
+        self._plot()
+        self.status.setText("Starting the training process…")
+        self.cancel_button.setEnabled(True)
+        self.watcher.start(TrainingProcess(config, self.store, restart=restart))
+
+    def _event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            self.bar.setMaximum(max(1, event["total"]))
+            self.bar.setValue(event["done"])
+            self.status.setText(f"{event['stage']}: {event['done']}/{event['total']} {event.get('message', '')}")
+        elif kind == "loss":
+            self.steps.append(event["step"])
+            self.losses.append(event["loss"])
+            self._plot()
+        elif kind == "estimate":
+            self.estimate.setText(event.get("text", ""))
+        elif kind == "validation":
+            self.grid_paths[event["step"]] = event["path"]
+            self._show_grids()
+        elif kind == "eval":
+            self._show_eval(event.get("rows", []))
+        elif kind == "data" and event.get("problems"):
+            self.problems.setText("Skipped or questionable:\n" + "\n".join(event["problems"][:10]))
+
+    def _show_grids(self) -> None:
+        first, last = min(self.grid_paths), max(self.grid_paths)
+        for label, step in ((self.base_grid, first), (self.latest_grid, last)):
+            pixmap = QPixmap(self.grid_paths[step])
+            label.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 480)))
+            label.setToolTip(f"step {step}" + (" (before training)" if step == 0 else ""))
+
+    def _show_eval(self, rows: list[dict]) -> None:
+        self.eval_rows = rows
+        self.eval_table.setRowCount(len(rows))
+
+        def pct(x):
+            return "–" if x is None else f"{100 * x:.2f}%"
+
+        for i, row in enumerate(rows):
+            cells = (row["model"], f"{row['n'] - row['failed']}/{row['n']}", pct(row.get("mean_expansion")),
+                     "–" if row.get("mean_iou") is None else f"{row['mean_iou']:.3f}",
+                     "–" if row.get("mean_clip") is None else f"{row['mean_clip']:.2f}")
+            for j, text in enumerate(cells):
+                self.eval_table.setItem(i, j, QTableWidgetItem(text))
+        self.eval_table.show()
+
+    def _plot(self) -> None:
+        if self.plot is not None:
+            self.curve.setData(self.steps, self.losses)
+
+    def _ended(self, outcome, process) -> None:
+        self.outcome = outcome
+        if outcome.kind == "done":
+            self.result_folder = Path(outcome.event["folder"])
+            text = f"Done. Model '{self.result_folder.name}' is ready in {self.result_folder}; pick it in the engine settings."
+        elif outcome.kind == "cancelled":
+            text = outcome.message or "Stopped; run again to resume."
+        else:
+            text = outcome.message
+        self.status.setText(text)
+        self.cancel_button.setEnabled(False)
+        self.completeChanged.emit()
+
+    def cancel(self) -> None:
+        if self.watcher.busy:
+            self.status.setText("Stopping after this step…")
+            self.watcher.cancel()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt naming
+        return not self.watcher.busy
