@@ -134,17 +134,19 @@ class BrandDataset:
 
         sample = self.samples[index]
         rgb = load_photo(sample.photo).rgb8
-        product = cv2.imread(str(sample.mask_png), cv2.IMREAD_GRAYSCALE) > 127
+        # The soft object map, area-resized like the authors' 9-channel training script: the ControlNet is
+        # trained (and run, core.generation.pipeline) on the soft map; only the UNet's copy is binarised.
+        product = cv2.imread(str(sample.mask_png), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
         h, w = product.shape
         scale = self.resolution * 1.5 / min(h, w)
         size = (max(self.resolution, round(w * scale)), max(self.resolution, round(h * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        product = cv2.resize(product.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        product = cv2.resize(product, size, interpolation=cv2.INTER_AREA)
         top = rng.randint(0, size[1] - self.resolution)
         left = rng.randint(0, size[0] - self.resolution)
         crop = (slice(top, top + self.resolution), slice(left, left + self.resolution))
         image = torch.from_numpy(rgb[crop].copy()).permute(2, 0, 1).float() / 127.5 - 1.0
-        background = torch.from_numpy((~product[crop]).astype(np.float32))[None]  # white = generate
+        background = torch.from_numpy(np.clip(1.0 - product[crop], 0.0, 1.0))[None]  # soft; white = generate
         caption = "" if rng.random() < self.empty_caption_rate else sample.caption
         return {"image": image, "background": background, "caption": caption}
 

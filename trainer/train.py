@@ -170,9 +170,10 @@ class _Run:
         scale = parts.vae.config.scaling_factor
         with torch.no_grad():
             image, background = batch["image"].to(device), batch["background"].to(device)
+            binary = (background >= 0.5).float()  # the UNet's mask channel; the control image stays soft
             latents = parts.vae.encode(image.to(dtype)).latent_dist.sample() * scale
-            masked_latents = parts.vae.encode((image * (background < 0.5)).to(dtype)).latent_dist.sample() * scale
-            mask_latent = F.interpolate(background, size=latents.shape[-2:]).to(dtype)
+            masked_latents = parts.vae.encode((image * (binary < 0.5)).to(dtype)).latent_dist.sample() * scale
+            mask_latent = F.interpolate(binary, size=latents.shape[-2:]).to(dtype)
             ids = parts.tokenizer(list(batch["caption"]), padding="max_length", truncation=True,
                                   max_length=parts.tokenizer.model_max_length, return_tensors="pt").input_ids
             text = parts.text_encoder(ids.to(device))[0]
