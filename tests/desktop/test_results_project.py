@@ -104,10 +104,11 @@ def test_closing_mid_generation_stops_cleanly(qtbot, make_window, app_settings, 
 def test_a_vanished_original_shows_as_failed(qtbot, make_window, app_settings, photos_dir):
     window = make_window(app_settings)
     window.open_folder(photos_dir)
+    project = window.session.out_dir
     window.close()
     (photos_dir / "b_jar.jpg").unlink()
     again = make_window(app_settings)
-    again.open_folder(photos_dir / "packshot-output")
+    again.open_folder(project)  # the project folder itself opens as it is
     entry = again.model.entry(again.model.row_of(photos_dir / "b_jar.jpg"))
     assert entry.status == "failed" and "gone" in entry.error
 
