@@ -548,9 +548,14 @@ class MainWindow(QMainWindow):
         if ready is None:
             return None
         folder, settings = ready
+        from dataclasses import replace
+
         used = [r.seed for r in self.session.results(path)]
         seed = (max(used) + 1) if used else self.templates.seed.value()
-        job = PhotoRunJob(folder, self.session.out_dir, path, settings, seeds=[seed],
+        # New seeds are new settings (their own job key), so the earlier results stay recorded beside them.
+        settings = replace(settings, seed=seed)
+        job = PhotoRunJob(folder, self.session.out_dir, path, settings,
+                          seeds=[seed + i for i in range(settings.variants)],
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
 
