@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"{self.model.rowCount()} photos · project in {session.out_dir}")
         self.stack.setCurrentIndex(PAGE_WORK)
         self.tabs.setCurrentIndex(TAB_PHOTOS)
+        self.stepper.set_current(TAB_PHOTOS)  # currentChanged does not fire when already there
         if self.model.rowCount():
             self.select_photo(self.model.entry(0).path)
         self._show_export_dir()
