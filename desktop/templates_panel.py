@@ -496,6 +496,9 @@ class TemplatesPanel(QWidget):
         """Every widget's value; ``desktop.job_settings.settings_from_ui`` makes the job settings."""
         if self.engine() == "image" and self.background_image is None:
             raise PackshotError("The 'image' engine needs a background image: choose one under Engine and settings.")
+        if not shadow_supported(self.shadow_kind()):
+            raise PackshotError("This Packshot cannot keep the photo's own shadow yet: choose none, contact or drop "
+                                "under Shadow.")
         template = self.current_template()
         return BatchOptions(
             engine=self.engine(), template=self.template_combo.currentText(),
