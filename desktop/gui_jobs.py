@@ -1,34 +1,28 @@
-"""The queue jobs of the desktop app (no Qt): they wrap ``core.jobs.PhotoJob`` like the CLI does.
+"""The queue jobs of the desktop app (no Qt): the app submits core's own jobs.
 
-``GenerateJob.run`` executes on the queue's worker thread, so the ``JobContext`` (masker, engine,
-QC gate: the models) is built and cached there, once per distinct settings, and reused for every
-photo of a "run on all". The GUI thread only builds these small descriptions.
+"Run on all" and "Run on the selection" run ``core.jobs.BatchJob`` (folder lock, name-clash and
+template-variable checks, resume, skip-done), "Try on this photo" and "Regenerate" one
+``core.jobs.PhotoJob`` of such a batch. Their ``JobSettings`` come from
+``desktop.job_settings.settings_from_ui`` only. ``run`` executes on the queue's worker thread,
+where models load (once per process, cached by core); the GUI thread only builds these objects.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 from core.errors import Cancelled, PackshotError
+from core.jobs import BatchJob, PhotoJob
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from desktop.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
-_CONTEXTS: dict[str, Any] = {}  # settings fingerprint -> core.jobs.JobContext (worker thread only)
-_CONTEXT_LIMIT = 4
 _STORES: dict[str, Any] = {}  # out_dir -> ProjectStore (its connections are per thread)
-
-
-def export_presets() -> tuple[str, ...]:
-    from core.generation.presets import PRESETS
-
-    return tuple(PRESETS)
 
 
 def project_store(out_dir: Path) -> Any:
@@ -48,21 +42,6 @@ def photo_stem(store: Any, photo: Path) -> str:
     return unique_stems(photos).get(Path(photo).resolve(), Path(photo).stem)
 
 
-def job_context(job_settings: Any, store_models_dir: Optional[str]) -> Any:
-    """A cached ``JobContext`` for these settings (models load once per process)."""
-    from core.jobs import JobContext
-    from core.models.store import ModelStore
-
-    key = json.dumps(job_settings.to_dict(), sort_keys=True, default=str)
-    ctx = _CONTEXTS.get(key)
-    if ctx is None:
-        if len(_CONTEXTS) >= _CONTEXT_LIMIT:
-            _CONTEXTS.pop(next(iter(_CONTEXTS)))
-        ctx = JobContext(job_settings, model_store=ModelStore(store_models_dir or None))
-        _CONTEXTS[key] = ctx
-    return ctx
-
-
 def keeper(results: list, current_key: Optional[str]) -> Optional[Any]:
     """The one result that counts as chosen: the store marks one keeper per settings (job key), so
     after "regenerate" two may be marked; the one of the photo's latest settings wins, else the
@@ -74,50 +53,96 @@ def keeper(results: list, current_key: Optional[str]) -> Optional[Any]:
     return (current or sorted(chosen, key=lambda r: r.id))[-1]
 
 
-class GenerateJob:
-    """Generate one photo's variants with the panel's template and settings (the queue runs it)."""
+def input_folder(store: Any, input_dir: Optional[Path]) -> Path:
+    """The photo folder of a project: the one opened, else the one folder its photos are in."""
+    if input_dir is not None:
+        return Path(input_dir)
+    parents = {r.path.parent for r in store.photos()}
+    if len(parents) != 1:
+        raise PackshotError("This project's photos are not in one folder; open the photo folder itself "
+                            "to run the batch.")
+    return parents.pop()
 
-    def __init__(self, out_dir: Path, photo: Path, engine: str, gen_settings: Any, app: AppSettings, *,
-                 template_prompt: str, template_negative: str, template_name: str,
-                 variables: dict[str, str], seeds: Optional[list[int]] = None, qc_retries: int = 0,
-                 model: Optional[str] = None) -> None:
-        self.out_dir = Path(out_dir)
-        self.photo = Path(photo)
-        self.engine = engine
-        self.gen = gen_settings
-        self.seeds = seeds
-        self.variables = dict(variables)
-        self.template_name = template_name
-        from core.jobs import (
-            JobSettings,
-            MachineSettings,
-            MaskSettings,
-            OutputSettings,
-            PromptSettings,
-            QualitySettings,
-        )
 
-        self.job_settings = JobSettings(
-            engine=engine, model=model, generation=gen_settings,
-            prompt=PromptSettings(prompt=template_prompt, negative=template_negative),
-            masks=MaskSettings(masker=app.masker),
-            qc=QualitySettings(qc_threshold=app.qc_threshold, qc_retries=qc_retries),
-            output=OutputSettings(redo=True),  # the user asked for this photo explicitly: always generate
-            machine=MachineSettings(device=app.device, models_dir=app.models_dir or None),
-        )
-        self.label = f"{self.photo.name} · {engine} · {gen_settings.variants} variant(s)" + \
-            (f" · seed {seeds[0]}" if seeds else "")
+class _AppBatch(BatchJob):
+    """``BatchJob`` limited to the photos the user chose, without the photos whose mask was
+    rejected in review ("do not generate this one"). Stems, clash check, lock: the whole folder's."""
+
+    def __init__(self, *args: Any, only: Optional[Sequence[Path]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.only = {Path(p).resolve() for p in only} if only is not None else None
+
+    def my_photos(self) -> list[Path]:
+        rejected = set()
+        if self.project is not None:
+            rejected = {r.path.resolve() for r in self.project.photos() if r.settings.get("mask_rejected")}
+        return [p for p in super().my_photos()
+                if p.resolve() not in rejected and (self.only is None or p.resolve() in self.only)]
+
+
+class BatchRunJob:
+    """Run core's ``BatchJob`` on the folder, for every photo or a selection."""
+
+    def __init__(self, input_dir: Path, out_dir: Path, settings: Any, *, photos: Optional[Sequence[Path]] = None,
+                 templates_path: Optional[Path] = None) -> None:
+        self.input_dir, self.out_dir, self.settings = Path(input_dir), Path(out_dir), settings
+        self.photos = list(photos) if photos is not None else None
+        self.templates_path = templates_path
+        what = "all photos" if self.photos is None else f"{len(self.photos)} photo(s)"
+        self.label = f"Batch · {what} · {settings.engine}"
+        self.summary: Any = None
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> Any:
-        from core.jobs import PhotoJob
+        progress(Progress("loading models", 0, 0, "preparing the batch"))
+        job = _AppBatch(self.input_dir, self.out_dir, self.settings, templates_path=self.templates_path,
+                        only=self.photos, argv=["packshot-studio"])
+        try:
+            job.prepare()
+            self.summary = job.run(progress, cancel)
+        finally:
+            job.release()
+            if job.project is not None:
+                job.project.close()
+        if self.summary.cancelled:
+            raise Cancelled("batch cancelled")
+        return self.summary
 
+
+class _NewSeedPhoto(PhotoJob):
+    """"Regenerate": the same photo job with a new seed, written beside the earlier result
+    (``<name>-seed<N>``) instead of over it."""
+
+    def outputs(self) -> list[Path]:
+        return [out.with_name(f"{out.stem}-seed{seed}{out.suffix}")
+                for out, seed in zip(super().outputs(), self.variant_seeds)]
+
+
+class PhotoRunJob:
+    """One photo through the batch's own ``PhotoJob`` (same folder checks and lock as a batch)."""
+
+    def __init__(self, input_dir: Path, out_dir: Path, photo: Path, settings: Any, *,
+                 seeds: Optional[Sequence[int]] = None, templates_path: Optional[Path] = None) -> None:
+        self.input_dir, self.out_dir, self.photo = Path(input_dir), Path(out_dir), Path(photo)
+        self.settings, self.templates_path = settings, templates_path
+        self.seeds = list(seeds) if seeds is not None else None
+        self.label = f"{self.photo.name} · {settings.engine}" + (f" · seed {self.seeds[0]}" if self.seeds else "")
+
+    def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> Any:
         progress(Progress("loading models", 0, 0, self.photo.name))
-        ctx = job_context(self.job_settings, self.job_settings.machine.models_dir)
-        ctx.variables[self.photo.name] = self.variables  # this photo's values, CSV and panel merged
-        store = project_store(self.out_dir)
-        job = PhotoJob(self.photo, self.out_dir, ctx, project=store, stem=photo_stem(store, self.photo),
-                       seeds=self.seeds or self.gen.variant_seeds())
-        outcome = job.run(_saved_means_done(progress), cancel)
+        # Asked for explicitly: made again even when done (redo), and only this photo.
+        batch = BatchJob(self.input_dir, self.out_dir, replace(self.settings, output=replace(self.settings.output, redo=True)),
+                         templates_path=self.templates_path, argv=["packshot-studio"])
+        try:
+            batch.prepare()
+            job = batch.photo_jobs([self.photo.resolve()])[0]
+            if self.seeds is not None:
+                job = _NewSeedPhoto(job.path, job.out_dir, job.context, project=job.project, stem=job.stem,
+                                    seeds=self.seeds)
+            outcome = job.run(_saved_means_done(progress), cancel)
+        finally:
+            batch.release()
+            if batch.project is not None:
+                batch.project.close()
         if outcome.status == "failed":
             # The exception itself, traceback and type kept: a missing model is handled differently from a bad photo.
             raise outcome.error if outcome.error is not None else PackshotError(outcome.message)
@@ -138,45 +163,58 @@ def _saved_means_done(progress: ProgressCallback) -> ProgressCallback:
     return report
 
 
-_MASKERS: dict[tuple, Any] = {}  # (kind, models dir, device) -> masker
+_MASK_CONTEXTS: dict[str, Any] = {}  # mask settings -> JobContext (one masker, one embedding cache)
 _MASKERS_LOCK = threading.Lock()
 
 
-def shared_masker(kind: str, models_dir: Optional[str], device: str) -> Any:
-    """One masker (one SAM in memory, one embedding cache) for mask review and automatic masks.
+def mask_context(mask_settings: Any) -> Any:
+    """The ``JobContext`` whose masker the app uses for review and automatic masks: the batch's
+    masker for the same settings, so the app's masks carry the origin the batch checks.
 
     Built on first use by whichever worker thread asks first; SAM maskers are safe to share (the
     embedding cache is thread-safe and encodes each photo once)."""
-    key = (kind, models_dir or None, device)
+    import json
+
+    key = json.dumps(mask_settings.to_dict(), sort_keys=True, default=str)
     with _MASKERS_LOCK:
-        if key not in _MASKERS:
-            from core.masking import build_masker
-            from core.models.store import ModelStore
+        if key not in _MASK_CONTEXTS:
+            from core.jobs import JobContext
 
-            _MASKERS[key] = build_masker(kind, ModelStore(models_dir or None), device=device)
-        return _MASKERS[key]
+            _MASK_CONTEXTS[key] = JobContext(mask_settings)
+        return _MASK_CONTEXTS[key]
 
 
-def save_mask(store: Any, path: Path, result: Any, state: str) -> Path:
-    """Write ``result`` as the project's 8-bit mask PNG for ``path`` and record it in the store."""
+def mask_origin(ctx: Any, path: Path, reviewed: bool = False) -> dict:
+    """What a mask of the app was made from, in the form ``PhotoJob`` compares (models + photo)."""
+    from core.jobs import file_sha256
+
+    origin = {"models": ctx.auto_mask_models(), "photo_sha256": file_sha256(Path(path))}
+    if reviewed:
+        origin["reviewed"] = "desktop"
+    return origin
+
+
+def save_mask(store: Any, path: Path, result: Any, state: str, origin: Optional[dict] = None) -> Path:
+    """Write ``result`` as the project's 8-bit mask PNG for ``path`` (where the batch looks for it)
+    and record it with its origin, so the batch reuses it instead of masking again."""
     from core.jobs import quantize_mask, save_mask_atomic
 
     record = store.photo(path)
     photo_id = record.id if record else store.add_photo(path)
     target = store.masks_dir / f"{photo_stem(store, path)}.png"
     save_mask_atomic(target, quantize_mask(result).alpha)
-    store.set_mask(photo_id, state, target, source=result.source, score=result.score)
+    store.set_mask(photo_id, state, target, source=result.source, score=result.score, origin=origin)
     return target
 
 
 class AutoMaskJob:
     """Compute the automatic mask (and its score) of every photo that has none, so the review queue
-    can put the doubtful ones first."""
+    can put the doubtful ones first; the batch later reuses them."""
 
-    def __init__(self, out_dir: Path, app: AppSettings) -> None:
+    def __init__(self, out_dir: Path, mask_settings: Any) -> None:
         self.out_dir = Path(out_dir)
-        self.key = (app.masker, app.models_dir or None, app.device)
-        self.label = f"Automatic masks ({app.masker})"
+        self.mask_settings = mask_settings
+        self.label = f"Automatic masks ({mask_settings.masks.masker})"
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
         from core.errors import ImageReadError
@@ -184,7 +222,7 @@ class AutoMaskJob:
 
         store = project_store(self.out_dir)
         todo = [r for r in store.photos() if r.mask_path is None or not r.mask_path.is_file()]
-        masker = shared_masker(*self.key)
+        ctx = mask_context(self.mask_settings)
         done = 0
         for i, record in enumerate(todo):
             check(cancel)
@@ -194,60 +232,8 @@ class AutoMaskJob:
             except ImageReadError as exc:
                 store.fail_photo(record.id, "ImageReadError", str(exc))
                 continue
-            save_mask(store, record.path, masker.compute(photo, cancel=cancel), "auto")
+            save_mask(store, record.path, ctx.masker.compute(photo, cancel=cancel), "auto",
+                      mask_origin(ctx, record.path))
             done += 1
         progress(Progress("masks", len(todo), len(todo), f"{done} masks"))
         return done
-
-
-class ExportJob:
-    """Write each photo's chosen result to ``dest`` with a size preset, recipe included."""
-
-    def __init__(self, out_dir: Path, dest: Path, preset: str) -> None:
-        self.out_dir, self.dest, self.preset = Path(out_dir), Path(dest), preset
-        self.label = f"Export chosen · {preset} → {self.dest}"
-
-    def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> list[Path]:
-        return export_chosen(self.out_dir, self.dest, self.preset, progress, cancel)
-
-
-def export_chosen(out_dir: Path, dest: Path, preset: str, progress: ProgressCallback = no_progress,
-                  cancel: Optional[CancelToken] = None) -> list[Path]:
-    from core.generation.presets import apply_preset, get_preset
-    from core.images import load_photo, save_image
-    from core.jobs import load_mask_file
-    from core.recipe import Recipe, text_chunks
-
-    get_preset(preset)  # unknown preset: fail before writing anything
-    store = project_store(out_dir)
-    dest = Path(dest)
-    if dest.resolve() == Path(out_dir).resolve() or dest.resolve() in {r.path.parent for r in store.photos()}:
-        raise PackshotError(f"Export into {dest} would mix exports with originals or project files; "
-                            "choose another folder.")
-    dest.mkdir(parents=True, exist_ok=True)
-    stems = {r.id: photo_stem(store, r.path) for r in store.photos()}
-    chosen = [best for rec in store.photos() if (best := keeper(store.results(rec.id), rec.job_key))]
-    written = []
-    for i, result in enumerate(chosen):
-        check(cancel)
-        record = store.photo(result.photo_id)
-        progress(Progress("export", i, len(chosen), record.name))
-        image = load_photo(result.output_path)
-        mask_path = record.mask_path
-        if mask_path is None or not mask_path.is_file():
-            raise PackshotError(f"{record.name}: its mask file is gone; open it in mask review and accept it.")
-        mask = load_mask_file(mask_path, image.size)
-        pixels = apply_preset(image.pixels, mask.mask, preset)
-        name = f"{stems[record.id]}.png" if preset == "original" else f"{stems[record.id]}_{preset}.png"
-        target = dest / name
-        recipe = Recipe.from_dict(result.recipe)
-        recipe.preset = preset
-        recipe.mask = {**recipe.mask, "path": os.path.relpath(mask_path, dest)}
-        text = text_chunks(recipe) if pixels.dtype.itemsize == 1 else None
-        save_image(target, pixels, icc_profile=image.icc_profile, text=text)
-        written.append(target)
-    progress(Progress("export", len(chosen), len(chosen), f"{len(written)} exported"))
-    log.info("Exported %d results to %s (%s)", len(written), dest, preset)
-    return written
-
-

@@ -1,4 +1,8 @@
-"""The main window: photo grid, mask review, prompt templates, results, and the queue dock."""
+"""The main window: an empty state, then the guided flow Photos -> Masks -> Background -> Export
+(a side bar with what each step has done and one obvious next action), and the queue dock.
+
+All work is core's: the Background step's options become ``JobSettings`` in one place
+(``desktop.job_settings.settings_from_ui``) and "Run" submits core's ``BatchJob``."""
 
 from __future__ import annotations
 
@@ -6,21 +10,27 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
+    QStackedWidget,
     QTabWidget,
     QWidget,
 )
 
 from core.errors import ModelMissingError, PackshotError
+from desktop.batch_options import BatchOptions
 from desktop.errors import show_error
-from desktop.gui_jobs import AutoMaskJob, ExportJob, GenerateJob, export_presets
+from desktop.export_actions import ExportJob, export_presets
+from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob, input_folder
+from desktop.job_settings import mask_settings, settings_from_ui, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
+from desktop.options_store import load_options, save_options
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import (
     ProjectSession,
@@ -28,17 +38,20 @@ from desktop.project_session import (
     is_project_dir,
     project_place_problem,
     user_project_dir,
+    writable,
 )
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueuePanel
 from desktop.results import ResultsPanel
 from desktop.settings import AppSettings, save_settings
+from desktop.stepper import EmptyState, Stepper
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
 
 log = logging.getLogger(__name__)
 
 TAB_PHOTOS, TAB_MASKS, TAB_PROMPT, TAB_RESULTS = range(4)
+PAGE_EMPTY, PAGE_WORK = range(2)
 
 
 class MainWindow(QMainWindow):
@@ -64,22 +77,46 @@ class MainWindow(QMainWindow):
         self.mask_panel.mask_saved.connect(self.refresh_entry)
         self.mask_panel.photo_changed.connect(self.select_photo)
         self.mask_panel.compute_all_requested.connect(self.compute_all_masks)
-        self.templates = TemplatesPanel(settings)
+        self.mask_panel.download_requested.connect(self.open_models)
+        self.mask_panel.order_changed.connect(self._update_steps)
+        # Saved options (QSettings), else seeded from the settings file's defaults.
+        self.templates = TemplatesPanel(settings, load_options())
         self.templates.try_requested.connect(self.try_on_current)
         self.templates.run_all_requested.connect(self.run_on_all)
+        self.templates.settings_changed.connect(self._update_steps)
         self.results = ResultsPanel(self.presets)
         self.results.keep_requested.connect(self.keep_result)
         self.results.regenerate_requested.connect(self.regenerate)
-        self.results.export_requested.connect(self.export_chosen)
-        self.results.preset_combo.setCurrentText(settings.export_preset)
+        self.results.export_requested.connect(lambda preset: self.export_chosen(preset))
+        self.results.regenerate_flagged_requested.connect(self.regenerate_flagged)
+        self.results.change_export_dir_requested.connect(self._choose_export_dir)
+        self.results.reveal_requested.connect(reveal_in_file_manager)
+        self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
+        self.export_dir: Optional[Path] = None
+        self.last_export: list[Path] = []
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.grid, "Photos")
-        self.tabs.addTab(self.mask_panel, "Mask review")
-        self.tabs.addTab(self.templates, "Prompt && engine")
-        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(self.mask_panel, "Masks")
+        self.tabs.addTab(self.templates, "Background")
+        self.tabs.addTab(self.results, "Results && export")
+        self.tabs.tabBar().hide()  # the stepper is the one way through the steps
         self.tabs.currentChanged.connect(self._tab_changed)
-        self.setCentralWidget(self.tabs)
+        self.stepper = Stepper()
+        self.stepper.step_chosen.connect(self.tabs.setCurrentIndex)
+        work = QWidget()
+        row = QHBoxLayout(work)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.stepper)
+        row.addWidget(self.tabs, 1)
+        self.empty = EmptyState()
+        self.empty.open_requested.connect(self._open_dialog)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(work)
+        self.setCentralWidget(self.stack)
+        self.setAcceptDrops(True)  # a folder or photos dropped anywhere open
+        self.ask_before_closing = True  # tests answer for the user
 
         self.queue_panel = QueuePanel(self.queue)
         dock = QDockWidget("Generation queue", self)
@@ -90,6 +127,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
         self.queue_dock = dock
+        dock.hide()  # shown when work is queued
+        self.queue.item_added.connect(lambda *_: self.queue_dock.show())
+        self.queue.item_progress.connect(self._progress)
 
         self.queue.item_finished.connect(self._job_finished)
         self.queue.item_failed.connect(self._job_failed)
@@ -101,18 +141,21 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self._refresh_project)
         self._job_paths: dict[int, Path] = {}
         self._mask_jobs: set[int] = set()
-        self.status_label = QLabel("Open a folder of product photos (Ctrl+O).")
+        self._export_jobs: set[int] = set()
+        self.status_label = QLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
         self.statusBar().addWidget(self.status_label, 1)
         self._build_menus()
+        self.queue.idle.connect(self._update_steps)
+        self._update_steps()
 
     # -- menus and shortcuts --------------------------------------------------------------------
-    def _action(self, menu, text: str, slot, shortcut: Optional[str] = None) -> QAction:
+    def _action(self, menu, text: str, slot, shortcut: Optional[str] = None, *more: str) -> QAction:
         action = QAction(text, self)
         if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcuts([QKeySequence(k) for k in (shortcut, *more)])
         action.triggered.connect(slot)
         menu.addAction(action)
-        self.addAction(action)  # shortcuts work whichever tab has focus
+        self.addAction(action)  # shortcuts work whichever step has focus
         return action
 
     def _build_menus(self) -> None:
@@ -121,7 +164,10 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open folder…", self._open_dialog, "Ctrl+O")
         self.recent_menu = file_menu.addMenu("Open recent")
         self._fill_recent()
-        self._action(file_menu, "Export chosen…", lambda: self.export_chosen(self.settings.export_preset), "Ctrl+E")
+        self._action(file_menu, "Export chosen", lambda: self.export_chosen(self.results.preset_combo.currentText()),
+                     "Ctrl+E")
+        self._action(file_menu, "Reveal the project in the file manager",
+                     lambda: self.session and reveal_in_file_manager(self.session.out_dir))
         file_menu.addSeparator()
         self._action(file_menu, "Settings…", self.open_settings, "Ctrl+,")
         self._action(file_menu, "Models…", self.open_models)
@@ -129,21 +175,52 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         run_menu = bar.addMenu("&Generate")
+        self._action(run_menu, "Next step's action", self.stepper.next_btn.click, "Ctrl+Return", "Ctrl+Enter")
         self._action(run_menu, "Compute all masks", self.compute_all_masks, "Ctrl+M")
         self._action(run_menu, "Try on this photo", self.try_on_current, "Ctrl+T")
+        self._action(run_menu, "Run on the selected photos", self.run_on_selection, "Ctrl+Shift+S")
         self._action(run_menu, "Run on all", self.run_on_all, "Ctrl+Shift+R")
-        self._action(run_menu, "Pause / resume queue", lambda: self.queue.set_paused(not self.queue.paused), "Ctrl+P")
+        self._action(run_menu, "Pause / resume", lambda: self.queue.set_paused(not self.queue.paused), "Ctrl+P")
         self._action(run_menu, "Cancel current", self.queue.cancel_current, "Ctrl+.")
         self._action(run_menu, "Cancel all", self.queue.cancel_all, "Ctrl+Shift+.")
         view_menu = bar.addMenu("&View")
-        for i, name in enumerate(("Photos", "Mask review", "Prompt and engine", "Results")):
+        for i, name in enumerate(("Photos", "Masks", "Background", "Results and export")):
             self._action(view_menu, name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", self.show_help, "F1", "?")
+
+    def show_help(self) -> None:
+        from desktop.help_overlay import HelpOverlay
+
+        self.help = HelpOverlay(self)
+        self.help.show()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for folder in self.settings.recent_folders:
             action = self.recent_menu.addAction(folder)
             action.triggered.connect(lambda _c=False, f=folder: self.open_folder(Path(f)))
+        if hasattr(self, "empty"):
+            recent = self.settings.recent_folders[:3]
+            self.empty.recent.setText(("Recent: " + " · ".join(Path(f).name for f in recent)) if recent else "")
+
+    # -- drag and drop --------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if dropped_folder(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if dropped_folder(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        found = dropped_folder(event.mimeData())
+        if found is None:
+            return
+        event.acceptProposedAction()
+        folder, files = found
+        if self.open_folder(folder) and files:
+            self.select_photo(files[0])
 
     # -- project --------------------------------------------------------------------------------
     def _open_dialog(self) -> None:
@@ -154,8 +231,9 @@ class MainWindow(QMainWindow):
     def open_folder(self, folder: Path, out_dir: Optional[Path] = None) -> bool:
         """Open a folder of photos (or a project output folder); False with a message on failure.
 
-        The project goes into ``out_dir``, by default ``FOLDER/packshot-output``; when that cannot be
-        (a read-only folder, or one inside Packshot's installation) the user is asked where."""
+        The project goes into ``out_dir``, by default beside the folder (``PHOTOS-packshot``); when
+        that cannot be (a read-only place, or inside Packshot's installation) the user is asked, with
+        a folder in the user data dir offered. Never inside the photo folder unless chosen."""
         folder = Path(folder)
         try:
             if out_dir is None and not is_project_dir(folder):
@@ -173,21 +251,28 @@ class MainWindow(QMainWindow):
             self.queue.cancel_all()
             self.session.close()
         self.session = session
+        self.export_dir = session.out_dir / "export"
+        self.last_export = []
         self.settings.remember_folder(folder)
         save_settings(self.settings)
         self._fill_recent()
         self.model.set_entries(session.entries())
-        self.mask_panel.set_session(session)
+        self.mask_panel.set_session(session, self._mask_settings())
         where = session.input_dir or session.out_dir
         self.setWindowTitle(f"Packshot Studio — {where}")
         self.status_label.setText(f"{self.model.rowCount()} photos · project in {session.out_dir}")
+        self.stack.setCurrentIndex(PAGE_WORK)
+        self.tabs.setCurrentIndex(TAB_PHOTOS)
+        self.stepper.set_current(TAB_PHOTOS)  # currentChanged does not fire when already there
         if self.model.rowCount():
             self.select_photo(self.model.entry(0).path)
+        self._show_export_dir()
+        self._update_steps()
         self.project_opened.emit(session)
         return True
 
     def _ask_project_place(self, folder: Path, problem: str) -> Optional[Path]:
-        """Where the project of ``folder`` goes when it cannot go inside it; None: the user cancelled."""
+        """Where the project of ``folder`` goes when it cannot go beside it; None: the user cancelled."""
         from PySide6.QtWidgets import QMessageBox
 
         fallback = user_project_dir(folder)
@@ -207,18 +292,21 @@ class MainWindow(QMainWindow):
         if box.clickedButton() is other_btn:
             chosen = QFileDialog.getExistingDirectory(self, f"Folder for the project of {folder.name}")
             if chosen:
-                reason = project_place_problem(Path(chosen))
-                if reason is None or is_project_dir(Path(chosen)):
+                if writable(Path(chosen)) or is_project_dir(Path(chosen)):
                     return Path(chosen)
-                show_error(self, PackshotError(f"{reason}; choose a folder you can write to."), "Cannot keep the project there")
+                show_error(self, PackshotError(f"The folder {chosen} is read-only; choose a folder you can "
+                                               "write to."), "Cannot keep the project there")
         return None
 
     def current_photo(self) -> Optional[Path]:
         idx = self.grid.currentIndex()
         return Path(idx.data(PathRole)) if idx.isValid() else None
 
+    def selected_photos(self) -> list[Path]:
+        return [Path(i.data(PathRole)) for i in self.grid.selectionModel().selectedIndexes()]
+
     def select_photo(self, path: Path) -> None:
-        row = self.model.row_of(path)
+        row = self.model.row_of(Path(path))
         if row >= 0 and row != self.grid.currentIndex().row():
             self.grid.selectionModel().setCurrentIndex(
                 self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
@@ -226,19 +314,30 @@ class MainWindow(QMainWindow):
     def _photo_selected(self, index) -> None:
         path = Path(index.data(PathRole)) if index.isValid() else None
         self.templates.set_photo(path)
+        self._update_shadow_preview(path)
         self._show_current_results()
         if path is not None and self.tabs.currentIndex() == TAB_MASKS:
             self.mask_panel.show_photo(path)
 
+    def _update_shadow_preview(self, path: Optional[Path]) -> None:
+        if self.tabs.currentIndex() != TAB_PROMPT:
+            return  # computed when the Background step is shown
+        rec = self.session.record(path) if self.session is not None and path is not None else None
+        self.templates.set_preview_photo(path, rec.mask_path if rec is not None else None)
+
     def _tab_changed(self, tab: int) -> None:
         photo = self.current_photo()
+        self.stepper.set_current(tab)
         if tab == TAB_MASKS:
             self.mask_panel.view.setFocus()  # the review's keyboard shortcuts work at once
             if photo is not None:
                 self.mask_panel.show_photo(photo)
+        elif tab == TAB_PROMPT:
+            self._update_shadow_preview(photo)
         elif tab == TAB_RESULTS:
             self.results.strip.setFocus()  # K keeps, G regenerates, arrows move between variants
             self._show_current_results()
+        self._update_steps()
 
     def _show_current_results(self) -> None:
         photo = self.current_photo()
@@ -257,6 +356,7 @@ class MainWindow(QMainWindow):
             self.model.update_entry(self.session.entry(rec))
         if path == self.current_photo():
             self._show_current_results()
+        self._update_steps()
 
     def _project_changed(self) -> None:
         """A job wrote to the project (masks, scores, results, errors): refresh what shows them."""
@@ -265,43 +365,142 @@ class MainWindow(QMainWindow):
     def _refresh_project(self) -> None:
         self._refresh_all()
         self.mask_panel.refresh_order()  # generation computes missing masks: statuses and scores change
+        self._show_current_results()
+        self._update_steps()
 
     def _refresh_all(self) -> None:
         if self.session is not None:
             for entry in self.session.entries():
                 self.model.update_entry(entry)
 
+    def _progress(self, _item_id: int, p) -> None:
+        if p.stage in ("batch", "masks") and p.done:
+            self._project_changed()  # a photo finished: show it now, not at the end of the batch
+
+    # -- the steps ------------------------------------------------------------------------------
+    def step_counts(self) -> dict[str, int]:
+        """What the steps report: photos, masks accepted/doubtful, generated, flagged, kept."""
+        if self.session is None:
+            return {}
+        accepted, doubtful, total = self.mask_panel.counts()
+        entries = self.model.entries()
+        return {"photos": total, "accepted": accepted, "doubtful": doubtful,
+                "masked": sum(1 for e in entries if e.mask_state != "pending"),
+                "rejected": sum(1 for e in entries if e.mask_state == "rejected"),
+                "generated": sum(1 for e in entries if e.generated),
+                "flagged": sum(1 for e in entries if e.flagged),
+                "failed": sum(1 for e in entries if e.error)}
+
+    def _update_steps(self) -> None:
+        if not hasattr(self, "stepper"):
+            return
+        if self.session is None:
+            self.stepper.set_action("Open a folder…", self._open_dialog)
+            for i in range(4):
+                self.stepper.set_status(i, "")
+            return
+        c = self.step_counts()
+        n = c["photos"]
+        self.stepper.set_status(TAB_PHOTOS, f"{n} photos" + (f", {c['failed']} failed" if c["failed"] else ""))
+        masks = f"{c['accepted']} of {n} masks accepted"
+        if c["doubtful"]:
+            masks += f", {c['doubtful']} doubtful"
+        if c["rejected"]:
+            masks += f", {c['rejected']} rejected"
+        self.stepper.set_status(TAB_MASKS, masks)
+        t = self.templates
+        self.stepper.set_status(TAB_PROMPT, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · "
+                                            f"{t.preset.currentText()}")
+        export = f"{c['generated']} of {n} made"
+        if c["flagged"]:
+            export += f", {c['flagged']} flagged"
+        if self.last_export:
+            export += f" · {len(self.last_export)} exported"
+        self.stepper.set_status(TAB_RESULTS, export)
+        tab, busy = self.tabs.currentIndex(), self.queue.busy
+        if busy:
+            self.stepper.set_action("Working…", None, "Pause or cancel in the queue below (Ctrl+P, Ctrl+.).")
+        elif tab == TAB_PHOTOS:
+            if c["masked"] < n:
+                self.stepper.set_action("Compute the masks", self._compute_then_review,
+                                        "Automatic masks for every photo, doubtful ones first for review.")
+            else:
+                self.stepper.set_action("Review the masks ▶", lambda: self.tabs.setCurrentIndex(TAB_MASKS))
+        elif tab == TAB_MASKS:
+            left = n - c["accepted"] - c["rejected"]
+            if left > 0 and self.mask_panel._opened is not None:
+                self.stepper.set_action("Accept and next (A)", self.mask_panel.accept,
+                                        f"{left} to review. R rejects, N/P move.")
+            else:
+                self.stepper.set_action("Choose the background ▶", lambda: self.tabs.setCurrentIndex(TAB_PROMPT))
+        elif tab == TAB_PROMPT:
+            todo = n - c["rejected"]
+            self.stepper.set_action(f"Run on all {todo} photos", self._run_then_results,
+                                    "Or try the selected photo first (Ctrl+T).")
+        else:
+            if c["generated"] < n - c["rejected"]:
+                self.stepper.set_action("Run on all", self._run_then_results)
+            elif self.last_export:
+                self.stepper.set_action("Open the export folder", lambda: reveal_in_file_manager(self.export_dir),
+                                        f"{len(self.last_export)} files in {self.export_dir}")
+            else:
+                self.stepper.set_action("Export the chosen ones", lambda: self.export_chosen(
+                    self.results.preset_combo.currentText()), f"Into {self.export_dir}")
+
+    def _compute_then_review(self) -> None:
+        self.compute_all_masks()
+        self.tabs.setCurrentIndex(TAB_MASKS)
+
+    def _run_then_results(self) -> None:
+        if self.run_on_all():
+            self.tabs.setCurrentIndex(TAB_RESULTS)
+
     # -- generation -----------------------------------------------------------------------------
-    def _generate_job(self, path: Path, seed: Optional[int] = None) -> Optional[GenerateJob]:
+    def current_options(self) -> BatchOptions:
+        return self.templates.options()
+
+    def _mask_settings(self):
+        return mask_settings(self.templates.options(), self.settings)
+
+    def job_settings(self):
+        """The ``JobSettings`` of the next run: the panel's options through the one builder."""
+        options = self.templates.options()
+        photos = [r.path for r in self.session.photos()]
+        values = {p: self.templates.variables_for(p) for p in photos}
+        csv = write_variables_csv(self.session.out_dir / ".packshot" / "app-variables.csv", photos, values)
+        names = tuple(self.templates.templates())
+        return settings_from_ui(options, self.settings, template_names=names,
+                                template_text=self.templates.template_text(), variables_csv=csv)
+
+    def _prepare_run(self) -> Optional[tuple[Path, object]]:
+        """(input folder, settings), or None after telling the user why not."""
+        if self.session is None:
+            self.status_label.setText("Open a folder first.")
+            return None
+        if not self._models_ready():
+            return None
         try:
-            gen = self.templates.generation_settings(path, seed)
-            template = self.templates.current_template()
-            return GenerateJob(self.session.out_dir, path, self.templates.engine(), gen, self.settings,
-                               template_prompt=template.prompt, template_negative=template.negative,
-                               template_name=template.name, variables=self.templates.variables_for(path),
-                               seeds=gen.variant_seeds(), qc_retries=self.templates.qc_retries.value(),
-                               model=self.templates.model())
+            save_options(self.templates.options())
+            return input_folder(self.session.store, self.session.input_dir), self.job_settings()
         except Exception as exc:
-            show_error(self, exc, "Cannot queue this photo")
+            show_error(self, exc, "Cannot queue this run")
             return None
 
-    def _submit(self, job: GenerateJob) -> int:
+    def _submit(self, job, photo: Optional[Path] = None) -> int:
         item_id = self.queue.submit(job)
-        self._job_paths[item_id] = job.photo
+        if photo is not None:
+            self._job_paths[item_id] = photo
+        self._update_steps()
         return item_id
 
     def _models_ready(self) -> bool:
-        """Check the chosen engine's weights before queueing anything: one clear message offering the
-        models dialog, instead of a failure per photo ("auto" needs none: it falls back to white)."""
-        from core.models.store import ModelStore
-        from desktop.templates_panel import missing_model
-
+        """Check the chosen engine's weights (core's check) before queueing anything: one clear
+        message offering the models dialog, instead of a failure per photo."""
         try:
-            store = ModelStore(self.settings.models_path)
-            lacking = missing_model(self.templates.engine(), store.available, self.templates.model())
+            lacking = self.templates.missing_models()
             if lacking is None:
                 return True
-            self._offer_models(ModelMissingError(store.missing_message(lacking)))
+            self._offer_models(lacking)
         except Exception as exc:
             show_error(self, exc, "Cannot check the models")
         return False
@@ -311,47 +510,86 @@ class MainWindow(QMainWindow):
         if self.session is None or photo is None:
             self.status_label.setText("Select a photo first.")
             return None
-        if not self._models_ready():
+        ready = self._prepare_run()
+        if ready is None:
             return None
-        job = self._generate_job(photo)
-        return self._submit(job) if job else None
+        folder, settings = ready
+        job = PhotoRunJob(folder, self.session.out_dir, photo, settings,
+                          templates_path=self.templates.templates_file())
+        return self._submit(job, photo)
 
     def run_on_all(self) -> list[int]:
-        if self.session is None or not self._models_ready():
+        """Queue core's ``BatchJob`` for the folder (skips what is done; rejected masks are left out)."""
+        ready = self._prepare_run()
+        if ready is None:
             return []
-        ids = []
-        for entry in self.model.entries():
-            if entry.mask_state == "rejected":
-                continue  # a rejected mask means: do not generate this photo
-            job = self._generate_job(entry.path)
-            if job is None:
-                break  # the message was shown once; the same error would repeat for every photo
-            ids.append(self._submit(job))
-        self.status_label.setText(f"Queued {len(ids)} photos.")
-        return ids
+        folder, settings = ready
+        job = BatchRunJob(folder, self.session.out_dir, settings, templates_path=self.templates.templates_file())
+        self.status_label.setText("Queued the batch of all photos.")
+        return [self._submit(job)]
+
+    def run_on_selection(self) -> list[int]:
+        photos = self.selected_photos()
+        if not photos:
+            self.status_label.setText("Select photos in the Photos step first.")
+            return []
+        ready = self._prepare_run()
+        if ready is None:
+            return []
+        folder, settings = ready
+        job = BatchRunJob(folder, self.session.out_dir, settings, photos=photos,
+                          templates_path=self.templates.templates_file())
+        self.status_label.setText(f"Queued the batch of {len(photos)} photos.")
+        return [self._submit(job)]
 
     def regenerate(self, path: Path) -> Optional[int]:
         if self.session is None:
             return None
-        if not self._models_ready():
+        ready = self._prepare_run()
+        if ready is None:
             return None
+        folder, settings = ready
+        from dataclasses import replace
+
         used = [r.seed for r in self.session.results(path)]
         seed = (max(used) + 1) if used else self.templates.seed.value()
-        job = self._generate_job(path, seed=seed)
-        return self._submit(job) if job else None
+        # New seeds are new settings (their own job key), so the earlier results stay recorded beside them.
+        settings = replace(settings, generation=replace(settings.generation, seed=seed))
+        job = PhotoRunJob(folder, self.session.out_dir, path, settings,
+                          seeds=[seed + i for i in range(settings.generation.variants)],
+                          templates_path=self.templates.templates_file())
+        return self._submit(job, path)
 
-    def _job_finished(self, item_id: int, _result) -> None:
+    def regenerate_flagged(self) -> list[int]:
+        """A new seed for every photo whose chosen result QC flagged."""
+        flagged = [e.path for e in self.model.entries() if e.flagged]
+        ids = [i for p in flagged if (i := self.regenerate(p)) is not None]
+        self.status_label.setText(f"Regenerating {len(ids)} flagged photo(s).")
+        return ids
+
+    def _job_finished(self, item_id: int, result) -> None:
         if item_id in self._mask_jobs:
             self._mask_jobs.discard(item_id)
             self._refresh_all()
             self.mask_panel.refresh_order()
+        if item_id in self._export_jobs:
+            self._export_jobs.discard(item_id)
+            self.last_export = list(result or [])
+            self.results.export_done(self.export_dir, len(self.last_export))
+            self.status_label.setText(f"Exported {len(self.last_export)} files to {self.export_dir}.")
+        summary = getattr(self.queue.item(item_id).job, "summary", None) if self.queue.item(item_id) else None
+        if summary is not None:
+            failed = f", {len(summary.failed)} failed" if summary.failed else ""
+            self.status_label.setText(f"Batch finished: {len(summary.done)} made, {len(summary.skipped)} already "
+                                      f"done{failed} ({summary.engine}).")
         path = self._job_paths.pop(item_id, None)
         if path is not None:
             self.refresh_entry(path)
-            self._project_changed()
+        self._project_changed()
 
     def _job_failed(self, item_id: int, exc: BaseException) -> None:
         path = self._job_paths.pop(item_id, None)
+        self._export_jobs.discard(item_id)
         self._project_changed()
         if isinstance(exc, ModelMissingError):
             # Every queued photo would fail the same way: stop, say what is missing, offer the fix.
@@ -369,7 +607,12 @@ class MainWindow(QMainWindow):
     def compute_all_masks(self) -> Optional[int]:
         if self.session is None:
             return None
-        item = self.queue.submit(AutoMaskJob(self.session.out_dir, self.settings))
+        try:
+            settings = self._mask_settings()
+        except Exception as exc:
+            show_error(self, exc, "Cannot compute the masks")
+            return None
+        item = self._submit(AutoMaskJob(self.session.out_dir, settings))
         self._mask_jobs.add(item)
         return item
 
@@ -381,16 +624,31 @@ class MainWindow(QMainWindow):
         if photo is not None:
             self.refresh_entry(photo)
 
+    # -- export ---------------------------------------------------------------------------------
+    def _show_export_dir(self) -> None:
+        self.results.set_export_dir(self.export_dir, self.session.out_dir if self.session else None)
+
+    def _choose_export_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the chosen results to",
+                                                  str(self.export_dir or ""))
+        if folder:
+            self.export_dir = Path(folder)
+            self._show_export_dir()
+
     def export_chosen(self, preset: str, dest: Optional[Path] = None) -> Optional[int]:
+        """Export every photo's keeper to ``dest`` (default: the export folder shown in Results)."""
         if self.session is None:
             return None
-        if dest is None:
-            folder = QFileDialog.getExistingDirectory(self, "Export the chosen results to")
-            if not folder:
-                return None
-            dest = Path(folder)
+        if dest is not None:
+            self.export_dir = Path(dest)
+            self._show_export_dir()
+        options = self.templates.options()
         self.settings.export_preset = preset
-        return self.queue.submit(ExportJob(self.session.out_dir, Path(dest), preset))
+        item = self._submit(ExportJob(self.session.out_dir, Path(self.export_dir), preset,
+                                      options.output_format, options.quality, models_dir=self.settings.models_path,
+                                      device=self.settings.device))
+        self._export_jobs.add(item)
+        return item
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_settings(self) -> None:
@@ -399,13 +657,15 @@ class MainWindow(QMainWindow):
         if SettingsDialog(self.settings, self.presets, self).exec():
             self.templates.refresh_models()  # the models folder may differ
             if self.session is not None:
-                self.mask_panel.set_session(self.session)  # masker kind, device or models folder may differ
+                self.mask_panel.set_session(self.session, self._mask_settings())  # masker or models may differ
 
     def open_models(self) -> None:
         from desktop.models_dialog import ModelsDialog
 
         ModelsDialog(self.settings, self).exec()
         self.templates.refresh_models()
+        if self.session is not None:
+            self.mask_panel.set_session(self.session, self._mask_settings())  # SAM may be here now
 
     def _offer_models(self, exc: BaseException) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -431,13 +691,31 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self.shown.emit()
 
+    def _confirm_stop(self) -> bool:
+        """Work is running: ask before stopping it (it stops at its next step, nothing half-written)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(
+            self, "Stop the work?", f"{self.queue.pending_count()} job(s) are still running or queued. Stop them "
+            "and close? Finished photos are kept; a re-run continues where this one stopped.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event) -> None:  # noqa: N802
         from PySide6.QtCore import QThreadPool
 
         if self.queue.busy:
+            if self.ask_before_closing and not self._confirm_stop():
+                event.ignore()
+                return
             self.status_label.setText("Stopping the current job at its next step…")
             self.statusBar().repaint()
+        try:
+            save_options(self.templates.options())
+        except PackshotError as exc:  # e.g. the image engine without an image: keep the old options
+            log.info("Options not saved: %s", exc)
         self.mask_panel.shutdown()
+        self.templates.shadow_preview.shutdown()
         self.queue.shutdown()
         for pool in (QThreadPool.globalInstance(), self.model.pool):
             pool.clear()  # queued previews/thumbnails are not needed any more
@@ -449,3 +727,27 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("Settings not saved: %s", exc)
         super().closeEvent(event)
+
+
+def reveal_in_file_manager(folder: Optional[Path]) -> bool:
+    """Open ``folder`` (or the folder of a file) in the system's file manager."""
+    if folder is None:
+        return False
+    target = Path(folder)
+    if target.is_file():
+        target = target.parent
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
+
+
+def dropped_folder(mime) -> Optional[tuple[Path, list[Path]]]:
+    """(folder to open, dropped photo files) from a drop of a folder or of photos; None otherwise."""
+    if mime is None or not mime.hasUrls():
+        return None
+    paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+    folders = [p for p in paths if p.is_dir()]
+    if folders:
+        return folders[0], []
+    files = [p for p in paths if p.is_file()]
+    if not files:
+        return None
+    return files[0].parent, files

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from core.progress import CancelToken
-from desktop.gui_jobs import project_store, save_mask, shared_masker
+from desktop.gui_jobs import mask_context, mask_origin, project_store, save_mask
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,10 @@ class EditResult:
 
 
 class MaskEditor:
-    def __init__(self, out_dir: Path, masker_kind: str = "auto", models_dir: Optional[str] = None,
-                 device: str = "auto") -> None:
+    def __init__(self, out_dir: Path, mask_settings: Any) -> None:
+        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices)."""
         self.out_dir = Path(out_dir)
-        self.masker_kind, self.models_dir, self.device = masker_kind, models_dir, device
+        self.mask_settings = mask_settings
         self.session: Any = None
         self.path: Optional[Path] = None
         self.photo: Any = None
@@ -55,8 +55,12 @@ class MaskEditor:
         self.display_size = (1, 1)
 
     @property
+    def context(self) -> Any:
+        return mask_context(self.mask_settings)
+
+    @property
     def masker(self) -> Any:
-        return shared_masker(self.masker_kind, self.models_dir, self.device)
+        return self.context.masker
 
     # -- units of work (worker thread) ----------------------------------------------------------
     def open(self, path: Path, display_max: int, cancel: Optional[CancelToken] = None) -> OpenedPhoto:
@@ -73,7 +77,8 @@ class MaskEditor:
             state = record.mask_state or "auto"
         else:
             initial = self.masker.compute(photo, cancel=cancel)
-            self._save(store, path, initial, "auto")  # the review order needs every mask's score
+            # the review order needs every mask's score; its origin lets the batch reuse it
+            save_mask(store, path, initial, "auto", mask_origin(self.context, path))
             state = "auto"
         if record is not None and record.settings.get("mask_rejected"):
             state = "rejected"
@@ -109,7 +114,7 @@ class MaskEditor:
         store = project_store(self.out_dir)
         result = self.session.result()
         state = "edited" if self.edited else "reviewed"
-        self._save(store, path, result, state)
+        save_mask(store, path, result, state, mask_origin(self.context, path, reviewed=True))
         record = store.photo(path)
         if record is not None and record.settings.get("mask_rejected"):
             settings = dict(record.settings)
@@ -152,9 +157,6 @@ class MaskEditor:
         result = s.result()
         shown = resize_mask(result.mask, self.display_size)
         return EditResult(Path(path), shown, mask_labels(shown), result.score, s.can_undo, s.can_redo)
-
-    def _save(self, store: Any, path: Path, result: Any, state: str) -> None:
-        save_mask(store, path, result, state)
 
 
 def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -38,13 +38,28 @@ from desktop.workers import FunctionWorker, forget_worker, serial_pool, start_wo
 log = logging.getLogger(__name__)
 
 LOOKAHEAD = 3  # photos whose embeddings are prepared ahead of the one under review
+DOUBTFUL_SCORE = 0.6  # masks scored below this are marked doubtful and come first
 
+# name -> keys (the first is shown in tooltips and the help overlay)
 SHORTCUTS = {
-    "click": "P", "box": "X", "brush": "B", "eraser": "E",
-    "undo": "Ctrl+Z", "redo": "Ctrl+Shift+Z", "reset": "Ctrl+R",
-    "accept": "Return", "reject": "Backspace", "next": "PgDown", "prev": "PgUp",
-    "bigger": "]", "smaller": "[", "outline": "O", "more_opaque": ".", "less_opaque": ",", "fit": "F",
+    "click": ("C",), "box": ("X",), "brush": ("B",), "eraser": ("E",),
+    "undo": ("Ctrl+Z",), "redo": ("Ctrl+Shift+Z", "Ctrl+Y"), "reset": ("Ctrl+R",),
+    "accept": ("A", "Return"), "reject": ("R", "Backspace"), "next": ("N", "PgDown"), "prev": ("P", "PgUp"),
+    "bigger": ("]",), "smaller": ("[",), "outline": ("O",), "more_opaque": (".",), "less_opaque": (",",),
+    "fit": ("F",),
 }
+SHORTCUT_HELP = {
+    "click": "Points tool (left click adds, right click removes)", "box": "Box tool", "brush": "Brush",
+    "eraser": "Eraser (right button inverts brush and eraser)", "undo": "Undo", "redo": "Redo",
+    "reset": "Reset the mask", "accept": "Accept the mask and go to the next photo",
+    "reject": "Reject: do not generate this photo", "next": "Next photo", "prev": "Previous photo",
+    "bigger": "Bigger brush", "smaller": "Smaller brush", "outline": "Outline on/off",
+    "more_opaque": "More opaque overlay", "less_opaque": "Less opaque overlay", "fit": "Fit the photo",
+}
+
+
+def is_doubtful(score: Optional[float]) -> bool:
+    return score is not None and score < DOUBTFUL_SCORE
 
 
 class MaskReviewPanel(QWidget):
@@ -52,6 +67,8 @@ class MaskReviewPanel(QWidget):
     photo_changed = Signal(object)  # photo path now under review
     busy_changed = Signal(bool)
     compute_all_requested = Signal()
+    download_requested = Signal()  # the user wants SAM's weights (models dialog)
+    order_changed = Signal()  # states or scores changed (the Masks step counts again)
 
     def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -76,7 +93,8 @@ class MaskReviewPanel(QWidget):
         self.view.stroke_finished.connect(lambda pts, r, add: self._queue_edit("stroke", pts, r, add))
         self.queue_list = QListWidget()
         self.queue_list.setMaximumWidth(260)
-        self.queue_list.itemActivated.connect(lambda item: self.show_photo(Path(item.data(Qt.ItemDataRole.UserRole))))
+        # Selection IS the photo under review: a single click or an arrow key opens it in the editor.
+        self.queue_list.currentItemChanged.connect(self._list_moved)
 
         self.tool_buttons = QButtonGroup(self)
         tools = QHBoxLayout()
@@ -84,7 +102,7 @@ class MaskReviewPanel(QWidget):
             btn = QToolButton()
             btn.setText(text)
             btn.setCheckable(True)
-            btn.setToolTip(f"{text} ({SHORTCUTS[tool]})" + (": left adds, right removes" if tool == "click" else ""))
+            btn.setToolTip(f"{text} ({SHORTCUTS[tool][0]})" + (": left adds, right removes" if tool == "click" else ""))
             btn.clicked.connect(lambda _c=False, t=tool: self.set_tool(t))
             self.tool_buttons.addButton(btn)
             btn.setObjectName(f"tool-{tool}")
@@ -121,10 +139,10 @@ class MaskReviewPanel(QWidget):
         self.next_btn = QPushButton("Next ▶")
         self.next_btn.clicked.connect(self.next)
         self.reject_btn = QPushButton("Reject")
-        self.reject_btn.setToolTip("Mark this photo as not to be generated (Backspace)")
+        self.reject_btn.setToolTip("Mark this photo as not to be generated (R)")
         self.reject_btn.clicked.connect(self.reject)
         self.accept_btn = QPushButton("Accept")
-        self.accept_btn.setToolTip("Save this mask as reviewed and go to the next photo (Enter)")
+        self.accept_btn.setToolTip("Save this mask as reviewed and go to the next photo (A or Enter)")
         self.accept_btn.clicked.connect(self.accept)
         actions = QHBoxLayout()
         for w in (self.undo_btn, self.redo_btn, self.reset_btn):
@@ -133,10 +151,23 @@ class MaskReviewPanel(QWidget):
         for w in (self.prev_btn, self.reject_btn, self.accept_btn, self.next_btn):
             actions.addWidget(w)
         self.info = QLabel("Open a folder to review masks.")
+        self.sam_note = QLabel("No SAM weights on this machine: clicks and boxes refine the mask only coarsely "
+                               "(the classic masker). Brush and eraser work fully.")
+        self.sam_note.setWordWrap(True)
+        self.sam_note.setStyleSheet("color:#a60")
+        self.sam_btn = QPushButton("Download SAM…")
+        self.sam_btn.clicked.connect(self.download_requested)
+        sam_row = QHBoxLayout()
+        sam_row.addWidget(self.sam_note, 1)
+        sam_row.addWidget(self.sam_btn)
+        self.sam_bar = QWidget()
+        self.sam_bar.setLayout(sam_row)
+        self.sam_bar.hide()
 
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.sam_bar)
         rl.addLayout(tools)
         rl.addWidget(self.view, 1)
         rl.addWidget(self.info)
@@ -173,29 +204,45 @@ class MaskReviewPanel(QWidget):
         }
         self.shortcuts = {}
         for name, slot in keys.items():
-            sc = QShortcut(QKeySequence(SHORTCUTS[name]), self)
+            sc = QShortcut(self)
+            sc.setKeys([QKeySequence(k) for k in SHORTCUTS[name]])
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
             self.shortcuts[name] = sc
-        QShortcut(QKeySequence("Ctrl+Y"), self, activated=lambda: self._queue_edit("redo"),
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._update_buttons(False, False)
 
     # -- project --------------------------------------------------------------------------------
-    def set_session(self, session: ProjectSession) -> None:
+    def set_session(self, session: ProjectSession, mask_settings: Any) -> None:
+        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices)."""
         self._cancel_lookahead()
         self._edit_pool.waitForDone(30_000)  # the old editor's last edits finish before it goes
         self.session = session
-        s = self.settings
-        self.editor = MaskEditor(session.out_dir, s.masker, s.models_dir or None, s.device)
+        self.editor = MaskEditor(session.out_dir, mask_settings)
         self.path, self._opened = None, None
+        try:
+            has_sam = self.editor.context.auto_mask_models().get("sam") is not None
+        except Exception:  # a broken models folder: the editor reports it when it opens a photo
+            log.debug("Cannot tell whether SAM is here", exc_info=True)
+            has_sam = False
+        self.sam_bar.setVisible(not has_sam)
         self.refresh_order()
+
+    def counts(self) -> tuple[int, int, int]:
+        """(accepted, doubtful, total) over the project's photos, for the Masks step."""
+        if self.session is None:
+            return 0, 0, 0
+        records = self.session.photos()
+        accepted = sum(1 for r in records if r.mask_state in ("reviewed", "edited"))
+        doubtful = sum(1 for r in records if r.mask_state not in ("reviewed", "edited")
+                       and not r.settings.get("mask_rejected") and is_doubtful(r.mask_score))
+        return accepted, doubtful, len(records)
 
     def refresh_order(self) -> None:
         if self.session is None:
             return
         self.order = self.session.review_order()
         records = {r.path: r for r in self.session.photos()}
+        self.queue_list.blockSignals(True)  # rebuilding the list is not the user moving in it
         self.queue_list.clear()
         for path in self.order:
             rec = records.get(path)
@@ -203,11 +250,23 @@ class MaskReviewPanel(QWidget):
             state = (rec.mask_state or "pending") if rec else "pending"
             if rec and rec.settings.get("mask_rejected"):
                 state = "rejected"
-            item = QListWidgetItem(f"{path.name}\n  {state} · score {score}")
+            doubtful = state in ("auto", "pending") and is_doubtful(rec.mask_score if rec else None)
+            mark = "⚠ doubtful · " if doubtful else ""
+            item = QListWidgetItem(f"{path.name}\n  {mark}{state} · score {score}")
             item.setData(Qt.ItemDataRole.UserRole, str(path))
+            item.setData(Qt.ItemDataRole.UserRole + 1, doubtful)
+            if doubtful:
+                item.setForeground(QColor(200, 110, 0))
+                item.setToolTip("The automatic mask scored low: check its outline first")
             self.queue_list.addItem(item)
             if path == self.path:
                 self.queue_list.setCurrentItem(item)
+        self.queue_list.blockSignals(False)
+        self.order_changed.emit()
+
+    def _list_moved(self, current: Optional[QListWidgetItem], _previous: Optional[QListWidgetItem]) -> None:
+        if current is not None:
+            self.show_photo(Path(current.data(Qt.ItemDataRole.UserRole)))
 
     # -- navigation -----------------------------------------------------------------------------
     def show_photo(self, path: Path) -> Optional[FunctionWorker]:
@@ -223,9 +282,11 @@ class MaskReviewPanel(QWidget):
                               on_result=self._opened_photo, on_error=self._error,
                               on_finished=lambda: self._set_busy(-1))
         self._open_worker = worker
+        self.queue_list.blockSignals(True)
         for row in range(self.queue_list.count()):
             if self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) == str(self.path):
                 self.queue_list.setCurrentRow(row)
+        self.queue_list.blockSignals(False)
         self.photo_changed.emit(self.path)
         return worker
 

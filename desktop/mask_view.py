@@ -135,6 +135,8 @@ class MaskView(QGraphicsView):
             raise ValueError(f"unknown tool {tool!r}")
         self.tool = tool
         self._cursor.setVisible(False)
+        # the brush's outline previews its size; red says the eraser takes away
+        self._cursor.setPen(QPen(QColor(255, 80, 80) if tool == "eraser" else QColor(255, 255, 255), 0))
         self.setCursor(Qt.CursorShape.CrossCursor if tool in ("click", "box") else Qt.CursorShape.BlankCursor)
 
     def _redraw_mask(self) -> None:

@@ -23,11 +23,19 @@ from desktop.thumbnails import PhotoEntry
 
 log = logging.getLogger(__name__)
 
-OUTPUT_SUBDIR = "packshot-output"  # default OUT_DIR for a folder opened in the app
+OUTPUT_SUFFIX = "-packshot"  # default OUT_DIR: PHOTOS-packshot/ beside the folder PHOTOS
+LEGACY_SUBDIR = "packshot-output"  # where earlier versions put it (inside the photo folder): still opened
 
 
 def default_out_dir(folder: Path) -> Path:
-    return Path(folder) / OUTPUT_SUBDIR
+    """Beside the photo folder, never inside it (like ``packshot batch``, which refuses an output
+    folder that is the input): the photos' folder stays exactly as the photographer left it. A
+    project an earlier version made inside the folder is opened where it is."""
+    folder = Path(folder).resolve()
+    legacy = folder / LEGACY_SUBDIR
+    if is_project_dir(legacy):
+        return legacy
+    return folder.parent / f"{folder.name}{OUTPUT_SUFFIX}"
 
 
 def is_project_dir(folder: Path) -> bool:
@@ -52,13 +60,13 @@ def writable(folder: Path) -> bool:
 
 
 def project_place_problem(folder: Path) -> Optional[str]:
-    """Why ``FOLDER/packshot-output`` is no place for the project (a sentence), or None if it is fine."""
+    """Why ``default_out_dir(folder)`` is no place for the project (a sentence), or None if it is fine."""
     folder = Path(folder).resolve()
-    if any(folder == d or d in folder.parents for d in install_dirs()):
-        return f"The folder {folder} is part of Packshot's installation"
     target = default_out_dir(folder)
-    if not writable(target if target.exists() else folder):
-        return f"The folder {folder} is read-only"
+    if any(p == d or d in p.parents for d in install_dirs() for p in (folder, target)):
+        return f"The folder {folder} is part of Packshot's installation"
+    if not writable(target if target.exists() else target.parent):
+        return f"The folder {target.parent} is read-only"
     return None
 
 
@@ -84,7 +92,7 @@ class ProjectSession:
     @classmethod
     def open(cls, folder: Path, out_dir: Optional[Path] = None) -> ProjectSession:
         """A project folder (holding .packshot/) opens as is; a photo folder gets ``out_dir``, by
-        default ``FOLDER/packshot-output``."""
+        default ``default_out_dir(folder)`` (beside it)."""
         folder = Path(folder)
         if is_project_dir(folder):
             return cls(None, folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 from PySide6.QtWidgets import (
@@ -19,6 +20,18 @@ from core.progress import Progress
 from desktop.queue import BatchCounts, GenerationQueue
 
 MAX_ROWS = 500  # finished rows beyond this are dropped from the view (the store keeps the facts)
+ETA_STAGES = ("batch", "masks", "export")  # stages counted in photos: their pace gives an ETA
+
+
+def eta_text(seconds: float) -> str:
+    """'about 1 min 20 s left' (rounded so it does not flicker)."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"about {seconds} s left"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"about {minutes} min {sec // 10 * 10} s left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
 
 
 class QueuePanel(QWidget):
@@ -53,6 +66,7 @@ class QueuePanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.tree)
 
+        self._stage_since: dict[tuple[int, str], float] = {}
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._bars: dict[int, QProgressBar] = {}
         queue.item_added.connect(self._added)
@@ -101,7 +115,14 @@ class QueuePanel(QWidget):
         if p.total:
             bar.setMaximum(p.total)
             bar.setValue(p.done)
-        bar.setFormat(f"{p.stage} %p%")
+        eta = ""
+        item = self.queue.item(item_id)
+        if p.stage in ETA_STAGES and p.total and p.done and item is not None and item.started_at:
+            eta = " · " + eta_text((time.monotonic() - item.started_at) / p.done * (p.total - p.done))
+            self._stage_since.setdefault((item_id, p.stage), item.started_at)
+        bar.setFormat(f"{p.stage} {p.done}/{p.total}{eta}" if p.total else f"{p.stage} %p%")
+        if eta:
+            self.status.setText(f"Running: {self._rows[item_id].text(0)}{eta}")
         row = self._rows[item_id]
         row.setToolTip(2, p.message or p.stage)
 

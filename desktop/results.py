@@ -80,7 +80,10 @@ def qc_text(result: ResultRecord) -> list[str]:
     grown = qc.get("expansion_object")
     if grown is None:
         return [] if result.expansion is None else [f"grew over {100 * result.expansion:.1f}% of the image"]
-    lines = [f"grew {100 * grown:.1f}% beyond the product"]
+    if result.qc_flag:
+        lines = [f"grew {100 * grown:.0f} % beyond the product: regenerate?"]
+    else:
+        lines = [f"kept its outline (grew {100 * grown:.1f} % beyond the product)"]
     threshold, score = qc.get("threshold"), qc.get("score")
     if threshold is not None:
         measured = f"{100 * score:.1f}% of the image, " if qc.get("measure") == "image" and score is not None else ""
@@ -125,6 +128,7 @@ class CompareView(QWidget):
         self.before: Optional[QImage] = None
         self.after: Optional[QImage] = None
         self.split = 0.5
+        self.actual = False  # 100 %: one image pixel per screen pixel, centred
         self.setMinimumSize(200, 200)
         self.setCursor(Qt.CursorShape.SplitHCursor)
 
@@ -132,7 +136,15 @@ class CompareView(QWidget):
         self.before, self.after = before, after
         self.update()
 
+    def set_actual_size(self, on: bool) -> None:
+        self.actual = bool(on)
+        self.update()
+
     def _target(self, image: QImage) -> QRect:
+        if self.actual:
+            size = image.size()
+            return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
+                         size.width(), size.height())
         return _fit(image.size(), self.rect())
 
     def before_rect(self) -> QRect:
@@ -197,6 +209,9 @@ class ResultsPanel(QWidget):
     keep_requested = Signal(int)  # result id
     regenerate_requested = Signal(object)  # photo path
     export_requested = Signal(str)  # preset name
+    regenerate_flagged_requested = Signal()
+    change_export_dir_requested = Signal()
+    reveal_requested = Signal(object)  # a file or folder to show in the file manager
 
     def __init__(self, presets: tuple[str, ...], parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -229,26 +244,90 @@ class ResultsPanel(QWidget):
         self.regen_btn.clicked.connect(lambda: self._photo and self.regenerate_requested.emit(self._photo))
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(presets)
-        self.export_btn = QPushButton("Export chosen…")
+        self.export_btn = QPushButton("Export chosen")
+        self.export_btn.setToolTip("Write every photo's keeper to the export folder (Ctrl+E)")
         self.export_btn.clicked.connect(lambda: self.export_requested.emit(self.preset_combo.currentText()))
+        self.regen_flagged_btn = QPushButton("Regenerate all flagged")
+        self.regen_flagged_btn.setToolTip("A new seed for every photo whose chosen result QC flagged")
+        self.regen_flagged_btn.clicked.connect(self.regenerate_flagged_requested)
+        self.zoom_btn = QPushButton("100 %")
+        self.zoom_btn.setCheckable(True)
+        self.zoom_btn.setToolTip("Inspect the edges at full size (Z); drag the split line to compare")
+        self.zoom_btn.toggled.connect(self._zoom)
+        self.reveal_btn = QPushButton("Reveal in file manager")
+        self.reveal_btn.clicked.connect(self._reveal_selected)
+        self.export_dir_label = QLabel("")
+        self.export_dir_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.change_dir_btn = QPushButton("Change…")
+        self.change_dir_btn.clicked.connect(self.change_export_dir_requested)
+        self.open_export_btn = QPushButton("Open folder")
+        self.open_export_btn.hide()
+        self.open_export_btn.clicked.connect(lambda: self.reveal_requested.emit(self._export_dir))
+        self._export_dir: Optional[Path] = None
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.keep_btn)
         buttons.addWidget(self.regen_btn)
+        buttons.addWidget(self.regen_flagged_btn)
+        buttons.addWidget(self.zoom_btn)
+        buttons.addWidget(self.reveal_btn)
         buttons.addStretch(1)
         buttons.addWidget(QLabel("Size preset"))
         buttons.addWidget(self.preset_combo)
         buttons.addWidget(self.export_btn)
+        where = QHBoxLayout()
+        where.addWidget(self.export_dir_label, 1)
+        where.addWidget(self.change_dir_btn)
+        where.addWidget(self.open_export_btn)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.strip)
         layout.addWidget(self.compare, 1)
         layout.addLayout(buttons)
-        for key, slot in (("K", self._keep), ("G", self.regen_btn.click)):
+        layout.addLayout(where)
+        for key, slot in (("K", self._keep), ("G", self.regen_btn.click), ("Z", self.zoom_btn.toggle)):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._update_buttons()
+
+    # -- where files go -----------------------------------------------------------------------
+    def set_export_dir(self, folder: Optional[Path], project: Optional[Path]) -> None:
+        self._export_dir = folder
+        self.export_dir_label.setText(f"Exports go to <b>{_escape(str(folder))}</b> · project in "
+                                      f"{_escape(str(project))}" if folder else "")
+        self.open_export_btn.hide()
+
+    def export_done(self, folder: Optional[Path], count: int) -> None:
+        self._export_dir = folder
+        self.export_dir_label.setText(f"Exported {count} file(s) to <b>{_escape(str(folder))}</b>")
+        self.open_export_btn.show()
+
+    def _zoom(self, on: bool) -> None:
+        """100 %: decode the selected result and the original at full size (off the GUI thread)."""
+        self.compare.set_actual_size(on)
+        if not on:
+            self._selected(self.strip.currentRow())
+            return
+        result, photo, token = self.selected_result(), self._photo, self._token
+        if result is None or photo is None or not result.output_path.is_file():
+            return
+        full = 1 << 16
+
+        def show(images: tuple) -> None:
+            if token == self._token and self.zoom_btn.isChecked():
+                before = images[0] if result_preset(result) == "original" else self.before_image(result)
+                self.compare.set_images(before, images[1])
+
+        start_worker(lambda: (load_preview(photo, full)[0], load_preview(result.output_path, full)[0]),
+                     on_result=show)
+
+    def _reveal_selected(self) -> None:
+        result = self.selected_result()
+        if result is not None:
+            self.reveal_requested.emit(result.output_path)
+        elif self._photo is not None:
+            self.reveal_requested.emit(self._photo)
 
     # -- content --------------------------------------------------------------------------------
     def show_photo(self, photo: Optional[Path], results: list[ResultRecord], keeper_id: Optional[int] = None,
@@ -343,6 +422,8 @@ class ResultsPanel(QWidget):
         result = self.selected_result()
         after = self._images.get(result.id) if result else None
         self.compare.set_images(self.before_image(result), after)
+        if self.zoom_btn.isChecked():
+            self._zoom(True)  # the newly selected variant at full size too
         self._update_buttons()
 
     def selected_result(self) -> Optional[ResultRecord]:

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.jobs import ENGINES
 from desktop.settings import DEVICES, AppSettings, absolute_path, save_settings
-from desktop.templates_panel import ENGINES
 
 MASKERS = ("auto", "sam", "classic")
 

@@ -1,15 +1,17 @@
-"""Prompt templates panel: pick/edit/save templates and variables, engine and settings, preview.
+"""The Background step: engine, template and variables, shadow, size, format, QC; the filled prompt.
 
-The filled prompt is previewed for the photo selected in the grid, so a missing variable shows up
-here (in red) before anything is queued. "Try on this photo" queues one photo; "Run on all" every
-photo of the project.
+Every batch option of core is here (``options()`` reads them as ``BatchOptions``; the one builder
+``desktop.job_settings.settings_from_ui`` turns them into ``JobSettings``). The filled prompt is
+previewed for the selected photo, so a missing variable shows up (in red) before anything is
+queued, and it is greyed out with a note when the engine paints no prompt. "Try on this photo"
+queues one photo; "Run on all" the batch.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -32,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import PackshotError, TemplateError
-from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, GENERATIVE_ENGINES
+from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, ENGINES, GENERATIVE_ENGINES
 from core.templates import (
     PromptTemplate,
     load_templates,
@@ -40,27 +43,12 @@ from core.templates import (
     photo_variables,
     save_templates,
 )
+from desktop.batch_options import FORMATS, SCHEDULERS, SHADOWS, BatchOptions
 from desktop.settings import AppSettings, config_dir
 
 log = logging.getLogger(__name__)
 
-# Engine names of core.generation.engines.get_engine (the contract) plus core.jobs' "auto" (the
-# paper's engine when its weights are here, else white); listed here so the panel does not import
-# the generation package (and torch) on the start-up path.
-ENGINES = ("auto", "si2-controlnet", "si2", "white", "color", "gradient", "blur", "image")
 GENERATIVE = set(GENERATIVE_ENGINES)
-SI2_MODELS = ("sd2-inpainting", CONTROLNET_MODEL)  # si2 runs on SD2 inpainting, or on the paper folder's copy
-
-
-def missing_model(engine: str, available: Callable[[str], bool], model: Optional[str] = None) -> Optional[str]:
-    """The model id ``engine`` needs and ``available`` (e.g. ``ModelStore.available``) says is absent, or None."""
-    if engine == "si2-controlnet":
-        wanted = model or CONTROLNET_MODEL
-        return None if available(wanted) else wanted
-    if engine == "si2":
-        return None if any(available(m) for m in SI2_MODELS) else SI2_MODELS[0]
-    return None  # "auto" falls back to white; the other engines need no weights
-SCHEDULERS = ("unipc", "ddim", "euler", "dpm++")
 
 
 def user_templates_path() -> Path:
@@ -72,15 +60,25 @@ class TemplatesPanel(QWidget):
     run_all_requested = Signal()
     settings_changed = Signal()
 
-    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, settings: AppSettings, options: Optional[BatchOptions] = None,
+                 parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        self._options = options or BatchOptions(engine=settings.engine, template=settings.template,
+                                                variants=settings.variants, steps=settings.steps,
+                                                guidance=settings.guidance, resolution=settings.resolution,
+                                                preset=settings.export_preset, masker=settings.masker,
+                                                qc_threshold=settings.qc_threshold)
         self._builtin = load_templates()
         self._user = self._load_user_templates()
         self._photo: Optional[Path] = None
         self._csv_table: dict[str, dict[str, str]] = {}
         self._build()
-        self._reload_combo(settings.template)
+        self._reload_combo(self._options.template)
+        if self._options.prompt is not None:
+            self.prompt_edit.setPlainText(self._options.prompt)
+        if self._options.negative is not None:
+            self.negative_edit.setPlainText(self._options.negative)
         self.refresh_preview()
 
     # -- layout ---------------------------------------------------------------------------------
@@ -110,37 +108,84 @@ class TemplatesPanel(QWidget):
         csv_btn.clicked.connect(self._pick_csv)
         self.csv_label = QLabel("no CSV")
 
+        o = self._options
         self.engine_combo = QComboBox()
-        self.engine_combo.addItems(ENGINES)
+        self.engine_combo.addItems(ENGINES)  # core's list: auto resolves by core's rule
         self.engine_combo.setToolTip("auto: generated backgrounds (si2-controlnet) when their weights are on "
                                      "this machine, else a white background")
-        self.engine_combo.setCurrentText(self._settings.engine if self._settings.engine in ENGINES else ENGINES[0])
+        self.engine_combo.setCurrentText(o.engine if o.engine in ENGINES else ENGINES[0])
         self.engine_combo.currentTextChanged.connect(self._engine_changed)
         self.engine_note = QLabel()
         self.engine_note.setWordWrap(True)
-        self._have_weights: dict[str, bool] = {}  # model id -> on this machine (cleared by refresh_models)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("The ControlNet for si2-controlnet: the paper's, or one you trained")
         self.model_combo.currentTextChanged.connect(lambda _t: self._engine_changed(self.engine()))
-        self.refresh_models()
-        self.steps = _spin(1, 200, self._settings.steps)
-        self.guidance = _dspin(0.0, 30.0, self._settings.guidance, 0.5)
-        self.cn_scale = _dspin(0.0, 2.0, 1.0, 0.1)
-        self.variants = _spin(1, 16, self._settings.variants)
-        self.seed = _spin(0, 2**31 - 1, 0)
-        self.resolution = _spin(64, 2048, self._settings.resolution, step=64)
+        self.refresh_models(select=o.model)
+        self.steps = _spin(1, 200, o.steps)
+        self.guidance = _dspin(0.0, 30.0, o.guidance, 0.5)
+        self.cn_scale = _dspin(0.0, 2.0, o.controlnet_scale, 0.1)
+        self.variants = _spin(1, 16, o.variants)
+        self.variants.setToolTip("Images per photo: generated backgrounds only (a plain one is the same every time)")
+        self.seed = _spin(0, 2**31 - 1, o.seed)
+        self.resolution = _spin(64, 2048, o.resolution, step=64)
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
-        self.qc_retries = _spin(0, 10, 0)
+        self.scheduler.setCurrentText(o.scheduler)
+        self.qc_retries = _spin(0, 10, o.qc_retries)
         self.qc_retries.setToolTip("Generate again with new seeds while QC flags a result, keeping the best")
+        self.qc_threshold = _dspin(0.0, 1.0, o.qc_threshold or 0.0, 0.01)
+        self.qc_threshold.setDecimals(3)
+        self.qc_threshold.setSpecialValueText("default (generated backgrounds only)")  # 0 means None
+        self.qc_threshold.setToolTip("Flag results whose product outline grew by more than this fraction")
         self.colour = (255, 255, 255)
         self.colour_btn = QPushButton()
         self.colour_btn.clicked.connect(self._pick_colour)
-        self.set_colour(self.colour)
+        self.set_colour(o.color)
         self.background_image: Optional[Path] = None
         self.image_btn = QPushButton("Choose background image…")
         self.image_btn.clicked.connect(self._pick_background)
+        self.set_background_image(Path(o.background_image) if o.background_image else None)
+        self.shadow = QComboBox()
+        for kind in SHADOWS:
+            self.shadow.addItem(SHADOW_LABELS[kind], kind)
+        self.shadow.setCurrentIndex(max(0, self.shadow.findData(o.shadow)))
+        self.shadow.currentIndexChanged.connect(lambda _i: self.settings_changed.emit())
+        self.shadow_note = QLabel()
+        self.shadow_note.setWordWrap(True)
+        from desktop.export_actions import export_presets
 
+        self.preset = QComboBox()
+        self.preset.addItems(export_presets())
+        self.preset.setToolTip("Size and framing: a size preset frames the photo before the background is made, "
+                               "so the padding is real background")
+        self.preset.setCurrentText(o.preset)
+        self.output_format = QComboBox()
+        self.output_format.addItems(FORMATS)
+        self.output_format.setCurrentText(o.output_format)
+        self.quality = _spin(1, 100, o.quality)
+        self.quality.setToolTip("JPEG / WebP quality of exported files")
+
+        eng_box = QGroupBox("Engine and settings")
+        eng_form = QFormLayout(eng_box)
+        eng_form.addRow("Engine", self.engine_combo)
+        eng_form.addRow("", self.engine_note)
+        eng_form.addRow("Model", self.model_combo)
+        eng_form.addRow("Variants", self.variants)
+        eng_form.addRow("Steps", self.steps)
+        eng_form.addRow("Guidance", self.guidance)
+        eng_form.addRow("ControlNet scale", self.cn_scale)
+        eng_form.addRow("Seed", self.seed)
+        eng_form.addRow("Scheduler", self.scheduler)
+        eng_form.addRow("Resolution", self.resolution)
+        eng_form.addRow("Colour", self.colour_btn)
+        eng_form.addRow("Background", self.image_btn)
+        eng_form.addRow("Shadow", self.shadow)
+        eng_form.addRow("", self.shadow_note)
+        eng_form.addRow("Size and framing", self.preset)
+        eng_form.addRow("Output format", self.output_format)
+        eng_form.addRow("Export quality", self.quality)
+        eng_form.addRow("QC threshold", self.qc_threshold)
+        eng_form.addRow("QC retries", self.qc_retries)
         self.preview = QLabel()
         self.preview.setWordWrap(True)
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -170,21 +215,6 @@ class TemplatesPanel(QWidget):
         buttons.addWidget(self.csv_label, 1)
         var_layout.addLayout(buttons)
 
-        eng_box = QGroupBox("Engine and settings")
-        eng_form = QFormLayout(eng_box)
-        eng_form.addRow("Engine", self.engine_combo)
-        eng_form.addRow("", self.engine_note)
-        eng_form.addRow("Model", self.model_combo)
-        eng_form.addRow("Variants", self.variants)
-        eng_form.addRow("Steps", self.steps)
-        eng_form.addRow("Guidance", self.guidance)
-        eng_form.addRow("ControlNet scale", self.cn_scale)
-        eng_form.addRow("Seed", self.seed)
-        eng_form.addRow("Scheduler", self.scheduler)
-        eng_form.addRow("Resolution", self.resolution)
-        eng_form.addRow("QC retries", self.qc_retries)
-        eng_form.addRow("Colour", self.colour_btn)
-        eng_form.addRow("Background", self.image_btn)
 
         prev_box = QGroupBox("Filled prompt for the selected photo")
         prev_layout = QVBoxLayout(prev_box)
@@ -194,17 +224,23 @@ class TemplatesPanel(QWidget):
         run_row.addWidget(self.run_btn)
         prev_layout.addLayout(run_row)
 
+        from desktop.shadow_preview import ShadowPreview
+
+        self.shadow_preview = ShadowPreview()
         left = QVBoxLayout()
         left.addWidget(tpl_box)
         left.addWidget(var_box)
-        right = QVBoxLayout()
-        right.addWidget(eng_box)
-        right.addWidget(prev_box)
-        right.addStretch(1)
+        left.addWidget(prev_box)
+        left.addWidget(self.shadow_preview, 1)
+        scroll = QScrollArea()  # every option of the batch: taller than a laptop screen
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(eng_box)
         outer = QHBoxLayout(self)
         outer.addLayout(left, 3)
-        outer.addLayout(right, 2)
+        outer.addWidget(scroll, 2)
+        self.shadow.currentIndexChanged.connect(lambda _i: self._shadow_changed())
         self._engine_changed(self.engine_combo.currentText())
+        self._shadow_changed()
 
     # -- templates ------------------------------------------------------------------------------
     def _load_user_templates(self) -> dict[str, PromptTemplate]:
@@ -335,14 +371,22 @@ class TemplatesPanel(QWidget):
         text = f"<b>{_escape(self._photo.name)}</b><br>{_escape(prompt) or '<i>(empty prompt)</i>'}"
         if negative:
             text += f"<br><span style='color:#888'>negative: {_escape(negative)}</span>"
+        if hasattr(self, "engine_combo") and not self.uses_prompt():
+            # core says the same in the CLI: recorded, but no effect on the images
+            text = (f"<span style='color:#999'>{text}</span><br><i>The '{_escape(self.resolved_engine())}' "
+                    "engine paints no prompt: the prompt is recorded but has no effect.</i>")
         self.preview.setText(text)
+
+    def uses_prompt(self) -> bool:
+        return self.resolved_engine() in GENERATIVE
 
     def _engine_changed(self, engine: str) -> None:
         if not hasattr(self, "qc_retries"):
             return  # still building the panel
         effective = self.resolved_engine()
         generative = effective in GENERATIVE
-        for widget in (self.steps, self.guidance, self.scheduler, self.resolution):
+        for widget in (self.steps, self.guidance, self.scheduler, self.resolution, self.variants,
+                       self.prompt_edit, self.negative_edit):
             widget.setEnabled(generative)
         self.cn_scale.setEnabled(effective == "si2-controlnet")
         self.model_combo.setEnabled(engine in ("auto", "si2-controlnet"))
@@ -351,49 +395,48 @@ class TemplatesPanel(QWidget):
         self.image_btn.setEnabled(engine == "image")
         self.engine_note.setText(self._engine_note(engine, effective))
         self._settings.engine = engine
+        self.refresh_preview()
         self.settings_changed.emit()
 
     def _engine_note(self, engine: str, effective: str) -> str:
-        lacking = self._missing(engine)
         if engine == "auto":
             if effective == "si2-controlnet":
                 return "auto: generated backgrounds (si2-controlnet)."
             return (f"auto: white background, since the weights of '{_escape(self.model() or CONTROLNET_MODEL)}' "
                     "are not on this machine (File ▸ Models… gets them).")
-        if lacking:
-            return (f"<span style='color:#c33'>needs '{_escape(lacking)}', which is not on this machine "
-                    "(File ▸ Models… gets it).</span>")
+        lacking = self.missing_models()
+        if lacking is not None:
+            return (f"<span style='color:#c33'>{_escape(str(lacking))}</span> (File ▸ Models… gets it).")
         return ""
 
-    def _available(self, model_id: str) -> bool:
-        """Cached per model id: the store looks through folders and the HF cache, too slow for every redraw."""
-        if model_id not in self._have_weights:
-            from core.models.store import ModelStore
+    def missing_models(self) -> Optional[BaseException]:
+        """Core's ModelMissingError for the chosen engine, or None (cached: the store is slow to ask)."""
+        from desktop.job_settings import missing_model_error
 
-            self._have_weights[model_id] = bool(ModelStore(self._settings.models_path).available(model_id))
-        return self._have_weights[model_id]
-
-    def _missing(self, engine: str) -> Optional[str]:
-        return missing_model(engine, self._available, self.model())
+        key = (self.engine(), self.model())
+        if key not in self._missing_cache:
+            self._missing_cache[key] = missing_model_error(self.engine(), self._settings, self.model())
+        return self._missing_cache[key]
 
     def resolved_engine(self) -> str:
         """The engine a job will run: "auto" as core.jobs resolves it (si2-controlnet or white)."""
-        engine = self.engine()
-        if engine != "auto":
-            return engine
-        return "white" if self._missing("si2-controlnet") else "si2-controlnet"
+        from desktop.job_settings import resolved_engine
+
+        return resolved_engine(self.engine(), self._settings, self.model())
 
     def engine(self) -> str:
         return self.engine_combo.currentText()
 
-    def refresh_models(self) -> None:
+    def refresh_models(self, select: Optional[str] = None) -> None:
         """The paper's weights plus every model of the user's laid out like them (e.g. from the trainer)."""
         from core.models.store import ModelStore
+        from desktop.job_settings import forget_resolved
 
-        current = self.model_combo.currentText()
+        current = select or self.model_combo.currentText()
         store = ModelStore(self._settings.models_path)
-        self._have_weights.clear()  # the models folder or its contents may have changed
-        ids = ["photo-background-generation"] + [
+        forget_resolved()  # the models folder or its contents may have changed
+        self._missing_cache: dict[tuple, Optional[BaseException]] = {}
+        ids = [CONTROLNET_MODEL] + [
             s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -405,7 +448,7 @@ class TemplatesPanel(QWidget):
     def model(self) -> Optional[str]:
         """None for the paper's weights (the default), else the chosen model id."""
         chosen = self.model_combo.currentText()
-        return None if chosen in ("", "photo-background-generation") else chosen
+        return None if chosen in ("", CONTROLNET_MODEL) else chosen
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
         self.colour = tuple(int(c) for c in rgb)
@@ -431,25 +474,69 @@ class TemplatesPanel(QWidget):
         if name:
             self.set_background_image(Path(name))
 
-    def generation_settings(self, photo: Path, seed: Optional[int] = None):
-        """``core.generation.settings.GenerationSettings`` for ``photo`` (prompt filled)."""
-        from core.generation.settings import GenerationSettings
+    # -- shadow -------------------------------------------------------------------------------
+    def shadow_kind(self) -> str:
+        return self.shadow.currentData() or "none"
 
-        prompt, negative = self.filled_prompt(photo)
-        self._settings.steps = self.steps.value()
-        self._settings.variants = self.variants.value()
-        self._settings.guidance = self.guidance.value()
-        self._settings.resolution = self.resolution.value()
+    def _shadow_changed(self) -> None:
+        kind = self.shadow_kind()
+        supported = shadow_supported(kind)
+        self.shadow_note.setText("" if supported else
+                                 "<span style='color:#c33'>This Packshot's engine cannot keep the photo's own "
+                                 "shadow yet; choose none, contact or drop.</span>")
+        self.shadow_preview.set_shadow(kind if supported else "none")
+        self.settings_changed.emit()
+
+    def set_preview_photo(self, photo: Optional[Path], mask_path: Optional[Path]) -> None:
+        """The photo (and its stored mask) the shadow preview shows."""
+        self.shadow_preview.set_photo(photo, mask_path)
+
+    # -- the options --------------------------------------------------------------------------
+    def options(self) -> BatchOptions:
+        """Every widget's value; ``desktop.job_settings.settings_from_ui`` makes the job settings."""
         if self.engine() == "image" and self.background_image is None:
             raise PackshotError("The 'image' engine needs a background image: choose one under Engine and settings.")
-        return GenerationSettings(
-            prompt=prompt, negative_prompt=negative, steps=self.steps.value(),
-            guidance=self.guidance.value(), controlnet_scale=self.cn_scale.value(),
-            seed=self.seed.value() if seed is None else seed, variants=self.variants.value(),
-            scheduler=self.scheduler.currentText(), resolution=self.resolution.value(),
-            color=self.colour,
+        if not shadow_supported(self.shadow_kind()):
+            raise PackshotError("This Packshot cannot keep the photo's own shadow yet: choose none, contact or drop "
+                                "under Shadow.")
+        template = self.current_template()
+        return BatchOptions(
+            engine=self.engine(), template=self.template_combo.currentText(),
+            prompt=template.prompt, negative=template.negative, variants=self.variants.value(),
+            seed=self.seed.value(), steps=self.steps.value(), guidance=self.guidance.value(),
+            controlnet_scale=self.cn_scale.value(), scheduler=self.scheduler.currentText(),
+            resolution=self.resolution.value(), color=self.colour,
             background_image=str(self.background_image) if self.background_image else None,
-        ).validate()
+            model=self.model(), preset=self.preset.currentText(), shadow=self.shadow_kind(),
+            output_format=self.output_format.currentText(), quality=self.quality.value(),
+            masker=self._settings.masker, prior=self._options.prior, sam_variant=self._options.sam_variant,
+            qc_threshold=self.qc_threshold.value() or None, qc_retries=self.qc_retries.value())
+
+    def templates_file(self) -> Optional[Path]:
+        """The file core resolves the chosen template from: the user's for their own templates,
+        None (core's built-in file) otherwise."""
+        return user_templates_path() if self.template_combo.currentText() in self._user else None
+
+    def template_text(self) -> Optional[tuple[str, str]]:
+        """(prompt, negative) of the named template as saved, to tell an edited text from it."""
+        template = self.templates().get(self.template_combo.currentText())
+        return (template.prompt, template.negative) if template else None
+
+
+SHADOW_LABELS = {"none": "None", "keep": "Keep the photo's own", "contact": "Contact shadow", "drop": "Drop shadow"}
+
+
+def shadow_supported(kind: str) -> bool:
+    """Whether core can render ``kind`` (``keep`` arrives with core's shadow work)."""
+    if kind == "none":
+        return True
+    from core.generation.shadow import Shadow
+
+    try:
+        Shadow(kind=kind)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _escape(text: str) -> str:

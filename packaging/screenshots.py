@@ -69,38 +69,48 @@ def take(out: Path, home: Path) -> int:
     photos = home / "photos"
     shutil.copytree(ROOT / "resources" / "samples", photos,
                     ignore=shutil.ignore_patterns("*.py", "*.md", "__pycache__"))
-    settings = AppSettings(first_run_done=True, masker="classic", engine="gradient", variants=2, device="cpu")
+    settings = AppSettings(first_run_done=True, masker="classic", engine="gradient", variants=1, device="cpu")
     window = MainWindow(settings)
     window.resize(*SIZE)
     window.show()
     pump(app, lambda: window.isVisible())
-    window.open_folder(photos)
     out.mkdir(parents=True, exist_ok=True)
+    shot(app, window, out / "empty-state.png")  # one big button; folders can be dropped
 
+    window.open_folder(photos)
     pump(app, lambda: window.model.wait_for_thumbnails(50) and len(window.model._cache) >= window.model.rowCount())
     shot(app, window, out / "photos.png")
 
     window.compute_all_masks()  # scores for every photo: the review queue puts doubtful masks first
     pump(app, lambda: not window.queue.busy, 300)
-    first = window.mask_panel.order[0]
+    first = window.mask_panel.order[0]  # the most doubtful mask
     window.select_photo(first)
     window.tabs.setCurrentIndex(TAB_MASKS)
     pump(app, lambda: window.mask_panel._opened is not None, 60)
     shot(app, window, out / "mask-review.png")
 
     window.tabs.setCurrentIndex(TAB_PROMPT)
-    window.templates.engine_combo.setCurrentText("gradient")
+    t = window.templates
+    t.engine_combo.setCurrentText("gradient")
+    t.shadow.setCurrentIndex(t.shadow.findData("contact"))
+    rendered = t.shadow_preview.rendered
+    window.select_photo(first)
+    pump(app, lambda: t.shadow_preview.rendered > rendered, 30)
+    shot(app, window, out / "background.png")
+
     window.run_on_all()
     pump(app, lambda: not window.queue.busy, 300)
-    window.select_photo(first)
-    shot(app, window, out / "prompt-and-queue.png")
-
     mug = next((e.path for e in window.model.entries() if "mug" in e.path.name), first)
     window.select_photo(mug)
     window.tabs.setCurrentIndex(TAB_RESULTS)
     pump(app, window.results.previews_loaded, 30)
     window.results.compare.split = 0.45
     shot(app, window, out / "results.png")
+
+    export = home / "export"
+    window.export_chosen("original", export)
+    pump(app, lambda: not window.queue.busy and window.results.open_export_btn.isVisible(), 120)
+    shot(app, window, out / "export-done.png")
 
     from desktop.models_dialog import ModelsDialog
     from desktop.settings_dialog import SettingsDialog

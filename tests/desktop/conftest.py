@@ -67,6 +67,7 @@ def make_window(qtbot):
         from desktop.main_window import MainWindow
 
         window = MainWindow(settings)
+        window.ask_before_closing = False  # teardown closes windows whose queue may still be working
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
@@ -80,9 +81,20 @@ def make_window(qtbot):
 
 @pytest.fixture(autouse=True)
 def fresh_worker_caches():
-    """Each test starts with no cached masker, job context or store (models stay cached in core)."""
-    from desktop import gui_jobs
+    """Each test starts with no cached masker context, store or engine answer (models stay cached in core)."""
+    from desktop import gui_jobs, job_settings
 
-    for cache in (gui_jobs._MASKERS, gui_jobs._CONTEXTS, gui_jobs._STORES):
+    for cache in (gui_jobs._MASK_CONTEXTS, gui_jobs._STORES, job_settings._RESOLVED):
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_qsettings(tmp_path_factory):
+    """QSettings reads XDG_CONFIG_HOME once per process: point it at a fresh folder for every test."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))
+    yield folder

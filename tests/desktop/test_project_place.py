@@ -1,5 +1,6 @@
-"""Where the project of a photo folder goes: FOLDER/packshot-output normally; for a read-only folder
-or one inside Packshot's installation the user is asked, with a folder in the user data dir offered."""
+"""Where the project of a photo folder goes: beside it (PHOTOS-packshot) normally, never inside it; for a
+read-only place or one inside Packshot's installation the user is asked, with a folder in the user data
+dir offered."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ def answers(monkeypatch):
     return asked, replies
 
 
-def test_a_normal_folder_keeps_its_project_inside(qtbot, make_window, app_settings, photos_dir, answers):
+def test_a_normal_folder_keeps_its_project_beside_it(qtbot, make_window, app_settings, photos_dir, answers):
+    before = sorted(p.name for p in photos_dir.iterdir())
     window = make_window(app_settings)
     assert window.open_folder(photos_dir)
-    assert window.session.out_dir == (photos_dir / "packshot-output").resolve() and answers[0] == []
+    assert window.session.out_dir == (photos_dir.parent / "photos-packshot").resolve() and answers[0] == []
+    assert sorted(p.name for p in photos_dir.iterdir()) == before  # no project folder inside the photos
 
 
 def test_the_installs_sample_folder_gets_its_project_in_the_user_data_dir(qtbot, make_window, app_settings,
@@ -55,7 +58,7 @@ def test_the_installs_sample_folder_gets_its_project_in_the_user_data_dir(qtbot,
 def test_a_read_only_folder_asks_where_the_project_goes(qtbot, make_window, app_settings, photos_dir,
                                                         tmp_path, answers, monkeypatch):
     real_access = os.access
-    read_only = {photos_dir.resolve()}
+    read_only = {photos_dir.resolve(), photos_dir.parent.resolve()}
 
     def access(path, mode, *args, **kwargs):  # the folder as a read-only mount answers (tests run as root)
         if mode & os.W_OK and Path(path).resolve() in read_only:
@@ -63,15 +66,15 @@ def test_a_read_only_folder_asks_where_the_project_goes(qtbot, make_window, app_
         return real_access(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(os, "access", access)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     asked, replies = answers
     window = make_window(app_settings)
     replies.append("Cancel")
     assert not window.open_folder(photos_dir) and window.session is None
     assert "read-only" in asked[0]
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(elsewhere))
     replies.append("Choose another…")
     assert window.open_folder(photos_dir)
     assert window.session.out_dir == elsewhere.resolve() and window.model.rowCount() == 3
-    assert not (photos_dir / "packshot-output").exists()
+    assert not (photos_dir / "packshot-output").exists() and not (photos_dir.parent / "photos-packshot").exists()

@@ -163,19 +163,18 @@ def test_a_job_that_returned_is_done_even_if_cancel_came_after_its_last_step(qtb
         queue.shutdown()
 
 
-def test_generate_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, tmp_path):
+def test_photo_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, tmp_path):
     """The queue raises a pending cancel at each progress report; PhotoJob's last report comes after
     its results are saved and recorded, so that one must not turn the finished photo into "cancelled"."""
-    from core.generation.settings import GenerationSettings
-    from core.images import list_photos
     from core.progress import CancelToken
-    from desktop.gui_jobs import GenerateJob, project_store
+    from desktop.batch_options import BatchOptions
+    from desktop.gui_jobs import PhotoRunJob, project_store
+    from desktop.job_settings import settings_from_ui
 
     out = tmp_path / "out"
-    project_store(out).add_photos(list_photos(photos_dir))
     photo = photos_dir / "a_mug.png"
-    job = GenerateJob(out, photo, "white", GenerationSettings(variants=1), app_settings, template_prompt="",
-                      template_negative="", template_name="custom", variables={})
+    settings = settings_from_ui(BatchOptions(engine="white", masker="classic"), app_settings)
+    job = PhotoRunJob(photos_dir, out, photo, settings)
     token = CancelToken()
 
     def report(p: Progress) -> None:  # what the queue does, with the cancel landing on the last report

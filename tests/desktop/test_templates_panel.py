@@ -53,23 +53,51 @@ def test_save_template_and_find_it_again(qtbot):
     assert again.negative_edit.toPlainText() == "text"
 
 
-def test_generation_settings_follow_the_widgets(qtbot):
+def test_job_settings_follow_the_widgets(qtbot):
+    from desktop.job_settings import settings_from_ui
+
     panel = make_panel(qtbot)
     panel.prompt_edit.setPlainText("{name} on a beach")
     panel.engine_combo.setCurrentText("si2")
     panel.variants.setValue(3)
     panel.steps.setValue(7)
     panel.seed.setValue(11)
-    gs = panel.generation_settings(Path("shell.png"))
-    assert (gs.prompt, gs.variants, gs.steps, gs.seed) == ("shell on a beach", 3, 7, 11)
-    assert gs.variant_seeds() == [11, 12, 13]
+    panel.shadow.setCurrentIndex(panel.shadow.findData("contact"))
+    panel.preset.setCurrentText("square-1000")
+    panel.output_format.setCurrentText("webp")
+    js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
+                          template_text=panel.template_text())
+    assert (js.engine, js.variants, js.steps, js.seed) == ("si2", 3, 7, 11)
+    assert (js.shadow, js.preset, js.output_format) == ("contact", "square-1000", "webp")
+    assert js.template == "studio" and js.prompt == "{name} on a beach"  # edited text goes as a prompt
     assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
     panel.engine_combo.setCurrentText("white")
-    assert not panel.steps.isEnabled()
+    assert not panel.steps.isEnabled() and not panel.variants.isEnabled()
+    white = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()))
+    assert white.variants == 1  # no duplicate "variants" of a plain background
+
+
+def test_unchanged_template_is_sent_by_name(qtbot):
+    from desktop.job_settings import settings_from_ui
+
+    panel = make_panel(qtbot)
+    panel.template_combo.setCurrentText("marble")
+    js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
+                          template_text=panel.template_text())
+    assert js.template == "marble" and js.prompt is None and js.negative is None
+
+
+def test_prompt_preview_is_greyed_for_engines_that_paint_no_prompt(qtbot):
+    panel = make_panel(qtbot)
+    panel.set_photo(Path("mug.jpg"))
+    panel.engine_combo.setCurrentText("si2")
+    assert "no effect" not in panel.preview.text()
+    panel.engine_combo.setCurrentText("gradient")
+    assert "paints no prompt" in panel.preview.text() and not panel.prompt_edit.isEnabled()
 
 
 def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, tiny_diffusion_models_dir):
-    from desktop.gui_jobs import GenerateJob
+    from desktop.job_settings import settings_from_ui
 
     models = tmp_path / "models"
     models.mkdir()
@@ -85,8 +113,4 @@ def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, 
     assert not panel.model_combo.isEnabled()
     panel.engine_combo.setCurrentText("si2-controlnet")
     panel.model_combo.setCurrentText("my-brand")
-    photo = Path("mug.jpg")
-    job = GenerateJob(tmp_path / "out", photo, panel.engine(), panel.generation_settings(photo), settings,
-                      template_prompt="{name}", template_negative="", template_name="custom", variables={},
-                      model=panel.model())
-    assert job.job_settings.model == "my-brand"
+    assert settings_from_ui(panel.options(), settings).model == "my-brand"

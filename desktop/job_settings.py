@@ -1,0 +1,145 @@
+"""The ONE place in the app that turns its choices into ``core.jobs.JobSettings``.
+
+Everything the app submits (a batch, one photo, automatic masks) gets its settings from
+``settings_from_ui``, so the app asks core for exactly what the command line would ask for.
+It builds the flat dict of ``JobSettings``' field names (``JobSettings.from_flat`` takes the same
+keys once settings are nested).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from desktop.batch_options import BatchOptions
+from desktop.settings import AppSettings
+
+
+def settings_from_ui(options: BatchOptions, app: AppSettings, *, template_names: Sequence[str] = (),
+                     template_text: Optional[tuple[str, str]] = None,
+                     variables_csv: Optional[Path] = None) -> Any:
+    """``JobSettings`` for ``options`` with the machine choices (device, models folder) of ``app``.
+
+    ``template_names``: the templates core can resolve by name (built-in and the user's), so a named
+    template stays a name in every recipe; ``template_text``: the (prompt, negative) the named
+    template has, so an edited text is sent as a prompt of its own.
+    ``variables_csv``: the per-photo values the panel holds, written by ``write_variables_csv``."""
+    from core.jobs import JobSettings
+
+    template = options.template if options.template in template_names else None
+    prompt, negative = options.prompt, options.negative
+    if template is not None and template_text is not None:
+        # Unchanged text: send the name alone (the recipe says which template); edited: the text.
+        if (prompt or "").strip() == template_text[0].strip():
+            prompt = None
+        if (negative or "").strip() == template_text[1].strip():
+            negative = None
+    flat = {
+        "engine": options.engine,
+        "template": template,
+        "prompt": prompt if (prompt or "").strip() else None,
+        "negative": negative if (negative or "").strip() else None,
+        "variables_csv": str(variables_csv) if variables_csv else None,
+        "variants": max(1, int(options.variants)) if is_generative(options.engine, app, options.model) else 1,
+        "seed": int(options.seed),
+        "steps": int(options.steps),
+        "guidance": float(options.guidance),
+        "controlnet_scale": float(options.controlnet_scale),
+        "scheduler": options.scheduler,
+        "resolution": int(options.resolution),
+        "color": tuple(int(c) for c in options.color),
+        "background_image": options.background_image if options.engine == "image" else None,
+        "preset": options.preset,
+        "shadow": None if options.shadow in ("", "none") else options.shadow,
+        "masker": options.masker,
+        "prior": options.prior,
+        "sam_variant": options.sam_variant,
+        "qc_threshold": options.qc_threshold,
+        "qc_retries": int(options.qc_retries),
+        "output_format": options.output_format,
+        "device": app.device,
+        "models_dir": str(app.models_path) if app.models_path else None,
+        "model": options.model,
+    }
+    return JobSettings.from_flat(flat)
+
+
+def mask_settings(options: BatchOptions, app: AppSettings) -> Any:
+    """The settings automatic masks come from (the batch's masker, prior and SAM variant), with an
+    engine that needs no weights: masks made in the app then carry the origin the batch checks."""
+    from dataclasses import replace
+
+    base = BatchOptions(masker=options.masker, prior=options.prior, sam_variant=options.sam_variant)
+    return replace(settings_from_ui(base, app), engine="white")
+
+
+def is_generative(engine: str, app: AppSettings, model: Optional[str] = None) -> bool:
+    """Whether ``engine`` paints from a prompt, resolving "auto" by core's rule."""
+    return resolved_engine(engine, app, model) in _generative_engines()
+
+
+def _generative_engines() -> tuple[str, ...]:
+    from core.jobs import GENERATIVE_ENGINES
+
+    return tuple(GENERATIVE_ENGINES)
+
+
+_RESOLVED: dict[tuple, str] = {}  # (engine, models folder, model) -> core's answer (looking is slow)
+
+
+def resolved_engine(engine: str, app: AppSettings, model: Optional[str] = None) -> str:
+    """The engine core will run: "auto" resolved by ``core.jobs.JobContext`` (the paper's engine when
+    its weights are here, else white)."""
+    if engine != "auto":
+        return engine
+    key = (engine, app.models_dir, model)
+    if key not in _RESOLVED:
+        from core.jobs import JobContext, JobSettings
+
+        ctx = JobContext(JobSettings.from_flat(dict(
+            engine="auto", model=model, masker="classic", prior="classic",
+            models_dir=str(app.models_path) if app.models_path else None)))
+        _RESOLVED[key] = ctx.engine_name
+    return _RESOLVED[key]
+
+
+def forget_resolved() -> None:
+    """The models folder or its contents changed: ask core again."""
+    _RESOLVED.clear()
+
+
+def missing_model_error(engine: str, app: AppSettings, model: Optional[str] = None
+                        ) -> Optional[BaseException]:
+    """Core's ``ModelMissingError`` for ``engine``'s weights, or None when they are here (core's
+    pre-flight check, si2's fallback to the paper folder included)."""
+    from core.errors import ModelMissingError
+    from core.jobs import JobContext, JobSettings
+
+    if engine == "auto" or engine not in _generative_engines():
+        return None  # "auto" falls back to white; the other engines need no weights
+    try:
+        JobContext(JobSettings.from_flat(dict(
+            engine=engine, model=model, masker="classic", prior="classic",
+            models_dir=str(app.models_path) if app.models_path else None))).check_models()
+    except ModelMissingError as exc:
+        return exc
+    return None
+
+
+def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path, dict[str, str]]) -> Optional[Path]:
+    """The panel's variables (for all photos and per photo) as the CSV the batch reads (``--vars``),
+    so the batch's own template-variable check and job key see them; None when there are none."""
+    columns = sorted({k for v in values.values() for k in v if k not in ("name", "caption")})
+    if not columns:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-{target.name}")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file"] + columns)
+        for photo in photos:
+            row = values.get(Path(photo), {})
+            writer.writerow([Path(photo).name] + [row.get(c, "") for c in columns])
+    tmp.replace(target)
+    return target
