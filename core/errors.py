@@ -169,3 +169,11 @@ def user_message(exc: BaseException, log_file: Optional[Path] = None) -> str:
     if known is not None:
         return str(known) or type(known).__name__
     return unexpected_message(exc, log_file)
+
+
+class OutputsTakenError(PackshotError):
+    """A run would replace outputs an earlier run made with other settings (``paths``: those files)."""
+
+    def __init__(self, message: str, paths: tuple = ()) -> None:
+        super().__init__(message)
+        self.paths = tuple(paths)

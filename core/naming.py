@@ -19,7 +19,7 @@ from core.errors import TemplateError
 from core.templates import fill_template, template_fields
 
 DEFAULT_NAME_TEMPLATE = "{stem}"
-NAME_FIELDS = ("stem", "name", "engine", "template", "variant", "seed", "ext")
+NAME_FIELDS = ("stem", "name", "engine", "template", "variant", "seed", "ext", "key")  # key: the settings' id
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tiff", "tif": ".tiff"}
 MAX_COMPONENT = 120  # bytes; most file systems stop at 255 and we add suffixes
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),

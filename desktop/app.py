@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional, Sequence
 
+from core.devices import DEVICE_CHOICES
+
 T0 = time.perf_counter()  # process start, near enough: this module is imported first
+
 
 log = logging.getLogger("desktop")
 
@@ -50,7 +53,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="packshot-studio", description="Packshot desktop app")
     parser.add_argument("folder", nargs="?", type=Path, help="folder of photos or a Packshot output folder")
     parser.add_argument("--models-dir", type=Path, help="folder holding one sub-folder per model id")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="compute device for this session")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="compute device for this session")
     return parser.parse_args(argv)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.devices import DEVICE_CHOICES
+
 
 def register(subparsers) -> None:
     """Add the ``gui`` subcommand (wired through the ``packshot.commands`` entry point)."""
@@ -13,7 +15,7 @@ def register(subparsers) -> None:
                                                "or a Packshot output folder.")
     parser.add_argument("folder", nargs="?", type=Path, help="folder of photos or a Packshot output folder")
     parser.add_argument("--models-dir", type=Path, help="folder holding one sub-folder per model id")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), help="compute device for this session")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="compute device for this session")
     parser.set_defaults(func=run)
 
 

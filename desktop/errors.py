@@ -65,7 +65,8 @@ def show_error(parent: Optional[QWidget], exc: BaseException | str, title: str =
         return
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    box.exec()
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()  # window-modal but not a nested event loop: the queue and the window go on
 
 
 class _Relay(QObject):

@@ -42,17 +42,6 @@ def photo_stem(store: Any, photo: Path) -> str:
     return unique_stems(photos).get(Path(photo).resolve(), Path(photo).stem)
 
 
-def keeper(results: list, current_key: Optional[str]) -> Optional[Any]:
-    """The one result that counts as chosen: the store marks one keeper per settings (job key), so
-    after "regenerate" two may be marked; the one of the photo's latest settings wins, else the
-    newest marked one."""
-    chosen = [r for r in results if r.chosen]
-    if not chosen:
-        return None
-    current = [r for r in chosen if r.job_key == current_key]
-    return (current or sorted(chosen, key=lambda r: r.id))[-1]
-
-
 def input_folder(store: Any, input_dir: Optional[Path]) -> Path:
     """The photo folder of a project: the one opened, else the one folder its photos are in."""
     if input_dir is not None:
@@ -80,6 +69,9 @@ class _AppBatch(BatchJob):
                 if p.resolve() not in rejected and (self.only is None or p.resolve() in self.only)]
 
 
+KEEP_BOTH_NAME = "{stem}-{key}"  # the app's names when new settings meet earlier results
+
+
 class BatchRunJob:
     """Run core's ``BatchJob`` on the folder, for every photo or a selection."""
 
@@ -91,13 +83,27 @@ class BatchRunJob:
         what = "all photos" if self.photos is None else f"{len(self.photos)} photo(s)"
         self.label = f"Batch · {what} · {settings.engine}"
         self.summary: Any = None
+        self.kept_both = 0  # earlier results kept beside new ones of other settings
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> Any:
         progress(Progress("loading models", 0, 0, "preparing the batch"))
+        from core.errors import OutputsTakenError
+
         job = _AppBatch(self.input_dir, self.out_dir, self.settings, templates_path=self.templates_path,
                         only=self.photos, argv=["packshot-studio"])
         try:
-            job.prepare()
+            try:
+                job.prepare()
+            except OutputsTakenError as taken:
+                # New settings over results made with other ones: keep both, the new ones named by their
+                # settings' id (never a silent overwrite; the results panel shows them side by side).
+                job.release()
+                renamed = replace(self.settings, output=replace(self.settings.output, name_template=KEEP_BOTH_NAME))
+                log.info("%d earlier result(s) kept; new results named %s", len(taken.paths), KEEP_BOTH_NAME)
+                job = _AppBatch(self.input_dir, self.out_dir, renamed, templates_path=self.templates_path,
+                                only=self.photos, argv=["packshot-studio"])
+                job.prepare()
+                self.kept_both = len(taken.paths)
             self.summary = job.run(progress, cancel)
         finally:
             job.release()

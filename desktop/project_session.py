@@ -17,8 +17,8 @@ from typing import Optional
 import platformdirs
 
 from core.images import list_photos
+from core.jobs.keepers import keeper
 from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
-from desktop.gui_jobs import keeper
 from desktop.thumbnails import PhotoEntry
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import platformdirs
 log = logging.getLogger(__name__)
 
 APP_NAME = "packshot"
-DEVICES = ("auto", "cuda", "cpu")
+DEVICES = ("auto", "cuda", "mps", "cpu")  # core.devices.DEVICE_CHOICES (no core import at start-up)
 MAX_RECENT = 8
 
 

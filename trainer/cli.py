@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.devices import DEVICE_CHOICES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from trainer.dataset import MIN_USABLE_PHOTOS
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--blip-captions", action="store_true",
                         help="caption photos that have no caption with BLIP (blip-image-captioning-base)")
     parser.add_argument("--models-dir", type=Path, help="where models live (default: data dir)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--estimate", action="store_true",
                         help="time two steps and print the run's estimated duration and memory, then stop")

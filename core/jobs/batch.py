@@ -14,6 +14,7 @@ from core.errors import (
     ImageReadError,
     ImageWriteError,
     OutputLockedError,
+    OutputsTakenError,
     PackshotError,
     TemplateError,
 )
@@ -171,10 +172,11 @@ class BatchJob:
             return
         shown = "; ".join(f"{out.name} ({why})" for out, why in taken[:5])
         more = f"; and {len(taken) - 5} more" if len(taken) > 5 else ""
-        raise PackshotError(
+        raise OutputsTakenError(
             f"{len(taken)} output file(s) in {self.out_dir} were made earlier with other settings and would be "
             f"overwritten: {shown}{more}. To keep both, choose another --out folder or a --name that tells them "
-            "apart (e.g. --name \"{stem}-{engine}\" or --name \"{stem}-{template}\"); to replace them, add --redo.")
+            "apart (e.g. --name \"{stem}-{engine}\" or --name \"{stem}-{key}\", the settings' id); to replace them, "
+            "add --redo.", tuple(out for out, _ in taken))
 
     @property
     def notes(self) -> list[str]:

@@ -97,14 +97,14 @@ class ExportJob:
     """``ExportJob(items, out_dir, ExportSettings(...)).run(progress, cancel) -> ExportSummary``.
 
     ``items``: output files, and/or batch output folders (each exports its photos' keepers, named
-    by the photo's stem). Files are named ``<stem>.<ext>`` for the "original" preset and
+    by the photo's stem), and/or ``(output file, stem)`` pairs. Files are named ``<stem>.<ext>`` for the "original" preset and
     ``<stem>_<preset>.<ext>`` otherwise. An existing file is only replaced with ``overwrite``.
     ``store``/``device``: where models come from when a result is rendered again.
     """
 
     def __init__(self, items: Sequence[Path | str], out_dir: Path | str, settings: ExportSettings = ExportSettings(),
                  *, store: Any = None, device: str = "auto", overwrite: bool = False) -> None:
-        self.items = [Path(i) for i in items]
+        self.items = [i if isinstance(i, tuple) else Path(i) for i in items]
         self.out_dir = Path(out_dir)
         self.settings = settings
         self.store = store
@@ -121,6 +121,9 @@ class ExportJob:
         """(output file, stem) for every item; folders give their keepers. Unusable items go to ``failed``."""
         found: list[tuple[Path, str]] = []
         for item in self.items:
+            if isinstance(item, tuple):  # (output file, stem): the caller chose and named it (the app)
+                found.append((Path(item[0]), str(item[1])))
+                continue
             try:
                 if item.is_dir():
                     found += keeper_files(item)

@@ -82,7 +82,8 @@ class PhotoJob:
         s = self.context.settings
         seeds = self.variant_seeds
         fields = {"stem": self.stem, "name": photo_variables(self.path)["name"], "engine": self.context.engine_name,
-                  "template": self.context.template.name, "ext": self.path.suffix.lstrip(".").lower()}
+                  "template": self.context.template.name, "ext": self.path.suffix.lstrip(".").lower(),
+                  "key": self.context.job_key[:8]}
         return [output_path(self.out_dir, s.output.name_template, {**fields, "variant": i + 1, "seed": seed},
                             output_suffix(output_format_for(self.path, s.output.output_format)), variants=len(seeds))
                 for i, seed in enumerate(seeds)]

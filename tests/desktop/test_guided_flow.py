@@ -171,7 +171,7 @@ def test_cli_and_app_give_identical_outputs_and_recipes(qtbot, make_window, app_
 
 def test_export_writes_files_that_replay(qtbot, make_window, app_settings, photos_dir, tmp_path):
     from core.images import load_photo
-    from core.recipe import replay
+    from core.jobs.replay import replay
 
     window = make_window(app_settings)
     window.open_folder(photos_dir)
