@@ -130,7 +130,11 @@ def missing_model_error(engine: str, app: AppSettings, model: Optional[str] = No
 def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path, dict[str, str]]) -> Optional[Path]:
     """The panel's variables (for all photos and per photo) as the CSV the batch reads (``--vars``),
     so the batch's own template-variable check and job key see them; None when there are none."""
-    columns = sorted({k for v in values.values() for k in v if k not in ("name", "caption")})
+    from core.templates import photo_variables
+
+    # The fields every photo has by itself (name, stem, filename, caption) are not the user's variables.
+    automatic = set(photo_variables(Path(photos[0]), {})) if photos else set()
+    columns = sorted({k for v in values.values() for k in v if k not in automatic})
     if not columns:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,7 @@ def test_weights_gone_after_queueing_stop_the_queue_with_one_message(qtbot, make
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     mine = tmp_path / "models"
     mine.mkdir()
     (mine / "photo-background-generation").symlink_to(models_dir / "photo-background-generation")
@@ -119,6 +120,7 @@ def test_colour_and_image_engines_take_their_inputs_from_the_panel(qtbot, make_w
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     window = make_window(app_settings)
     window.open_folder(photos_dir)
     photo = photos_dir / "c box.png"

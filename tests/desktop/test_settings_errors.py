@@ -38,6 +38,7 @@ def test_error_messages_are_readable_and_logged(qtbot, tmp_path, monkeypatch):
     log_path = errors.setup_logging(tmp_path / "logs")
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     errors.show_error(None, ModelMissingError("Model 'sam-vit_b' is not on this machine. Fix: ..."))
     try:
         {}["missing"]
@@ -57,6 +58,7 @@ def test_uncaught_exception_on_a_worker_thread_becomes_a_message(qtbot, monkeypa
     errors.setup_logging(tmp_path / "logs")
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     old_hooks = (__import__("sys").excepthook, threading.excepthook)
     errors.install_excepthook()
     try:

@@ -67,14 +67,14 @@ def test_job_settings_follow_the_widgets(qtbot):
     panel.output_format.setCurrentText("webp")
     js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
                           template_text=panel.template_text())
-    assert (js.engine, js.variants, js.steps, js.seed) == ("si2", 3, 7, 11)
-    assert (js.shadow, js.preset, js.output_format) == ("contact", "square-1000", "webp")
-    assert js.template == "studio" and js.prompt == "{name} on a beach"  # edited text goes as a prompt
+    assert (js.engine, js.generation.variants, js.generation.steps, js.generation.seed) == ("si2", 3, 7, 11)
+    assert (js.shadow, js.output.preset, js.output.output_format) == ("contact", "square-1000", "webp")
+    assert js.prompt.template == "studio" and js.prompt.prompt == "{name} on a beach"  # edited text goes as a prompt
     assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
     panel.engine_combo.setCurrentText("white")
     assert not panel.steps.isEnabled() and not panel.variants.isEnabled()
     white = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()))
-    assert white.variants == 1  # no duplicate "variants" of a plain background
+    assert white.generation.variants == 1  # no duplicate "variants" of a plain background
 
 
 def test_unchanged_template_is_sent_by_name(qtbot):
@@ -84,7 +84,7 @@ def test_unchanged_template_is_sent_by_name(qtbot):
     panel.template_combo.setCurrentText("marble")
     js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
                           template_text=panel.template_text())
-    assert js.template == "marble" and js.prompt is None and js.negative is None
+    assert js.prompt.template == "marble" and js.prompt.prompt is None and js.prompt.negative is None
 
 
 def test_prompt_preview_is_greyed_for_engines_that_paint_no_prompt(qtbot):

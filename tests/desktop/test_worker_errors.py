@@ -36,6 +36,7 @@ def test_worker_relays_the_same_exception_object_and_the_log_has_its_traceback(q
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     errors.show_error(None, got[0])
     assert len(shown) == 1 and "\n" not in shown[0] and "Traceback" not in shown[0]
     assert "ShelfError: the shelf collapsed" in shown[0] and str(log_path) in shown[0]
@@ -50,6 +51,7 @@ def test_a_cancel_is_no_error_dialog(qtbot, monkeypatch):
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     cancelled, got = [], []
     start_worker(_raise, Cancelled("Cancelled by the user."), on_error=got.append,
                  on_cancelled=lambda: cancelled.append(True))
@@ -64,6 +66,7 @@ def test_a_known_failure_shows_its_own_message(qtbot, tmp_path, monkeypatch):
     errors.setup_logging(tmp_path / "logs")
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
+    monkeypatch.setattr(QMessageBox, "open", lambda self: shown.append(self.text()))  # show_error
     errors.show_error(None, OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "a.png")))
     assert shown[0].startswith("the disk is full: free space and run the same command again")
 
