@@ -12,6 +12,7 @@ from typing import Any, Optional
 SHADOWS = ("none", "keep", "contact", "drop")  # "keep": the photo's own shadow (core: shadow="keep")
 FORMATS = ("png", "jpg", "webp", "tiff")
 SCHEDULERS = ("unipc", "ddim", "euler", "dpm++")
+RENDER_QUALITIES = ("final", "preview")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class BatchOptions:
     controlnet_scale: float = 1.0
     scheduler: str = "unipc"
     resolution: int = 512
+    render_quality: str = "final"  # final (the paper's settings) | preview (same seed, under a minute on a CPU)
     color: tuple[int, int, int] = (255, 255, 255)
     background_image: Optional[str] = None
     model: Optional[str] = None  # ControlNet model for si2-controlnet (None: the paper's)

@@ -48,6 +48,7 @@ def settings_from_ui(options: BatchOptions, app: AppSettings, *, template_names:
         "controlnet_scale": float(options.controlnet_scale),
         "scheduler": options.scheduler,
         "resolution": int(options.resolution),
+        "quality": options.render_quality if options.render_quality in ("final", "preview") else "final",
         "color": tuple(int(c) for c in options.color),
         "background_image": options.background_image if options.engine == "image" else None,
         "preset": options.preset,

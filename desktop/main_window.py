@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel(self.presets)
         self.results.keep_requested.connect(self.keep_result)
         self.results.regenerate_requested.connect(self.regenerate)
+        self.results.final_requested.connect(self.render_final)
         self.results.export_requested.connect(lambda preset: self.export_chosen(preset))
         self.results.regenerate_flagged_requested.connect(self.regenerate_flagged)
         self.results.change_export_dir_requested.connect(self._choose_export_dir)
@@ -557,6 +558,22 @@ class MainWindow(QMainWindow):
         settings = replace(settings, generation=replace(settings.generation, seed=seed))
         job = PhotoRunJob(folder, self.session.out_dir, path, settings,
                           seeds=[seed + i for i in range(settings.generation.variants)],
+                          templates_path=self.templates.templates_file())
+        return self._submit(job, path)
+
+    def render_final(self, path: Path, seed: int) -> Optional[int]:
+        """A preview's seed again at final quality (the same as ``packshot replay OUTPUT --quality final``),
+        recorded beside the preview."""
+        if self.session is None:
+            return None
+        ready = self._prepare_run()
+        if ready is None:
+            return None
+        folder, settings = ready
+        from dataclasses import replace
+
+        settings = replace(settings, generation=replace(settings.generation, quality="final", seed=seed, variants=1))
+        job = PhotoRunJob(folder, self.session.out_dir, path, settings, seeds=[seed],
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
 

@@ -208,6 +208,7 @@ def _fit(size: QSize, frame: QRect) -> QRect:
 class ResultsPanel(QWidget):
     keep_requested = Signal(int)  # result id
     regenerate_requested = Signal(object)  # photo path
+    final_requested = Signal(object, int)  # photo path, seed: render a preview again at final quality
     export_requested = Signal(str)  # preset name
     regenerate_flagged_requested = Signal()
     change_export_dir_requested = Signal()
@@ -268,6 +269,10 @@ class ResultsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.keep_btn)
         buttons.addWidget(self.regen_btn)
+        self.final_btn = QPushButton("Render final (same seed)")
+        self.final_btn.setToolTip("The selected preview again at the paper's settings: same models, same seed")
+        self.final_btn.clicked.connect(self._final)
+        buttons.addWidget(self.final_btn)
         buttons.addWidget(self.regen_flagged_btn)
         buttons.addWidget(self.zoom_btn)
         buttons.addWidget(self.reveal_btn)
@@ -441,7 +446,15 @@ class ResultsPanel(QWidget):
         if result is not None:
             self.keep_requested.emit(result.id)
 
+    def _final(self) -> None:
+        result = self.selected_result()
+        if result is not None and self._photo is not None:
+            self.final_requested.emit(self._photo, int(result.seed))
+
     def _update_buttons(self) -> None:
+        selected = self.selected_result()
+        self.final_btn.setVisible(bool(selected and (selected.recipe or {}).get("settings", {}).get("quality")
+                                       == "preview"))
         self.keep_btn.setEnabled(self.selected_result() is not None)
         self.regen_btn.setEnabled(self._photo is not None)
 

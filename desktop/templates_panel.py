@@ -43,7 +43,7 @@ from core.templates import (
     photo_variables,
     save_templates,
 )
-from desktop.batch_options import FORMATS, SCHEDULERS, SHADOWS, BatchOptions
+from desktop.batch_options import FORMATS, RENDER_QUALITIES, SCHEDULERS, SHADOWS, BatchOptions
 from desktop.settings import AppSettings, config_dir
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,11 @@ class TemplatesPanel(QWidget):
         self.variants.setToolTip("Images per photo: generated backgrounds only (a plain one is the same every time)")
         self.seed = _spin(0, 2**31 - 1, o.seed)
         self.resolution = _spin(64, 2048, o.resolution, step=64)
+        self.render_quality = QComboBox()
+        self.render_quality.addItems(list(RENDER_QUALITIES))
+        self.render_quality.setCurrentText(o.render_quality if o.render_quality in RENDER_QUALITIES else "final")
+        self.render_quality.setToolTip("preview: the same models and seed with less work (a background in under a "
+                                       "minute on a laptop CPU); render the one you like as final from Results")
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
         self.scheduler.setCurrentText(o.scheduler)
@@ -171,6 +176,7 @@ class TemplatesPanel(QWidget):
         eng_form.addRow("", self.engine_note)
         eng_form.addRow("Model", self.model_combo)
         eng_form.addRow("Variants", self.variants)
+        eng_form.addRow("Quality", self.render_quality)
         eng_form.addRow("Steps", self.steps)
         eng_form.addRow("Guidance", self.guidance)
         eng_form.addRow("ControlNet scale", self.cn_scale)
@@ -386,7 +392,7 @@ class TemplatesPanel(QWidget):
         effective = self.resolved_engine()
         generative = effective in GENERATIVE
         for widget in (self.steps, self.guidance, self.scheduler, self.resolution, self.variants,
-                       self.prompt_edit, self.negative_edit):
+                       self.render_quality, self.prompt_edit, self.negative_edit):
             widget.setEnabled(generative)
         self.cn_scale.setEnabled(effective == "si2-controlnet")
         self.model_combo.setEnabled(engine in ("auto", "si2-controlnet"))
@@ -505,7 +511,8 @@ class TemplatesPanel(QWidget):
             prompt=template.prompt, negative=template.negative, variants=self.variants.value(),
             seed=self.seed.value(), steps=self.steps.value(), guidance=self.guidance.value(),
             controlnet_scale=self.cn_scale.value(), scheduler=self.scheduler.currentText(),
-            resolution=self.resolution.value(), color=self.colour,
+            resolution=self.resolution.value(), render_quality=self.render_quality.currentText(),
+            color=self.colour,
             background_image=str(self.background_image) if self.background_image else None,
             model=self.model(), preset=self.preset.currentText(), shadow=self.shadow_kind(),
             output_format=self.output_format.currentText(), quality=self.quality.value(),

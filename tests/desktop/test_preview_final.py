@@ -1,0 +1,47 @@
+"""The app's preview quality, and its one button that renders a preview's seed at final quality."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.desktop.test_guided_flow import TIMEOUT, wait_idle
+
+
+def test_preview_then_render_final_equals_replay_as_final(qtbot, make_window, app_settings, photos_dir):
+    from core.images import load_photo
+    from core.jobs.replay import replay
+    from core.recipe import read_recipe
+
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    photo = photos_dir / "a_mug.png"
+    window.select_photo(photo)
+    panel = window.templates
+    panel.variants.setValue(1)
+    panel.render_quality.setCurrentText("preview")
+    item = window.try_on_current()
+    wait_idle(qtbot, window)
+    assert window.queue_panel.state_of(item) == "done", window.status_label.text()
+    (preview,) = window.session.results(photo)
+    assert read_recipe(preview.output_path).settings["quality"] == "preview"
+
+    window.tabs.setCurrentIndex(3)
+    qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
+    window.results.select_variant(0)
+    assert window.results.final_btn.isVisibleTo(window.results)  # offered for a preview only
+    with qtbot.waitSignal(window.results.final_requested, timeout=TIMEOUT):
+        window.results.final_btn.click()
+    wait_idle(qtbot, window)
+    final = max(window.session.results(photo), key=lambda r: r.id)
+    assert final.id != preview.id and final.seed == preview.seed
+    recipe = read_recipe(final.output_path)
+    assert recipe.settings["quality"] == "final" and preview.output_path.is_file()  # both kept
+    as_final = replay(preview.output_path, device="cpu", quality="final",
+                      store=_store(app_settings))
+    assert np.array_equal(load_photo(final.output_path).pixels, as_final)
+
+
+def _store(app_settings):
+    from core.models.store import ModelStore
+
+    return ModelStore(app_settings.models_dir, offline=True, use_hf_cache=False)
