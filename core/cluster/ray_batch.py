@@ -105,6 +105,12 @@ class SaveStage(_Stage):
         return job.save_stage(work)
 
 
+def _local_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 class RayBatch:
     """A ``BatchJob`` whose photos run as Ray Data stages. ``address``: a cluster to join (None: local)."""
 
@@ -139,7 +145,9 @@ class RayBatch:
         want_gpu = generative and gpus >= 1 and device in ("auto", "cuda")
         share = max(cpus / 4, 0.25)  # four stages on the CPUs; an actor's torch threads follow its share
         return {
-            "cpu_share": share, "threads": max(1, int(share)),
+            # Ray sets OMP_NUM_THREADS=1 for fractional actors; on one machine give them the local batch's
+            # thread count instead, so float sums run in the same order and outputs are bit-identical to it
+            "cpu_share": share, "threads": _local_threads() if not self.address else max(1, int(share)),
             "render_gpus": self.render_gpus if self.render_gpus is not None else (1.0 if want_gpu else 0.0),
             "render_actors": max(1, int(gpus)) if want_gpu else 1,
         }

@@ -10,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from core.cli.main import main
 from core.errors import PackshotError
@@ -67,7 +69,13 @@ def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny
     assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), model_store=store).run().ok
     summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), model_store=store).run()
     assert summary.ok and len(summary.done) == 2
-    assert outputs_of(tmp_path / "local") == outputs_of(tmp_path / "ray")
+    local, distributed = outputs_of(tmp_path / "local"), outputs_of(tmp_path / "ray")
+    for name in local:  # the recipe first: it says what differs, if anything does
+        assert read_recipe(tmp_path / "ray" / name) == read_recipe(tmp_path / "local" / name)
+        a = np.asarray(Image.open(tmp_path / "ray" / name)).astype(int)
+        b = np.asarray(Image.open(tmp_path / "local" / name)).astype(int)
+        assert np.abs(a - b).max() == 0, name
+    assert local == distributed
 
 
 def test_bad_inputs_are_named_and_the_rest_finish(local_ray, tmp_path):
