@@ -166,6 +166,7 @@ def _saved_means_done(progress: ProgressCallback) -> ProgressCallback:
             if not (p.stage == "photo" and p.total and p.done >= p.total):
                 raise
 
+    report.preview_every = getattr(progress, "preview_every", 0)  # type: ignore[attr-defined]  (live previews)
     return report
 
 

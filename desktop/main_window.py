@@ -150,6 +150,9 @@ class MainWindow(QMainWindow):
         self._update_steps()
 
     # -- menus and shortcuts --------------------------------------------------------------------
+        # Warm the edge-matting code (numba, holds the GIL when it first loads) while the app is idle.
+        QTimer.singleShot(2000, self._warm_up_matting)
+
     def _action(self, menu, text: str, slot, shortcut: Optional[str] = None, *more: str) -> QAction:
         action = QAction(text, self)
         if shortcut:
@@ -576,6 +579,16 @@ class MainWindow(QMainWindow):
         job = PhotoRunJob(folder, self.session.out_dir, path, settings, seeds=[seed],
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
+
+    def _warm_up_matting(self) -> None:
+        from desktop.workers import start_worker
+
+        def warm() -> None:
+            from core.generation.matting import warm_up
+
+            warm_up()
+
+        start_worker(warm, on_error=lambda exc: log.info("Edge matting warm-up failed: %s", exc))
 
     def regenerate_flagged(self) -> list[int]:
         """A new seed for every photo whose chosen result QC flagged."""

@@ -24,6 +24,8 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.errors import Cancelled
 from core.progress import CancelToken, Progress
 
+LIVE_PREVIEW_EVERY = 4  # denoising steps between live previews of the background forming
+
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +95,7 @@ class _Runner(QObject):
             try:
                 # A job that returned has done its work (its results are saved): it is "done" even
                 # if a cancel arrived after its last step.
-                result = item.job.run(lambda p, it=item: self._report(it, p), item.cancel)
+                result = item.job.run(self._reporter(item), item.cancel)
             except Cancelled:
                 item.state = "cancelled"
                 self.item_cancelled.emit(item.id)
@@ -108,6 +110,13 @@ class _Runner(QObject):
                 owner._done_with(item)
             if owner._is_empty():
                 self.idle.emit()
+
+    def _reporter(self, item: QueueItem):
+        def report(p: Progress) -> None:
+            self._report(item, p)
+
+        report.preview_every = LIVE_PREVIEW_EVERY  # type: ignore[attr-defined]  (core sends live previews)
+        return report
 
     def _report(self, item: QueueItem, p: Progress) -> None:
         self.item_progress.emit(item.id, p)

@@ -46,6 +46,11 @@ class QueuePanel(QWidget):
         self.overall.setFormat("nothing queued")
         self.overall.setValue(0)
         self.status = QLabel("Idle")
+        self.live = QLabel()  # the background forming (core's live preview), shown while a generation runs
+        self.live.setFixedSize(96, 96)
+        self.live.setScaledContents(True)
+        self.live.setToolTip("The background forming, every few steps")
+        self.live.hide()
         self.pause_btn = QPushButton("Pause")
         self.pause_btn.setCheckable(True)
         self.pause_btn.setToolTip("Hold the queue after the current step (Ctrl+P)")
@@ -56,6 +61,7 @@ class QueuePanel(QWidget):
         self.cancel_all_btn.clicked.connect(queue.cancel_all)
 
         controls = QHBoxLayout()
+        controls.addWidget(self.live)
         controls.addWidget(self.status, 1)
         controls.addWidget(self.overall, 2)
         controls.addWidget(self.pause_btn)
@@ -125,6 +131,19 @@ class QueuePanel(QWidget):
             self.status.setText(f"Running: {self._rows[item_id].text(0)}{eta}")
         row = self._rows[item_id]
         row.setToolTip(2, p.message or p.stage)
+        if p.image is not None:
+            self.show_live_preview(p.image)
+
+    def show_live_preview(self, images) -> None:
+        """The first variant's preview (uint8 H x W x 3, small: made on the worker, only painted here)."""
+        import numpy as np
+        from PySide6.QtGui import QImage, QPixmap
+
+        rgb = np.ascontiguousarray(images[0])
+        height, width = rgb.shape[:2]
+        image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+        self.live.setPixmap(QPixmap.fromImage(image))
+        self.live.show()
 
     def _overall(self, counts: BatchCounts) -> None:
         # The bar fills as items end; the text says how they ended (cancelled is not done).
@@ -133,6 +152,7 @@ class QueuePanel(QWidget):
         self.overall.setValue(counts.finished)
         if counts.total and counts.finished >= counts.total:
             self.status.setText("Idle")
+            self.live.hide()
 
     def _paused(self, paused: bool) -> None:
         self.pause_btn.blockSignals(True)

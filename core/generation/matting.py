@@ -68,3 +68,17 @@ def foreground_tiles(pixels: np.ndarray, alpha: np.ndarray, *, tile: int = TILE,
             numba.set_num_threads(threads)
         inner = fg[top - y0:min(height, top + tile) - y0, left - x0:min(width, left + tile) - x0]
         yield slice(top, top + tile), slice(left, left + tile), inner * np.float32(scale)
+
+
+def warm_up() -> None:
+    """Load (or compile, in a fresh install) the numba code of the foreground estimate once.
+
+    Its compiled functions hold the GIL; the first call in a process takes a few hundred ms even
+    from numba's cache. The app calls this on a worker while idle, so the first composite of a
+    generation does not stall the window.
+    """
+    alpha = np.zeros((32, 32), np.float32)
+    alpha[8:24, 8:24] = 1.0
+    alpha[7, 8:24] = 0.5
+    for _ in foreground_tiles(np.full((32, 32, 3), 128, np.uint8), alpha, tile=32, margin=4):
+        pass

@@ -45,3 +45,18 @@ def _store(app_settings):
     from core.models.store import ModelStore
 
     return ModelStore(app_settings.models_dir, offline=True, use_hf_cache=False)
+
+
+def test_live_previews_show_in_the_queue_while_a_generation_runs(qtbot, make_window, app_settings, photos_dir):
+    window = make_window(app_settings)
+    window.open_folder(photos_dir)
+    window.select_photo(photos_dir / "a_mug.png")
+    window.templates.variants.setValue(1)
+    window.templates.steps.setValue(8)  # live previews every 4 steps: two of them
+    shown = []
+    window.queue.item_progress.connect(lambda _i, p: p.image is not None and shown.append(p.image.shape))
+    item = window.try_on_current()
+    wait_idle(qtbot, window)
+    assert window.queue_panel.state_of(item) == "done"
+    assert len(shown) == 2 and shown[0][-1] == 3  # made on the worker, carried by the progress signal
+    assert not window.queue_panel.live.pixmap().isNull()  # and painted in the queue panel
