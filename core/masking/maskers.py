@@ -91,7 +91,7 @@ class PriorMasker:
             details["fallback"] = self.fallback_reason
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
-        return MaskResult(mask, alpha, prior.score, self.prior.name, details)
+        return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=_no_studio_doubt(details))
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from core.masking.session import GrabCutBackend, MaskSession
@@ -102,6 +102,19 @@ class PriorMasker:
                    progress: ProgressCallback = no_progress) -> int:
         """Nothing to prepare without SAM (GrabCut clicks need no embedding); returns 0."""
         return 0
+
+
+def _no_studio_doubt(details: dict) -> Optional[str]:
+    """Why the classic prior's mask of a photo without a studio backdrop needs a look (None otherwise).
+
+    Off a seamless backdrop it can only go by colour, which busy scenes (lifestyle shots) defeat."""
+    if details.get("prior") != "classic" or not str(details.get("cue", "")).startswith("colour"):
+        return None
+    reason = details.get("backdrop")
+    if not reason or not str(reason).startswith("no studio backdrop"):
+        return None
+    return (f"{reason}; the classic mask goes by colour alone here (a learned prior, BiRefNet, or SAM "
+            "separates a product from a busy scene)")
 
 
 def prior_to_full_mask(prior: Any, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -110,6 +110,7 @@ def test_cli_reports_doubtful_masks_by_name(tmp_path, capsys, monkeypatch):
     assert code == 0, printed
     assert "1 mask doubtful" in printed and "  - astronaut.png: " in printed  # the reason follows
     assert "astronaut.png: done (mask doubtful: " in printed  # the per-photo line
+    assert "  - astronaut.png: no studio backdrop" in printed  # and it says why: not a studio shot
     code = run_batch([str(tmp_path / "in"), "--out", str(tmp_path / "out2"), "--engine", "white",
                       "--no-progress", "--models-dir", str(tmp_path / "no-models"), "--masker", "classic",
                       "--prior", "classic", "--doubtful-masks", "stop"])
