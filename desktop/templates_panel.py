@@ -534,9 +534,10 @@ SHADOW_LABELS = {"none": "None", "keep": "Keep the photo's own", "contact": "Con
 
 
 def shadow_supported(kind: str) -> bool:
-    """Whether core can render ``kind`` (``keep`` arrives with core's shadow work)."""
-    if kind == "none":
-        return True
+    """Whether core renders ``kind`` (its ``Shadow`` choices: none, drop, contact, keep)."""
+    from core.jobs.settings import Shadow
+
+    return kind in Shadow.values()
     from core.generation.shadow import Shadow
 
     try:
