@@ -91,7 +91,7 @@ def bench_startup(tmp: Path, runs: int) -> list[tuple[str, str, str]]:
         xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(0.5)
+            time.sleep(0.5)  # sleep-ok: benchmark pacing
             t = startup_seconds(isolated_env(home, "xcb", display), folder, runs)
             rows.append(("start -> window shown (Xvfb, xcb)",
                          f"median {statistics.median(t):.2f} s, max {max(t):.2f} s", "<= 1.5 s"))
@@ -127,7 +127,7 @@ def idle_baseline(app, elapsed_timer_cls, timer_cls, seconds: float) -> tuple[st
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.processEvents()
-        time.sleep(0.002)
+        time.sleep(0.002)  # sleep-ok: benchmark pacing
     beat.timer.stop()
     steady = sorted(g - 10 for g in beat.gaps[1:])
     p99 = steady[int(0.99 * (len(steady) - 1))]
@@ -183,12 +183,12 @@ def bench_blocking(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
                 window.select_photo(window.model.entry(flips % window.model.rowCount()).path)
                 actions.append(1000 * (time.perf_counter() - t0))
                 flips += 1
-            time.sleep(0.002)
+            time.sleep(0.002)  # sleep-ok: benchmark pacing
         heartbeat.stop()
         seconds = time.perf_counter() - start
         for _ in range(20):  # deliver the last queued "finished" signals before reading states
             app.processEvents()
-            time.sleep(0.005)
+            time.sleep(0.005)  # sleep-ok: benchmark pacing
         states = {window.queue_panel.state_of(i) for i in ids}
         window.close()
         steady = sorted(g - 10 for g in gaps[1:])

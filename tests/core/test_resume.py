@@ -48,8 +48,8 @@ def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
         proc = subprocess.Popen(_command(inp, out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 120
         while _count(out) <= before and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.25))  # somewhere mid-photo: mask, render, encode, rename or store
+            time.sleep(0.01)  # sleep-ok: simulated work / polling a subprocess
+        time.sleep(rng.uniform(0.0, 0.25))  # sleep-ok: kill somewhere mid-photo: mask, render, encode, rename or store
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

@@ -17,7 +17,8 @@ TIMEOUT = 60_000
 
 def wait_queue_idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=TIMEOUT)
-    qtbot.wait(50)  # let the queued finished signals arrive
+    qtbot.waitUntil(lambda: all(window.queue_panel.state_of(i) not in ("queued", "running")
+                                for i in window.queue_panel._rows), timeout=TIMEOUT)  # finished signals arrived
 
 
 def open_for_review(qtbot, window, path: Path) -> None:

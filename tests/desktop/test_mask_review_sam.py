@@ -62,7 +62,8 @@ def test_reject_marks_the_photo_and_run_on_all_skips_it(qtbot, make_window, app_
     ids = window.run_on_all()
     assert len(ids) == 1  # one core BatchJob, which leaves the rejected photo out
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=TIMEOUT)
-    qtbot.wait(50)
+    others = [p for p in photos_dir.iterdir() if p.is_file() and p != target]
+    qtbot.waitUntil(lambda: all(window.session.results(p) for p in others), timeout=TIMEOUT)
     assert not window.session.results(target)
     assert all(window.session.results(p) for p in photos_dir.iterdir() if p.is_file() and p != target)
 

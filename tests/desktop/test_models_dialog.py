@@ -38,7 +38,7 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypat
         for i in range(200):
             progress(Progress("download", i, 200, f"{model_id}: {i}/200 MB"))
             reports.append(i)
-            time.sleep(0.01)
+            time.sleep(0.01)  # sleep-ok: simulated work / polling a subprocess
             if cancel.cancelled:
                 raise Cancelled("Cancelled by the user.")
         raise AssertionError("not cancelled")

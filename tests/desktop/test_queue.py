@@ -20,7 +20,7 @@ class StepJob:
         for i in range(self.steps):
             if self.gate is not None:
                 self.gate.wait(5)
-            time.sleep(self.delay)
+            time.sleep(self.delay)  # sleep-ok: simulated work / polling a subprocess
             self.done_steps = i + 1
             progress(Progress("step", i + 1, self.steps))
         return self.label.upper()
@@ -80,9 +80,9 @@ def test_pause_holds_between_steps_and_resume_finishes(qtbot):
         queue.submit(job)
         qtbot.waitUntil(lambda: job.done_steps >= 1, timeout=5000)
         queue.set_paused(True)
-        time.sleep(0.1)
+        time.sleep(0.1)  # sleep-ok: simulated work / polling a subprocess
         held = job.done_steps
-        time.sleep(0.3)
+        time.sleep(0.3)  # sleep-ok: simulated work / polling a subprocess
         assert job.done_steps == held < 30
         assert queue.paused
         queue.set_paused(False)

@@ -106,7 +106,7 @@ def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list((tmp_path / "out").glob("*.png"))) < 2:
         assert driver.poll() is None, "the driver ended before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.05)  # sleep-ok: simulated work / polling a subprocess
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray runtime it started
     driver.wait()
     finished = len(list((tmp_path / "out").glob("*.png")))
