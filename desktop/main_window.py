@@ -547,26 +547,21 @@ class MainWindow(QMainWindow):
         return [self._submit(job)]
 
     def regenerate(self, path: Path) -> Optional[int]:
+        """The photo again with new seeds; new seeds are new settings (their own job key), so the earlier
+        results stay recorded beside them."""
         if self.session is None:
             return None
-        ready = self._prepare_run()
-        if ready is None:
-            return None
-        folder, settings = ready
-        from dataclasses import replace
-
         used = [r.seed for r in self.session.results(path)]
         seed = (max(used) + 1) if used else self.templates.seed.value()
-        # New seeds are new settings (their own job key), so the earlier results stay recorded beside them.
-        settings = replace(settings, generation=replace(settings.generation, seed=seed))
-        job = PhotoRunJob(folder, self.session.out_dir, path, settings,
-                          seeds=[seed + i for i in range(settings.generation.variants)],
-                          templates_path=self.templates.templates_file())
-        return self._submit(job, path)
+        return self._run_photo(path, seed, seed=seed)
 
     def render_final(self, path: Path, seed: int) -> Optional[int]:
         """A preview's seed again at final quality (the same as ``packshot replay OUTPUT --quality final``),
         recorded beside the preview."""
+        return self._run_photo(path, seed, quality="final", seed=seed, variants=1)
+
+    def _run_photo(self, path: Path, first_seed: int, **generation: object) -> Optional[int]:
+        """Queue one photo with the panel's settings, ``generation`` changed, from ``first_seed`` on."""
         if self.session is None:
             return None
         ready = self._prepare_run()
@@ -575,8 +570,9 @@ class MainWindow(QMainWindow):
         folder, settings = ready
         from dataclasses import replace
 
-        settings = replace(settings, generation=replace(settings.generation, quality="final", seed=seed, variants=1))
-        job = PhotoRunJob(folder, self.session.out_dir, path, settings, seeds=[seed],
+        settings = replace(settings, generation=replace(settings.generation, **generation))
+        job = PhotoRunJob(folder, self.session.out_dir, path, settings,
+                          seeds=[first_seed + i for i in range(settings.generation.variants)],
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
 
