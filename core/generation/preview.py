@@ -120,7 +120,7 @@ def latents_to_rgb8(latents: Any, decoder: Any = None) -> np.ndarray:
             images = decoder.decode(latents.to(weight_dtype), return_dict=False)[0].float()
             images = (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)
         else:
-            rgb = torch.einsum("nchw,cr->nhwr", latents.float() / 0.18215 * 0.18215, torch.from_numpy(LATENT_RGB))
+            rgb = torch.einsum("nchw,cr->nhwr", latents.float(), torch.from_numpy(LATENT_RGB))
             images = (rgb / 2 + 0.5).clamp(0, 1)
     return (images.cpu().numpy() * 255).round().astype(np.uint8)
 
