@@ -38,7 +38,7 @@ from desktop.workers import FunctionWorker, forget_worker, serial_pool, start_wo
 log = logging.getLogger(__name__)
 
 LOOKAHEAD = 3  # photos whose embeddings are prepared ahead of the one under review
-DOUBTFUL_SCORE = 0.6  # masks scored below this are marked doubtful and come first
+# Doubtful masks are marked and come first: core's gate decides (its reason, or a score below its threshold).
 
 # name -> keys (the first is shown in tooltips and the help overlay)
 SHORTCUTS = {
@@ -58,8 +58,14 @@ SHORTCUT_HELP = {
 }
 
 
-def is_doubtful(score: Optional[float]) -> bool:
-    return score is not None and score < DOUBTFUL_SCORE
+def is_doubtful(record: Optional[object]) -> bool:
+    """Core's mask-gate verdict on a project photo record (the batch reports the same ones)."""
+    from core.jobs.settings import DEFAULT_DOUBT_SCORE
+
+    if record is None:
+        return False
+    score = getattr(record, "mask_score", None)
+    return bool(getattr(record, "mask_doubt", None)) or (score is not None and score < DEFAULT_DOUBT_SCORE)
 
 
 class MaskReviewPanel(QWidget):
@@ -234,7 +240,7 @@ class MaskReviewPanel(QWidget):
         records = self.session.photos()
         accepted = sum(1 for r in records if r.mask_state in ("reviewed", "edited"))
         doubtful = sum(1 for r in records if r.mask_state not in ("reviewed", "edited")
-                       and not r.settings.get("mask_rejected") and is_doubtful(r.mask_score))
+                       and not r.settings.get("mask_rejected") and is_doubtful(r))
         return accepted, doubtful, len(records)
 
     def refresh_order(self) -> None:
@@ -250,7 +256,7 @@ class MaskReviewPanel(QWidget):
             state = (rec.mask_state or "pending") if rec else "pending"
             if rec and rec.settings.get("mask_rejected"):
                 state = "rejected"
-            doubtful = state in ("auto", "pending") and is_doubtful(rec.mask_score if rec else None)
+            doubtful = state in ("auto", "pending") and is_doubtful(rec)
             mark = "⚠ doubtful · " if doubtful else ""
             item = QListWidgetItem(f"{path.name}\n  {mark}{state} · score {score}")
             item.setData(Qt.ItemDataRole.UserRole, str(path))
