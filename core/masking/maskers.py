@@ -21,6 +21,7 @@ from core.images import Photo
 from core.masking.postprocess import finish_mask, snap_to_edges
 from core.masking.prior import CHOICES as PRIOR_CHOICES
 from core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
+from core.masking.prompts import prompts_at_work_size
 from core.masking.result import MaskResult
 from core.progress import CancelToken, ProgressCallback, check, no_progress
 from core.quality.metric import iou as _iou
@@ -158,7 +159,7 @@ class SamMasker:
         prior = self.prior(rgb)
         check(cancel)
         shadow, backdrop_note = studio_shadow(rgb)
-        prompts = _prompts_at_work_size(prior.mask, self.n_points, shadow=shadow)
+        prompts = prompts_at_work_size(prior.mask, self.n_points, shadow=shadow)
         embedding = self.cache.get(photo, cancel)
         check(cancel)
         predictor = predictor_for(self.sam, embedding)
@@ -291,22 +292,6 @@ def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], least: float
     return trimmed if trimmed.sum() >= least * mask.sum() else None
 
 
-def _prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,
-                          shadow: Optional[np.ndarray] = None):
-    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos).
-
-    ``shadow`` (bool, any size): the backdrop's shadow; no prompt is seeded from it.
-    """
-    from core.masking.postprocess import resize_mask
-    from core.masking.prompts import prompts_from_prior
-
-    h, w = prior.shape
-    factor = min(1.0, side / max(h, w))
-    small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
-    small = prior if factor >= 1.0 else resize_mask(prior, (small_hw[1], small_hw[0]))
-    shade = None if shadow is None else resize_mask(shadow, (small_hw[1], small_hw[0]))
-    prompts = prompts_from_prior(small, n_points, shadow=shade)
-    return prompts if factor >= 1.0 else prompts.rescaled(small_hw, (h, w))
 
 
 __all__ = ["Masker", "PriorMasker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]

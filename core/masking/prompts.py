@@ -69,3 +69,20 @@ def prompts_from_prior(prior: np.ndarray, n_points: int = 3, box_margin: float =
             points.append((float(x), float(y)))
             labels.append(0)
     return Prompts(np.array(points, np.float32), np.array(labels, np.int32), box)
+
+
+def prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,
+                          shadow: Optional[np.ndarray] = None):
+    """Sample prompts on a copy of the prior no larger than ``side`` (cheap on 24 MP photos).
+
+    ``shadow`` (bool, any size): the backdrop's shadow; no prompt is seeded from it.
+    """
+    from core.masking.postprocess import resize_mask
+
+    h, w = prior.shape
+    factor = min(1.0, side / max(h, w))
+    small_hw = (max(1, round(h * factor)), max(1, round(w * factor)))
+    small = prior if factor >= 1.0 else resize_mask(prior, (small_hw[1], small_hw[0]))
+    shade = None if shadow is None else resize_mask(shadow, (small_hw[1], small_hw[0]))
+    prompts = prompts_from_prior(small, n_points, shadow=shade)
+    return prompts if factor >= 1.0 else prompts.rescaled(small_hw, (h, w))

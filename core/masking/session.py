@@ -157,9 +157,9 @@ class MaskSession:
                 # a mask from a file, the classic path or an earlier edit: prompt SAM with its box
                 # and inner points, so a first click refines the whole product instead of
                 # replacing it with the one part under the cursor
-                from core.masking.maskers import _prompts_at_work_size
+                from core.masking.prompts import prompts_at_work_size
 
-                auto = _prompts_at_work_size(initial.mask, 3)
+                auto = prompts_at_work_size(initial.mask, 3)
         base = initial.mask if initial is not None else np.zeros((h, w), bool)
         first = _Step("initial", auto, Prompts.empty(), (), np.packbits(base),
                       score=initial.score if initial is not None else 0.0)

@@ -13,9 +13,9 @@ import pytest
 from core.images import Photo
 from core.masking import build_masker
 from core.masking.backdrop import backdrop_regions, estimate_backdrop, shadow_likelihood
-from core.masking.maskers import _prompts_at_work_size, studio_shadow
+from core.masking.maskers import studio_shadow
 from core.masking.prior_classic import ClassicPrior
-from core.masking.prompts import prompts_from_prior
+from core.masking.prompts import prompts_at_work_size, prompts_from_prior
 from tests import studio_scenes as St
 
 
@@ -130,7 +130,7 @@ def test_sam_prompts_are_not_seeded_from_shadow(scenes):
     true_shadow = _shadow_zone(scene, 0.9, gap=2)
     # a prior that swallowed the shadow (the colour-only prior did) still gives prompts on the product
     swallowed = scene.mask | true_shadow
-    prompts = _prompts_at_work_size(swallowed, 3, shadow=shadow)
+    prompts = prompts_at_work_size(swallowed, 3, shadow=shadow)
     positive = prompts.points[prompts.labels == 1].round().astype(int)
     assert len(positive) == 3
     for x, y in positive:
