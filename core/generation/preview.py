@@ -129,24 +129,28 @@ PreviewSink = Callable[[int, np.ndarray], None]  # (step, N x H x W x 3 uint8)
 
 
 class LivePreview:
-    """A step callback that hands the background forming to ``sink`` every ``every`` steps.
+    """A step callback that makes a preview of the background forming every ``every`` steps.
 
     It runs on the worker thread that runs the pipeline (never the UI thread); the GUI receives the
     small image through its progress signal.
     """
 
-    def __init__(self, sink: PreviewSink, every: int = 4, decoder: Any = None) -> None:
+    def __init__(self, sink: Optional[PreviewSink] = None, every: int = 4, decoder: Any = None) -> None:
         self.sink, self.every, self.decoder = sink, max(1, every), decoder
         self.sent = 0
 
-    def __call__(self, step: int, timestep: Any, state: dict) -> None:
+    def __call__(self, step: int, timestep: Any, state: dict) -> Optional[np.ndarray]:
+        """The preview made at this step (also handed to ``sink``), or None between previews."""
         if (step + 1) % self.every:
-            return
+            return None
         scheduler, eps = state.get("scheduler"), state.get("noise_pred")
         previous = state.get("previous_latents")
         if scheduler is not None and eps is not None and previous is not None and hasattr(scheduler, "alphas_cumprod"):
             estimate = clean_estimate(previous, eps, scheduler, timestep)
         else:
             estimate = state["latents"]
-        self.sink(step, latents_to_rgb8(estimate, self.decoder))
+        images = latents_to_rgb8(estimate, self.decoder)
+        if self.sink is not None:
+            self.sink(step, images)
         self.sent += 1
+        return images

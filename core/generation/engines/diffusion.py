@@ -142,16 +142,11 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
     batches = -(-len(seeds) // (max_batch or len(seeds)))
     total = plan.steps * batches
     report = progress or (lambda _p: None)
-    live: dict[str, Any] = {}
     every = preview_every(progress)
-    if every:
-        live["preview"] = LivePreview(lambda step, images: live.update(image=images), every, tiny_decoder)
+    live = LivePreview(every=every, decoder=tiny_decoder) if every else None
 
     def on_step(_pipe, step, t, state):
-        image = None
-        if "preview" in live:
-            live["preview"](step, t, state)
-            image = live.pop("image", None)
+        image = live(step, t, state) if live is not None else None
         report(Progress("generate", step + 1, total, f"{label}: step {step + 1} of {total}", image=image))
         check(cancel)  # raises Cancelled between steps
 

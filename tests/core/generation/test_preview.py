@@ -86,7 +86,10 @@ def test_live_previews_arrive_every_few_steps_and_cancel_stops_the_run(pipeline,
     decoder = load_tiny_decoder(save_taesd_folder(tmp_path / "taesd"), torch.device("cpu"), torch.float32)
     seen: list[tuple[int, tuple]] = []
     live = LivePreview(lambda step, images: seen.append((step, images.shape)), every=2, decoder=decoder)
-    run(pipeline, canvas, callback_on_step_end=lambda _p, i, t, state: live(i, t, state))
+    def on_step(_p, i, t, state):
+        live(i, t, state)  # a step callback returns None (or new latents); the preview goes to the sink
+
+    run(pipeline, canvas, callback_on_step_end=on_step)
     assert [step for step, _ in seen] == [1, 3, 5]
     assert all(shape == (1, 64, 64, 3) for _, shape in seen)
 
