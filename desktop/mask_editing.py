@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from core.masking.postprocess import resize_mask
 from core.progress import CancelToken
 from desktop.gui_jobs import mask_context, mask_origin, project_store, save_mask
 
@@ -168,17 +169,6 @@ def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:
     scale = limit / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a bool mask to (width, height)."""
-    h, w = mask.shape
-    dw, dh = size
-    if (dw, dh) == (w, h):
-        return mask
-    ys = (np.arange(dh) * h / dh).astype(np.intp)
-    xs = (np.arange(dw) * w / dw).astype(np.intp)
-    return mask[ys][:, xs]
 
 
 def mask_labels(mask: np.ndarray) -> np.ndarray:

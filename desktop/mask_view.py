@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.mask_editing import mask_labels, resize_mask
+from core.masking.postprocess import resize_mask
+from desktop.mask_editing import mask_labels
 
 DISPLAY_MAX = 1600
 TOOLS = ("click", "box", "brush", "eraser")

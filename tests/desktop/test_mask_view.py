@@ -7,7 +7,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
-from desktop.mask_editing import mask_labels, resize_mask
+from core.masking.postprocess import resize_mask
+from desktop.mask_editing import mask_labels
 from desktop.mask_view import DISPLAY_MAX, MaskView, display_size, overlay_image
 
 
