@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from core.jobs import BatchJob, JobSettings
-from tests.core.batch_helpers import no_models_store, write_photos
+from tests.core.batch_helpers import no_models_runtime, no_models_store, write_photos
 
 
 def _rate(inp: Path, out: Path, settings: JobSettings, store) -> tuple[float, float, int]:
@@ -72,7 +72,7 @@ def bench_memory(tmp: Path, count: int, warmup: int = 20) -> tuple[float, float,
         shutil.copyfile(base[i % len(base)], inp / f"p{i:04d}.jpg")
     proc = psutil.Process()
     samples: list[float] = []
-    job = BatchJob(inp, tmp / "mem-out", JobSettings(engine="white"), model_store=no_models_store(tmp))
+    job = BatchJob(inp, tmp / "mem-out", JobSettings(engine="white"), runtime=no_models_runtime(tmp))
     job.prepare()
 
     def on_photo(_outcome) -> None:

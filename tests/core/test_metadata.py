@@ -10,7 +10,7 @@ from core.images import load_photo, output_format_for, save_image
 from core.jobs import BatchJob, JobSettings
 from core.jobs.export import ExportJob, ExportSettings
 from core.recipe import Recipe, read_recipe, save_output, sidecar_path
-from tests.core.batch_helpers import no_models_store, product_photo, srgb_icc
+from tests.core.batch_helpers import no_models_runtime, no_models_store, product_photo, srgb_icc
 
 MAKE, MODEL, LENS, ARTIST, COPYRIGHT, TAKEN = "Canon", "EOS R5", "RF 50mm F1.8 STM", "Ann Lee", "(c) Shop Ltd", \
     "2024:05:06 07:08:09"
@@ -87,7 +87,7 @@ def test_sixteen_bit_outputs_carry_exif_icc_and_recipe_inside(tmp_path):
                    exif=_camera_exif(1).tobytes())  # our writer is the only one at hand for 16-bit EXIF
         assert load_photo(folder / f"deep.{fmt}").exif
         job = BatchJob(folder, tmp_path / f"out-{fmt}", JobSettings.from_flat(dict(engine="white", output_format="auto")),
-                       model_store=no_models_store(tmp_path))
+                       runtime=no_models_runtime(tmp_path))
         assert job.run().ok
         out = tmp_path / f"out-{fmt}" / f"deep.{fmt}"
         assert load_photo(out).bit_depth == 16
@@ -117,7 +117,7 @@ def test_auto_format_in_a_batch_names_and_writes_each_output_like_its_input(tmp_
     Image.fromarray(product_photo(96, 80)).save(folder / "a.jpg", quality=92)
     Image.fromarray(product_photo(96, 80, seed=1)).save(folder / "b.png")
     job = BatchJob(folder, tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format="auto")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     assert job.run().ok
     with Image.open(tmp_path / "out" / "a.jpg") as im:
         assert im.format == "JPEG"

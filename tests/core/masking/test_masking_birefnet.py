@@ -185,11 +185,11 @@ def test_explicit_birefnet_without_weights_is_the_stores_clear_message(models_ro
 
 def test_batch_with_explicit_birefnet_and_no_weights_fails_before_any_work(tmp_path):
     from core.jobs import BatchJob, JobSettings
-    from tests.core.batch_helpers import no_models_store, write_photos
+    from tests.core.batch_helpers import no_models_runtime, write_photos
 
     write_photos(tmp_path / "in", 1)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(prior="birefnet-lite", device="cpu")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     with pytest.raises(ModelMissingError, match="packshot models download birefnet-general-lite"):
         job.prepare()
     assert not (tmp_path / "out").exists()
