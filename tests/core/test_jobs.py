@@ -24,10 +24,10 @@ from core.jobs.replay import replay
 from core.progress import CancelToken
 from core.project import ProjectStore
 from core.recipe import RECIPE_KEY, read_recipe, sidecar_path
+from core.runtime import Runtime
 from tests.core.batch_helpers import (
     disc_mask,
     no_models_runtime,
-    no_models_store,
     product_photo,
     srgb_icc,
     write_photos,
@@ -76,7 +76,7 @@ def test_recipe_replays_to_the_same_pixels(tmp_path):
     recipe = read_recipe(out)
     assert recipe.engine == "gradient" and recipe.seed == 5 and recipe.shadow == {"kind": "contact"}
     assert recipe.input_sha256 and recipe.mask["state"] == "auto"
-    again = replay(out, store=no_models_store(tmp_path))
+    again = replay(out, runtime=no_models_runtime(tmp_path))
     assert np.array_equal(again, np.asarray(Image.open(out).convert("RGB")))
 
 
@@ -233,19 +233,19 @@ def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
     write_photos(tmp_path / "in", 1)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path)).run().ok
     out = tmp_path / "out" / "item_000.png"
-    before = replay(out, store=no_models_store(tmp_path))
+    before = replay(out, runtime=no_models_runtime(tmp_path))
     # the app edits the photo's mask afterwards: the output's recipe still replays with the mask it used
     Image.new("L", (160, 120), 255).save(tmp_path / "out" / ".packshot" / "masks" / "item_000.png")
-    assert np.array_equal(replay(out, store=no_models_store(tmp_path)), before)
+    assert np.array_equal(replay(out, runtime=no_models_runtime(tmp_path)), before)
     used = read_recipe(out).mask_file(out)
     kept = used.read_bytes()
     used.write_bytes(b"tampered")
     with pytest.raises(PackshotError, match="edited after"):
-        replay(out, store=no_models_store(tmp_path))
+        replay(out, runtime=no_models_runtime(tmp_path))
     used.write_bytes(kept)
     Image.fromarray(product_photo(160, 120, seed=99)).save(tmp_path / "in" / "item_000.jpg")
     with pytest.raises(PackshotError, match="changed since"):
-        replay(out, store=no_models_store(tmp_path))
+        replay(out, runtime=no_models_runtime(tmp_path))
 
 
 def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
@@ -272,12 +272,12 @@ def test_masks_made_without_isnet_are_redone_once_its_weights_appear(tmp_path):
 
     photos(tmp_path / "in", 2)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    first = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    first = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store)).run()
     assert len(first.done) == 2
-    again = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    again = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store)).run()
     assert len(again.skipped) == 2 and not again.done
     write_tiny_isnet(tmp_path / "models")
-    job = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store)
+    job = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store))
     after = job.run()
     assert len(after.done) == 2  # made again, now seeded by the learned prior
     assert [p.mask_source for p in job.project.photos()] == ["isnet", "isnet"]

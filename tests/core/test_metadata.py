@@ -10,6 +10,7 @@ from core.images import load_photo, output_format_for, save_image
 from core.jobs import BatchJob, JobSettings
 from core.jobs.export import ExportJob, ExportSettings
 from core.recipe import Recipe, read_recipe, save_output, sidecar_path
+from core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, no_models_store, product_photo, srgb_icc
 
 MAKE, MODEL, LENS, ARTIST, COPYRIGHT, TAKEN = "Canon", "EOS R5", "RF 50mm F1.8 STM", "Ann Lee", "(c) Shop Ltd", \
@@ -55,7 +56,7 @@ def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     icc = ICC
     store = no_models_store(tmp_path)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format=fmt)),
-                    model_store=store).run().ok
+                    runtime=Runtime(store=store)).run().ok
     out = tmp_path / "out" / f"shot.{'tiff' if fmt == 'tiff' else fmt}"
     _assert_metadata(out, icc)
     assert read_recipe(out).engine == "white" and not sidecar_path(out).exists()
@@ -69,7 +70,7 @@ def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     for depth in (8, 16) if fmt in ("png", "tiff") else (8,):
         for preset in ("original", "square-1000"):
             folder = tmp_path / f"export-{depth}-{preset}"
-            summary = ExportJob([out], folder, ExportSettings(preset=preset, bit_depth=depth), store=store).run()
+            summary = ExportJob([out], folder, ExportSettings(preset=preset, bit_depth=depth), runtime=Runtime(store=store)).run()
             assert summary.ok, summary.failed
             [exported] = summary.written
             _assert_metadata(exported, icc)

@@ -13,6 +13,7 @@ from core.cli import batch_cmd, eval_cmd
 from core.generation.settings import GenerationSettings, Scheduler
 from core.jobs import BatchJob, Engine, JobContext, JobSettings, MaskSettings, Shadow
 from core.project import ProjectStore
+from core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, no_models_store, write_photos
 
 # Options of `packshot batch` that are about this run of the command, not job settings.
@@ -157,12 +158,12 @@ def test_no_silent_no_ops(tmp_path):
     store = no_models_store(tmp_path)
     (tmp_path / "bg.png").write_bytes(b"")  # not read by the context
     picked = JobContext(JobSettings(generation=GenerationSettings(background_image=str(tmp_path / "bg.png"))),
-                        model_store=store)
+                        runtime=Runtime(store=store))
     assert picked.engine_name == "image" and any("using the 'image' engine" in n for n in picked.notes)
-    colour = JobContext(JobSettings(generation=GenerationSettings(color=(1, 2, 3))), model_store=store)
+    colour = JobContext(JobSettings(generation=GenerationSettings(color=(1, 2, 3))), runtime=Runtime(store=store))
     assert colour.engine_name == "color" and any("using the 'color' engine" in n for n in colour.notes)
     plain = JobContext(JobSettings.from_flat({"engine": "white", "variants": 3, "prompt": "marble",
-                                              "color": [1, 2, 3]}), model_store=store)
+                                              "color": [1, 2, 3]}), runtime=Runtime(store=store))
     notes = " | ".join(plain.notes)
     assert plain.variants == 1 and "--variants 3" in notes and "one file" in notes
     assert "no effect on the images" in notes and "--color has no effect" in notes

@@ -18,6 +18,7 @@ from core.cli.main import main
 from core.errors import PackshotError
 from core.jobs import BatchJob, JobSettings
 from core.recipe import read_recipe
+from core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 
@@ -66,8 +67,8 @@ def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny
     flat = dict(engine="si2-controlnet", template="marble", resolution=64, steps=2, device="cpu", seed=4,
                 models_dir=str(tiny_diffusion_models_dir))
     store = ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False)
-    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), model_store=store).run().ok
-    summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), model_store=store).run()
+    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run().ok
+    summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run()
     assert summary.ok and len(summary.done) == 2
     local, distributed = outputs_of(tmp_path / "local"), outputs_of(tmp_path / "ray")
     for name in local:  # the recipe first: it says what differs, if anything does

@@ -8,12 +8,12 @@ from PIL import Image
 
 from core.errors import Cancelled, ImageReadError
 from core.generation.engines import ENGINE_NAMES
-from core.runtime import Runtime
 from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.images import Photo
 from core.masking.result import MaskResult
 from core.progress import CancelToken
+from core.runtime import Runtime
 from tests.core.generation.helpers import plain_engine, product_photo
 
 

@@ -19,8 +19,8 @@ from core.images import Photo
 from core.jobs.render import make_shadow, render_images
 from core.masking import build_masker
 from core.masking.backdrop import srgb8_to_linear
-from tests.core.generation.helpers import plain_engine
 from tests import studio_scenes as St
+from tests.core.generation.helpers import plain_engine
 
 ENGINES = {  # new backgrounds of every plain kind
     "white": GenerationSettings(),
