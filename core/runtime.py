@@ -1,4 +1,4 @@
-"""The runtime: one object per process that owns the model store and everything loaded from it.
+"""The runtime: the model store and everything loaded from it, in one object its maker passes down.
 
 The CLI makes one per command run, the app one per main window, a training process or a Ray actor
 its own. Jobs, engines, maskers, priors and re-segmenters are handed the runtime and ask it for
