@@ -96,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def first_run_check(window) -> None:
     """On first run, show the models dialog if a model is missing (checked on a worker)."""
-    from desktop.models_dialog import ModelsDialog, model_status
+    from desktop.models_dialog import model_status
     from desktop.settings import save_settings
     from desktop.workers import start_worker
 
@@ -104,9 +104,9 @@ def first_run_check(window) -> None:
         window.settings.first_run_done = True
         save_settings(window.settings)
         if any(not r["path"] for r in rows):
-            ModelsDialog(window.settings, window).exec()
+            window.open_models()
 
-    start_worker(model_status, window.settings.models_path, on_result=decide)
+    start_worker(model_status, window.workspace.runtime.store, on_result=decide)
 
 
 if __name__ == "__main__":

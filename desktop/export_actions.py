@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from core.errors import PackshotError
 from core.progress import CancelToken, ProgressCallback, check, no_progress
-from desktop.gui_jobs import photo_stem, project_store
+from desktop.gui_jobs import photo_stem
+
+if TYPE_CHECKING:
+    from core.project import ProjectStore
+    from core.runtime import Runtime
+    from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +35,32 @@ class ExportJob:
     """The queue job around ``export_chosen``."""
 
     def __init__(self, out_dir: Path, dest: Path, preset: str, output_format: str = "png", quality: int = 95,
-                 photos: Optional[list[Path]] = None, models_dir: Optional[Path] = None,
-                 device: str = "auto") -> None:
+                 photos: Optional[list[Path]] = None, *, workspace: Workspace, device: str = "auto") -> None:
         self.out_dir, self.dest, self.preset = Path(out_dir), Path(dest), preset
         self.output_format, self.quality, self.photos = output_format, quality, photos
-        self.models_dir, self.device = models_dir, device
+        self.device = device
+        self.store = workspace.project_store(out_dir)
+        self.runtime = workspace.runtime  # the app's models: a result rendered again for a preset uses them
         self.label = f"Export chosen · {preset} → {self.dest}"
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> list[Path]:
-        return export_chosen(self.out_dir, self.dest, self.preset, progress, cancel,
+        return export_chosen(self.store, self.out_dir, self.dest, self.preset, progress, cancel,
                              output_format=self.output_format, quality=self.quality, photos=self.photos,
-                             models_dir=self.models_dir, device=self.device)
+                             runtime=self.runtime, device=self.device)
 
 
-def export_chosen(out_dir: Path, dest: Path, preset: str, progress: ProgressCallback = no_progress,
-                  cancel: Optional[CancelToken] = None, *, output_format: str = "png", quality: int = 95,
-                  photos: Optional[list[Path]] = None, models_dir: Optional[Path] = None,
-                  device: str = "auto") -> list[Path]:
-    """Write the keeper of each photo (of ``photos``, default all) to ``dest`` with core's ``ExportJob``
-    (the same code as ``packshot export``); returns the files written."""
+def export_chosen(store: ProjectStore, out_dir: Path, dest: Path, preset: str,
+                  progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None, *,
+                  output_format: str = "png", quality: int = 95, photos: Optional[list[Path]] = None,
+                  runtime: Runtime, device: str = "auto") -> list[Path]:
+    """Write the keeper of each photo of the project ``store`` (of ``photos``, default all) to ``dest``
+    with core's ``ExportJob`` (the same code as ``packshot export``), rendering again with the models
+    of ``runtime``; returns the files written."""
     from core.jobs.export import ExportJob as CoreExportJob
     from core.jobs.export import ExportSettings
     from core.jobs.keepers import keeper
-    from core.models.store import ModelStore
 
     settings = ExportSettings(preset=preset, format=output_format, quality=int(quality))
-    store = project_store(out_dir)
     dest = Path(dest)
     if dest.resolve() == Path(out_dir).resolve() or dest.resolve() in {r.path.parent for r in store.photos()}:
         raise PackshotError(f"Export into {dest} would mix exports with originals or project files; "
@@ -64,7 +69,7 @@ def export_chosen(out_dir: Path, dest: Path, preset: str, progress: ProgressCall
     records = [r for r in store.photos() if wanted is None or r.path.resolve() in wanted]
     items = [(best.output_path, photo_stem(store, rec.path)) for rec in records
              if (best := keeper(store.results(rec.id), rec.job_key)) is not None]
-    job = CoreExportJob(items, dest, settings, store=ModelStore(models_dir), device=device, overwrite=True)
+    job = CoreExportJob(items, dest, settings, runtime=runtime, device=device, overwrite=True)
     summary = job.run(progress, cancel)
     check(cancel)
     log.info("Exported %d results to %s (%s)", len(summary.written), dest, preset)

@@ -4,35 +4,27 @@
 template-variable checks, resume, skip-done), "Try on this photo" and "Regenerate" one
 ``core.jobs.PhotoJob`` of such a batch. Their ``JobSettings`` come from
 ``desktop.job_settings.settings_from_ui`` only. ``run`` executes on the queue's worker thread,
-where models load (once per process, cached by core); the GUI thread only builds these objects.
+where models load (once, by the main window's ``Runtime``, which every job is handed); the GUI
+thread only builds these objects.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from core.errors import Cancelled, PackshotError
 from core.jobs import BatchJob, PhotoJob
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+    from desktop.workspace import Workspace
+
 log = logging.getLogger(__name__)
-
-_STORES: dict[str, Any] = {}  # out_dir -> ProjectStore (its connections are per thread)
-
-
-def project_store(out_dir: Path) -> Any:
-    from core.project import ProjectStore
-
-    key = str(Path(out_dir).resolve())
-    if key not in _STORES:
-        _STORES[key] = ProjectStore(key)
-    return _STORES[key]
-
 
 def photo_stem(store: Any, photo: Path) -> str:
     """The stem the batch job would use (``unique_stems`` over the project's photos)."""
@@ -75,9 +67,10 @@ KEEP_BOTH_NAME = "{stem}-{key}"  # the app's names when new settings meet earlie
 class BatchRunJob:
     """Run core's ``BatchJob`` on the folder, for every photo or a selection."""
 
-    def __init__(self, input_dir: Path, out_dir: Path, settings: Any, *, photos: Optional[Sequence[Path]] = None,
-                 templates_path: Optional[Path] = None) -> None:
+    def __init__(self, input_dir: Path, out_dir: Path, settings: Any, *, runtime: Runtime,
+                 photos: Optional[Sequence[Path]] = None, templates_path: Optional[Path] = None) -> None:
         self.input_dir, self.out_dir, self.settings = Path(input_dir), Path(out_dir), settings
+        self.runtime = runtime
         self.photos = list(photos) if photos is not None else None
         self.templates_path = templates_path
         what = "all photos" if self.photos is None else f"{len(self.photos)} photo(s)"
@@ -90,7 +83,7 @@ class BatchRunJob:
         from core.errors import OutputsTakenError
 
         job = _AppBatch(self.input_dir, self.out_dir, self.settings, templates_path=self.templates_path,
-                        only=self.photos, argv=["packshot-studio"])
+                        only=self.photos, argv=["packshot-studio"], runtime=self.runtime)
         try:
             try:
                 job.prepare()
@@ -101,7 +94,7 @@ class BatchRunJob:
                 renamed = replace(self.settings, output=replace(self.settings.output, name_template=KEEP_BOTH_NAME))
                 log.info("%d earlier result(s) kept; new results named %s", len(taken.paths), KEEP_BOTH_NAME)
                 job = _AppBatch(self.input_dir, self.out_dir, renamed, templates_path=self.templates_path,
-                                only=self.photos, argv=["packshot-studio"])
+                                only=self.photos, argv=["packshot-studio"], runtime=self.runtime)
                 job.prepare()
                 self.kept_both = len(taken.paths)
             self.summary = job.run(progress, cancel)
@@ -126,9 +119,10 @@ class _NewSeedPhoto(PhotoJob):
 class PhotoRunJob:
     """One photo through the batch's own ``PhotoJob`` (same folder checks and lock as a batch)."""
 
-    def __init__(self, input_dir: Path, out_dir: Path, photo: Path, settings: Any, *,
+    def __init__(self, input_dir: Path, out_dir: Path, photo: Path, settings: Any, *, runtime: Runtime,
                  seeds: Optional[Sequence[int]] = None, templates_path: Optional[Path] = None) -> None:
         self.input_dir, self.out_dir, self.photo = Path(input_dir), Path(out_dir), Path(photo)
+        self.runtime = runtime
         self.settings, self.templates_path = settings, templates_path
         self.seeds = list(seeds) if seeds is not None else None
         self.label = f"{self.photo.name} · {settings.engine}" + (f" · seed {self.seeds[0]}" if self.seeds else "")
@@ -137,7 +131,7 @@ class PhotoRunJob:
         progress(Progress("loading models", 0, 0, self.photo.name))
         # Asked for explicitly: made again even when done (redo), and only this photo.
         batch = BatchJob(self.input_dir, self.out_dir, replace(self.settings, output=replace(self.settings.output, redo=True)),
-                         templates_path=self.templates_path, argv=["packshot-studio"])
+                         templates_path=self.templates_path, argv=["packshot-studio"], runtime=self.runtime)
         try:
             batch.prepare()
             job = batch.photo_jobs([self.photo.resolve()])[0]
@@ -170,27 +164,6 @@ def _saved_means_done(progress: ProgressCallback) -> ProgressCallback:
     return report
 
 
-_MASK_CONTEXTS: dict[str, Any] = {}  # mask settings -> JobContext (one masker, one embedding cache)
-_MASKERS_LOCK = threading.Lock()
-
-
-def mask_context(mask_settings: Any) -> Any:
-    """The ``JobContext`` whose masker the app uses for review and automatic masks: the batch's
-    masker for the same settings, so the app's masks carry the origin the batch checks.
-
-    Built on first use by whichever worker thread asks first; SAM maskers are safe to share (the
-    embedding cache is thread-safe and encodes each photo once)."""
-    import json
-
-    key = json.dumps(mask_settings.to_dict(), sort_keys=True, default=str)
-    with _MASKERS_LOCK:
-        if key not in _MASK_CONTEXTS:
-            from core.jobs import JobContext
-
-            _MASK_CONTEXTS[key] = JobContext(mask_settings)
-        return _MASK_CONTEXTS[key]
-
-
 def mask_origin(ctx: Any, path: Path, reviewed: bool = False) -> dict:
     """What a mask of the app was made from, in the form ``PhotoJob`` compares (models + photo)."""
     from core.jobs import file_sha256
@@ -218,18 +191,19 @@ class AutoMaskJob:
     """Compute the automatic mask (and its score) of every photo that has none, so the review queue
     can put the doubtful ones first; the batch later reuses them."""
 
-    def __init__(self, out_dir: Path, mask_settings: Any) -> None:
+    def __init__(self, out_dir: Path, mask_settings: Any, workspace: Workspace) -> None:
         self.out_dir = Path(out_dir)
         self.mask_settings = mask_settings
+        self.workspace = workspace  # its project store and mask context (the review's masker)
         self.label = f"Automatic masks ({mask_settings.masks.masker})"
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
         from core.errors import ImageReadError
         from core.images import load_photo
 
-        store = project_store(self.out_dir)
+        store = self.workspace.project_store(self.out_dir)
         todo = [r for r in store.photos() if r.mask_path is None or not r.mask_path.is_file()]
-        ctx = mask_context(self.mask_settings)
+        ctx = self.workspace.mask_context(self.mask_settings)
         done = 0
         for i, record in enumerate(todo):
             check(cancel)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from desktop.batch_options import BatchOptions
 from desktop.settings import AppSettings
 
+if TYPE_CHECKING:
+    from desktop.workspace import Workspace
 
-def settings_from_ui(options: BatchOptions, app: AppSettings, *, template_names: Sequence[str] = (),
-                     template_text: Optional[tuple[str, str]] = None,
+
+def settings_from_ui(options: BatchOptions, app: AppSettings, workspace: Workspace, *,
+                     template_names: Sequence[str] = (), template_text: Optional[tuple[str, str]] = None,
                      variables_csv: Optional[Path] = None) -> Any:
-    """``JobSettings`` for ``options`` with the machine choices (device, models folder) of ``app``.
+    """``JobSettings`` for ``options`` with the machine choices (device, models folder) of ``app``;
+    ``workspace`` answers which engine "auto" is (the variants depend on it).
 
     ``template_names``: the templates core can resolve by name (built-in and the user's), so a named
     template stays a name in every recipe; ``template_text``: the (prompt, negative) the named
@@ -41,7 +45,7 @@ def settings_from_ui(options: BatchOptions, app: AppSettings, *, template_names:
         "prompt": prompt if (prompt or "").strip() else None,
         "negative": negative if (negative or "").strip() else None,
         "variables_csv": str(variables_csv) if variables_csv else None,
-        "variants": max(1, int(options.variants)) if is_generative(options.engine, app, options.model) else 1,
+        "variants": max(1, int(options.variants)) if is_generative(options.engine, workspace, options.model) else 1,
         "seed": int(options.seed),
         "steps": int(options.steps),
         "guidance": float(options.guidance),
@@ -66,66 +70,20 @@ def settings_from_ui(options: BatchOptions, app: AppSettings, *, template_names:
     return JobSettings.from_flat(flat)
 
 
-def mask_settings(options: BatchOptions, app: AppSettings) -> Any:
+def mask_settings(options: BatchOptions, app: AppSettings, workspace: Workspace) -> Any:
     """The settings automatic masks come from (the batch's masker, prior and SAM variant), with an
     engine that needs no weights: masks made in the app then carry the origin the batch checks."""
     from dataclasses import replace
 
     base = BatchOptions(masker=options.masker, prior=options.prior, sam_variant=options.sam_variant)
-    return replace(settings_from_ui(base, app), engine="white")
+    return replace(settings_from_ui(base, app, workspace), engine="white")
 
 
-def is_generative(engine: str, app: AppSettings, model: Optional[str] = None) -> bool:
-    """Whether ``engine`` paints from a prompt, resolving "auto" by core's rule."""
-    return resolved_engine(engine, app, model) in _generative_engines()
-
-
-def _generative_engines() -> tuple[str, ...]:
+def is_generative(engine: str, workspace: Workspace, model: Optional[str] = None) -> bool:
+    """Whether ``engine`` paints from a prompt, resolving "auto" by core's rule (``Workspace.resolved_engine``)."""
     from core.jobs import GENERATIVE_ENGINES
 
-    return tuple(GENERATIVE_ENGINES)
-
-
-_RESOLVED: dict[tuple, str] = {}  # (engine, models folder, model) -> core's answer (looking is slow)
-
-
-def resolved_engine(engine: str, app: AppSettings, model: Optional[str] = None) -> str:
-    """The engine core will run: "auto" resolved by ``core.jobs.JobContext`` (the paper's engine when
-    its weights are here, else white)."""
-    if engine != "auto":
-        return engine
-    key = (engine, app.models_dir, model)
-    if key not in _RESOLVED:
-        from core.jobs import JobContext, JobSettings
-
-        ctx = JobContext(JobSettings.from_flat(dict(
-            engine="auto", model=model, masker="classic", prior="classic",
-            models_dir=str(app.models_path) if app.models_path else None)))
-        _RESOLVED[key] = ctx.engine_name
-    return _RESOLVED[key]
-
-
-def forget_resolved() -> None:
-    """The models folder or its contents changed: ask core again."""
-    _RESOLVED.clear()
-
-
-def missing_model_error(engine: str, app: AppSettings, model: Optional[str] = None
-                        ) -> Optional[BaseException]:
-    """Core's ``ModelMissingError`` for ``engine``'s weights, or None when they are here (core's
-    pre-flight check, si2's fallback to the paper folder included)."""
-    from core.errors import ModelMissingError
-    from core.jobs import JobContext, JobSettings
-
-    if engine == "auto" or engine not in _generative_engines():
-        return None  # "auto" falls back to white; the other engines need no weights
-    try:
-        JobContext(JobSettings.from_flat(dict(
-            engine=engine, model=model, masker="classic", prior="classic",
-            models_dir=str(app.models_path) if app.models_path else None))).check_models()
-    except ModelMissingError as exc:
-        return exc
-    return None
+    return workspace.resolved_engine(engine, model) in GENERATIVE_ENGINES
 
 
 def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path, dict[str, str]]) -> Optional[Path]:

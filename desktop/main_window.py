@@ -47,6 +47,7 @@ from desktop.settings import AppSettings, save_settings
 from desktop.stepper import EmptyState, Stepper
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
+from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        # The one runtime of the app (models folder, loaded models) with the project stores and mask
+        # contexts; every job this window submits is handed it.
+        self.workspace = Workspace(settings.models_path)
         self.session: Optional[ProjectSession] = None
         self.setWindowTitle("Packshot Studio")
         self.resize(1280, 860)
@@ -73,14 +77,14 @@ class MainWindow(QMainWindow):
         self.grid.doubleClicked.connect(lambda _idx: self.tabs.setCurrentIndex(TAB_MASKS))
         self.presets = export_presets()
 
-        self.mask_panel = MaskReviewPanel(settings, self)
+        self.mask_panel = MaskReviewPanel(settings, self.workspace, self)
         self.mask_panel.mask_saved.connect(self.refresh_entry)
         self.mask_panel.photo_changed.connect(self.select_photo)
         self.mask_panel.compute_all_requested.connect(self.compute_all_masks)
         self.mask_panel.download_requested.connect(self.open_models)
         self.mask_panel.order_changed.connect(self._update_steps)
         # Saved options (QSettings), else seeded from the settings file's defaults.
-        self.templates = TemplatesPanel(settings, load_options())
+        self.templates = TemplatesPanel(settings, self.workspace, load_options())
         self.templates.try_requested.connect(self.try_on_current)
         self.templates.run_all_requested.connect(self.run_on_all)
         self.templates.settings_changed.connect(self._update_steps)
@@ -464,7 +468,7 @@ class MainWindow(QMainWindow):
         return self.templates.options()
 
     def _mask_settings(self):
-        return mask_settings(self.templates.options(), self.settings)
+        return mask_settings(self.templates.options(), self.settings, self.workspace)
 
     def job_settings(self):
         """The ``JobSettings`` of the next run: the panel's options through the one builder."""
@@ -473,7 +477,7 @@ class MainWindow(QMainWindow):
         values = {p: self.templates.variables_for(p) for p in photos}
         csv = write_variables_csv(self.session.out_dir / ".packshot" / "app-variables.csv", photos, values)
         names = tuple(self.templates.templates())
-        return settings_from_ui(options, self.settings, template_names=names,
+        return settings_from_ui(options, self.settings, self.workspace, template_names=names,
                                 template_text=self.templates.template_text(), variables_csv=csv)
 
     def _prepare_run(self) -> Optional[tuple[Path, object]]:
@@ -518,7 +522,7 @@ class MainWindow(QMainWindow):
         if ready is None:
             return None
         folder, settings = ready
-        job = PhotoRunJob(folder, self.session.out_dir, photo, settings,
+        job = PhotoRunJob(folder, self.session.out_dir, photo, settings, runtime=self.workspace.runtime,
                           templates_path=self.templates.templates_file())
         return self._submit(job, photo)
 
@@ -528,7 +532,8 @@ class MainWindow(QMainWindow):
         if ready is None:
             return []
         folder, settings = ready
-        job = BatchRunJob(folder, self.session.out_dir, settings, templates_path=self.templates.templates_file())
+        job = BatchRunJob(folder, self.session.out_dir, settings, runtime=self.workspace.runtime,
+                          templates_path=self.templates.templates_file())
         self.status_label.setText("Queued the batch of all photos.")
         return [self._submit(job)]
 
@@ -541,7 +546,7 @@ class MainWindow(QMainWindow):
         if ready is None:
             return []
         folder, settings = ready
-        job = BatchRunJob(folder, self.session.out_dir, settings, photos=photos,
+        job = BatchRunJob(folder, self.session.out_dir, settings, runtime=self.workspace.runtime, photos=photos,
                           templates_path=self.templates.templates_file())
         self.status_label.setText(f"Queued the batch of {len(photos)} photos.")
         return [self._submit(job)]
@@ -571,7 +576,7 @@ class MainWindow(QMainWindow):
         from dataclasses import replace
 
         settings = replace(settings, generation=replace(settings.generation, **generation))
-        job = PhotoRunJob(folder, self.session.out_dir, path, settings,
+        job = PhotoRunJob(folder, self.session.out_dir, path, settings, runtime=self.workspace.runtime,
                           seeds=[first_seed + i for i in range(settings.generation.variants)],
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
@@ -638,7 +643,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             show_error(self, exc, "Cannot compute the masks")
             return None
-        item = self._submit(AutoMaskJob(self.session.out_dir, settings))
+        item = self._submit(AutoMaskJob(self.session.out_dir, settings, self.workspace))
         self._mask_jobs.add(item)
         return item
 
@@ -671,7 +676,7 @@ class MainWindow(QMainWindow):
         options = self.templates.options()
         self.settings.export_preset = preset
         item = self._submit(ExportJob(self.session.out_dir, Path(self.export_dir), preset,
-                                      options.output_format, options.quality, models_dir=self.settings.models_path,
+                                      options.output_format, options.quality, workspace=self.workspace,
                                       device=self.settings.device))
         self._export_jobs.add(item)
         return item
@@ -681,17 +686,21 @@ class MainWindow(QMainWindow):
         from desktop.settings_dialog import SettingsDialog
 
         if SettingsDialog(self.settings, self.presets, self).exec():
-            self.templates.refresh_models()  # the models folder may differ
-            if self.session is not None:
-                self.mask_panel.set_session(self.session, self._mask_settings())  # masker or models may differ
+            self._models_changed()  # the models folder, the masker or the models may differ
 
     def open_models(self) -> None:
         from desktop.models_dialog import ModelsDialog
 
-        ModelsDialog(self.settings, self).exec()
+        ModelsDialog(self.settings, self.workspace, self).exec()
+        self._models_changed()  # SAM may be here now, or another folder chosen
+
+    def _models_changed(self) -> None:
+        """The models folder or what is in it may have changed: a new runtime for another folder (the
+        old one unloaded), fresh answers from core, and the panels asking again."""
+        self.workspace.models_changed(self.settings.models_path)
         self.templates.refresh_models()
         if self.session is not None:
-            self.mask_panel.set_session(self.session, self._mask_settings())  # SAM may be here now
+            self.mask_panel.set_session(self.session, self._mask_settings())
 
     def _offer_models(self, exc: BaseException) -> None:
         from PySide6.QtWidgets import QMessageBox
@@ -706,11 +715,11 @@ class MainWindow(QMainWindow):
             self.open_models()
 
     def open_trainer(self) -> None:
-        from core.models.store import ModelStore
         from desktop.trainer_wizard import TrainerWizard
 
-        TrainerWizard(ModelStore(self.settings.models_path), self).exec()
-        self.templates.refresh_models()  # a newly trained model becomes selectable
+        # The training itself runs in a process of its own, with a runtime of its own.
+        TrainerWizard(self.workspace.runtime.store, self).exec()
+        self._models_changed()  # a newly trained model becomes selectable
 
     # -- life cycle -----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -748,6 +757,7 @@ class MainWindow(QMainWindow):
             pool.waitForDone(5000)
         if self.session is not None:
             self.session.close()
+        self.workspace.runtime.unload()  # this window's models go with it
         try:
             save_settings(self.settings)
         except OSError as exc:

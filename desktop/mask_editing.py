@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from core.masking.postprocess import resize_mask
 from core.progress import CancelToken
-from desktop.gui_jobs import mask_context, mask_origin, project_store, save_mask
+from desktop.gui_jobs import mask_origin, save_mask
+
+if TYPE_CHECKING:
+    from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,12 @@ class EditResult:
 
 
 class MaskEditor:
-    def __init__(self, out_dir: Path, mask_settings: Any) -> None:
-        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices)."""
+    def __init__(self, out_dir: Path, mask_settings: Any, workspace: Workspace) -> None:
+        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices);
+        ``workspace``: the main window's (project store, mask context and the models behind it)."""
         self.out_dir = Path(out_dir)
         self.mask_settings = mask_settings
+        self.workspace = workspace
         self.session: Any = None
         self.path: Optional[Path] = None
         self.photo: Any = None
@@ -57,7 +62,7 @@ class MaskEditor:
 
     @property
     def context(self) -> Any:
-        return mask_context(self.mask_settings)
+        return self.workspace.mask_context(self.mask_settings)
 
     @property
     def masker(self) -> Any:
@@ -68,7 +73,7 @@ class MaskEditor:
         from core.images import load_photo
         from core.jobs import load_mask_file
 
-        store = project_store(self.out_dir)
+        store = self.workspace.project_store(self.out_dir)
         photo = load_photo(path)
         record = store.photo(path)
         state = "pending"
@@ -112,7 +117,7 @@ class MaskEditor:
     def accept(self, path: Path) -> Path:
         """Save the session's mask into the project (``edited`` if changed, else ``reviewed``)."""
         self._require(path)
-        store = project_store(self.out_dir)
+        store = self.workspace.project_store(self.out_dir)
         result = self.session.result()
         state = "edited" if self.edited else "reviewed"
         save_mask(store, path, result, state, mask_origin(self.context, path, reviewed=True))

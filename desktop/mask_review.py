@@ -34,6 +34,7 @@ from desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
 from desktop.project_session import ProjectSession
 from desktop.settings import AppSettings
 from desktop.workers import FunctionWorker, forget_worker, serial_pool, start_worker
+from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,10 @@ class MaskReviewPanel(QWidget):
     download_requested = Signal()  # the user wants SAM's weights (models dialog)
     order_changed = Signal()  # states or scores changed (the Masks step counts again)
 
-    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, settings: AppSettings, workspace: Workspace, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.workspace = workspace
         self.session: Optional[ProjectSession] = None
         self.editor: Optional[MaskEditor] = None
         self.path: Optional[Path] = None
@@ -223,7 +225,7 @@ class MaskReviewPanel(QWidget):
         self._cancel_lookahead()
         self._edit_pool.waitForDone(30_000)  # the old editor's last edits finish before it goes
         self.session = session
-        self.editor = MaskEditor(session.out_dir, mask_settings)
+        self.editor = MaskEditor(session.out_dir, mask_settings, self.workspace)
         self.path, self._opened = None, None
         try:
             has_sam = self.editor.context.auto_mask_models().get("sam") is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,15 +29,16 @@ from PySide6.QtWidgets import (
 from core.progress import Progress
 from desktop.settings import AppSettings, absolute_path, save_settings
 from desktop.workers import FunctionWorker, start_worker
+from desktop.workspace import Workspace
+
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 
 
-def model_status(models_dir: Optional[Path]) -> list[dict]:
-    """One row per known model: id, title, size, licence, local folder or None (worker thread)."""
-    from core.models.store import ModelStore
-
-    store = ModelStore(models_dir)
+def model_status(store: ModelStore) -> list[dict]:
+    """One row per known model of ``store``: id, title, size, licence, local folder or None (worker thread)."""
     rows = []
     for spec in store.list_models():
         try:
@@ -50,20 +51,19 @@ def model_status(models_dir: Optional[Path]) -> list[dict]:
     return rows
 
 
-def download_model(models_dir: Optional[Path], model_id: str, progress, cancel) -> Path:
-    from core.models.store import ModelStore
-
-    return ModelStore(models_dir, offline=False).ensure(model_id, progress, cancel)
+def download_model(store: ModelStore, model_id: str, progress, cancel) -> Path:
+    return store.allowing_downloads().ensure(model_id, progress, cancel)
 
 
 class ModelsDialog(QDialog):
     models_changed = Signal()
 
-    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, settings: AppSettings, workspace: Workspace, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.resize(860, 380)
         self._settings = settings
+        self._workspace = workspace  # its runtime's store is the app's models folder
         self._rows: list[dict] = []
         self._download: Optional[FunctionWorker] = None
 
@@ -111,7 +111,7 @@ class ModelsDialog(QDialog):
         where = self._settings.models_dir or "(default: Packshot's data folder and the Hugging Face cache)"
         self.folder_label.setText(f"Models folder: {where}")
         self.message.setText("Checking which models are on this machine…")
-        return start_worker(model_status, self._settings.models_path, on_result=self._show_rows,
+        return start_worker(model_status, self._workspace.runtime.store, on_result=self._show_rows,
                             on_error=self._failed)
 
     def _show_rows(self, rows: list[dict]) -> None:
@@ -152,7 +152,7 @@ class ModelsDialog(QDialog):
         self.progress.setValue(0)
         self.progress.show()
         self.message.setText(f"Downloading {model_id}…")
-        self._download = start_worker(download_model, self._settings.models_path, model_id,
+        self._download = start_worker(download_model, self._workspace.runtime.store, model_id,
                                       on_progress=self._progress, on_result=lambda _p: self._finished(None),
                                       on_error=self._finished,
                                       on_cancelled=lambda: self._finished("cancelled"))
@@ -181,11 +181,13 @@ class ModelsDialog(QDialog):
             self.message.setText(f"Download failed: {user_message(error)}")
         self._update_buttons()
         if error is None:
+            self._workspace.models_changed(self._settings.models_path)  # a model is here now
             self.refresh()
 
     def use_folder(self, folder: Path) -> FunctionWorker:
         self._settings.choose("models_dir", absolute_path(folder))  # the user's choice: saved
         save_settings(self._settings)
+        self._workspace.models_changed(self._settings.models_path)  # another folder: another runtime
         return self.refresh()
 
     def _pick_folder(self) -> None:

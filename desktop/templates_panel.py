@@ -45,6 +45,7 @@ from core.templates import (
 )
 from desktop.batch_options import FORMATS, RENDER_QUALITIES, SCHEDULERS, SHADOWS, BatchOptions
 from desktop.settings import AppSettings, config_dir
+from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,11 @@ class TemplatesPanel(QWidget):
     run_all_requested = Signal()
     settings_changed = Signal()
 
-    def __init__(self, settings: AppSettings, options: Optional[BatchOptions] = None,
+    def __init__(self, settings: AppSettings, workspace: Workspace, options: Optional[BatchOptions] = None,
                  parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        self._workspace = workspace  # core's answers about engines and models (cached there)
         self._options = options or BatchOptions(engine=settings.engine, template=settings.template,
                                                 variants=settings.variants, steps=settings.steps,
                                                 guidance=settings.guidance, resolution=settings.resolution,
@@ -416,32 +418,22 @@ class TemplatesPanel(QWidget):
         return ""
 
     def missing_models(self) -> Optional[BaseException]:
-        """Core's ModelMissingError for the chosen engine, or None (cached: the store is slow to ask)."""
-        from desktop.job_settings import missing_model_error
-
-        key = (self.engine(), self.model())
-        if key not in self._missing_cache:
-            self._missing_cache[key] = missing_model_error(self.engine(), self._settings, self.model())
-        return self._missing_cache[key]
+        """Core's ModelMissingError for the chosen engine, or None (cached by the workspace: the store
+        is slow to ask)."""
+        return self._workspace.missing_model_error(self.engine(), self.model())
 
     def resolved_engine(self) -> str:
         """The engine a job will run: "auto" as core.jobs resolves it (si2-controlnet or white)."""
-        from desktop.job_settings import resolved_engine
-
-        return resolved_engine(self.engine(), self._settings, self.model())
+        return self._workspace.resolved_engine(self.engine(), self.model())
 
     def engine(self) -> str:
         return self.engine_combo.currentText()
 
     def refresh_models(self, select: Optional[str] = None) -> None:
-        """The paper's weights plus every model of the user's laid out like them (e.g. from the trainer)."""
-        from core.models.store import ModelStore
-        from desktop.job_settings import forget_resolved
-
+        """The paper's weights plus every model of the user's laid out like them (e.g. from the trainer).
+        After a change of models folder, the caller tells the workspace first (``models_changed``)."""
         current = select or self.model_combo.currentText()
-        store = ModelStore(self._settings.models_path)
-        forget_resolved()  # the models folder or its contents may have changed
-        self._missing_cache: dict[tuple, Optional[BaseException]] = {}
+        store = self._workspace.runtime.store
         ids = [CONTROLNET_MODEL] + [
             s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
         self.model_combo.blockSignals(True)

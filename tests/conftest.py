@@ -16,7 +16,11 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="packshot-test-hf-")
 import pytest  # noqa: E402
 
 # Tiny diffusion models in the real on-disk formats, built once per test session.
-from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: E402, F401
+from tests.factories.diffusion_fixtures import (  # noqa: E402, F401
+    tiny_diffusion_models_dir,
+    tiny_diffusion_runtime,
+    tiny_diffusion_store,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
     from trainer.train import TrainConfig, estimate_run, train_controlnet
 
     config = TrainConfig(data_dir=args.data_dir, name=args.name, mode=args.mode, base_model=args.base,
@@ -77,14 +77,14 @@ def _run(args: argparse.Namespace) -> int:
         for problem in event.get("problems", []) if event.get("event") == "data" else []:
             tqdm.write(f"skipped: {problem}")
 
-    store = ModelStore(args.models_dir)
+    runtime = Runtime(args.models_dir)
     if args.blip_captions:
-        config.captions_file = _blip_captions(config, store)
+        config.captions_file = _blip_captions(config, runtime.store)
     try:
         if args.estimate:
-            print(estimate_run(config, store, progress=show, restart=args.restart, report=report).text())
+            print(estimate_run(config, runtime, progress=show, restart=args.restart, report=report).text())
             return 0
-        folder = train_controlnet(config, store, progress=show, restart=args.restart, report=report)
+        folder = train_controlnet(config, runtime, progress=show, restart=args.restart, report=report)
     finally:
         for bar in bars.values():
             bar.close()

@@ -22,7 +22,7 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def compare_models(heldout: list[Sample], work: Path, store, base_id: str, trained_id: str, *, resolution: int,
+def compare_models(heldout: list[Sample], work: Path, runtime, base_id: str, trained_id: str, *, resolution: int,
                    steps: int, seeds: tuple[int, ...], prompt: str, device: str = "auto", progress=None,
                    cancel=None) -> dict:
     """Run eval on ``si2-controlnet`` (base) and ``si2-controlnet@trained_id``; a JSON-able summary."""
@@ -38,7 +38,7 @@ def compare_models(heldout: list[Sample], work: Path, store, base_id: str, train
     config = EvalConfig(engines=engines, seeds=tuple(seeds), prompt=prompt, steps=steps, resolution=resolution,
                         masks_dir=masks, device=device, save_images=True)
     kwargs = {"progress": progress} if progress else {}
-    report = run_eval(photos, work / "eval", config, store, cancel=cancel, **kwargs)
+    report = run_eval(photos, work / "eval", config, runtime, cancel=cancel, **kwargs)
     labels = {engines[0]: f"base ({base_id})", engines[1]: f"fine-tuned ({trained_id})"}
     rows = [{"model": labels.get(s.engine, s.engine), "engine": s.engine, "n": s.n, "failed": s.failed,
              "mean_expansion": s.mean_expansion, "median_expansion": s.median_expansion,

@@ -50,7 +50,7 @@ class DataReport:
             f"Only {len(self.samples)} usable photo(s) in {where}; training needs at least {minimum}.{detail}{more}")
 
 
-def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path] = None, masker=None, store=None,
+def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path] = None, masker=None, runtime=None,
                     captions: Optional[CaptionSource] = None, progress: ProgressCallback = no_progress,
                     cancel: Optional[CancelToken] = None) -> DataReport:
     """One sample per usable photo; the rest are reported by name, never fatal on their own."""
@@ -85,7 +85,7 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
                     if masker is None:
                         from core.masking import build_masker
 
-                        masker = build_masker("auto", store)
+                        masker = build_masker("auto", runtime)
                     mask = masker.compute(photo, cancel=cancel).mask
             except PackshotError as exc:
                 report.problems.append(f"{path.name}: no mask ({exc}).")

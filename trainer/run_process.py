@@ -51,17 +51,19 @@ def run_job(job: dict) -> int:
     cancel = FileCancelToken(Path(job["cancel_file"]))
     try:
         config = TrainConfig.from_json(job["config"])
-        store = store_from_json(job["store"])
+        from core.runtime import Runtime
+
+        runtime = Runtime(store=store_from_json(job["store"]))  # this process's own models
 
         def progress(p) -> None:
             events({"event": "progress", "stage": p.stage, "done": p.done, "total": p.total, "message": p.message})
 
         kwargs = dict(progress=progress, cancel=cancel, restart=bool(job.get("restart")), report=events)
         if job.get("estimate_only"):
-            estimate = estimate_run(config, store, **kwargs)
+            estimate = estimate_run(config, runtime, **kwargs)
             events({"event": "done", "estimate": estimate.to_dict(), "text": estimate.text()})
         else:
-            folder = train_controlnet(config, store, **kwargs)
+            folder = train_controlnet(config, runtime, **kwargs)
             events({"event": "done", "folder": str(folder)})
         return 0
     except Cancelled as exc:

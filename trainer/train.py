@@ -22,7 +22,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from core.errors import Cancelled, PackshotError
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
@@ -30,6 +30,9 @@ from trainer.captions import CaptionSource
 from trainer.dataset import MIN_USABLE_PHOTOS, BrandDataset, Draws, prepare_samples
 from trainer.modes import DEFAULT_LR, MODES, build_mode
 from trainer.resources import Estimate, check_disk, checkpoint_bytes, peak_process_memory
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +95,8 @@ def _nothing(_: dict) -> None:
 class _Run:
     """One prepared run: data, models, optimizer, loader, positioned at the resumed step."""
 
-    def __init__(self, config: TrainConfig, store, *, progress: ProgressCallback, cancel: Optional[CancelToken],
-                 masker, restart: bool, report: Report) -> None:
+    def __init__(self, config: TrainConfig, runtime: Runtime, *, progress: ProgressCallback,
+                 cancel: Optional[CancelToken], masker, restart: bool, report: Report) -> None:
         import torch
         from accelerate import Accelerator
         from diffusers import DDPMScheduler
@@ -106,6 +109,7 @@ class _Run:
         if config.grad_accum < 1 or config.batch_size < 1 or config.steps < 1:
             raise PackshotError("Steps, batch size and gradient accumulation must each be at least 1.")
         self.config, self.report = config, report
+        store = runtime.store
         self.models_root = store.models_dir or store.download_dir
         check_model_name(config.name, self.models_root)
         self.work = work = run_dir(self.models_root, config.name)
@@ -124,7 +128,7 @@ class _Run:
         captions = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
         with accelerator.main_process_first():  # one process computes the masks, the others read the cache
             data = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker,
-                                   store=store, captions=captions, progress=progress, cancel=cancel)
+                                   runtime=runtime, captions=captions, progress=progress, cancel=cancel)
         for problem in data.problems:
             log.warning("Training data: %s", problem)
         report({"event": "data", "usable": len(data.samples), "problems": data.problems})
@@ -309,26 +313,27 @@ def _restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["rng_cuda"])
 
 
-def estimate_run(config: TrainConfig, store, *, progress: ProgressCallback = no_progress,
+def estimate_run(config: TrainConfig, runtime: Runtime, *, progress: ProgressCallback = no_progress,
                  cancel: Optional[CancelToken] = None, masker=None, restart: bool = False,
                  report: Report = _nothing) -> Estimate:
     """Prepare the run and time ``probe_steps`` (at least one) passes; trains nothing."""
-    run = _Run(config, store, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
+    run = _Run(config, runtime, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
     estimate = run.probe(max(1, config.probe_steps))
     report({"event": "estimate", **estimate.to_dict(), "text": estimate.text()})
     return estimate
 
 
-def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback = no_progress,
+def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: ProgressCallback = no_progress,
                      cancel: Optional[CancelToken] = None, masker=None, restart: bool = False,
                      report: Report = _nothing) -> Path:
     """Train (``config.mode``), then write the user's model folder; returns its path.
 
     A run of the same ``name`` with the same data and settings resumes from its last checkpoint
     (more ``steps`` continue it); a run of that name with other data or settings is refused unless
-    ``restart`` discards it.
+    ``restart`` discards it. ``runtime``: the models folder (its store) and what the masks and the
+    closing comparison load; the training's own copies of the weights are not shared with it.
     """
-    run = _Run(config, store, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
+    run = _Run(config, runtime, progress=progress, cancel=cancel, masker=masker, restart=restart, report=report)
     if run.main:
         check_disk(run.work, run.checkpoint_size, "training checkpoints")
     if config.probe_steps > 0 and run.start_step < config.steps:
@@ -371,7 +376,7 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
     if run.heldout and config.compare:
         from trainer.compare import compare_models
 
-        result = compare_models(run.heldout, run.work, store, config.base_model, config.name,
+        result = compare_models(run.heldout, run.work, runtime, config.base_model, config.name,
                                 resolution=config.resolution, steps=config.validation_steps,
                                 seeds=tuple(config.validation_seeds), prompt=config.eval_prompt,
                                 device=str(run.accelerator.device.type), progress=progress, cancel=cancel)

@@ -104,13 +104,16 @@ def run_batch(args: argparse.Namespace) -> int:
         return _list_templates()
     if args.input_dir is None or args.out_dir is None:
         raise PackshotError("usage: packshot batch INPUT_DIR --out OUT_DIR [options] (see packshot batch --help)")
+    from core.runtime import Runtime
+
     settings = settings_from_args(args)
+    runtime = Runtime(settings.machine.models_dir)  # this command's models, loaded once
     if getattr(args, "ray", None) is not None:
-        return _run_on_ray(args, settings)
+        return _run_on_ray(args, settings, runtime)
     dist = Distributed(args.device)
     say = print if dist.is_main else (lambda *a, **k: None)
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
-                   argv=sys.argv)
+                   argv=sys.argv, runtime=runtime)
     try:
         code = _prepare_and_run(job, dist, args, say)
     finally:
@@ -193,12 +196,13 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
         bar.close()
 
 
-def _run_on_ray(args: argparse.Namespace, settings: JobSettings) -> int:
-    """The same batch as Ray Data stages (core.cluster.ray_batch); the same summary at the end."""
+def _run_on_ray(args: argparse.Namespace, settings: JobSettings, runtime: Any) -> int:
+    """The same batch as Ray Data stages (core.cluster.ray_batch); the same summary at the end.
+    ``runtime`` serves the local checks; each Ray actor makes its own."""
     from core.cluster.ray_batch import RayBatch, import_ray
 
     import_ray()  # says what to install before any work
-    job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None)
+    job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None, runtime=runtime)
     try:
         job.prepare()
     except BaseException:

@@ -68,9 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.models.store import ModelStore
     from core.progress import Progress
     from core.quality.evaluate import EvalConfig, run_eval
+    from core.runtime import Runtime
 
     if args.resolution < 64 or args.resolution % 8:
         raise PackshotError(f"--resolution must be a multiple of 8, at least 64 (got {args.resolution}).")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix_str(p.message[-60:], refresh=False)
             bar.update(p.done - bar.n)
 
-        report = run_eval(args.photos_dir, args.out, config, ModelStore(args.models_dir), progress=show)
+        report = run_eval(args.photos_dir, args.out, config, Runtime(args.models_dir), progress=show)
     print(f"{'engine':<18} {'n':>4} {'mean E %img':>12} {'median E %img':>14} {'mean E %obj':>12} {'CLIP':>6}")
     for s in report.summaries:
         def f(x: float) -> str:

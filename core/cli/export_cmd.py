@@ -45,12 +45,12 @@ def register(subparsers: Any) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from core.jobs.export import ExportJob, ExportSettings
-    from core.models.store import ModelStore
     from core.progress import Progress
+    from core.runtime import Runtime
 
     settings = ExportSettings(preset=args.preset, format=args.export_format, quality=args.quality,
                               bit_depth=args.bit_depth)
-    job = ExportJob(args.sources, args.export_dir, settings, store=ModelStore(args.models_dir), device=args.device,
+    job = ExportJob(args.sources, args.export_dir, settings, runtime=Runtime(args.models_dir), device=args.device,
                     overwrite=args.overwrite)
     quiet = args.no_progress or not sys.stdout.isatty()
 

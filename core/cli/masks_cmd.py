@@ -35,14 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.images import list_photos, load_photo
     from core.masking import build_masker, mask_path_for, save_mask_png
-    from core.models.store import ModelStore
     from core.quality.mask_gate import mask_doubt
+    from core.runtime import Runtime
 
     photos = list_photos(args.input)
     if not photos:
         print(f"No photos in {args.input}.")
         return 0
-    masker = build_masker(args.masker, ModelStore(args.models_dir), args.sam_variant, args.device,
+    masker = build_masker(args.masker, Runtime(args.models_dir), args.sam_variant, args.device,
                           prior=args.prior)
     seeded = f" seeded by the {masker.prior.name} prior" if masker.name != masker.prior.name else ""
     print(f"Masking {len(photos)} photos with {masker.name}{seeded} into {args.out}")

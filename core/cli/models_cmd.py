@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from core.models.store import ModelStore
 from core.progress import Progress
+
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
 
 MODELS_DIR_HELP = "folder holding models as <dir>/<model id>/ (default: data dir)"
 
@@ -32,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace) -> ModelStore:
-    return ModelStore(args.models_dir)
+    """The store of this command's runtime (models commands look models up; they load none)."""
+    from core.runtime import Runtime
+
+    return Runtime(args.models_dir).store
 
 
 def _list(args: argparse.Namespace) -> int:

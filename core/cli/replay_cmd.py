@@ -46,7 +46,7 @@ def default_target(output: Path, quality: str | None = None) -> Path:
 
 def run_replay(args: argparse.Namespace) -> int:
     from core.jobs.replay import replay_to
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
     output = Path(args.output)
     if not output.is_file():
@@ -58,7 +58,7 @@ def run_replay(args: argparse.Namespace) -> int:
     target = Path(args.target) if args.target else default_target(output, quality)
     if target.resolve() == output.resolve() and not args.overwrite:
         raise PackshotError(f"--out {target} is the output itself; add --overwrite to replace it.")
-    diff = replay_to(output, target, store=ModelStore(args.models_dir), device=args.device,
+    diff = replay_to(output, target, runtime=Runtime(args.models_dir), device=args.device,
                      check_input=args.check_input, quality=quality)
     if quality is not None:
         print(f"Rendered {output} again at {quality} quality (same seed and models) -> {target}.")

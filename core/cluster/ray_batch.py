@@ -58,8 +58,11 @@ class _Stage:
 
             torch.set_num_threads(threads)  # several actors share a machine's cores
         from core.jobs.context import JobContext
+        from core.runtime import Runtime
 
-        self.context = JobContext(JobSettings.from_dict(settings))
+        job_settings = JobSettings.from_dict(settings)
+        self.runtime = Runtime(job_settings.machine.models_dir)  # this actor's own models
+        self.context = JobContext(job_settings, runtime=self.runtime)
         self.out_dir = Path(out_dir)
 
     def job(self, row: dict) -> Any:
@@ -116,13 +119,13 @@ class RayBatch:
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
                  address: Optional[str] = None, render_gpus: Optional[float] = None,
-                 model_store: Any = None) -> None:
+                 runtime: Any = None) -> None:
         for where in (input_dir, out_dir):
             if _remote_uri(str(where)):
                 raise PackshotError(f"{where}: Packshot's Ray batch reads and writes folders that every node "
                                     "mounts (a local or shared file system path); object-store URIs are not "
                                     "supported yet. Mount the bucket (e.g. with s3fs or gcsfuse) and pass its path.")
-        self.batch = BatchJob(input_dir, out_dir, settings, model_store=model_store)
+        self.batch = BatchJob(input_dir, out_dir, settings, runtime=runtime)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.render_gpus = render_gpus
 

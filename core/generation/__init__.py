@@ -1,8 +1,8 @@
 """Backgrounds behind product photos: the paper's SI2 + ControlNet, SD2 inpainting, and plain ones.
 
-Light to import: torch and diffusers load only when a generative engine first renders.
+Engines come from a ``core.runtime.Runtime``, which owns the models they load. Light to import: torch and diffusers load only when a generative engine first renders.
 
-    engine = get_engine("si2-controlnet", store)              # or "si2", "white", "blur", ...
+    engine = Runtime(models_dir).engine("si2-controlnet")      # or "si2", "white", "blur", ...
     photo, mask_result = frame_photo(photo, mask_result, "square-2000")  # "original": unchanged
     backgrounds = engine.render(photo, mask_result, GenerationSettings(prompt=...), progress, cancel)
     final = composite(photo, mask_result.alpha, backgrounds[0], shadow=Shadow())
@@ -12,10 +12,10 @@ blurred); ``apply_preset`` scales an image already made and can only repeat its 
 """
 
 from core.generation.composite import composite
-from core.generation.engines import ENGINE_NAMES, BackgroundEngine, get_engine
+from core.generation.engines import ENGINE_NAMES, BackgroundEngine
 from core.generation.presets import PRESETS, OutputPreset, apply_preset, frame_photo, get_preset
 from core.generation.settings import SCHEDULERS, GenerationSettings
 from core.generation.shadow import Shadow
 
 __all__ = ["BackgroundEngine", "ENGINE_NAMES", "GenerationSettings", "OutputPreset", "PRESETS", "SCHEDULERS",
-           "Shadow", "apply_preset", "composite", "frame_photo", "get_engine", "get_preset"]
+           "Shadow", "apply_preset", "composite", "frame_photo", "get_preset"]

@@ -1,7 +1,8 @@
-"""Models loaded once per process: one entry per (model folder, device, dtype), shared by engines.
+"""The diffusion models of one folder on one device: UNet, VAE, text encoder (+ ControlNet on demand).
 
-``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet, VAE and
-text encoder in memory; the ControlNet is added to the entry only when an engine needs it.
+A ``core.runtime.Runtime`` keeps one ``LoadedModels`` per (model folder, device, dtype), shared by
+its engines: ``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet,
+VAE and text encoder in memory; the ControlNet is added only when an engine needs it.
 """
 
 from __future__ import annotations
@@ -34,21 +35,3 @@ class LoadedModels:
             self.components.controlnet = load_controlnet(self.folder, dtype=self.dtype)
             remove_hooks(self.hooks)  # re-chain offload hooks with the ControlNet in its place
             self.hooks = place(self.components, self.device, self.dtype, self._offload)
-
-
-_ENTRIES: dict[tuple, LoadedModels] = {}
-_LOCK = threading.Lock()
-
-
-def get_loaded(folder: Path, device: Any, dtype: Any) -> LoadedModels:
-    key = (str(Path(folder).resolve()), str(device), str(dtype))
-    with _LOCK:  # held while loading: two threads asking at once must not load twice
-        if key not in _ENTRIES:
-            _ENTRIES[key] = LoadedModels(Path(folder), device, dtype)
-        return _ENTRIES[key]
-
-
-def unload_all() -> None:
-    """Drop every loaded model (tests; the GUI after the user switches models folder)."""
-    with _LOCK:
-        _ENTRIES.clear()

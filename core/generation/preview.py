@@ -77,23 +77,6 @@ def load_tiny_decoder(folder: Path, device: Any, dtype: Any) -> Any:
     return model.to(device).eval()
 
 
-_TINY: dict[tuple[str, str, str], Any] = {}
-
-
-def tiny_decoder_from(store: Any, device: Any, dtype: Any) -> Optional[Any]:
-    """The tiny decoder when its weights are present (else None: previews use the full VAE)."""
-    from core.errors import ModelMissingError
-
-    try:
-        folder = store.path(TINY_DECODER_MODEL)
-    except (ModelMissingError, KeyError):
-        return None
-    key = (str(Path(folder).resolve()), str(device), str(dtype))
-    if key not in _TINY:
-        _TINY[key] = load_tiny_decoder(folder, device, dtype)
-    return _TINY[key]
-
-
 # Stable Diffusion latents -> approximate RGB in [-1, 1]: a fixed linear map, widely used for
 # step previews when no decoder is at hand (coefficients published with ComfyUI / A1111 previews).
 LATENT_RGB = np.array([[0.298, 0.207, 0.208], [0.187, 0.286, 0.173],

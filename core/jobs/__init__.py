@@ -6,8 +6,9 @@ save (atomically, recipe inside) -> record in the project store. ``BatchJob`` pr
 several processes run) and runs them with progress and cancellation. The GUI's generation queue
 calls ``PhotoJob.run`` one by one on its worker thread; the CLI calls ``BatchJob.run``.
 
-Models, maskers and the QC gate live in a ``JobContext`` shared by all jobs of a process, so they
-load once (engines are also cached per process by ``core.generation.engines``).
+Maskers and the QC gate live in a ``JobContext`` shared by the jobs of a run; the models behind them
+belong to the ``core.runtime.Runtime`` the context is given (the CLI and the app each make one), so
+they load once.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from core.errors import (
     Cancelled,
@@ -28,14 +28,20 @@ from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from core.project import ProjectStore
 from core.templates import check_variables
 
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 
 class BatchJob:
-    """A folder of photos into an output folder. ``prepare()`` validates all before any work."""
+    """A folder of photos into an output folder. ``prepare()`` validates all before any work.
+
+    ``runtime``: where the models come from (the caller's ``core.runtime.Runtime``; None: a private one).
+    """
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
-                 process_index: int = 0, num_processes: int = 1, model_store: Any = None,
+                 process_index: int = 0, num_processes: int = 1, runtime: Optional[Runtime] = None,
                  argv: Optional[Sequence[str]] = None, templates_path: Optional[Path] = None) -> None:
         self.input_dir = Path(input_dir)
         self.out_dir = Path(out_dir)
@@ -43,7 +49,7 @@ class BatchJob:
         self.process_index = process_index
         self.num_processes = max(1, num_processes)
         self.argv = argv
-        self._model_store = model_store
+        self._runtime = runtime
         self._templates_path = templates_path
         self.context: Optional[JobContext] = None
         self.project: Optional[ProjectStore] = None
@@ -68,7 +74,7 @@ class BatchJob:
             raise ImageReadError(f"--masks folder not found: {s.masks.masks_dir}")
         if s.generation.background_image:
             load_photo(s.generation.background_image)  # a bad background image would fail every photo
-        self.context = JobContext(s, model_store=self._model_store, templates_path=self._templates_path)
+        self.context = JobContext(s, runtime=self._runtime, templates_path=self._templates_path)
         check_variables(self.context.template, self.photos, self.context.variables)
         try:
             self.context.generation_settings("", "").validate()

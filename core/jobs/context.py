@@ -1,11 +1,12 @@
-"""The shared, per-process job context: engine, masker, QC gate, templates."""
+"""The job context the jobs of one run share: engine, masker, QC gate, templates, and the runtime
+(``core.runtime.Runtime``) their models come from."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from core.errors import PackshotError
 from core.generation.settings import GenerationSettings
@@ -26,16 +27,35 @@ from core.templates import (
     resolve_prompt,
 )
 
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
 _DEFAULT_GENERATION = GenerationSettings()
 
 
-class JobContext:
-    """Everything the jobs of one process share. Heavy parts are built on first use."""
+def _check_models_dir(settings: JobSettings, runtime: Runtime) -> None:
+    """Settings naming one models folder and a runtime serving another is a caller's mistake: say so."""
+    wanted = settings.machine.models_dir
+    if wanted and runtime.store.models_dir != Path(wanted).expanduser().resolve():
+        raise PackshotError(f"The settings use the models folder {wanted} but this runtime serves "
+                            f"{runtime.store.models_dir}; make the runtime for that folder.")
 
-    def __init__(self, settings: JobSettings, *, model_store: Any = None,
+
+class JobContext:
+    """Everything the jobs of one run share. Heavy parts are built on first use.
+
+    ``runtime`` owns the model store and the loaded models (the CLI and the app each make one and
+    pass it); None makes a private one for ``settings.machine.models_dir``.
+    """
+
+    def __init__(self, settings: JobSettings, *, runtime: Optional[Runtime] = None,
                  templates_path: Optional[Path] = None) -> None:
+        from core.runtime import runtime_or_private
+
         self.settings = settings
-        self._model_store = model_store
+        self.runtime = runtime_or_private(runtime, settings.machine.models_dir)
+        _check_models_dir(settings, self.runtime)
         g, p = settings.generation, settings.prompt
         if settings.engine not in ENGINES:
             raise PackshotError(f"Unknown engine '{settings.engine}'. Choose one of: {', '.join(ENGINES)}.")
@@ -91,12 +111,9 @@ class JobContext:
                               "(it is for --engine image).")
 
     @property
-    def model_store(self) -> Any:
-        if self._model_store is None:
-            from core.models.store import ModelStore
-
-            self._model_store = ModelStore(self.settings.machine.models_dir)
-        return self._model_store
+    def model_store(self) -> ModelStore:
+        """The runtime's store: where this context's models are looked for."""
+        return self.runtime.store
 
     def _check_model(self) -> None:
         """--model must name a diffusers folder with a ControlNet (the paper's layout), known to the store."""
@@ -188,10 +205,8 @@ class JobContext:
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from core.generation.engines import get_engine
-
-            self._engine = get_engine(self.engine_name, self.model_store, self.settings.machine.device,
-                                      model=self.settings.model)
+            self._engine = self.runtime.engine(self.engine_name, self.settings.machine.device,
+                                               model=self.settings.model)
         return self._engine
 
     @property
@@ -200,7 +215,7 @@ class JobContext:
             from core.masking.maskers import build_masker
 
             m = self.settings.masks
-            self._masker = build_masker(str(m.masker), self.model_store, m.sam_variant,
+            self._masker = build_masker(str(m.masker), self.runtime, m.sam_variant,
                                         self.settings.machine.device, prior=str(m.prior))
         return self._masker
 
@@ -222,7 +237,7 @@ class JobContext:
         """SAM prompted from the input mask when its weights are here, else the classic prior."""
         from core.quality.resegment import build_resegmenter
 
-        return build_resegmenter("auto", self.model_store, sam_variant=self.settings.masks.sam_variant,
+        return build_resegmenter("auto", self.runtime, sam_variant=self.settings.masks.sam_variant,
                                  device=self.settings.machine.device)
 
     def generation_settings(self, prompt: str, negative: str, seeds: Optional[Sequence[int]] = None) -> Any:

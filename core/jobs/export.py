@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from PIL import Image
 
@@ -31,6 +31,9 @@ from core.jobs.render import render_from_recipe
 from core.naming import output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.recipe import Recipe, read_recipe, save_output
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +102,18 @@ class ExportJob:
     ``items``: output files, and/or batch output folders (each exports its photos' keepers, named
     by the photo's stem), and/or ``(output file, stem)`` pairs. Files are named ``<stem>.<ext>`` for the "original" preset and
     ``<stem>_<preset>.<ext>`` otherwise. An existing file is only replaced with ``overwrite``.
-    ``store``/``device``: where models come from when a result is rendered again.
+    ``runtime``/``device``: where models come from when a result is rendered again (no runtime: a
+    private one, made now; models load only if a result is rendered again).
     """
 
     def __init__(self, items: Sequence[Path | str], out_dir: Path | str, settings: ExportSettings = ExportSettings(),
-                 *, store: Any = None, device: str = "auto", overwrite: bool = False) -> None:
+                 *, runtime: Optional[Runtime] = None, device: str = "auto", overwrite: bool = False) -> None:
+        from core.runtime import runtime_or_private
+
         self.items = [i if isinstance(i, tuple) else Path(i) for i in items]
         self.out_dir = Path(out_dir)
         self.settings = settings
-        self.store = store
+        self.runtime = runtime_or_private(runtime)
         self.device = device
         self.overwrite = overwrite
         settings.check()
@@ -205,7 +211,7 @@ class ExportJob:
         if reencode:
             pixels = to_bit_depth(stored.pixels, s.bit_depth)
         else:
-            pixels = render_from_recipe(new, target, store=self.store, device=self.device, progress=progress,
+            pixels = render_from_recipe(new, target, runtime=self.runtime, device=self.device, progress=progress,
                                         cancel=cancel)
         check(cancel)
         save_output(target, pixels, new, icc_profile=stored.icc_profile,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from core.jobs.masks import load_mask_file
 from core.jobs.settings import file_sha256
 from core.progress import CancelToken, ProgressCallback, check, no_progress
 from core.recipe import Recipe
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +59,16 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
     return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
 
 
-def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, device: str = "auto",
+def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[Runtime] = None, device: str = "auto",
                        check_input: bool = True, progress: ProgressCallback = no_progress,
                        cancel: Optional[CancelToken] = None, quality: Optional[str] = None) -> np.ndarray:
     """The pixels ``recipe`` makes, framed before rendering exactly like the batch (``PhotoJob``), at the
     recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask.
 
     ``quality``: render at another quality than recorded (a preview's recipe as ``final``): same seed,
-    same models, same everything else."""
-    from core.generation.engines import get_engine
+    same models, same everything else. Models come from ``runtime`` (None: a private one)."""
     from core.generation.settings import GenerationSettings
+    from core.runtime import runtime_or_private
 
     source = Path(recipe.input_path)
     if not source.is_file():
@@ -80,10 +83,7 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
         raise PackshotError(f"The mask {mask_file.name} was edited after {Path(output_path).name} was made; "
                             "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
-    if store is None:
-        from core.models.store import ModelStore
-
-        store = ModelStore()
+    runtime = runtime_or_private(runtime)
     fields = set(GenerationSettings.__dataclass_fields__)
     gs = GenerationSettings(**{k: v for k, v in recipe.settings.items() if k in fields})
     gs.seeds, gs.variants, gs.seed = (int(recipe.seed),), 1, int(recipe.seed)
@@ -98,7 +98,7 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, store: Any = None, 
         gs.gradient = tuple(tuple(c) for c in gs.gradient)
     # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one.
     model = next(iter(recipe.models), None) if recipe.engine == "si2-controlnet" else None
-    engine = get_engine(recipe.engine, store, device, model=model)
+    engine = runtime.engine(recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
     from core.generation.presets import frame_photo
 

@@ -5,7 +5,7 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
 - ``MaskResult(mask, alpha, score, source, details)``: full-resolution bool mask, soft float32
   alpha, trust score in [0, 1], source "sam-vit_b" | "sam-vit_l" | "sam-vit_h" | "sam-tiny" |
   "classic" | "alpha-channel" | "file" | "edited" ("empty": a session with no initial mask, unedited).
-- ``build_masker(kind="auto", store=None, sam_variant="vit_b", device="auto", *, prior="auto",
+- ``build_masker(kind="auto", runtime=None, sam_variant="vit_b", device="auto", *, prior="auto",
   cache_size=8) -> Masker``: ``.name``, ``.compute(photo, cancel=None) -> MaskResult``,
   ``.session(photo, initial=None) -> MaskSession``, ``.precompute(photos_or_paths, cancel=None,
   progress=no_progress) -> int`` (worker thread; 0 for classic); SAM maskers also expose ``.cache``.
@@ -19,8 +19,9 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
   masks_dir)``.
 - Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
   ``resize_mask``, ``resize_alpha``.
-- SAM loading: ``load_sam(store, variant, device) -> LoadedSam``, ``SAM_BUILDERS``, ``infer_arch``.
-- Priors: ``get_prior(name, store)``, ``resolve_prior(name, store)``, ``PRIORS``, ``CHOICES``,
+- SAM loading: ``Runtime.sam(variant, device) -> LoadedSam`` (``core.runtime``; one per checkpoint and
+  device), ``load_sam_checkpoint``, ``SAM_BUILDERS``, ``infer_arch``.
+- Priors: ``get_prior(name, runtime)``, ``resolve_prior(name, store)``, ``PRIORS``, ``CHOICES``,
   ``ClassicPrior`` (OpenCV, no weights), ``IsNetPrior`` (IS-Net ONNX, when its weights are present).
 """
 
@@ -54,7 +55,7 @@ _EXPORTS = {
     "snap_to_edges": "core.masking.postprocess",
     "resize_mask": "core.masking.postprocess",
     "resize_alpha": "core.masking.postprocess",
-    "load_sam": "core.masking.sam_models",
+    "load_sam_checkpoint": "core.masking.sam_models",
     "LoadedSam": "core.masking.sam_models",
     "SAM_BUILDERS": "core.masking.sam_models",
     "infer_arch": "core.masking.sam_models",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from core.masking.embedding import EmbeddingCache
     from core.masking.sam_models import LoadedSam
     from core.masking.session import MaskSession
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +210,13 @@ class SamMasker:
         return self.cache.precompute(photos, cancel, progress)
 
 
-def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_variant: str = "vit_b",
+def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_variant: str = "vit_b",
                  device: str = "auto", *, prior: str = "auto", cache_size: int = 8) -> Masker:
     """A masker by kind: "sam" (raises ModelMissingError without weights), "classic", or "auto".
 
-    ``kind`` says whether SAM refines the prior: "auto" uses SAM when ``store`` has the
+    SAM and the learned prior's session come from ``runtime`` (None: a private one, built only when
+    weights may be needed). ``kind`` says whether SAM refines the prior: "auto" uses SAM when the
+    runtime's store has the
     ``sam-<variant>`` weights, else the prior alone, and says so in every result's
     ``details["fallback"]`` and in the log. ``prior`` picks the salient prior that seeds SAM (or
     stands alone): "auto" = the learned IS-Net when ``isnet-general-use`` is in the store, else
@@ -227,13 +229,13 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
     if kind == "classic" and prior == "auto":
         prior = "classic"
     if prior not in PRIOR_CHOICES:
-        resolve_prior(prior)  # raises ValueError naming the known priors
+        resolve_prior(prior, None)  # raises ValueError naming the known priors
     if kind == "classic" and prior == "classic":
         return PriorMasker(get_prior("classic"))
-    if store is None:
-        from core.models.store import ModelStore
+    from core.runtime import runtime_or_private
 
-        store = ModelStore()
+    runtime = runtime_or_private(runtime)
+    store = runtime.store
     sam_missing: Optional[str] = None
     if kind != "classic":
         from core.masking.sam_models import model_id_for
@@ -246,7 +248,7 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
     concrete, prior_fallback = resolve_prior(prior, store, device)
     if prior_fallback:
         log.info("%s", prior_fallback)
-    salient = PRIORS[concrete](store=store, device=device)
+    salient = PRIORS[concrete](runtime=runtime, device=device)
     if kind == "classic" or sam_missing:
         reason = None
         if sam_missing:
@@ -254,9 +256,8 @@ def build_masker(kind: str = "auto", store: Optional[ModelStore] = None, sam_var
             log.info("%s", reason)
         return PriorMasker(salient, fallback_reason=reason, prior_fallback=prior_fallback)
     from core.masking.embedding import EmbeddingCache
-    from core.masking.sam_models import load_sam
 
-    sam = load_sam(store, sam_variant, device)
+    sam = runtime.sam(sam_variant, device)
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
 
 

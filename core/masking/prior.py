@@ -1,7 +1,7 @@
 """Salient-object priors: where is the product, before SAM refines it.
 
 A prior maps an 8-bit RGB image to a coarse product mask plus a confidence. It is pluggable:
-``PRIORS`` maps a concrete name to a factory ``(store, device) -> prior``, and the automatic masker
+``PRIORS`` maps a concrete name to a factory ``(runtime, device) -> prior``, and the automatic masker
 samples SAM prompts from whatever prior it is given. The priors:
 
 - "classic": OpenCV only, no weights, always available;
@@ -24,6 +24,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LEARNED_MODEL_ID = "isnet-general-use"  # IS-Net's id (kept for callers that predate BiRefNet)
@@ -45,28 +46,28 @@ class SalientPrior(Protocol):
     def __call__(self, rgb8: np.ndarray) -> PriorResult: ...
 
 
-def _classic(store: Optional[ModelStore] = None, device: str = "auto") -> SalientPrior:
+def _classic(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
     from core.masking.prior_classic import ClassicPrior
 
     return ClassicPrior()
 
 
-def _isnet(store: Optional[ModelStore] = None, device: str = "auto") -> SalientPrior:
+def _isnet(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
     from core.masking.prior_learned import IsNetPrior  # onnxruntime is imported only here
 
-    return IsNetPrior(store, device)
+    return IsNetPrior(runtime, device)
 
 
-def _birefnet(store: Optional[ModelStore] = None, device: str = "auto") -> SalientPrior:
+def _birefnet(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
     from core.masking.prior_learned import BiRefNetPrior
 
-    return BiRefNetPrior(store, device, lite=False)
+    return BiRefNetPrior(runtime, device, lite=False)
 
 
-def _birefnet_lite(store: Optional[ModelStore] = None, device: str = "auto") -> SalientPrior:
+def _birefnet_lite(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
     from core.masking.prior_learned import BiRefNetPrior
 
-    return BiRefNetPrior(store, device, lite=True)
+    return BiRefNetPrior(runtime, device, lite=True)
 
 
 PRIORS: dict[str, Callable[..., SalientPrior]] = {
@@ -101,24 +102,21 @@ def birefnet_variant(store: ModelStore, device: str = "auto") -> Optional[str]:
     return "birefnet" if _gpu(device) else "birefnet-lite"
 
 
-def resolve_prior(name: str = "auto", store: Optional[ModelStore] = None,
-                  device: str = "auto") -> tuple[str, Optional[str]]:
+def resolve_prior(name: str, store: Optional[ModelStore], device: str = "auto") -> tuple[str, Optional[str]]:
     """The concrete prior ``name`` stands for on ``device``, and why "auto" fell back to classic (else None).
 
     "auto" is BiRefNet (variant per device, see ``birefnet_variant``) when the store has it, else
     "isnet" when it has IS-Net, else "classic"; "birefnet" is the variant for the device (the one the
     device prefers when neither is present, so that building it raises the store's clear message);
     other names map to themselves (ValueError naming the known ones for an unknown name). Never
-    downloads.
+    downloads. ``store`` is only needed for "auto" and "birefnet" (where the weights are looked for).
     """
     if name not in CHOICES:
         raise ValueError(f"unknown salient prior {name!r}; known: {', '.join(CHOICES)}")
     if name not in ("auto", "birefnet"):
         return name, None
     if store is None:
-        from core.models.store import ModelStore
-
-        store = ModelStore()
+        raise ValueError(f"the {name!r} prior depends on which weights are here: give the model store")
     variant = birefnet_variant(store, device)
     if name == "birefnet":
         return variant or ("birefnet" if _gpu(device) else "birefnet-lite"), None
@@ -153,12 +151,17 @@ def check_prior_weights(name: str, store: ModelStore, device: str = "auto") -> N
     store.path(MODEL_IDS[concrete])
 
 
-def get_prior(name: str = "classic", store: Optional[ModelStore] = None, device: str = "auto") -> SalientPrior:
-    """Build the prior ``name`` stands for on ``device`` (see ``resolve_prior``).
+def get_prior(name: str = "classic", runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
+    """Build the prior ``name`` stands for on ``device`` (see ``resolve_prior``), its model from
+    ``runtime`` (None: a private runtime, unless the prior needs no weights).
 
     An explicit learned prior without its weights raises the store's ModelMissingError (size and fix).
     """
-    concrete, reason = resolve_prior(name, store, device)
+    if name != "classic":
+        from core.runtime import runtime_or_private
+
+        runtime = runtime_or_private(runtime)
+    concrete, reason = resolve_prior(name, runtime.store if runtime is not None else None, device)
     if reason:
         log.info("%s", reason)
-    return PRIORS[concrete](store=store, device=device)
+    return PRIORS[concrete](runtime=runtime, device=device)

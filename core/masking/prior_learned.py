@@ -21,7 +21,6 @@ parsed by onnxruntime, no custom-op library is registered and nothing in the mod
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ from core.errors import UnsafeWeightsError
 from core.masking.prior import PriorResult
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,31 +64,28 @@ MODEL_ID = ISNET.model_id
 DEFAULT_SIDE = ISNET.side
 MEAN, STD = ISNET.mean, ISNET.std
 
-_SESSIONS: dict[tuple, Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
 class OnnxPrior:
-    """Callable prior: ``OnnxPrior(spec, store)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
+    """Callable prior: ``OnnxPrior(spec, runtime)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
 
-    The onnxruntime session is created once per process per model file and shared by every
-    instance (a 200 MB - 1 GB model takes seconds to load; a batch calls it for every photo).
+    The onnxruntime session comes from the runtime, which opens it once per model file and shares
+    it with every prior it serves (a 200 MB - 1 GB model takes seconds to load; a batch calls it for
+    every photo). No runtime: a private one, used by this prior alone.
     """
 
-    def __init__(self, spec: OnnxPriorSpec, store: Optional[ModelStore] = None, device: str = "auto",
+    def __init__(self, spec: OnnxPriorSpec, runtime: Optional[Runtime] = None, device: str = "auto",
                  threshold: float = 0.5, border: float = 0.04) -> None:
-        if store is None:
-            from core.models.store import ModelStore
-
-            store = ModelStore()
         from core.models.integrity import weights_file
+        from core.runtime import runtime_or_private
+
+        runtime = runtime_or_private(runtime)
+        store = runtime.store
 
         self.spec = spec
         self.name = spec.name
         folder = store.path(spec.model_id)  # ModelMissingError with size and fix when absent
         self.model_id = spec.model_id
         self.path = weights_file(store.spec(spec.model_id), folder)
-        self.session = load_session(self.path, device, spec.model_id)
+        self.session = runtime.onnx_session(self.path, device, spec.model_id)
         self.threshold = threshold  # on the min-max stretched map, as the reference post-processing
         self.border = border  # width of the frame strip (fraction of the short side) for edge_touch
         self.input_name, self.input_hw = _check_io(self.session, self.path, spec)
@@ -166,18 +162,18 @@ class OnnxPrior:
 class IsNetPrior(OnnxPrior):
     """IS-Net "general use" (``isnet-general-use``)."""
 
-    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto", model_id: str = MODEL_ID,
+    def __init__(self, runtime: Optional[Runtime] = None, device: str = "auto", model_id: str = MODEL_ID,
                  threshold: float = 0.5, border: float = 0.04) -> None:
         spec = ISNET if model_id == ISNET.model_id else replace(ISNET, model_id=model_id)
-        super().__init__(spec, store, device, threshold, border)
+        super().__init__(spec, runtime, device, threshold, border)
 
 
 class BiRefNetPrior(OnnxPrior):
     """BiRefNet general: ``lite=False`` the Swin-L model, ``lite=True`` the Swin-T one."""
 
-    def __init__(self, store: Optional[ModelStore] = None, device: str = "auto", lite: bool = False,
+    def __init__(self, runtime: Optional[Runtime] = None, device: str = "auto", lite: bool = False,
                  threshold: float = 0.5, border: float = 0.04) -> None:
-        super().__init__(BIREFNET_LITE if lite else BIREFNET, store, device, threshold, border)
+        super().__init__(BIREFNET_LITE if lite else BIREFNET, runtime, device, threshold, border)
 
 
 def providers_for(device: str = "auto") -> list:
@@ -212,37 +208,23 @@ def runs_on_gpu(device: str = "auto") -> bool:
     return bool(torch.cuda.is_available())
 
 
-def load_session(path: Path, device: str = "auto", model_id: str = MODEL_ID) -> Any:
-    """One ``onnxruntime.InferenceSession`` per model file (and its size/mtime) and device, per process."""
+def open_session(path: Path, providers: list, model_id: str = MODEL_ID) -> Any:
+    """A new ``onnxruntime.InferenceSession`` for ``path`` (``Runtime.onnx_session`` keeps one per file)."""
     import onnxruntime as ort
 
-    path = Path(path).resolve()
-    stat = path.stat()
-    providers = providers_for(device)
-    key = (str(path), stat.st_size, stat.st_mtime_ns, repr(providers))
-    with _SESSIONS_LOCK:
-        session = _SESSIONS.get(key)
-        if session is None:
-            options = ort.SessionOptions()
-            options.log_severity_level = 3  # errors only: ORT's warnings are noise to a photographer
-            start = time.perf_counter()
-            try:
-                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-            except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) types
-                raise UnsafeWeightsError(
-                    f"{path} is not a loadable ONNX model ({exc.__class__.__name__}: {str(exc)[:300]}). "
-                    f"Check it with `packshot models verify {model_id}` and download it again if it is damaged."
-                ) from exc
-            log.info("Loaded %s in %.1f s (%s)", path.name, time.perf_counter() - start,
-                     ", ".join(session.get_providers()))
-            _SESSIONS[key] = session
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: ORT's warnings are noise to a photographer
+    start = time.perf_counter()
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own (Fail, InvalidProtobuf, ...) types
+        raise UnsafeWeightsError(
+            f"{path} is not a loadable ONNX model ({exc.__class__.__name__}: {str(exc)[:300]}). "
+            f"Check it with `packshot models verify {model_id}` and download it again if it is damaged."
+        ) from exc
+    log.info("Loaded %s in %.1f s (%s)", Path(path).name, time.perf_counter() - start,
+             ", ".join(session.get_providers()))
     return session
-
-
-def forget_sessions() -> None:
-    """Drop the cached sessions (tests; freeing memory after a models-folder change)."""
-    with _SESSIONS_LOCK:
-        _SESSIONS.clear()
 
 
 def _check_io(session: Any, path: Path, spec: OnnxPriorSpec = ISNET) -> tuple[str, tuple[int, int]]:

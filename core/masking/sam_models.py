@@ -4,12 +4,12 @@ The architecture is read off the checkpoint itself (the patch embedding's width:
 1024 vit_l, 1280 vit_h, 32 the tiny test model), so a renamed or user-supplied checkpoint loads
 with the right builder, and the tiny test model goes through exactly the code that loads the real
 ones: ``ModelStore.path`` -> ``safe_load.load_state_dict`` -> builder -> ``load_state_dict``.
+``core.runtime.Runtime.sam`` keeps the loaded model (one per checkpoint and device).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -20,8 +20,6 @@ from core.errors import UnsafeWeightsError
 
 if TYPE_CHECKING:
     import torch
-
-    from core.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -147,40 +145,19 @@ class LoadedSam:
         return self.model.device
 
 
-_LOADED: dict[tuple[str, str], LoadedSam] = {}
-_LOAD_LOCK = threading.Lock()
-
-
 def model_id_for(variant: str) -> str:
     """"vit_b" -> "sam-vit_b"; a full id ("sam-vit_b", a user's "sam-finetuned") is kept."""
     return variant if variant.startswith("sam") else f"sam-{variant}"
 
 
-def load_sam(store: ModelStore, variant: str = "vit_b", device: str = "auto") -> LoadedSam:
-    """Load SAM ``variant`` from the store (raises ModelMissingError); cached per process and device."""
-    from core.devices import pick_device
-    from core.models.integrity import weights_file
+def load_sam_checkpoint(checkpoint: Path, model_id: str, device: Any) -> LoadedSam:
+    """Load a SAM checkpoint onto ``device`` (a new copy each call: ``Runtime.sam`` keeps one)."""
     from core.models.safe_load import load_state_dict
 
-    model_id = model_id_for(variant)
-    folder = store.path(model_id)
-    torch_device = pick_device(device)
-    checkpoint = weights_file(store.spec(model_id), folder)
-    key = (str(checkpoint.resolve()), str(torch_device))
-    with _LOAD_LOCK:  # one copy per process even when two threads ask at once
-        if key in _LOADED:
-            return _LOADED[key]
-        start = time.perf_counter()
-        state = load_state_dict(checkpoint)
-        model, arch = sam_from_state_dict(state, checkpoint.name)
-        model.to(torch_device)
-        loaded = LoadedSam(model, arch, model_id, checkpoint, time.perf_counter() - start)
-        log.info("Loaded %s (%s) from %s in %.1f s", model_id, arch.name, checkpoint, loaded.load_seconds)
-        _LOADED[key] = loaded
-        return loaded
-
-
-def forget_loaded() -> None:
-    """Drop the per-process model cache (tests; freeing memory after a model swap)."""
-    with _LOAD_LOCK:
-        _LOADED.clear()
+    start = time.perf_counter()
+    state = load_state_dict(checkpoint)
+    model, arch = sam_from_state_dict(state, checkpoint.name)
+    model.to(device)
+    loaded = LoadedSam(model, arch, model_id, checkpoint, time.perf_counter() - start)
+    log.info("Loaded %s (%s) from %s in %.1f s", model_id, arch.name, checkpoint, loaded.load_seconds)
+    return loaded

@@ -54,6 +54,10 @@ class ModelStore:
         self.offline = _env_flag("HF_HUB_OFFLINE") if offline is None else offline
         self.use_hf_cache = use_hf_cache
 
+    def allowing_downloads(self) -> ModelStore:
+        """The same folders, allowed to download (a download the user asks for, even when offline is the default)."""
+        return ModelStore(self.models_dir, offline=False, download_dir=self.download_dir, use_hf_cache=self.use_hf_cache)
+
     # -- catalogue ---------------------------------------------------------------------------
     def list_models(self) -> list[ModelSpec]:
         """Manifest models, then the user's own model folders found in ``models_dir``."""

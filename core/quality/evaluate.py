@@ -30,7 +30,7 @@ from core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
 from core.quality.metric import expansion
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +117,16 @@ class EvalReport:
 
 # ------------------------------------------------------------------------------------------------
 def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
-             store: Optional[ModelStore] = None, progress: ProgressCallback = no_progress,
+             runtime: Optional[Runtime] = None, progress: ProgressCallback = no_progress,
              cancel: Optional[CancelToken] = None) -> EvalReport:
-    """Render, score and tabulate; see the module docstring. Raises before any work if a model is missing."""
+    """Render, score and tabulate; see the module docstring. Raises before any work if a model is missing.
+
+    Models come from ``runtime`` (None: a private one, dropped with the report)."""
     from core.generation.composite import composite
-    from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
     from core.masking.maskers import build_masker
-    from core.models.store import ModelStore
     from core.quality.resegment import build_resegmenter
+    from core.runtime import runtime_or_private
     from core.templates import check_variables, photo_variables, resolve_prompt
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
@@ -136,20 +137,21 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     photos = list_photos(photos_dir)
     if not photos:
         raise ImageReadError(f"No photos found in {photos_dir}.")
-    store = store or ModelStore()
+    runtime = runtime_or_private(runtime)
+    store = runtime.store
     template = resolve_prompt(config.template, config.prompt, config.negative_prompt)
     check_variables(template, photos)
     # Everything that can be missing is checked now, not after an hour of rendering.
     if config.masks_dir is not None and not Path(config.masks_dir).is_dir():
         raise ImageReadError(f"--masks folder not found: {config.masks_dir}")
     try:
-        engines = {name: get_engine(name.split("@")[0], store, config.device, *name.split("@")[1:2]) for name in config.engines}  # "si2-controlnet@MODEL": another model
+        engines = {name: runtime.engine(name.split("@")[0], config.device, *name.split("@")[1:2]) for name in config.engines}  # "si2-controlnet@MODEL": another model
     except ValueError as exc:  # unknown engine name
         raise PackshotError(str(exc)) from exc
     missing = [m for e in engines.values() if e.needs_models for m in e.model_ids if not store.available(m)]
     if missing:
         raise ModelMissingError(" ".join(store.missing_message(m) for m in dict.fromkeys(missing)))
-    resegmenter = build_resegmenter(config.resegmenter, store, sam_variant=config.sam_variant,
+    resegmenter = build_resegmenter(config.resegmenter, runtime, sam_variant=config.sam_variant,
                                     device=config.device)
     masker = None  # built on first need: a masks folder may cover every photo
     clip = find_clip_model(store, config.clip_model)
@@ -172,7 +174,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
             photo = load_photo(photo_path)
             mask_result, mask_source = _input_mask(photo, photo_path, config.masks_dir)
             if mask_result is None:
-                masker = masker or build_masker(config.masker, store, config.sam_variant, config.device)
+                masker = masker or build_masker(config.masker, runtime, config.sam_variant, config.device)
                 mask_result = masker.compute(photo, cancel=cancel)
                 mask_source = f"auto:{mask_result.source}"
         except ImageReadError as exc:

@@ -5,7 +5,7 @@ batch and the app's queue both run) passes a ``generate(seed) -> image`` callabl
 for new seeds while the result is over the threshold, keeping the lowest-expansion one.
 (``packshot eval`` does not use the gate: it measures every result with ``core.quality.metric``.)
 
-    gate = QualityGate(build_resegmenter("auto", store), QCSettings(threshold=0.10, retries=2))
+    gate = QualityGate(build_resegmenter("auto", runtime), QCSettings(threshold=0.10, retries=2))
     result = gate.run(lambda s: render_and_composite(photo, mask, s), mask.mask, seed=42)
     store_fields = result.record()   # expansion, expansion_object, signed, iou, flagged, seed, attempts...
     save(result.image)

@@ -23,7 +23,7 @@ from core.progress import CancelToken, check
 from core.quality.metric import as_bool_mask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -179,31 +179,28 @@ def keep_parts_touching(mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
 RESEGMENTER_KINDS = ("auto", "sam", "classic")
 
 
-def build_resegmenter(kind: str = "auto", store: Optional[ModelStore] = None, *, sam_variant: str = "vit_b",
+def build_resegmenter(kind: str = "auto", runtime: Optional[Runtime] = None, *, sam_variant: str = "vit_b",
                       device: str = "auto", n_points: int = 5, box_margin: Optional[float] = 0.25) -> Resegmenter:
     """A resegmenter by name: "sam" (needs the SAM weights), "classic" (no weights), or "auto"
-    (SAM when ``sam_variant`` is available in the store, else classic, logged)."""
+    (SAM when ``sam_variant`` is available in the runtime's store, else classic, logged). SAM comes
+    from ``runtime`` (None: a private one)."""
     if kind not in RESEGMENTER_KINDS:
         raise ValueError(f"Unknown re-segmentation {kind!r}; choose one of {', '.join(RESEGMENTER_KINDS)}.")
     from core.masking.sam_models import model_id_for
+    from core.runtime import runtime_or_private
 
-    if store is None:
-        from core.models.store import ModelStore
-
-        store = ModelStore()
+    runtime = runtime_or_private(runtime)
     if kind == "auto":
-        kind = "sam" if store.available(model_id_for(sam_variant)) else "classic"
+        kind = "sam" if runtime.store.available(model_id_for(sam_variant)) else "classic"
         if kind == "classic":
             log.info("QC re-segmentation uses the classic prior: %s is not on this machine.",
                      model_id_for(sam_variant))
     if kind == "sam":
         from segment_anything import SamPredictor
 
-        from core.masking.sam_models import load_sam
-
-        loaded = load_sam(store, sam_variant, device)  # ModelMissingError names the fix
+        loaded = runtime.sam(sam_variant, device)  # ModelMissingError names the fix
         return SamResegmenter(SamPredictor(loaded.model), name=loaded.name, n_points=n_points,
                               box_margin=box_margin)
     from core.masking.maskers import build_masker
 
-    return MaskerResegmenter(build_masker("classic", store, device=device), name="classic")
+    return MaskerResegmenter(build_masker("classic", runtime, device=device), name="classic")

@@ -21,11 +21,12 @@ from pathlib import Path
 import psutil
 
 from core.jobs import BatchJob, JobSettings
-from tests.core.batch_helpers import no_models_store, write_photos
+from core.runtime import Runtime
+from tests.core.batch_helpers import no_models_runtime, write_photos
 
 
-def _rate(inp: Path, out: Path, settings: JobSettings, store) -> tuple[float, float, int]:
-    job = BatchJob(inp, out, settings, model_store=store)
+def _rate(inp: Path, out: Path, settings: JobSettings, runtime) -> tuple[float, float, int]:
+    job = BatchJob(inp, out, settings, runtime=runtime)
     job.prepare()
     start = time.perf_counter()
     summary = job.run()
@@ -42,8 +43,8 @@ def bench_white(tmp: Path, count: int) -> tuple[str, float, float, int]:
     # warm-up on one photo: imports and OpenCV start-up are not per-photo costs
     warm = tmp / "warm-in"
     write_photos(warm, 1, size=(2000, 1500))
-    _rate(warm, tmp / "warm-out", JobSettings(engine="white"), no_models_store(tmp))
-    per_min, per_photo, n = _rate(inp, tmp / "white-out", JobSettings(engine="white"), no_models_store(tmp))
+    _rate(warm, tmp / "warm-out", JobSettings(engine="white"), no_models_runtime(tmp))
+    per_min, per_photo, n = _rate(inp, tmp / "white-out", JobSettings(engine="white"), no_models_runtime(tmp))
     return "white engine + classic mask, 2000 x 1500 JPEG -> PNG", per_min, per_photo, n
 
 
@@ -59,8 +60,9 @@ def bench_tiny(tmp: Path, count: int, resolution: int, steps: int) -> tuple[str,
                            device="cpu"))
     warm = tmp / "tiny-warm"
     write_photos(warm, 1, size=(640, 480))
-    _rate(warm, tmp / "tiny-warm-out", settings, store)  # loads the models once
-    per_min, per_photo, n = _rate(inp, tmp / "tiny-out", settings, store)
+    runtime = Runtime(store=store)
+    _rate(warm, tmp / "tiny-warm-out", settings, runtime)  # loads the models once
+    per_min, per_photo, n = _rate(inp, tmp / "tiny-out", settings, runtime)
     return (f"tiny SI2+ControlNet, {resolution} px, {steps} steps, QC on, 640 x 480", per_min, per_photo, n)
 
 
@@ -72,7 +74,7 @@ def bench_memory(tmp: Path, count: int, warmup: int = 20) -> tuple[float, float,
         shutil.copyfile(base[i % len(base)], inp / f"p{i:04d}.jpg")
     proc = psutil.Process()
     samples: list[float] = []
-    job = BatchJob(inp, tmp / "mem-out", JobSettings(engine="white"), model_store=no_models_store(tmp))
+    job = BatchJob(inp, tmp / "mem-out", JobSettings(engine="white"), runtime=no_models_runtime(tmp))
     job.prepare()
 
     def on_photo(_outcome) -> None:

@@ -51,6 +51,7 @@ def main() -> None:
 
     from core.models.store import ModelStore
     from core.quality.resegment import build_resegmenter
+    from core.runtime import Runtime
     from tests.factories.sam import write_full_size_sam, write_tiny_sam
 
     rows: list[tuple[str, str, float]] = []
@@ -62,7 +63,7 @@ def main() -> None:
                      timed(partial(expansion, mask, grown), args.repeat)))
     with tempfile.TemporaryDirectory() as tmp:
         empty = ModelStore(Path(tmp) / "none", offline=True, download_dir=Path(tmp) / "dl", use_hf_cache=False)
-        classic = build_resegmenter("classic", empty)
+        classic = build_resegmenter("classic", Runtime(store=empty))
         for w, h in ((1024, 1024), (2000, 2000)):
             img, mask = scene(w, h)
             rows.append(("classic re-segmentation", f"{w} x {h}",
@@ -72,7 +73,7 @@ def main() -> None:
             models = Path(tmp) / f"models-{label}"
             writer(models) if label == "tiny" else writer(models, "vit_b")
             store = ModelStore(models, offline=True, download_dir=Path(tmp) / "dl", use_hf_cache=False)
-            sam = build_resegmenter("sam", store, device=args.device)
+            sam = build_resegmenter("sam", Runtime(store=store), device=args.device)
             for w, h in ((1024, 1024), (2000, 2000)):
                 img, mask = scene(w, h)
                 rows.append((f"SAM re-segmentation ({label}, {args.device})", f"{w} x {h}",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.jobs import BatchJob, JobSettings
 from core.models.store import ModelStore
+from core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 
 
@@ -32,10 +33,10 @@ def run_pair(inp: Path, work: Path, flat: dict, store: ModelStore) -> tuple[floa
 
     from core.cluster.ray_batch import RayBatch
 
-    local = timed(lambda: BatchJob(inp, work / "local", JobSettings.from_flat(flat), model_store=store).run())
+    local = timed(lambda: BatchJob(inp, work / "local", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run())
     ray.shutdown()
     distributed = timed(lambda: (ray.init(include_dashboard=False, log_to_driver=False),
-                                 RayBatch(inp, work / "ray", JobSettings.from_flat(flat), model_store=store).run()))
+                                 RayBatch(inp, work / "ray", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run()))
     ray.shutdown()
     return local, distributed
 

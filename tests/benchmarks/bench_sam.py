@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.images import Photo
     from core.masking.maskers import SamMasker
-    from core.masking.sam_models import load_sam
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
     from tests.core.masking.scenes import product_on_plain
     from tests.factories.sam import write_full_size_sam
 
@@ -41,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = write_full_size_sam(Path(tmp), args.variant)
         rows.append(("build + save random checkpoint", f"{time.perf_counter() - t:.1f} s ({ckpt.stat().st_size / 1e6:.0f} MB)"))
         t = time.perf_counter()
-        sam = load_sam(ModelStore(tmp, offline=True), args.variant, args.device)
-        rows.append(("load through ModelStore", f"{time.perf_counter() - t:.2f} s"))
+        sam = Runtime(tmp, offline=True).sam(args.variant, args.device)
+        rows.append(("load through the runtime's store", f"{time.perf_counter() - t:.2f} s"))
 
     encoder_calls: list[int] = []
     sam.model.image_encoder.register_forward_hook(lambda *_: encoder_calls.append(1))

@@ -81,6 +81,13 @@ def no_models_store(tmp: Path):
     return ModelStore(tmp / "no-models", offline=True, download_dir=tmp / "no-downloads", use_hf_cache=False)
 
 
+def no_models_runtime(tmp: Path):
+    """A Runtime around ``no_models_store``: engines and maskers that need weights fail clearly."""
+    from core.runtime import Runtime
+
+    return Runtime(store=no_models_store(tmp))
+
+
 def run_batch(argv: list[str]) -> int:
     from core.cli.batch_cmd import main
 

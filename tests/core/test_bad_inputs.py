@@ -15,7 +15,13 @@ import core.images
 from core.errors import DiskFullError, ImageWriteError
 from core.jobs import BatchJob, JobSettings
 from core.project import ProjectStore
-from tests.core.batch_helpers import jpeg_bytes, no_models_store, png_header_only, product_photo, run_batch
+from tests.core.batch_helpers import (
+    jpeg_bytes,
+    no_models_runtime,
+    png_header_only,
+    product_photo,
+    run_batch,
+)
 
 
 def _corpus(folder):
@@ -92,7 +98,7 @@ def test_full_disk_stops_the_batch_and_keeps_what_is_done(tmp_path, monkeypatch)
         return real_replace(src, dst)
 
     monkeypatch.setattr(core.images.os, "replace", disk_full_on_b)
-    job = BatchJob(folder, tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    job = BatchJob(folder, tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     with pytest.raises(DiskFullError, match="the disk is full: free space and run the same command again"):
         job.run()
     assert {p.name: p.status for p in ProjectStore(out).photos()} == {"a.jpg": "done", "b.jpg": "pending",
@@ -115,7 +121,7 @@ def test_read_only_output_folder_is_one_clear_error(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(ImageWriteError, match="not writable.*Read-only file system"):
-        BatchJob(folder, out, JobSettings(), model_store=no_models_store(tmp_path)).prepare()
+        BatchJob(folder, out, JobSettings(), runtime=no_models_runtime(tmp_path)).prepare()
     assert run_batch([str(folder), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "not writable" in err and "Traceback" not in err
@@ -135,7 +141,7 @@ def test_read_only_sub_folder_fails_only_its_photos(tmp_path, monkeypatch):
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", locked)
-    job = BatchJob(folder, out, JobSettings.from_flat(dict(name_template="{stem}/{stem}")), model_store=no_models_store(tmp_path))
+    job = BatchJob(folder, out, JobSettings.from_flat(dict(name_template="{stem}/{stem}")), runtime=no_models_runtime(tmp_path))
     summary = job.run()
     assert summary.done == ["keep.jpg"]
     assert summary.failed[0][0] == "locked.jpg" and "Permission denied" in summary.failed[0][1]

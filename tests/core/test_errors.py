@@ -87,13 +87,13 @@ def test_known_failures_are_recognised_through_their_causes(tmp_path):
 
 def test_the_lock_error_is_an_output_locked_error(tmp_path):
     from core.jobs import BatchJob, JobSettings
-    from tests.core.batch_helpers import no_models_store, write_photos
+    from tests.core.batch_helpers import no_models_runtime, write_photos
 
     write_photos(tmp_path / "in", 1, size=(64, 48))
-    first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     first.prepare()
     try:
-        second = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+        second = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
         with pytest.raises(errors.OutputLockedError, match="already working on"):
             second.prepare()
     finally:

@@ -17,6 +17,7 @@ from core.models.store import ModelStore
 from core.progress import CancelToken
 from core.project import ProjectStore
 from core.recipe import read_recipe
+from core.runtime import Runtime
 from tests.core.batch_helpers import no_models_store, write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 
@@ -67,7 +68,7 @@ def test_a_new_preset_frames_before_rendering_like_the_batch(tmp_path):
     direct = tmp_path / "direct"
     assert packshot(["batch", str(tmp_path / "in"), "--out", str(direct), "--no-progress", "--engine", "gradient",
                      "--shadow", "contact", "--size", "square-1000"]) == 0
-    summary = ExportJob([output], tmp_path / "exp", ExportSettings(preset="square-1000"), store=store).run()
+    summary = ExportJob([output], tmp_path / "exp", ExportSettings(preset="square-1000"), runtime=Runtime(store=store)).run()
     assert summary.ok and summary.exported[0].rendered
     assert np.array_equal(load_photo(summary.written[0]).pixels, load_photo(direct / "item_000.png").pixels)
 
@@ -155,7 +156,7 @@ def test_a_folder_exports_its_keepers_named_by_photo(tmp_path, tiny_diffusion_mo
     files = dict((stem, path.name) for path, stem in keeper_files(out))
     assert files == {"item_000": "item_000-v1.png", "item_001": "item_001-v2.png"}
     store = ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False)
-    summary = ExportJob([out], tmp_path / "exp", store=store, device="cpu").run()
+    summary = ExportJob([out], tmp_path / "exp", runtime=Runtime(store=store), device="cpu").run()
     assert summary.ok and sorted(p.name for p in summary.written) == ["item_000.png", "item_001.png"]
     assert read_recipe(tmp_path / "exp" / "item_001.png").variant == 2
 

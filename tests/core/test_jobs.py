@@ -24,11 +24,18 @@ from core.jobs.replay import replay
 from core.progress import CancelToken
 from core.project import ProjectStore
 from core.recipe import RECIPE_KEY, read_recipe, sidecar_path
-from tests.core.batch_helpers import disc_mask, no_models_store, product_photo, srgb_icc, write_photos
+from core.runtime import Runtime
+from tests.core.batch_helpers import (
+    disc_mask,
+    no_models_runtime,
+    product_photo,
+    srgb_icc,
+    write_photos,
+)
 
 
 def _context(tmp_path, **kw) -> JobContext:
-    return JobContext(JobSettings.from_flat(dict(**kw)), model_store=no_models_store(tmp_path))
+    return JobContext(JobSettings.from_flat(dict(**kw)), runtime=no_models_runtime(tmp_path))
 
 
 def test_photo_job_keeps_the_product_bit_exact_on_pure_white(tmp_path):
@@ -62,14 +69,14 @@ def test_recipe_replays_to_the_same_pixels(tmp_path):
     write_photos(tmp_path / "in", 1)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="gradient", shadow="contact",
                                generation=GenerationSettings(seed=5)),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     summary = job.run()
     assert summary.ok and len(summary.done) == 1
     out = tmp_path / "out" / "item_000.png"
     recipe = read_recipe(out)
     assert recipe.engine == "gradient" and recipe.seed == 5 and recipe.shadow == {"kind": "contact"}
     assert recipe.input_sha256 and recipe.mask["state"] == "auto"
-    again = replay(out, store=no_models_store(tmp_path))
+    again = replay(out, runtime=no_models_runtime(tmp_path))
     assert np.array_equal(again, np.asarray(Image.open(out).convert("RGB")))
 
 
@@ -78,7 +85,7 @@ def test_jpeg_outputs_carry_their_recipe_and_plain_variants_are_one_file_with_a_
     write_photos(tmp_path / "in", 1)
     settings = JobSettings.from_flat(dict(engine="color", color=(10, 20, 30), variants=2, output_format="jpg",
                                           name_template="{engine}/{stem}"))
-    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, runtime=no_models_runtime(tmp_path))
     assert job.run().ok
     assert any("--variants 2" in note and "one file" in note for note in job.notes)
     outs = sorted((tmp_path / "out" / "color").glob("*.jpg"))
@@ -126,7 +133,7 @@ def test_masks_folder_is_used_and_recorded_as_reviewed(tmp_path):
     square[10:40, 10:50] = 255  # deliberately not the disc
     Image.fromarray(square).save(masks / "item_000.png")
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(masks_dir=str(masks))),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     outcomes = []
     assert job.run(on_photo=outcomes.append).ok
     original = np.asarray(Image.open(tmp_path / "in" / "item_000.jpg"))
@@ -148,7 +155,7 @@ def test_a_reviewed_mask_in_the_project_is_reused(tmp_path):
     mask_file.parent.mkdir(parents=True)
     Image.fromarray(edited).save(mask_file)
     store.set_mask(pid, "edited", mask_file, source="edited")
-    job = BatchJob(tmp_path / "in", out, JobSettings(), model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", out, JobSettings(), runtime=no_models_runtime(tmp_path))
     assert job.run().ok
     result = np.asarray(Image.open(out / "item_000.png").convert("RGB"))
     assert (result[:, 80:] == 255).all() and not (result[:, :80] == 255).all()
@@ -157,7 +164,7 @@ def test_a_reviewed_mask_in_the_project_is_reused(tmp_path):
 
 def test_progress_and_cancel(tmp_path):
     write_photos(tmp_path / "in", 3)
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     job.prepare()
     seen = []
     cancel = CancelToken()
@@ -177,7 +184,7 @@ def test_progress_and_cancel(tmp_path):
 
 def test_skip_done_redo_and_changed_settings(tmp_path):
     write_photos(tmp_path / "in", 2)
-    store_kw = {"model_store": no_models_store(tmp_path)}
+    store_kw = {"runtime": no_models_runtime(tmp_path)}
     first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), **store_kw).run()
     assert len(first.done) == 2
     again = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), **store_kw).run()
@@ -224,21 +231,21 @@ def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
     from core.errors import PackshotError
 
     write_photos(tmp_path / "in", 1)
-    assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path)).run().ok
+    assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path)).run().ok
     out = tmp_path / "out" / "item_000.png"
-    before = replay(out, store=no_models_store(tmp_path))
+    before = replay(out, runtime=no_models_runtime(tmp_path))
     # the app edits the photo's mask afterwards: the output's recipe still replays with the mask it used
     Image.new("L", (160, 120), 255).save(tmp_path / "out" / ".packshot" / "masks" / "item_000.png")
-    assert np.array_equal(replay(out, store=no_models_store(tmp_path)), before)
+    assert np.array_equal(replay(out, runtime=no_models_runtime(tmp_path)), before)
     used = read_recipe(out).mask_file(out)
     kept = used.read_bytes()
     used.write_bytes(b"tampered")
     with pytest.raises(PackshotError, match="edited after"):
-        replay(out, store=no_models_store(tmp_path))
+        replay(out, runtime=no_models_runtime(tmp_path))
     used.write_bytes(kept)
     Image.fromarray(product_photo(160, 120, seed=99)).save(tmp_path / "in" / "item_000.jpg")
     with pytest.raises(PackshotError, match="changed since"):
-        replay(out, store=no_models_store(tmp_path))
+        replay(out, runtime=no_models_runtime(tmp_path))
 
 
 def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
@@ -247,7 +254,7 @@ def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
     csv_path.write_text("file,material\nitem_000.jpg,oak\nitem_001.jpg,oak\n", encoding="utf-8")
     settings = JobSettings(engine="gradient",
                            prompt=PromptSettings(prompt="{name} on {material}", variables_csv=str(csv_path)))
-    kw = {"model_store": no_models_store(tmp_path)}
+    kw = {"runtime": no_models_runtime(tmp_path)}
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().done) == 2
     assert len(BatchJob(tmp_path / "in", tmp_path / "out", settings, **kw).run().skipped) == 2
     csv_path.write_text("file,material\nitem_000.jpg,slate\nitem_001.jpg,oak\n", encoding="utf-8")
@@ -265,12 +272,12 @@ def test_masks_made_without_isnet_are_redone_once_its_weights_appear(tmp_path):
 
     photos(tmp_path / "in", 2)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    first = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    first = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store)).run()
     assert len(first.done) == 2
-    again = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store).run()
+    again = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store)).run()
     assert len(again.skipped) == 2 and not again.done
     write_tiny_isnet(tmp_path / "models")
-    job = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), model_store=store)
+    job = Batch(tmp_path / "in", tmp_path / "out", Settings(engine="white"), runtime=Runtime(store=store))
     after = job.run()
     assert len(after.done) == 2  # made again, now seeded by the learned prior
     assert [p.mask_source for p in job.project.photos()] == ["isnet", "isnet"]
@@ -321,7 +328,7 @@ def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
     write_photos(tmp_path / "in", 1)
     save_mask_png(tmp_path / "masks" / "item_000.png", disc_mask(160, 120), white="background")
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(masks_dir=str(tmp_path / "masks"))),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     summary = job.run()
     assert summary.done == ["item_000.jpg"]
     out = np.asarray(Image.open(tmp_path / "out" / "item_000.png").convert("RGB"))
@@ -349,13 +356,13 @@ def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
 
     write_photos(tmp_path / "in", 2)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(prior="isnet")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     with pytest.raises(ModelMissingError, match="isnet-general-use"):
         job.prepare()
     assert not (tmp_path / "out").exists()
     (tmp_path / "masks").mkdir()  # with reviewed masks no prior runs: no weights needed
     BatchJob(tmp_path / "in", tmp_path / "out2", JobSettings(masks=MaskSettings(prior="isnet", masks_dir=str(tmp_path / "masks"))),
-             model_store=no_models_store(tmp_path)).prepare(dry_run=True)
+             runtime=no_models_runtime(tmp_path)).prepare(dry_run=True)
 
 
 def test_model_must_be_a_known_controlnet_folder(tmp_path):
@@ -374,14 +381,14 @@ def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(tmp_p
     from core.errors import PackshotError
 
     write_photos(tmp_path / "in", 1)
-    first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     first.prepare()
-    second = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    second = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     with pytest.raises(PackshotError, match="Another packshot batch is already working"):
         second.prepare()
     assert first.run().done == ["item_000.jpg"]  # run() lets go of the folder at the end
     assert second.run().skipped == ["item_000.jpg"]
-    other = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path),
+    other = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path),
                      process_index=1, num_processes=2)
     first.prepare()
     other.prepare()  # a worker of a multi-process run shares its main process's lock
@@ -393,14 +400,14 @@ def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
 
     write_photos(tmp_path / "in", 3)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(name_template="{engine}")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     with pytest.raises(TemplateError) as err:
         job.prepare()
     text = str(err.value)
     assert "white.png" in text and "item_000.jpg, item_001.jpg, item_002.jpg" in text and "{stem}" in text
     assert not (tmp_path / "out").exists()
     (tmp_path / "in" / "item_000.png").write_bytes((tmp_path / "in" / "item_000.jpg").read_bytes())
-    ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    ok = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     ok.prepare(dry_run=True)  # same stems get their extension: no clash
     assert len({o for plan in ok.plan() for o in plan.outputs}) == 4
 
@@ -411,6 +418,6 @@ def test_blank_prompt_counts_as_none_and_stems_that_clean_to_one_name_are_refuse
     assert _context(tmp_path, engine="si2", prompt="  ").template.name == "studio"
     write_photos(tmp_path / "in", 1, prefix="a:b")
     write_photos(tmp_path / "in", 1, prefix="a_b")
-    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     with pytest.raises(TemplateError, match=r"a_b_000.png <- a:b_000.jpg, a_b_000.jpg.*Rename one"):
         job.prepare()

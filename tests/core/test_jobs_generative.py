@@ -8,22 +8,27 @@ from PIL import Image
 from core.jobs import BatchJob, JobContext, JobSettings, MachineSettings, load_mask_file
 from core.jobs.replay import replay
 from core.recipe import read_recipe
+from core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
-from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: F401
+from tests.factories.diffusion_fixtures import (  # noqa: F401
+    tiny_diffusion_models_dir,
+    tiny_diffusion_runtime,
+    tiny_diffusion_store,
+)
 
 TINY = dict(resolution=64, steps=2, device="cpu")
 
 
-def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_diffusion_store):  # noqa: F811
-    ctx = JobContext(JobSettings.from_flat(dict(**TINY)), model_store=tiny_diffusion_store)
+def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_diffusion_runtime):  # noqa: F811
+    ctx = JobContext(JobSettings.from_flat(dict(**TINY)), runtime=tiny_diffusion_runtime)
     assert ctx.engine_name == "si2-controlnet" and not any("models download" in n for n in ctx.notes)
 
 
-def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_store):  # noqa: F811
+def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_runtime):  # noqa: F811
     write_photos(tmp_path / "in", 2, size=(96, 72))
     settings = JobSettings.from_flat(dict(template="marble", variants=2, seed=3, qc_threshold=0.0, qc_retries=1,
                                           **TINY))
-    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, runtime=tiny_diffusion_runtime)
     summary = job.run()
     assert summary.ok and summary.engine == "si2-controlnet" and len(summary.done) == 2
     store = job.project
@@ -44,7 +49,7 @@ def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_sto
             solid = mask.alpha >= 1.0
             assert np.array_equal(out[solid], original[solid])  # product untouched
             assert out[~mask.mask].std() > 1.0  # a generated, not a flat, background
-            again = replay(r.output_path, store=tiny_diffusion_store, device="cpu")
+            again = replay(r.output_path, runtime=tiny_diffusion_runtime, device="cpu")
             # same seed, same weights: the same image; the batch rendered both variants in one batched
             # call and the replay renders one, so float sums may differ in order by one level at most
             assert np.abs(again.astype(int) - out.astype(int)).max() <= 1
@@ -78,7 +83,7 @@ def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     write_photos(tmp_path / "in", 1, size=(96, 72))
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(engine="white", machine=MachineSettings(device="cpu")),
-                   model_store=store)
+                   runtime=Runtime(store=store))
     outcomes = []
     assert job.run(on_photo=outcomes.append).ok
     assert not any("classic" in n for n in job.notes)
@@ -121,7 +126,7 @@ def test_batch_with_a_users_own_controlnet_model(tmp_path, tiny_diffusion_models
     recipe = read_recipe(own_out)
     assert list(recipe.models) == ["my-brand"] and recipe.models["my-brand"]["path"] == str(own)
     assert not np.array_equal(np.asarray(Image.open(paper_out)), np.asarray(Image.open(own_out)))
-    again = replay(own_out, device="cpu", store=ModelStore(models, offline=True, use_hf_cache=False))
+    again = replay(own_out, device="cpu", runtime=Runtime(store=ModelStore(models, offline=True, use_hf_cache=False)))
     assert np.abs(again.astype(int) - np.asarray(Image.open(own_out).convert("RGB")).astype(int)).max() <= 1
 
     assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "none"), "--models-dir",
@@ -141,16 +146,16 @@ def test_si2_runs_on_the_papers_folder_when_sd2_inpainting_is_absent(tmp_path, t
     assert list(read_recipe(out).models) == ["photo-background-generation"]  # the folder actually used
 
 
-def test_size_preset_padding_is_generated_background_and_replays(tmp_path, tiny_diffusion_store):  # noqa: F811
+def test_size_preset_padding_is_generated_background_and_replays(tmp_path, tiny_diffusion_runtime):  # noqa: F811
     """square-1000 frames the photo before generation: the padding is made by the model, not smeared edges."""
     write_photos(tmp_path / "in", 1, size=(96, 48))
     settings = JobSettings.from_flat(dict(engine="si2-controlnet", preset="square-1000", **TINY))
-    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=tiny_diffusion_store)
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, runtime=tiny_diffusion_runtime)
     assert job.run().ok
     [out] = (tmp_path / "out").glob("*.png")
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert image.shape == (1000, 1000, 3)
     top_band = image[:150]  # the 2:1 photo is framed in the middle: the top rows are padding
     assert np.abs(np.diff(top_band, axis=0)).mean() > 1.0  # rows differ: not the edge row repeated
-    again = replay(out, store=tiny_diffusion_store, device="cpu")
+    again = replay(out, runtime=tiny_diffusion_runtime, device="cpu")
     assert np.abs(again.astype(int) - image).max() <= 1

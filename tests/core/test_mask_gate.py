@@ -12,14 +12,14 @@ from core.jobs import BatchJob, DoubtfulMasks, JobSettings, MaskSettings
 from core.masking.result import MaskResult
 from core.project import ProjectStore
 from core.quality.mask_gate import mask_doubt
-from tests.core.batch_helpers import ScoredDiscMasker, no_models_store, write_photos
+from tests.core.batch_helpers import ScoredDiscMasker, no_models_runtime, write_photos
 
 RED, BLUE, GREEN = (200, 40, 40), (40, 90, 200), (30, 140, 60)  # item_000, item_001, item_002
 
 
 def _batch(tmp_path, policy: str = "continue", masker=None, **flat) -> BatchJob:
     settings = JobSettings.from_flat({"engine": "white", "doubtful_masks": policy, **flat})
-    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, model_store=no_models_store(tmp_path))
+    job = BatchJob(tmp_path / "in", tmp_path / "out", settings, runtime=no_models_runtime(tmp_path))
     job.prepare()
     job.context._masker = masker or ScoredDiscMasker({BLUE: 0.12})
     return job

@@ -10,7 +10,8 @@ from core.images import load_photo, output_format_for, save_image
 from core.jobs import BatchJob, JobSettings
 from core.jobs.export import ExportJob, ExportSettings
 from core.recipe import Recipe, read_recipe, save_output, sidecar_path
-from tests.core.batch_helpers import no_models_store, product_photo, srgb_icc
+from core.runtime import Runtime
+from tests.core.batch_helpers import no_models_runtime, no_models_store, product_photo, srgb_icc
 
 MAKE, MODEL, LENS, ARTIST, COPYRIGHT, TAKEN = "Canon", "EOS R5", "RF 50mm F1.8 STM", "Ann Lee", "(c) Shop Ltd", \
     "2024:05:06 07:08:09"
@@ -55,7 +56,7 @@ def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     icc = ICC
     store = no_models_store(tmp_path)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format=fmt)),
-                    model_store=store).run().ok
+                    runtime=Runtime(store=store)).run().ok
     out = tmp_path / "out" / f"shot.{'tiff' if fmt == 'tiff' else fmt}"
     _assert_metadata(out, icc)
     assert read_recipe(out).engine == "white" and not sidecar_path(out).exists()
@@ -69,7 +70,7 @@ def test_batch_and_export_keep_exif_icc_and_recipe(tmp_path, fmt):
     for depth in (8, 16) if fmt in ("png", "tiff") else (8,):
         for preset in ("original", "square-1000"):
             folder = tmp_path / f"export-{depth}-{preset}"
-            summary = ExportJob([out], folder, ExportSettings(preset=preset, bit_depth=depth), store=store).run()
+            summary = ExportJob([out], folder, ExportSettings(preset=preset, bit_depth=depth), runtime=Runtime(store=store)).run()
             assert summary.ok, summary.failed
             [exported] = summary.written
             _assert_metadata(exported, icc)
@@ -87,7 +88,7 @@ def test_sixteen_bit_outputs_carry_exif_icc_and_recipe_inside(tmp_path):
                    exif=_camera_exif(1).tobytes())  # our writer is the only one at hand for 16-bit EXIF
         assert load_photo(folder / f"deep.{fmt}").exif
         job = BatchJob(folder, tmp_path / f"out-{fmt}", JobSettings.from_flat(dict(engine="white", output_format="auto")),
-                       model_store=no_models_store(tmp_path))
+                       runtime=no_models_runtime(tmp_path))
         assert job.run().ok
         out = tmp_path / f"out-{fmt}" / f"deep.{fmt}"
         assert load_photo(out).bit_depth == 16
@@ -117,7 +118,7 @@ def test_auto_format_in_a_batch_names_and_writes_each_output_like_its_input(tmp_
     Image.fromarray(product_photo(96, 80)).save(folder / "a.jpg", quality=92)
     Image.fromarray(product_photo(96, 80, seed=1)).save(folder / "b.png")
     job = BatchJob(folder, tmp_path / "out", JobSettings.from_flat(dict(engine="white", output_format="auto")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     assert job.run().ok
     with Image.open(tmp_path / "out" / "a.jpg") as im:
         assert im.format == "JPEG"

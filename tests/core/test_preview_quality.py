@@ -13,6 +13,7 @@ from core.cli.main import main
 from core.jobs import BatchJob, JobSettings
 from core.models.store import ModelStore
 from core.recipe import read_recipe
+from core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion import save_taesd_folder
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
@@ -40,10 +41,10 @@ def test_preview_records_itself_and_replays_as_the_final_of_the_same_seed(models
     write_photos(tmp_path / "in", 1, size=(96, 72))
     store = store_for(models_with_taesd, tmp_path)
     preview_job = BatchJob(tmp_path / "in", tmp_path / "preview",
-                           JobSettings.from_flat(dict(quality="preview", seed=7, **TINY)), model_store=store)
+                           JobSettings.from_flat(dict(quality="preview", seed=7, **TINY)), runtime=Runtime(store=store))
     assert preview_job.run().ok
     final_job = BatchJob(tmp_path / "in", tmp_path / "final",
-                         JobSettings.from_flat(dict(quality="final", seed=7, **TINY)), model_store=store)
+                         JobSettings.from_flat(dict(quality="final", seed=7, **TINY)), runtime=Runtime(store=store))
     assert final_job.run().ok
     preview = next((tmp_path / "preview").glob("*.png"))
     final = next((tmp_path / "final").glob("*.png"))
@@ -74,7 +75,7 @@ def test_live_previews_reach_a_callback_that_asks_for_them(models_with_taesd, tm
     from core.jobs import JobContext, PhotoJob
 
     write_photos(tmp_path / "in", 1, size=(96, 72))
-    ctx = JobContext(JobSettings.from_flat(dict(**TINY)), model_store=store_for(models_with_taesd, tmp_path))
+    ctx = JobContext(JobSettings.from_flat(dict(**TINY)), runtime=Runtime(store=store_for(models_with_taesd, tmp_path)))
     images = []
 
     def progress(p):

@@ -7,6 +7,7 @@ import os
 from core.jobs import JobContext, JobSettings
 from core.models.integrity import write_lock
 from core.models.store import ModelStore
+from core.runtime import Runtime
 
 
 def test_recipe_models_are_absolute_and_a_plain_local_folder_is_revision_local(tmp_path, monkeypatch):
@@ -16,7 +17,7 @@ def test_recipe_models_are_absolute_and_a_plain_local_folder_is_revision_local(t
     monkeypatch.chdir(tmp_path)
     store = ModelStore("models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     monkeypatch.setattr(store, "locate", lambda model_id: store.models_dir / model_id)  # layout checks aside
-    ctx = JobContext(JobSettings(engine="si2-controlnet"), model_store=store)
+    ctx = JobContext(JobSettings(engine="si2-controlnet"), runtime=Runtime(store=store))
     info = ctx.model_info()["photo-background-generation"]
     assert info["path"] == str(folder.resolve()) and os.path.isabs(info["path"])
     assert info["revision"] == "local"  # not the manifest's "main": these files never came from the hub

@@ -81,7 +81,7 @@ def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
 def test_rerun_with_other_generation_settings_reuses_the_stored_automatic_mask(tmp_path):
     """Changing the background (or prompt) redoes the photos but not their masks; a new photo does."""
     from core.jobs import BatchJob, JobSettings
-    from tests.core.batch_helpers import no_models_store, write_photos
+    from tests.core.batch_helpers import no_models_runtime, write_photos
 
     class NoMasks:  # any call means the mask was computed again
         name = "no-masks"
@@ -91,10 +91,10 @@ def test_rerun_with_other_generation_settings_reuses_the_stored_automatic_mask(t
 
     paths = write_photos(tmp_path / "in", 2)
     out = tmp_path / "out"
-    assert BatchJob(tmp_path / "in", out, JobSettings(), model_store=no_models_store(tmp_path)).run().done
+    assert BatchJob(tmp_path / "in", out, JobSettings(), runtime=no_models_runtime(tmp_path)).run().done
     mask_before = (out / ".packshot" / "masks" / "item_000.png").read_bytes()
     again = BatchJob(tmp_path / "in", out, JobSettings.from_flat(dict(engine="color", color=(10, 20, 30), redo=True)),
-                     model_store=no_models_store(tmp_path))
+                     runtime=no_models_runtime(tmp_path))
     again.prepare()
     again.context._masker = NoMasks()
     summary = again.run()
@@ -104,7 +104,7 @@ def test_rerun_with_other_generation_settings_reuses_the_stored_automatic_mask(t
     paths[1].write_bytes((tmp_path / "in" / "item_001_new_000.jpg").read_bytes())  # item_001 replaced
     (tmp_path / "in" / "item_001_new_000.jpg").unlink()
     third = BatchJob(tmp_path / "in", out, JobSettings.from_flat(dict(engine="color", color=(90, 20, 30), redo=True)),
-                     model_store=no_models_store(tmp_path))
+                     runtime=no_models_runtime(tmp_path))
     third.prepare()
     third.context._masker = NoMasks()
     summary = third.run()

@@ -13,7 +13,8 @@ from core.cli import batch_cmd, eval_cmd
 from core.generation.settings import GenerationSettings, Scheduler
 from core.jobs import BatchJob, Engine, JobContext, JobSettings, MaskSettings, Shadow
 from core.project import ProjectStore
-from tests.core.batch_helpers import no_models_store, write_photos
+from core.runtime import Runtime
+from tests.core.batch_helpers import no_models_runtime, no_models_store, write_photos
 
 # Options of `packshot batch` that are about this run of the command, not job settings.
 RUN_ONLY = {"input_dir", "out_dir", "list_templates", "dry_run", "no_progress", "ray", "help"}  # how to run, not what
@@ -115,7 +116,7 @@ def test_flat_v1_settings_load_and_keep_their_job_key(changes, engine, key):
 def test_a_v1_project_store_resumes_with_the_same_settings(tmp_path):
     """Settings read back from an existing store's run rebuild the same job: nothing is redone."""
     write_photos(tmp_path / "in", 2)
-    store_kw = {"model_store": no_models_store(tmp_path)}
+    store_kw = {"runtime": no_models_runtime(tmp_path)}
     first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat({"engine": "gradient", "seed": 4}),
                      **store_kw)
     assert first.run().done
@@ -132,7 +133,7 @@ def test_context_passes_the_nested_generation_settings_through(tmp_path):
     """No field copied by hand: what the engine gets is the job's GenerationSettings with the photo's parts."""
     gen = GenerationSettings(steps=7, guidance=3.0, controlnet_scale=0.4, scheduler="euler", resolution=256,
                              gradient=((1, 1, 1), (2, 2, 2)), blur_sigma=0.05, extra={"x": 1})
-    ctx = JobContext(JobSettings(engine="si2", generation=gen), model_store=no_models_store(tmp_path))
+    ctx = JobContext(JobSettings(engine="si2", generation=gen), runtime=no_models_runtime(tmp_path))
     got = ctx.generation_settings("a red mug", "blurry", [9, 11])
     assert got.prompt == "a red mug" and got.seeds == (9, 11) and got.variants == 2
     for f in fields(GenerationSettings):
@@ -157,12 +158,12 @@ def test_no_silent_no_ops(tmp_path):
     store = no_models_store(tmp_path)
     (tmp_path / "bg.png").write_bytes(b"")  # not read by the context
     picked = JobContext(JobSettings(generation=GenerationSettings(background_image=str(tmp_path / "bg.png"))),
-                        model_store=store)
+                        runtime=Runtime(store=store))
     assert picked.engine_name == "image" and any("using the 'image' engine" in n for n in picked.notes)
-    colour = JobContext(JobSettings(generation=GenerationSettings(color=(1, 2, 3))), model_store=store)
+    colour = JobContext(JobSettings(generation=GenerationSettings(color=(1, 2, 3))), runtime=Runtime(store=store))
     assert colour.engine_name == "color" and any("using the 'color' engine" in n for n in colour.notes)
     plain = JobContext(JobSettings.from_flat({"engine": "white", "variants": 3, "prompt": "marble",
-                                              "color": [1, 2, 3]}), model_store=store)
+                                              "color": [1, 2, 3]}), runtime=Runtime(store=store))
     notes = " | ".join(plain.notes)
     assert plain.variants == 1 and "--variants 3" in notes and "one file" in notes
     assert "no effect on the images" in notes and "--color has no effect" in notes

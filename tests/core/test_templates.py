@@ -21,7 +21,7 @@ from core.templates import (
     save_templates,
     template_fields,
 )
-from tests.core.batch_helpers import no_models_store, write_photos
+from tests.core.batch_helpers import no_models_runtime, write_photos
 
 
 def test_shipped_templates_are_a_usable_dozen():
@@ -102,7 +102,7 @@ def test_batch_with_unknown_variable_writes_nothing(tmp_path):
     write_photos(tmp_path / "in", 2)
     out = tmp_path / "out"
     job = BatchJob(tmp_path / "in", out, JobSettings.from_flat(dict(prompt="a {nmae} on marble")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     with pytest.raises(TemplateError, match=r"\{nmae\}"):
         job.prepare()
     assert not out.exists()

@@ -80,16 +80,6 @@ def make_window(qtbot):
 
 
 @pytest.fixture(autouse=True)
-def fresh_worker_caches():
-    """Each test starts with no cached masker context, store or engine answer (models stay cached in core)."""
-    from desktop import gui_jobs, job_settings
-
-    for cache in (gui_jobs._MASK_CONTEXTS, gui_jobs._STORES, job_settings._RESOLVED):
-        cache.clear()
-    yield
-
-
-@pytest.fixture(autouse=True)
 def isolated_qsettings(tmp_path_factory):
     """QSettings reads XDG_CONFIG_HOME once per process: point it at a fresh folder for every test."""
     from PySide6.QtCore import QSettings

@@ -12,7 +12,7 @@ TIMEOUT = 60_000
 
 
 def test_fresh_settings_pick_auto_engine_and_the_studio_template(qtbot, tmp_path):
-    panel = TemplatesPanel(AppSettings(models_dir=str(tmp_path / "no-models")))
+    panel = TemplatesPanel(*_with_workspace(AppSettings(models_dir=str(tmp_path / "no-models"))))
     qtbot.addWidget(panel)
     assert panel.engine() == "auto" and panel.template_combo.currentText() == "studio"
     assert panel.resolved_engine() == "white"  # no weights: white, and the panel says why
@@ -21,7 +21,7 @@ def test_fresh_settings_pick_auto_engine_and_the_studio_template(qtbot, tmp_path
 
 
 def test_auto_engine_means_the_paper_engine_when_its_weights_are_here(qtbot, models_dir):
-    panel = TemplatesPanel(AppSettings(models_dir=str(models_dir)))
+    panel = TemplatesPanel(*_with_workspace(AppSettings(models_dir=str(models_dir))))
     qtbot.addWidget(panel)
     assert panel.engine() == "auto" and panel.resolved_engine() == "si2-controlnet"
     assert panel.steps.isEnabled() and panel.model_combo.isEnabled()
@@ -61,3 +61,9 @@ def test_missing_weights_are_reported_once_and_nothing_is_queued(qtbot, make_win
     assert window.try_on_current() is None and "sd2-inpainting" in shown[-1][0]
     assert window.queue_panel.row_count() == 0
     assert {e.status for e in window.model.entries()} == {"pending"}  # no photo marked failed
+
+
+def _with_workspace(settings):
+    from desktop.workspace import Workspace
+
+    return settings, Workspace(settings.models_path)

@@ -17,7 +17,7 @@ def wait_rows(qtbot, dialog):
 
 
 def test_lists_missing_then_present_after_choosing_the_folder(qtbot, models_dir, tmp_path):
-    dialog = ModelsDialog(AppSettings(models_dir=str(tmp_path / "empty")))
+    dialog = _dialog(AppSettings(models_dir=str(tmp_path / "empty")))
     qtbot.addWidget(dialog)
     wait_rows(qtbot, dialog)
     assert "photo-background-generation" in dialog.missing()
@@ -44,7 +44,7 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypat
         raise AssertionError("not cancelled")
 
     monkeypatch.setattr(models_dialog, "download_model", fake_download)
-    dialog = ModelsDialog(AppSettings(models_dir=str(tmp_path / "empty")))
+    dialog = _dialog(AppSettings(models_dir=str(tmp_path / "empty")))
     qtbot.addWidget(dialog)
     wait_rows(qtbot, dialog)
     row = next(i for i, r in enumerate(dialog._rows) if r["id"] == "sam-vit_b")
@@ -56,3 +56,9 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypat
     dialog.cancel_btn.click()
     qtbot.waitUntil(lambda: "cancelled" in dialog.message.text(), timeout=10_000)
     assert len(reports) < 200 and dialog.download_btn.isEnabled()
+
+
+def _dialog(settings):
+    from desktop.workspace import Workspace
+
+    return ModelsDialog(settings, Workspace(settings.models_path))

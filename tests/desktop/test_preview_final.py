@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.runtime import Runtime
 from tests.desktop.test_guided_flow import TIMEOUT, wait_idle
 
 
@@ -37,7 +38,7 @@ def test_preview_then_render_final_equals_replay_as_final(qtbot, make_window, ap
     recipe = read_recipe(final.output_path)
     assert recipe.settings["quality"] == "final" and preview.output_path.is_file()  # both kept
     as_final = replay(preview.output_path, device="cpu", quality="final",
-                      store=_store(app_settings))
+                      runtime=Runtime(store=_store(app_settings)))  # a fresh load gives the same image
     assert np.array_equal(load_photo(final.output_path).pixels, as_final)
 
 

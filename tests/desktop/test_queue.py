@@ -168,13 +168,15 @@ def test_photo_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, t
     its results are saved and recorded, so that one must not turn the finished photo into "cancelled"."""
     from core.progress import CancelToken
     from desktop.batch_options import BatchOptions
-    from desktop.gui_jobs import PhotoRunJob, project_store
+    from desktop.gui_jobs import PhotoRunJob
     from desktop.job_settings import settings_from_ui
+    from desktop.workspace import Workspace
 
     out = tmp_path / "out"
     photo = photos_dir / "a_mug.png"
-    settings = settings_from_ui(BatchOptions(engine="white", masker="classic"), app_settings)
-    job = PhotoRunJob(photos_dir, out, photo, settings)
+    workspace = Workspace(app_settings.models_path)
+    settings = settings_from_ui(BatchOptions(engine="white", masker="classic"), app_settings, workspace)
+    job = PhotoRunJob(photos_dir, out, photo, settings, runtime=workspace.runtime)
     token = CancelToken()
 
     def report(p: Progress) -> None:  # what the queue does, with the cancel landing on the last report
@@ -184,4 +186,4 @@ def test_photo_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, t
 
     outcome = job.run(report, token)
     assert outcome.status == "done" and all(p.is_file() for p in outcome.outputs)
-    assert project_store(out).photo(photo).status == "done"
+    assert workspace.project_store(out).photo(photo).status == "done"

@@ -7,10 +7,11 @@ from pathlib import Path
 from core.templates import load_templates
 from desktop.settings import AppSettings
 from desktop.templates_panel import TemplatesPanel, user_templates_path
+from desktop.workspace import Workspace
 
 
 def make_panel(qtbot) -> TemplatesPanel:
-    panel = TemplatesPanel(AppSettings())
+    panel = TemplatesPanel(AppSettings(), Workspace())
     qtbot.addWidget(panel)
     return panel
 
@@ -65,7 +66,7 @@ def test_job_settings_follow_the_widgets(qtbot):
     panel.shadow.setCurrentIndex(panel.shadow.findData("contact"))
     panel.preset.setCurrentText("square-1000")
     panel.output_format.setCurrentText("webp")
-    js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
+    js = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()),
                           template_text=panel.template_text())
     assert (js.engine, js.generation.variants, js.generation.steps, js.generation.seed) == ("si2", 3, 7, 11)
     assert (js.shadow, js.output.preset, js.output.output_format) == ("contact", "square-1000", "webp")
@@ -73,7 +74,7 @@ def test_job_settings_follow_the_widgets(qtbot):
     assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
     panel.engine_combo.setCurrentText("white")
     assert not panel.steps.isEnabled() and not panel.variants.isEnabled()
-    white = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()))
+    white = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()))
     assert white.generation.variants == 1  # no duplicate "variants" of a plain background
 
 
@@ -82,7 +83,7 @@ def test_unchanged_template_is_sent_by_name(qtbot):
 
     panel = make_panel(qtbot)
     panel.template_combo.setCurrentText("marble")
-    js = settings_from_ui(panel.options(), AppSettings(), template_names=tuple(panel.templates()),
+    js = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()),
                           template_text=panel.template_text())
     assert js.prompt.template == "marble" and js.prompt.prompt is None and js.prompt.negative is None
 
@@ -104,7 +105,7 @@ def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, 
     (models / "my-brand").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
     (models / "not-a-model").mkdir()
     settings = AppSettings(models_dir=str(models))
-    panel = TemplatesPanel(settings)
+    panel = TemplatesPanel(settings, Workspace(settings.models_path))
     qtbot.addWidget(panel)
     items = [panel.model_combo.itemText(i) for i in range(panel.model_combo.count())]
     assert items == ["photo-background-generation", "my-brand"]
@@ -113,4 +114,4 @@ def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, 
     assert not panel.model_combo.isEnabled()
     panel.engine_combo.setCurrentText("si2-controlnet")
     panel.model_combo.setCurrentText("my-brand")
-    assert settings_from_ui(panel.options(), settings).model == "my-brand"
+    assert settings_from_ui(panel.options(), settings, Workspace(settings.models_path)).model == "my-brand"

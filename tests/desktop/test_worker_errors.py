@@ -76,11 +76,11 @@ def test_a_photo_jobs_failure_carries_its_exception_object(tmp_path):
     from core.errors import ImageReadError
     from core.jobs import JobSettings, PhotoJob
     from core.jobs.context import JobContext
-    from tests.core.batch_helpers import no_models_store
+    from tests.core.batch_helpers import no_models_runtime
 
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
-    ctx = JobContext(JobSettings(), model_store=no_models_store(tmp_path))
+    ctx = JobContext(JobSettings(), runtime=no_models_runtime(tmp_path))
     outcome = PhotoJob(broken, tmp_path / "out", ctx).run()
     assert outcome.status == "failed" and isinstance(outcome.error, ImageReadError)
     assert outcome.error.__traceback__ is not None and "broken.jpg" in outcome.message

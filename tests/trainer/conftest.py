@@ -18,6 +18,14 @@ def store(tiny_models, tiny_diffusion_models_dir):
     return ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
 
 
+@pytest.fixture
+def runtime(store):
+    """The runtime a training run gets (as ``packshot train`` and the training process make one)."""
+    from core.runtime import Runtime
+
+    return Runtime(store=store)
+
+
 def make_photos(data, masks, count=4, size=(72, 96)):
     data.mkdir(exist_ok=True)
     masks.mkdir(exist_ok=True)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from core.generation.engines.diffusion import DiffusionEngine
-from core.generation.loaded import unload_all
 from core.generation.settings import GenerationSettings
 from tests.core.generation.helpers import product_photo
 from trainer.dataset import prepare_samples
@@ -14,18 +13,18 @@ from trainer.train import TrainConfig, run_dir, train_controlnet
 from trainer.validation import fixed_loss
 
 
-def _overfit(store, brand_photos, mode, lr):
+def _overfit(runtime, brand_photos, mode, lr):
     data, masks = brand_photos
     config = TrainConfig(data_dir=data, masks_dir=masks, name=f"overfit-{mode}", mode=mode, steps=25, batch_size=4,
                          resolution=64, checkpoint_every=100, learning_rate=lr, device="cpu", probe_steps=0,
                          empty_caption_rate=0.0, lora_rank=4)
-    return config, train_controlnet(config, store)
+    return config, train_controlnet(config, runtime)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode,lr", [("controlnet", 1e-3), ("lora", 3e-2)])
-def test_loss_falls_when_overfitting_four_photos(store, tiny_models, brand_photos, tiny_diffusion_models_dir, mode, lr):
-    config, folder = _overfit(store, brand_photos, mode, lr)
+def test_loss_falls_when_overfitting_four_photos(runtime, tiny_models, brand_photos, tiny_diffusion_models_dir, mode, lr):
+    config, folder = _overfit(runtime, brand_photos, mode, lr)
     samples = prepare_samples(config.data_dir, run_dir(tiny_models, config.name), masks_dir=config.masks_dir).samples
     before = fixed_loss(tiny_diffusion_models_dir / "photo-background-generation", samples, 64)
     after = fixed_loss(folder, samples, 64)
@@ -38,19 +37,18 @@ def test_loss_falls_when_overfitting_four_photos(store, tiny_models, brand_photo
         assert not (folder / "controlnet").is_symlink()  # the paper's ControlNet, hard-linked
 
 
-def test_lora_model_is_listed_and_changes_the_generators_output(store, tiny_models, brand_photos):
+def test_lora_model_is_listed_and_changes_the_generators_output(store, runtime, tiny_models, brand_photos):
     data, masks = brand_photos
     config = TrainConfig(data_dir=data, masks_dir=masks, name="brand-style", mode="lora", steps=2, batch_size=2,
                          resolution=64, checkpoint_every=2, learning_rate=5e-2, device="cpu", probe_steps=0)
-    folder = train_controlnet(config, store)
+    folder = train_controlnet(config, runtime)
     assert "brand-style" in [s.id for s in store.list_models()]
     assert (folder / "lora").is_dir() and (folder / "controlnet" / "config.json").is_file()
     settings = GenerationSettings(prompt="a bottle on marble", steps=2, resolution=64, seed=7)
     photo, mask = product_photo()
-    unload_all()
     try:
-        paper = DiffusionEngine("si2-controlnet", store, "cpu", model_id="photo-background-generation")
-        styled = DiffusionEngine("si2-controlnet", store, "cpu", model_id="brand-style")
+        paper = DiffusionEngine("si2-controlnet", runtime, "cpu", model_id="photo-background-generation")
+        styled = DiffusionEngine("si2-controlnet", runtime, "cpu", model_id="brand-style")
         (a,) = paper.render(photo, mask, settings)
         (a2,) = paper.render(photo, mask, settings)
         (b,) = styled.render(photo, mask, settings)
@@ -61,4 +59,4 @@ def test_lora_model_is_listed_and_changes_the_generators_output(store, tiny_mode
         assert not any("lora" in name for name, _ in unet.named_parameters())  # fused into the weights
         assert torch.isfinite(next(unet.parameters())).all()
     finally:
-        unload_all()
+        runtime.unload()

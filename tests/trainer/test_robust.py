@@ -22,8 +22,8 @@ def _optimizer_state(tiny_models, name, step):
     return torch.load(run_dir(tiny_models, name) / f"checkpoint-{step:07d}" / "optimizer.pt", weights_only=True)
 
 
-def test_resumed_run_matches_the_uninterrupted_one(store, tiny_models, brand_photos):
-    train_controlnet(_config(brand_photos, name="straight", probe_steps=1), store)
+def test_resumed_run_matches_the_uninterrupted_one(runtime, tiny_models, brand_photos):
+    train_controlnet(_config(brand_photos, name="straight", probe_steps=1), runtime)
     cancel = CancelToken()
 
     def stop_after_two(p):
@@ -32,11 +32,11 @@ def test_resumed_run_matches_the_uninterrupted_one(store, tiny_models, brand_pho
 
     config = _config(brand_photos, name="resumed", probe_steps=1)
     with pytest.raises(Cancelled, match="step 2"):
-        train_controlnet(config, store, progress=stop_after_two, cancel=cancel)
+        train_controlnet(config, runtime, progress=stop_after_two, cancel=cancel)
     saved = _optimizer_state(tiny_models, "resumed", 2)
     assert saved["state"][0]["step"].item() == 2
     seen = []
-    train_controlnet(config, store, progress=seen.append)
+    train_controlnet(config, runtime, progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [3, 4]  # continues at the saved step
     straight, resumed = read_losses(run_dir(tiny_models, "straight")), read_losses(run_dir(tiny_models, "resumed"))
     assert [s for s, _ in resumed] == [1, 2, 3, 4]
@@ -48,17 +48,17 @@ def test_resumed_run_matches_the_uninterrupted_one(store, tiny_models, brand_pho
             torch.testing.assert_close(a["state"][key][name], b["state"][key][name], rtol=1e-4, atol=1e-7)
 
 
-def test_gradient_accumulation_steps_once_per_accumulated_batch(store, tiny_models, brand_photos):
+def test_gradient_accumulation_steps_once_per_accumulated_batch(runtime, tiny_models, brand_photos):
     seen = []
-    train_controlnet(_config(brand_photos, name="accum", steps=2, grad_accum=2, checkpoint_every=2), store,
+    train_controlnet(_config(brand_photos, name="accum", steps=2, grad_accum=2, checkpoint_every=2), runtime,
                      progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [1, 2]
     assert _optimizer_state(tiny_models, "accum", 2)["state"][0]["step"].item() == 2
 
 
-def test_estimate_times_a_probe_and_trains_nothing(store, tiny_models, brand_photos):
+def test_estimate_times_a_probe_and_trains_nothing(runtime, tiny_models, brand_photos):
     events = []
-    estimate = estimate_run(_config(brand_photos, name="probe", steps=50, probe_steps=2), store, report=events.append)
+    estimate = estimate_run(_config(brand_photos, name="probe", steps=50, probe_steps=2), runtime, report=events.append)
     assert estimate.seconds_per_step > 0 and estimate.steps_left == 50
     assert estimate.peak_memory_bytes > estimate.checkpoint_bytes > 0
     assert "50 steps" in estimate.text()
@@ -67,14 +67,14 @@ def test_estimate_times_a_probe_and_trains_nothing(store, tiny_models, brand_pho
     assert not list(work.glob("checkpoint-*")) and not read_losses(work)
 
 
-def test_full_disk_is_refused_before_training(store, tiny_models, brand_photos, monkeypatch):
+def test_full_disk_is_refused_before_training(runtime, tiny_models, brand_photos, monkeypatch):
     import shutil
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 1000, 1000))
     with pytest.raises(PackshotError, match="Not enough disk space") as info:
-        train_controlnet(_config(brand_photos, name="full-disk"), store)
+        train_controlnet(_config(brand_photos, name="full-disk"), runtime)
     assert str(run_dir(tiny_models, "full-disk")) in str(info.value)
     assert not read_losses(run_dir(tiny_models, "full-disk"))
 
@@ -90,22 +90,22 @@ def _bad_folder(brand_photos):
     return data, masks
 
 
-def test_bad_input_is_named_and_skipped(store, brand_photos):
+def test_bad_input_is_named_and_skipped(runtime, brand_photos):
     events = []
-    train_controlnet(_config(_bad_folder(brand_photos), name="bad-ok", steps=1), store, report=events.append)
+    train_controlnet(_config(_bad_folder(brand_photos), name="bad-ok", steps=1), runtime, report=events.append)
     data = next(e for e in events if e["event"] == "data")
     assert data["usable"] == 4
     text = "\n".join(data["problems"])
     assert "broken.png" in text and "no_product.png" in text and "ghost.png" in text
 
 
-def test_too_few_usable_photos_refuse_to_start(store, brand_photos):
+def test_too_few_usable_photos_refuse_to_start(runtime, brand_photos):
     with pytest.raises(PackshotError, match="Only 4 usable photo.*at least 6") as info:
-        train_controlnet(_config(_bad_folder(brand_photos), name="bad-few", steps=1, min_photos=6), store)
+        train_controlnet(_config(_bad_folder(brand_photos), name="bad-few", steps=1, min_photos=6), runtime)
     assert "broken.png" in str(info.value) and "no_product.png" in str(info.value)
 
 
-def test_validation_grids_are_written_at_the_right_steps(store, tiny_models, brand_photos):
+def test_validation_grids_are_written_at_the_right_steps(runtime, tiny_models, brand_photos):
     from PIL import Image
 
     from tests.trainer.conftest import make_photos
@@ -114,7 +114,7 @@ def test_validation_grids_are_written_at_the_right_steps(store, tiny_models, bra
     make_photos(data, masks, count=5)  # a fifth photo, held out (the last by name)
     events = []
     train_controlnet(_config(brand_photos, name="validated", steps=4, checkpoint_every=2, holdout=1,
-                             validation_steps=2, validation_seeds=(0, 1)), store, report=events.append)
+                             validation_steps=2, validation_seeds=(0, 1)), runtime, report=events.append)
     grids = sorted((run_dir(tiny_models, "validated") / "validation").glob("step-*.png"))
     assert [g.name for g in grids] == ["step-0000000.png", "step-0000002.png", "step-0000004.png"]
     assert [e["step"] for e in events if e["event"] == "validation"] == [0, 2, 4]

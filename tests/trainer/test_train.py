@@ -9,6 +9,7 @@ from core.errors import Cancelled
 from core.generation.components import load_components
 from core.models.store import ModelStore
 from core.progress import CancelToken
+from core.runtime import Runtime
 from trainer.train import TrainConfig, read_losses, run_dir, train_controlnet
 
 
@@ -22,9 +23,10 @@ def _config(brand_photos, **kw):
 
 def test_trains_controlnet_only_and_exports_a_loadable_model(tiny_models, brand_photos, tiny_diffusion_models_dir):
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    runtime = Runtime(store=store)
     before = load_components(tiny_diffusion_models_dir / "photo-background-generation", with_controlnet=True)
     seen = []
-    folder = train_controlnet(_config(brand_photos), store, progress=seen.append)
+    folder = train_controlnet(_config(brand_photos), runtime, progress=seen.append)
 
     assert folder == tiny_models / "my-brand"
     after = load_components(folder, with_controlnet=True)  # the same loader the app uses
@@ -44,6 +46,7 @@ def test_trains_controlnet_only_and_exports_a_loadable_model(tiny_models, brand_
 
 def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_models, brand_photos, tiny_diffusion_models_dir):
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    runtime = Runtime(store=store)
     cancel = CancelToken()
 
     def stop_after_three(p):
@@ -52,48 +55,51 @@ def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_models, brand_p
 
     config = _config(brand_photos, name="resumable", steps=6, checkpoint_every=100)
     with pytest.raises(Cancelled, match="step 3"):
-        train_controlnet(config, store, progress=stop_after_three, cancel=cancel)
+        train_controlnet(config, runtime, progress=stop_after_three, cancel=cancel)
     work = run_dir(tiny_models, "resumable")
     assert (work / "checkpoint-0000003" / "controlnet" / "config.json").is_file()
 
     seen = []
-    train_controlnet(config, store, progress=seen.append)
+    train_controlnet(config, runtime, progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [4, 5, 6]
     assert [s for s, _ in read_losses(work)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_bad_model_name_is_refused(tiny_models, brand_photos, tiny_diffusion_models_dir):
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    runtime = Runtime(store=store)
     with pytest.raises(Exception, match="cannot be a model name"):
-        train_controlnet(_config(brand_photos, name="../escape"), store)
+        train_controlnet(_config(brand_photos, name="../escape"), runtime)
 
 
 def test_published_and_foreign_names_are_refused(tiny_models, brand_photos, tiny_diffusion_models_dir):
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
+    runtime = Runtime(store=store)
     with pytest.raises(Exception, match="published model"):
-        train_controlnet(_config(brand_photos, name="sd2-inpainting"), store)
+        train_controlnet(_config(brand_photos, name="sd2-inpainting"), runtime)
     (tiny_models / "holiday-photos").mkdir()
     (tiny_models / "holiday-photos" / "keep.txt").write_text("mine")
     with pytest.raises(Exception, match="not made by the trainer"):
-        train_controlnet(_config(brand_photos, name="holiday-photos"), store)
+        train_controlnet(_config(brand_photos, name="holiday-photos"), runtime)
     assert (tiny_models / "holiday-photos" / "keep.txt").read_text() == "mine"
 
 
 def test_same_name_with_other_data_is_refused_unless_restarted(tiny_models, brand_photos, tiny_diffusion_models_dir,
                                                                tmp_path):
     store = ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
-    train_controlnet(_config(brand_photos, name="brand", steps=2), store)
+    runtime = Runtime(store=store)
+    train_controlnet(_config(brand_photos, name="brand", steps=2), runtime)
     other = tmp_path / "other"
     other.mkdir()
     for p in brand_photos[0].glob("*.png"):
         (other / p.name).write_bytes(p.read_bytes())
     with pytest.raises(Exception, match="already exists with other data_dir"):
-        train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), store)
+        train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), runtime)
     seen = []
-    train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), store, restart=True,
+    train_controlnet(_config(brand_photos, name="brand", steps=2, data_dir=other), runtime, restart=True,
                      progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [1, 2]  # trained afresh, not re-exported
     # The same data with more steps continues the run.
     seen.clear()
-    train_controlnet(_config(brand_photos, name="brand", steps=3, data_dir=other), store, progress=seen.append)
+    train_controlnet(_config(brand_photos, name="brand", steps=3, data_dir=other), runtime, progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [3]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken, Progress, ProgressCallback, check, preview_every
 
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
 PAPER_MODEL = "photo-background-generation"
 SI2_MODEL = "sd2-inpainting"
 
@@ -20,10 +23,11 @@ SI2_MODEL = "sd2-inpainting"
 class DiffusionEngine(BackgroundEngine):
     needs_models = True
 
-    def __init__(self, name: str, store: Any, device: str = "auto", max_batch: int | None = None,
+    def __init__(self, name: str, runtime: Runtime, device: str = "auto", max_batch: int | None = None,
                  model_id: str | None = None) -> None:
         self.name = name
-        self.store = store
+        self.runtime = runtime  # owns the loaded models; the engine only knows which ones it needs
+        self.store = runtime.store
         self.device_preference = device
         self.max_batch = max_batch  # None: automatic (see batch_size)
         self.use_controlnet = name == "si2-controlnet"
@@ -58,12 +62,11 @@ class DiffusionEngine(BackgroundEngine):
         return True
 
     def models(self):
-        """The process-wide loaded models for this engine (loaded on first use)."""
+        """This engine's models, loaded by its runtime on first use (shared with its other engines)."""
         from core.devices import default_dtype, pick_device
-        from core.generation.loaded import get_loaded
 
         device = pick_device(self.device_preference)
-        loaded = get_loaded(self.resolve_folder(), device, default_dtype(device))
+        loaded = self.runtime.diffusion(self.resolve_folder(), device, default_dtype(device))
         if self.use_controlnet:
             loaded.ensure_controlnet()
         return loaded
@@ -99,9 +102,7 @@ class DiffusionEngine(BackgroundEngine):
 
     def tiny_decoder(self, loaded: Any) -> Any:
         """TAESD for previews and live previews, when its weights are present (else None)."""
-        from core.generation.preview import tiny_decoder_from
-
-        return tiny_decoder_from(self.store, loaded.device, loaded.dtype)
+        return self.runtime.tiny_decoder(loaded.device, loaded.dtype)
 
 
 def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:

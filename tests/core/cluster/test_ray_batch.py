@@ -18,7 +18,8 @@ from core.cli.main import main
 from core.errors import PackshotError
 from core.jobs import BatchJob, JobSettings
 from core.recipe import read_recipe
-from tests.core.batch_helpers import no_models_store, write_photos
+from core.runtime import Runtime
+from tests.core.batch_helpers import no_models_runtime, write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 
 ray = pytest.importorskip("ray")
@@ -66,8 +67,8 @@ def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny
     flat = dict(engine="si2-controlnet", template="marble", resolution=64, steps=2, device="cpu", seed=4,
                 models_dir=str(tiny_diffusion_models_dir))
     store = ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False)
-    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), model_store=store).run().ok
-    summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), model_store=store).run()
+    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run().ok
+    summary = RayBatch(tmp_path / "in", tmp_path / "ray", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run()
     assert summary.ok and len(summary.done) == 2
     local, distributed = outputs_of(tmp_path / "local"), outputs_of(tmp_path / "ray")
     for name in local:  # the recipe first: it says what differs, if anything does
@@ -84,7 +85,7 @@ def test_bad_inputs_are_named_and_the_rest_finish(local_ray, tmp_path):
     write_photos(tmp_path / "in", 2, size=(120, 90))
     (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg at all")
     job = RayBatch(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(engine="white")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     summary = job.run()
     assert sorted(summary.done) == ["item_000.jpg", "item_001.jpg"]
     assert [name for name, _ in summary.failed] == ["broken.jpg"]
@@ -97,7 +98,7 @@ def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
     write_photos(tmp_path / "in", 12, size=(200, 150))
     reference = tmp_path / "reference"
     BatchJob(tmp_path / "in", reference, JobSettings.from_flat(dict(engine="gradient")),
-             model_store=no_models_store(tmp_path)).run()
+             runtime=no_models_runtime(tmp_path)).run()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
             "--engine", "gradient", "--ray", "--no-progress"]

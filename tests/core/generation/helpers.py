@@ -41,3 +41,10 @@ class CallRecorder:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def plain_engine(name: str):
+    """A plain engine (no weights) from a runtime of its own, as a one-off caller would get it."""
+    from core.runtime import Runtime
+
+    return Runtime().engine(name)

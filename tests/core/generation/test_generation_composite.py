@@ -8,13 +8,12 @@ import pytest
 from PIL import Image
 
 from core.generation.composite import composite
-from core.generation.engines import get_engine
 from core.generation.presets import apply_preset, get_preset
 from core.generation.settings import GenerationSettings
 from core.generation.shadow import Shadow, shadow_map
 from core.images import load_photo
 from core.masking.result import MaskResult
-from tests.core.generation.helpers import product_photo
+from tests.core.generation.helpers import plain_engine, product_photo
 
 
 def _mask_from(alpha: np.ndarray) -> MaskResult:
@@ -29,9 +28,9 @@ def _assert_product_kept(photo, alpha, out):
 
 
 @pytest.mark.parametrize("size", [(97, 61), (61, 97), (33, 129)])
-def test_generated_background_composite_keeps_product_pixels_at_odd_sizes(tiny_diffusion_store, size):
+def test_generated_background_composite_keeps_product_pixels_at_odd_sizes(tiny_diffusion_runtime, size):
     photo, mask = product_photo(*size)
-    engine = get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="marble", steps=2, resolution=64))[0]
     assert background.shape == photo.pixels.shape
     out = composite(photo, mask.alpha, background)
@@ -40,9 +39,9 @@ def test_generated_background_composite_keeps_product_pixels_at_odd_sizes(tiny_d
     assert np.array_equal(out[outside], background[outside])
 
 
-def test_default_512_canvas_round_trip(tiny_diffusion_store):
+def test_default_512_canvas_round_trip(tiny_diffusion_runtime):
     photo, mask = product_photo(701, 333)
-    engine = get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="marble", steps=2))[0]
     assert background.shape == (333, 701, 3)
     _assert_product_kept(photo, mask.alpha, composite(photo, mask.alpha, background))
@@ -65,7 +64,7 @@ def _write_inputs(folder):
 
 
 @pytest.mark.parametrize("name", ["rgba.png", "grey.png", "wide.png", "grey16.png"])
-def test_product_bit_identical_for_rgba_grey_and_16_bit_inputs(tmp_path, tiny_diffusion_store, name):
+def test_product_bit_identical_for_rgba_grey_and_16_bit_inputs(tmp_path, tiny_diffusion_runtime, name):
     alpha = _write_inputs(tmp_path)
     photo = load_photo(tmp_path / name)
     expected_dtype = np.uint16 if "16" in name or "wide" in name else np.uint8
@@ -73,7 +72,7 @@ def test_product_bit_identical_for_rgba_grey_and_16_bit_inputs(tmp_path, tiny_di
     if photo.alpha is not None:
         alpha = photo.alpha
     mask = _mask_from(alpha)
-    engine = get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="wood", steps=2, resolution=64))[0]
     out = composite(photo, mask.alpha, background, shadow=Shadow())
     _assert_product_kept(photo, mask.alpha, out)
@@ -114,7 +113,7 @@ def test_shadows_darken_only_the_background_near_the_product():
 
 def test_white_engine_is_pure_white_and_presets_place_the_product():
     photo, mask = product_photo(300, 200)
-    white = get_engine("white").render(photo, mask, GenerationSettings(variants=2))
+    white = plain_engine("white").render(photo, mask, GenerationSettings(variants=2))
     assert len(white) == 2 and all((w == 255).all() for w in white)
     out = composite(photo, mask.alpha, white[0])
     framed = apply_preset(out, mask.alpha, "square-1000")

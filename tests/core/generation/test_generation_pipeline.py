@@ -12,9 +12,9 @@ import torch
 
 from core.errors import Cancelled, ModelMissingError
 from core.generation.components import load_components
-from core.generation.engines import get_engine
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken
+from core.runtime import Runtime
 from tests.core.generation.helpers import CallRecorder, product_photo
 from tests.factories.diffusion import PIPELINE_MARKER
 
@@ -26,8 +26,8 @@ def fast(**changes) -> GenerationSettings:
 
 
 @pytest.fixture
-def paper_engine(tiny_diffusion_store):
-    return get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+def paper_engine(tiny_diffusion_runtime):
+    return tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
 
 
 def test_controlnet_gets_the_unets_nine_channels_and_the_soft_inverted_map(paper_engine):
@@ -169,8 +169,8 @@ def test_stray_pipeline_py_really_would_leave_a_marker(tmp_path, tiny_diffusion_
     assert (tmp_path / PIPELINE_MARKER).exists()
 
 
-def test_si2_engine_runs_without_controlnet_from_the_sd2_folder(tiny_diffusion_store):
-    engine = get_engine("si2", tiny_diffusion_store, device="cpu")
+def test_si2_engine_runs_without_controlnet_from_the_sd2_folder(tiny_diffusion_runtime):
+    engine = tiny_diffusion_runtime.engine("si2", "cpu")
     assert engine.resolve_folder().name == "sd2-inpainting"
     assert engine.models().components.controlnet is None
     photo, mask = product_photo(72, 40)
@@ -185,8 +185,9 @@ def test_si2_falls_back_to_the_paper_folder_and_equals_controlnet_scale_zero(tin
     only_paper.mkdir()
     (only_paper / "photo-background-generation").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
     store = ModelStore(only_paper, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    si2 = get_engine("si2", store, device="cpu")
-    paper = get_engine("si2-controlnet", store, device="cpu")
+    runtime = Runtime(store=store)
+    si2 = runtime.engine("si2", "cpu")
+    paper = runtime.engine("si2-controlnet", "cpu")
     assert si2.resolve_folder().name == "photo-background-generation"
     photo, mask = product_photo(64, 64)
     baseline = si2.render(photo, mask, fast())[0]
@@ -199,13 +200,14 @@ def test_missing_models_raise_a_message_naming_the_fix(tmp_path):
     from core.models.store import ModelStore
 
     store = ModelStore(tmp_path / "empty", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    engine = get_engine("si2-controlnet", store, device="cpu")
+    runtime = Runtime(store=store)
+    engine = runtime.engine("si2-controlnet", "cpu")
     assert engine.needs_models and engine.model_ids == ("photo-background-generation",)
     assert not engine.available()
     with pytest.raises(ModelMissingError, match="packshot models download photo-background-generation"):
         engine.render(*product_photo(), fast())
     with pytest.raises(ModelMissingError, match="sd2-inpainting"):
-        get_engine("si2", store, device="cpu").render(*product_photo(), fast())
+        runtime.engine("si2", "cpu").render(*product_photo(), fast())
 
 
 def test_stock_diffusers_controlnet_inpaint_pipeline_fails_on_the_nine_channel_controlnet(paper_engine):

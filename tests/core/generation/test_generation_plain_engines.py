@@ -7,34 +7,36 @@ import pytest
 from PIL import Image
 
 from core.errors import Cancelled, ImageReadError
-from core.generation.engines import ENGINE_NAMES, get_engine
+from core.generation.engines import ENGINE_NAMES
 from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.images import Photo
 from core.masking.result import MaskResult
 from core.progress import CancelToken
-from tests.core.generation.helpers import product_photo
+from core.runtime import Runtime
+from tests.core.generation.helpers import plain_engine, product_photo
 
 
 def test_engines_are_cached_by_name_and_unknown_names_are_refused(tmp_path):
-    assert get_engine("white") is get_engine("white")
-    assert not get_engine("blur").needs_models and get_engine("blur").model_ids == ()
+    runtime = Runtime()
+    assert runtime.engine("white") is runtime.engine("white")  # one per runtime
+    assert Runtime().engine("white") is not runtime.engine("white")  # another runtime: its own
+    assert not plain_engine("blur").needs_models and plain_engine("blur").model_ids == ()
     with pytest.raises(ValueError, match="Unknown background engine 'sdxl'"):
-        get_engine("sdxl")
-    with pytest.raises(ValueError, match="needs a model store"):
-        get_engine("si2")
+        plain_engine("sdxl")
+    assert runtime.engine("si2").needs_models  # built lazily: its weights load on first render
     assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "white", "color", "gradient", "blur", "image"}
 
 
 def test_color_and_gradient():
     photo, mask = product_photo(50, 40)
-    (solid,) = get_engine("color").render(photo, mask, GenerationSettings(color=(10, 200, 30)))
+    (solid,) = plain_engine("color").render(photo, mask, GenerationSettings(color=(10, 200, 30)))
     assert (solid.reshape(-1, 3) == [10, 200, 30]).all()
-    (grad,) = get_engine("gradient").render(photo, mask, GenerationSettings(gradient=((0, 0, 0), (255, 255, 255))))
+    (grad,) = plain_engine("gradient").render(photo, mask, GenerationSettings(gradient=((0, 0, 0), (255, 255, 255))))
     assert grad.shape == (40, 50, 3) and (grad[0] == 0).all() and (grad[-1] == 255).all()
     assert (np.diff(grad[:, 0, 0].astype(int)) >= 0).all() and (grad[:, 0] == grad[:, -1]).all()
     with pytest.raises(ValueError, match="0..255"):
-        get_engine("color").render(photo, mask, GenerationSettings(color=(300, 0, 0)))
+        plain_engine("color").render(photo, mask, GenerationSettings(color=(300, 0, 0)))
 
 
 def test_blur_removes_the_product_before_blurring_so_no_halo():
@@ -45,7 +47,7 @@ def test_blur_removes_the_product_before_blurring_so_no_halo():
     product = (xx - 150) ** 2 + (yy - 100) ** 2 <= 50 ** 2
     pixels[product] = (255, 0, 0)  # a red product
     mask = MaskResult(mask=product, alpha=product.astype(np.float32), score=1.0, source="edited")
-    (bg,) = get_engine("blur").render(Photo(pixels=pixels), mask, GenerationSettings(blur_sigma=0.05))
+    (bg,) = plain_engine("blur").render(Photo(pixels=pixels), mask, GenerationSettings(blur_sigma=0.05))
     assert bg.shape == (h, w, 3)
     # No red bleeds into the background, not even right where the product was.
     assert bg[:, :, 0].max() <= 12
@@ -58,15 +60,15 @@ def test_image_engine_cover_fits_the_users_background(tmp_path):
     stripes[:, 200:] = (0, 0, 255)
     Image.fromarray(stripes).save(tmp_path / "bg.png")
     photo, mask = product_photo(90, 120)
-    (bg,) = get_engine("image").render(photo, mask, GenerationSettings(background_image=str(tmp_path / "bg.png")))
+    (bg,) = plain_engine("image").render(photo, mask, GenerationSettings(background_image=str(tmp_path / "bg.png")))
     assert bg.shape == (120, 90, 3)
     # Covered (height 100 -> 120, width 400 -> 480), centre 90 columns: the red/blue seam in the middle.
     assert (bg[:, 5] == (255, 0, 0)).all() and (bg[:, -5] == (0, 0, 255)).all()
     with pytest.raises(ValueError, match="needs a background image"):
-        get_engine("image").render(photo, mask, GenerationSettings())
+        plain_engine("image").render(photo, mask, GenerationSettings())
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(ImageReadError):
-        get_engine("image").render(photo, mask, GenerationSettings(background_image=str(tmp_path / "broken.png")))
+        plain_engine("image").render(photo, mask, GenerationSettings(background_image=str(tmp_path / "broken.png")))
 
 
 def test_plain_engines_honour_cancel_and_check_the_mask_size():
@@ -74,10 +76,10 @@ def test_plain_engines_honour_cancel_and_check_the_mask_size():
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        get_engine("white").render(photo, mask, GenerationSettings(), cancel=token)
+        plain_engine("white").render(photo, mask, GenerationSettings(), cancel=token)
     wrong = MaskResult(mask=np.zeros((10, 10), bool), alpha=np.zeros((10, 10), np.float32), score=0, source="x")
     with pytest.raises(ValueError, match="Mask is 10 x 10 but the photo is 50 x 40"):
-        get_engine("blur").render(photo, wrong, GenerationSettings())
+        plain_engine("blur").render(photo, wrong, GenerationSettings())
 
 
 def test_settings_validation_messages():

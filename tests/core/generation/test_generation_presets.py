@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from core.generation.composite import composite
-from core.generation.engines import get_engine
 from core.generation.engines.blur import NoBackgroundError
 from core.generation.presets import frame_photo, get_preset
 from core.generation.settings import GenerationSettings
 from core.images import Photo, load_photo
 from core.masking.result import MaskResult
-from tests.core.generation.helpers import product_photo
+from tests.core.generation.helpers import plain_engine, product_photo
 
 SAMPLES = Path(__file__).resolve().parents[3] / "resources" / "samples"
 
@@ -28,14 +27,14 @@ def _padding_rows(framed) -> np.ndarray:
     return np.flatnonzero((framed.alpha <= 0).all(axis=1))
 
 
-def test_generative_engine_fills_the_preset_padding_with_generated_background(tiny_diffusion_store):
+def test_generative_engine_fills_the_preset_padding_with_generated_background(tiny_diffusion_runtime):
     photo, mask = product_photo(300, 100)  # wide: square-2000 pads ~500 rows above and below
     framed, framed_mask = frame_photo(photo, mask, "square-2000")
     assert framed.pixels.shape == (2000, 2000, 3) and framed_mask.alpha.shape == (2000, 2000)
     pad = _padding_rows(framed)
     top = pad[pad < 1000]
     assert top.size > 300 and top[0] == 0
-    engine = get_engine("si2-controlnet", tiny_diffusion_store, device="cpu")
+    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
     (background,) = engine.render(framed, framed_mask, GenerationSettings(prompt="marble", steps=2, resolution=64))
     out = composite(framed, framed_mask.alpha, background)
     assert out.shape == (2000, 2000, 3)
@@ -56,7 +55,7 @@ def test_generative_engine_fills_the_preset_padding_with_generated_background(ti
 def test_plain_engines_paint_the_padding_like_the_rest(name, settings):
     photo, mask = product_photo(300, 100)
     framed, framed_mask = frame_photo(photo, mask, "square-1000")
-    (background,) = get_engine(name).render(framed, framed_mask, settings)
+    (background,) = plain_engine(name).render(framed, framed_mask, settings)
     out = composite(framed, framed_mask.alpha, background)
     pad = _padding_rows(framed)
     assert pad.size > 200
@@ -78,7 +77,7 @@ def test_presets_resample_the_product_once_and_composite_keeps_those_pixels(size
     preset = get_preset("square-1000")
     framed, framed_mask = frame_photo(photo, mask, preset)
     assert framed.pixels.dtype == dtype and framed.pixels.shape == (1000, 1000, 3)
-    (white,) = get_engine("white").render(framed, framed_mask, GenerationSettings())
+    (white,) = plain_engine("white").render(framed, framed_mask, GenerationSettings())
     out = composite(framed, framed_mask.alpha, white)
     solid = framed_mask.alpha >= 1.0
     assert solid.sum() > 1000
@@ -100,7 +99,7 @@ def test_blur_mirrors_the_photo_into_the_padding():
     product = (xx - 150) ** 2 / 60 ** 2 + (yy - 50) ** 2 / 30 ** 2 <= 1
     pixels[product] = (255, 0, 0)  # a red product
     framed, framed_mask = frame_photo(Photo(pixels=pixels), _mask(product), "square-1000")
-    (bg,) = get_engine("blur").render(framed, framed_mask, GenerationSettings(blur_sigma=0.01))
+    (bg,) = plain_engine("blur").render(framed, framed_mask, GenerationSettings(blur_sigma=0.01))
     pad = _padding_rows(framed)
     assert pad.size > 200
     band = bg[pad].astype(int)
@@ -116,10 +115,10 @@ def test_blur_refuses_a_transparent_cut_out_with_a_clear_message():
     mask = MaskResult(mask=photo.alpha >= 0.5, alpha=photo.alpha, score=1.0, source="alpha-channel")
     with pytest.raises(NoBackgroundError, match="cream_jar.png is a cut-out with no background to blur; "
                                                 "choose another engine"):
-        get_engine("blur").render(photo, mask, GenerationSettings())
+        plain_engine("blur").render(photo, mask, GenerationSettings())
     framed, framed_mask = frame_photo(photo, mask, "square-1000")
     with pytest.raises(NoBackgroundError, match="cut-out"):
-        get_engine("blur").render(framed, framed_mask, GenerationSettings())
+        plain_engine("blur").render(framed, framed_mask, GenerationSettings())
 
 
 def test_blur_fills_transparent_gaps_from_the_known_background():
@@ -132,5 +131,5 @@ def test_blur_fills_transparent_gaps_from_the_known_background():
     product = np.zeros((h, w), bool)
     product[50:90, 60:100] = True
     pixels[product] = (255, 0, 0)
-    (bg,) = get_engine("blur").render(Photo(pixels=pixels, alpha=alpha), _mask(product), GenerationSettings())
+    (bg,) = plain_engine("blur").render(Photo(pixels=pixels, alpha=alpha), _mask(product), GenerationSettings())
     assert np.abs(bg.astype(int) - (0, 120, 255)).max() <= 12  # no black corner, no red

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.generation.engines import get_engine
 from core.generation.settings import GenerationSettings
 from core.generation.shadow import KeptShadow, Shadow, keep_shadow
 from core.generation.shadow_matte import estimate_shadow_matte
@@ -21,6 +20,7 @@ from core.jobs.render import make_shadow, render_images
 from core.masking import build_masker
 from core.masking.backdrop import srgb8_to_linear
 from tests import studio_scenes as St
+from tests.core.generation.helpers import plain_engine
 
 ENGINES = {  # new backgrounds of every plain kind
     "white": GenerationSettings(),
@@ -43,7 +43,7 @@ def _render(scene: St.StudioScene, masker, engine: str, settings: GenerationSett
         _MASKS[scene.name] = masker.compute(photo)
     mask = _MASKS[scene.name]
     notes: list[str] = []
-    out = render_images(get_engine(engine), photo, mask, settings, shadow, notes=notes)[0]
+    out = render_images(plain_engine(engine), photo, mask, settings, shadow, notes=notes)[0]
     return out, mask, notes
 
 
@@ -109,8 +109,8 @@ def test_a_lifestyle_photo_gets_the_synthetic_shadow_and_says_why(masker):
     assert "no studio backdrop" in note and "synthetic drop shadow" in note
     assert estimate_shadow_matte(image, mask.alpha).matte is None
     notes: list[str] = []
-    out = render_images(get_engine("white"), photo, mask, GenerationSettings(), "keep", notes=notes)[0]
-    synthetic = render_images(get_engine("white"), photo, mask, GenerationSettings(), "drop")[0]
+    out = render_images(plain_engine("white"), photo, mask, GenerationSettings(), "keep", notes=notes)[0]
+    synthetic = render_images(plain_engine("white"), photo, mask, GenerationSettings(), "drop")[0]
     assert notes == [note]
     assert np.array_equal(out, synthetic), "the fallback is exactly the synthetic drop shadow"
 
@@ -130,8 +130,8 @@ def test_16bit_photo_and_a_framed_photo_keep_their_shadow(masker):
     mask = masker.compute(Photo(pixels=scene.image))
     shade, note = keep_shadow(photo16, mask)
     assert note is None and isinstance(shade, KeptShadow)
-    out = render_images(get_engine("white"), photo16, mask, GenerationSettings(), "keep")[0]
-    out8 = render_images(get_engine("white"), Photo(pixels=scene.image), mask, GenerationSettings(), "keep")[0]
+    out = render_images(plain_engine("white"), photo16, mask, GenerationSettings(), "keep")[0]
+    out8 = render_images(plain_engine("white"), Photo(pixels=scene.image), mask, GenerationSettings(), "keep")[0]
     outside = _outside(mask.mask)
     assert out.dtype == np.uint16 and out8[outside].min() < 225  # darkened, and the same in both depths:
     assert np.abs((out[outside] / 257.0) - out8[outside]).max() <= 1.5

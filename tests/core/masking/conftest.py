@@ -25,10 +25,16 @@ def tiny_store(tiny_sam_dir: Path):
 
 
 @pytest.fixture
-def tiny_sam(tiny_store):
-    from core.masking.sam_models import load_sam
+def tiny_runtime(tiny_store):
+    """The test's runtime over the tiny SAM: its maskers and ``tiny_sam`` share one loaded model."""
+    from core.runtime import Runtime
 
-    return load_sam(tiny_store, "vit_b", "cpu")
+    return Runtime(store=tiny_store)
+
+
+@pytest.fixture
+def tiny_sam(tiny_runtime):
+    return tiny_runtime.sam("vit_b", "cpu")
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from core.errors import ModelMissingError, UnsafeWeightsError
 from core.images import Photo
 from core.masking.maskers import build_masker
 from core.masking.prior import check_prior_weights, get_prior, resolve_prior
-from core.masking.prior_learned import BiRefNetPrior, IsNetPrior, forget_sessions
+from core.masking.prior_learned import BiRefNetPrior, IsNetPrior
 from core.models.manifest import load_manifest
 from core.models.store import ModelStore
+from core.runtime import Runtime
 from tests.factories.birefnet import (
     build_tiny_birefnet,
     expected_logit,
@@ -88,7 +89,7 @@ def test_manifest_lists_both_variants_with_their_published_size_and_checksum():
 
 @pytest.mark.parametrize("lite", [True, False])
 def test_loads_through_the_store_and_applies_imagenet_normalisation_and_the_sigmoid(models_root, lite):
-    prior = get_prior("birefnet-lite" if lite else "birefnet", store_with(models_root, "lite" if lite else "full"),
+    prior = get_prior("birefnet-lite" if lite else "birefnet", Runtime(store=store_with(models_root, "lite" if lite else "full")),
                       device="cpu")
     assert isinstance(prior, BiRefNetPrior) and prior.name == ("birefnet-lite" if lite else "birefnet")
     folder = "birefnet-general-lite" if lite else "birefnet-general"
@@ -105,7 +106,7 @@ def test_loads_through_the_store_and_applies_imagenet_normalisation_and_the_sigm
 
 @pytest.mark.parametrize("h,w", [(1500, 2000), (333, 517), (97, 1201)])
 def test_mask_has_the_photos_size_and_follows_the_product(models_root, h, w):
-    prior = get_prior("birefnet", store_with(models_root, "lite"), device="cpu")
+    prior = get_prior("birefnet", Runtime(store=store_with(models_root, "lite")), device="cpu")
     rect = (w // 5, h // 6, w // 5 + max(9, w // 2), h // 6 + max(9, h // 2) + 1)
     img, truth = textured_scene(h, w, rect)
     result = prior(img)
@@ -123,8 +124,7 @@ def test_reads_the_first_output_when_the_export_has_more(tmp_path):
     folder = tmp_path / "birefnet-general-lite"
     folder.mkdir()
     onnx.save(build_tiny_birefnet(extra_outputs=2), str(folder / "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx"))
-    forget_sessions()
-    prior = get_prior("birefnet-lite", _store(tmp_path), device="cpu")
+    prior = get_prior("birefnet-lite", Runtime(store=_store(tmp_path)), device="cpu")
     assert [o.name for o in prior.session.get_outputs()] == ["output_image", "decoy_0", "decoy_1"]
     img, truth = textured_scene(120, 160, (40, 30, 110, 95))
     assert iou(prior(img).mask, truth) >= 0.95  # a decoy (the inverted map) would give the backdrop
@@ -133,10 +133,10 @@ def test_reads_the_first_output_when_the_export_has_more(tmp_path):
 def test_auto_picks_birefnet_over_isnet_and_isnet_stays_selectable(models_root):
     store = store_with(models_root, "lite+isnet")
     assert resolve_prior("auto", store, device="cpu") == ("birefnet-lite", None)
-    assert get_prior("auto", store, device="cpu").name == "birefnet-lite"
-    isnet = get_prior("isnet", store, device="cpu")
+    assert get_prior("auto", Runtime(store=store), device="cpu").name == "birefnet-lite"
+    isnet = get_prior("isnet", Runtime(store=store), device="cpu")
     assert isinstance(isnet, IsNetPrior) and isnet.name == "isnet"
-    masker = build_masker("auto", store, device="cpu")  # no SAM in this store: the prior alone
+    masker = build_masker("auto", Runtime(store=store), device="cpu")  # no SAM in this store: the prior alone
     img, truth = textured_scene(150, 200, (50, 40, 150, 120))
     result = masker.compute(Photo(pixels=img))
     assert masker.name == "birefnet-lite" and result.source == "birefnet-lite"
@@ -153,7 +153,7 @@ def test_cpu_picks_lite_a_gpu_picks_the_full_model_and_either_alone_is_used(mode
     both = store_with(models_root, "both")
     assert resolve_prior("auto", both, device="cpu") == ("birefnet-lite", None)
     assert resolve_prior("birefnet", both, device="cpu") == ("birefnet-lite", None)
-    assert get_prior("birefnet", both, device="cpu").model_id == "birefnet-general-lite"
+    assert get_prior("birefnet", Runtime(store=both), device="cpu").model_id == "birefnet-general-lite"
     # this machine has no GPU: what a session for "auto" would run on decides
     monkeypatch.setattr("core.masking.prior_learned.runs_on_gpu", lambda device="auto": True)
     assert resolve_prior("auto", both, device="auto") == ("birefnet", None)
@@ -164,13 +164,13 @@ def test_cpu_picks_lite_a_gpu_picks_the_full_model_and_either_alone_is_used(mode
     # only one variant present: that one, whatever the device
     assert resolve_prior("auto", store_with(models_root, "full"), device="cpu") == ("birefnet", None)
     assert resolve_prior("birefnet", store_with(models_root, "full"), device="cpu") == ("birefnet", None)
-    assert get_prior("auto", store_with(models_root, "full"), device="cpu").model_id == "birefnet-general"
+    assert get_prior("auto", Runtime(store=store_with(models_root, "full")), device="cpu").model_id == "birefnet-general"
 
 
 def test_explicit_birefnet_without_weights_is_the_stores_clear_message(models_root, tmp_path, monkeypatch):
     empty = _store(tmp_path / "no-models")
     with pytest.raises(ModelMissingError, match=r"birefnet-general-lite.*224\.0 MB.*packshot models download"):
-        get_prior("birefnet", empty, device="cpu")  # on the CPU the lite one is the one to get
+        get_prior("birefnet", Runtime(store=empty), device="cpu")  # on the CPU the lite one is the one to get
     with pytest.raises(ModelMissingError, match="birefnet-general-lite"):
         check_prior_weights("birefnet-lite", store_with(models_root, "full"))
     check_prior_weights("birefnet", store_with(models_root, "full"), device="cpu")  # the full one will do
@@ -185,11 +185,11 @@ def test_explicit_birefnet_without_weights_is_the_stores_clear_message(models_ro
 
 def test_batch_with_explicit_birefnet_and_no_weights_fails_before_any_work(tmp_path):
     from core.jobs import BatchJob, JobSettings
-    from tests.core.batch_helpers import no_models_store, write_photos
+    from tests.core.batch_helpers import no_models_runtime, write_photos
 
     write_photos(tmp_path / "in", 1)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(prior="birefnet-lite", device="cpu")),
-                   model_store=no_models_store(tmp_path))
+                   runtime=no_models_runtime(tmp_path))
     with pytest.raises(ModelMissingError, match="packshot models download birefnet-general-lite"):
         job.prepare()
     assert not (tmp_path / "out").exists()
@@ -198,25 +198,24 @@ def test_batch_with_explicit_birefnet_and_no_weights_fails_before_any_work(tmp_p
 def test_a_damaged_truncated_or_foreign_model_file_is_refused_clearly(tmp_path):
     import onnx
 
-    forget_sessions()
     name = "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx"
     bad = tmp_path / "bad" / "birefnet-general-lite"
     bad.mkdir(parents=True)
     (bad / name).write_bytes(b"\x08\x07 not a protobuf" * 40)
     with pytest.raises(UnsafeWeightsError, match=rf"{name} is not a loadable ONNX model.*"
                                                  "packshot models verify birefnet-general-lite"):
-        get_prior("birefnet-lite", _store(tmp_path / "bad"))
+        get_prior("birefnet-lite", Runtime(store=_store(tmp_path / "bad")))
     whole = build_tiny_birefnet().SerializeToString()
     cut = tmp_path / "cut" / "birefnet-general-lite"
     cut.mkdir(parents=True)
     (cut / name).write_bytes(whole[: len(whole) // 2])  # an interrupted copy
     with pytest.raises(UnsafeWeightsError, match="is not a loadable ONNX model"):
-        get_prior("birefnet-lite", _store(tmp_path / "cut"))
+        get_prior("birefnet-lite", Runtime(store=_store(tmp_path / "cut")))
     wrong = tmp_path / "wrong" / "birefnet-general"
     wrong.mkdir(parents=True)
     onnx.save(build_tiny_birefnet(channels=1), str(wrong / "BiRefNet-general-epoch_244.onnx"))
     with pytest.raises(UnsafeWeightsError, match=r"BiRefNet-general-epoch_244\.onnx does not look like BiRefNet"):
-        get_prior("birefnet", _store(tmp_path / "wrong"))
+        get_prior("birefnet", Runtime(store=_store(tmp_path / "wrong")))
     # and `packshot models verify` names the file that is not the published one
     report = _store(tmp_path / "cut").verify("birefnet-general-lite")
     assert not report.ok and any(name in p for p in report.problems)
@@ -250,14 +249,14 @@ def test_no_weights_notes_say_what_birefnet_and_sam_would_improve(models_root, t
     from core.masking.hints import mask_weights_missing, missing_weights_notes
 
     # nothing at all: backgrounds, and the masks (BiRefNet for the CPU + SAM), each with its command and size
-    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), model_store=_store(tmp_path / "no-models"))
+    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), runtime=Runtime(store=_store(tmp_path / "no-models")))
     text = " ".join(ctx.notes)
     assert ctx.engine_name == "white" and "packshot models download photo-background-generation" in text
     assert "classic (OpenCV) prior" in text and "backdrop" in text and "shadow" in text
     assert "packshot models download birefnet-general-lite sam-vit_b" in text
     assert "224.0 MB" in text and "375.0 MB" in text
     # BiRefNet present, SAM missing: the masks come from BiRefNet and only SAM is suggested
-    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), model_store=store_with(models_root, "lite"))
+    ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), runtime=Runtime(store=store_with(models_root, "lite")))
     text = " ".join(ctx.notes)
     assert "with the BiRefNet mask" in text and "Masks come from BiRefNet alone" in text
     assert "packshot models download sam-vit_b" in text and "birefnet-general-lite" not in text

@@ -94,12 +94,12 @@ def test_photo_key_changes_with_content_and_not_with_copies():
     assert photo_key(a) != photo_key(b)
 
 
-def test_maskers_expose_precompute(tiny_store, encoder_calls):
+def test_maskers_expose_precompute(tiny_runtime, encoder_calls):
     from core.masking import build_masker
 
     photos = [_photo(30), _photo(31)]
     assert build_masker("classic").precompute(photos) == 0
-    sam = build_masker("sam", tiny_store, device="cpu")
+    sam = build_masker("sam", tiny_runtime, device="cpu")
     assert sam.precompute(photos) == 2 and len(encoder_calls) == 2
     sam.session(photos[1]).add_click(60, 45)
     assert len(encoder_calls) == 2, "the session used the precomputed embedding"

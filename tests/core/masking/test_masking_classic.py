@@ -9,7 +9,7 @@ from PIL import Image
 from core.errors import ModelMissingError
 from core.images import Photo, load_photo
 from core.masking import build_masker
-from core.models.store import ModelStore
+from core.runtime import Runtime
 from tests.core.masking import scenes as S
 
 
@@ -143,15 +143,15 @@ def test_16bit_photo_is_masked_from_its_8bit_view(classic):
 
 
 def test_auto_without_sam_weights_uses_classic_and_says_so(tmp_path):
-    store = ModelStore(tmp_path / "no-models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    masker = build_masker("auto", store)
+    runtime = Runtime(tmp_path / "no-models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    masker = build_masker("auto", runtime)
     assert masker.name == "classic"
     image, _ = S.product_on_plain(120, 160)
     result = masker.compute(Photo(pixels=image))
     assert result.source == "classic"
     assert "sam-vit_b" in result.details["fallback"] and "classic" in result.details["fallback"]
     with pytest.raises(ModelMissingError, match="sam-vit_b"):
-        build_masker("sam", store)
+        build_masker("sam", runtime)
 
 
 def test_unknown_kind_or_prior_is_a_clear_error():

@@ -24,9 +24,10 @@ from core.errors import ModelMissingError, UnsafeWeightsError
 from core.images import Photo, load_photo
 from core.masking.maskers import build_masker
 from core.masking.prior import get_prior, resolve_prior
-from core.masking.prior_learned import IsNetPrior, forget_sessions
+from core.masking.prior_learned import IsNetPrior
 from core.models.manifest import ManifestFile, load_manifest
 from core.models.store import ModelStore
+from core.runtime import Runtime
 from tests.factories.isnet import build_tiny_isnet, expected_probability, write_tiny_isnet
 
 GREY, RED, BLUE = (200, 200, 200), (200, 30, 30), (30, 60, 200)
@@ -72,7 +73,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_loads_through_the_store_path_and_reads_the_main_output(isnet_store, isnet_dir):
-    prior = get_prior("isnet", isnet_store, device="cpu")
+    prior = get_prior("isnet", Runtime(store=isnet_store), device="cpu")
     assert isinstance(prior, IsNetPrior) and prior.name == "isnet"
     assert prior.path == isnet_dir / "isnet-general-use" / "isnet-general-use.onnx"
     assert prior.input_hw == (1024, 1024) and prior.providers == ["CPUExecutionProvider"]
@@ -95,20 +96,22 @@ def test_one_session_for_many_photos_and_maskers(isnet_store, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ort, "InferenceSession", counting)
-    forget_sessions()
-    first = build_masker("classic", isnet_store, prior="isnet", device="cpu")
-    second = build_masker("auto", isnet_store, prior="isnet", device="cpu")
+    runtime = Runtime(store=isnet_store)
+    first = build_masker("classic", runtime, prior="isnet", device="cpu")
+    second = build_masker("auto", runtime, prior="isnet", device="cpu")
     for i in range(4):
         img, _ = scene(90 + i, 120 + 3 * i, (20, 15, 70, 60))
         first.compute(Photo(pixels=img))
         second.compute(Photo(pixels=img))
     assert len(created) == 1 and created[0].endswith("isnet-general-use.onnx")
     assert first.prior.session is second.prior.session
+    other = build_masker("classic", Runtime(store=isnet_store), prior="isnet", device="cpu")
+    assert other.prior.session is not first.prior.session and len(created) == 2  # another runtime: its own
 
 
 @pytest.mark.parametrize("h,w", [(333, 517), (1201, 97), (64, 64)])
 def test_full_resolution_mask_is_aligned_with_odd_sized_photos(isnet_store, h, w):
-    prior = get_prior("isnet", isnet_store, device="cpu")
+    prior = get_prior("isnet", Runtime(store=isnet_store), device="cpu")
     rect = (w // 5, h // 6, w // 5 + max(9, w // 2), h // 6 + max(9, h // 2) + 1)
     img, truth = scene(h, w, rect)
     result = prior(img)
@@ -134,7 +137,7 @@ def test_exif_rotated_photo_is_masked_in_its_displayed_orientation(isnet_store, 
     photo = load_photo(path)
     truth = np.rot90(stored_truth, k=-1)
     assert photo.pixels.shape[:2] == (320, 210) and photo.size == (210, 320)
-    masker = build_masker("classic", isnet_store, prior="isnet", device="cpu")
+    masker = build_masker("classic", Runtime(store=isnet_store), prior="isnet", device="cpu")
     result = masker.compute(photo)
     assert result.mask.shape == (320, 210) and result.alpha.shape == (320, 210)
     assert iou(result.mask, truth) >= 0.95
@@ -143,8 +146,8 @@ def test_exif_rotated_photo_is_masked_in_its_displayed_orientation(isnet_store, 
 
 def test_auto_picks_isnet_when_present_and_says_so(isnet_store):
     assert resolve_prior("auto", isnet_store) == ("isnet", None)
-    assert get_prior("auto", isnet_store, device="cpu").name == "isnet"
-    masker = build_masker("auto", isnet_store, device="cpu")  # no SAM in this store
+    assert get_prior("auto", Runtime(store=isnet_store), device="cpu").name == "isnet"
+    masker = build_masker("auto", Runtime(store=isnet_store), device="cpu")  # no SAM in this store
     assert masker.name == "isnet"
     img, truth = scene(120, 160, (40, 30, 110, 95))
     result = masker.compute(Photo(pixels=img))
@@ -157,8 +160,8 @@ def test_auto_picks_isnet_when_present_and_says_so(isnet_store):
 def test_auto_falls_back_to_classic_without_weights_and_says_so(empty_store):
     concrete, reason = resolve_prior("auto", empty_store)
     assert concrete == "classic" and "isnet-general-use" in reason and "classic" in reason
-    assert get_prior("auto", empty_store).name == "classic"
-    masker = build_masker("auto", empty_store)
+    assert get_prior("auto", Runtime(store=empty_store)).name == "classic"
+    masker = build_masker("auto", Runtime(store=empty_store))
     img, _ = scene(120, 160, (40, 30, 110, 95))
     result = masker.compute(Photo(pixels=img))
     assert masker.name == "classic" and result.source == "classic" and result.details["prior"] == "classic"
@@ -166,7 +169,7 @@ def test_auto_falls_back_to_classic_without_weights_and_says_so(empty_store):
 
 
 def test_kind_classic_stays_classic_even_with_learned_weights(isnet_store):
-    masker = build_masker("classic", isnet_store)
+    masker = build_masker("classic", Runtime(store=isnet_store))
     assert masker.name == "classic"
     img, _ = scene(100, 120, (30, 30, 80, 70))
     assert masker.compute(Photo(pixels=img)).details["prior"] == "classic"
@@ -174,11 +177,11 @@ def test_kind_classic_stays_classic_even_with_learned_weights(isnet_store):
 
 def test_explicit_isnet_without_weights_is_the_stores_clear_message(empty_store):
     with pytest.raises(ModelMissingError, match=r"isnet-general-use.*178\.6 MB.*packshot models download isnet-general-use"):
-        get_prior("isnet", empty_store)
+        get_prior("isnet", Runtime(store=empty_store))
     with pytest.raises(ModelMissingError, match="isnet-general-use"):
-        build_masker("classic", empty_store, prior="isnet")
+        build_masker("classic", Runtime(store=empty_store), prior="isnet")
     with pytest.raises(ValueError, match="auto, classic, isnet"):
-        build_masker("auto", empty_store, prior="u2net")
+        build_masker("auto", Runtime(store=empty_store), prior="u2net")
 
 
 def test_learned_prior_seeds_sam_prompts(tiny_sam_dir, isnet_dir, tmp_path):
@@ -190,7 +193,7 @@ def test_learned_prior_seeds_sam_prompts(tiny_sam_dir, isnet_dir, tmp_path):
     store = _store(models)
     red = (60, 80, 180, 230)
     img, truth = scene(300, 400, red, extra=(250, 90, 360, 220))
-    masker = build_masker("auto", store, device="cpu")
+    masker = build_masker("auto", Runtime(store=store), device="cpu")
     assert masker.name == "sam-tiny" and masker.prior.name == "isnet"
     result = masker.compute(Photo(pixels=img))
     assert result.source == "sam-tiny" and result.details["prior"] == "isnet"
@@ -201,12 +204,12 @@ def test_learned_prior_seeds_sam_prompts(tiny_sam_dir, isnet_dir, tmp_path):
     bx0, by0, bx1, by1 = prompts["box"]
     assert bx0 <= x0 and by0 <= y0 and x1 - 1 <= bx1 < 250 and y1 - 1 <= by1 <= y1 + 10, "box around it only"
     # the classic prior sees both boxes as salient: its prompts reach the blue one
-    classic = build_masker("auto", store, device="cpu", prior="classic").compute(Photo(pixels=img))
+    classic = build_masker("auto", Runtime(store=store), device="cpu", prior="classic").compute(Photo(pixels=img))
     assert classic.details["prior"] == "classic" and classic.details["prompts"]["box"][2] > 300
 
 
 def test_confidence_is_low_for_a_weak_map_and_zero_for_a_flat_one(isnet_store):
-    prior = get_prior("isnet", isnet_store, device="cpu")
+    prior = get_prior("isnet", Runtime(store=isnet_store), device="cpu")
     clear, _ = scene(120, 160, (40, 30, 110, 95))
     # object and backdrop both reddish, near the model's level: a timid map the stretch must blow up
     weak, truth = scene(120, 160, (40, 30, 110, 95), colour=(160, 85, 85))
@@ -223,14 +226,13 @@ def test_a_damaged_or_foreign_model_file_is_refused_clearly(tmp_path):
     bad = tmp_path / "bad"
     (bad / "isnet-general-use").mkdir(parents=True)
     (bad / "isnet-general-use" / "isnet-general-use.onnx").write_bytes(b"not a protobuf" * 10)
-    forget_sessions()
     with pytest.raises(UnsafeWeightsError, match="packshot models verify isnet-general-use"):
-        get_prior("isnet", _store(bad))
+        get_prior("isnet", Runtime(store=_store(bad)))
     wrong = tmp_path / "wrong"
     (wrong / "isnet-general-use").mkdir(parents=True)
     onnx.save(build_tiny_isnet(channels=1), str(wrong / "isnet-general-use" / "isnet-general-use.onnx"))
     with pytest.raises(UnsafeWeightsError, match="does not look like IS-Net"):
-        get_prior("isnet", _store(wrong))
+        get_prior("isnet", Runtime(store=_store(wrong)))
 
 
 def test_downloads_through_the_url_path_of_the_manifest_entry(tmp_path, monkeypatch):
@@ -267,7 +269,7 @@ def test_downloads_through_the_url_path_of_the_manifest_entry(tmp_path, monkeypa
     assert folder == tmp_path / "dl" / "isnet-general-use"
     assert (folder / "isnet-general-use.onnx").read_bytes() == payload
     assert store.verify("isnet-general-use").ok
-    assert get_prior("auto", store, device="cpu").path == folder / "isnet-general-use.onnx"
+    assert get_prior("auto", Runtime(store=store), device="cpu").path == folder / "isnet-general-use.onnx"
 
 
 def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):

@@ -16,7 +16,7 @@ from core.images import Photo
 from core.masking import build_masker
 from core.masking.embedding import compute_embedding, predictor_for
 from core.masking.prompts import prompts_from_prior
-from core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, forget_loaded, infer_arch, load_sam
+from core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, infer_arch
 from core.masking.sam_predict import Prompts, predict
 from core.progress import CancelToken
 from tests.core.masking import scenes as S
@@ -39,17 +39,17 @@ def test_vit_b_has_the_published_parameter_count():
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(93.7e6, rel=0.005)
 
 
-def test_tiny_sam_loads_through_the_store_and_safe_loader(tiny_store, tiny_sam_dir, monkeypatch):
+def test_tiny_sam_loads_through_the_store_and_safe_loader(tiny_runtime, tiny_sam_dir, monkeypatch):
     import core.models.safe_load as safe_load
 
     calls = []
     real = safe_load.load_state_dict
     monkeypatch.setattr(safe_load, "load_state_dict", lambda path, *a, **k: calls.append(path) or real(path, *a, **k))
-    forget_loaded()
-    sam = load_sam(tiny_store, "vit_b", "cpu")
+    sam = tiny_runtime.sam("vit_b", "cpu")
     assert calls == [tiny_sam_dir / "sam-vit_b" / "sam_tiny.safetensors"]
     assert sam.arch is SAM_ARCHS["tiny"] and sam.name == "sam-tiny" and sam.model_id == "sam-vit_b"
-    assert load_sam(tiny_store, "sam-vit_b", "cpu") is sam, "loaded once per process"
+    assert tiny_runtime.sam("sam-vit_b", "cpu") is sam, "loaded once per runtime"
+    assert len(calls) == 1
     assert not any(t.is_meta for t in sam.model.state_dict().values())
     assert torch.equal(sam.model.pixel_mean.flatten(), torch.tensor([123.675, 116.28, 103.53]))
 
@@ -67,7 +67,7 @@ def test_checkpoints_that_are_not_sam_are_refused():
 
 
 def test_a_pth_that_would_run_code_is_refused_and_does_not_run(tmp_path):
-    from core.models.store import ModelStore
+    from core.runtime import Runtime
 
     marker = tmp_path / "pwned"
 
@@ -79,12 +79,12 @@ def test_a_pth_that_would_run_code_is_refused_and_does_not_run(tmp_path):
     folder.mkdir(parents=True)
     torch.save({"image_encoder.patch_embed.proj.weight": Evil()}, folder / "sam_vit_b_01ec64.pth")
     with pytest.raises(UnsafeWeightsError):
-        load_sam(ModelStore(tmp_path / "models", offline=True), "vit_b", "cpu")
+        Runtime(tmp_path / "models", offline=True).sam("vit_b", "cpu")
     assert not marker.exists()
 
 
-def test_auto_masker_uses_sam_end_to_end_at_odd_size(tiny_store, encoder_calls):
-    masker = build_masker("auto", tiny_store, device="cpu")
+def test_auto_masker_uses_sam_end_to_end_at_odd_size(tiny_runtime, encoder_calls):
+    masker = build_masker("auto", tiny_runtime, device="cpu")
     assert masker.name == "sam-tiny"
     image, truth = S.product_on_plain(361, 517)
     result = masker.compute(Photo(pixels=image))
@@ -146,7 +146,7 @@ def test_encoder_can_be_cancelled_between_blocks(tiny_sam):
     assert len(blocks_run) == 1, "stopped before the second encoder block"
 
 
-def test_an_empty_sam_mask_falls_back_to_the_priors_mask(tiny_store, monkeypatch):
+def test_an_empty_sam_mask_falls_back_to_the_priors_mask(tiny_runtime, monkeypatch):
     import core.masking.maskers as maskers
     from core.masking.sam_predict import predict as real_predict
 
@@ -156,7 +156,7 @@ def test_an_empty_sam_mask_falls_back_to_the_priors_mask(tiny_store, monkeypatch
         return pred
 
     monkeypatch.setattr("core.masking.sam_predict.predict", predict_nothing)
-    masker = build_masker("auto", tiny_store, device="cpu")
+    masker = build_masker("auto", tiny_runtime, device="cpu")
     image, truth = S.product_on_plain(240, 320)
     result = masker.compute(Photo(pixels=image))
     expected = maskers.PriorMasker(maskers.get_prior("classic")).compute(Photo(pixels=image))

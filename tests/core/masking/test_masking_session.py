@@ -96,8 +96,8 @@ def test_bad_edits_are_refused_clearly(bottle):
         MaskSession(photo, GrabCutBackend(photo), initial=_result(truth[:-1]))
 
 
-def test_sam_session_encodes_once_and_feeds_logits_back(tiny_store, encoder_calls):
-    masker = build_masker("sam", tiny_store, device="cpu")
+def test_sam_session_encodes_once_and_feeds_logits_back(tiny_runtime, encoder_calls):
+    masker = build_masker("sam", tiny_runtime, device="cpu")
     image, _ = S.product_on_plain(241, 333)
     photo = Photo(pixels=image)
     auto = masker.compute(photo)
@@ -134,8 +134,8 @@ def test_sam_session_encodes_once_and_feeds_logits_back(tiny_store, encoder_call
     assert len(encoder_calls) == 1 and masker.cache.hits >= 1
 
 
-def test_sam_click_feedback_is_the_previous_steps_logits(tiny_store):
-    masker = build_masker("sam", tiny_store, device="cpu")
+def test_sam_click_feedback_is_the_previous_steps_logits(tiny_runtime):
+    masker = build_masker("sam", tiny_runtime, device="cpu")
     image, _ = S.product_on_plain(200, 200)
     session = masker.session(Photo(pixels=image))
     session.add_click(100, 100)
@@ -151,8 +151,8 @@ def test_sam_click_feedback_is_the_previous_steps_logits(tiny_store):
     assert np.array_equal(seen[1], logits_after_first)
 
 
-def test_sam_session_on_a_mask_from_file_prompts_with_that_mask(tiny_store):
-    masker = build_masker("sam", tiny_store, device="cpu")
+def test_sam_session_on_a_mask_from_file_prompts_with_that_mask(tiny_runtime):
+    masker = build_masker("sam", tiny_runtime, device="cpu")
     image, truth = S.product_on_plain(180, 240)
     photo = Photo(pixels=image)
     session = masker.session(photo, initial=_result(truth, source="file", score=1.0))

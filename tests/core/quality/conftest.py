@@ -13,14 +13,6 @@ def quality_models_dir(tiny_diffusion_models_dir: Path) -> Path:
     return tiny_diffusion_models_dir
 
 
-@pytest.fixture
-def quality_store(quality_models_dir: Path, tmp_path: Path):
-    """A store that finds only the tiny models: no downloads, no Hugging Face cache."""
-    from core.models.store import ModelStore
-
-    return ModelStore(quality_models_dir, offline=True, download_dir=tmp_path / "downloads", use_hf_cache=False)
-
-
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.core.quality.clip_factory import build_tiny_clip

@@ -15,6 +15,7 @@ from core.errors import ModelMissingError
 from core.images import save_image
 from core.quality.evaluate import EvalConfig, run_eval
 from core.quality.metric import expansion
+from core.runtime import Runtime
 
 PRODUCT = (200, 40, 30)
 
@@ -50,7 +51,7 @@ def test_eval_plain_engines_writes_csv_markdown_and_plot(tmp_path, tiny_clip_dir
     config = EvalConfig(engines=("white", "blur"), seeds=(0, 3), prompt="a red box on a table", masks_dir=masks,
                         resegmenter="classic", clip_model=tiny_clip_dir)
     out = tmp_path / "out"
-    report = run_eval(photos, out, config, store)
+    report = run_eval(photos, out, config, Runtime(store=store))
 
     for name in ("results.csv", "summary.md", "expansion.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
@@ -88,9 +89,8 @@ def test_eval_plain_engines_writes_csv_markdown_and_plot(tmp_path, tiny_clip_dir
         "p0.png", "p1.png", "p2.png"]  # originals' folder untouched
 
 
-def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, quality_store):
+def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, tiny_diffusion_runtime):
     from core.generation.composite import composite
-    from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
     from core.images import load_photo
     from core.jobs import load_mask_file
@@ -99,7 +99,7 @@ def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, quality_store
     out = tmp_path / "out"
     config = EvalConfig(engines=("si2", "si2-controlnet"), seeds=(0, 1), prompt="a red box on marble", steps=2,
                         resolution=64, masks_dir=masks, resegmenter="classic", device="cpu")
-    report = run_eval(photos, out, config, quality_store)
+    report = run_eval(photos, out, config, tiny_diffusion_runtime)
     rows = read_rows(out / "results.csv")
     assert [(r["engine"], r["seed"]) for r in rows] == [("si2", "0"), ("si2", "1"), ("si2-controlnet", "0"),
                                                          ("si2-controlnet", "1")]
@@ -111,7 +111,7 @@ def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, quality_store
     photo = load_photo(photos / "p0.png")
     mask = load_mask_file(masks / "p0.png", photo.size)
     settings = GenerationSettings(prompt="a red box on marble", steps=2, seed=1, resolution=64)
-    again = composite(photo, mask.alpha, get_engine("si2-controlnet", quality_store, "cpu").render(photo, mask, settings)[0])
+    again = composite(photo, mask.alpha, tiny_diffusion_runtime.engine("si2-controlnet", "cpu").render(photo, mask, settings)[0])
     np.testing.assert_array_equal(np.asarray(Image.open(out / rows[3]["image"])), again)
     md = (out / "summary.md").read_text(encoding="utf-8")
     assert "no CLIP model found" in md and "no CLIP score was computed" in md
@@ -125,7 +125,7 @@ def test_missing_models_fail_before_any_output(tmp_path):
     photos, _ = make_folder(tmp_path, n=1, with_masks=0)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     with pytest.raises(ModelMissingError, match="photo-background-generation"):
-        run_eval(photos, tmp_path / "out", EvalConfig(engines=("white", "si2-controlnet")), store)
+        run_eval(photos, tmp_path / "out", EvalConfig(engines=("white", "si2-controlnet")), Runtime(store=store))
     assert not (tmp_path / "out").exists()
 
 

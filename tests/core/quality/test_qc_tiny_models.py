@@ -23,13 +23,12 @@ def scene() -> tuple[Photo, MaskResult]:
     return Photo(pixels=img), MaskResult(mask=m, alpha=m.astype(np.float32), score=1.0, source="file")
 
 
-def test_retries_on_tiny_model_outputs_keep_the_lowest_expansion(quality_store):
+def test_retries_on_tiny_model_outputs_keep_the_lowest_expansion(tiny_diffusion_runtime):
     from core.generation.composite import composite
-    from core.generation.engines import get_engine
     from core.generation.settings import GenerationSettings
 
     photo, mask = scene()
-    engine = get_engine("si2-controlnet", quality_store, "cpu")
+    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
 
     def generate(seed: int) -> np.ndarray:
         settings = GenerationSettings(prompt="a red box on a table", steps=2, seed=seed, resolution=64)

@@ -18,14 +18,14 @@ def sam_models_dir(tmp_path_factory: pytest.TempPathFactory):
     return models_dir
 
 
-def store_for(models_dir, tmp_path):
-    from core.models.store import ModelStore
+def runtime_for(models_dir, tmp_path):
+    from core.runtime import Runtime
 
-    return ModelStore(models_dir, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    return Runtime(models_dir, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
 
 
 def test_auto_uses_tiny_sam_from_the_store_and_prompts_it_from_the_input_mask(sam_models_dir, tmp_path):
-    reseg = build_resegmenter("auto", store_for(sam_models_dir, tmp_path), device="cpu")
+    reseg = build_resegmenter("auto", runtime_for(sam_models_dir, tmp_path), device="cpu")
     assert isinstance(reseg, SamResegmenter) and reseg.name == "sam-tiny"
     encoder_runs = []
     hook = reseg.predictor.model.image_encoder.register_forward_hook(lambda *_: encoder_runs.append(1))
@@ -54,16 +54,16 @@ def test_auto_uses_tiny_sam_from_the_store_and_prompts_it_from_the_input_mask(sa
 
 
 def test_auto_without_sam_weights_falls_back_to_classic(tmp_path):
-    reseg = build_resegmenter("auto", store_for(tmp_path / "empty", tmp_path))
+    reseg = build_resegmenter("auto", runtime_for(tmp_path / "empty", tmp_path))
     assert isinstance(reseg, MaskerResegmenter) and reseg.name == "classic"
     with pytest.raises(ModelMissingError, match="sam-vit_b"):
-        build_resegmenter("sam", store_for(tmp_path / "empty", tmp_path))
+        build_resegmenter("sam", runtime_for(tmp_path / "empty", tmp_path))
     with pytest.raises(ValueError, match="re-segmentation"):
-        build_resegmenter("grabcut", store_for(tmp_path / "empty", tmp_path))
+        build_resegmenter("grabcut", runtime_for(tmp_path / "empty", tmp_path))
 
 
 def test_classic_resegmentation_recovers_a_product_on_a_plain_background(tmp_path):
-    reseg = build_resegmenter("classic", store_for(tmp_path / "empty", tmp_path))
+    reseg = build_resegmenter("classic", runtime_for(tmp_path / "empty", tmp_path))
     img = np.full((120, 160, 3), 245, np.uint8)
     m_in = np.zeros((120, 160), bool)
     m_in[30:90, 50:110] = True
