@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -114,7 +115,10 @@ def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
     assert 2 <= finished <= 12
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"Skipped (already done): {finished}" in done.stdout or finished == 12
+    # A save actor (its own process) may still finish the photo it held after the driver died, so
+    # the re-run skips at least what was on disk at the kill and redoes only the rest.
+    skipped = re.search(r"Skipped \(already done\): (\d+)", done.stdout)
+    assert finished == 12 or (skipped and finished <= int(skipped.group(1)) <= 12), done.stdout[-2000:]
     assert outputs_of(tmp_path / "out") == outputs_of(reference)
 
 
