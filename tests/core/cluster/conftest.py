@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ def s3_endpoint():
     """A real S3 API on localhost: moto's threaded server (no network beyond 127.0.0.1)."""
     moto_server = pytest.importorskip("moto.server")
     pytest.importorskip("s3fs")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in test reports
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

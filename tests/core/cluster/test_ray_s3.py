@@ -26,13 +26,16 @@ pytest.importorskip("s3fs")
 STORE_FILES = {".packshot/project.sqlite", ".packshot/batch.lock"}  # the local batch's own bookkeeping
 
 
+ICC = srgb_icc()  # once: lcms stamps each profile it makes with the time
+
+
 def _rotated_with_metadata(path: Path) -> None:
     """A JPEG stored on its side (EXIF orientation 6) with camera EXIF and an ICC profile."""
     exif = Image.Exif()
     exif[0x010F], exif[0x0110], exif[0x0112] = "Canon", "EOS R5", 6
     exif[0x8769] = {0x9003: "2024:05:06 07:08:09"}
     Image.fromarray(np.ascontiguousarray(np.rot90(product_photo(120, 90), 1))).save(
-        path, exif=exif, icc_profile=srgb_icc(), quality=95)
+        path, exif=exif, icc_profile=ICC, quality=95)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -68,8 +71,9 @@ def test_s3_batch_equals_the_local_batch_and_resumes_from_the_recipes_on_s3(loca
         bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
     bucket.fs.put_file(str(photos / "shot.jpg"), f"{bucket.name}/photos/nested/skipped.jpg")  # not listed: as locally
 
-    assert main(["batch", str(photos), "--out", str(tmp_path / "local"), "--engine", "white", "--no-progress"]) == 0
-    argv = ["batch", bucket.uri("photos"), "--out", bucket.uri("out/"), "--engine", "white", "--ray",
+    assert main(["batch", str(photos), "--out", str(tmp_path / "local"), "--engine", "white", "--format", "auto",
+                 "--no-progress"]) == 0  # auto: JPEG in, JPEG out (recipe in XMP); PNG in, PNG out (iTXt)
+    argv = ["batch", bucket.uri("photos"), "--out", bucket.uri("out/"), "--engine", "white", "--format", "auto", "--ray",
             "--no-progress", *bucket.cli_options]
     assert main(argv) == 0
     assert "Done: 4" in capsys.readouterr().out
@@ -94,7 +98,7 @@ def test_s3_batch_equals_the_local_batch_and_resumes_from_the_recipes_on_s3(loca
         assert [s.replace(uri, local_path) for s in _segments(remote[name])] == _segments(local[name]), name
     with Image.open(tmp_path / "fetched" / "shot.jpg") as im:
         assert im.size == (120, 90) and im.getexif().get(0x010F) == "Canon"  # upright, EXIF kept
-        assert im.info.get("icc_profile") == srgb_icc()
+        assert im.info.get("icc_profile") == ICC
     with Image.open(tmp_path / "fetched" / "flat_000.png") as im:
         assert RECIPE_KEY in im.info
 
@@ -116,20 +120,46 @@ def test_a_corrupt_object_is_named_in_failures_csv_on_s3_and_the_rest_finish(loc
     for path in write_photos(tmp_path / "in", 2, size=(120, 90)):
         bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
     bucket.fs.pipe_file(f"{bucket.name}/photos/broken.jpg", b"not a jpeg at all")
-    job = RayBatch(bucket.uri("photos"), tmp_path / "out", JobSettings.from_flat(dict(engine="white")),
-                   storage_options=bucket.options)  # S3 in, a local folder out
+    job = RayBatch(bucket.uri("photos"), bucket.uri("out"), JobSettings.from_flat(dict(engine="white")),
+                   storage_options=bucket.options)
     summary = job.run()
     assert sorted(summary.done) == ["item_000.jpg", "item_001.jpg"]
     [(name, reason)] = summary.failed
-    assert name == "broken.jpg" and "broken.jpg" in reason
-    assert "broken.jpg" in (tmp_path / "out" / ".packshot" / "failures.csv").read_text()
-
-    job = RayBatch(bucket.uri("photos"), bucket.uri("out"), JobSettings.from_flat(dict(engine="white")),
-                   storage_options=bucket.options)  # S3 in, S3 out: failures.csv on S3
-    summary = job.run()
-    assert [n for n, _ in summary.failed] == ["broken.jpg"] and len(summary.done) == 2
+    assert name == "broken.jpg" and "broken.jpg" in reason and "not an image" in reason
     failures = bucket.fs.cat_file(f"{bucket.name}/out/.packshot/failures.csv").decode()
     assert failures.splitlines()[0] == "file,reason" and "broken.jpg" in failures and "item_000" not in failures
+    assert sorted(bucket.fs.ls(f"{bucket.name}/out/", detail=False)) == \
+        [f"{bucket.name}/out/{n}" for n in (".packshot", "item_000.png", "item_001.png")]
+
+
+@pytest.mark.slow
+def test_one_side_local_the_other_on_s3(local_ray, bucket, tmp_path):
+    """S3 in, a local folder out (failures.csv there), and a local folder in, S3 out: the local batch's outputs."""
+    from core.cluster.ray_batch import RayBatch
+    from core.jobs import BatchJob
+    from tests.core.batch_helpers import no_models_store
+
+    photos = write_photos(tmp_path / "in", 2, size=(120, 90))
+    for path in photos:
+        bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
+    bucket.fs.pipe_file(f"{bucket.name}/photos/broken.jpg", b"not a jpeg at all")
+    settings = JobSettings.from_flat(dict(engine="white"))
+    assert BatchJob(tmp_path / "in", tmp_path / "local", settings, model_store=no_models_store(tmp_path)).run().ok
+
+    summary = RayBatch(bucket.uri("photos"), tmp_path / "out", settings, storage_options=bucket.options).run()
+    assert len(summary.done) == 2 and [n for n, _ in summary.failed] == ["broken.jpg"]
+    assert "broken.jpg" in (tmp_path / "out" / ".packshot" / "failures.csv").read_text()
+    summary = RayBatch(tmp_path / "in", bucket.uri("out"), settings, storage_options=bucket.options).run()
+    assert len(summary.done) == 2 and not summary.failed
+    for path in photos:
+        name = path.with_suffix(".png").name
+        local = read_recipe(tmp_path / "local" / name)
+        assert read_recipe(tmp_path / "out" / name).input_path == bucket.uri(f"photos/{path.name}")
+        bucket.fs.get_file(f"{bucket.name}/out/{name}", str(tmp_path / "fetched" / name))
+        assert read_recipe(tmp_path / "fetched" / name) == local  # the same input path: byte for byte
+        assert (tmp_path / "fetched" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+        with Image.open(tmp_path / "out" / name) as a, Image.open(tmp_path / "local" / name) as b:
+            assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def _error_line(argv: list[str], capsys) -> str:
