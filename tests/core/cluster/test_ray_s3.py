@@ -61,29 +61,34 @@ def _segments(data: bytes) -> list[bytes]:
     return [*out, data[i:]]
 
 
-def test_s3_batch_equals_the_local_batch_and_resumes_from_the_recipes_on_s3(local_ray, bucket, tmp_path, capsys):
+def test_s3_batch_equals_the_local_batch_names_failures_and_resumes_from_s3(local_ray, bucket, tmp_path, capsys):
     photos = tmp_path / "in"
     write_photos(photos, 2, size=(120, 90))
     write_photos(photos, 1, size=(100, 80), fmt="png", prefix="flat")
     _rotated_with_metadata(photos / "shot.jpg")
     (photos / "notes.txt").write_text("not a photo")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
     for path in photos.iterdir():
         bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
     bucket.fs.put_file(str(photos / "shot.jpg"), f"{bucket.name}/photos/nested/skipped.jpg")  # not listed: as locally
 
     assert main(["batch", str(photos), "--out", str(tmp_path / "local"), "--engine", "white", "--format", "auto",
-                 "--no-progress"]) == 0  # auto: JPEG in, JPEG out (recipe in XMP); PNG in, PNG out (iTXt)
+                 "--no-progress"]) == 1  # auto: JPEG in, JPEG out (recipe in XMP); PNG in, PNG out (iTXt)
     argv = ["batch", bucket.uri("photos"), "--out", bucket.uri("out/"), "--engine", "white", "--format", "auto", "--ray",
             "--no-progress", *bucket.cli_options]
-    assert main(argv) == 0
-    assert "Done: 4" in capsys.readouterr().out
+    assert main(argv) == 1  # broken.jpg failed; the rest finished
+    said = capsys.readouterr().out
+    assert "Done: 4   Skipped (already done): 0   Failed: 1" in said and "broken.jpg" in said, said
+    failures = bucket.fs.cat_file(f"{bucket.name}/out/.packshot/failures.csv").decode()
+    assert failures.splitlines()[0] == "file,reason" and failures.splitlines()[1].startswith("broken.jpg,")
+    assert len(failures.splitlines()) == 2 and "not an image" in failures
 
     bucket.fs.get(f"{bucket.name}/out/", str(tmp_path / "fetched"), recursive=True)
     local, remote = _files(tmp_path / "local"), _files(tmp_path / "fetched")
-    assert sorted(remote) == sorted(set(local) - STORE_FILES)  # the same names, masks included
+    assert sorted(remote) == sorted(set(local) - STORE_FILES | {".packshot/failures.csv"})  # the same names, masks included
     outputs = [name for name in remote if "/" not in name]
     assert sorted(outputs) == ["flat_000.png", "item_000.jpg", "item_001.jpg", "shot.jpg"]
-    for name in remote:
+    for name in sorted(set(remote) - {".packshot/failures.csv"}):
         if name not in outputs:
             assert remote[name] == local[name], name  # masks: byte for byte
             continue
@@ -105,31 +110,27 @@ def test_s3_batch_equals_the_local_batch_and_resumes_from_the_recipes_on_s3(loca
     # Resume: nothing is rendered again; a lost output (and only it) is made again.
     before = {name: bucket.fs.info(f"{bucket.name}/out/{name}")["LastModified"] for name in outputs}
     bucket.fs.rm_file(f"{bucket.name}/out/item_001.jpg")
-    assert main(argv) == 0
+    assert main(argv) == 1
     said = capsys.readouterr().out
-    assert "Done: 1   Skipped (already done): 3" in said, said
+    assert "Done: 1   Skipped (already done): 3   Failed: 1" in said, said
     for name in outputs:
         info = bucket.fs.info(f"{bucket.name}/out/{name}", refresh=True)
         assert (info["LastModified"] == before[name]) == (name != "item_001.jpg"), name
     assert bucket.fs.cat_file(f"{bucket.name}/out/item_001.jpg") == remote["item_001.jpg"]
 
 
-def test_a_corrupt_object_is_named_in_failures_csv_on_s3_and_the_rest_finish(local_ray, bucket, tmp_path):
-    from core.cluster.ray_batch import RayBatch
+def test_an_object_gone_between_listing_and_reading_fails_that_photo_by_its_uri(bucket, tmp_path):
+    from core.cluster.remote import RemotePhotoJob
+    from core.jobs.context import JobContext
+    from tests.core.batch_helpers import no_models_store
 
-    for path in write_photos(tmp_path / "in", 2, size=(120, 90)):
-        bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
-    bucket.fs.pipe_file(f"{bucket.name}/photos/broken.jpg", b"not a jpeg at all")
-    job = RayBatch(bucket.uri("photos"), bucket.uri("out"), JobSettings.from_flat(dict(engine="white")),
-                   storage_options=bucket.options)
-    summary = job.run()
-    assert sorted(summary.done) == ["item_000.jpg", "item_001.jpg"]
-    [(name, reason)] = summary.failed
-    assert name == "broken.jpg" and "broken.jpg" in reason and "not an image" in reason
-    failures = bucket.fs.cat_file(f"{bucket.name}/out/.packshot/failures.csv").decode()
-    assert failures.splitlines()[0] == "file,reason" and "broken.jpg" in failures and "item_000" not in failures
-    assert sorted(bucket.fs.ls(f"{bucket.name}/out/", detail=False)) == \
-        [f"{bucket.name}/out/{n}" for n in (".packshot", "item_000.png", "item_001.png")]
+    inputs, outputs = Tree.at(bucket.uri("photos"), bucket.options), Tree.at(bucket.uri("out"), bucket.options)
+    context = JobContext(JobSettings.from_flat(dict(engine="white")), model_store=no_models_store(tmp_path))
+    job = RemotePhotoJob(inputs.mirror / "gone.jpg", outputs.mirror, context, stem="gone", inputs=inputs,
+                         outputs=outputs)
+    assert not job.done_by_recipe()
+    outcome = job.guarded(job.read)
+    assert outcome.status == "failed" and f"{bucket.uri('photos/gone.jpg')}: not found" in outcome.message
 
 
 @pytest.mark.slow
@@ -151,6 +152,7 @@ def test_one_side_local_the_other_on_s3(local_ray, bucket, tmp_path):
     assert "broken.jpg" in (tmp_path / "out" / ".packshot" / "failures.csv").read_text()
     summary = RayBatch(tmp_path / "in", bucket.uri("out"), settings, storage_options=bucket.options).run()
     assert len(summary.done) == 2 and not summary.failed
+    (tmp_path / "fetched").mkdir()
     for path in photos:
         name = path.with_suffix(".png").name
         local = read_recipe(tmp_path / "local" / name)
