@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from core.cluster.storage import Tree
+from core.cluster.storage import Tree, local_path_of
 from core.errors import PackshotError
 from core.images import write_atomic
 from core.jobs.batch import BatchJob
@@ -133,8 +133,9 @@ class RayBatch:
 
             self.batch: BatchJob = RemoteBatchJob(self.input_tree, self.output_tree, settings,
                                                   model_store=model_store)
-        else:  # two folders: exactly the local batch's job
-            self.batch = BatchJob(input_dir, out_dir, settings, model_store=model_store)
+        else:  # two folders (file:// read as one): exactly the local batch's job
+            self.batch = BatchJob(local_path_of(input_dir), local_path_of(out_dir), settings,
+                                  model_store=model_store)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.render_gpus = render_gpus
 
@@ -205,14 +206,14 @@ class RayBatch:
         """``.packshot/failures.csv``: every failed photo by name and why (rewritten each run). Returns
         where it went (a path or URI), None when there was nothing to say."""
         target = self.batch.out_dir / ".packshot" / FAILURES_FILE
-        remote = self.output_tree.remote
-        if not summary.failed and not (self.output_tree.read_if_exists(target, head=1) is not None if remote
-                                       else target.exists()):
-            return None
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["file", "reason"])
         writer.writerows(summary.failed)
-        if remote:
+        if self.output_tree.remote:
+            if not summary.failed and self.output_tree.read_if_exists(target, head=1) is None:
+                return None
             return self.output_tree.write_bytes(target, buffer.getvalue().encode())
+        if not summary.failed and not target.exists():
+            return None
         return str(write_atomic(target, buffer.getvalue().encode()))

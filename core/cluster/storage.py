@@ -200,19 +200,19 @@ class Tree:
     # -- errors --------------------------------------------------------------------------
     def error(self, exc: BaseException, uri: str, *, reading: bool) -> PackshotError:
         """One line naming ``uri`` and what to do; a ``_NotFound`` for a missing object."""
+        if isinstance(exc, PackshotError):
+            return exc
         kind = ImageReadError if reading else ImageWriteError
         protocol = uri.split("://", 1)[0]
         name = type(exc).__name__
-        if isinstance(exc, PackshotError):
-            return exc
         if isinstance(exc, FileNotFoundError):
-            return _NotFound(f"{uri}: not found ({self._missing_what(uri)}).")
+            return _NotFound(f"{uri}: not found ({self._missing_what()}).")
         if isinstance(exc, PermissionError) or "Credentials" in name:
             hint = CREDENTIAL_HINTS.get(protocol, "check the credentials fsspec uses for it")
             return kind(f"{uri}: access denied or no credentials ({exc}); {hint}.")
         return kind(f"{uri}: {'cannot read it' if reading else 'cannot write it'} ({name}: {exc}).")
 
-    def _missing_what(self, uri: str) -> str:
+    def _missing_what(self) -> str:
         """Which part is missing: for an object store, its bucket or the key/prefix under it."""
         fs, root = self.fs
         bucket = root.split("/", 1)[0]

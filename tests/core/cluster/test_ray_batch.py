@@ -33,8 +33,8 @@ def test_white_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, capsys):
     write_photos(tmp_path / "in", 4, size=(120, 90))
     assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "local"), "--engine", "white",
                  "--no-progress"]) == 0
-    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "ray"), "--engine", "white",
-                 "--ray", "--no-progress"]) == 0
+    assert main(["batch", str(tmp_path / "in"), "--out", f"file://{tmp_path / 'ray'}", "--engine", "white",
+                 "--ray", "--no-progress"]) == 0  # file:// is the folder itself
     said = capsys.readouterr().out
     assert "on a local Ray runtime" in said and "Done: 4" in said
     local, distributed = outputs_of(tmp_path / "local"), outputs_of(tmp_path / "ray")
