@@ -166,6 +166,18 @@ class RayBatch:
             "render_actors": max(1, int(gpus)) if want_gpu else 1,
         }
 
+    def rows(self) -> list[dict]:
+        """One row per photo, as the read stage takes it."""
+        return [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""}
+                for job in self.batch.photo_jobs(self.batch.photos)]
+
+    def stage_kwargs(self, threads: int) -> dict:
+        """What every stage's actor is built from (plain data: it travels to the actors)."""
+        return {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
+                "threads": threads,
+                "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
+                if self.remote else None}
+
     def run(self, on_photo: Optional[Callable[[PhotoOutcome], None]] = None) -> BatchSummary:
         ray = import_ray()
         if self.batch.context is None:
@@ -176,12 +188,7 @@ class RayBatch:
                      ignore_reinit_error=True)
         self.batch.cleanup_partials()
         plan = self._plan(ray)
-        jobs = self.batch.photo_jobs(self.batch.photos)
-        rows = [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""} for job in jobs]
-        common = {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
-                  "threads": plan["threads"],
-                  "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
-                  if self.remote else None}
+        rows, common = self.rows(), self.stage_kwargs(plan["threads"])
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
         ds = ds.map(ReadStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
         ds = ds.map(MaskStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])

@@ -18,6 +18,7 @@ from core.cluster.storage import HEAD_BYTES, Tree
 from core.errors import PackshotError
 from core.images import Photo, decode_photo
 from core.jobs.batch import BatchJob
+from core.jobs.outcomes import PhotoOutcome
 from core.jobs.photo import PhotoJob, PhotoWork
 from core.progress import CancelToken, ProgressCallback, no_progress
 from core.recipe import Recipe, embeds_in_file, encode_output, recipe_in_image, sidecar_path
@@ -78,7 +79,7 @@ class RemotePhotoJob(PhotoJob):
 
     # -- masks: computed and snapshotted locally as ever, then put next to the outputs -------
     def mask_stage(self, work: PhotoWork, progress: ProgressCallback = no_progress,
-                   cancel: Optional[CancelToken] = None) -> Any:
+                   cancel: Optional[CancelToken] = None) -> Optional[PhotoOutcome]:
         try:
             return super().mask_stage(work, progress, cancel)
         finally:

@@ -7,6 +7,7 @@ by the recipes on S3; a corrupt object named in failures.csv on S3; clear lines 
 from __future__ import annotations
 
 import json
+import pickle
 import struct
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image
 from core.cli.main import main
 from core.cluster.storage import Tree, parse_storage_options
 from core.errors import PackshotError
-from core.jobs import JobSettings
+from core.jobs import BatchSummary, JobSettings
 from core.recipe import RECIPE_KEY, read_recipe
 from tests.core.batch_helpers import product_photo, srgb_icc, write_photos
 
@@ -133,25 +134,43 @@ def test_an_object_gone_between_listing_and_reading_fails_that_photo_by_its_uri(
     assert outcome.status == "failed" and f"{bucket.uri('photos/gone.jpg')}: not found" in outcome.message
 
 
-@pytest.mark.slow
-def test_one_side_local_the_other_on_s3(local_ray, bucket, tmp_path):
-    """S3 in, a local folder out (failures.csv there), and a local folder in, S3 out: the local batch's outputs."""
-    from core.cluster.ray_batch import RayBatch
+def _stages_in_process(inp, out, options: dict, store) -> BatchSummary:
+    """Each photo through the four stage objects the Ray actors are, in turn, here in this process."""
+    from core.cluster.ray_batch import MaskStage, RayBatch, ReadStage, RenderStage, SaveStage
+
+    batch = RayBatch(inp, out, JobSettings.from_flat(dict(engine="white")), storage_options=options,
+                     model_store=store)
+    batch.prepare()
+    stages = [stage(**batch.stage_kwargs(threads=0)) for stage in (ReadStage, MaskStage, RenderStage, SaveStage)]
+    summary = BatchSummary(engine="white")
+    for row in batch.rows():
+        for stage in stages:
+            row = stage(row)
+        summary.record(pickle.loads(row["outcome"]))
+    batch.write_failures(summary)
+    batch.batch.release()
+    return summary
+
+
+def test_one_side_local_the_other_on_s3(bucket, tmp_path):
+    """S3 in, a local folder out (failures.csv there); a local folder in, S3 out: the local batch's outputs."""
     from core.jobs import BatchJob
     from tests.core.batch_helpers import no_models_store
 
+    store = no_models_store(tmp_path)
     photos = write_photos(tmp_path / "in", 2, size=(120, 90))
     for path in photos:
         bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
     bucket.fs.pipe_file(f"{bucket.name}/photos/broken.jpg", b"not a jpeg at all")
-    settings = JobSettings.from_flat(dict(engine="white"))
-    assert BatchJob(tmp_path / "in", tmp_path / "local", settings, model_store=no_models_store(tmp_path)).run().ok
+    assert BatchJob(tmp_path / "in", tmp_path / "local", JobSettings.from_flat(dict(engine="white")),
+                    model_store=store).run().ok
 
-    summary = RayBatch(bucket.uri("photos"), tmp_path / "out", settings, storage_options=bucket.options).run()
+    summary = _stages_in_process(bucket.uri("photos"), tmp_path / "out", bucket.options, store)
     assert len(summary.done) == 2 and [n for n, _ in summary.failed] == ["broken.jpg"]
     assert "broken.jpg" in (tmp_path / "out" / ".packshot" / "failures.csv").read_text()
-    summary = RayBatch(tmp_path / "in", bucket.uri("out"), settings, storage_options=bucket.options).run()
+    summary = _stages_in_process(tmp_path / "in", bucket.uri("out"), bucket.options, store)
     assert len(summary.done) == 2 and not summary.failed
+    assert bucket.fs.ls(f"{bucket.name}/out/.packshot/masks/used")
     (tmp_path / "fetched").mkdir()
     for path in photos:
         name = path.with_suffix(".png").name
@@ -162,6 +181,8 @@ def test_one_side_local_the_other_on_s3(local_ray, bucket, tmp_path):
         assert (tmp_path / "fetched" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
         with Image.open(tmp_path / "out" / name) as a, Image.open(tmp_path / "local" / name) as b:
             assert np.array_equal(np.asarray(a), np.asarray(b))
+    summary = _stages_in_process(tmp_path / "in", bucket.uri("out"), bucket.options, store)
+    assert len(summary.skipped) == 2 and not summary.done  # resumed from the recipes in the bucket
 
 
 def _error_line(argv: list[str], capsys) -> str:
