@@ -96,7 +96,14 @@ def load_photo(path: Path | str) -> Photo:
         raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror}).") from exc
     if size == 0:
         raise ImageReadError(f"{path.name}: the file is empty (0 bytes).")
-    data = path.read_bytes()
+    return decode_photo(path.read_bytes(), path)
+
+
+def decode_photo(data: bytes, path: Path | str) -> Photo:
+    """Decode a photo's bytes (read from anywhere: a file, an object store) named ``path`` in messages."""
+    path = Path(path)
+    if not data:
+        raise ImageReadError(f"{path.name}: the file is empty (0 bytes).")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

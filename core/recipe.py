@@ -19,14 +19,14 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 from xml.sax.saxutils import escape
 
 import numpy as np
 
 from core import __version__
 from core.errors import PackshotError
-from core.images import image_format, save_image, write_atomic
+from core.images import encode_image, image_format, write_atomic
 
 RECIPE_KEY = "packshot:recipe"
 RECIPE_VERSION = 1
@@ -149,50 +149,70 @@ def recipe_from_xmp(xmp: bytes | str) -> Optional[Recipe]:
 
 def write_sidecar(output_path: Path, recipe: Recipe) -> Path:
     """Atomic JSON sidecar (temp file + rename), so a kill never leaves half a recipe."""
-    text = json.dumps(json.loads(recipe.to_json()), indent=2, ensure_ascii=False) + "\n"
-    return write_atomic(sidecar_path(output_path), text.encode("utf-8"))
+    return write_atomic(sidecar_path(output_path), sidecar_bytes(recipe))
 
 
-def save_output(path: Path | str, pixels: np.ndarray, recipe: Recipe, *, icc_profile: Optional[bytes] = None,
-                exif: Optional[bytes] = None) -> Path:
-    """Write an output with its recipe inside (PNG text, XMP otherwise), or beside it when it does not fit.
-
-    The quality is the recipe's (so a replay encodes exactly alike); a stale sidecar is removed when
-    the recipe went inside the file. Returns ``path``."""
-    path = Path(path)
+def encode_output(path: Path | str, pixels: np.ndarray, recipe: Recipe, *, icc_profile: Optional[bytes] = None,
+                  exif: Optional[bytes] = None) -> tuple[bytes, Optional[bytes]]:
+    """An output's bytes with its recipe inside (PNG text, XMP otherwise), and the sidecar's bytes when the
+    recipe does not fit (None when it went inside). The quality is the recipe's, so a replay encodes alike."""
     fmt = image_format(path)
     text = text_chunks(recipe) if fmt == "PNG" else None
     xmp = recipe_xmp(recipe) if fmt in _XMP_FORMATS else None
     if fmt == "JPEG" and xmp is not None and len(xmp) > _JPEG_XMP_LIMIT:
         xmp = None
-    embedded = text is not None or xmp is not None
-    if not embedded:
-        write_sidecar(path, recipe)
-    save_image(path, pixels, icc_profile=icc_profile, text=text, exif=exif, xmp=xmp,
-               quality=recipe.quality or DEFAULT_QUALITY)
-    if embedded:
+    sidecar = None if text is not None or xmp is not None else sidecar_bytes(recipe)
+    data = encode_image(pixels, fmt, icc_profile=icc_profile, text=text, exif=exif, xmp=xmp,
+                        quality=recipe.quality or DEFAULT_QUALITY)
+    return data, sidecar
+
+
+def sidecar_bytes(recipe: Recipe) -> bytes:
+    return (json.dumps(json.loads(recipe.to_json()), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def save_output(path: Path | str, pixels: np.ndarray, recipe: Recipe, *, icc_profile: Optional[bytes] = None,
+                exif: Optional[bytes] = None) -> Path:
+    """Write an output with its recipe inside, or beside it when it does not fit (``encode_output``).
+
+    The sidecar is written before the image, so an image never lacks its recipe; a stale sidecar is
+    removed when the recipe went inside the file. Returns ``path``."""
+    path = Path(path)
+    data, sidecar = encode_output(path, pixels, recipe, icc_profile=icc_profile, exif=exif)
+    if sidecar is not None:
+        write_atomic(sidecar_path(path), sidecar)
+    write_atomic(path, data)
+    if sidecar is None:
         sidecar_path(path).unlink(missing_ok=True)
     return path
+
+
+def recipe_in_image(source: Path | BinaryIO, name: str) -> Optional[Recipe]:
+    """The recipe inside an image (PNG text chunk or XMP), None when it holds none. ``source``: a file or
+    its bytes (the head is enough: the recipe precedes the pixels); ``name`` for messages."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as im:
+            if im.format == "PNG":
+                if isinstance(im.info.get(RECIPE_KEY), str):  # before the pixels: a file's head is enough
+                    return Recipe.from_json(im.info[RECIPE_KEY])
+                text = dict(getattr(im, "text", {}) or {})
+                if RECIPE_KEY in text:
+                    return Recipe.from_json(text[RECIPE_KEY])
+            xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+            return recipe_from_xmp(xmp) if xmp else None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise PackshotError(f"{name}: cannot read it ({exc}).") from exc
 
 
 def read_recipe(output_path: Path | str) -> Recipe:
     """The recipe of an output: from inside the file (PNG text chunk or XMP), else from its sidecar."""
     output_path = Path(output_path)
     if embeds_in_file(output_path) and output_path.is_file():
-        from PIL import Image
-
-        try:
-            with Image.open(output_path) as im:
-                if im.format == "PNG":
-                    text = dict(getattr(im, "text", {}) or {})
-                    if RECIPE_KEY in text:
-                        return Recipe.from_json(text[RECIPE_KEY])
-                xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-                found = recipe_from_xmp(xmp) if xmp else None
-                if found is not None:
-                    return found
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise PackshotError(f"{output_path.name}: cannot read it ({exc}).") from exc
+        found = recipe_in_image(output_path, output_path.name)
+        if found is not None:
+            return found
     side = sidecar_path(output_path)
     if side.is_file():
         return Recipe.from_json(side.read_text(encoding="utf-8"))

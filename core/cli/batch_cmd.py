@@ -30,10 +30,10 @@ def register(subparsers: Any) -> None:
         epilog="Templates: see resources/templates.json (e.g. --template marble). Prompt variables: {name} "
                "(from the file name), {caption} and any column of the --vars CSV keyed by file name. "
                "Sizes (--size): " + _preset_help())
-    p.add_argument("input_dir", metavar="INPUT_DIR", type=Path, nargs="?",
-                   help="folder of JPEG/PNG/WebP/TIFF/HEIC photos")
-    p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=Path,
-                   help="output folder (created; holds the project store .packshot/)")
+    p.add_argument("input_dir", metavar="INPUT_DIR", type=path_or_uri, nargs="?",
+                   help="folder of JPEG/PNG/WebP/TIFF/HEIC photos (with --ray also a URI: s3://bucket/photos)")
+    p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=path_or_uri,
+                   help="output folder (created; holds the project store .packshot/; with --ray also a URI)")
     p.add_argument("--list-templates", action="store_true", help="print the prompt templates and exit")
     # Every job setting is an option, generated from JobSettings (its help, flag, default and choices).
     add_arguments(p, JobSettings, groups=CLI_GROUPS)
@@ -43,7 +43,17 @@ def register(subparsers: Any) -> None:
     g.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run the photos as Ray Data stages: alone, on a local Ray runtime; with ADDRESS (or "
                         "RAY_ADDRESS), on that cluster. Needs the extra: pip install 'packshot[cluster]'")
+    g.add_argument("--storage-option", action="append", metavar="KEY=VALUE", default=[],
+                   help="with --ray and an s3://, gs://, az://... URI: an fsspec option for it, e.g. "
+                        "endpoint_url=http://minio:9000 (repeatable; credentials come from the environment)")
     p.set_defaults(func=run_batch)
+
+
+def path_or_uri(text: str) -> Path | str:
+    """A local path, or a URI kept as text (``Path`` would fold ``s3://b`` into ``s3:/b``)."""
+    if text.startswith("file://"):
+        return Path(text[len("file://"):])
+    return text if "://" in text else Path(text)
 
 
 def _preset_help() -> str:
@@ -110,6 +120,11 @@ def run_batch(args: argparse.Namespace) -> int:
     runtime = Runtime(settings.machine.models_dir)  # this command's models, loaded once
     if getattr(args, "ray", None) is not None:
         return _run_on_ray(args, settings, runtime)
+    for where in (args.input_dir, args.out_dir):
+        if isinstance(where, str):  # the local batch keeps its project store (SQLite) in a real folder
+            raise PackshotError(f"{where}: URIs are read and written by the Ray batch: add --ray (a local Ray "
+                                "runtime on this machine; pip install 'packshot[cluster]'), or mount the bucket "
+                                "and pass its path.")
     dist = Distributed(args.device)
     say = print if dist.is_main else (lambda *a, **k: None)
     job = BatchJob(args.input_dir, args.out_dir, settings, process_index=dist.index, num_processes=dist.count,
@@ -202,7 +217,10 @@ def _run_on_ray(args: argparse.Namespace, settings: JobSettings, runtime: Any) -
     from core.cluster.ray_batch import RayBatch, import_ray
 
     import_ray()  # says what to install before any work
-    job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None, runtime=runtime)
+    from core.cluster.storage import parse_storage_options
+
+    job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None, runtime=runtime,
+                   storage_options=parse_storage_options(args.storage_option))
     try:
         job.prepare()
     except BaseException:

@@ -10,6 +10,10 @@ recipes and names are exactly those of ``packshot batch``. There is no shared da
 is done when its outputs exist and their recipes carry this job's key (``PhotoJob.done_by_recipe``),
 so a re-run after a killed driver skips them and loses only the photos that were in flight.
 Per-photo failures are reported by name (summary and ``.packshot/failures.csv``), never fatal.
+
+Input and output may each be a local (or mounted) folder or a URI fsspec opens (``s3://bucket/photos``;
+see ``core.cluster.storage``): the stages then read the photos' bytes and write outputs, masks and
+``failures.csv`` through fsspec, with the same names and bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+from core.cluster.storage import Tree, local_path_of
 from core.errors import PackshotError
 from core.images import write_atomic
 from core.jobs.batch import BatchJob
@@ -45,14 +50,10 @@ def import_ray() -> Any:
     return ray
 
 
-def _remote_uri(text: str) -> bool:
-    return "://" in str(text) and not str(text).startswith("file://")
-
-
 class _Stage:
     """One photo per call; the job context (and its models) is built once per actor."""
 
-    def __init__(self, settings: dict, out_dir: str, threads: int = 0) -> None:
+    def __init__(self, settings: dict, out_dir: str, threads: int = 0, trees: Optional[dict] = None) -> None:
         if threads:
             import torch
 
@@ -64,8 +65,15 @@ class _Stage:
         self.runtime = Runtime(job_settings.machine.models_dir)  # this actor's own models
         self.context = JobContext(job_settings, runtime=self.runtime)
         self.out_dir = Path(out_dir)
+        # Set when input or output is a URI; the trees' file systems are opened once per actor.
+        self.trees = {k: Tree.from_dict(v) for k, v in trees.items()} if trees else None
 
     def job(self, row: dict) -> Any:
+        if self.trees is not None:
+            from core.cluster.remote import RemotePhotoJob
+
+            return RemotePhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"],
+                                  inputs=self.trees["input"], outputs=self.trees["output"])
         from core.jobs.photo import PhotoJob
 
         return PhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"])
@@ -119,20 +127,26 @@ class RayBatch:
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
                  address: Optional[str] = None, render_gpus: Optional[float] = None,
-                 runtime: Any = None) -> None:
-        for where in (input_dir, out_dir):
-            if _remote_uri(str(where)):
-                raise PackshotError(f"{where}: Packshot's Ray batch reads and writes folders that every node "
-                                    "mounts (a local or shared file system path); object-store URIs are not "
-                                    "supported yet. Mount the bucket (e.g. with s3fs or gcsfuse) and pass its path.")
-        self.batch = BatchJob(input_dir, out_dir, settings, runtime=runtime)
+                 runtime: Any = None, storage_options: Optional[dict] = None) -> None:
+        self.input_tree = Tree.at(input_dir, storage_options)
+        self.output_tree = Tree.at(out_dir, storage_options)
+        self.remote = self.input_tree.remote or self.output_tree.remote
+        if self.remote:
+            from core.cluster.remote import RemoteBatchJob
+
+            self.batch: BatchJob = RemoteBatchJob(self.input_tree, self.output_tree, settings,
+                                                  runtime=runtime)
+        else:  # two folders (file:// read as one): exactly the local batch's job
+            self.batch = BatchJob(local_path_of(input_dir), local_path_of(out_dir), settings,
+                                  runtime=runtime)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.render_gpus = render_gpus
 
     def prepare(self) -> None:
         """The local batch's checks (inputs, templates, models, name clashes), then the folder's lock."""
         self.batch.prepare(dry_run=True)
-        self.batch.out_dir.mkdir(parents=True, exist_ok=True)
+        if not self.output_tree.remote:
+            self.batch.out_dir.mkdir(parents=True, exist_ok=True)
         self.batch.lock()
 
     @property
@@ -155,6 +169,18 @@ class RayBatch:
             "render_actors": max(1, int(gpus)) if want_gpu else 1,
         }
 
+    def rows(self) -> list[dict]:
+        """One row per photo, as the read stage takes it."""
+        return [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""}
+                for job in self.batch.photo_jobs(self.batch.photos)]
+
+    def stage_kwargs(self, threads: int) -> dict:
+        """What every stage's actor is built from (plain data: it travels to the actors)."""
+        return {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
+                "threads": threads,
+                "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
+                if self.remote else None}
+
     def run(self, on_photo: Optional[Callable[[PhotoOutcome], None]] = None) -> BatchSummary:
         ray = import_ray()
         if self.batch.context is None:
@@ -165,10 +191,7 @@ class RayBatch:
                      ignore_reinit_error=True)
         self.batch.cleanup_partials()
         plan = self._plan(ray)
-        jobs = self.batch.photo_jobs(self.batch.photos)
-        rows = [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""} for job in jobs]
-        common = {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
-                  "threads": plan["threads"]}
+        rows, common = self.rows(), self.stage_kwargs(plan["threads"])
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
         ds = ds.map(ReadStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
         ds = ds.map(MaskStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
@@ -189,13 +212,18 @@ class RayBatch:
             self.batch.release()
         return summary
 
-    def write_failures(self, summary: BatchSummary) -> Optional[Path]:
-        """``.packshot/failures.csv``: every failed photo by name and why (rewritten each run)."""
+    def write_failures(self, summary: BatchSummary) -> Optional[str]:
+        """``.packshot/failures.csv``: every failed photo by name and why (rewritten each run). Returns
+        where it went (a path or URI), None when there was nothing to say."""
         target = self.batch.out_dir / ".packshot" / FAILURES_FILE
-        if not summary.failed and not target.exists():
-            return None
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["file", "reason"])
         writer.writerows(summary.failed)
-        return write_atomic(target, buffer.getvalue().encode())
+        if self.output_tree.remote:
+            if not summary.failed and self.output_tree.read_if_exists(target, head=1) is None:
+                return None
+            return self.output_tree.write_bytes(target, buffer.getvalue().encode())
+        if not summary.failed and not target.exists():
+            return None
+        return str(write_atomic(target, buffer.getvalue().encode()))

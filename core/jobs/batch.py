@@ -63,12 +63,7 @@ class BatchJob:
 
     def prepare(self, *, dry_run: bool = False) -> None:
         """Everything that can fail for the whole batch fails here, before any photo is touched."""
-        if not self.input_dir.is_dir():
-            raise ImageReadError(f"Input folder not found: {self.input_dir}")
-        in_root, out_root = self.input_dir.resolve(), self.out_dir.resolve()
-        if out_root == in_root:
-            raise PackshotError("--out must not be the input folder: originals are never written.")
-        self.photos = list_photos(self.input_dir)
+        self.photos = self.list_inputs()
         s = self.settings
         if s.masks.masks_dir and not Path(s.masks.masks_dir).is_dir():
             raise ImageReadError(f"--masks folder not found: {s.masks.masks_dir}")
@@ -99,6 +94,15 @@ class BatchJob:
         if self.is_main:
             self.lock()
         self.project.add_photos(self.photos)
+
+    def list_inputs(self) -> list[Path]:
+        """The input folder's photos, sorted (core.cluster lists an object store's instead)."""
+        if not self.input_dir.is_dir():
+            raise ImageReadError(f"Input folder not found: {self.input_dir}")
+        in_root, out_root = self.input_dir.resolve(), self.out_dir.resolve()
+        if out_root == in_root:
+            raise PackshotError("--out must not be the input folder: originals are never written.")
+        return list_photos(self.input_dir)
 
     def lock(self) -> None:
         """Hold OUT_DIR/.packshot/batch.lock until ``release()``: a second batch on the same folder would

@@ -163,14 +163,22 @@ class PhotoJob:
     # -- the stages: run in turn here, on separate workers by core.cluster --------------------
     def read(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> PhotoWork:
         progress(Progress("photo", 0, 4, f"{self.name}: reading"))
-        photo = load_photo(self.path)
-        sha = file_sha256(self.path)
+        photo, sha = self.load_input()
         photo_id = self._photo_id()
         if self.project is not None and photo_id is not None:
             self.project.set_photo_info(photo_id, sha256=sha, width=photo.size[0], height=photo.size[1])
         prompt, negative = self.prompt()
         check(cancel)
         return PhotoWork(photo=photo, sha=sha, prompt=prompt, negative=negative, outputs=self.outputs())
+
+    def load_input(self) -> tuple[Photo, str]:
+        """The photo and its sha256 (core.cluster reads them from an object store instead)."""
+        return load_photo(self.path), self.input_sha()
+
+    @property
+    def source(self) -> str:
+        """Where the original lives, as its recipe names it."""
+        return str(self.path)
 
     def mask_stage(self, work: PhotoWork, progress: ProgressCallback = no_progress,
                    cancel: Optional[CancelToken] = None) -> Optional[PhotoOutcome]:
@@ -221,7 +229,7 @@ class PhotoJob:
         for i, ((final, seed_used, qc_record), out) in enumerate(zip(work.rendered, work.outputs)):
             check(cancel)
             single = ctx.generation_settings(work.prompt, work.negative, [seed_used])
-            recipe = Recipe(input_path=str(self.path), input_sha256=work.sha, engine=ctx.engine_name,
+            recipe = Recipe(input_path=self.source, input_sha256=work.sha, engine=ctx.engine_name,
                             seed=seed_used, variant=i + 1, prompt=work.prompt, negative_prompt=work.negative,
                             template=ctx.template.name, settings=single.to_dict(), models=models,
                             mask={"path": os.path.relpath(work.used_mask, out.parent), "source": work.mask.source,
@@ -250,19 +258,26 @@ class PhotoJob:
 
         How a run on many machines (no shared database) resumes: the outputs themselves are the record.
         """
-        from core.recipe import read_recipe
-
         if self.context.settings.output.redo or self.seeds is not None:
             return False
         try:
-            sha = file_sha256(self.path)
+            sha = self.input_sha()
             for out in self.outputs():
-                recipe = read_recipe(out) if out.is_file() else None
+                recipe = self.recipe_of(out)
                 if recipe is None or recipe.job_key != self.context.job_key or recipe.input_sha256 != sha:
                     return False
         except (OSError, PackshotError):
             return False
         return True
+
+    def input_sha(self) -> str:
+        return file_sha256(self.path)
+
+    def recipe_of(self, out: Path) -> Optional[Recipe]:
+        """The recipe of an existing output, None when there is no output (raises for one without)."""
+        from core.recipe import read_recipe
+
+        return read_recipe(out) if out.is_file() else None
 
     def _mask(self, photo: Photo, sha: str, notes: list[str], cancel: Optional[CancelToken]
               ) -> tuple[Any, Path, str]:

@@ -1,11 +1,16 @@
 """Photos per minute: the single-process batch vs the same batch on a local Ray runtime.
 
     python -m tests.benchmarks.bench_ray [--white 200] [--generative 20] [--size 2000x1500]
+    python -m tests.benchmarks.bench_ray --scaling-table --seconds-per-image S [--ray-overhead F]
 
 White engine at ``--size`` and the tiny SI2 + ControlNet (random weights, 128 px canvas, 20
 steps). Ray's time includes starting the runtime and its actors: that is what a user waits for.
-The scaling rows are on paper: per-GPU throughput (from ``--gpu-seconds-per-image``, e.g. the
-generation benchmark's GPU figure) times GPU actors, less the measured Ray overhead.
+
+``--scaling-table`` measures nothing: it prints throughput on paper for 1, 8 and 64 generation
+actors from a measured per-image time ``S`` (e.g. ``bench_generation --device cuda``'s figure for
+one GPU) and a Ray overhead fraction ``F`` of that time. It assumes one generation actor per GPU,
+CPU stages sized to keep the GPUs fed (about 4 cores per GPU for decoding, masks and encoding),
+object-store bandwidth that is not the bottleneck, and leaves out Ray's fixed start (~15 s a run).
 """
 
 from __future__ import annotations
@@ -41,14 +46,40 @@ def run_pair(inp: Path, work: Path, flat: dict, store: ModelStore) -> tuple[floa
     return local, distributed
 
 
+ACTORS = (1, 8, 64)
+
+
+def scaling_table(seconds_per_image: float, overhead: float = 0.0, unit: str = "GPU") -> str:
+    """Images per minute and hour, and hours per 100,000 images, for 1, 8 and 64 actors (a Markdown table)."""
+    per_actor = 60.0 / (seconds_per_image * (1.0 + overhead))  # images per minute of one actor
+    lines = [f"On paper: {seconds_per_image:g} s per image per actor, Ray overhead {overhead:.0%} of it; one "
+             f"generation actor per {unit}, CPU stages keeping them fed, storage not the bottleneck, "
+             "Ray's fixed start (~15 s a run) left out.", "",
+             f"| {unit}s | images/min | images/hour | hours per 100,000 images |", "|---|---|---|---|"]
+    for n in ACTORS:
+        rate = per_actor * n
+        lines.append(f"| {n} | {rate:,.2f} | {rate * 60:,.0f} | {100_000 / (rate * 60):,.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--white", type=int, default=200)
     parser.add_argument("--generative", type=int, default=20)
     parser.add_argument("--size", default="2000x1500")
-    parser.add_argument("--gpu-seconds-per-image", type=float, default=0.0,
-                        help="measured per-image time of one GPU (0: leave the paper rows out)")
+    parser.add_argument("--scaling-table", action="store_true",
+                        help="print throughput on paper for 1, 8 and 64 actors from --seconds-per-image; no runs")
+    parser.add_argument("--seconds-per-image", type=float, default=0.0,
+                        help="measured time of one image on one generation actor (one GPU)")
+    parser.add_argument("--ray-overhead", type=float, default=0.0,
+                        help="Ray's cost per image as a fraction of --seconds-per-image (0.05: 5 %%)")
+    parser.add_argument("--unit", default="GPU", help="what one actor runs on, for the table's header")
     args = parser.parse_args(argv)
+    if args.scaling_table:
+        if args.seconds_per_image <= 0:
+            parser.error("--scaling-table needs --seconds-per-image S (a measured figure, > 0)")
+        print(scaling_table(args.seconds_per_image, args.ray_overhead, args.unit))
+        return 0
     width, height = (int(v) for v in args.size.split("x"))
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     rows = []
@@ -74,11 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'job':<34}{'local /min':>11}{'Ray /min':>10}{'Ray overhead':>14}")
     for name, n, local, dist in rows:
         print(f"{name:<34}{n / local * 60:>11.1f}{n / dist * 60:>10.1f}{(dist / local - 1) * 100:>13.0f}%")
-    if args.gpu_seconds_per_image:
-        per_gpu = 60 / args.gpu_seconds_per_image
-        print(f"\nOn paper, {args.gpu_seconds_per_image:.2f} s per image per GPU actor:")
-        for gpus in (1, 8, 64):
-            print(f"  {gpus:>3} GPUs: {per_gpu * gpus:,.0f} images/min")
     return 0
 
 

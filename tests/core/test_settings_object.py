@@ -17,7 +17,7 @@ from core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, no_models_store, write_photos
 
 # Options of `packshot batch` that are about this run of the command, not job settings.
-RUN_ONLY = {"input_dir", "out_dir", "list_templates", "dry_run", "no_progress", "ray", "help"}  # how to run, not what
+RUN_ONLY = {"input_dir", "out_dir", "list_templates", "dry_run", "no_progress", "ray", "storage_option", "help"}  # how to run, not what
 
 
 def _batch_parser() -> argparse.ArgumentParser:
