@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 
 # Tiny diffusion models in the real on-disk formats, built once per test session.
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir, tiny_diffusion_store  # noqa: E402, F401
+from tests.factories.sd2_fixtures import tiny_sd2_models_dir, tiny_sd2_store  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

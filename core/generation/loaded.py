@@ -48,6 +48,17 @@ def get_loaded(folder: Path, device: Any, dtype: Any) -> LoadedModels:
         return _ENTRIES[key]
 
 
+def get_loaded_sd2(folder: Path, device: Any, dtype: Any) -> Any:
+    """SD2 base + 4-channel ControlNet from ``folder`` (the sd2-controlnet engine), kept like the rest."""
+    from core.generation.sd2_components import LoadedSD2ControlNet
+
+    key = ("sd2-controlnet", str(Path(folder).resolve()), str(device), str(dtype))
+    with _LOCK:
+        if key not in _ENTRIES:
+            _ENTRIES[key] = LoadedSD2ControlNet(Path(folder), device, dtype)
+        return _ENTRIES[key]
+
+
 def unload_all() -> None:
     """Drop every loaded model (tests; the GUI after the user switches models folder)."""
     with _LOCK:

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from core.generation.engines.base import BackgroundEngine
 
-GENERATIVE = ("si2-controlnet", "si2")
+GENERATIVE = ("si2-controlnet", "si2", "sd2-controlnet")
 PLAIN = ("white", "color", "gradient", "blur", "image")
 ENGINE_NAMES = GENERATIVE + PLAIN
 
@@ -16,6 +16,10 @@ _LOCK = threading.Lock()
 
 
 def _build(name: str, store: Any, device: str, model: Optional[str]) -> BackgroundEngine:
+    if name == "sd2-controlnet":  # the paper's ablation: SD2 base + a 4-channel ControlNet the user trained
+        from core.generation.engines.sd2_controlnet import SD2ControlNetEngine
+
+        return SD2ControlNetEngine(store, device, model_id=model)
     if name in GENERATIVE:
         from core.generation.engines.diffusion import DiffusionEngine
 
@@ -45,7 +49,7 @@ def get_engine(name: str, store: Any = None, device: str = "auto", model: Option
         if store is None:
             raise ValueError(f"The '{name}' engine needs a model store.")
         key = (name, str(getattr(store, "models_dir", None)), str(getattr(store, "download_dir", id(store))),
-               device, model if name == "si2-controlnet" else None)
+               device, model if name in ("si2-controlnet", "sd2-controlnet") else None)
     else:
         key = (name,)
     with _LOCK:
