@@ -395,7 +395,7 @@ class TemplatesPanel(QWidget):
                        self.render_quality, self.prompt_edit, self.negative_edit):
             widget.setEnabled(generative)
         self.cn_scale.setEnabled(effective == "si2-controlnet")
-        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet"))
+        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet", "sd2-controlnet"))
         self.qc_retries.setEnabled(generative)
         self.colour_btn.setEnabled(engine == "color")
         self.image_btn.setEnabled(engine == "image")

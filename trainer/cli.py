@@ -23,17 +23,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="fine-tune the background model on your own product photos",
         description="Mode 'controlnet' trains only the ControlNet (SI2 frozen), as in the paper; mode 'lora' "
-                    "trains a small style adapter on the SI2 UNet on top of the paper's model. The result "
+                    "trains a small style adapter on the SI2 UNet on top of the paper's model; mode "
+                    "'sd2-controlnet' trains the paper's ablation, a text-to-image ControlNet on SD2 base "
+                    "(stable-diffusion-2-base) with the object cut-out as control image, used with "
+                    "`packshot batch --engine sd2-controlnet --model NAME`. The result "
                     "appears in `packshot models list` under NAME and is used with `packshot batch --model NAME`. "
                     f"Needs at least {MIN_USABLE_PHOTOS} usable photos.")
     parser.add_argument("data_dir", type=Path, help="folder of your product photos (captions.csv optional)")
     parser.add_argument("--name", required=True, help="name of the new model")
     parser.add_argument("--mode", default="controlnet", choices=MODES)
-    parser.add_argument("--base", default="photo-background-generation", help="model to start from")
+    parser.add_argument("--base", default=None, help="model to start from (default: photo-background-generation; "
+                                                     "stable-diffusion-2-base for --mode sd2-controlnet)")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=4, help="per GPU")
     parser.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: paper 5e-6; LoRA 1e-4)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: paper 5e-6; LoRA 1e-4; sd2-controlnet 5e-6)")
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--checkpoint-every", type=int, default=500)
