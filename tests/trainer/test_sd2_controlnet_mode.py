@@ -139,3 +139,20 @@ def test_loss_falls_when_overfitting_four_photos(sd2_store, tiny_models, brand_p
     before = fixed_loss(tiny_sd2_models_dir / "stable-diffusion-2-base", samples, 64, mode="sd2-controlnet")
     after = fixed_loss(folder, samples, 64, mode="sd2-controlnet")
     assert after < 0.9 * before, (before, after)
+
+
+@pytest.mark.slow
+def test_held_out_photos_get_validation_grids_and_an_eval_of_the_trained_ablation(sd2_store, tiny_models, tmp_path):
+    from tests.trainer.conftest import make_photos
+
+    data, masks = make_photos(tmp_path / "five", tmp_path / "five-masks", count=5)
+    events = []
+    config = _config((data, masks), name="ablation-validated", steps=2, checkpoint_every=2, holdout=1,
+                     validation_steps=2)
+    train_controlnet(config, sd2_store, report=events.append)
+    work = run_dir(tiny_models, "ablation-validated")
+    grids = sorted(p.name for p in (work / "validation").glob("*.png"))
+    assert grids == ["step-0000000.png", "step-0000002.png"]  # the start (a fresh ControlNet) and the end
+    [result] = [e for e in events if e["event"] == "eval"]
+    # No paper weights in this store: the trained ablation alone, on the held-out photo, without failures.
+    assert [(r["engine"], r["n"], r["failed"]) for r in result["rows"]] == [("sd2-controlnet@ablation-validated", 1, 0)]
