@@ -57,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
     from tqdm import tqdm
 
     from core.models.store import ModelStore
@@ -68,8 +70,11 @@ def _run(args: argparse.Namespace) -> int:
                          checkpoint_every=args.checkpoint_every, masks_dir=args.masks, captions_file=args.captions,
                          caption_template=args.caption_template, device=args.device, seed=args.seed)
     bars: dict[str, tqdm] = {}
+    main = os.environ.get("RANK", "0") == "0"  # under `accelerate launch` only the first process talks
 
     def show(p) -> None:
+        if not main:
+            return
         if p.stage == "estimate":
             tqdm.write(p.message)
             return
@@ -78,7 +83,9 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(p.message)
 
     def report(event: dict) -> None:
-        for problem in event.get("problems", []) if event.get("event") == "data" else []:
+        if event.get("event") == "checkpoint":  # reported by the one process that writes it
+            tqdm.write(f"checkpoint at step {event['step']}: {event['path']}")
+        for problem in event.get("problems", []) if event.get("event") == "data" and main else []:
             tqdm.write(f"skipped: {problem}")
 
     store = ModelStore(args.models_dir)
@@ -92,8 +99,24 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+        _leave_process_group()
+    if not main:
+        return 0
     print(f"Model '{args.name}' is ready in {folder}. Use it with: packshot batch PHOTOS --model {args.name}")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under ``accelerate launch``: leave the process group before exiting (a process exiting with gloo's
+    threads still running aborts)."""
+    import sys
+
+    if "torch.distributed" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _blip_captions(config, store) -> Path:

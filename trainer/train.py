@@ -165,6 +165,7 @@ class _Run:
                                              generator=torch.Generator().manual_seed(config.seed))
         self.model, self.optimizer, self.loader = accelerator.prepare(self.mode.module, optimizer, loader)
         self.batch = batch
+        self.draws_seen: list[int] = []  # the draws this process trained on in this session (processes.json)
 
     # -- one step ------------------------------------------------------------------------------
     def micro_loss(self, batch):
@@ -202,6 +203,8 @@ class _Run:
         acc = self.accelerator
         total = 0.0
         for i, batch in enumerate(batches):
+            if "draw" in batch:
+                self.draws_seen.extend(int(d) for d in batch["draw"])
             last = i == len(batches) - 1
             ctx = acc.no_sync(self.model) if not last else _null()
             with ctx:  # gradients are all-reduced once per optimizer step, not per micro-batch
@@ -211,6 +214,8 @@ class _Run:
         acc.clip_grad_norm_(self.mode.trainable_parameters(self.model), self.config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if acc.num_processes > 1:  # the step's loss over every process's share of the batch, not this one's alone
+            total = acc.reduce(torch.tensor(total, device=acc.device), reduction="mean").item()
         if not torch.isfinite(torch.tensor(total)):
             raise PackshotError(f"Training diverged (loss {total}); lower the learning rate.")
         return total
@@ -270,6 +275,17 @@ class _Run:
         every = self.config.validate_every or self.config.checkpoint_every
         return step % every == 0 or step == self.config.steps
 
+    def record_processes(self) -> None:
+        """``processes.json`` in the run folder: which draws each process trained on in this session."""
+        from accelerate.utils import gather_object
+
+        mine = {"index": self.accelerator.process_index, "pid": os.getpid(), "start_step": self.start_step,
+                "draws": self.draws_seen}
+        everyone = gather_object([mine]) if self.accelerator.num_processes > 1 else [mine]
+        if self.main:
+            (self.work / "processes.json").write_text(json.dumps(
+                {"num_processes": self.accelerator.num_processes, "processes": everyone}, indent=1))
+
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int) -> None:
         import torch
@@ -284,7 +300,8 @@ class _Run:
         tmp.mkdir(parents=True)
         self.mode.save(self.accelerator.unwrap_model(self.model), tmp)
         torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save({"step": torch.tensor(step), **_rng_state()}, tmp / "state.pt")
+        torch.save({"step": torch.tensor(step), "process_index": torch.tensor(self.accelerator.process_index),
+                    "num_processes": torch.tensor(self.accelerator.num_processes), **_rng_state()}, tmp / "state.pt")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)  # a checkpoint exists completely or not at all
         for old in _checkpoints(self.work, self.config.mode)[:-KEEP_CHECKPOINTS]:
@@ -370,6 +387,7 @@ def train_controlnet(config: TrainConfig, store, *, progress: ProgressCallback =
         if losses is not None:
             losses.close()
     run.accelerator.wait_for_everyone()
+    run.record_processes()
     final = _latest_checkpoint(run.work, config.mode)[1]
     if not run.main:
         return run.models_root / config.name
