@@ -58,8 +58,9 @@ class SD2ControlNetEngine(DiffusionEngine):
             raise ModelMissingError(
                 "The sd2-controlnet engine (the paper's SD2 + ControlNet ablation) runs a ControlNet you train; "
                 f"none is in your models folder. Train one with `{TRAIN_HINT}`, then pass --model NAME.")
-        raise PackshotError(f"Several SD2 ControlNet models are in your models folder ({', '.join(found)}); "
-                            "choose one with --model (eval: sd2-controlnet@NAME).")
+        # Missing in the sense that no one model is named: the app shows it where it shows missing weights.
+        raise ModelMissingError(f"Several SD2 ControlNet models are in your models folder ({', '.join(found)}); "
+                                "choose one with --model (eval: sd2-controlnet@NAME).")
 
     def resolve_folder(self) -> Path:
         return self.store.path(self.resolve_model_id())

@@ -23,7 +23,8 @@ def test_engines_are_cached_by_name_and_unknown_names_are_refused(tmp_path):
         get_engine("sdxl")
     with pytest.raises(ValueError, match="needs a model store"):
         get_engine("si2")
-    assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "white", "color", "gradient", "blur", "image"}
+    assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "sd2-controlnet", "white", "color", "gradient", "blur",
+                                 "image"}
 
 
 def test_color_and_gradient():

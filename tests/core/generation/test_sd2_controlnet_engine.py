@@ -131,3 +131,8 @@ def test_several_trained_models_need_a_choice(tmp_path, tiny_sd2_models_dir):
     with pytest.raises(PackshotError, match="sd2-a, sd2-b"):
         get_engine("sd2-controlnet", store, "cpu").model_ids  # noqa: B018
     assert json.loads((tmp_path / "models" / "sd2-a" / "model_index.json").read_text())["controlnet"]
+
+
+def test_the_papers_engine_points_an_sd2_model_to_its_own_engine(tiny_sd2_store):
+    with pytest.raises(IncompatibleModelError, match="--engine sd2-controlnet"):
+        get_engine("si2-controlnet", tiny_sd2_store, "cpu", model=SD2_CONTROLNET_ID).models()
