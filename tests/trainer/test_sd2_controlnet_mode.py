@@ -156,3 +156,27 @@ def test_held_out_photos_get_validation_grids_and_an_eval_of_the_trained_ablatio
     [result] = [e for e in events if e["event"] == "eval"]
     # No paper weights in this store: the trained ablation alone, on the held-out photo, without failures.
     assert [(r["engine"], r["n"], r["failed"]) for r in result["rows"]] == [("sd2-controlnet@ablation-validated", 1, 0)]
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_the_target_follows_the_base_schedulers_prediction_type(tmp_path, brand_photos, monkeypatch,
+                                                               prediction_type):
+    from diffusers import DDPMScheduler
+
+    from tests.factories.sd2_controlnet import build_sd2_components, save_sd2_base_folder
+
+    base_dir = tmp_path / "bases"
+    save_sd2_base_folder(base_dir / "stable-diffusion-2-base",
+                         build_sd2_components("tiny", with_controlnet=False, prediction_type=prediction_type))
+    (tmp_path / "mine").mkdir()
+    store = ModelStore(tmp_path / "mine", offline=True, download_dir=base_dir, use_hf_cache=False)
+    velocities = []
+    original = DDPMScheduler.get_velocity
+
+    def recording(self, sample, noise, timesteps):
+        velocities.append(self.config.prediction_type)
+        return original(self, sample, noise, timesteps)
+
+    monkeypatch.setattr(DDPMScheduler, "get_velocity", recording)
+    train_controlnet(_config(brand_photos, name=f"target-{prediction_type}", steps=2), store)
+    assert velocities == ([] if prediction_type == "epsilon" else ["v_prediction"] * 2)  # one per micro-batch
