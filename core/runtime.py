@@ -103,13 +103,14 @@ class Runtime:
         self._sam: LoadOnce[tuple, LoadedSam] = LoadOnce("SAM models")
         self._onnx: LoadOnce[tuple, Any] = LoadOnce("ONNX sessions")
         self._tiny_decoders: LoadOnce[tuple, Any] = LoadOnce("tiny decoders")
+        self._sd2: LoadOnce[tuple, Any] = LoadOnce("SD2 ControlNet models")
 
     def __repr__(self) -> str:
         return f"Runtime(models_dir={self.store.models_dir}, loaded={self.loaded()})"
 
     @property
     def _caches(self) -> tuple[LoadOnce, ...]:
-        return self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders
+        return self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders, self._sd2
 
     def loaded(self) -> dict[str, int]:
         """How many things of each kind are loaded (for logs, tests and the app's status)."""
@@ -149,6 +150,13 @@ class Runtime:
 
         key = (str(Path(folder).resolve()), str(device), str(dtype))
         return self._diffusion.get(key, lambda: loaded.LoadedModels(Path(folder), device, dtype))
+
+    def sd2_controlnet(self, folder: Path, device: Any, dtype: Any) -> Any:
+        """SD2 base + the 4-channel cut-out ControlNet of ``folder`` (the ``sd2-controlnet`` ablation)."""
+        from core.generation.sd2_components import LoadedSD2ControlNet
+
+        key = (str(Path(folder).resolve()), str(device), str(dtype))
+        return self._sd2.get(key, lambda: LoadedSD2ControlNet(Path(folder), device, dtype))
 
     def tiny_decoder(self, device: Any, dtype: Any) -> Optional[Any]:
         """TAESD for previews when its weights are in the store, else None (previews use the full VAE)."""

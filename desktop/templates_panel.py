@@ -396,8 +396,8 @@ class TemplatesPanel(QWidget):
         for widget in (self.steps, self.guidance, self.scheduler, self.resolution, self.variants,
                        self.render_quality, self.prompt_edit, self.negative_edit):
             widget.setEnabled(generative)
-        self.cn_scale.setEnabled(effective == "si2-controlnet")
-        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet"))
+        self.cn_scale.setEnabled(effective in ("si2-controlnet", "sd2-controlnet"))
+        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet", "sd2-controlnet"))
         self.qc_retries.setEnabled(generative)
         self.colour_btn.setEnabled(engine == "color")
         self.image_btn.setEnabled(engine == "image")
@@ -408,8 +408,8 @@ class TemplatesPanel(QWidget):
 
     def _engine_note(self, engine: str, effective: str) -> str:
         if engine == "auto":
-            if effective == "si2-controlnet":
-                return "auto: generated backgrounds (si2-controlnet)."
+            if effective in ("si2-controlnet", "sd2-controlnet"):  # sd2-controlnet: --model names an SD2 ControlNet
+                return f"auto: generated backgrounds ({effective})."
             return (f"auto: white background, since the weights of '{_escape(self.model() or CONTROLNET_MODEL)}' "
                     "are not on this machine (File ▸ Models… gets them).")
         lacking = self.missing_models()

@@ -31,7 +31,8 @@ from desktop.trainer_captions import CaptionsPage
 from desktop.trainer_run import ProcessWatcher, TrainPage
 
 MODE_LABELS = {"controlnet": "Paper's ControlNet (9-channel, SI2 frozen)",
-               "lora": "Brand style: LoRA on the SI2 UNet (small, quick)"}
+               "lora": "Brand style: LoRA on the SI2 UNet (small, quick)",
+               "sd2-controlnet": "Paper's ablation: ControlNet on SD2 base (4-channel, cut-out control)"}
 
 
 def _folder_row(edit: QLineEdit, parent: QWidget, title: str) -> QHBoxLayout:

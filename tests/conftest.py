@@ -21,6 +21,7 @@ from tests.factories.diffusion_fixtures import (  # noqa: E402, F401
     tiny_diffusion_runtime,
     tiny_diffusion_store,
 )
+from tests.factories.sd2_fixtures import tiny_sd2_models_dir, tiny_sd2_store  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

@@ -23,17 +23,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="fine-tune the background model on your own product photos",
         description="Mode 'controlnet' trains only the ControlNet (SI2 frozen), as in the paper; mode 'lora' "
-                    "trains a small style adapter on the SI2 UNet on top of the paper's model. The result "
+                    "trains a small style adapter on the SI2 UNet on top of the paper's model; mode "
+                    "'sd2-controlnet' trains the paper's ablation, a text-to-image ControlNet on SD2 base "
+                    "(stable-diffusion-2-base) with the object cut-out as control image, used with "
+                    "`packshot batch --engine sd2-controlnet --model NAME`. The result "
                     "appears in `packshot models list` under NAME and is used with `packshot batch --model NAME`. "
                     f"Needs at least {MIN_USABLE_PHOTOS} usable photos.")
     parser.add_argument("data_dir", type=Path, help="folder of your product photos (captions.csv optional)")
     parser.add_argument("--name", required=True, help="name of the new model")
     parser.add_argument("--mode", default="controlnet", choices=MODES)
-    parser.add_argument("--base", default="photo-background-generation", help="model to start from")
+    parser.add_argument("--base", default=None, help="model to start from (default: photo-background-generation; "
+                                                     "stable-diffusion-2-base for --mode sd2-controlnet)")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=4, help="per GPU")
     parser.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: paper 5e-6; LoRA 1e-4)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: paper 5e-6; LoRA 1e-4; sd2-controlnet 5e-6)")
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--checkpoint-every", type=int, default=500)
@@ -53,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
     from tqdm import tqdm
 
     from core.runtime import Runtime
@@ -64,8 +70,11 @@ def _run(args: argparse.Namespace) -> int:
                          checkpoint_every=args.checkpoint_every, masks_dir=args.masks, captions_file=args.captions,
                          caption_template=args.caption_template, device=args.device, seed=args.seed)
     bars: dict[str, tqdm] = {}
+    main = os.environ.get("RANK", "0") == "0"  # under `accelerate launch` only the first process talks
 
     def show(p) -> None:
+        if not main:
+            return
         if p.stage == "estimate":
             tqdm.write(p.message)
             return
@@ -74,7 +83,9 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(p.message)
 
     def report(event: dict) -> None:
-        for problem in event.get("problems", []) if event.get("event") == "data" else []:
+        if event.get("event") == "checkpoint":  # reported by the one process that writes it
+            tqdm.write(f"checkpoint at step {event['step']}: {event['path']}")
+        for problem in event.get("problems", []) if event.get("event") == "data" and main else []:
             tqdm.write(f"skipped: {problem}")
 
     runtime = Runtime(args.models_dir)
@@ -88,8 +99,24 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+        _leave_process_group()
+    if not main:
+        return 0
     print(f"Model '{args.name}' is ready in {folder}. Use it with: packshot batch PHOTOS --model {args.name}")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under ``accelerate launch``: leave the process group before exiting (a process exiting with gloo's
+    threads still running aborts)."""
+    import sys
+
+    if "torch.distributed" not in sys.modules:
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _blip_captions(config, store) -> Path:

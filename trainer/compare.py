@@ -24,8 +24,12 @@ def _link(src: Path, dst: Path) -> None:
 
 def compare_models(heldout: list[Sample], work: Path, runtime, base_id: str, trained_id: str, *, resolution: int,
                    steps: int, seeds: tuple[int, ...], prompt: str, device: str = "auto", progress=None,
-                   cancel=None) -> dict:
-    """Run eval on ``si2-controlnet`` (base) and ``si2-controlnet@trained_id``; a JSON-able summary."""
+                   cancel=None, mode: str = "controlnet") -> dict:
+    """Run eval on ``si2-controlnet`` (base) and ``si2-controlnet@trained_id``; a JSON-able summary.
+
+    For the ablation (``mode`` sd2-controlnet) the base, SD2 base, has no ControlNet to render with: the
+    comparison is the paper's Table 3 instead, the paper's SI2 + ControlNet (when present) vs ``sd2-controlnet@trained_id``.
+    """
     from core.quality.evaluate import EvalConfig, run_eval
 
     photos, masks = work / "heldout" / "photos", work / "heldout" / "masks"
@@ -33,13 +37,18 @@ def compare_models(heldout: list[Sample], work: Path, runtime, base_id: str, tra
     for sample in heldout:
         _link(sample.photo, photos / sample.photo.name)
         _link(sample.mask_png, masks / f"{sample.photo.stem}.png")
-    base_engine = "si2-controlnet" if base_id == "photo-background-generation" else f"si2-controlnet@{base_id}"
-    engines = (base_engine, f"si2-controlnet@{trained_id}")
+    if mode == "sd2-controlnet":
+        paper = runtime.store.available("photo-background-generation")
+        engines = (("si2-controlnet",) if paper else ()) + (f"sd2-controlnet@{trained_id}",)
+        base_id = "photo-background-generation, SI2 + ControlNet" if paper else base_id
+    else:
+        base_engine = "si2-controlnet" if base_id == "photo-background-generation" else f"si2-controlnet@{base_id}"
+        engines = (base_engine, f"si2-controlnet@{trained_id}")
     config = EvalConfig(engines=engines, seeds=tuple(seeds), prompt=prompt, steps=steps, resolution=resolution,
                         masks_dir=masks, device=device, save_images=True)
     kwargs = {"progress": progress} if progress else {}
     report = run_eval(photos, work / "eval", config, runtime, cancel=cancel, **kwargs)
-    labels = {engines[0]: f"base ({base_id})", engines[1]: f"fine-tuned ({trained_id})"}
+    labels = {engines[0]: f"base ({base_id})", engines[-1]: f"fine-tuned ({trained_id})"}
     rows = [{"model": labels.get(s.engine, s.engine), "engine": s.engine, "n": s.n, "failed": s.failed,
              "mean_expansion": s.mean_expansion, "median_expansion": s.median_expansion,
              "mean_iou": s.mean_iou, "mean_clip": s.mean_clip, "mean_seconds": s.mean_seconds}

@@ -168,4 +168,6 @@ class Draws:
             order = list(range(len(self.dataset)))
             random.Random(f"{self.seed}:epoch:{epoch}").shuffle(order)
             self._perms = {epoch: order}
-        return self.dataset.item(self._perms[epoch][pos], random.Random(f"{self.seed}:draw:{draw}"))
+        item = self.dataset.item(self._perms[epoch][pos], random.Random(f"{self.seed}:draw:{draw}"))
+        item["draw"] = draw  # which draw of the sequence: with several processes, each trains on its own share
+        return item

@@ -5,7 +5,9 @@ mask, masked-image latents) the ControlNet also sees, with the background mask a
 AdamW, constant learning rate, grad-norm clip 1.0, 10% empty captions, optional gradient
 accumulation, fp16 mixed precision on CUDA only (fp32 on the CPU, never bf16).
 
-``mode`` picks what trains (see ``trainer.modes``): the paper's ControlNet, or a LoRA on the UNet.
+``mode`` picks what trains (see ``trainer.modes``): the paper's ControlNet, a LoRA on the UNet, or the
+paper's ablation, a 4-channel ControlNet on SD2 base (``sd2-controlnet``: noisy latents only, the object
+cut-out as control image, epsilon or v-prediction as the base's scheduler says).
 Checkpoints (trained part, optimizer state, RNG state) every ``checkpoint_every`` steps and on
 cancel; a rerun resumes at the saved step with the same optimizer state and the same data order.
 Several GPUs: ``accelerate launch --multi_gpu -m core.cli.main train ...`` runs this unchanged
@@ -28,7 +30,7 @@ from core.errors import Cancelled, PackshotError
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from trainer.captions import CaptionSource
 from trainer.dataset import MIN_USABLE_PHOTOS, BrandDataset, Draws, prepare_samples
-from trainer.modes import DEFAULT_LR, MODES, build_mode
+from trainer.modes import DEFAULT_BASE, DEFAULT_LR, MODES, build_mode, mode_class
 from trainer.resources import Estimate, check_disk, checkpoint_bytes, peak_process_memory
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ KEEP_CHECKPOINTS = 2  # older checkpoints are deleted: each one is ~4 GB for the
 class TrainConfig:
     data_dir: Path
     name: str  # the new model's id (its folder name in the models folder)
-    base_model: str = "photo-background-generation"
+    base_model: Optional[str] = None  # None: the mode's base (trainer.modes.DEFAULT_BASE)
     mode: str = "controlnet"  # see trainer.modes.MODES
     steps: int = 1000
     batch_size: int = 4
@@ -68,6 +70,10 @@ class TrainConfig:
     validation_steps: int = 20  # denoising steps per validation render
     compare: bool = True  # with held-out photos: base vs fine-tuned through core's eval at the end
     eval_prompt: str = "a product photo on a clean background"
+
+    def __post_init__(self) -> None:
+        if self.base_model is None:
+            self.base_model = DEFAULT_BASE.get(self.mode, DEFAULT_BASE["controlnet"])
 
     @property
     def lr(self) -> float:
@@ -102,7 +108,6 @@ class _Run:
         from diffusers import DDPMScheduler
 
         from core.devices import pick_device
-        from core.generation.components import load_components
 
         if config.mode not in MODES:
             raise PackshotError(f"Unknown training mode '{config.mode}': choose one of {', '.join(MODES)}.")
@@ -140,7 +145,7 @@ class _Run:
         self.base = store.path(config.base_model)
         self.start_step, resume = _latest_checkpoint(work, config.mode)
         self.frozen_dtype = torch.float16 if accelerator.mixed_precision == "fp16" else torch.float32
-        parts = load_components(self.base, with_controlnet=True)
+        parts = mode_class(config.mode).load_parts(self.base, config.seed)
         self.parts = parts
         self.mode = build_mode(config.mode, parts, resume, accelerator.device, self.frozen_dtype, config.lora_rank)
         if resume is not None:
@@ -164,6 +169,7 @@ class _Run:
                                              generator=torch.Generator().manual_seed(config.seed))
         self.model, self.optimizer, self.loader = accelerator.prepare(self.mode.module, optimizer, loader)
         self.batch = batch
+        self.draws_seen: list[int] = []  # the draws this process trained on in this session (processes.json)
 
     # -- one step ------------------------------------------------------------------------------
     def micro_loss(self, batch):
@@ -174,10 +180,11 @@ class _Run:
         scale = parts.vae.config.scaling_factor
         with torch.no_grad():
             image, background = batch["image"].to(device), batch["background"].to(device)
-            binary = (background >= 0.5).float()  # the UNet's mask channel; the control image stays soft
             latents = parts.vae.encode(image.to(dtype)).latent_dist.sample() * scale
-            masked_latents = parts.vae.encode((image * (binary < 0.5)).to(dtype)).latent_dist.sample() * scale
-            mask_latent = F.interpolate(binary, size=latents.shape[-2:]).to(dtype)
+            if self.mode.inpainting:
+                binary = (background >= 0.5).float()  # the UNet's mask channel; the control image stays soft
+                masked_latents = parts.vae.encode((image * (binary < 0.5)).to(dtype)).latent_dist.sample() * scale
+                mask_latent = F.interpolate(binary, size=latents.shape[-2:]).to(dtype)
             ids = parts.tokenizer(list(batch["caption"]), padding="max_length", truncation=True,
                                   max_length=parts.tokenizer.model_max_length, return_tensors="pt").input_ids
             text = parts.text_encoder(ids.to(device))[0]
@@ -185,12 +192,13 @@ class _Run:
             t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (latents.shape[0],),
                               device=latents.device)
             noisy = self.noise_scheduler.add_noise(latents, noise, t)
-            nine = torch.cat([noisy, mask_latent, masked_latents], dim=1)
+            # SI2's 9 channels (noisy latents, mask, masked-image latents), or SD2 base's 4 noisy-latent channels.
+            model_in = torch.cat([noisy, mask_latent, masked_latents], dim=1) if self.mode.inpainting else noisy
             target = noise if self.noise_scheduler.config.prediction_type == "epsilon" else \
                 self.noise_scheduler.get_velocity(latents, noise, t)
-            control = background.repeat(1, 3, 1, 1).to(dtype)
+            control = self.mode.control_image(image, background).to(dtype)
         with self.accelerator.autocast():
-            pred = self.mode.predict(self.model, nine, t, text, control, dtype)
+            pred = self.mode.predict(self.model, model_in, t, text, control, dtype)
         return F.mse_loss(pred.float(), target.float())
 
     def step(self, batches) -> float:
@@ -199,6 +207,8 @@ class _Run:
         acc = self.accelerator
         total = 0.0
         for i, batch in enumerate(batches):
+            if "draw" in batch:
+                self.draws_seen.extend(int(d) for d in batch["draw"])
             last = i == len(batches) - 1
             ctx = acc.no_sync(self.model) if not last else _null()
             with ctx:  # gradients are all-reduced once per optimizer step, not per micro-batch
@@ -208,6 +218,8 @@ class _Run:
         acc.clip_grad_norm_(self.mode.trainable_parameters(self.model), self.config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if acc.num_processes > 1:  # the step's loss over every process's share of the batch, not this one's alone
+            total = acc.reduce(torch.tensor(total, device=acc.device), reduction="mean").item()
         if not torch.isfinite(torch.tensor(total)):
             raise PackshotError(f"Training diverged (loss {total}); lower the learning rate.")
         return total
@@ -250,13 +262,14 @@ class _Run:
         if not (self.main and self.heldout):
             return
         rng = _rng_state()  # validation must not change what training draws next
-        controlnet = self.accelerator.unwrap_model(self.model) if self.config.mode == "controlnet" \
+        controlnet = self.accelerator.unwrap_model(self.model) if self.mode.trains_controlnet \
             else self.parts.controlnet
         out = self.work / "validation" / f"step-{step:07d}.png"
         with self.accelerator.autocast():
             render_grid(self.parts, controlnet, self.heldout, out, device=self.accelerator.device,
                         dtype=self.frozen_dtype, resolution=self.config.resolution,
-                        seeds=tuple(self.config.validation_seeds), steps=self.config.validation_steps)
+                        seeds=tuple(self.config.validation_seeds), steps=self.config.validation_steps,
+                        pipeline_factory=self.mode.validation_pipeline)
         _restore_rng(rng)
         self.report({"event": "validation", "step": step, "path": str(out)})
 
@@ -265,6 +278,17 @@ class _Run:
             return False
         every = self.config.validate_every or self.config.checkpoint_every
         return step % every == 0 or step == self.config.steps
+
+    def record_processes(self) -> None:
+        """``processes.json`` in the run folder: which draws each process trained on in this session."""
+        from accelerate.utils import gather_object
+
+        mine = {"index": self.accelerator.process_index, "pid": os.getpid(), "start_step": self.start_step,
+                "draws": self.draws_seen}
+        everyone = gather_object([mine]) if self.accelerator.num_processes > 1 else [mine]
+        if self.main:
+            (self.work / "processes.json").write_text(json.dumps(
+                {"num_processes": self.accelerator.num_processes, "processes": everyone}, indent=1))
 
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, step: int) -> None:
@@ -280,7 +304,8 @@ class _Run:
         tmp.mkdir(parents=True)
         self.mode.save(self.accelerator.unwrap_model(self.model), tmp)
         torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save({"step": torch.tensor(step), **_rng_state()}, tmp / "state.pt")
+        torch.save({"step": torch.tensor(step), "process_index": torch.tensor(self.accelerator.process_index),
+                    "num_processes": torch.tensor(self.accelerator.num_processes), **_rng_state()}, tmp / "state.pt")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)  # a checkpoint exists completely or not at all
         for old in _checkpoints(self.work, self.config.mode)[:-KEEP_CHECKPOINTS]:
@@ -367,6 +392,7 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
         if losses is not None:
             losses.close()
     run.accelerator.wait_for_everyone()
+    run.record_processes()
     final = _latest_checkpoint(run.work, config.mode)[1]
     if not run.main:
         return run.models_root / config.name
@@ -376,7 +402,7 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
     if run.heldout and config.compare:
         from trainer.compare import compare_models
 
-        result = compare_models(run.heldout, run.work, runtime, config.base_model, config.name,
+        result = compare_models(run.heldout, run.work, runtime, config.base_model, config.name, mode=config.mode,
                                 resolution=config.resolution, steps=config.validation_steps,
                                 seeds=tuple(config.validation_seeds), prompt=config.eval_prompt,
                                 device=str(run.accelerator.device.type), progress=progress, cancel=cancel)
@@ -455,7 +481,7 @@ def export_model(base: Path, checkpoint: Path, dest: Path, mode: str = "controln
     frozen weights), plus the trained ControlNet, or the base ControlNet and a ``lora`` folder."""
     tmp = dest.with_name(f".tmp-{dest.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    replaced = "controlnet" if mode == "controlnet" else None
+    replaced = "controlnet" if mode != "lora" else None
     for path in base.rglob("*"):
         rel = path.relative_to(base)
         if rel.parts[0] in (replaced, ".cache", "lora") or path.name == "pipeline.py" or not path.is_file() \
@@ -467,10 +493,10 @@ def export_model(base: Path, checkpoint: Path, dest: Path, mode: str = "controln
             os.link(path.resolve(), out)
         except OSError:
             shutil.copy2(path, out)
-    trained = "controlnet" if mode == "controlnet" else "lora"
+    trained = "lora" if mode == "lora" else "controlnet"
     shutil.copytree(checkpoint / trained, tmp / trained)
     index = json.loads((base / "model_index.json").read_text())
-    index["_class_name"] = "StableDiffusionControlNetInpaintPipeline"
+    index["_class_name"] = mode_class(mode).pipeline_class  # SI2 + ControlNet, or SD2 base + ControlNet
     index["controlnet"] = ["diffusers", "ControlNetModel"]
     (tmp / "model_index.json").unlink(missing_ok=True)
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))

@@ -9,14 +9,21 @@ from pathlib import Path
 from trainer.dataset import BrandDataset, Sample
 
 
-def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: int = 0, device: str = "cpu") -> float:
-    """Mean epsilon-MSE of the model in ``folder`` over ``samples`` at spread timesteps, fixed noise."""
+def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: int = 0, device: str = "cpu",
+               mode: str = "controlnet") -> float:
+    """Mean epsilon-MSE of the model in ``folder`` over ``samples`` at spread timesteps, fixed noise.
+
+    ``mode``'s inputs (``trainer.modes``): SI2's 9 channels and the background map, or for ``sd2-controlnet``
+    SD2 base's 4 channels and the cut-out; an SD2 base folder without a ControlNet gets the fresh one training
+    starts from.
+    """
     import torch
     import torch.nn.functional as F
 
-    from core.generation.components import load_components
+    from trainer.modes import mode_class
 
-    parts = load_components(folder, with_controlnet=True)
+    kind = mode_class(mode)
+    parts = _sd2_parts(folder, seed) if mode == "sd2-controlnet" else kind.load_parts(folder, seed)
     for module in parts.modules():
         module.to(device)
     data = BrandDataset(samples, resolution, empty_caption_rate=0.0, seed=seed)
@@ -39,19 +46,34 @@ def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: in
             from diffusers import DDPMScheduler
 
             noisy = DDPMScheduler.from_config(parts.scheduler_config).add_noise(latents, noise, t)
-            nine = torch.cat([noisy, mask, masked], dim=1)
-            down, mid = parts.controlnet(nine, t, encoder_hidden_states=text,
-                                         controlnet_cond=background.repeat(1, 3, 1, 1), return_dict=False)
-            pred = parts.unet(nine, t, encoder_hidden_states=text, down_block_additional_residuals=list(down),
+            model_in = torch.cat([noisy, mask, masked], dim=1) if kind.inpainting else noisy
+            down, mid = parts.controlnet(model_in, t, encoder_hidden_states=text,
+                                         controlnet_cond=kind.control_image(image, background), return_dict=False)
+            pred = parts.unet(model_in, t, encoder_hidden_states=text, down_block_additional_residuals=list(down),
                               mid_block_additional_residual=mid).sample
             total += F.mse_loss(pred, noise).item()
     return total / steps
 
 
+def _sd2_parts(folder: Path, seed: int):
+    """SD2 base + ControlNet of ``folder``: its trained ControlNet, or (a bare SD2 base) the fresh one."""
+    import json
+
+    from core.generation.sd2_components import load_sd2_components
+    from trainer.modes import SD2ControlNetMode
+
+    if "controlnet" in json.loads((Path(folder) / "model_index.json").read_text()):
+        return load_sd2_components(folder, with_controlnet=True)
+    return SD2ControlNetMode.load_parts(folder, seed)
+
+
 def render_grid(parts, trained_controlnet, samples: list[Sample], out: Path, *, device, dtype, resolution: int,
-                seeds: tuple[int, ...] = (0,), steps: int = 20, prompt: str | None = None) -> Path:
+                seeds: tuple[int, ...] = (0,), steps: int = 20, prompt: str | None = None,
+                pipeline_factory=None) -> Path:
     """Render each held-out photo with each fixed seed through the model as it is now; one row per photo,
-    the product composited back as the app does. Written atomically as a PNG."""
+    the product composited back as the app does. Written atomically as a PNG.
+
+    ``pipeline_factory(components, device, dtype)``: the mode's inference pipeline (default: SI2's)."""
     import os
 
     import numpy as np
@@ -68,7 +90,7 @@ def render_grid(parts, trained_controlnet, samples: list[Sample], out: Path, *, 
     components = DiffusionComponents(unet=parts.unet, vae=parts.vae, text_encoder=parts.text_encoder,
                                      tokenizer=parts.tokenizer, scheduler_config=parts.scheduler_config,
                                      controlnet=trained_controlnet)
-    pipeline = BackgroundPipeline(components, device, dtype)
+    pipeline = (pipeline_factory or BackgroundPipeline)(components, device, dtype)
     tile = 256
     rows = []
     for sample in samples:

@@ -77,8 +77,10 @@ def read_model_index(folder: Path) -> dict:
         raise IncompatibleModelError(f"{index} is not readable JSON ({exc}).") from exc
     name = data.get("_class_name")
     if name not in INPAINT_PIPELINES:
+        hint = " (SD2 base + a ControlNet: use it with --engine sd2-controlnet)" \
+            if name == "StableDiffusionControlNetPipeline" else ""
         raise IncompatibleModelError(
-            f"{folder} holds a '{name}' model; Packshot needs SD2 inpainting "
+            f"{folder} holds a '{name}' model{hint}; Packshot needs SD2 inpainting "
             f"({' or '.join(INPAINT_PIPELINES)})."
         )
     return data

@@ -150,7 +150,9 @@ class JobContext:
             return "color"
         model = self.settings.model or CONTROLNET_MODEL
         if self.model_store.available(model):
-            return "si2-controlnet"
+            from core.generation.engines.sd2_controlnet import engine_for_model
+
+            return engine_for_model(self.model_store, model)  # si2-controlnet, or sd2-controlnet for such a model
         from core.masking.hints import mask_weights_missing, missing_weights_notes
 
         m = self.settings.masks

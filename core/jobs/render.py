@@ -96,8 +96,9 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
             setattr(gs, key, tuple(getattr(gs, key)))
     if isinstance(gs.gradient, list):
         gs.gradient = tuple(tuple(c) for c in gs.gradient)
-    # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one.
-    model = next(iter(recipe.models), None) if recipe.engine == "si2-controlnet" else None
+    # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one; sd2-controlnet
+    # the user's trained one.
+    model = next(iter(recipe.models), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet") else None
     engine = runtime.engine(recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
     from core.generation.presets import frame_photo

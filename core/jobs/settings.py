@@ -25,6 +25,7 @@ class Engine(Choice):
     AUTO = "auto"
     SI2_CONTROLNET = "si2-controlnet"
     SI2 = "si2"
+    SD2_CONTROLNET = "sd2-controlnet"  # the paper's ablation: SD2 base + a ControlNet trained with `packshot train`
     WHITE = "white"
     COLOR = "color"
     GRADIENT = "gradient"
@@ -33,7 +34,7 @@ class Engine(Choice):
 
     @property
     def generative(self) -> bool:
-        return self in (Engine.SI2_CONTROLNET, Engine.SI2)
+        return self in (Engine.SI2_CONTROLNET, Engine.SI2, Engine.SD2_CONTROLNET)
 
 
 class Masker(Choice):
@@ -166,7 +167,8 @@ class JobSettings:
                             help="auto: the paper's SI2+ControlNet when its weights are present, else white")
     model: Optional[str] = option(None, metavar="MODEL_ID",
                                   help="ControlNet model for si2-controlnet: the paper's by default, or one "
-                                       "made with `packshot train` (see `packshot models list`)")
+                                       "made with `packshot train` (see `packshot models list`); for "
+                                       "sd2-controlnet, one made with `packshot train --mode sd2-controlnet`")
     shadow: Shadow = option(Shadow.NONE, help="shadow under the product: synthetic (drop, contact) or keep the photo's own (studio shots; falls back to a drop shadow, and says so, when none is found)")
     prompt: PromptSettings = option(cli=False, default_factory=PromptSettings, help="prompt group")
     generation: GenerationSettings = option(cli=False, default_factory=GenerationSettings,

@@ -1,8 +1,10 @@
 """Training step time and peak memory per mode at full size (random weights): ``python -m tests.benchmarks.bench_train``.
 
 Each mode runs in its own child process (so peaks do not mix): full SI2 + 9-channel ControlNet shapes
-(tests/factories/diffusion.py FULL_*), batch 1 at 512 px, fp32 on the CPU (fp16 autocast on CUDA),
-through the trainer's own ``_Run.step`` (VAE encodes, text encoder, ControlNet + UNet, AdamW step).
+(tests/factories/diffusion.py FULL_*), or for ``sd2-controlnet`` (the paper's ablation) full SD2 base + a
+4-channel ControlNet from its UNet (tests/factories/sd2_controlnet.py), batch 1 at 512 px, fp32 on the CPU
+(fp16 autocast on CUDA), through the trainer's own ``_Run.step`` (VAE encodes, text encoder, ControlNet +
+UNet, AdamW step).
 Steps: one warm-up and ``--steps`` timed. Prints a table; nothing is asserted. On a CPU a step takes
 tens of seconds: a 1000-step run's time is extrapolated from these steps, not measured.
 """
@@ -23,6 +25,7 @@ def _child(mode: str, steps: int, resolution: int, device_name: str) -> dict:
     from diffusers import DDPMScheduler
 
     from tests.factories.diffusion import build_components
+    from tests.factories.sd2_controlnet import build_sd2_components
     from trainer.modes import build_mode
     from trainer.resources import peak_process_memory
     from trainer.train import TrainConfig, _Run
@@ -30,7 +33,7 @@ def _child(mode: str, steps: int, resolution: int, device_name: str) -> dict:
     device = torch.device(device_name)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="fp16" if device.type == "cuda" else "no")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    parts = build_components("full", with_controlnet=True)
+    parts = build_sd2_components("full") if mode == "sd2-controlnet" else build_components("full", with_controlnet=True)
     run = object.__new__(_Run)  # the real step code, without a data folder or a model folder on disk
     run.config = TrainConfig(data_dir=".", name="bench", mode=mode, batch_size=1, resolution=resolution)
     run.accelerator, run.parts, run.frozen_dtype = accelerator, parts, dtype
@@ -63,7 +66,7 @@ def _child(mode: str, steps: int, resolution: int, device_name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--modes", default="controlnet,lora")
+    parser.add_argument("--modes", default="controlnet,lora,sd2-controlnet")
     parser.add_argument("--steps", type=int, default=1, help="timed steps after one warm-up")
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--device", default="cpu")
@@ -84,9 +87,9 @@ def main() -> None:
         rows.append(json.loads(line[7:]))
     print(f"\nTraining step, full-size random weights, batch 1 at {args.resolution} px, {args.device} "
           f"({platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores)")
-    print(f"{'mode':<12}{'trainable':>14}{'first step s':>14}{'step s':>10}{'1000 steps (extrap.)':>22}{'peak':>12}")
+    print(f"{'mode':<16}{'trainable':>14}{'first step s':>14}{'step s':>10}{'1000 steps (extrap.)':>22}{'peak':>12}")
     for r in rows:
-        print(f"{r['mode']:<12}{r['trainable'] / 1e6:>12.1f} M{r['first_s']:>14.1f}{r['step_s']:>10.1f}"
+        print(f"{r['mode']:<16}{r['trainable'] / 1e6:>12.1f} M{r['first_s']:>14.1f}{r['step_s']:>10.1f}"
               f"{r['step_s'] * 1000 / 3600:>20.1f} h{r['peak_bytes'] / 1024**3:>8.1f} GB {r['memory']}")
 
 

@@ -10,13 +10,17 @@ from core.generation.engines.base import BackgroundEngine
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
-GENERATIVE = ("si2-controlnet", "si2")
+GENERATIVE = ("si2-controlnet", "si2", "sd2-controlnet")
 PLAIN = ("white", "color", "gradient", "blur", "image")
 ENGINE_NAMES = GENERATIVE + PLAIN
 
 
 def build_engine(name: str, runtime: Runtime, device: str, model: Optional[str]) -> BackgroundEngine:
     """A new engine called ``name`` (use ``Runtime.engine``: it keeps one per name, device and model)."""
+    if name == "sd2-controlnet":  # the paper's ablation: SD2 base + a 4-channel ControlNet the user trained
+        from core.generation.engines.sd2_controlnet import SD2ControlNetEngine
+
+        return SD2ControlNetEngine(runtime, device, model_id=model)
     if name in GENERATIVE:
         from core.generation.engines.diffusion import DiffusionEngine
 

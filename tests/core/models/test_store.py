@@ -47,7 +47,8 @@ def test_user_models_are_listed(fake_models_dir, tmp_path):
     make_diffusers_folder(fake_models_dir / "my-brand-controlnet")
     store = ModelStore(fake_models_dir, offline=True, download_dir=tmp_path / "dl")
     ids = [s.id for s in store.list_models()]
-    assert ids[:5] == ["photo-background-generation", "sd2-inpainting", "sam-vit_b", "sam-vit_l", "sam-vit_h"]
+    assert ids[:6] == ["photo-background-generation", "sd2-inpainting", "stable-diffusion-2-base", "sam-vit_b",
+                       "sam-vit_l", "sam-vit_h"]
     assert "my-brand-controlnet" in ids
     assert store.path("my-brand-controlnet") == fake_models_dir / "my-brand-controlnet"
 
