@@ -11,8 +11,8 @@ from core.errors import Cancelled
 from core.generation.sd2_components import load_sd2_components
 from core.generation.settings import GenerationSettings
 from core.models.store import ModelStore
-from core.runtime import Runtime
 from core.progress import CancelToken
+from core.runtime import Runtime
 from tests.core.generation.helpers import CallRecorder, product_photo
 from trainer.dataset import prepare_samples
 from trainer.train import TRAINED_MARKER, TrainConfig, read_losses, run_dir, train_controlnet
@@ -83,13 +83,11 @@ def test_trains_a_4_channel_controlnet_on_the_cutout_and_the_engine_loads_it(sd2
 
     settings = GenerationSettings(prompt="a bottle on marble", steps=2, resolution=64, seed=7)
     photo, mask = product_photo()
-    try:
-        engine = Runtime(store=sd2_store).engine("sd2-controlnet", "cpu", model="ablation")
-        (a,) = engine.render(photo, mask, settings)
-        (b,) = engine.render(photo, mask, settings)
-        assert np.array_equal(a, b) and a.shape == photo.rgb8.shape
-        assert engine.models().folder == folder
-    finally:
+    engine = Runtime(store=sd2_store).engine("sd2-controlnet", "cpu", model="ablation")
+    (a,) = engine.render(photo, mask, settings)
+    (b,) = engine.render(photo, mask, settings)
+    assert np.array_equal(a, b) and a.shape == photo.rgb8.shape
+    assert engine.models().folder == folder
 
 
 def test_cancel_then_resume_continues_at_the_saved_step(sd2_store, tiny_models, brand_photos):

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.runtime import Runtime
 from core.generation.components import load_components
 from core.generation.settings import GenerationSettings
 from core.models.store import ModelStore
+from core.runtime import Runtime
 from tests.core.generation.helpers import product_photo
 from tests.trainer.conftest import make_photos
 from trainer.train import read_losses
@@ -76,8 +76,6 @@ def test_two_processes_shard_the_data_and_only_the_main_one_writes(tmp_path, tin
                                                      trained.controlnet.state_dict().values()))
     store = ModelStore(models, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     photo, mask = product_photo()
-    try:
-        (image,) = Runtime(store=store).engine("si2-controlnet", "cpu", model="two-procs").render(
-            photo, mask, GenerationSettings(prompt="a bottle", steps=2, resolution=64))
-        assert image.shape == photo.rgb8.shape
-    finally:
+    (image,) = Runtime(store=store).engine("si2-controlnet", "cpu", model="two-procs").render(
+        photo, mask, GenerationSettings(prompt="a bottle", steps=2, resolution=64))
+    assert image.shape == photo.rgb8.shape
