@@ -118,7 +118,7 @@ def test_batch_cli_with_engine_and_model_and_auto_engine_from_the_model(tmp_path
     from core.jobs.replay import replay
 
     store = ModelStore(tiny_sd2_models_dir, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    again = replay(tmp_path / "out" / "item_000.png", store=store, device="cpu")
+    again = replay(tmp_path / "out" / "item_000.png", runtime=Runtime(store=store), device="cpu")
     assert np.array_equal(again, np.asarray(Image.open(tmp_path / "out" / "item_000.png").convert("RGB")))
 
 
