@@ -109,9 +109,7 @@ def load_components(folder: Path, *, with_controlnet: bool, dtype: Any = None) -
 
 def _load_components(folder: Path, *, with_controlnet: bool, dtype: Any) -> DiffusionComponents:
     import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from diffusers.schedulers import UniPCMultistepScheduler
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from diffusers import UNet2DConditionModel
 
     read_model_index(folder)
     _check_parts(folder, BASE_PARTS)
@@ -130,13 +128,26 @@ def _load_components(folder: Path, *, with_controlnet: bool, dtype: Any) -> Diff
         unet.fuse_lora()
         unet.unload_lora()
     controlnet = load_controlnet(folder, dtype=dtype) if with_controlnet else None
+    return with_text_and_vae(folder, unet, controlnet, dtype)
+
+
+def with_text_and_vae(folder: Path, unet: Any, controlnet: Any, dtype: Any) -> DiffusionComponents:
+    """The components of ``folder`` around an already-checked UNet (and ControlNet): its VAE, CLIP text
+    encoder, tokenizer and scheduler config, everything frozen (SI2 and the SD2-base ablation alike)."""
+    from diffusers import AutoencoderKL
+    from diffusers.schedulers import UniPCMultistepScheduler
+    from transformers import CLIPTextModel, CLIPTokenizer
+
     text_encoder = CLIPTextModel.from_pretrained(
         str(folder), subfolder="text_encoder", local_files_only=True, dtype=dtype,
         use_safetensors=_has_safetensors(folder / "text_encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(str(folder), subfolder="tokenizer", local_files_only=True)
+    # Only the config's beta schedule and prediction type matter: core.generation.schedulers builds the
+    # chosen sampler (UniPC by default) from them, whatever scheduler the folder ships (SD2 base: PNDM).
     scheduler_config = dict(UniPCMultistepScheduler.load_config(str(folder), subfolder="scheduler",
                                                                 local_files_only=True))
-    vae = model(AutoencoderKL, "vae")
+    vae = AutoencoderKL.from_pretrained(str(folder), subfolder="vae", local_files_only=True, torch_dtype=dtype,
+                                        use_safetensors=_has_safetensors(folder / "vae"))
     for module in (unet, vae, text_encoder, controlnet):
         if module is not None:
             module.eval().requires_grad_(False)

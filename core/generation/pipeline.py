@@ -169,17 +169,23 @@ class BackgroundPipeline:
 
     def _loop(self, sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
               use_controlnet, do_cfg, callback, step_offset, n, guidance_steps):
+        """The denoising steps. ``mask_in``/``masked_in`` None: a text-to-image model (the ablation's SD2
+        base) that sees the 4 noisy-latent channels alone."""
         import torch
 
         unet, controlnet = self.components.unet, self.components.controlnet
+        inpainting = mask_in is not None
         for i, t in enumerate(sched.timesteps):
             if do_cfg and guidance_steps is not None and i >= guidance_steps:
                 # Guidance ends here: keep only the conditional half of every batched input.
                 do_cfg = False
-                embeds, mask_in, masked_in, control_in = (x[n:] for x in (embeds, mask_in, masked_in, control_in))
+                embeds, control_in = embeds[n:], control_in[n:]
+                if inpainting:
+                    mask_in, masked_in = mask_in[n:], masked_in[n:]
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = sched.scale_model_input(model_in, t)
-            model_in = torch.cat([model_in, mask_in, masked_in], dim=1)  # the 9 channels
+            if inpainting:
+                model_in = torch.cat([model_in, mask_in, masked_in], dim=1)  # the 9 channels
             down = mid = None
             if use_controlnet:
                 down, mid = controlnet(model_in, t, encoder_hidden_states=embeds, controlnet_cond=control_in,

@@ -23,6 +23,7 @@ from core.generation.components import (
     _check_parts,
     _has_safetensors,
     quiet_library_logs,
+    with_text_and_vae,
 )
 
 TEXT_TO_IMAGE_PIPELINE = "StableDiffusionPipeline"  # SD2 base, as published
@@ -59,9 +60,7 @@ def load_sd2_components(folder: Path, *, with_controlnet: bool, dtype: Any = Non
 
 def _load(folder: Path, *, with_controlnet: bool, dtype: Any) -> DiffusionComponents:
     import torch
-    from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
-    from diffusers.schedulers import UniPCMultistepScheduler
-    from transformers import CLIPTextModel, CLIPTokenizer
+    from diffusers import ControlNetModel, UNet2DConditionModel
 
     index = read_text_to_image_index(folder)
     _check_parts(folder, BASE_PARTS)
@@ -88,20 +87,7 @@ def _load(folder: Path, *, with_controlnet: bool, dtype: Any) -> DiffusionCompon
             raise IncompatibleModelError(
                 f"{folder}/controlnet takes {controlnet.config.in_channels} input channels; the ablation's "
                 f"ControlNet takes SD2 base's {LATENT_CHANNELS} noisy-latent channels.")
-    text_encoder = CLIPTextModel.from_pretrained(
-        str(folder), subfolder="text_encoder", local_files_only=True, dtype=dtype,
-        use_safetensors=_has_safetensors(folder / "text_encoder"))
-    tokenizer = CLIPTokenizer.from_pretrained(str(folder), subfolder="tokenizer", local_files_only=True)
-    # SD2 base ships a PNDM config; only its beta schedule and prediction type matter here, and
-    # core.generation.schedulers builds the chosen sampler (UniPC by default) from them.
-    scheduler_config = dict(UniPCMultistepScheduler.load_config(str(folder), subfolder="scheduler",
-                                                                local_files_only=True))
-    vae = model(AutoencoderKL, "vae")
-    for module in (unet, vae, text_encoder, controlnet):
-        if module is not None:
-            module.eval().requires_grad_(False)
-    return DiffusionComponents(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                               scheduler_config=scheduler_config, controlnet=controlnet, folder=folder)
+    return with_text_and_vae(folder, unet, controlnet, dtype)
 
 
 class LoadedSD2ControlNet:

@@ -101,26 +101,5 @@ class CutoutControlNetPipeline(BackgroundPipeline):
         control_in = control.repeat(2 * n if do_cfg else n, 1, 1, 1)
         use_controlnet = controlnet is not None and controlnet_scale > 0
         with _ConditioningOnce(controlnet if use_controlnet and self.reuse_control_embedding else None):
-            for i, t in enumerate(sched.timesteps):
-                if do_cfg and guidance_steps is not None and i >= guidance_steps:
-                    do_cfg = False  # guidance ends: keep the conditional half of every batched input
-                    embeds, control_in = embeds[n:], control_in[n:]
-                model_in = sched.scale_model_input(torch.cat([latents] * 2) if do_cfg else latents, t)
-                down = mid = None
-                if use_controlnet:
-                    down, mid = controlnet(model_in, t, encoder_hidden_states=embeds, controlnet_cond=control_in,
-                                           conditioning_scale=float(controlnet_scale), guess_mode=False,
-                                           return_dict=False)
-                noise_pred = unet(model_in, t, encoder_hidden_states=embeds, down_block_additional_residuals=down,
-                                  mid_block_additional_residual=mid, return_dict=False)[0]
-                if do_cfg:
-                    uncond_pred, cond_pred = noise_pred.chunk(2)
-                    noise_pred = uncond_pred + guidance * (cond_pred - uncond_pred)
-                previous = latents
-                latents = sched.step(noise_pred, t, latents, return_dict=False)[0]
-                if callback is not None:
-                    out = callback(self, step_offset + i, t, {"latents": latents, "noise_pred": noise_pred,
-                                                              "previous_latents": previous, "scheduler": sched})
-                    if out and "latents" in out:
-                        latents = out["latents"]
-        return latents
+            return self._loop(sched, latents, embeds, None, None, control_in, guidance, controlnet_scale,
+                              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps)
