@@ -45,7 +45,8 @@ def setup_file_logging(folder: Optional[Path] = None, level: int = logging.INFO)
     if not ours:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True)
+            handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", delay=True,
+                                          errors="backslashreplace")  # file names need not be UTF-8
         except OSError:  # a read-only home must not stop the program; messages say to use --verbose
             _log_file = None
             return None

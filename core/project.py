@@ -32,6 +32,7 @@ from core.errors import (
     is_disk_full,
     read_only_error,
 )
+from core.naming import from_storable, storable
 
 log = logging.getLogger(__name__)
 
@@ -302,14 +303,14 @@ class ProjectStore:
         """Paths inside the output folder are stored relative, so the folder can be moved."""
         path = Path(path).resolve()
         try:
-            return path.relative_to(self.out_dir).as_posix()
+            return storable(path.relative_to(self.out_dir).as_posix())
         except ValueError:
-            return str(path)
+            return storable(path)
 
     def abs(self, stored: Optional[str]) -> Optional[Path]:
         if stored is None:
             return None
-        path = Path(stored)
+        path = Path(from_storable(stored))
         return path if path.is_absolute() else self.out_dir / path
 
     @property
@@ -343,33 +344,34 @@ class ProjectStore:
         path = Path(path).resolve()
         with self.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO photos(path, name, updated_at) VALUES (?, ?, ?)",
-                         (str(path), path.name, time.time()))
+                         (storable(path), storable(path.name), time.time()))
             if sha256 is not None or width is not None:
                 conn.execute("UPDATE photos SET sha256 = COALESCE(?, sha256), width = COALESCE(?, width), "
-                             "height = COALESCE(?, height) WHERE path = ?", (sha256, width, height, str(path)))
-            return int(conn.execute("SELECT id FROM photos WHERE path = ?", (str(path),)).fetchone()[0])
+                             "height = COALESCE(?, height) WHERE path = ?", (sha256, width, height, storable(path)))
+            return int(conn.execute("SELECT id FROM photos WHERE path = ?", (storable(path),)).fetchone()[0])
 
     def add_photos(self, paths: Sequence[Path]) -> list[int]:
         now = time.time()
         resolved = [Path(p).resolve() for p in paths]
         with self.transaction() as conn:
             conn.executemany("INSERT OR IGNORE INTO photos(path, name, updated_at) VALUES (?, ?, ?)",
-                             [(str(p), p.name, now) for p in resolved])
-            return [int(conn.execute("SELECT id FROM photos WHERE path = ?", (str(p),)).fetchone()[0])
+                             [(storable(p), storable(p.name), now) for p in resolved])
+            return [int(conn.execute("SELECT id FROM photos WHERE path = ?", (storable(p),)).fetchone()[0])
                     for p in resolved]
 
     def photo(self, key: int | Path | str) -> Optional[PhotoRecord]:
         if isinstance(key, int):
             row = self._conn().execute("SELECT * FROM photos WHERE id = ?", (key,)).fetchone()
         else:
-            row = self._conn().execute("SELECT * FROM photos WHERE path = ?", (str(Path(key).resolve()),)).fetchone()
+            row = self._conn().execute("SELECT * FROM photos WHERE path = ?", (storable(Path(key).resolve()),)).fetchone()
         return self._photo(row) if row else None
 
     def photos(self) -> list[PhotoRecord]:
         return [self._photo(r) for r in self._conn().execute("SELECT * FROM photos ORDER BY name, id")]
 
     def _photo(self, row: sqlite3.Row) -> PhotoRecord:
-        return PhotoRecord(id=row["id"], path=Path(row["path"]), name=row["name"], status=row["status"],
+        return PhotoRecord(id=row["id"], path=Path(from_storable(row["path"])), name=from_storable(row["name"]),
+                           status=row["status"],
                            job_key=row["job_key"], mask_state=row["mask_state"],
                            mask_path=self.abs(row["mask_path"]), mask_source=row["mask_source"],
                            mask_score=row["mask_score"], settings=json.loads(row["settings_json"] or "{}"),

@@ -27,6 +27,7 @@ import numpy as np
 from core import __version__
 from core.errors import PackshotError
 from core.images import encode_image, image_format, write_atomic
+from core.naming import from_storable_tree, storable_tree
 
 RECIPE_KEY = "packshot:recipe"
 RECIPE_VERSION = 1
@@ -63,7 +64,8 @@ class Recipe:
     version: int = RECIPE_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=_jsonable)
+        # storable_tree: a file name that is not UTF-8 is escaped so the text encodes; from_dict undoes it.
+        return json.dumps(storable_tree(asdict(self)), sort_keys=True, ensure_ascii=False, default=_jsonable)
 
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
@@ -71,6 +73,7 @@ class Recipe:
             raise PackshotError(f"Recipe version {data.get('version')} is newer than this Packshot reads "
                                 f"({RECIPE_VERSION}); update Packshot.")
         known = set(cls.__dataclass_fields__)
+        data = from_storable_tree(data)
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:

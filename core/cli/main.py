@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # Our own bars show downloads and jobs; the libraries' per-file "loading weights" bars are noise.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _escape_undecodable(sys.stdout)  # a file name that is not UTF-8 must never end a run with UnicodeEncodeError
     parser = build_parser()
     args = parser.parse_args(argv)
     log_path = setup_logging(args.verbose)
@@ -63,6 +64,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line out, the story in the log
         return report(exc, args, log_path)
+
+
+def _escape_undecodable(stream) -> None:
+    """Print bytes that are not UTF-8 (from odd file names) as ``\\xNN`` instead of failing (stderr does so already)."""
+    if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or odd stream: messages use display_name anyway
+            pass
 
 
 def setup_logging(verbose: bool) -> Optional[Path]:

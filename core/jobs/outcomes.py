@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from core.naming import display_name
 from core.project import NewResult
 
 
@@ -58,7 +59,7 @@ class BatchSummary:
 
     def record(self, outcome: PhotoOutcome) -> None:
         """Count one photo's outcome (the local batch and the Ray batch count alike)."""
-        name = outcome.path.name
+        name = display_name(outcome.path.name)
         {"done": self.done, "skipped": self.skipped, "doubtful": self.held}.get(outcome.status, []).append(name)
         if outcome.status == "failed":
             self.failed.append((name, outcome.message))

@@ -21,7 +21,7 @@ from core.jobs.outcomes import PhotoOutcome, PhotoPlan
 from core.jobs.render import render_images
 from core.jobs.settings import DoubtfulMasks, file_sha256
 from core.logfile import FILE_ONLY
-from core.naming import output_path, output_suffix
+from core.naming import display_name, output_path, output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress, preview_every
 from core.project import NewResult, ProjectStore
 from core.quality.mask_gate import mask_doubt
@@ -66,7 +66,7 @@ class PhotoJob:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return display_name(self.path.name)  # for messages: a name that is not UTF-8 shows escaped
 
     @property
     def variant_seeds(self) -> list[int]:
