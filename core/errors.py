@@ -23,6 +23,15 @@ class PackshotError(Exception):
     """Base class for every error Packshot reports to a user (CLI message or GUI dialog)."""
 
 
+class SettingError(PackshotError, ValueError):
+    """A setting's value is refused (out of range, wrong type, unknown choice). ``name``: the setting as
+    the user wrote it (``--blur-sigma``, or the field's name); ``problem``: what is wrong with the value."""
+
+    def __init__(self, name: str, problem: str, message: Optional[str] = None) -> None:
+        super().__init__(message or f"{name} {problem}")
+        self.name, self.problem = name, problem
+
+
 class ModelMissingError(PackshotError):
     """A model's weights are not on this machine and cannot be downloaded now."""
 
@@ -57,6 +66,10 @@ class OutputNotWritableError(ImageWriteError):
 
 class OutputLockedError(PackshotError):
     """Another batch holds the output folder's lock."""
+
+
+class UnsafeWriteError(PackshotError):
+    """A write would replace an original, a file Packshot did not make, or land outside the output folder."""
 
 
 class ProjectStoreError(PackshotError):

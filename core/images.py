@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass, field, replace
@@ -314,10 +313,12 @@ def save_image(
 
 def write_atomic(path: Path | str, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that it appears complete or not at all (temp file, fsync, rename)."""
+    from core.write_guard import make_temp  # temp names only Packshot makes, so a sweep removes only its own
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+        fd, tmp = make_temp(path.parent, path.suffix)  # beside the target: the rename stays on one disk
     except OSError as exc:
         raise ImageWriteError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
     try:
@@ -449,7 +450,7 @@ def _add_png_chunks(png: bytes, icc_profile: Optional[bytes], text: Optional[Map
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
-def _remove_quietly(path: str) -> None:
+def _remove_quietly(path: str | Path) -> None:
     try:
         os.unlink(path)
     except OSError:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,11 +25,12 @@ from core.images import list_photos, load_photo
 from core.jobs.context import JobContext
 from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
-from core.jobs.settings import LOCK_NAME, TMP_PREFIX, DoubtfulMasks, JobSettings
+from core.jobs.settings import LOCK_NAME, DoubtfulMasks, JobSettings
 from core.naming import unique_stems
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from core.project import ProjectStore
 from core.templates import check_variables
+from core.write_guard import NotOursError, OtherJobError, WriteGuard, sweep_temp_files
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -56,6 +60,8 @@ class BatchJob:
         self.photos: list[Path] = []
         self.run_id: Optional[int] = None
         self._lock: Any = None
+        self.guard: Optional[WriteGuard] = None  # every output goes through it (core.write_guard)
+        self.replaceable: set[str] = set()  # job keys whose existing outputs this run may replace
 
     @property
     def is_main(self) -> bool:
@@ -81,6 +87,7 @@ class BatchJob:
         if self.context.generative:
             self.context.check_models()
         self.context.check_prior()
+        self.guard = self.write_guard()
         self.check_output_clashes()
         if s.masks.masker == "sam":
             self.context.masker  # noqa: B018 - loads SAM now: missing weights stop the batch before any photo
@@ -90,10 +97,14 @@ class BatchJob:
             self.check_earlier_outputs()
             return
         self.project = ProjectStore(self.out_dir)
-        self.check_earlier_outputs()
         if self.is_main:
-            self.lock()
-        self.project.add_photos(self.photos)
+            self.lock()  # first: a folder another batch works on is "locked", not "taken by earlier outputs"
+        try:
+            self.check_earlier_outputs()
+            self.project.add_photos(self.photos)
+        except BaseException:
+            self.release()  # refused before any work: the folder is free again
+            raise
 
     def list_inputs(self) -> list[Path]:
         """The input folder's photos, sorted (core.cluster lists an object store's instead)."""
@@ -102,7 +113,15 @@ class BatchJob:
         in_root, out_root = self.input_dir.resolve(), self.out_dir.resolve()
         if out_root == in_root:
             raise PackshotError("--out must not be the input folder: originals are never written.")
+        WriteGuard(self.out_dir, [self.input_dir]).check_folder(self.out_dir)  # the same folder by another path
         return list_photos(self.input_dir)
+
+    def write_guard(self) -> WriteGuard:
+        """The guard of this batch's writes: the photos, their folder, --masks and the background image
+        are inputs (indexed once here, one stat each)."""
+        s = self.settings
+        extra = [p for p in (s.masks.masks_dir, s.generation.background_image) if p]
+        return WriteGuard(self.out_dir, [self.input_dir, *extra, *self.photos])
 
     def lock(self) -> None:
         """Hold OUT_DIR/.packshot/batch.lock until ``release()``: a second batch on the same folder would
@@ -112,18 +131,28 @@ class BatchJob:
             return
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(self.out_dir / ".packshot" / LOCK_NAME), timeout=0)
+        path = self.out_dir / ".packshot" / LOCK_NAME
+        lock = FileLock(str(path), timeout=0)
         try:
             lock.acquire()
         except Timeout:
-            raise OutputLockedError(f"Another packshot batch is already working on {self.out_dir} (it holds "
-                                f"{lock.lock_file}). Wait for it to finish, or choose another --out folder.") from None
+            raise OutputLockedError(f"Another packshot batch is already working on {self.out_dir}"
+                                    f"{_lock_owner(path)}. Wait for it to finish (or stop it: Ctrl-C, or kill "
+                                    "its pid; finished photos are kept), then run the same command again; or "
+                                    "choose another --out folder.") from None
         except OSError as exc:
             raise ImageWriteError(f"Cannot lock {self.out_dir}: {exc}") from exc
         self._lock = lock
+        try:  # who holds it, for the message a second run prints
+            owner = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time(),
+                     "argv": list(self.argv) if self.argv is not None else None}
+            _owner_file(path).write_text(json.dumps(owner, default=str), encoding="utf-8")
+        except OSError as exc:
+            log.debug("Could not write the lock's owner file: %s", exc)
 
     def release(self) -> None:
         if self._lock is not None:
+            _owner_file(Path(self._lock.lock_file)).unlink(missing_ok=True)
             self._lock.release()
             self._lock = None
 
@@ -155,38 +184,59 @@ class BatchJob:
                             + "; ".join(lines) + more + ". " + fix)
 
     def check_earlier_outputs(self) -> None:
-        """Refuse, before any work, to overwrite an output that an earlier run made with other settings:
-        re-running with new settings never silently replaces earlier results. Replaced without asking:
-        outputs of the same settings whose inputs changed (an edited template or CSV, new mask models, a
-        replaced photo), files the store does not know (a killed run's), and anything under ``--redo``."""
-        if self.settings.output.redo or self.project is None or self.context is None:
+        """Refuse, before any work, every output write the guard would refuse: outside the output folder
+        or into an input folder (a name template walking back), onto a file Packshot did not make, or
+        over an output another job made. An existing output's own recipe says which job made it, so
+        this holds with the project store gone. Replaced without asking: outputs of this job key, and,
+        when the store says so, of an earlier run with the same settings whose inputs changed (an edited
+        template or CSV, new mask models); anything made by Packshot under ``--redo``."""
+        if self.context is None or self.guard is None:
             return
-        latest: dict[str, Any] = {}  # output file -> the last result written there
-        for r in sorted(self.project.all_results(), key=lambda r: r.id):
-            latest[str(r.output_path)] = r
-        if not latest:
-            return
-        runs = {run["id"]: run["settings"] for run in self.project.runs()}
-        mine = self.settings.job_key(self.context.engine_name)  # the settings alone, not their resolved inputs
+        self.replaceable = self._same_settings_keys() | {self.context.job_key}
+        redo = self.settings.output.redo
         taken: list[tuple[Path, str]] = []
+        foreign: list[Path] = []
         for job in self.photo_jobs(self.photos):
             for out in job.outputs():
-                earlier = latest.get(str(out))
-                if earlier is None or earlier.job_key == self.context.job_key or not out.exists():
-                    continue
-                theirs = _settings_key(runs.get(earlier.run_id))
-                if theirs != mine:
-                    taken.append((out, f"run {earlier.run_id}, engine {earlier.engine}" if earlier.run_id
-                                  else f"made in the app, engine {earlier.engine}"))
+                try:
+                    self.guard.check(out, made_by=self.replaceable, overwrite=redo)
+                except OtherJobError as exc:
+                    taken.append((out, exc.key))
+                except NotOursError:
+                    foreign.append(out)
+        if foreign:
+            shown = ", ".join(p.name for p in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                                               else "")
+            raise NotOursError(f"{len(foreign)} file(s) in {self.out_dir} have the names outputs would get but were "
+                               f"not made by Packshot: {shown}. They are never replaced: move them away, or choose "
+                               "another --out folder or --name.")
         if not taken:
             return
-        shown = "; ".join(f"{out.name} ({why})" for out, why in taken[:5])
+        shown = "; ".join(f"{out.name} ({self._who_made(out, key)})" for out, key in taken[:5])
         more = f"; and {len(taken) - 5} more" if len(taken) > 5 else ""
         raise OutputsTakenError(
             f"{len(taken)} output file(s) in {self.out_dir} were made earlier with other settings and would be "
             f"overwritten: {shown}{more}. To keep both, choose another --out folder or a --name that tells them "
             "apart (e.g. --name \"{stem}-{engine}\" or --name \"{stem}-{key}\", the settings' id); to replace them, "
             "add --redo.", tuple(out for out, _ in taken))
+
+    def _same_settings_keys(self) -> set[str]:
+        """Job keys the store's earlier runs made with this run's settings (their inputs since changed)."""
+        if self.project is None or self.context is None:
+            return set()
+        mine = self.settings.job_key(self.context.engine_name)  # the settings alone, not their resolved inputs
+        runs = {run["id"]: run["settings"] for run in self.project.runs()}
+        return {r.job_key for r in self.project.all_results() if _settings_key(runs.get(r.run_id)) == mine}
+
+    def _who_made(self, out: Path, key: str) -> str:
+        """How the message names the earlier maker of ``out``: its run when the store knows it."""
+        if self.project is not None:
+            known = [r for r in self.project.all_results() if r.output_path == out.resolve() and r.job_key == key]
+            if known:
+                last = max(known, key=lambda r: r.id)
+                return (f"run {last.run_id}, engine {last.engine}" if last.run_id
+                        else f"made in the app, engine {last.engine}")
+        return f"settings id {key[:8] or 'unknown'}, from its recipe"
 
     @property
     def notes(self) -> list[str]:
@@ -202,24 +252,16 @@ class BatchJob:
         stems = unique_stems(self.photos)
         chosen = self.my_photos() if photos is None else [Path(p) for p in photos]
         return [PhotoJob(p, self.out_dir, self.context, project=self.project,
-                         stem=stems.get(p, p.stem), run_id=self.run_id) for p in chosen]
+                         stem=stems.get(p, p.stem), run_id=self.run_id, guard=self.guard,
+                         replaceable=self.replaceable) for p in chosen]
 
     def plan(self) -> list[PhotoPlan]:
         return [job.plan() for job in self.photo_jobs()]
 
     def cleanup_partials(self) -> int:
-        """Remove temp files a killed run left behind (call from one process only, while no other writes)."""
-        removed = 0
-        if not self.out_dir.is_dir():
-            return 0
-        for path in self.out_dir.rglob(f"{TMP_PREFIX}*"):
-            if path.is_file():
-                try:
-                    path.unlink()
-                    removed += 1
-                except OSError:
-                    pass
-        return removed
+        """Remove the temp files killed Packshot processes left behind: only Packshot's own temp names, and
+        only those whose process is gone (a user's ``.tmp-*`` and an export being written stay)."""
+        return sweep_temp_files(self.out_dir)
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None,
             on_photo: Optional[Callable[[PhotoOutcome], None]] = None,
@@ -260,8 +302,8 @@ class BatchJob:
         except DiskFullError:  # stops the batch: every photo after it would fail the same way
             status = "disk full"
             raise
-        except KeyboardInterrupt:
-            status = "interrupted"
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (core.cli.signals): finished work is kept
+            status = getattr(exc, "status", "interrupted")
             raise
         finally:
             summary.seconds = time.perf_counter() - start
@@ -273,6 +315,20 @@ class BatchJob:
             if self.num_processes == 1:  # several processes: the launcher releases once all are done
                 self.release()
         return summary
+
+
+def _owner_file(lock_path: Path) -> Path:
+    return lock_path.with_name(lock_path.name + ".owner.json")
+
+
+def _lock_owner(lock_path: Path) -> str:
+    """" (pid 123 on host, started 14:02:11 on 2026-12-06)", from the lock's owner file; "" when unknown."""
+    try:
+        owner = json.loads(_owner_file(lock_path).read_text(encoding="utf-8"))
+        started = time.strftime("%H:%M:%S on %Y-%m-%d", time.localtime(float(owner["started_at"])))
+        return f" (pid {int(owner['pid'])} on {owner.get('host') or 'this machine'}, started {started})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def _settings_key(data: Optional[dict]) -> Optional[str]:

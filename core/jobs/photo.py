@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -27,6 +27,7 @@ from core.project import NewResult, ProjectStore
 from core.quality.mask_gate import mask_doubt
 from core.recipe import Recipe, save_output
 from core.templates import photo_variables
+from core.write_guard import WriteGuard
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class PhotoJob:
 
     def __init__(self, photo_path: Path, out_dir: Path, context: JobContext, *,
                  project: Optional[ProjectStore] = None, stem: Optional[str] = None,
-                 run_id: Optional[int] = None, seeds: Optional[Sequence[int]] = None) -> None:
+                 run_id: Optional[int] = None, seeds: Optional[Sequence[int]] = None,
+                 guard: Optional[WriteGuard] = None, replaceable: Collection[str] = ()) -> None:
         self.path = Path(photo_path).resolve()
         self.out_dir = Path(out_dir).resolve()
         self.context = context
@@ -63,6 +65,23 @@ class PhotoJob:
         self.run_id = run_id
         self.seeds = list(seeds) if seeds is not None else None  # GUI: "regenerate with a new seed"
         self.photo_id: Optional[int] = None
+        self._guard = guard
+        self.replaceable = set(replaceable)  # job keys (besides this job's) whose outputs it may replace
+
+    @property
+    def guard(self) -> WriteGuard:
+        """Every file this job writes goes through it; alone (no batch's guard), the photo and its folder
+        are the inputs."""
+        if self._guard is None:
+            self._guard = WriteGuard(self.out_dir, [self.path.parent, self.path])
+        return self._guard
+
+    def check_writes(self, outputs: Sequence[Path]) -> None:
+        """``UnsafeWriteError`` (this photo fails, the batch goes on) before any output is written."""
+        s = self.context.settings
+        for out in outputs:
+            self.guard.check(out, made_by=self.replaceable | {self.context.job_key},
+                             overwrite=s.output.redo or self.seeds is not None)
 
     @property
     def name(self) -> str:
@@ -153,6 +172,7 @@ class PhotoJob:
         return PhotoOutcome(self.path, "failed", message=message, error_kind=kind, error=error)
 
     def _run(self, progress: ProgressCallback, cancel: Optional[CancelToken]) -> PhotoOutcome:
+        self.check_writes(self.outputs())  # refused before the work, not after it
         work = self.read(progress, cancel)
         held = self.mask_stage(work, progress, cancel)
         if held is not None:
@@ -226,6 +246,7 @@ class PhotoJob:
         progress(Progress("photo", 3, 4, f"{self.name}: saving"))
         results: list[NewResult] = []
         models = ctx.model_info()
+        self.check_writes(work.outputs)
         for i, ((final, seed_used, qc_record), out) in enumerate(zip(work.rendered, work.outputs)):
             check(cancel)
             single = ctx.generation_settings(work.prompt, work.negative, [seed_used])
@@ -319,12 +340,12 @@ class PhotoJob:
         must not change what an existing output's recipe replays."""
         target = self.out_dir / ".packshot" / "masks" / "used" / f"{sha[:20]}.png"
         if not target.is_file():
-            write_atomic(target, Path(mask_file).read_bytes())
+            write_atomic(self.guard.check(target), Path(mask_file).read_bytes())
         return target
 
     def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
                     ) -> tuple[Any, Path, str]:
-        save_mask_atomic(path, mask.alpha)
+        save_mask_atomic(self.guard.check(path), mask.alpha)
         if self.project is not None and self._photo_id() is not None:
             self.project.set_mask(self._photo_id(), state, path, source=mask.source, score=mask.score,
                                   origin=origin, doubt=mask.doubt if state == "auto" else None)
