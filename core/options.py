@@ -4,6 +4,12 @@ One field, declared once with ``option(...)``, gives the argparse option (``add_
 value read back from the parsed namespace (``from_namespace``), the JSON form (``to_dict`` /
 ``from_dict``) and the flat v1 name used by older project stores and the job key (``flat_items``).
 A field whose type is itself a settings dataclass is a nested group.
+
+Bounds are declared in the same ``option(...)`` (``bounds=Range(...)``, ``choices``, ``check``,
+``max_length``, ``shape``; see ``core.settings_bounds``) and checked whenever a settings object is
+built (``coerce_fields``, which every settings class calls in ``__post_init__``), so the CLI, the app,
+project stores and replayed recipes refuse the same values with the same one-line message; ``--help``
+prints each range with its unit.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import enum
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
+
+from core.errors import SettingError
+from core.settings_bounds import Range, length_problem, shape_problem, shown, type_problem
 
 _UNSET: Any = dataclasses.MISSING
 
@@ -38,12 +47,20 @@ class Choice(str, enum.Enum):
 def option(default: Any = _UNSET, *, help: str, flag: Any = None, parse: Optional[Callable[[str], Any]] = None,
            metavar: Optional[str] = None, choices: Optional[tuple[str, ...]] = None, cli: bool = True,
            in_key: bool = True, flat: Optional[str] = None, off_flag: Optional[str] = None,
-           off_help: Optional[str] = None, default_factory: Any = _UNSET) -> Any:
+           off_help: Optional[str] = None, default_factory: Any = _UNSET, bounds: Optional[tuple[float, float]] = None,
+           unit: str = "", multiple_of: Optional[int] = None, check: Optional[Callable[[Any], Optional[str]]] = None,
+           max_length: Optional[int] = None, shape: Optional[tuple[int, ...]] = None) -> Any:
     """A dataclass field with its documentation. ``flag``: the CLI spelling(s) (default ``--field-name``);
     ``cli=False``: not a command-line option (say why in ``help``); ``in_key=False``: a run-time choice
-    left out of the job key; ``flat``: the name in flat (v1) settings dicts, ``""`` for none."""
+    left out of the job key; ``flat``: the name in flat (v1) settings dicts, ``""`` for none.
+
+    What a value may be: ``bounds`` (lowest, highest; inclusive, for each number of the value) measured
+    in ``unit`` and a ``multiple_of`` some step, ``choices``, ``check`` (a function returning the problem in words, or None), ``max_length`` (text),
+    ``shape`` (nested tuples, e.g. (3,) for a colour). ``None`` is always allowed for ``Optional`` fields."""
     meta = {"help": help, "flag": flag, "parse": parse, "metavar": metavar, "choices": choices, "cli": cli,
-            "in_key": in_key, "flat": flat, "off_flag": off_flag, "off_help": off_help}
+            "in_key": in_key, "flat": flat, "off_flag": off_flag, "off_help": off_help,
+            "range": tuple(bounds) if bounds is not None else None, "unit": unit, "multiple_of": multiple_of,
+            "check": check, "max_length": max_length, "shape": shape}
     if default_factory is not _UNSET:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -101,7 +118,7 @@ def coerce(value: Any, kind: Any, where: str) -> Any:
             return kind(value)
         except ValueError:
             raise ValueError(f"{where}: '{value}' is not one of {', '.join(m.value for m in kind)}.") from None
-    if kind is tuple:
+    if kind is tuple and isinstance(value, (list, tuple)):  # anything else is refused by check_value
         return tuple(tuple(v) if isinstance(v, list) else v for v in value)
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -173,9 +190,24 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, groups: Optiona
         _add_one(target, f, kind, dest)
 
 
+def range_of(f: dataclasses.Field) -> Optional[Range]:
+    """The field's declared range with its unit, or None."""
+    meta = f.metadata
+    if meta.get("range") is None:
+        return None
+    lo, hi = meta["range"]
+    return Range(lo, hi, meta.get("unit") or "", meta.get("multiple_of"))
+
+
+def help_text(f: dataclasses.Field) -> str:
+    """The field's help, with its range and unit when it has one (``--help``, the app's tooltips)."""
+    bounds = range_of(f)
+    return f"{f.metadata['help']}; range {bounds.describe()}" if bounds else f.metadata["help"]
+
+
 def _add_one(target: Any, f: dataclasses.Field, kind: Any, dest: str) -> None:
     meta, default = f.metadata, default_of(f)
-    helptext = meta["help"].replace("%", "%%")
+    helptext = help_text(f).replace("%", "%%")
     if kind is bool:
         if meta.get("off_flag"):
             both = target.add_mutually_exclusive_group()
@@ -235,13 +267,21 @@ def flat_items(obj: Any) -> Iterator[tuple[str, dataclasses.Field, Any]]:
             yield flat_name(f), f, get_path(obj, path)
 
 
+def setting_name(f: dataclasses.Field) -> str:
+    """How a message names a setting: its command-line flag, else its field name."""
+    return cli_flags(f)[0] if f.metadata.get("cli", True) else f.name
+
+
 def coerce_fields(obj: Any) -> None:
     """Give a just-built settings object its declared types in place (``"white"`` -> ``Engine.WHITE``,
-    JSON lists -> tuples); a value outside a choice raises ``ValueError`` naming the choices."""
+    JSON lists -> tuples, ints -> floats), then check every value against its declared bounds: a bad
+    value raises ``SettingError`` (a ``ValueError``) naming the setting and what it may be."""
     hints = _hints(type(obj))
     for f in dataclasses.fields(obj):
         hint = hints[f.name]
         if is_group(hint):
+            if not isinstance(getattr(obj, f.name), hint):
+                raise SettingError(f.name, f"{shown(getattr(obj, f.name))} is not a {hint.__name__}")
             continue
         value = getattr(obj, f.name)
         kind = _base_type(hint)
@@ -249,9 +289,56 @@ def coerce_fields(obj: Any) -> None:
                 and not isinstance(value, kind):
             try:
                 value = kind(value)
-            except ValueError:
-                raise ValueError(f"Unknown {f.name.replace('_', ' ')} '{value}': choose one of "
-                                 f"{', '.join(m.value for m in kind)}.") from None
+            except (ValueError, TypeError):
+                choices = ", ".join(m.value for m in kind)
+                raise SettingError(setting_name(f), f"{shown(value)} is unknown: choose one of {choices}",
+                                   f"Unknown {f.name.replace('_', ' ')} {shown(value)}: choose one of "
+                                   f"{choices}.") from None
         elif kind is tuple and isinstance(value, list):
             value = coerce(value, kind, f.name)
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        check_value(f, kind, value, optional=_is_optional(hint))
         object.__setattr__(obj, f.name, value)
+
+
+def _is_optional(hint: Any) -> bool:
+    return typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
+
+
+def value_problem(f: dataclasses.Field, kind: Any, value: Any, *, optional: bool) -> Optional[str]:
+    """What is wrong with ``value`` for the field ``f`` of type ``kind`` (None: nothing)."""
+    if value is None:
+        return None if optional else "is missing (null)"
+    meta = f.metadata
+    problem = type_problem(value, kind)
+    if problem is None and meta.get("shape") is not None:
+        problem = shape_problem(value, meta["shape"])
+    if problem is None and range_of(f) is not None:
+        problem = range_of(f).problem(value)  # type: ignore[union-attr]
+    if problem is None and meta.get("choices") and value not in meta["choices"]:
+        problem = f"{shown(value)} is unknown: choose one of {', '.join(meta['choices'])}"
+    if problem is None and meta.get("max_length") is not None:
+        problem = length_problem(value, meta["max_length"])
+    if problem is None and meta.get("check") is not None:
+        problem = meta["check"](value)
+    return problem
+
+
+def check_value(f: dataclasses.Field, kind: Any, value: Any, *, optional: bool = False) -> None:
+    problem = value_problem(f, kind, value, optional=optional)
+    if problem is not None:
+        raise SettingError(setting_name(f), problem)
+
+
+def check_namespace(cls: type, args: argparse.Namespace) -> None:
+    """Check the parsed values of ``cls``'s options that a command added (``add_arguments(only=...)``)
+    without building the settings object: the same bounds and messages as the settings themselves."""
+    for _, f, kind in cli_leaves(cls):
+        value = getattr(args, flat_name(f), _UNSET)
+        if value is _UNSET:
+            continue
+        value = coerce(value, kind, f.name)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            continue  # argparse's choices already hold it to the enum
+        check_value(f, kind, value, optional=True)

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from core.options import Choice, option, plain, to_dict
+from core.errors import SettingError
+from core.options import Choice, coerce_fields, option, plain, to_dict
+from core.settings_bounds import MAX_PATH_CHARS, MAX_PROMPT_CHARS, SEED_MAX, whole_numbers_problem
 
 
 class Scheduler(Choice):
@@ -74,34 +76,55 @@ class GenerationSettings:
     letterboxed canvas.
     """
 
-    prompt: str = option("", cli=False, flat="", help="the filled prompt of one photo (from the prompt settings)")
-    negative_prompt: str = option("", cli=False, flat="", help="the filled negative prompt of one photo")
-    steps: int = option(20, parse=parse_positive, help="denoising steps (default 20)")
-    guidance: float = option(7.5, help="classifier-free guidance scale (default 7.5)")
-    controlnet_scale: float = option(1.0, help="ControlNet conditioning scale (default 1.0)")
-    seed: int = option(0, help="seed of the first variant (variant k: seed+k)")
-    variants: int = option(1, parse=parse_positive, help="images per photo (default 1; generative engines only)")
+    prompt: str = option("", cli=False, flat="", max_length=MAX_PROMPT_CHARS,
+                         help="the filled prompt of one photo (from the prompt settings)")
+    negative_prompt: str = option("", cli=False, flat="", max_length=MAX_PROMPT_CHARS,
+                                  help="the filled negative prompt of one photo")
+    steps: int = option(20, bounds=(1, 200), unit="steps", help="denoising steps (default 20)")
+    guidance: float = option(7.5, bounds=(0, 30), unit="a scale factor; 1 is no guidance",
+                             help="classifier-free guidance scale (default 7.5)")
+    controlnet_scale: float = option(1.0, bounds=(0, 2), unit="a scale factor",
+                                     help="ControlNet conditioning scale (default 1.0)")
+    seed: int = option(0, bounds=(0, SEED_MAX), unit="a 32-bit seed",
+                       help="seed of the first variant (variant k: seed+k)")
+    variants: int = option(1, bounds=(1, 64), unit="images",
+                           help="images per photo (default 1; generative engines only)")
     scheduler: Scheduler = option(Scheduler.UNIPC, help="diffusion scheduler (default unipc)")
-    resolution: int = option(512, help="generation size (multiple of 8, default 512)")
+    resolution: int = option(512, bounds=(64, 2048), unit="pixels", multiple_of=8,
+                             help="generation size (default 512)")
     quality: Quality = option(Quality.FINAL,
                               help="final (the paper's settings) or preview (same seed, fewer steps, smaller "
                                    "canvas, guidance on the first steps, tiny decoder: under a minute on a "
                                    "laptop CPU); replay a preview with --quality final")
     # Explicit per-variant seeds (replaying a recipe, QC retries); None = seed, seed + 1, ...
-    seeds: Optional[tuple[int, ...]] = option(None, cli=False, flat="",
+    seeds: Optional[tuple[int, ...]] = option(None, cli=False, flat="", bounds=(0, SEED_MAX), unit="32-bit seeds",
+                                              check=whole_numbers_problem,
                                               help="explicit per-variant seeds (replay, QC retries, the app)")
     # Non-generative engines
-    color: tuple[int, int, int] = option((255, 255, 255), parse=parse_colour, metavar="COLOUR",
+    color: tuple[int, int, int] = option((255, 255, 255), parse=parse_colour, metavar="COLOUR", shape=(3,),
+                                         check=whole_numbers_problem,
+                                         bounds=(0, 255), unit="8-bit red, green, blue",
                                          help="colour for --engine color (#RRGGBB or R,G,B); alone, it picks "
                                               "that engine")
     gradient: tuple[tuple[int, int, int], tuple[int, int, int]] = option(
-        ((255, 255, 255), (200, 200, 205)), parse=parse_gradient, metavar="TOP:BOTTOM",
+        ((255, 255, 255), (200, 200, 205)), parse=parse_gradient, metavar="TOP:BOTTOM", shape=(2, 3),
+        check=whole_numbers_problem,
+        bounds=(0, 255), unit="8-bit red, green, blue",
         help="colours for --engine gradient, top to bottom (default #ffffff:#c8c8cd)")
-    blur_sigma: float = option(0.02, flag="--blur-sigma",
-                               help="blur for --engine blur, as a fraction of the image diagonal (default 0.02)")
-    background_image: Optional[str] = option(None, metavar="FILE",
+    # Measured against the diagonal so one value blurs alike at every photo size (0.02 of a 12 MP
+    # photo's diagonal is about 100 pixels); past 0.1 nothing of the scene is left to recognise.
+    blur_sigma: float = option(0.02, flag="--blur-sigma", bounds=(0, 0.1), unit="a fraction of the image diagonal",
+                               help="blur for --engine blur: the Gaussian's sigma as a fraction of the image "
+                                    "diagonal, not pixels (default 0.02)")
+    background_image: Optional[str] = option(None, metavar="FILE", max_length=MAX_PATH_CHARS,
                                              help="picture for --engine image; alone, it picks that engine")
     extra: dict = option(cli=False, flat="", default_factory=dict, help="engine-specific extras (recipes)")
+
+    def __post_init__(self) -> None:
+        coerce_fields(self)  # types and declared bounds: the CLI, the app and replayed recipes alike
+        if self.seeds is None and self.seed + self.variants - 1 > SEED_MAX:
+            raise SettingError("--seed", f"{self.seed} with --variants {self.variants} gives seeds past "
+                                         f"{SEED_MAX} (range 0 to {SEED_MAX}, a 32-bit seed)")
 
     def variant_seeds(self) -> list[int]:
         """The seed of each variant: a variant's output depends on its own seed only."""
@@ -113,17 +136,10 @@ class GenerationSettings:
         return [int(self.seed) + i for i in range(self.variants)]
 
     def validate(self) -> GenerationSettings:
-        """Raise ``ValueError`` with a readable message for settings no engine can honour."""
-        if self.variants < 1:
-            raise ValueError(f"variants must be at least 1 (got {self.variants}).")
-        if self.steps < 1:
-            raise ValueError(f"steps must be at least 1 (got {self.steps}).")
-        if self.resolution < 64 or self.resolution % 8:
-            raise ValueError(f"resolution must be a multiple of 8 and at least 64 (got {self.resolution}).")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"Unknown scheduler '{self.scheduler}': choose one of {', '.join(SCHEDULERS)}.")
-        if self.guidance < 0 or self.controlnet_scale < 0:
-            raise ValueError("guidance and controlnet_scale must not be negative.")
+        """Raise ``ValueError`` (``SettingError``) with a readable message for settings no engine can honour:
+        the declared bounds again (a caller may have changed a field since it was built), and one seed
+        per variant."""
+        coerce_fields(self)
         self.variant_seeds()
         return self
 

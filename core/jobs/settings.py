@@ -16,9 +16,17 @@ from typing import Any, Optional
 
 from core import options
 from core.generation.presets import PRESETS
-from core.generation.settings import GenerationSettings, parse_non_negative
+from core.generation.settings import GenerationSettings
 from core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
 from core.options import Choice, option
+from core.settings_bounds import (
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    device_problem,
+    model_id_problem,
+    sam_variant_problem,
+)
 
 
 class Engine(Choice):
@@ -77,10 +85,13 @@ DEFAULT_DOUBT_SCORE = 0.5  # masks scoring below this are reported for review
 class PromptSettings:
     """The prompt a job fills per photo (variables from the file name and the CSV)."""
 
-    template: Optional[str] = option(None, help="named prompt template (studio, marble, kitchen-counter, ...)")
-    prompt: Optional[str] = option(None, help="prompt text; may use {name}, {caption} and CSV variables")
-    negative: Optional[str] = option(None, help="negative prompt (overrides the template's)")
-    variables_csv: Optional[str] = option(None, flag="--vars", metavar="CSV",
+    template: Optional[str] = option(None, max_length=MAX_NAME_CHARS,
+                                     help="named prompt template (studio, marble, kitchen-counter, ...)")
+    prompt: Optional[str] = option(None, max_length=MAX_PROMPT_CHARS,
+                                   help="prompt text; may use {name}, {caption} and CSV variables")
+    negative: Optional[str] = option(None, max_length=MAX_PROMPT_CHARS,
+                                     help="negative prompt (overrides the template's)")
+    variables_csv: Optional[str] = option(None, flag="--vars", metavar="CSV", max_length=MAX_PATH_CHARS,
                                           help="per-photo variables, keyed by file name")
 
     def __post_init__(self) -> None:
@@ -92,19 +103,20 @@ class MaskSettings:
     """Where masks come from, and what a doubtful one does to the batch."""
 
     masks_dir: Optional[str] = option(
-        None, flag="--masks", metavar="DIR",
+        None, flag="--masks", metavar="DIR", max_length=MAX_PATH_CHARS,
         help="reviewed masks named like the photos (<stem>.png, white = product; masks written by "
              "`packshot masks --white background` are recognised and read the right way round)")
     masker: Masker = option(Masker.AUTO, help="auto: SAM when its weights are present, else the salient prior")
     prior: Prior = option(Prior.AUTO, help="salient prior that seeds the mask (auto: BiRefNet, lite on the CPU, "
                                            "else IS-Net, when downloaded; else classic)")
-    sam_variant: str = option("vit_b", flag=("--sam", "--sam-variant"), metavar="VARIANT",
+    sam_variant: str = option("vit_b", flag=("--sam", "--sam-variant"), metavar="VARIANT", check=sam_variant_problem,
                               help="SAM size: vit_b, vit_l, vit_h or a sam-* model id (default vit_b)")
     doubtful_masks: DoubtfulMasks = option(
         DoubtfulMasks.CONTINUE, in_key=False,
         help="what a doubtful mask (low score, prior and SAM disagree, no studio backdrop) does: continue "
              "(render and report it), skip (leave the photo for review) or stop the batch (default continue)")
-    doubtful_below: float = option(DEFAULT_DOUBT_SCORE, in_key=False, metavar="SCORE",
+    doubtful_below: float = option(DEFAULT_DOUBT_SCORE, in_key=False, metavar="SCORE", bounds=(0, 1),
+                                   unit="a mask score",
                                    help=f"masks scoring below this are doubtful (default {DEFAULT_DOUBT_SCORE})")
 
     def __post_init__(self) -> None:
@@ -117,7 +129,7 @@ class OutputSettings:
 
     preset: str = option("original", flag="--size", choices=tuple(PRESETS),
                          help="output size preset (default original; see the list below)")
-    name_template: str = option(DEFAULT_NAME_TEMPLATE, flag="--name",
+    name_template: str = option(DEFAULT_NAME_TEMPLATE, flag="--name", max_length=MAX_NAME_CHARS,
                                 help="output name template: {stem} {name} {engine} {template} {variant} "
                                      "{seed} {ext}")
     # PNG by default: lossless, so the product stays bit-identical to the photo; "auto" follows the input
@@ -138,10 +150,11 @@ class OutputSettings:
 class QualitySettings:
     """The generated-background QC gate (object expansion)."""
 
-    qc_threshold: Optional[float] = option(None, help="flag results whose object expansion exceeds this "
+    qc_threshold: Optional[float] = option(None, bounds=(0, 1), unit="a fraction of the product's area", help="flag results whose object expansion exceeds this "
                                                       "fraction (default 0.10 for generated backgrounds; "
                                                       "setting it also checks plain ones)")
-    qc_retries: int = option(0, parse=parse_non_negative, help="regenerate flagged results N times")
+    qc_retries: int = option(0, bounds=(0, 10), unit="retries",
+                             help="regenerate flagged results N times")
 
     def __post_init__(self) -> None:
         options.coerce_fields(self)
@@ -151,8 +164,8 @@ class QualitySettings:
 class MachineSettings:
     """Where the job runs; never part of the job key."""
 
-    device: str = option("auto", in_key=False, help="auto, cpu, cuda or cuda:N")
-    models_dir: Optional[str] = option(None, in_key=False, help="folder holding model folders "
+    device: str = option("auto", in_key=False, check=device_problem, help="auto, cpu, mps, cuda or cuda:N")
+    models_dir: Optional[str] = option(None, in_key=False, max_length=MAX_PATH_CHARS, help="folder holding model folders "
                                                                 "(<dir>/<model id>/...)")
 
     def __post_init__(self) -> None:
@@ -165,7 +178,7 @@ class JobSettings:
 
     engine: Engine = option(Engine.AUTO, in_key=False,  # the resolved engine goes into the key instead
                             help="auto: the paper's SI2+ControlNet when its weights are present, else white")
-    model: Optional[str] = option(None, metavar="MODEL_ID",
+    model: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem,
                                   help="ControlNet model for si2-controlnet: the paper's by default, or one "
                                        "made with `packshot train` (see `packshot models list`); for "
                                        "sd2-controlnet, one made with `packshot train --mode sd2-controlnet`")

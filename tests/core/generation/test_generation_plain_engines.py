@@ -36,7 +36,7 @@ def test_color_and_gradient():
     (grad,) = plain_engine("gradient").render(photo, mask, GenerationSettings(gradient=((0, 0, 0), (255, 255, 255))))
     assert grad.shape == (40, 50, 3) and (grad[0] == 0).all() and (grad[-1] == 255).all()
     assert (np.diff(grad[:, 0, 0].astype(int)) >= 0).all() and (grad[:, 0] == grad[:, -1]).all()
-    with pytest.raises(ValueError, match="0..255"):
+    with pytest.raises(ValueError, match="0 to 255"):  # refused by the settings' declared bounds
         plain_engine("color").render(photo, mask, GenerationSettings(color=(300, 0, 0)))
 
 
