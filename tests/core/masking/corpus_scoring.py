@@ -1,0 +1,108 @@
+"""How a mask is judged on the studio corpus (tests/studio_corpus.py), shared by the benchmark
+(tests/benchmarks/bench_masks.py --corpus) and the small-corpus tests.
+
+A mask is *clean* when its IoU with the true mask is at least 0.95 AND it loses at most 1 % of
+the product (product pixels predicted background / product pixels): a mask that paints over the
+product is worse than one that keeps a sliver of backdrop. The true mask of a glass product is its
+silhouette (see studio_corpus), so a masker that keeps the whole glass is right.
+
+The gate is judged against cleanliness: *recall* = of the masks that are not clean, the share the
+gate flagged; *false flags* = of the clean masks, the share it flagged.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+CLEAN_IOU = 0.95
+CLEAN_MAX_LOST = 0.01
+
+
+def iou(pred: np.ndarray, true: np.ndarray) -> float:
+    union = np.logical_or(pred, true).sum()
+    return float(np.logical_and(pred, true).sum() / union) if union else 1.0
+
+
+def product_lost(pred: np.ndarray, true: np.ndarray) -> float:
+    """Share of the true product that the mask calls background."""
+    n = int(true.sum())
+    return float(np.logical_and(true, ~pred).sum() / n) if n else 0.0
+
+
+def clean(pred: np.ndarray, true: np.ndarray) -> bool:
+    """IoU >= 0.95 and at most 1 % of the product lost."""
+    return iou(pred, true) >= CLEAN_IOU and product_lost(pred, true) <= CLEAN_MAX_LOST
+
+
+@dataclass
+class Scored:
+    """One scene's verdict: its class, the mask's quality, and what the gate said."""
+
+    cls: str
+    iou: float
+    lost: float
+    clean: bool
+    flagged: bool
+    doubt: Optional[str] = None
+    seconds: float = 0.0
+    name: str = ""
+
+
+def score(cls: str, pred: np.ndarray, true: np.ndarray, doubt: Optional[str], seconds: float = 0.0,
+          name: str = "") -> Scored:
+    i, lost = iou(pred, true), product_lost(pred, true)
+    return Scored(cls, i, lost, i >= CLEAN_IOU and lost <= CLEAN_MAX_LOST, doubt is not None, doubt, seconds, name)
+
+
+@dataclass
+class Summary:
+    """The benchmark's row for a class (or "overall")."""
+
+    label: str
+    n: int
+    clean_rate: float
+    recall: Optional[float]  # None when every mask is clean (nothing to catch)
+    false_flags: Optional[float]  # None when no mask is clean
+    median_iou: float
+    median_lost: float
+    max_lost: float
+    seconds: float
+
+
+def summarise(label: str, rows: list[Scored]) -> Summary:
+    bad = [r for r in rows if not r.clean]
+    good = [r for r in rows if r.clean]
+    return Summary(
+        label, len(rows), sum(r.clean for r in rows) / len(rows),
+        sum(r.flagged for r in bad) / len(bad) if bad else None,
+        sum(r.flagged for r in good) / len(good) if good else None,
+        statistics.median(r.iou for r in rows), statistics.median(r.lost for r in rows),
+        max(r.lost for r in rows), statistics.mean(r.seconds for r in rows))
+
+
+def by_class(rows: Iterable[Scored], classes: Optional[Iterable[str]] = None) -> list[Summary]:
+    """One summary per class (in ``classes`` order when given) and the overall one last."""
+    rows = list(rows)
+    order = list(classes) if classes is not None else sorted({r.cls for r in rows})
+    out = [summarise(c, [r for r in rows if r.cls == c]) for c in order if any(r.cls == c for r in rows)]
+    return out + [summarise("overall", rows)]
+
+
+def _pct(v: Optional[float]) -> str:
+    return "-" if v is None else f"{100 * v:.0f} %"
+
+
+def format_table(summaries: list[Summary]) -> str:
+    head = (f"{'class':18s} {'N':>4s} {'clean':>6s} {'recall':>7s} {'false':>6s} {'med IoU':>8s} "
+            f"{'med lost':>9s} {'max lost':>9s} {'s/photo':>8s}")
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        lines.append(f"{s.label:18s} {s.n:4d} {_pct(s.clean_rate):>6s} {_pct(s.recall):>7s} "
+                     f"{_pct(s.false_flags):>6s} {s.median_iou:8.3f} {100 * s.median_lost:8.2f}% "
+                     f"{100 * s.max_lost:8.2f}% {s.seconds:8.2f}")
+    return "\n".join(lines)
