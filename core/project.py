@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from core.errors import (
     read_only_error,
 )
 from core.naming import from_storable, storable
+from core.write_guard import make_temp
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,9 @@ class ProjectStore:
     def _check_writable(self) -> None:
         """Try a real write: permission bits say nothing for root, a read-only mount or a full disk."""
         try:
-            fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=self.path.parent)
+            fd, probe = make_temp(self.path.parent)  # Packshot's own temp name (core.write_guard)
             os.close(fd)
-            Path(probe).unlink(missing_ok=True)
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             if is_disk_full(exc):
                 raise disk_full_error(self.out_dir) from exc

@@ -178,11 +178,10 @@ def save_templates(templates: Iterable[PromptTemplate], path: Path | str) -> Pat
     for template in templates:
         template.fields()
     payload = {"version": 1, "templates": [t.to_dict() for t in templates]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves half a templates file
-    return path
+    from core.images import write_atomic  # Packshot's own temp name: a user's ".tmp-<name>" is never hit
+
+    # atomic: a crash never leaves half a templates file
+    return write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def get_template(name: str, path: Path | str | None = None) -> PromptTemplate:

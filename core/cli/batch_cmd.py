@@ -304,8 +304,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="packshot")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
+    from core.cli.main import stop_on_signals
+
     try:
-        return args.func(args)
+        with stop_on_signals():  # SIGTERM/SIGHUP stop like Ctrl-C
+            return args.func(args)
     except PackshotError as exc:
         print(f"packshot: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

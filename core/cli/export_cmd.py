@@ -72,8 +72,10 @@ def run_export(args: argparse.Namespace) -> int:
         print("Export interrupted; the files written so far are complete.", file=sys.stderr)
         return EXIT_CANCELLED
     rendered = sum(e.rendered for e in summary.exported)
+    kept = len(summary.kept)
     print(f"Exported {len(summary.exported)} file(s) to {args.export_dir} ({settings.preset}, {settings.bit_depth}-bit"
-          + (f"; {rendered} rendered again for the new preset" if rendered else "") + ")")
+          + (f"; {rendered} rendered again for the new preset" if rendered else "")
+          + (f"; {kept} already there from an earlier export, kept" if kept else "") + ")")
     if summary.failed:
         print("Not exported:")
         for _, reason in summary.failed:

@@ -6,7 +6,11 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional, Sequence
@@ -41,6 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, ``kill``, a scheduler's stop): handled exactly like Ctrl-C, so
+    finished work is kept, the run is marked stopped and the same command resumes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.status = "stopped"  # what a batch records as its run's end
+
+
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise ``StopSignal`` in the main thread (as Ctrl-C raises
+    KeyboardInterrupt); the handlers there before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise StopSignal(signal.Signals(signum).name)
+
+    before = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # Our own bars show downloads and jobs; the libraries' per-file "loading weights" bars are noise.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -52,15 +88,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with stop_on_signals():
+            return int(args.func(args) or 0)
     except Cancelled as exc:  # not an error: the user asked for it
         said = str(exc) or "Cancelled."
         if "resume" not in said:
             said += " Finished work is kept; run the same command again to resume."
         print(f"packshot: {said}", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
-        print("packshot: interrupted; finished work is kept and the next run resumes.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        why = f"stopped by {exc.name}" if isinstance(exc, StopSignal) else "interrupted"
+        print(f"packshot: {why}; finished work is kept and the next run resumes.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line out, the story in the log
         return report(exc, args, log_path)

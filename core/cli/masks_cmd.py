@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 from pathlib import Path
+from typing import Optional
 
 from core.errors import PackshotError
 from core.jobs.settings import JobSettings
@@ -37,11 +38,14 @@ def run(args: argparse.Namespace) -> int:
     from core.masking import build_masker, mask_path_for, save_mask_png
     from core.quality.mask_gate import mask_doubt
     from core.runtime import Runtime
+    from core.write_guard import WriteGuard
 
     photos = list_photos(args.input)
     if not photos:
         print(f"No photos in {args.input}.")
         return 0
+    guard = WriteGuard(args.out, [args.input, *photos])  # masks never land on (or among) the photos
+    guard.check_folder(args.out)
     masker = build_masker(args.masker, Runtime(args.models_dir), args.sam_variant, args.device,
                           prior=args.prior)
     seeded = f" seeded by the {masker.prior.name} prior" if masker.name != masker.prior.name else ""
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         try:
+            guard.check(target, made_by=MASK_MAKER, key_of=mask_maker)  # --redo: only masks Packshot wrote
             result = masker.compute(load_photo(path))
             save_mask_png(target, result.alpha, white=args.white)
         except PackshotError as exc:
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         said = f"; DOUBTFUL: {doubt}" if doubt else ""
         print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source}){said}")
     if rows:
-        _write_review(args.out / "review.csv", rows)
+        _write_review(guard.check(args.out / "review.csv", made_by=REVIEW_MAKER, key_of=review_maker), rows)
     fallback = next((r[4] for r in rows if r[4]), "")
     if fallback:
         print(f"Note: {fallback}")
@@ -80,6 +85,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 REVIEW_COLUMNS = ("photo", "mask", "score", "source", "note", "doubt")
+MASK_MAKER, REVIEW_MAKER = "packshot masks", "packshot masks review"
+
+
+def mask_maker(path: Path) -> Optional[str]:
+    """``MASK_MAKER`` for a mask PNG Packshot wrote (it carries the polarity chunk), else None."""
+    from PIL import Image
+
+    from core.masking.maskio import POLARITY_KEY
+
+    try:
+        with Image.open(path) as im:
+            return MASK_MAKER if POLARITY_KEY in im.info else None
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def review_maker(path: Path) -> Optional[str]:
+    """``REVIEW_MAKER`` for a review.csv this command wrote (its header row), else None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return REVIEW_MAKER if handle.readline().strip().split(",")[:4] == list(REVIEW_COLUMNS[:4]) else None
+    except OSError:
+        return None
 
 
 def _write_review(path: Path, rows: list[tuple[str, ...]]) -> None:

@@ -53,7 +53,8 @@ def import_ray() -> Any:
 class _Stage:
     """One photo per call; the job context (and its models) is built once per actor."""
 
-    def __init__(self, settings: dict, out_dir: str, threads: int = 0, trees: Optional[dict] = None) -> None:
+    def __init__(self, settings: dict, out_dir: str, threads: int = 0, trees: Optional[dict] = None,
+                 replaceable: tuple = ()) -> None:
         if threads:
             import torch
 
@@ -67,16 +68,21 @@ class _Stage:
         self.out_dir = Path(out_dir)
         # Set when input or output is a URI; the trees' file systems are opened once per actor.
         self.trees = {k: Tree.from_dict(v) for k, v in trees.items()} if trees else None
+        self.replaceable = set(replaceable)  # job keys the driver's write check found replaceable
 
     def job(self, row: dict) -> Any:
+        """The photo's job; its writes go through its write guard (core.write_guard) like the local batch's."""
         if self.trees is not None:
             from core.cluster.remote import RemotePhotoJob
 
-            return RemotePhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"],
-                                  inputs=self.trees["input"], outputs=self.trees["output"])
-        from core.jobs.photo import PhotoJob
+            job = RemotePhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"],
+                                 inputs=self.trees["input"], outputs=self.trees["output"])
+        else:
+            from core.jobs.photo import PhotoJob
 
-        return PhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"])
+            job = PhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"])
+        job.replaceable = set(self.replaceable)
+        return job
 
     def __call__(self, row: dict) -> dict:
         if row.get("outcome"):  # skipped, failed or held upstream: pass it on
@@ -143,9 +149,14 @@ class RayBatch:
         self.render_gpus = render_gpus
 
     def prepare(self) -> None:
-        """The local batch's checks (inputs, templates, models, name clashes), then the folder's lock."""
+        """The folder's lock, then the local batch's checks (inputs, templates, models, name clashes, the
+        write guard over every output). A folder that is no project yet is locked once the checks pass
+        (nothing is created for a batch that is refused)."""
+        local = not self.output_tree.remote
+        if local and (self.batch.out_dir / ".packshot").is_dir():
+            self.batch.lock()  # first: a folder another batch works on is "locked", not "taken"
         self.batch.prepare(dry_run=True)
-        if not self.output_tree.remote:
+        if local:
             self.batch.out_dir.mkdir(parents=True, exist_ok=True)
         self.batch.lock()
 
@@ -177,7 +188,7 @@ class RayBatch:
     def stage_kwargs(self, threads: int) -> dict:
         """What every stage's actor is built from (plain data: it travels to the actors)."""
         return {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
-                "threads": threads,
+                "threads": threads, "replaceable": tuple(sorted(self.batch.replaceable)),
                 "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
                 if self.remote else None}
 
@@ -226,4 +237,6 @@ class RayBatch:
             return self.output_tree.write_bytes(target, buffer.getvalue().encode())
         if not summary.failed and not target.exists():
             return None
+        if self.batch.guard is not None:
+            self.batch.guard.check(target)
         return str(write_atomic(target, buffer.getvalue().encode()))

@@ -8,7 +8,10 @@ the batch's own path), which gives a new recipe. Finished pixels are never scale
 its recipe (bit depth and quality included) and the original's EXIF and ICC, so
 ``packshot replay`` makes it again bit-identically.
 
-One bad item never stops the export: it is reported by name and the rest goes on.
+One bad item never stops the export: it is reported by name and the rest goes on. Every write
+goes through ``core.write_guard`` (never onto a source, an original or a file Packshot did not make);
+a file an earlier (perhaps killed) export of the same item already wrote is kept, not redone, so
+re-running an interrupted export resumes it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from core.jobs.render import render_from_recipe
 from core.naming import output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.recipe import Recipe, read_recipe, save_output
+from core.write_guard import WriteGuard, sweep_temp_files
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -78,6 +82,7 @@ class ExportedFile:
     source: Path
     target: Path
     rendered: bool  # True: rendered again from the recipe (other preset); False: pixels re-encoded
+    kept: bool = False  # True: an earlier export of the same item was already there (a resumed export)
 
 
 @dataclass
@@ -90,6 +95,10 @@ class ExportSummary:
     @property
     def written(self) -> list[Path]:
         return [e.target for e in self.exported]
+
+    @property
+    def kept(self) -> list[Path]:
+        return [e.target for e in self.exported if e.kept]
 
     @property
     def ok(self) -> bool:
@@ -117,6 +126,8 @@ class ExportJob:
         self.device = device
         self.overwrite = overwrite
         settings.check()
+        # The sources (output files, batch folders) are inputs here: never written, nothing written into them.
+        self.guard = WriteGuard(self.out_dir, [i for i in self.items if not isinstance(i, tuple)])
 
     @property
     def label(self) -> str:
@@ -148,13 +159,16 @@ class ExportJob:
         summary = ExportSummary()
         sources = self.sources(summary.failed)
         taken: set[Path] = set()
+        sweep_temp_files(self.out_dir, recursive=False)  # a killed export's own leftovers, nothing else
+        self.guard.add_inputs(source for source, _ in sources)  # an output exported is never written over
         try:
             for i, (source, stem) in enumerate(sources):
                 check(cancel)
                 progress(Progress("export", i, len(sources), source.name))
                 target = self._target(source, stem, taken)
                 try:
-                    rendered = self._export_one(source, target, progress, cancel)
+                    kept = self._already_exported(source, target)
+                    rendered = False if kept else self._export_one(source, target, progress, cancel)
                 except Cancelled:
                     raise
                 except PackshotError as exc:
@@ -168,7 +182,7 @@ class ExportJob:
                     summary.failed.append((source.name, f"{source.name}: unexpected {type(exc).__name__}: {exc} "
                                                         "(details in the log)"))
                     continue
-                summary.exported.append(ExportedFile(source, target, rendered))
+                summary.exported.append(ExportedFile(source, target, rendered, kept))
             progress(Progress("export", len(sources), len(sources), f"{len(summary.exported)} exported"))
         except Cancelled:
             summary.cancelled = True
@@ -186,6 +200,26 @@ class ExportJob:
         taken.add(target.resolve())
         return target
 
+    def _recipe_for(self, source: Path, recipe: Recipe) -> Recipe:
+        """The recipe the exported file of ``source`` carries."""
+        s = self.settings
+        fmt = s.format_for(source)
+        new = Recipe.from_dict(json.loads(recipe.to_json()))
+        new.preset, new.output_format, new.bit_depth = s.preset, fmt, s.bit_depth
+        new.quality = int(s.quality) if fmt in _EIGHT_BIT_ONLY else None
+        return new
+
+    def _already_exported(self, source: Path, target: Path) -> bool:
+        """True when ``target`` is this very export of ``source`` (an earlier run wrote it, e.g. one that
+        was killed later): kept as it is. Without ``overwrite`` nothing else there is replaced."""
+        if self.overwrite or not target.is_file():
+            return False
+        try:
+            there = read_recipe(target)
+        except (PackshotError, OSError):
+            return False
+        return _export_identity(there) == _export_identity(self._recipe_for(source, read_recipe(source)))
+
     def _export_one(self, source: Path, target: Path, progress: ProgressCallback,
                     cancel: Optional[CancelToken]) -> bool:
         s = self.settings
@@ -193,14 +227,13 @@ class ExportJob:
         if target.resolve() in (source.resolve(), Path(recipe.input_path).resolve()):
             raise PackshotError(f"{source.name}: exporting to {target} would replace it; choose another "
                                 "export folder.")
+        self.guard.add_input(recipe.input_path)  # the original of this output: never written either
+        self.guard.check(target, overwrite=True)  # never an input, nor a file Packshot did not make
         if target.exists() and not self.overwrite:
-            raise PackshotError(f"{source.name}: {target} already exists; export with overwrite "
+            raise PackshotError(f"{source.name}: {target} already exists (another export); export with overwrite "
                                 "(--overwrite) to replace it, or choose another folder.")
         stored = load_photo(source)
-        fmt = s.format_for(source)
-        new = Recipe.from_dict(json.loads(recipe.to_json()))
-        new.preset, new.output_format, new.bit_depth = s.preset, fmt, s.bit_depth
-        new.quality = int(s.quality) if fmt in _EIGHT_BIT_ONLY else None
+        new = self._recipe_for(source, recipe)
         mask_file = recipe.mask_file(source)
         if mask_file is not None:  # the export's recipe finds the mask from the export folder
             new.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}
@@ -217,6 +250,13 @@ class ExportJob:
         save_output(target, pixels, new, icc_profile=stored.icc_profile,
                     exif=stored.exif or _original_exif(recipe))
         return not reencode
+
+
+def _export_identity(recipe: Recipe) -> tuple:
+    """What makes two exported files the same export: the result (photo, job, seed) and how it was written."""
+    return (recipe.input_sha256, recipe.job_key, recipe.engine, recipe.seed, recipe.variant, recipe.prompt,
+            recipe.negative_prompt, recipe.preset, recipe.output_format, recipe.bit_depth, recipe.quality,
+            recipe.mask.get("sha256"))
 
 
 def _original_exif(recipe: Recipe) -> Optional[bytes]:

@@ -128,8 +128,10 @@ def test_existing_files_are_replaced_only_when_asked(tmp_path):
     out, output = _batch(tmp_path, "--engine", "white")
     first = ExportJob([output], tmp_path / "exp").run()
     assert first.ok
-    again = ExportJob([output], tmp_path / "exp").run()
-    assert not again.ok and "already exists" in again.failed[0][1] and "item_000.png" in again.failed[0][1]
+    again = ExportJob([output], tmp_path / "exp").run()  # the same export again: kept (a killed one resumes)
+    assert again.ok and again.kept == [tmp_path / "exp" / "item_000.png"]
+    other = ExportJob([output], tmp_path / "exp", ExportSettings(bit_depth=16)).run()  # another export, same name
+    assert not other.ok and "already exists" in other.failed[0][1] and "item_000.png" in other.failed[0][1]
     assert ExportJob([output], tmp_path / "exp", overwrite=True).run().ok
     with pytest.raises(PackshotError, match="8 bits"):
         ExportJob([output], tmp_path / "exp", ExportSettings(format="jpg", bit_depth=16))
