@@ -88,7 +88,7 @@ def install(args: argparse.Namespace) -> int:
     verb = f"Updating {previous['version']} to" if previous else "Installing"
     print(f"{verb} {APP} {args.version} in {prefix}")
     print(f"This machine: {found.system} {found.arch}, {found.gpu or 'no GPU'}; torch: {choice.reason}")
-    total = 5
+    total = 6
     prefix.mkdir(parents=True, exist_ok=True)
     # Build the new environment beside the old one, then swap: a failed update leaves the old app working.
     new_env, env = prefix / "env.new", prefix / "env"
@@ -111,7 +111,9 @@ def install(args: argparse.Namespace) -> int:
     shutil.copy2(HERE / "install.py", prefix / "install.py")
     shutil.copy2(HERE / "machine.py", prefix / "machine.py")
     write_uninstaller(prefix, env)
-    say(5, total, "Menu entry and commands")
+    say(5, total, "Preparing the first photo's work ahead (edge matting compiles once, about a minute at most)")
+    prepare_first_use(env)
+    say(6, total, "Menu entry and commands")
     made = [] if args.no_shortcuts else make_shortcuts(prefix, env, Path(args.icon) if args.icon else None)
     info = {"version": args.version, "torch": choice.tag, "torch_reason": choice.reason, "prefix": str(prefix),
             "shortcuts": made, "installed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -119,6 +121,16 @@ def install(args: argparse.Namespace) -> int:
     (prefix / INFO_NAME).write_text(json.dumps(info, indent=2))
     print(f"Done in {info['seconds']:.0f} s. Start {APP} Studio from the menu, or run: {bin_dir() / 'packshot-studio'}")
     return 0
+
+
+def prepare_first_use(env: Path) -> bool:
+    """Compile now what the first photo would otherwise compile (``core.warmup``), in the final
+    environment (after the swap: its caches are keyed by path). A failure only makes the first
+    photo slower, so the install goes on."""
+    done = subprocess.run([str(env_python(env)), "-m", "core.warmup"], check=False)
+    if done.returncode != 0:
+        print(f"  (not prepared ahead, exit {done.returncode}: the first photo will do it, once)", flush=True)
+    return done.returncode == 0
 
 
 def write_uninstaller(prefix: Path, env: Path) -> Path:
