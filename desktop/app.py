@@ -87,15 +87,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     install_excepthook(lambda: window)
     window.show()
     log.info("Window shown %.2f s after start; log file %s", time.perf_counter() - T0, log_path)
-    if args.folder:
-        QTimer.singleShot(0, lambda: window.open_folder(args.folder))
-    if not settings.first_run_done:
-        QTimer.singleShot(300, lambda: first_run_check(window))
+    QTimer.singleShot(0, lambda: start_up(window, args.folder))
     return app.exec()
 
 
-def first_run_check(window) -> None:
-    """On first run, show the models dialog if a model is missing (checked on a worker)."""
+def start_up(window, folder: Optional[Path]) -> None:
+    """What the first moments show, one dialog at a time: the folder opens first (which may ask where
+    its project goes), then, on a first run, the models dialog if a model is missing."""
+    if folder:
+        window.open_folder(folder)
+    if not window.settings.first_run_done:
+        first_run_check(window)
+
+
+def first_run_check(window):
+    """On first run, show the models dialog if a model is missing (checked on a worker); it waits
+    for any dialog already open (e.g. where to keep a project) instead of opening over it."""
     from desktop.models_dialog import model_status
     from desktop.settings import save_settings
     from desktop.workers import start_worker
@@ -104,9 +111,20 @@ def first_run_check(window) -> None:
         window.settings.first_run_done = True
         save_settings(window.settings)
         if any(not r["path"] for r in rows):
-            window.open_models()
+            when_no_dialog(window.open_models)
 
-    start_worker(model_status, window.workspace.runtime.store, on_result=decide)
+    return start_worker(model_status, window.workspace.runtime.store, on_result=decide)
+
+
+def when_no_dialog(show, retry_ms: int = 200) -> None:
+    """Call ``show`` once no modal dialog is open: never two dialogs stacked."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.activeModalWidget() is not None:
+        QTimer.singleShot(retry_ms, lambda: when_no_dialog(show, retry_ms))
+        return
+    show()
 
 
 if __name__ == "__main__":

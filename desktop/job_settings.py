@@ -1,88 +1,68 @@
-"""The ONE place in the app that turns its choices into ``core.jobs.JobSettings``.
+"""The ONE place in the app that turns its choices into the ``core.jobs.JobSettings`` a job runs.
 
-Everything the app submits (a batch, one photo, automatic masks) gets its settings from
-``settings_from_ui``, so the app asks core for exactly what the command line would ask for.
-It builds the flat dict of ``JobSettings``' field names (``JobSettings.from_flat`` takes the same
-keys once settings are nested).
+The Background step's controls are made from ``JobSettings`` itself (``desktop.settings_form``) and
+read back as one; this module adds what a run needs beyond the panel: the machine group (the app's
+device and models folder), the template named rather than copied when its text is unchanged, the
+variables CSV, and "one image" for engines that paint no prompt (as core would note it).
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
-from desktop.batch_options import BatchOptions
+from core.jobs import GENERATIVE_ENGINES, JobSettings
+from core.jobs.settings import MachineSettings, PromptSettings
 from desktop.settings import AppSettings
 
 if TYPE_CHECKING:
     from desktop.workspace import Workspace
 
 
-def settings_from_ui(options: BatchOptions, app: AppSettings, workspace: Workspace, *,
-                     template_names: Sequence[str] = (), template_text: Optional[tuple[str, str]] = None,
-                     variables_csv: Optional[Path] = None) -> Any:
-    """``JobSettings`` for ``options`` with the machine choices (device, models folder) of ``app``;
-    ``workspace`` answers which engine "auto" is (the variants depend on it).
-
-    ``template_names``: the templates core can resolve by name (built-in and the user's), so a named
-    template stays a name in every recipe; ``template_text``: the (prompt, negative) the named
-    template has, so an edited text is sent as a prompt of its own.
-    ``variables_csv``: the per-photo values the panel holds, written by ``write_variables_csv``."""
-    from core.jobs import JobSettings
-
-    template = options.template if options.template in template_names else None
-    prompt, negative = options.prompt, options.negative
-    if template is not None and template_text is not None:
-        # Unchanged text: send the name alone (the recipe says which template); edited: the text.
-        if (prompt or "").strip() == template_text[0].strip():
-            prompt = None
-        if (negative or "").strip() == template_text[1].strip():
-            negative = None
-    flat = {
-        "engine": options.engine,
-        "template": template,
-        "prompt": prompt if (prompt or "").strip() else None,
-        "negative": negative if (negative or "").strip() else None,
-        "variables_csv": str(variables_csv) if variables_csv else None,
-        "variants": max(1, int(options.variants)) if is_generative(options.engine, workspace, options.model) else 1,
-        "seed": int(options.seed),
-        "steps": int(options.steps),
-        "guidance": float(options.guidance),
-        "controlnet_scale": float(options.controlnet_scale),
-        "scheduler": options.scheduler,
-        "resolution": int(options.resolution),
-        "quality": options.render_quality if options.render_quality in ("final", "preview") else "final",
-        "color": tuple(int(c) for c in options.color),
-        "background_image": options.background_image if options.engine == "image" else None,
-        "preset": options.preset,
-        "shadow": None if options.shadow in ("", "none") else options.shadow,
-        "masker": options.masker,
-        "prior": options.prior,
-        "sam_variant": options.sam_variant,
-        "qc_threshold": options.qc_threshold,
-        "qc_retries": int(options.qc_retries),
-        "output_format": options.output_format,
-        "device": app.device,
-        "models_dir": str(app.models_path) if app.models_path else None,
-        "model": options.model,
-    }
-    return JobSettings.from_flat(flat)
+def prompt_settings(template: str, prompt: str, negative: str, *, template_names: Sequence[str] = (),
+                    template_text: Optional[tuple[str, str]] = None,
+                    variables_csv: Optional[str] = None) -> PromptSettings:
+    """The prompt group: a named template stays a name in every recipe; an edited text is sent as a
+    prompt of its own (``template_text``: the (prompt, negative) the named template has)."""
+    name = template if template in template_names else None
+    if name is not None and template_text is not None:
+        if prompt.strip() == template_text[0].strip():
+            prompt = ""
+        if negative.strip() == template_text[1].strip():
+            negative = ""
+    return PromptSettings(template=name, prompt=prompt if prompt.strip() else None,
+                          negative=negative if negative.strip() else None, variables_csv=variables_csv)
 
 
-def mask_settings(options: BatchOptions, app: AppSettings, workspace: Workspace) -> Any:
-    """The settings automatic masks come from (the batch's masker, prior and SAM variant), with an
-    engine that needs no weights: masks made in the app then carry the origin the batch checks."""
-    from dataclasses import replace
+def machine_settings(app: AppSettings) -> MachineSettings:
+    """The app's device and models folder (File ▸ Settings, or this session's command line)."""
+    return MachineSettings(device=app.device, models_dir=str(app.models_path) if app.models_path else None)
 
-    base = BatchOptions(masker=options.masker, prior=options.prior, sam_variant=options.sam_variant)
-    return replace(settings_from_ui(base, app, workspace), engine="white")
+
+def for_run(settings: JobSettings, app: AppSettings, workspace: Workspace,
+            variables_csv: Optional[Path] = None) -> JobSettings:
+    """``settings`` as a run of the app asks for them: the app's machine, the variables CSV, one
+    image per photo for an engine that paints no prompt, and no background picture unless the
+    'image' engine is chosen (core would only note them as having no effect)."""
+    generative = is_generative(str(settings.engine), workspace, settings.model)
+    generation = replace(settings.generation,
+                         variants=settings.generation.variants if generative else 1,
+                         background_image=settings.generation.background_image
+                         if str(settings.engine) == "image" else None)
+    prompt = replace(settings.prompt, variables_csv=str(variables_csv) if variables_csv else None)
+    return replace(settings, generation=generation, prompt=prompt, machine=machine_settings(app))
+
+
+def mask_settings(settings: JobSettings, app: AppSettings) -> JobSettings:
+    """The settings automatic masks come from (the run's mask group), with an engine that needs no
+    weights: masks made in the app then carry the origin the batch checks."""
+    return JobSettings(engine="white", masks=settings.masks, machine=machine_settings(app))
 
 
 def is_generative(engine: str, workspace: Workspace, model: Optional[str] = None) -> bool:
     """Whether ``engine`` paints from a prompt, resolving "auto" by core's rule (``Workspace.resolved_engine``)."""
-    from core.jobs import GENERATIVE_ENGINES
-
     return workspace.resolved_engine(engine, model) in GENERATIVE_ENGINES
 
 

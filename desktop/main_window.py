@@ -1,8 +1,9 @@
 """The main window: an empty state, then the guided flow Photos -> Masks -> Background -> Export
 (a side bar with what each step has done and one obvious next action), and the queue dock.
 
-All work is core's: the Background step's options become ``JobSettings`` in one place
-(``desktop.job_settings.settings_from_ui``) and "Run" submits core's ``BatchJob``."""
+All work is core's: the Background step's controls are made from ``JobSettings`` and read back as
+one (``desktop.job_settings.for_run`` adds the machine and the variables), "Run" submits core's
+``BatchJob``, and what the app saves and restores is that ``JobSettings``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QStackedWidget,
     QTabWidget,
@@ -24,13 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ModelMissingError, PackshotError
-from desktop.batch_options import BatchOptions
+from core.jobs import JobSettings
+from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
 from desktop.export_actions import ExportJob, export_presets
 from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob, input_folder
-from desktop.job_settings import mask_settings, settings_from_ui, write_variables_csv
+from desktop.job_settings import for_run, mask_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
-from desktop.options_store import load_options, save_options
+from desktop.options_store import load_job_settings, save_job_settings
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import (
     ProjectSession,
@@ -59,7 +60,9 @@ class MainWindow(QMainWindow):
     project_opened = Signal(object)  # ProjectSession
     shown = Signal()
 
-    def __init__(self, settings: AppSettings, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, settings: AppSettings, job: Optional[JobSettings] = None,
+                 parent: Optional[QWidget] = None) -> None:
+        """``job``: the job settings to start from (default: the ones saved last, else core's)."""
         super().__init__(parent)
         self.settings = settings
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
@@ -67,7 +70,7 @@ class MainWindow(QMainWindow):
         self.workspace = Workspace(settings.models_path)
         self.session: Optional[ProjectSession] = None
         self.setWindowTitle("Packshot Studio")
-        self.resize(1280, 860)
+        self.resize(default_window_size(self.screen().availableGeometry().size()))
 
         self.queue = GenerationQueue(self)
         self.model = PhotoListModel(self)
@@ -83,8 +86,9 @@ class MainWindow(QMainWindow):
         self.mask_panel.compute_all_requested.connect(self.compute_all_masks)
         self.mask_panel.download_requested.connect(self.open_models)
         self.mask_panel.order_changed.connect(self._update_steps)
-        # Saved options (QSettings), else seeded from the settings file's defaults.
-        self.templates = TemplatesPanel(settings, self.workspace, load_options())
+        # The saved job settings (QSettings), else JobSettings' own defaults.
+        self.saved_job = job or load_job_settings() or JobSettings()
+        self.templates = TemplatesPanel(settings, self.workspace, self.saved_job)
         self.templates.try_requested.connect(self.try_on_current)
         self.templates.run_all_requested.connect(self.run_on_all)
         self.templates.settings_changed.connect(self._update_steps)
@@ -147,7 +151,8 @@ class MainWindow(QMainWindow):
         self._job_paths: dict[int, Path] = {}
         self._mask_jobs: set[int] = set()
         self._export_jobs: set[int] = set()
-        self.status_label = QLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
+        # Elided: a deep project path must not make the window wider than the screen.
+        self.status_label = ElidedLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
         self.statusBar().addWidget(self.status_label, 1)
         self._build_menus()
         self.queue.idle.connect(self._update_steps)
@@ -264,6 +269,8 @@ class MainWindow(QMainWindow):
         self.settings.remember_folder(folder)
         save_settings(self.settings)
         self._fill_recent()
+        self.templates.set_job_settings(self._project_settings(session))
+        self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
         self.model.set_entries(session.entries())
         self.mask_panel.set_session(session, self._mask_settings())
         where = session.input_dir or session.out_dir
@@ -278,6 +285,25 @@ class MainWindow(QMainWindow):
         self._update_steps()
         self.project_opened.emit(session)
         return True
+
+    def _project_settings(self, session: ProjectSession) -> JobSettings:
+        """What the Background step shows for ``session``: the settings of its latest run (what made
+        its results), else the current ones with the size preset back at its default: a preset is a
+        project's (one client's marketplace), not carried into the next project."""
+        from dataclasses import replace
+
+        from core.jobs.settings import OutputSettings
+
+        try:
+            current = self.templates.job_settings()
+        except PackshotError:
+            current = self.saved_job
+        made = session.last_run_settings()
+        if made is not None:
+            # Run-time choices of that run are not the project's: redo, the keep-both names, the machine.
+            output = replace(made.output, redo=False, name_template=current.output.name_template)
+            return replace(made, output=output, machine=current.machine)
+        return replace(current, output=replace(current.output, preset=OutputSettings().preset))
 
     def _ask_project_place(self, folder: Path, problem: str) -> Optional[Path]:
         """Where the project of ``folder`` goes when it cannot go beside it; None: the user cancelled."""
@@ -464,21 +490,18 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(TAB_RESULTS)
 
     # -- generation -----------------------------------------------------------------------------
-    def current_options(self) -> BatchOptions:
-        return self.templates.options()
+    def _mask_settings(self) -> JobSettings:
+        """The mask group of the Background step (masker, prior, SAM, doubtful masks) for the review
+        and the automatic masks."""
+        return mask_settings(self.templates.form.group_settings(), self.settings)
 
-    def _mask_settings(self):
-        return mask_settings(self.templates.options(), self.settings, self.workspace)
-
-    def job_settings(self):
-        """The ``JobSettings`` of the next run: the panel's options through the one builder."""
-        options = self.templates.options()
+    def job_settings(self) -> JobSettings:
+        """The ``JobSettings`` of the next run: the panel's, with the machine and the variables."""
+        settings = self.templates.job_settings()
         photos = [r.path for r in self.session.photos()]
         values = {p: self.templates.variables_for(p) for p in photos}
         csv = write_variables_csv(self.session.out_dir / ".packshot" / "app-variables.csv", photos, values)
-        names = tuple(self.templates.templates())
-        return settings_from_ui(options, self.settings, self.workspace, template_names=names,
-                                template_text=self.templates.template_text(), variables_csv=csv)
+        return for_run(settings, self.settings, self.workspace, csv)
 
     def _prepare_run(self) -> Optional[tuple[Path, object]]:
         """(input folder, settings), or None after telling the user why not."""
@@ -488,7 +511,7 @@ class MainWindow(QMainWindow):
         if not self._models_ready():
             return None
         try:
-            save_options(self.templates.options())
+            save_job_settings(self.templates.job_settings())
             return input_folder(self.session.store, self.session.input_dir), self.job_settings()
         except Exception as exc:
             show_error(self, exc, "Cannot queue this run")
@@ -673,10 +696,9 @@ class MainWindow(QMainWindow):
         if dest is not None:
             self.export_dir = Path(dest)
             self._show_export_dir()
-        options = self.templates.options()
-        self.settings.export_preset = preset
+        output_format = str(self.templates.form.control("output", "output_format").get())
         item = self._submit(ExportJob(self.session.out_dir, Path(self.export_dir), preset,
-                                      options.output_format, options.quality, workspace=self.workspace,
+                                      output_format, self.settings.export_quality, workspace=self.workspace,
                                       device=self.settings.device))
         self._export_jobs.add(item)
         return item
@@ -685,7 +707,7 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop.settings_dialog import SettingsDialog
 
-        if SettingsDialog(self.settings, self.presets, self).exec():
+        if SettingsDialog(self.settings, parent=self).exec():
             self._models_changed()  # the models folder, the masker or the models may differ
 
     def open_models(self) -> None:
@@ -746,7 +768,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText("Stopping the current job at its next step…")
             self.statusBar().repaint()
         try:
-            save_options(self.templates.options())
+            save_job_settings(self.templates.job_settings())
         except PackshotError as exc:  # e.g. the image engine without an image: keep the old options
             log.info("Options not saved: %s", exc)
         self.mask_panel.shutdown()
@@ -763,6 +785,12 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("Settings not saved: %s", exc)
         super().closeEvent(event)
+
+
+def default_window_size(available: QSize) -> QSize:
+    """The first size of the window: roomy on a large screen, never past the one it opens on (a
+    1366 x 768 laptop leaves about 1366 x 740 below its panel)."""
+    return QSize(min(1280, available.width() - 40), min(860, available.height() - 40))
 
 
 def reveal_in_file_manager(folder: Optional[Path]) -> bool:

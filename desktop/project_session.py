@@ -17,6 +17,7 @@ from typing import Optional
 import platformdirs
 
 from core.images import list_photos
+from core.jobs import JobSettings
 from core.jobs.keepers import keeper
 from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
 from desktop.thumbnails import PhotoEntry
@@ -116,6 +117,15 @@ class ProjectSession:
         # Show the results of the latest settings first; older job keys follow.
         latest = rec.job_key
         return sorted(results, key=lambda r: (r.job_key != latest, r.variant, r.id))
+
+    def last_run_settings(self) -> Optional[JobSettings]:
+        """The ``JobSettings`` of the project's latest run (the app's or ``packshot batch``'s), or None."""
+        for run in reversed(self.store.runs()):
+            try:
+                return JobSettings.from_dict(run["settings"])
+            except (TypeError, ValueError) as exc:  # a store written by another version
+                log.info("Run %s's settings not read back: %s", run.get("id"), exc)
+        return None
 
     def keeper_id(self, path: Path) -> Optional[int]:
         rec = self.store.photo(path)

@@ -33,19 +33,14 @@ def log_dir() -> Path:
 
 @dataclass
 class AppSettings:
-    """Everything the app remembers between runs. Unknown keys in the file are ignored."""
+    """What the app remembers between runs besides the job settings. Unknown keys in the file (the
+    job defaults older versions kept here) are ignored."""
 
     models_dir: str = ""  # empty = the model store's default (platformdirs data dir / HF cache)
     device: str = "auto"
-    engine: str = "auto"  # si2-controlnet when its weights are here, else white (core.jobs resolves it)
-    template: str = ""
-    variants: int = 2
-    steps: int = 20
-    guidance: float = 7.5
-    resolution: int = 512
-    export_preset: str = "original"
-    masker: str = "auto"
-    qc_threshold: Optional[float] = None  # None: QC for generative engines at the gate's default
+    # The job settings (engine, template, steps, ...) are a ``JobSettings`` of their own, kept by
+    # ``desktop.options_store``: no default of core is copied here.
+    export_quality: int = 95  # JPEG / WebP quality of exports (an export choice, not a job setting)
     first_run_done: bool = False
     recent_folders: list[str] = field(default_factory=list)
 

@@ -1,4 +1,9 @@
-"""Settings dialog: models folder, device, masker and generation defaults."""
+"""Settings dialog: the app's machine (the models folder and the device) and the export quality.
+
+The job settings (engine, steps, masker, size preset, ...) are not here: they are the Background
+step's, made from ``JobSettings`` and kept as one. The machine fields take their label and help
+from ``JobSettings.machine``'s metadata, as ``packshot batch --device/--models-dir`` do.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -18,19 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.jobs import ENGINES
 from desktop.settings import DEVICES, AppSettings, absolute_path, save_settings
-
-MASKERS = ("auto", "sam", "classic")
+from desktop.settings_form import settings_fields
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, presets: tuple[str, ...], parent: Optional[QWidget] = None) -> None:
+    def __init__(self, settings: AppSettings, presets: tuple[str, ...] = (), parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
+        machine = {info.path[-1]: info for info in settings_fields() if info.path[0] == "machine"}
         self.models_dir = QLineEdit(settings.models_dir)
         self.models_dir.setPlaceholderText("default: Packshot's data folder + Hugging Face cache")
+        self.models_dir.setToolTip(machine["models_dir"].help)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -39,36 +43,17 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device)
-        self.masker = QComboBox()
-        self.masker.addItems(MASKERS)
-        self.masker.setCurrentText(settings.masker)
-        self.engine = QComboBox()
-        self.engine.addItems(ENGINES)
-        self.engine.setCurrentText(settings.engine)
-        self.variants = QSpinBox()
-        self.variants.setRange(1, 16)
-        self.variants.setValue(settings.variants)
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 200)
-        self.steps.setValue(settings.steps)
-        self.preset = QComboBox()
-        self.preset.addItems(presets)
-        self.preset.setCurrentText(settings.export_preset)
-        self.qc = QDoubleSpinBox()
-        self.qc.setRange(0.0, 1.0)
-        self.qc.setSingleStep(0.01)
-        self.qc.setDecimals(3)
-        self.qc.setSpecialValueText("default (generative engines only)")  # 0 shows this and means None
-        self.qc.setValue(settings.qc_threshold or 0.0)
+        self.device.setToolTip(machine["device"].help)
+        self.export_quality = QSpinBox()
+        self.export_quality.setRange(1, 100)
+        self.export_quality.setValue(settings.export_quality)
+        self.export_quality.setToolTip("JPEG / WebP quality of exported files")
+        # Controls by settings path, as the Background step's form has them (tests walk both).
+        self.controls = {("machine", "models_dir"): self.models_dir, ("machine", "device"): self.device}
         form = QFormLayout(self)
-        form.addRow("Models folder", row)
-        form.addRow("Device", self.device)
-        form.addRow("Masker", self.masker)
-        form.addRow("Default engine", self.engine)
-        form.addRow("Default variants", self.variants)
-        form.addRow("Default steps", self.steps)
-        form.addRow("Export size preset", self.preset)
-        form.addRow("QC expansion threshold", self.qc)
+        form.addRow(machine["models_dir"].label, row)
+        form.addRow(machine["device"].label, self.device)
+        form.addRow("Export quality", self.export_quality)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -84,12 +69,7 @@ class SettingsDialog(QDialog):
         return {
             "models_dir": absolute_path(models_dir) if models_dir else "",
             "device": self.device.currentText(),
-            "masker": self.masker.currentText(),
-            "engine": self.engine.currentText(),
-            "variants": self.variants.value(),
-            "steps": self.steps.value(),
-            "export_preset": self.preset.currentText(),
-            "qc_threshold": self.qc.value() or None,
+            "export_quality": self.export_quality.value(),
         }
 
     def accept(self) -> None:

@@ -1,22 +1,23 @@
-"""The Background step: engine, template and variables, shadow, size, format, QC; the filled prompt.
+"""The Background step: template and variables, the filled prompt, and every job setting.
 
-Every batch option of core is here (``options()`` reads them as ``BatchOptions``; the one builder
-``desktop.job_settings.settings_from_ui`` turns them into ``JobSettings``). The filled prompt is
-previewed for the selected photo, so a missing variable shows up (in red) before anything is
-queued, and it is greyed out with a note when the engine paints no prompt. "Try on this photo"
-queues one photo; "Run on all" the batch.
+The settings controls are made from ``core.jobs.JobSettings`` (``desktop.settings_form``): label,
+help, range, choices and default from the fields, as ``packshot batch`` makes its options; the
+everyday ones are shown, the rest sit behind "Advanced settings". ``job_settings()`` reads the
+panel back as one ``JobSettings``. The filled prompt is previewed for the selected photo, so a
+missing variable shows up (in red) before anything is queued, and it is greyed out with a note
+when the engine paints no prompt. "Try on this photo" queues one photo; "Run on all" the batch.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -27,7 +28,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import PackshotError, TemplateError
-from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, ENGINES, GENERATIVE_ENGINES
+from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, GENERATIVE_ENGINES, JobSettings
 from core.templates import (
     PromptTemplate,
     load_templates,
@@ -43,13 +43,15 @@ from core.templates import (
     photo_variables,
     save_templates,
 )
-from desktop.batch_options import FORMATS, RENDER_QUALITIES, SCHEDULERS, SHADOWS, BatchOptions
+from desktop.job_settings import machine_settings, prompt_settings
 from desktop.settings import AppSettings, config_dir
+from desktop.settings_form import ChoiceControl, SettingsForm, settings_fields
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 GENERATIVE = set(GENERATIVE_ENGINES)
+CONTROLNET_ENGINES = ("si2-controlnet", "sd2-controlnet")
 
 
 def user_templates_path() -> Path:
@@ -61,30 +63,20 @@ class TemplatesPanel(QWidget):
     run_all_requested = Signal()
     settings_changed = Signal()
 
-    def __init__(self, settings: AppSettings, workspace: Workspace, options: Optional[BatchOptions] = None,
+    def __init__(self, settings: AppSettings, workspace: Workspace, job: Optional[JobSettings] = None,
                  parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self._settings = settings
         self._workspace = workspace  # core's answers about engines and models (cached there)
-        self._options = options or BatchOptions(engine=settings.engine, template=settings.template,
-                                                variants=settings.variants, steps=settings.steps,
-                                                guidance=settings.guidance, resolution=settings.resolution,
-                                                preset=settings.export_preset, masker=settings.masker,
-                                                qc_threshold=settings.qc_threshold)
         self._builtin = load_templates()
         self._user = self._load_user_templates()
         self._photo: Optional[Path] = None
         self._csv_table: dict[str, dict[str, str]] = {}
-        self._build()
-        self._reload_combo(self._options.template)
-        if self._options.prompt is not None:
-            self.prompt_edit.setPlainText(self._options.prompt)
-        if self._options.negative is not None:
-            self.negative_edit.setPlainText(self._options.negative)
-        self.refresh_preview()
+        self._build(job or JobSettings())
+        self.set_job_settings(job or JobSettings())
 
     # -- layout ---------------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, job: JobSettings) -> None:
         self.template_combo = QComboBox()
         self.template_combo.currentTextChanged.connect(self._template_picked)
         self.description = QLabel()
@@ -106,94 +98,46 @@ class TemplatesPanel(QWidget):
         self.vars_table.itemChanged.connect(lambda _item: self.refresh_preview())
         add_var = QPushButton("Add variable")
         add_var.clicked.connect(self._add_variable_row)
-        csv_btn = QPushButton("Load per-photo CSV…")
-        csv_btn.clicked.connect(self._pick_csv)
+        self.csv_btn = QPushButton("Load per-photo CSV…")
+        self.csv_btn.clicked.connect(self._pick_csv)
         self.csv_label = QLabel("no CSV")
 
-        o = self._options
-        self.engine_combo = QComboBox()
-        self.engine_combo.addItems(ENGINES)  # core's list: auto resolves by core's rule
-        self.engine_combo.setToolTip("auto: generated backgrounds (si2-controlnet) when their weights are on "
-                                     "this machine, else a white background")
-        self.engine_combo.setCurrentText(o.engine if o.engine in ENGINES else ENGINES[0])
-        self.engine_combo.currentTextChanged.connect(self._engine_changed)
+        # Every other setting: controls made from JobSettings' fields.
+        self.form = SettingsForm(job)
+        self._model_control = ChoiceControl(self.form.control("model").info, [])
+        self.form.replace_control(self._model_control)
+        c = self.form.control
+        self.engine_combo = c("engine").editor
+        self.model_combo = self._model_control.combo
+        self.shadow = c("shadow").editor
+        self.variants = c("generation", "variants").editor
+        self.render_quality = c("generation", "quality").editor
+        self.steps = c("generation", "steps").editor
+        self.guidance = c("generation", "guidance").editor
+        self.cn_scale = c("generation", "controlnet_scale").editor
+        self.seed = c("generation", "seed").editor
+        self.scheduler = c("generation", "scheduler").editor
+        self.resolution = c("generation", "resolution").editor
+        self.preset = c("output", "preset").editor
+        self.output_format = c("output", "output_format").editor
+        self.qc_retries = c("qc", "qc_retries").editor
+        self.qc_threshold = c("qc", "qc_threshold").editor
+        self.engine_combo.currentIndexChanged.connect(lambda _i: self._engine_changed(self.engine()))
+        self.model_combo.currentIndexChanged.connect(lambda _i: self._engine_changed(self.engine()))
+        self.shadow.currentIndexChanged.connect(lambda _i: self._shadow_changed())
+        self.form.on_change(self.settings_changed.emit)
         self.engine_note = QLabel()
         self.engine_note.setWordWrap(True)
-        self.model_combo = QComboBox()
-        self.model_combo.setToolTip("The ControlNet for si2-controlnet: the paper's, or one you trained")
-        self.model_combo.currentTextChanged.connect(lambda _t: self._engine_changed(self.engine()))
-        self.refresh_models(select=o.model)
-        self.steps = _spin(1, 200, o.steps)
-        self.guidance = _dspin(0.0, 30.0, o.guidance, 0.5)
-        self.cn_scale = _dspin(0.0, 2.0, o.controlnet_scale, 0.1)
-        self.variants = _spin(1, 16, o.variants)
-        self.variants.setToolTip("Images per photo: generated backgrounds only (a plain one is the same every time)")
-        self.seed = _spin(0, 2**31 - 1, o.seed)
-        self.resolution = _spin(64, 2048, o.resolution, step=64)
-        self.render_quality = QComboBox()
-        self.render_quality.addItems(list(RENDER_QUALITIES))
-        self.render_quality.setCurrentText(o.render_quality if o.render_quality in RENDER_QUALITIES else "final")
-        self.render_quality.setToolTip("preview: the same models and seed with less work (a background in under a "
-                                       "minute on a laptop CPU); render the one you like as final from Results")
-        self.scheduler = QComboBox()
-        self.scheduler.addItems(SCHEDULERS)
-        self.scheduler.setCurrentText(o.scheduler)
-        self.qc_retries = _spin(0, 10, o.qc_retries)
-        self.qc_retries.setToolTip("Generate again with new seeds while QC flags a result, keeping the best")
-        self.qc_threshold = _dspin(0.0, 1.0, o.qc_threshold or 0.0, 0.01)
-        self.qc_threshold.setDecimals(3)
-        self.qc_threshold.setSpecialValueText("default (generated backgrounds only)")  # 0 means None
-        self.qc_threshold.setToolTip("Flag results whose product outline grew by more than this fraction")
-        self.colour = (255, 255, 255)
-        self.colour_btn = QPushButton()
-        self.colour_btn.clicked.connect(self._pick_colour)
-        self.set_colour(o.color)
-        self.background_image: Optional[Path] = None
-        self.image_btn = QPushButton("Choose background image…")
-        self.image_btn.clicked.connect(self._pick_background)
-        self.set_background_image(Path(o.background_image) if o.background_image else None)
-        self.shadow = QComboBox()
-        for kind in SHADOWS:
-            self.shadow.addItem(SHADOW_LABELS[kind], kind)
-        self.shadow.setCurrentIndex(max(0, self.shadow.findData(o.shadow)))
-        self.shadow.currentIndexChanged.connect(lambda _i: self.settings_changed.emit())
         self.shadow_note = QLabel()
         self.shadow_note.setWordWrap(True)
-        from desktop.export_actions import export_presets
-
-        self.preset = QComboBox()
-        self.preset.addItems(export_presets())
-        self.preset.setToolTip("Size and framing: a size preset frames the photo before the background is made, "
-                               "so the padding is real background")
-        self.preset.setCurrentText(o.preset)
-        self.output_format = QComboBox()
-        self.output_format.addItems(FORMATS)
-        self.output_format.setCurrentText(o.output_format)
-        self.quality = _spin(1, 100, o.quality)
-        self.quality.setToolTip("JPEG / WebP quality of exported files")
+        self._built = True
+        self.refresh_models(select=job.model)
 
         eng_box = QGroupBox("Engine and settings")
-        eng_form = QFormLayout(eng_box)
-        eng_form.addRow("Engine", self.engine_combo)
-        eng_form.addRow("", self.engine_note)
-        eng_form.addRow("Model", self.model_combo)
-        eng_form.addRow("Variants", self.variants)
-        eng_form.addRow("Quality", self.render_quality)
-        eng_form.addRow("Steps", self.steps)
-        eng_form.addRow("Guidance", self.guidance)
-        eng_form.addRow("ControlNet scale", self.cn_scale)
-        eng_form.addRow("Seed", self.seed)
-        eng_form.addRow("Scheduler", self.scheduler)
-        eng_form.addRow("Resolution", self.resolution)
-        eng_form.addRow("Colour", self.colour_btn)
-        eng_form.addRow("Background", self.image_btn)
-        eng_form.addRow("Shadow", self.shadow)
-        eng_form.addRow("", self.shadow_note)
-        eng_form.addRow("Size and framing", self.preset)
-        eng_form.addRow("Output format", self.output_format)
-        eng_form.addRow("Export quality", self.quality)
-        eng_form.addRow("QC threshold", self.qc_threshold)
-        eng_form.addRow("QC retries", self.qc_retries)
+        eng_layout = QVBoxLayout(eng_box)
+        eng_layout.addWidget(self.engine_note)
+        eng_layout.addWidget(self.shadow_note)
+        eng_layout.addWidget(self.form)
         self.preview = QLabel()
         self.preview.setWordWrap(True)
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -203,26 +147,32 @@ class TemplatesPanel(QWidget):
         self.run_btn = QPushButton("Run on all")
         self.run_btn.setToolTip("Queue every photo of the project (Ctrl+Shift+R)")
         self.run_btn.clicked.connect(self.run_all_requested)
+        prompt_help = {info.path[-1]: info for info in settings_fields() if info.path[0] == "prompt"}
+        self.template_combo.setToolTip(prompt_help["template"].help)
+        self.prompt_edit.setToolTip(prompt_help["prompt"].help)
+        self.negative_edit.setToolTip(prompt_help["negative"].help)
+        self.csv_btn.setToolTip(prompt_help["variables_csv"].help)
+        self._prompt_fields = prompt_help
 
         tpl_box = QGroupBox("Template")
         tpl_form = QFormLayout(tpl_box)
         row = QHBoxLayout()
         row.addWidget(self.template_combo, 1)
         row.addWidget(save_btn)
-        tpl_form.addRow("Name", row)
+        p = self._prompt_fields
+        tpl_form.addRow(p["template"].label, row)
         tpl_form.addRow("", self.description)
-        tpl_form.addRow("Prompt", self.prompt_edit)
-        tpl_form.addRow("Negative", self.negative_edit)
+        tpl_form.addRow(p["prompt"].label, self.prompt_edit)
+        tpl_form.addRow(p["negative"].label, self.negative_edit)
 
         var_box = QGroupBox("Variables")
         var_layout = QVBoxLayout(var_box)
         var_layout.addWidget(self.vars_table)
         buttons = QHBoxLayout()
         buttons.addWidget(add_var)
-        buttons.addWidget(csv_btn)
+        buttons.addWidget(self.csv_btn)
         buttons.addWidget(self.csv_label, 1)
         var_layout.addLayout(buttons)
-
 
         prev_box = QGroupBox("Filled prompt for the selected photo")
         prev_layout = QVBoxLayout(prev_box)
@@ -235,20 +185,21 @@ class TemplatesPanel(QWidget):
         from desktop.shadow_preview import ShadowPreview
 
         self.shadow_preview = ShadowPreview()
-        left = QVBoxLayout()
+        left_page = QWidget()
+        left = QVBoxLayout(left_page)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(tpl_box)
         left.addWidget(var_box)
         left.addWidget(prev_box)
         left.addWidget(self.shadow_preview, 1)
-        scroll = QScrollArea()  # every option of the batch: taller than a laptop screen
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(eng_box)
         outer = QHBoxLayout(self)
-        outer.addLayout(left, 3)
-        outer.addWidget(scroll, 2)
-        self.shadow.currentIndexChanged.connect(lambda _i: self._shadow_changed())
-        self._engine_changed(self.engine_combo.currentText())
-        self._shadow_changed()
+        # Both columns scroll: on a laptop screen neither may push the window past it.
+        for page, stretch in ((left_page, 3), (eng_box, 2)):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(page)
+            outer.addWidget(scroll, stretch)
 
     # -- templates ------------------------------------------------------------------------------
     def _load_user_templates(self) -> dict[str, PromptTemplate]:
@@ -282,7 +233,6 @@ class TemplatesPanel(QWidget):
         self.prompt_edit.setPlainText(template.prompt)
         self.negative_edit.setPlainText(template.negative)
         self.description.setText(template.description + ("  (yours)" if name in self._user else ""))
-        self._settings.template = name
         self.settings_changed.emit()
 
     def current_template(self) -> PromptTemplate:
@@ -389,26 +339,30 @@ class TemplatesPanel(QWidget):
         return self.resolved_engine() in GENERATIVE
 
     def _engine_changed(self, engine: str) -> None:
-        if not hasattr(self, "qc_retries"):
+        if not getattr(self, "_built", False):
             return  # still building the panel
         effective = self.resolved_engine()
         generative = effective in GENERATIVE
-        for widget in (self.steps, self.guidance, self.scheduler, self.resolution, self.variants,
-                       self.render_quality, self.prompt_edit, self.negative_edit):
+        c = self.form.control
+        for path in (("generation", "steps"), ("generation", "guidance"), ("generation", "scheduler"),
+                     ("generation", "resolution"), ("generation", "variants"), ("generation", "quality"),
+                     ("qc", "qc_retries")):
+            c(*path).setEnabled(generative)
+        for widget in (self.prompt_edit, self.negative_edit):
             widget.setEnabled(generative)
-        self.cn_scale.setEnabled(effective in ("si2-controlnet", "sd2-controlnet"))
-        self.model_combo.setEnabled(engine in ("auto", "si2-controlnet", "sd2-controlnet"))
-        self.qc_retries.setEnabled(generative)
-        self.colour_btn.setEnabled(engine == "color")
-        self.image_btn.setEnabled(engine == "image")
+        c("generation", "controlnet_scale").setEnabled(effective in CONTROLNET_ENGINES)
+        self._model_control.setEnabled(engine in ("auto", *CONTROLNET_ENGINES))
+        c("generation", "color").setEnabled(engine == "color")
+        c("generation", "gradient").setEnabled(engine == "gradient")
+        c("generation", "blur_sigma").setEnabled(engine == "blur")
+        c("generation", "background_image").setEnabled(engine == "image")
         self.engine_note.setText(self._engine_note(engine, effective))
-        self._settings.engine = engine
         self.refresh_preview()
         self.settings_changed.emit()
 
     def _engine_note(self, engine: str, effective: str) -> str:
         if engine == "auto":
-            if effective in ("si2-controlnet", "sd2-controlnet"):  # sd2-controlnet: --model names an SD2 ControlNet
+            if effective in CONTROLNET_ENGINES:  # sd2-controlnet: --model names an SD2 ControlNet
                 return f"auto: generated backgrounds ({effective})."
             return (f"auto: white background, since the weights of '{_escape(self.model() or CONTROLNET_MODEL)}' "
                     "are not on this machine (File ▸ Models… gets them).")
@@ -427,56 +381,38 @@ class TemplatesPanel(QWidget):
         return self._workspace.resolved_engine(self.engine(), self.model())
 
     def engine(self) -> str:
-        return self.engine_combo.currentText()
+        return str(self.form.control("engine").get())
 
     def refresh_models(self, select: Optional[str] = None) -> None:
         """The paper's weights plus every model of the user's laid out like them (e.g. from the trainer).
         After a change of models folder, the caller tells the workspace first (``models_changed``)."""
-        current = select or self.model_combo.currentText()
+        current = select if select is not None else self.model()
         store = self._workspace.runtime.store
-        ids = [CONTROLNET_MODEL] + [
-            s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
+        ids = [s.id for s in store.list_models() if s.user and s.kind == "diffusers" and "controlnet" in s.components]
+        # "" stands for the field's default (None): the paper's ControlNet.
         self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        self.model_combo.addItems(ids)
-        self.model_combo.setCurrentText(current if current in ids else ids[0])
+        self._model_control.set_items(["", *ids], {"": CONTROLNET_MODEL})
+        self._model_control.set(current if current in ids else None)
         self.model_combo.blockSignals(False)
         self._engine_changed(self.engine())
 
     def model(self) -> Optional[str]:
         """None for the paper's weights (the default), else the chosen model id."""
-        chosen = self.model_combo.currentText()
-        return None if chosen in ("", CONTROLNET_MODEL) else chosen
+        return self._model_control.get()
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
-        self.colour = tuple(int(c) for c in rgb)
-        hex_colour = "#{:02x}{:02x}{:02x}".format(*self.colour)
-        self.colour_btn.setText(hex_colour)
-        self.colour_btn.setStyleSheet(f"background-color: {hex_colour}")
-
-    def _pick_colour(self) -> None:
-        from PySide6.QtGui import QColor
-        from PySide6.QtWidgets import QColorDialog
-
-        colour = QColorDialog.getColor(QColor(*self.colour), self, "Background colour")
-        if colour.isValid():
-            self.set_colour((colour.red(), colour.green(), colour.blue()))
+        self.form.control("generation", "color").set(tuple(int(v) for v in rgb))
 
     def set_background_image(self, path: Optional[Path]) -> None:
-        self.background_image = Path(path) if path else None
-        self.image_btn.setText(self.background_image.name if self.background_image else "Choose background image…")
-
-    def _pick_background(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Background image", "",
-                                              "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)")
-        if name:
-            self.set_background_image(Path(name))
+        self.form.control("generation", "background_image").set(str(path) if path else None)
 
     # -- shadow -------------------------------------------------------------------------------
     def shadow_kind(self) -> str:
-        return self.shadow.currentData() or "none"
+        return str(self.form.control("shadow").get() or "none")
 
     def _shadow_changed(self) -> None:
+        if not hasattr(self, "shadow_preview"):
+            return
         kind = self.shadow_kind()
         supported = shadow_supported(kind)
         self.shadow_note.setText("" if supported else
@@ -489,27 +425,43 @@ class TemplatesPanel(QWidget):
         """The photo (and its stored mask) the shadow preview shows."""
         self.shadow_preview.set_photo(photo, mask_path)
 
-    # -- the options --------------------------------------------------------------------------
-    def options(self) -> BatchOptions:
-        """Every widget's value; ``desktop.job_settings.settings_from_ui`` makes the job settings."""
-        if self.engine() == "image" and self.background_image is None:
-            raise PackshotError("The 'image' engine needs a background image: choose one under Engine and settings.")
+    # -- the settings -------------------------------------------------------------------------
+    def job_settings(self) -> JobSettings:
+        """The panel as one ``JobSettings`` (the machine group: the app's device and models folder).
+        ``PackshotError`` says what is missing or typed wrong, naming the setting."""
+        settings = self.form.settings()
+        if str(settings.engine) == "image" and not settings.generation.background_image:
+            raise PackshotError("The 'image' engine needs a background image: choose one under Engine and settings "
+                                "(Background image).")
         if not shadow_supported(self.shadow_kind()):
             raise PackshotError("This Packshot cannot keep the photo's own shadow yet: choose none, contact or drop "
                                 "under Shadow.")
         template = self.current_template()
-        return BatchOptions(
-            engine=self.engine(), template=self.template_combo.currentText(),
-            prompt=template.prompt, negative=template.negative, variants=self.variants.value(),
-            seed=self.seed.value(), steps=self.steps.value(), guidance=self.guidance.value(),
-            controlnet_scale=self.cn_scale.value(), scheduler=self.scheduler.currentText(),
-            resolution=self.resolution.value(), render_quality=self.render_quality.currentText(),
-            color=self.colour,
-            background_image=str(self.background_image) if self.background_image else None,
-            model=self.model(), preset=self.preset.currentText(), shadow=self.shadow_kind(),
-            output_format=self.output_format.currentText(), quality=self.quality.value(),
-            masker=self._settings.masker, prior=self._options.prior, sam_variant=self._options.sam_variant,
-            qc_threshold=self.qc_threshold.value() or None, qc_retries=self.qc_retries.value())
+        prompt = prompt_settings(self.template_combo.currentText(), template.prompt, template.negative,
+                                 template_names=tuple(self.templates()), template_text=self.template_text())
+        return replace(settings, prompt=prompt, machine=machine_settings(self._settings))
+
+    def set_job_settings(self, settings: JobSettings) -> None:
+        """Show ``settings``: every control, the template (by name) and an edited prompt."""
+        self.form.set_settings(settings)
+        self.refresh_models(select=settings.model)
+        p = settings.prompt
+        self._reload_combo(p.template or "")
+        if p.prompt is not None:
+            self.prompt_edit.setPlainText(p.prompt)
+        if p.negative is not None:
+            self.negative_edit.setPlainText(p.negative)
+        self._engine_changed(self.engine())
+        self._shadow_changed()
+        self.refresh_preview()
+
+    def controls(self) -> dict[tuple[str, ...], QWidget]:
+        """The input widget of every settings field this step shows, by its path in ``JobSettings``
+        (the prompt group's are the template and variables boxes)."""
+        widgets: dict[tuple[str, ...], QWidget] = {path: c.editor for path, c in self.form.controls.items()}
+        widgets.update({("prompt", "template"): self.template_combo, ("prompt", "prompt"): self.prompt_edit,
+                        ("prompt", "negative"): self.negative_edit, ("prompt", "variables_csv"): self.csv_btn})
+        return widgets
 
     def templates_file(self) -> Optional[Path]:
         """The file core resolves the chosen template from: the user's for their own templates,
@@ -522,38 +474,12 @@ class TemplatesPanel(QWidget):
         return (template.prompt, template.negative) if template else None
 
 
-SHADOW_LABELS = {"none": "None", "keep": "Keep the photo's own", "contact": "Contact shadow", "drop": "Drop shadow"}
-
-
 def shadow_supported(kind: str) -> bool:
     """Whether core renders ``kind`` (its ``Shadow`` choices: none, drop, contact, keep)."""
     from core.jobs.settings import Shadow
 
     return kind in Shadow.values()
-    from core.generation.shadow import Shadow
-
-    try:
-        Shadow(kind=kind)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box
-
-
-def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box

@@ -54,19 +54,40 @@ def models_dir(tiny_diffusion_models_dir: Path, tmp_path_factory: pytest.TempPat
 def app_settings(models_dir: Path):
     from desktop.settings import AppSettings
 
-    return AppSettings(models_dir=str(models_dir), device="cpu", masker="classic", engine="si2-controlnet",
-                       variants=2, steps=2, resolution=64, first_run_done=True)
+    return AppSettings(models_dir=str(models_dir), device="cpu", first_run_done=True)
+
+
+# The job settings a test window starts from (flat names, as `packshot batch` options): tiny and fast.
+TEST_JOB = {"engine": "si2-controlnet", "masker": "classic", "variants": 2, "steps": 2, "resolution": 64}
+
+
+def job_for_test(**changes):
+    from core.jobs import JobSettings
+
+    return JobSettings.from_flat({**TEST_JOB, **changes})
 
 
 @pytest.fixture
 def make_window(qtbot):
-    """Build main windows; each is closed (queue and workers stopped) at teardown."""
+    """Build main windows; each is closed (queue and workers stopped) at teardown.
+
+    ``make_window(settings, engine="white", ...)`` starts from ``TEST_JOB`` with those changes;
+    ``make_window(settings)`` from the saved job settings, as the app does (``TEST_JOB`` when none
+    are saved yet), so a second window sees what the first one saved."""
+    from desktop.options_store import load_job_settings, save_job_settings
+
     windows = []
 
-    def make(settings):
+    def make(settings, **changes):
         from desktop.main_window import MainWindow
 
-        window = MainWindow(settings)
+        if changes:
+            job = job_for_test(**changes)
+        else:
+            if load_job_settings() is None:
+                save_job_settings(job_for_test())
+            job = None
+        window = MainWindow(settings, job)
         window.ask_before_closing = False  # teardown closes windows whose queue may still be working
         qtbot.addWidget(window)
         window.show()

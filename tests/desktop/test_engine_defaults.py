@@ -29,9 +29,8 @@ def test_auto_engine_means_the_paper_engine_when_its_weights_are_here(qtbot, mod
 
 def test_default_engine_without_weights_makes_white_backgrounds(qtbot, make_window, app_settings, photos_dir,
                                                                  tmp_path):
-    settings = AppSettings(models_dir=str(tmp_path / "no-models"), device="cpu", masker="classic",
-                           first_run_done=True, variants=1)
-    window = make_window(settings)
+    settings = AppSettings(models_dir=str(tmp_path / "no-models"), device="cpu", first_run_done=True)
+    window = make_window(settings, engine="auto", variants=1)
     window.open_folder(photos_dir)
     photo = photos_dir / "a_mug.png"
     window.select_photo(photo)

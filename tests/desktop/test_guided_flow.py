@@ -4,7 +4,6 @@ and the same outputs as the command line."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +98,7 @@ def test_single_click_and_keys_select_what_the_editor_shows(qtbot, make_window, 
 def test_keyboard_review_then_batch_reuses_the_apps_masks(qtbot, make_window, app_settings, photos_dir,
                                                          encoder_runs):
     """Masks the app made (automatic, and one accepted in review) are the batch's masks: no SAM run."""
-    window = make_window(replace(app_settings, masker="auto"))
+    window = make_window(app_settings, masker="auto")
     window.open_folder(photos_dir)
     assert not window.mask_panel.sam_bar.isVisible()  # tiny SAM is here: no "coarse clicks" note
     item = window.compute_all_masks()
@@ -134,13 +133,14 @@ def test_options_persist_across_a_restart(qtbot, make_window, app_settings, phot
     t.shadow.setCurrentIndex(t.shadow.findData("contact"))
     t.preset.setCurrentText("square-1000")
     t.output_format.setCurrentText("jpg")
-    t.quality.setValue(80)
     t.seed.setValue(7)
+    t.form.control("masks", "doubtful_masks").set("skip")  # an advanced one, behind the disclosure
     window.close()
     again = make_window(app_settings)
-    o = again.templates.options()
-    assert (o.engine, o.shadow, o.preset, o.output_format, o.quality, o.seed) == \
-        ("gradient", "contact", "square-1000", "jpg", 80, 7)
+    o = again.templates.job_settings()
+    assert (o.engine, o.shadow, o.output.preset, o.output.output_format, o.generation.seed) == \
+        ("gradient", "contact", "square-1000", "jpg", 7)
+    assert o.masks.doubtful_masks == "skip"
 
 
 def test_cli_and_app_give_identical_outputs_and_recipes(qtbot, make_window, app_settings, photos_dir, tmp_path,

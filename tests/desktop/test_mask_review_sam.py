@@ -3,8 +3,6 @@ for the next photos, the review queue ordered by mask score, reject, and shortcu
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from PySide6.QtCore import Qt
 
@@ -16,7 +14,7 @@ TIMEOUT = 60_000
 @pytest.mark.slow
 def test_sam_clicks_reuse_one_embedding_and_next_photos_are_prepared(qtbot, make_window, app_settings,
                                                                      photos_dir):
-    window = make_window(replace(app_settings, masker="sam"))
+    window = make_window(app_settings, masker="sam")
     window.open_folder(photos_dir)
     panel = window.mask_panel
     first = panel.order[0]
@@ -49,7 +47,7 @@ def test_sam_clicks_reuse_one_embedding_and_next_photos_are_prepared(qtbot, make
 
 
 def test_reject_marks_the_photo_and_run_on_all_skips_it(qtbot, make_window, app_settings, photos_dir):
-    window = make_window(replace(app_settings, engine="white"))
+    window = make_window(app_settings, engine="white")
     window.open_folder(photos_dir)
     panel = window.mask_panel
     target = photos_dir / "b_jar.jpg"

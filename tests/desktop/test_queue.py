@@ -167,15 +167,15 @@ def test_photo_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, t
     """The queue raises a pending cancel at each progress report; PhotoJob's last report comes after
     its results are saved and recorded, so that one must not turn the finished photo into "cancelled"."""
     from core.progress import CancelToken
-    from desktop.batch_options import BatchOptions
     from desktop.gui_jobs import PhotoRunJob
-    from desktop.job_settings import settings_from_ui
+    from desktop.job_settings import for_run
     from desktop.workspace import Workspace
+    from tests.desktop.conftest import job_for_test
 
     out = tmp_path / "out"
     photo = photos_dir / "a_mug.png"
     workspace = Workspace(app_settings.models_path)
-    settings = settings_from_ui(BatchOptions(engine="white", masker="classic"), app_settings, workspace)
+    settings = for_run(job_for_test(engine="white"), app_settings, workspace)
     job = PhotoRunJob(photos_dir, out, photo, settings, runtime=workspace.runtime)
     token = CancelToken()
 

@@ -13,7 +13,7 @@ TIMEOUT = 60_000
 
 
 def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, app_settings, photos_dir):
-    window = make_window(replace(app_settings, engine="gradient"))
+    window = make_window(app_settings, engine="gradient")
     window.open_folder(photos_dir)
     window.templates.engine_combo.setCurrentText("gradient")
     photo = photos_dir / "a_mug.png"
@@ -149,7 +149,7 @@ def test_colour_and_image_engines_take_their_inputs_from_the_panel(qtbot, make_w
 
 def test_mask_review_list_follows_a_generation(qtbot, make_window, app_settings, photos_dir):
     """Generating computes the photo's automatic mask: its status and score show in the review list."""
-    window = make_window(replace(app_settings, engine="white", variants=1))
+    window = make_window(app_settings, engine="white", variants=1)
     window.open_folder(photos_dir)
     panel = window.mask_panel
 

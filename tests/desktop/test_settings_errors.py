@@ -15,13 +15,13 @@ from desktop.settings import AppSettings, load_settings, save_settings, settings
 
 def test_settings_round_trip_in_isolated_config():
     assert str(settings_path()).startswith(os.environ["XDG_CONFIG_HOME"])  # never the real user's file
-    s = AppSettings(models_dir="/models", device="cpu", variants=4)
+    s = AppSettings(models_dir="/models", device="cpu", export_quality=80)
     s.remember_folder("/a")
     s.remember_folder("/b")
     s.remember_folder("/a")
     save_settings(s)
     back = load_settings()
-    assert back.models_dir == "/models" and back.device == "cpu" and back.variants == 4
+    assert back.models_dir == "/models" and back.device == "cpu" and back.export_quality == 80
     assert back.recent_folders == ["/a", "/b"]
 
 
@@ -29,9 +29,9 @@ def test_damaged_or_odd_settings_give_defaults(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text("{not json")
     assert load_settings(path) == AppSettings()
-    path.write_text('{"device": "tpu", "unknown_key": 1, "steps": 9}')
-    s = load_settings(path)
-    assert s.device == "auto" and s.steps == 9
+    path.write_text('{"device": "tpu", "unknown_key": 1, "steps": 9, "export_quality": 70}')
+    s = load_settings(path)  # "steps": a job default older versions kept here, now JobSettings'
+    assert s.device == "auto" and s.export_quality == 70 and not hasattr(s, "steps")
 
 
 def test_error_messages_are_readable_and_logged(qtbot, tmp_path, monkeypatch):
@@ -75,17 +75,14 @@ def test_settings_dialog_saves_models_folder_device_and_defaults(qtbot, tmp_path
     from desktop.settings_dialog import SettingsDialog
 
     settings = AppSettings()
-    dialog = SettingsDialog(settings, ("original", "square-2000"))
+    dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     dialog.models_dir.setText(str(tmp_path / "models"))
     dialog.device.setCurrentText("cpu")
-    dialog.variants.setValue(3)
-    dialog.preset.setCurrentText("square-2000")
+    dialog.export_quality.setValue(85)
     dialog.accept()
     back = load_settings()
-    assert (back.models_dir, back.device, back.variants, back.export_preset) == (
-        str(tmp_path / "models"), "cpu", 3, "square-2000")
-    assert back.qc_threshold is None  # 0 in the box means the gate's default
+    assert (back.models_dir, back.device, back.export_quality) == (str(tmp_path / "models"), "cpu", 85)
 
 
 def test_command_line_options_hold_for_the_run_and_are_not_saved(qtbot, tmp_path, photos_dir, monkeypatch):
@@ -126,15 +123,15 @@ def test_settings_dialog_saves_an_overridden_value_only_when_the_user_changes_it
     settings = load_settings()
     settings.override("models_dir", str(tmp_path / "cli-models"))
     settings.override("device", "cpu")
-    dialog = SettingsDialog(settings, ("original",))
+    dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
-    dialog.variants.setValue(5)
+    dialog.export_quality.setValue(60)
     dialog.device.setCurrentText("cuda")  # changed here: saved; the models folder is left as it was
     dialog.accept()
     back = load_settings()
-    assert (back.models_dir, back.device, back.variants) == ("/saved/models", "cuda", 5)
+    assert (back.models_dir, back.device, back.export_quality) == ("/saved/models", "cuda", 60)
     assert settings.models_dir == str(tmp_path / "cli-models")  # still this run's folder
-    dialog = SettingsDialog(settings, ("original",))
+    dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     dialog.models_dir.setText("relative-models")
     dialog.accept()

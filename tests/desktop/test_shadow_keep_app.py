@@ -15,7 +15,7 @@ def test_keep_shadow_from_the_background_step(qtbot, make_window, app_settings, 
     panel = window.templates
     panel.engine_combo.setCurrentText("white")
     panel.shadow.setCurrentIndex(panel.shadow.findData("keep"))
-    assert panel.options().shadow == "keep"
+    assert panel.job_settings().shadow == "keep"
     item = window.try_on_current()
     wait_idle(qtbot, window)
     assert window.queue_panel.state_of(item) == "done", window.status_label.text()

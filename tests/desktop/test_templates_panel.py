@@ -10,6 +10,14 @@ from desktop.templates_panel import TemplatesPanel, user_templates_path
 from desktop.workspace import Workspace
 
 
+def run_settings(panel: TemplatesPanel, app: AppSettings | None = None):
+    """What a run of the app would ask for with this panel (``desktop.job_settings.for_run``)."""
+    from desktop.job_settings import for_run
+
+    app = app or AppSettings()
+    return for_run(panel.job_settings(), app, Workspace(app.models_path))
+
+
 def make_panel(qtbot) -> TemplatesPanel:
     panel = TemplatesPanel(AppSettings(), Workspace())
     qtbot.addWidget(panel)
@@ -55,8 +63,6 @@ def test_save_template_and_find_it_again(qtbot):
 
 
 def test_job_settings_follow_the_widgets(qtbot):
-    from desktop.job_settings import settings_from_ui
-
     panel = make_panel(qtbot)
     panel.prompt_edit.setPlainText("{name} on a beach")
     panel.engine_combo.setCurrentText("si2")
@@ -66,25 +72,21 @@ def test_job_settings_follow_the_widgets(qtbot):
     panel.shadow.setCurrentIndex(panel.shadow.findData("contact"))
     panel.preset.setCurrentText("square-1000")
     panel.output_format.setCurrentText("webp")
-    js = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()),
-                          template_text=panel.template_text())
+    js = run_settings(panel)
     assert (js.engine, js.generation.variants, js.generation.steps, js.generation.seed) == ("si2", 3, 7, 11)
     assert (js.shadow, js.output.preset, js.output.output_format) == ("contact", "square-1000", "webp")
     assert js.prompt.template == "studio" and js.prompt.prompt == "{name} on a beach"  # edited text goes as a prompt
     assert not panel.cn_scale.isEnabled()  # ControlNet scale only for si2-controlnet
     panel.engine_combo.setCurrentText("white")
     assert not panel.steps.isEnabled() and not panel.variants.isEnabled()
-    white = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()))
+    white = run_settings(panel)
     assert white.generation.variants == 1  # no duplicate "variants" of a plain background
 
 
 def test_unchanged_template_is_sent_by_name(qtbot):
-    from desktop.job_settings import settings_from_ui
-
     panel = make_panel(qtbot)
     panel.template_combo.setCurrentText("marble")
-    js = settings_from_ui(panel.options(), AppSettings(), Workspace(), template_names=tuple(panel.templates()),
-                          template_text=panel.template_text())
+    js = run_settings(panel)
     assert js.prompt.template == "marble" and js.prompt.prompt is None and js.prompt.negative is None
 
 
@@ -98,8 +100,6 @@ def test_prompt_preview_is_greyed_for_engines_that_paint_no_prompt(qtbot):
 
 
 def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, tiny_diffusion_models_dir):
-    from desktop.job_settings import settings_from_ui
-
     models = tmp_path / "models"
     models.mkdir()
     (models / "my-brand").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
@@ -114,4 +114,4 @@ def test_model_picker_lists_trained_models_and_reaches_the_job(qtbot, tmp_path, 
     assert not panel.model_combo.isEnabled()
     panel.engine_combo.setCurrentText("si2-controlnet")
     panel.model_combo.setCurrentText("my-brand")
-    assert settings_from_ui(panel.options(), settings, Workspace(settings.models_path)).model == "my-brand"
+    assert run_settings(panel, settings).model == "my-brand"
