@@ -375,14 +375,16 @@ def _up(a: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def _contact(cov: np.ndarray, base: float, ph: float, spread: float, height: float, f: float) -> np.ndarray:
-    """Darkening (0..1) where the product meets the floor: its footprint smeared sideways and down."""
+    """Darkening (0..1) where the product meets the floor: its footprint smeared sideways and down,
+    1 at the darkest visible point."""
     h, w = cov.shape
     band = np.zeros_like(cov)
     y0 = max(0, int(base - 0.025 * ph))
     band[y0:int(base) + 2] = cov[y0:int(base) + 2]
     small = _work(band, f)
-    s = _blur(small, spread * ph * f, height * ph * f)
-    return np.clip(_up(s / max(1e-6, float(s.max())), h, w), 0, 1)
+    s = _up(_blur(small, spread * ph * f, height * ph * f), h, w)
+    peak = float(s[cov < 0.5].max())  # the darkest point in sight: under the product it is hidden
+    return np.clip(s / max(1e-6, peak), 0, 1)
 
 
 def _cast(cov: np.ndarray, base: float, ph: float, angle: float, length: float, wall: bool, blur: float,
