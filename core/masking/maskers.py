@@ -24,6 +24,7 @@ from core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
 from core.masking.prompts import prompts_at_work_size
 from core.masking.result import MaskResult
 from core.progress import CancelToken, ProgressCallback, check, no_progress
+from core.quality.mask_evidence import mask_evidence
 from core.quality.metric import iou as _iou
 
 if TYPE_CHECKING:
@@ -83,10 +84,12 @@ class PriorMasker:
         details = dict(prior.details, prior=self.prior.name)
         if self.prior.name != "classic":  # the classic prior models the backdrop itself
             shadow, note = studio_shadow(rgb)
-            trimmed = _without_shadow(mask, shadow)
+            trimmed = _without_shadow(mask, shadow, rgb)
             if trimmed is not None:
+                removed = 1.0 - trimmed.sum() / max(1, mask.sum())
                 mask, alpha = finish_mask(trimmed, rgb)
-                details.update(backdrop=note, shadow_removed=True)
+                details.update(backdrop=note, shadow_removed=True, shadow_removed_fraction=round(float(removed), 4))
+        details["evidence"] = mask_evidence(rgb, mask, details).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
@@ -173,15 +176,17 @@ class SamMasker:
         # say) is worth a look: the disagreement lowers the score by up to half
         score = pred.score * (1.0 - 0.5 * prior.score * (1.0 - agreement))
         source = self.sam.name
+        removed = None
         if not pred.mask.any() and prior.mask.any():  # SAM kept nothing: the prior's mask beats no mask
             mask, alpha = prior_to_full_mask(prior, rgb)
             source, score = self.prior.name, prior.score
         else:
             # SAM likes to take the contact shadow along with the product: the backdrop model says where it is
-            trimmed = _without_shadow(pred.mask, shadow)
+            trimmed = _without_shadow(pred.mask, shadow, rgb)
             mask, alpha = finish_mask(pred.mask if trimmed is None else trimmed, rgb)
             if trimmed is not None:
                 backdrop_note = f"{backdrop_note}; its shadow was taken out of SAM's mask"
+                removed = round(float(1.0 - trimmed.sum() / max(1, pred.mask.sum())), 4)
         details = {
             "model_id": self.sam.model_id, "prior": self.prior.name, "prior_score": round(prior.score, 4),
             "prior_agreement": round(agreement, 4), "predicted_iou": round(pred.predicted_iou, 4),
@@ -191,6 +196,9 @@ class SamMasker:
         }
         if not prior.mask.any():
             details["prior_empty"] = True
+        if removed is not None:
+            details["shadow_removed_fraction"] = removed
+        details["evidence"] = mask_evidence(rgb, mask, details).to_json()
         if backdrop_note:
             details["backdrop"] = backdrop_note
         if self.prior_fallback:
@@ -278,21 +286,45 @@ def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray
     return backdrop_regions(small, backdrop).shadow, backdrop.reason
 
 
-def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], least: float = 0.5) -> Optional[np.ndarray]:
-    """``mask`` minus the backdrop's shadow (upsampled to it), or None when that changes nothing or
-    would take away more than ``1 - least`` of the mask (then the shadow map is not to be trusted)."""
+def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], rgb: np.ndarray,
+                    least: float = 0.5) -> Optional[np.ndarray]:
+    """``mask`` minus the backdrop's shadow where the mask ends in it, or None when that changes nothing
+    or would take away more than ``1 - least`` of the mask (then the shadow map is not to be trusted).
+
+    The shadow map says what looks like shaded backdrop; a tone-on-tone product can look so too. A
+    shadow that a mask swallowed has the mask's outline running over it smoothly (the shadow goes on
+    outside), while a product's outline is an edge in the photo. So a piece of shadow inside the
+    mask is taken out only where most of the mask's outline along it runs over no edge.
+    """
+    import cv2
+
     from core.masking.postprocess import drop_specks, resize_mask
+    from core.quality.mask_evidence import outline_off_edges
 
     if shadow is None or not mask.any():
         return None
-    shade = resize_mask(shadow, (mask.shape[1], mask.shape[0]))
-    overlap = mask & shade
-    if overlap.sum() < 0.002 * mask.sum():
+    size = (shadow.shape[1], shadow.shape[0])
+    small = cv2.resize(np.ascontiguousarray(rgb[:, :, :3]), size, interpolation=cv2.INTER_AREA)
+    m_small = resize_mask(mask, size)
+    overlap = m_small & shadow
+    if overlap.sum() < 0.002 * max(1, m_small.sum()):
         return None
+    smooth_outline = outline_off_edges(small, m_small)
+    outline = m_small & ~cv2.erode(m_small.astype(np.uint8), np.ones((3, 3), np.uint8),
+                                   borderType=cv2.BORDER_REPLICATE).astype(bool)
+    count, labels = cv2.connectedComponents(overlap.astype(np.uint8), connectivity=8)
+    near = np.ones((5, 5), np.uint8)
+    take = np.zeros(count, bool)
+    for c in range(1, count):
+        piece = labels == c
+        rim = cv2.dilate(piece.astype(np.uint8), near).astype(bool) & outline
+        if rim.sum() >= 3 and (rim & smooth_outline).sum() >= 0.6 * rim.sum():
+            take[c] = True
+    if not take.any():
+        return None
+    shade = resize_mask(take[labels], (mask.shape[1], mask.shape[0]))
     trimmed = drop_specks(mask & ~shade)
     return trimmed if trimmed.sum() >= least * mask.sum() else None
-
-
 
 
 __all__ = ["Masker", "PriorMasker", "ClassicMasker", "SamMasker", "build_masker", "from_alpha_channel"]

@@ -1,0 +1,330 @@
+"""Evidence about an automatic mask that does not come from the masker's own confidence.
+
+A masker's score says how sure it is; it is sure of itself in exactly the cases it gets wrong
+(tone-on-tone, vignetting, hard shadows). So the gate looks at the photo and the mask together:
+
+1. **outline on edges**: a product's outline is an edge in the photo. Where the mask's outline
+   runs through smooth pixels (no edge within two work pixels) it is not a product outline:
+   the mask cut into the product, or ended somewhere in the backdrop. Measured per side.
+2. **backdrop inside the mask**: the backdrop is fitted on the pixels *outside* the mask
+   (core/masking/backdrop.py). Smooth mask regions with the backdrop's colour ratio (neutral)
+   that sit behind an outline with no edge are backdrop kept as product: a corner (vignetting
+   wedge) when they touch the frame, a shadow when they are darker than the backdrop. A large
+   uniform patch that is just the backdrop times one factor is a hard shadow, edge or not.
+3. **parts at the frame**: mask parts touching the frame that the main product does not reach.
+4. **outlines outside the mask**: long edges in what was taken as backdrop, far from the mask,
+   that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
+5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask).
+
+Everything runs on a copy ``WORK_SIDE`` px long: a few tens of milliseconds per photo.
+``findings`` are sentences a photographer understands, most serious first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+WORK_SIDE = 400
+EDGE_NOISE_FACTOR = 4.0  # an edge is this many times the photo's typical (noise) gradient
+EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
+NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
+OUTLINE_UNSUPPORTED_ALL = 0.2  # share of the whole outline off edges that is suspect
+OUTLINE_UNSUPPORTED_SIDE = 0.35  # share of one side's outline off edges that is suspect
+SIDE_MIN_SHARE = 0.1  # a side counts when it holds this share of the outline
+REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
+STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
+SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
+_SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
+
+
+@dataclass
+class MaskEvidence:
+    """What the photo says about a mask: ``findings`` (photographer's words) and the numbers behind them."""
+
+    findings: list[str] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)
+
+    @property
+    def doubt(self) -> Optional[str]:
+        return "; ".join(self.findings) if self.findings else None
+
+    def to_json(self) -> dict:
+        return {"findings": list(self.findings), **self.numbers}
+
+
+def _work_copy(rgb8: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    h, w = mask.shape
+    factor = min(1.0, side / max(h, w))
+    if factor >= 1.0:
+        return np.ascontiguousarray(rgb8[:, :, :3]), mask.astype(bool)
+    size = (max(8, round(w * factor)), max(8, round(h * factor)))
+    small = cv2.resize(np.ascontiguousarray(rgb8[:, :, :3]), size, interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) >= 0.5
+    return small, m
+
+
+def colour_gradient(small: np.ndarray, sigma: float = 0.7) -> np.ndarray:
+    """Lab gradient magnitude (units per pixel) after a Gaussian blur: edges in lightness or colour."""
+    import cv2
+
+    lab = cv2.cvtColor(cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), sigma), cv2.COLOR_RGB2Lab)
+    total = np.zeros(small.shape[:2], np.float32)
+    for c in range(3):
+        gx = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        total += gx * gx + gy * gy
+    return np.sqrt(total)
+
+
+def edge_map(small: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
+    """(edges, threshold): sharp outlines, pixels whose colour gradient stands out of the photo's noise.
+
+    The noise is the median gradient away from the mask's outline (smooth backdrop, sensor noise
+    and JPEG); an edge is ``EDGE_NOISE_FACTOR`` times that, and at least ``EDGE_MIN``. It must also
+    be narrow (its gradient at 0.7 px blur ``NARROW_RATIO`` times the one at 2.5 px): an object's
+    outline is, the soft rim of a shadow or a lighting fall-off is not.
+    """
+    import cv2
+
+    grad = colour_gradient(small)
+    coarse = colour_gradient(small, 2.5)
+    band = cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool) & ~cv2.erode(m.astype(np.uint8),
+                                                                                _disk(4)).astype(bool)
+    noise = float(np.median(grad[~band])) if (~band).any() else float(np.median(grad))
+    threshold = max(EDGE_NOISE_FACTOR * noise, EDGE_MIN)
+    return (grad >= threshold) & (grad >= NARROW_RATIO * coarse), threshold
+
+
+def outline_off_edges(small: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The mask's outline pixels (away from the frame) with no photo edge within two pixels."""
+    import cv2
+
+    edges, _ = edge_map(small, m)
+    support = cv2.dilate(edges.astype(np.uint8), _disk(2)).astype(bool)
+    h, w = m.shape
+    outline = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8),
+                             borderType=cv2.BORDER_REPLICATE).astype(bool)
+    outline[:2, :] = outline[-2:, :] = outline[:, :2] = outline[:, -2:] = False
+    return outline & ~support
+
+
+def _disk(radius: int) -> np.ndarray:
+    import cv2
+
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = None,
+                  work_side: int = WORK_SIDE) -> MaskEvidence:
+    """Check ``mask`` (H x W bool, True = product) against the photo ``rgb8`` (H x W x 3 uint8)."""
+    import cv2
+
+    details = details or {}
+    ev = MaskEvidence()
+    if rgb8.dtype != np.uint8:
+        rgb8 = (rgb8 >> 8).astype(np.uint8) if rgb8.dtype == np.uint16 else np.clip(rgb8, 0, 255).astype(np.uint8)
+    small, m = _work_copy(rgb8, mask, work_side)
+    h, w = m.shape
+    coverage = float(m.mean())
+    ev.numbers["coverage"] = round(coverage, 4)
+    if coverage < 0.002:
+        ev.findings.append("no product was found: the mask is (almost) empty")
+        return ev
+    if coverage > 0.97:
+        ev.findings.append("the mask covers the whole photo: no backdrop was told apart from the product")
+        return ev
+    edges, threshold = edge_map(small, m)
+    ev.numbers["edge_threshold"] = round(threshold, 3)
+    support = cv2.dilate(edges.astype(np.uint8), _disk(2)).astype(bool)
+
+    m8 = m.astype(np.uint8)
+    outline = m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
+    frame = np.zeros((h, w), bool)
+    frame[:2, :] = frame[-2:, :] = frame[:, :2] = frame[:, -2:] = True
+    outline &= ~frame
+    unsupported = outline & ~support
+    n_outline = int(outline.sum())
+    off_share = float(unsupported.sum() / max(1, n_outline))
+    ev.numbers["outline_off_edges"] = round(off_share, 4)
+    sides = _side_shares(outline, unsupported, m)
+    ev.numbers["outline_off_edges_by_side"] = {k: round(v[1], 3) for k, v in zip(("right", "bottom", "left", "top"),
+                                                                                 sides)}
+
+    backdrop, t, d, sigma = _backdrop_fit(small, m)
+    regions = _regions_inside(m, unsupported, frame, edges, t, d, sigma) if backdrop is not None else []
+    reported_outline = False
+    for kind, share, where in regions:
+        ev.numbers[f"{kind}_inside"] = round(share, 4)
+        if kind == "corner":
+            ev.findings.append(f"a corner of the backdrop is kept as product ({where}, {share:.0%} of the mask)")
+        elif kind == "shadow":
+            ev.findings.append(f"the backdrop's shadow is kept as product ({where}, {share:.0%} of the mask)")
+        else:
+            ev.findings.append(f"part of the backdrop is kept as product ({where}, {share:.0%} of the mask)")
+        reported_outline = True
+    if n_outline >= 20 and not reported_outline:
+        worst = max(range(4), key=lambda i: sides[i][1] if sides[i][0] >= SIDE_MIN_SHARE else -1.0)
+        if sides[worst][0] >= SIDE_MIN_SHARE and sides[worst][1] > OUTLINE_UNSUPPORTED_SIDE:
+            ev.findings.append(f"the mask's edge does not follow the product's outline {_SIDES[worst]} "
+                               f"({sides[worst][1]:.0%} of it runs over smooth pixels)")
+        elif off_share > OUTLINE_UNSUPPORTED_ALL:
+            ev.findings.append(f"the mask's edge does not follow the product's outline "
+                               f"({off_share:.0%} of it runs over smooth pixels)")
+
+    stray = _frame_parts(m, frame)
+    if stray > 0:
+        ev.numbers["frame_parts"] = round(stray, 4)
+        ev.findings.append(f"a separate patch at the edge of the frame is kept as product ({stray:.0%} of the mask)")
+
+    missing, where = _outlines_outside(m, edges, t, d, sigma, frame, n_outline)
+    ev.numbers["outlines_outside"] = round(missing, 3)
+    if missing > STRAY_EDGES:
+        ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
+
+    removed = details.get("shadow_removed_fraction")
+    if removed is not None and float(removed) > SHADOW_STEP_MAX:
+        ev.findings.append(f"the shadow step took {float(removed):.0%} of the mask away as shadow")
+    return ev
+
+
+def _side_shares(outline: np.ndarray, unsupported: np.ndarray, m: np.ndarray) -> list[tuple[float, float]]:
+    """(share of the outline, share of it off edges) per side: right, bottom, left, top of the mask's centre."""
+    ys, xs = np.nonzero(m)
+    cy, cx = ys.mean(), xs.mean()
+    oy, ox = np.nonzero(outline)
+    if not len(oy):
+        return [(0.0, 0.0)] * 4
+    # normalise by the mask's extent so a tall bottle's sides are left and right, not top and bottom
+    sy, sx = max(1.0, ys.max() - ys.min()), max(1.0, xs.max() - xs.min())
+    angle = np.degrees(np.arctan2((oy - cy) / sy, (ox - cx) / sx))
+    sector = (((angle + 45.0) % 360.0) // 90.0).astype(int)  # 0 right, 1 bottom, 2 left, 3 top
+    off = unsupported[oy, ox]
+    out = []
+    for s in range(4):
+        sel = sector == s
+        n = int(sel.sum())
+        out.append((n / len(oy), float(off[sel].mean()) if n else 0.0))
+    return out
+
+
+def _where(region: np.ndarray, m: np.ndarray) -> str:
+    """Where ``region`` lies relative to the mask's centre, in words."""
+    ys, xs = np.nonzero(region)
+    my, mx = np.nonzero(m)
+    h, w = m.shape
+    dy = (ys.mean() - my.mean()) / max(1.0, float(my.max() - my.min()))
+    dx = (xs.mean() - mx.mean()) / max(1.0, float(mx.max() - mx.min()))
+    vertical = "bottom" if dy > 0.2 else "top" if dy < -0.2 else ""
+    horizontal = "right" if dx > 0.2 else "left" if dx < -0.2 else ""
+    if vertical and horizontal:
+        return f"{vertical} {horizontal}"
+    if vertical or horizontal:
+        return {"bottom": "below the product", "top": "above the product"}.get(vertical, f"on the {horizontal}") \
+            if vertical else f"on the {horizontal}"
+    return "in the middle"
+
+
+def _backdrop_fit(small: np.ndarray, m: np.ndarray):
+    """The backdrop fitted on the pixels outside the mask; (backdrop, t, d, sigma) or Nones off a studio shot."""
+    import cv2
+
+    from core.masking.backdrop import estimate_backdrop, ratio_and_deviation
+
+    grown = cv2.dilate(m.astype(np.uint8), _disk(3)).astype(bool)
+    backdrop = estimate_backdrop(small, product=grown, work_side=max(small.shape[:2]))
+    if not backdrop.is_studio:
+        return None, None, None, None
+    t, d = ratio_and_deviation(small, backdrop)
+    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    return backdrop, t, d, sigma
+
+
+def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, edges: np.ndarray,
+                    t: np.ndarray, d: np.ndarray, sigma: np.ndarray) -> list[tuple[str, float, str]]:
+    """Backdrop-like regions inside the mask: ("corner" | "shadow" | "backdrop", share of mask, where)."""
+    import cv2
+
+    area = float(m.sum())
+    inside = cv2.erode(m.astype(np.uint8), _disk(1)).astype(bool)
+    smooth = ~cv2.dilate(edges.astype(np.uint8), _disk(1)).astype(bool)
+    neutral = d < 2.0 * sigma
+    like = inside & smooth & neutral & (t > 0.12) & (t < 1.08)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(like.astype(np.uint8), connectivity=8)
+    near_off = cv2.dilate(unsupported.astype(np.uint8), _disk(3)).astype(bool)
+    near_frame = cv2.dilate(frame.astype(np.uint8), _disk(3)).astype(bool)
+    found = []
+    for c in range(1, count):
+        size = stats[c, cv2.CC_STAT_AREA]
+        if size < REGION_MIN * area:
+            continue
+        region = labels == c
+        share = size / area
+        tc = t[region]
+        darker = float(np.median(tc)) < 0.9
+        off = int((near_off & region).sum())
+        # the mask's outline beside it has no edge: the flood (or the model) simply stopped there
+        open_side = off >= max(6, 0.15 * np.sqrt(size))
+        if (region & near_frame).any() and not darker and open_side:
+            found.append(("corner", share, _where(region, m)))
+        elif darker and (open_side or _uniform_shadow(tc, share)):
+            found.append(("shadow", share, _where(region, m)))
+        elif open_side and not darker:
+            found.append(("backdrop", share, _where(region, m)))
+    found.sort(key=lambda f: -f[1])
+    return found[:2]
+
+
+def _uniform_shadow(tc: np.ndarray, share: float) -> bool:
+    """A big patch that is the backdrop times one factor (a hard shadow's core), not a shaded product."""
+    if share < 0.045 or len(tc) < 50:
+        return False
+    logt = np.log(np.maximum(tc, 1e-3))
+    # most of it within 5 % of one factor (the soft rim of a hard shadow is a thin minority)
+    return float((np.abs(logt - np.median(logt)) < 0.05).mean()) >= 0.6
+
+
+def _frame_parts(m: np.ndarray, frame: np.ndarray) -> float:
+    """Share of the mask in parts that touch the frame and are not the largest part."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return 0.0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    biggest = 1 + int(np.argmax(areas))
+    touching = np.unique(labels[frame & m])
+    stray = [c for c in touching if c not in (0, biggest) and stats[c, cv2.CC_STAT_AREA] >= 0.01 * m.sum()]
+    return float(sum(stats[c, cv2.CC_STAT_AREA] for c in stray) / m.sum())
+
+
+def _outlines_outside(m: np.ndarray, edges: np.ndarray, t, d, sigma, frame: np.ndarray,
+                      n_outline: int) -> tuple[float, str]:
+    """Length of edges outside the mask (not a shadow's neutral step), as a share of the mask's outline."""
+    import cv2
+
+    away = ~cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool)
+    far = away & ~cv2.dilate(frame.astype(np.uint8), _disk(2)).astype(bool)
+    cand = edges & far
+    if t is not None:
+        # a shadow's edge: the backdrop's own colour ratio (neutral) on both sides, only the factor changes
+        neutral = (d < 2.0 * sigma) & (t > 0.1)
+        both = cv2.erode(neutral.astype(np.uint8), _disk(2)).astype(bool)
+        cand &= ~both
+    thin = cv2.ximgproc.thinning(cand.astype(np.uint8) * 255).astype(bool) if hasattr(cv2, "ximgproc") else cand
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
+    length = 0
+    keep = np.zeros(count, bool)
+    for c in range(1, count):
+        if stats[c, cv2.CC_STAT_AREA] >= 12:  # a long edge, not noise or a speck
+            keep[c] = True
+            length += int(stats[c, cv2.CC_STAT_AREA])
+    if not length:
+        return 0.0, ""
+    region = keep[labels]
+    share = length / max(40, n_outline) * (1.0 if thin is not cand else 0.5)
+    return share, _where(region, m) if m.any() else "in the frame"
