@@ -291,9 +291,8 @@ def coerce_fields(obj: Any) -> None:
                 value = kind(value)
             except (ValueError, TypeError):
                 choices = ", ".join(m.value for m in kind)
-                raise SettingError(setting_name(f), f"{shown(value)} is unknown: choose one of {choices}",
-                                   f"Unknown {f.name.replace('_', ' ')} {shown(value)}: choose one of "
-                                   f"{choices}.") from None
+                raise refusal(f, f"{shown(value)} is unknown: choose one of {choices}",
+                              f"Unknown {f.name.replace('_', ' ')} {shown(value)}: choose one of {choices}.") from None
         elif kind is tuple and isinstance(value, list):
             value = coerce(value, kind, f.name)
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -328,7 +327,14 @@ def value_problem(f: dataclasses.Field, kind: Any, value: Any, *, optional: bool
 def check_value(f: dataclasses.Field, kind: Any, value: Any, *, optional: bool = False) -> None:
     problem = value_problem(f, kind, value, optional=optional)
     if problem is not None:
-        raise SettingError(setting_name(f), problem)
+        raise refusal(f, problem)
+
+
+def refusal(f: dataclasses.Field, problem: str, message: Optional[str] = None) -> SettingError:
+    """The error for a bad value of ``f``; ``.field`` is the field's name (a recipe names it so)."""
+    error = SettingError(setting_name(f), problem, message)
+    error.field = f.name  # type: ignore[attr-defined]
+    return error
 
 
 def check_namespace(cls: type, args: argparse.Namespace) -> None:

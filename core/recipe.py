@@ -11,13 +11,24 @@ recipe does not fit (JPEG's XMP segment holds 65,502 bytes) it goes into a sidec
 ``<output>.recipe.json`` beside the image instead. Everything is written atomically.
 
 Replaying a recipe is a job: ``core.jobs.replay``. This module imports nothing from ``core.jobs``.
+
+A recipe is untrusted input (a file someone may have sent you): every field is checked when one is
+read (``Recipe.from_dict``), each against the bounds declared on its field here, and a bad one is
+named in one line ("recipe field `seed`: 'x' is not a whole number"). Values that belong to the job
+settings (engine names, the generation settings' ranges) are checked where those live, before any
+file is read (``core.jobs.render.check_recipe``); paths are resolved only inside the folders a
+replay may read (``core.jobs.replay``). Unknown fields are ignored, and logged: a field has no effect
+unless this version reads it, and a recipe from a later 1.x release may carry one more (a newer
+``version`` is refused).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO, Optional
 from xml.sax.saxutils import escape
@@ -25,9 +36,20 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from core import __version__
-from core.errors import PackshotError
+from core.errors import PackshotError, SettingError
 from core.images import encode_image, image_format, write_atomic
-from core.naming import from_storable_tree, storable_tree
+from core.naming import OUTPUT_FORMATS, from_storable_tree, storable_tree
+from core.options import coerce_fields, default_of, option
+from core.settings_bounds import (
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    SEED_MAX,
+    model_id_problem,
+    shown,
+)
+
+log = logging.getLogger(__name__)
 
 RECIPE_KEY = "packshot:recipe"
 RECIPE_VERSION = 1
@@ -38,46 +60,114 @@ _XMP_FORMATS = ("JPEG", "WEBP", "TIFF")
 _JPEG_XMP_LIMIT = 65502  # one APP1 segment, less its header (Pillow refuses more)
 
 
+class RecipeError(PackshotError):
+    """A recipe that cannot be used as it is: the message names the field and what is wrong with it."""
+
+
+def field_error(name: str, problem: str) -> RecipeError:
+    return RecipeError(f"recipe field `{name}`: {problem}.")
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _sha256_problem(value: Any) -> Optional[str]:
+    return None if isinstance(value, str) and _SHA256.fullmatch(value) else f"{shown(value)} is not a sha256"
+
+
+def _mask_problem(value: Any) -> Optional[str]:
+    """``{"path": text, "source": text, "state": text, "sha256": sha256 or null}`` (all optional)."""
+    for key in ("path", "source", "state"):
+        item = value.get(key)
+        if item is not None and (not isinstance(item, str) or len(item) > MAX_PATH_CHARS):
+            return f"`{key}` {shown(item)} is not text"
+    if value.get("sha256") is not None:
+        return _sha256_problem(value["sha256"])
+    return None
+
+
+def _models_problem(value: Any) -> Optional[str]:
+    """Model id -> {"revision", "path"}: ids are ids (the store resolves them; the path is a note)."""
+    if len(value) > 16:
+        return f"names {len(value)} models; at most 16"
+    for model_id, info in value.items():
+        problem = model_id_problem(model_id)
+        if problem:
+            return problem
+        if info is not None and not isinstance(info, dict):
+            return f"{shown(model_id)}: {shown(info)} is not a mapping"
+    return None
+
+
+def _shadow_problem(value: Any) -> Optional[str]:
+    kind = value.get("kind")
+    return None if kind is None or isinstance(kind, str) and len(kind) <= MAX_NAME_CHARS else \
+        f"`kind` {shown(kind)} is not text"
+
+
 @dataclass
 class Recipe:
-    """Everything needed to make one output image again."""
+    """Everything needed to make one output image again. Each field declares what it may hold; a
+    recipe read from a file is checked against it (``from_dict``)."""
 
-    input_path: str  # absolute path of the original
-    input_sha256: str
-    engine: str
-    seed: int
-    variant: int
-    prompt: str = ""
-    negative_prompt: str = ""
-    template: Optional[str] = None
-    settings: dict = field(default_factory=dict)  # GenerationSettings.to_dict() for this one image
-    models: dict = field(default_factory=dict)  # model id -> {"revision": ..., "path": ...}
-    mask: dict = field(default_factory=dict)  # {"path": relative to the output's folder, "source", "state", "sha256"}
-    preset: str = "original"
-    shadow: Optional[dict] = None
-    qc: Optional[dict] = None
-    output_format: str = "png"
-    bit_depth: Optional[int] = None  # 8 | 16 when an export asked for it; None: the photo's own depth
-    quality: Optional[int] = None  # JPEG/WebP quality it was written with; None: DEFAULT_QUALITY
-    job_key: Optional[str] = None  # the batch job that made it: a run without a project store resumes by it
-    app_version: str = __version__
-    version: int = RECIPE_VERSION
+    input_path: str = option(help="absolute path of the original", max_length=MAX_PATH_CHARS, cli=False)
+    input_sha256: str = option(help="sha256 of the original", check=_sha256_problem, cli=False)
+    engine: str = option(help="the engine that painted the background", max_length=MAX_NAME_CHARS, cli=False)
+    seed: int = option(help="the seed of this image", bounds=(0, SEED_MAX), unit="a 32-bit seed", cli=False)
+    variant: int = option(help="which variant of the photo (1, 2, ...)", bounds=(1, 64), unit="variants",
+                          cli=False)
+    prompt: str = option("", help="the filled prompt", max_length=MAX_PROMPT_CHARS, cli=False)
+    negative_prompt: str = option("", help="the filled negative prompt", max_length=MAX_PROMPT_CHARS, cli=False)
+    template: Optional[str] = option(None, help="the prompt template's name", max_length=MAX_NAME_CHARS, cli=False)
+    settings: dict = option(help="GenerationSettings.to_dict() for this one image", default_factory=dict,
+                            cli=False)
+    models: dict = option(help='model id -> {"revision": ..., "path": ...}', default_factory=dict,
+                          check=_models_problem, cli=False)
+    mask: dict = option(help='{"path": relative to the output\'s folder, "source", "state", "sha256"}',
+                        default_factory=dict, check=_mask_problem, cli=False)
+    preset: str = option("original", help="the output size preset", max_length=MAX_NAME_CHARS, cli=False)
+    shadow: Optional[dict] = option(None, help='{"kind": ...} of the shadow drawn, or null', check=_shadow_problem,
+                                    cli=False)
+    qc: Optional[dict] = option(None, help="the QC record (scores; not used to render)", cli=False)
+    output_format: str = option("png", help="the file format written", choices=tuple(OUTPUT_FORMATS), cli=False)
+    bit_depth: Optional[int] = option(None, help="8 | 16 when an export asked for it; None: the photo's own depth",
+                                      bounds=(8, 16), unit="bits per channel", multiple_of=8, cli=False)
+    quality: Optional[int] = option(None, help="JPEG/WebP quality it was written with; None: DEFAULT_QUALITY",
+                                    bounds=(1, 100), unit="JPEG/WebP quality", cli=False)
+    job_key: Optional[str] = option(None, help="the batch job that made it: a run without a project store "
+                                               "resumes by it", max_length=64, cli=False)
+    app_version: str = option(__version__, help="the Packshot that wrote it", max_length=64, cli=False)
+    version: int = option(RECIPE_VERSION, help="the recipe format's version", bounds=(0, RECIPE_VERSION),
+                          cli=False)
+
+    def __post_init__(self) -> None:
+        coerce_fields(self)
 
     def to_json(self) -> str:
         # storable_tree: a file name that is not UTF-8 is escaped so the text encodes; from_dict undoes it.
         return json.dumps(storable_tree(asdict(self)), sort_keys=True, ensure_ascii=False, default=_jsonable)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Recipe:
-        if int(data.get("version", 0)) > RECIPE_VERSION:
-            raise PackshotError(f"Recipe version {data.get('version')} is newer than this Packshot reads "
-                                f"({RECIPE_VERSION}); update Packshot.")
-        known = set(cls.__dataclass_fields__)
+    def from_dict(cls, data: Any) -> Recipe:
+        """A recipe from its JSON form, every field checked (``RecipeError`` naming the first bad one)."""
+        if not isinstance(data, dict):
+            raise RecipeError(f"A recipe is a JSON object; this one is {type(data).__name__}.")
+        version = data.get("version", RECIPE_VERSION)
+        if isinstance(version, int) and not isinstance(version, bool) and version > RECIPE_VERSION:
+            raise RecipeError(f"Recipe version {version} is newer than this Packshot reads "
+                              f"({RECIPE_VERSION}); update Packshot.")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(str(k) for k in data if k not in known)
+        if unknown:
+            log.info("recipe: ignoring unknown field(s) %s", ", ".join(shown(k) for k in unknown[:10]))
+        missing = [name for name, f in known.items() if name not in data and default_of(f) is MISSING]
+        if missing:
+            raise field_error(missing[0], "missing")
         data = from_storable_tree(data)
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
-        except TypeError as exc:
-            raise PackshotError(f"Recipe is incomplete: {exc}.") from exc
+        except SettingError as exc:
+            raise field_error(getattr(exc, "field", exc.name), exc.problem) from None
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 SEED_MAX = 2**32 - 1  # torch.Generator.manual_seed and QC's retry seeds stay in 32 bits
-MAX_PROMPT_CHARS = 10_000  # CLIP reads 77 tokens; a prompt far beyond that is a mistake, not a prompt
+MAX_PROMPT_CHARS = 100_000  # CLIP reads 77 tokens; far beyond that is a mistake (or a hostile recipe)
 MAX_NAME_CHARS = 200  # template names, model ids
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux
 
@@ -44,10 +44,10 @@ class Range:
     unit: str = ""
     multiple_of: Optional[int] = None
 
-    def describe(self) -> str:
-        """``0 to 0.1 (a fraction of the image diagonal)``."""
-        unit = self.unit + (f", a multiple of {self.multiple_of}" if self.multiple_of else "")
-        return f"{_number(self.lo)} to {_number(self.hi)}" + (f" ({unit})" if unit else "")
+    def describe(self, *, step: bool = True) -> str:
+        """``0 to 0.1 (a fraction of the image diagonal)``; ``step``: say the multiple too."""
+        parts = [p for p in (self.unit, f"a multiple of {self.multiple_of}" if step and self.multiple_of else "") if p]
+        return f"{_number(self.lo)} to {_number(self.hi)}" + (f" ({', '.join(parts)})" if parts else "")
 
     def problem(self, value: Any) -> Optional[str]:
         """None when ``value`` (a number, or nested tuples of numbers such as colours) lies inside."""
@@ -58,7 +58,7 @@ class Range:
         if math.isnan(value) or not self.lo <= value <= self.hi:
             return f"{_number(value)} is out of range: {self.describe()}"
         if self.multiple_of and value % self.multiple_of:
-            return f"{_number(value)} is not a multiple of {self.multiple_of} (range {self.describe()})"
+            return f"{_number(value)} is not a multiple of {self.multiple_of}: {self.describe(step=False)}"
         return None
 
 
@@ -110,7 +110,7 @@ def whole_numbers_problem(value: Any) -> Optional[str]:
 
 def length_problem(value: Any, limit: int) -> Optional[str]:
     if isinstance(value, str) and len(value) > limit:
-        return f"is {len(value)} characters long; at most {limit}"
+        return f"of {len(value)} characters is too long: at most {limit}"
     return None
 
 

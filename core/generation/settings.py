@@ -123,8 +123,10 @@ class GenerationSettings:
     def __post_init__(self) -> None:
         coerce_fields(self)  # types and declared bounds: the CLI, the app and replayed recipes alike
         if self.seeds is None and self.seed + self.variants - 1 > SEED_MAX:
-            raise SettingError("--seed", f"{self.seed} with --variants {self.variants} gives seeds past "
-                                         f"{SEED_MAX} (range 0 to {SEED_MAX}, a 32-bit seed)")
+            error = SettingError("--seed", f"{self.seed} with --variants {self.variants} gives seeds past "
+                                           f"{SEED_MAX} (range 0 to {SEED_MAX}, a 32-bit seed)")
+            error.field = "seed"  # type: ignore[attr-defined]
+            raise error
 
     def variant_seeds(self) -> list[int]:
         """The seed of each variant: a variant's output depends on its own seed only."""

@@ -8,15 +8,20 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ImageReadError, PackshotError
+from core.errors import ImageReadError, PackshotError, SettingError
+from core.generation.settings import GenerationSettings
 from core.images import Photo, load_photo, to_bit_depth
 from core.jobs.masks import load_mask_file
-from core.jobs.settings import file_sha256
+from core.jobs.settings import ENGINES, Shadow, file_sha256
 from core.progress import CancelToken, ProgressCallback, check, no_progress
-from core.recipe import Recipe
+from core.recipe import Recipe, field_error
+from core.settings_bounds import shown
 
 if TYPE_CHECKING:
+    from core.jobs.replay import ReadScope
     from core.runtime import Runtime
+
+RECIPE_ENGINES = tuple(e for e in ENGINES if e != "auto")  # a recipe records the engine that ran
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +64,60 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
     return [composite(photo, mask.alpha, bg, shade) for bg in backgrounds]
 
 
+def check_recipe(recipe: Recipe, quality: Optional[str] = None) -> GenerationSettings:
+    """The recipe's values checked as strictly as the command line's, before any file is read: a known
+    engine, preset and shadow, and generation settings inside their declared bounds (``RecipeError``
+    naming the field). Returns the settings that render its one image (``quality``: another quality)."""
+    from core.generation.presets import PRESETS
+
+    if recipe.engine not in RECIPE_ENGINES:
+        raise field_error("engine", f"unknown value {shown(recipe.engine)} (one of {', '.join(RECIPE_ENGINES)})")
+    if recipe.preset not in PRESETS:
+        raise field_error("preset", f"unknown value {shown(recipe.preset)} (one of {', '.join(PRESETS)})")
+    kind = (recipe.shadow or {}).get("kind")
+    if kind is not None and kind not in Shadow.values():
+        raise field_error("shadow", f"unknown kind {shown(kind)} (one of {', '.join(Shadow.values())})")
+    known = {k: v for k, v in recipe.settings.items() if k in GenerationSettings.__dataclass_fields__}
+    ignored = sorted(set(recipe.settings) - set(known))
+    if ignored:
+        log.info("recipe: ignoring unknown settings %s", ", ".join(shown(k) for k in ignored[:10]))
+    # One image: its own seed, whatever the recorded variant count said.
+    known.update(seed=recipe.seed, variants=1, seeds=(recipe.seed,))
+    if quality is not None:
+        known["quality"] = quality
+    try:
+        return GenerationSettings(**known)
+    except SettingError as exc:
+        raise field_error(f"settings.{getattr(exc, 'field', exc.name)}", exc.problem) from None
+
+
 def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[Runtime] = None, device: str = "auto",
                        check_input: bool = True, progress: ProgressCallback = no_progress,
-                       cancel: Optional[CancelToken] = None, quality: Optional[str] = None) -> np.ndarray:
+                       cancel: Optional[CancelToken] = None, quality: Optional[str] = None,
+                       scope: Optional[ReadScope] = None) -> np.ndarray:
     """The pixels ``recipe`` makes, framed before rendering exactly like the batch (``PhotoJob``), at the
     recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask.
 
     ``quality``: render at another quality than recorded (a preview's recipe as ``final``): same seed,
-    same models, same everything else. Models come from ``runtime`` (None: a private one)."""
-    from core.generation.settings import GenerationSettings
+    same models, same everything else. Models come from ``runtime`` (None: a private one). ``scope``:
+    the folders the recipe's paths must lie in (``core.jobs.replay.read_scope``; None: the caller
+    trusts the recipe, as an export of the project's own outputs does). Every value is checked
+    (``check_recipe``) before any file is read."""
     from core.runtime import runtime_or_private
 
+    gs = check_recipe(recipe, quality)
     source = Path(recipe.input_path)
+    mask_file = recipe.mask_file(output_path)
+    if scope is not None:
+        source = scope.check("input_path", source)
+        mask_file = scope.check("mask.path", mask_file) if mask_file is not None else None
+        if gs.background_image:
+            gs.background_image = str(scope.check("settings.background_image", Path(gs.background_image)))
     if not source.is_file():
         raise ImageReadError(f"The original {source} is gone; cannot replay.")
     if check_input and file_sha256(source) != recipe.input_sha256:
         raise PackshotError(f"{source.name} changed since {Path(output_path).name} was made (sha256 differs).")
     photo = load_photo(source)
-    mask_file = recipe.mask_file(output_path)
     if mask_file is None or not mask_file.is_file():
         raise ImageReadError(f"The mask used for {Path(output_path).name} ({mask_file}) is gone; cannot replay.")
     if check_input and recipe.mask.get("sha256") and file_sha256(mask_file) != recipe.mask["sha256"]:
@@ -84,18 +125,6 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
                             "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
     runtime = runtime_or_private(runtime)
-    fields = set(GenerationSettings.__dataclass_fields__)
-    gs = GenerationSettings(**{k: v for k, v in recipe.settings.items() if k in fields})
-    gs.seeds, gs.variants, gs.seed = (int(recipe.seed),), 1, int(recipe.seed)
-    if quality is not None:
-        from core.generation.settings import Quality
-
-        gs.quality = Quality(quality)
-    for key in ("color",):
-        if isinstance(getattr(gs, key), list):
-            setattr(gs, key, tuple(getattr(gs, key)))
-    if isinstance(gs.gradient, list):
-        gs.gradient = tuple(tuple(c) for c in gs.gradient)
     # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one; sd2-controlnet
     # the user's trained one.
     model = next(iter(recipe.models), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet") else None
