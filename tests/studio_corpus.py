@@ -87,6 +87,15 @@ def delta_e(a_lin: np.ndarray, b_lin: np.ndarray) -> float:
     return float(np.linalg.norm(lin_to_lab(a_lin) - lin_to_lab(b_lin)))
 
 
+_SRGB_LUT = linear_to_srgb(np.linspace(0.0, 1.0, 65536, dtype=np.float32))
+
+
+def _to_srgb(lin: np.ndarray) -> np.ndarray:
+    """linear_to_srgb through a 16-bit table (a 6000 px photo in a fraction of the time)."""
+    scaled = np.clip(lin, 0.0, 1.0) * np.float32(65535.0)
+    return _SRGB_LUT[np.rint(scaled, out=scaled).astype(np.uint16)]
+
+
 def _srgb8(rgb: tuple[float, float, float]) -> np.ndarray:
     return srgb_to_linear(np.asarray(rgb, np.float32) / 255.0).astype(np.float64)
 
@@ -583,8 +592,8 @@ def make_scene(seed: int, cls: Optional[str] = None, size: Size = None) -> Scene
 
     lin[y0:y1, x0:x1] = fg + lin[y0:y1, x0:x1] * (1 - alpha[y0:y1, x0:x1, None])
     P["noise"] = round(float(rng.uniform(0.002, 0.015)), 4)
-    srgb = linear_to_srgb(lin)
-    srgb += rng.normal(0, P["noise"], srgb.shape).astype(np.float32)
+    srgb = _to_srgb(lin)
+    srgb += rng.standard_normal(srgb.shape, dtype=np.float32) * np.float32(P["noise"])
     rgb8 = np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
     P["quality"] = int(rng.integers(60, 96))
     image = _jpeg(rgb8, P["quality"])
