@@ -136,10 +136,10 @@ class BatchJob:
         try:
             lock.acquire()
         except Timeout:
-            raise OutputLockedError(f"Another packshot batch is already working on {self.out_dir}"
-                                    f"{_lock_owner(path)}. Wait for it to finish (or stop it: Ctrl-C, or kill "
-                                    "its pid; finished photos are kept), then run the same command again; or "
-                                    "choose another --out folder.") from None
+            raise OutputLockedError(f"Another packshot batch is already working on {self.out_dir}: the folder is "
+                                    f"locked{_lock_owner(path)}. Wait for it to finish (or stop it: Ctrl-C, or "
+                                    "kill its pid; finished photos are kept), then run the same command again; "
+                                    "or choose another --out folder.") from None
         except OSError as exc:
             raise ImageWriteError(f"Cannot lock {self.out_dir}: {exc}") from exc
         self._lock = lock
@@ -164,6 +164,8 @@ class BatchJob:
         for job in self.photo_jobs(self.photos):
             outs = job.outputs()
             for i, out in enumerate(outs):
+                if self.guard is not None:  # into an input folder, or out of the output folder: before anything
+                    self.guard.check_folder(out.parent)  # is created (one verdict per folder, cached)
                 key = str(out)
                 paths.setdefault(key, out)
                 owners.setdefault(key, []).append(job.name if len(outs) == 1 else f"{job.name} (variant {i + 1})")
@@ -322,11 +324,11 @@ def _owner_file(lock_path: Path) -> Path:
 
 
 def _lock_owner(lock_path: Path) -> str:
-    """" (pid 123 on host, started 14:02:11 on 2026-12-06)", from the lock's owner file; "" when unknown."""
+    """" by pid 123 on host (started 14:02:11 on 2026-12-06)", from the lock's owner file; "" when unknown."""
     try:
         owner = json.loads(_owner_file(lock_path).read_text(encoding="utf-8"))
         started = time.strftime("%H:%M:%S on %Y-%m-%d", time.localtime(float(owner["started_at"])))
-        return f" (pid {int(owner['pid'])} on {owner.get('host') or 'this machine'}, started {started})"
+        return f" by pid {int(owner['pid'])} on {owner.get('host') or 'this machine'} (started {started})"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
 
