@@ -101,8 +101,12 @@ def estimate_shadow_matte(pixels: np.ndarray, alpha: np.ndarray, known: Optional
     matte = 1.0 - np.clip(darkening, 0.0, 0.98)
     if size != (w, h):
         matte = cv2.resize(matte, (w, h), interpolation=cv2.INTER_LINEAR)
+    matte = np.clip(matte, 0.02, 1.0).astype(np.float32)
+    # the product is never shadowed: the matte only reaches under its soft edge, where the new
+    # background shows through (the compositor copies solid product pixels from the photo anyway)
+    matte[alpha >= 1.0] = 1.0
     note = f"kept the photo's own shadow (up to {peak:.0%} darker, over {area:.0%} of the frame)"
-    return ShadowMatte(np.clip(matte, 0.02, 1.0).astype(np.float32), note, backdrop, peak, area)
+    return ShadowMatte(matte, note, backdrop, peak, area)
 
 
 def _continue_under(darkening: np.ndarray, product: np.ndarray) -> np.ndarray:

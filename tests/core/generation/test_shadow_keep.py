@@ -172,3 +172,28 @@ def test_batch_with_shadow_keep_notes_the_lifestyle_photo(tmp_path, capsys):
 
     assert read_recipe(out / "mug.png").shadow == {"kind": "keep"}
     assert np.array_equal(replay(out / "mug.png"), result)
+
+
+def test_kept_shadow_never_touches_solid_product_pixels_on_the_corpus():
+    """On studio corpus shots with their shadows (the classic mask, as a user without weights gets it):
+    the kept matte is 1 wherever the mask is solid, and there the output is the photo, bit for bit."""
+    from core.generation.composite import composite
+    from tests import studio_corpus as C
+
+    classes = ("hard-cast-shadow", "contact-shadow", "tone-on-tone", "white-on-white", "plain")
+    masker = build_masker("classic")
+    kept = 0
+    for scene in C.iter_corpus(10, seed=3, size=480, classes=classes):
+        photo = Photo(pixels=scene.image)
+        mask = masker.compute(photo)
+        shadow, _ = keep_shadow(photo, mask)
+        if not isinstance(shadow, KeptShadow):
+            continue
+        kept += 1
+        solid = mask.alpha >= 1.0
+        assert (shadow.matte[solid] == 1.0).all(), scene.name
+        green = np.zeros_like(scene.image)
+        green[..., 1] = 200
+        out = composite(photo, mask.alpha, green, shadow)
+        assert np.array_equal(out[solid], scene.image[solid]), scene.name
+    assert kept >= 5, "the corpus shots must keep their shadow to test against"

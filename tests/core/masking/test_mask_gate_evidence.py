@@ -1,0 +1,113 @@
+"""The mask gate's own evidence (core/quality/mask_evidence.py): the photo, not the masker's confidence.
+
+Each test hands the gate a wrong mask of a known kind on a studio shot whose true mask is known
+(tests/studio_scenes.py, tests/studio_corpus.py), with a score of 1.0 so that only the evidence can
+flag it, and checks the reason names what is wrong; true masks pass.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core.masking.result import MaskResult
+from core.quality.mask_evidence import mask_evidence
+from core.quality.mask_gate import mask_doubt
+from tests import studio_scenes as St
+
+
+def _result(mask: np.ndarray, source: str = "classic", **details) -> MaskResult:
+    return MaskResult(mask, mask.astype(np.float32), 1.0, source, details)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return {name: St.shot(name) for name in St.SHOTS}
+
+
+@pytest.mark.parametrize("name", list(St.SHOTS))
+def test_true_masks_pass(scenes, name):
+    scene = scenes[name]
+    evidence = mask_evidence(scene.image, scene.mask)
+    assert evidence.findings == [], evidence.findings
+    assert mask_doubt(_result(scene.mask), 0.5, image=scene.image) is None
+
+
+def test_a_kept_shadow_is_named(scenes):
+    scene = scenes["bottle of coffee on white"]
+    shadow = (scene.matte < 0.8) & ~scene.mask
+    assert shadow.sum() > 0.1 * scene.mask.sum()
+    doubt = mask_doubt(_result(scene.mask | shadow), 0.5, image=scene.image)
+    assert doubt and "shadow is kept as product" in doubt
+
+
+def test_a_corner_of_the_backdrop_is_named():
+    scene = St.studio_shot("box", "coffee", "white", vignette=0.3, contact=0.3, cast=0.0)
+    h, w = scene.mask.shape
+    wedge = np.zeros_like(scene.mask)
+    cv2.fillPoly(wedge.view(np.uint8), [np.array([[0, h - 1], [0, h // 2], [w // 3, h - 1]])], 1)
+    ys, xs = np.nonzero(scene.mask)
+    bridge = np.zeros_like(wedge)  # joined to the product along the floor, as a flood leaves it
+    bridge[ys.max() - 10: ys.max(), w // 6: xs.min() + 5] = True
+    doubt = mask_doubt(_result(scene.mask | wedge | bridge), 0.5, image=scene.image)
+    assert doubt and ("corner of the backdrop" in doubt or "backdrop is kept" in doubt), doubt
+
+
+def test_a_cut_product_is_named(scenes):
+    scene = scenes["box of chelsea on blue"]
+    ys, xs = np.nonzero(scene.mask)
+    cut = scene.mask.copy()
+    cut[:, (xs.min() + xs.max()) // 2:] = False  # the right half painted over
+    doubt = mask_doubt(_result(cut), 0.5, image=scene.image)
+    # a textured product's cut has edges of its own; then the painted-over half's outline tells
+    assert doubt and "on the right" in doubt, doubt
+    assert "does not follow the product's outline" in doubt or "part of the product may be missing" in doubt
+    smooth = St.studio_shot("box", "grass", "white", tint=(0.2, 0.3, 0.8))  # a plain blue box
+    cut = smooth.mask.copy()
+    ys, xs = np.nonzero(cut)
+    cut[:, (xs.min() + xs.max()) // 2:] = False
+    doubt = mask_doubt(_result(cut), 0.5, image=smooth.image)
+    assert doubt and "on the right" in doubt, doubt
+
+
+def test_an_empty_mask_and_a_stray_patch_are_named(scenes):
+    scene = scenes["mug of brick on beige"]
+    assert "no product was found" in mask_doubt(_result(np.zeros_like(scene.mask)), 0.5, image=scene.image)
+    patch = scene.mask.copy()
+    patch[:40, :60] = True  # a corner of the frame, not joined to the product
+    doubt = mask_doubt(_result(patch), 0.5, image=scene.image)
+    assert doubt and ("edge of the frame" in doubt or "corner of the backdrop" in doubt), doubt
+
+
+def test_the_shadow_step_taking_much_is_named(scenes):
+    scene = scenes["mug of brick on beige"]
+    doubt = mask_doubt(_result(scene.mask, shadow_removed_fraction=0.3), 0.5, image=scene.image)
+    assert doubt and "the shadow step took 30% of the mask" in doubt
+
+
+def test_maskers_store_their_evidence_and_the_gate_uses_it(scenes):
+    from core.images import Photo
+    from core.masking import build_masker
+
+    scene = scenes["box of chelsea on blue"]
+    result = build_masker("classic").compute(Photo(pixels=scene.image))
+    assert result.details["evidence"]["findings"] == []
+    assert "outline_off_edges" in result.details["evidence"]
+    # stored findings are reported without the photo (the job passes only the result)
+    result.details["evidence"]["findings"] = ["a corner of the backdrop is kept as product (bottom left)"]
+    assert mask_doubt(result, 0.5) == "a corner of the backdrop is kept as product (bottom left)"
+
+
+def test_files_and_edits_are_not_judged_by_the_photo(scenes):
+    scene = scenes["mug of brick on beige"]
+    empty = np.zeros_like(scene.mask)
+    for source in ("file", "edited", "alpha-channel"):
+        assert mask_doubt(_result(empty, source), 0.5, image=scene.image) is None
+
+
+def test_evidence_is_cheap_at_full_size():
+    # the evidence runs on a 400 px copy: a 2000 x 1500 photo costs about what a small one does
+    scene = St.shot("stool of brick on blue, cast only", h=1500, w=2000, seed=4)
+    evidence = mask_evidence(scene.image, scene.mask)
+    assert evidence.findings == [] and evidence.numbers["coverage"] > 0.05
