@@ -45,6 +45,7 @@ class EditResult:
     score: Optional[float]
     can_undo: bool
     can_redo: bool
+    edited: bool  # False once undo (or redo) is back at the mask the photo opened with
 
 
 class MaskEditor:
@@ -162,7 +163,8 @@ class MaskEditor:
         self.edited = bool(s.edited)
         result = s.result()
         shown = resize_mask(result.mask, self.display_size)
-        return EditResult(Path(path), shown, mask_labels(shown), result.score, s.can_undo, s.can_redo)
+        return EditResult(Path(path), shown, mask_labels(shown), result.score, s.can_undo, s.can_redo,
+                          self.edited)
 
 
 def _display_rgb(rgb: np.ndarray, limit: int) -> np.ndarray:

@@ -3,6 +3,11 @@
 Every edit is queued to one serial worker (the mask session is not thread-safe and SAM must not
 run on the GUI thread); a second worker precomputes SAM embeddings for the next photos in the
 review queue, which is ordered by mask score (doubtful masks first).
+
+Key presses are never lost to a photo that is still loading: each is queued, with the photo it
+was pressed for, behind that photo's open on the same serial worker, so they apply in order. Mouse
+edits need the photo on screen (their coordinates belong to it). Accept moves on at once, so the
+next press is for the next photo even before the save has finished.
 """
 
 from __future__ import annotations
@@ -91,14 +96,16 @@ class MaskReviewPanel(QWidget):
         self._open_worker: Optional[FunctionWorker] = None
         self._pending = 0
         self._opened: Optional[OpenedPhoto] = None
+        self._inputs_behind_open = 0  # key presses queued behind the open still in flight
+        self._failed: dict[Path, str] = {}  # photos left behind whose queued work failed
         self._build()
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
         self.view = MaskView()
-        self.view.point_clicked.connect(lambda x, y, pos: self._queue_edit("click", x, y, pos))
-        self.view.box_drawn.connect(lambda *box: self._queue_edit("box", *box))
-        self.view.stroke_finished.connect(lambda pts, r, add: self._queue_edit("stroke", pts, r, add))
+        self.view.point_clicked.connect(lambda x, y, pos: self._queue_view_edit("click", x, y, pos))
+        self.view.box_drawn.connect(lambda *box: self._queue_view_edit("box", *box))
+        self.view.stroke_finished.connect(lambda pts, r, add: self._queue_view_edit("stroke", pts, r, add))
         self.queue_list = QListWidget()
         self.queue_list.setMaximumWidth(260)
         # Selection IS the photo under review: a single click or an arrow key opens it in the editor.
@@ -159,6 +166,10 @@ class MaskReviewPanel(QWidget):
         for w in (self.prev_btn, self.reject_btn, self.accept_btn, self.next_btn):
             actions.addWidget(w)
         self.info = QLabel("Open a folder to review masks.")
+        self.failed_line = QLabel()  # work for a photo the user already left failed: it stays said
+        self.failed_line.setWordWrap(True)
+        self.failed_line.setStyleSheet("color:#c33")
+        self.failed_line.hide()
         self.sam_note = QLabel("No SAM weights on this machine: clicks and boxes refine the mask only coarsely "
                                "(the classic masker). Brush and eraser work fully.")
         self.sam_note.setWordWrap(True)
@@ -179,6 +190,7 @@ class MaskReviewPanel(QWidget):
         rl.addLayout(tools)
         rl.addWidget(self.view, 1)
         rl.addWidget(self.info)
+        rl.addWidget(self.failed_line)
         rl.addLayout(actions)
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -226,7 +238,9 @@ class MaskReviewPanel(QWidget):
         self._edit_pool.waitForDone(30_000)  # the old editor's last edits finish before it goes
         self.session = session
         self.editor = MaskEditor(session.out_dir, mask_settings, self.workspace)
-        self.path, self._opened = None, None
+        self.path, self._opened, self._open_worker, self._inputs_behind_open = None, None, None, 0
+        self._failed.clear()
+        self._show_failed()
         try:
             has_sam = self.editor.context.auto_mask_models().get("sam") is not None
         except Exception:  # a broken models folder: the editor reports it when it opens a photo
@@ -284,6 +298,7 @@ class MaskReviewPanel(QWidget):
         self._opened = None
         self.info.setText(f"Loading {self.path.name}…")
         self._drop_pending_open()
+        self._inputs_behind_open = 0
         self._cancel_lookahead()  # the photo in front of the user goes first
         self._set_busy(+1)
         worker = start_worker(self.editor.open, self.path, DISPLAY_MAX, pool=self._edit_pool,
@@ -302,8 +317,8 @@ class MaskReviewPanel(QWidget):
         """Paging quickly through photos: an open not started yet is dropped, a running one is
         cancelled at its next check (SAM's encoder checks between blocks)."""
         worker, self._open_worker = self._open_worker, None
-        if worker is None:
-            return
+        if worker is None or self._inputs_behind_open:
+            return  # key presses for that photo wait behind its open: it must happen
         worker.cancel()
         if self._edit_pool.tryTake(worker):
             forget_worker(worker)
@@ -343,23 +358,32 @@ class MaskReviewPanel(QWidget):
         for btn in self.tool_buttons.buttons():
             btn.setChecked(btn.objectName() == f"tool-{tool}")
 
-    def _queue_edit(self, op: str, *args) -> Optional[FunctionWorker]:
-        if self.editor is None or self._opened is None:
+    def _queue_view_edit(self, op: str, *args) -> Optional[FunctionWorker]:
+        """A mouse edit: its coordinates belong to the photo on screen, so none while another loads."""
+        if self._opened is None or self._opened.path != self.path:
             return None
-        fn = getattr(self.editor, op)
-        self._set_busy(+1)
-        worker = start_worker(fn, self.path, *args, pool=self._edit_pool, on_result=self._edited,
-                              on_error=self._error, on_finished=lambda: self._set_busy(-1))
-        return worker
+        return self._queue_edit(op, *args)
+
+    def _queue_edit(self, op: str, *args) -> Optional[FunctionWorker]:
+        return self._submit(getattr(self.editor, op) if self.editor else None, args, self._edited)
 
     def accept(self) -> Optional[FunctionWorker]:
-        if self.editor is None or self._opened is None:
-            return None
-        self._set_busy(+1)
-        worker = start_worker(self.editor.accept, self.path, pool=self._edit_pool,
-                              on_result=self._accepted, on_error=self._error,
-                              on_finished=lambda: self._set_busy(-1))
+        """Save the mask of the photo under review and move on at once (the save runs behind)."""
+        worker = self._submit(self.editor.accept if self.editor else None, (), self._accepted)
+        if worker is not None:
+            self.next()
         return worker
+
+    def _submit(self, fn, args: tuple, on_result) -> Optional[FunctionWorker]:
+        """Queue ``fn(path, *args)`` for the photo under review, behind its open if it is loading."""
+        if fn is None or self.path is None:
+            return None
+        path = self.path
+        if self._open_worker is not None:
+            self._inputs_behind_open += 1
+        self._set_busy(+1)
+        return start_worker(fn, path, *args, pool=self._edit_pool, on_result=on_result,
+                            on_error=lambda exc: self._error(exc, path), on_finished=lambda: self._set_busy(-1))
 
     def reject(self) -> None:
         if self.session is None or self.path is None:
@@ -370,10 +394,10 @@ class MaskReviewPanel(QWidget):
         self.next()
 
     def _accepted(self, path: Path) -> None:
+        if self._failed.pop(Path(path), None) is not None:
+            self._show_failed()
         self.mask_saved.emit(path)
         self.refresh_order()
-        if path == self.path:
-            self.next()
 
     # -- results from the worker ----------------------------------------------------------------
     def _opened_photo(self, opened: OpenedPhoto) -> None:
@@ -381,6 +405,7 @@ class MaskReviewPanel(QWidget):
             return  # the user moved on while this photo loaded
         self._opened = opened
         self._open_worker = None
+        self._inputs_behind_open = 0
         self._start_lookahead()  # now that this photo is ready, prepare the next ones
         self.view.set_photo(rgb_to_qimage(opened.display), opened.full_size)
         self.view.set_mask(opened.mask, opened.labels)
@@ -389,10 +414,11 @@ class MaskReviewPanel(QWidget):
         self.refresh_order()
 
     def _edited(self, result: EditResult) -> None:
-        if result.path != self.path:
+        if result.path != self.path or self._opened is None or self._opened.path != result.path:
             return
         self.view.set_mask(result.mask, result.labels)
-        self._describe(result.score, "edited (not saved: Enter accepts)")
+        # undo back to the opened mask is back to its status too (auto, reviewed, ...)
+        self._describe(result.score, "edited (not saved: Enter accepts)" if result.edited else self._opened.state)
         self._update_buttons(result.can_undo, result.can_redo)
 
     def _describe(self, score: Optional[float], state: str) -> None:
@@ -405,10 +431,18 @@ class MaskReviewPanel(QWidget):
         self.undo_btn.setEnabled(can_undo)
         self.redo_btn.setEnabled(can_redo)
 
-    def _error(self, exc: BaseException) -> None:
+    def _error(self, exc: BaseException, path: Optional[Path] = None) -> None:
         from desktop.errors import user_message
 
+        if path is not None and Path(path) != self.path:  # the user moved on: say it where it stays
+            self._failed[Path(path)] = user_message(exc)
+            self._show_failed()
+            return
         self.info.setText(f"<span style='color:#c33'>{user_message(exc)}</span>")
+
+    def _show_failed(self) -> None:
+        self.failed_line.setText("\n".join(f"{p.name}: {msg}" for p, msg in self._failed.items()))
+        self.failed_line.setVisible(bool(self._failed))
 
     def _set_busy(self, delta: int) -> None:
         was = self._pending > 0

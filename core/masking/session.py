@@ -216,7 +216,8 @@ class MaskSession:
         user = Prompts(np.vstack([step.user.points, [[x, y]]]).astype(np.float32),
                        np.append(step.user.labels, int(positive)).astype(np.int32), step.user.box)
         auto = _override(step.auto, x, y, positive, OVERRIDE_RADIUS * float(np.hypot(*self.shape)))
-        return self._run("click", replace(step, auto=auto, user=user))
+        # SAM can answer a background point with a larger mask: a remove point only ever removes
+        return self._run("click", replace(step, auto=auto, user=user), only_remove=not positive)
 
     def set_box(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """Replace the box prompt (corners in any order); returns the new mask."""
@@ -286,7 +287,7 @@ class MaskSession:
         if not (0 <= x < w and 0 <= y < h):
             raise ValueError(f"click ({x:.0f}, {y:.0f}) is outside the {w} x {h} photo")
 
-    def _run(self, op: str, step: _Step) -> np.ndarray:
+    def _run(self, op: str, step: _Step, only_remove: bool = False) -> np.ndarray:
         prompts = _merged(step)
         if len(prompts.points) == 0 and prompts.box is None:
             h, w = self.shape
@@ -295,6 +296,8 @@ class MaskSession:
         previous = self._current
         base_now = np.unpackbits(previous.base_bits, count=int(np.prod(self.shape))).reshape(self.shape).astype(bool)
         mask, feedback, score, info = self.backend.predict(prompts, previous.feedback, base_now)
+        if only_remove:
+            mask = mask & base_now
         return self._push(replace(step, op=op, base_bits=np.packbits(mask), feedback=feedback, score=score,
                                   info=info))
 
