@@ -26,9 +26,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tests.studio_corpus import Scene
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
@@ -51,7 +55,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the corpus's seed")
     parser.add_argument("--masker", default="classic", help="masker kind for --corpus: classic, auto or sam")
     parser.add_argument("--perfect-prior", action="store_true", help="the true mask as the prior (--corpus)")
+    parser.add_argument("--classes", default="", help="with --corpus, only these classes (comma-separated)")
     parser.add_argument("--list", action="store_true", help="with --corpus, a line per scene not clean or flagged")
+    parser.add_argument("--save", default="", metavar="DIR",
+                        help="with --corpus, write each scene not clean or flagged (photo, true and predicted mask)")
     args = parser.parse_args()
     if args.corpus:
         corpus_table(args)
@@ -95,56 +102,50 @@ def main() -> None:
         print(f"{name:38s} {sec:8.3f}  {note}")
 
 
-class TruePrior:
-    """A "learned" prior that returns the scene's true mask at full resolution (``--perfect-prior``)."""
-
-    name = "true-mask"
-
-    def __init__(self, mask: np.ndarray) -> None:
-        self.mask = mask
-
-    def __call__(self, rgb8: np.ndarray) -> object:
-        from core.masking.prior import PriorResult
-
-        return PriorResult(self.mask.copy(), 1.0, {"work_size": [rgb8.shape[1], rgb8.shape[0]]})
-
-
 def corpus_table(args: argparse.Namespace) -> None:
     """Score ``args.corpus`` corpus scenes through the batch's masker and gate; print the table."""
-    from core.images import Photo
-    from core.jobs.masks import quantize_mask
     from core.jobs.settings import DEFAULT_DOUBT_SCORE
     from core.masking.maskers import PriorMasker, build_masker
-    from core.quality.mask_gate import mask_doubt
     from tests import studio_corpus as Sc
     from tests.core.masking import corpus_scoring as Cs
 
     size: Sc.Size = None if args.size == "random" else \
         tuple(int(v) for v in (args.size or "800x600").lower().split("x"))  # type: ignore[assignment]
+    classes = tuple(args.classes.split(",")) if args.classes else Sc.CLASSES
+    unknown = set(classes) - set(Sc.CLASSES)
+    if unknown:
+        raise SystemExit(f"unknown class {', '.join(sorted(unknown))}; the classes are {', '.join(Sc.CLASSES)}")
     masker = None if args.perfect_prior else build_masker(args.masker)
+    save = Path(args.save) if args.save else None
     rows: list[Cs.Scored] = []
-    for scene in Sc.iter_corpus(args.corpus, args.seed, size):
-        photo = Photo(pixels=scene.image)
-        used = PriorMasker(TruePrior(scene.mask)) if args.perfect_prior else masker
-        start = time.perf_counter()
-        result = used.compute(photo)
-        seconds = time.perf_counter() - start
-        if not result.mask.any():  # the batch stops such a photo with an error: the user is told
-            pred, doubt = result.mask, "no product found (empty mask)"
-        else:
-            pred, doubt = quantize_mask(result).mask, mask_doubt(result, DEFAULT_DOUBT_SCORE)
-        rows.append(Cs.score(scene.cls, pred, scene.mask, doubt, seconds, scene.name))
-        if args.list and (not rows[-1].clean or rows[-1].flagged):
-            r = rows[-1]
-            print(f"{'clean' if r.clean else 'NOT clean'}, {'flagged' if r.flagged else 'not flagged'}: "
-                  f"IoU {r.iou:.3f}, lost {100 * r.lost:.2f} %: {r.name}" + (f" -- {r.doubt}" if r.doubt else ""))
+    for scene in Sc.iter_corpus(args.corpus, args.seed, size, classes):
+        used = PriorMasker(Cs.TruePrior(scene.mask)) if args.perfect_prior else masker
+        r, pred = Cs.judge(used, scene)
+        rows.append(r)
+        if (args.list or save) and (not r.clean or r.flagged):
+            if args.list:
+                print(f"{'clean' if r.clean else 'NOT clean'}, {'flagged' if r.flagged else 'not flagged'}: "
+                      f"IoU {r.iou:.3f}, lost {100 * r.lost:.2f} %: {r.name}" + (f" -- {r.doubt}" if r.doubt else ""))
+            if save:
+                write_case(save, scene, pred)
     what = "true mask as prior (post-processing only)" if args.perfect_prior else f"masker {args.masker!r}"
     print(f"Studio corpus: {args.corpus} scenes, seed {args.seed}, size {args.size or '800x600'}, {what}, "
           f"gate at score {DEFAULT_DOUBT_SCORE}")
-    print(Cs.format_table(Cs.by_class(rows, Sc.CLASSES)))
+    print(Cs.format_table(Cs.by_class(rows, classes)))
     if args.perfect_prior:
         over = sum(r.lost > 0.005 for r in rows)
         print(f"scenes losing more than 0.5 % of the product: {over} of {len(rows)}")
+
+
+def write_case(folder: Path, scene: Scene, pred: np.ndarray) -> None:
+    """A scene that is not clean or was flagged: its photo, true mask and the masker's mask as PNGs."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{scene.seed:07d}-{scene.cls}"
+    Image.fromarray(scene.image).save(folder / f"{stem}.jpg", quality=95)
+    Image.fromarray(scene.mask.astype(np.uint8) * 255).save(folder / f"{stem}-true.png")
+    Image.fromarray(pred.astype(np.uint8) * 255).save(folder / f"{stem}-mask.png")
 
 
 if __name__ == "__main__":

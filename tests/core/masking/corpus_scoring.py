@@ -8,6 +8,12 @@ silhouette (see studio_corpus), so a masker that keeps the whole glass is right.
 
 The gate is judged against cleanliness: *recall* = of the masks that are not clean, the share the
 gate flagged; *false flags* = of the clean masks, the share it flagged.
+
+``judge(masker, scene)`` runs a scene the way a batch runs a photo (``masker.compute``, the mask
+quantised to the 8-bit PNG the job stores, the gate ``mask_doubt`` at the batch's default score;
+an empty mask stops the photo with an error, so it counts as flagged). ``TruePrior`` is a prior
+that returns the true mask: ``PriorMasker(TruePrior(scene.mask))`` measures what the
+post-processing after a learned prior takes from a perfect one.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tests.studio_corpus import Scene
 
 CLEAN_IOU = 0.95
 CLEAN_MAX_LOST = 0.01
@@ -106,3 +115,37 @@ def format_table(summaries: list[Summary]) -> str:
                      f"{_pct(s.false_flags):>6s} {s.median_iou:8.3f} {100 * s.median_lost:8.2f}% "
                      f"{100 * s.max_lost:8.2f}% {s.seconds:8.2f}")
     return "\n".join(lines)
+
+
+def judge(masker: Any, scene: Scene, min_score: Optional[float] = None) -> tuple[Scored, np.ndarray]:
+    """The scene through ``masker`` and the batch's gate, as core/jobs/photo.py does; (verdict, mask)."""
+    import time
+
+    from core.images import Photo
+    from core.jobs.masks import quantize_mask
+    from core.jobs.settings import DEFAULT_DOUBT_SCORE
+    from core.quality.mask_gate import mask_doubt
+
+    start = time.perf_counter()
+    result = masker.compute(Photo(pixels=scene.image))
+    seconds = time.perf_counter() - start
+    if not result.mask.any():  # the batch stops such a photo with an error: the user is told
+        pred, doubt = result.mask, "no product found (empty mask)"
+    else:
+        threshold = DEFAULT_DOUBT_SCORE if min_score is None else min_score
+        pred, doubt = quantize_mask(result).mask, mask_doubt(result, threshold)
+    return score(scene.cls, pred, scene.mask, doubt, seconds, scene.name), pred
+
+
+class TruePrior:
+    """A salient prior that returns the scene's true mask at full resolution (a perfect learned prior)."""
+
+    name = "true-mask"
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+
+    def __call__(self, rgb8: np.ndarray) -> Any:
+        from core.masking.prior import PriorResult
+
+        return PriorResult(self.mask.copy(), 1.0, {"work_size": [rgb8.shape[1], rgb8.shape[0]]})

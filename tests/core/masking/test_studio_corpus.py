@@ -137,3 +137,39 @@ def test_thin_parts_and_holes_leave_backdrop_inside_the_outline(scenes):
         solidity = m.sum() / cv2.contourArea(cv2.convexHull(np.concatenate(contours)))
         assert solidity < 0.9, s.name
     assert holes >= 2  # mug handles, rings, straps, rungs
+
+
+def test_clean_needs_both_the_iou_and_the_product_kept():
+    true = np.zeros((100, 100), bool)
+    true[20:80, 20:80] = True  # 3600 px
+    grown = true.copy()
+    grown[18:82, 18:82] = True  # IoU 3600 / 4096 = 0.88, nothing lost
+    assert Cs.product_lost(grown, true) == 0.0 and not Cs.clean(grown, true)
+    eaten = true.copy()
+    eaten[20:80, 20:21] = False  # 60 px = 1.7 % lost, IoU 0.983
+    assert Cs.iou(eaten, true) > 0.95 and not Cs.clean(eaten, true)
+    nibbled = true.copy()
+    nibbled[20:50, 20:21] = False  # 30 px = 0.8 % lost
+    assert Cs.clean(nibbled, true)
+
+
+def test_recall_and_false_flags_count_the_right_masks():
+    rows = [Cs.Scored("a", 0.5, 0.3, False, True), Cs.Scored("a", 0.6, 0.2, False, False),
+            Cs.Scored("a", 0.99, 0.0, True, True), Cs.Scored("a", 0.99, 0.0, True, False),
+            Cs.Scored("b", 0.99, 0.0, True, False)]
+    a, b, overall = Cs.by_class(rows, ["a", "b"])
+    assert (a.n, a.clean_rate, a.recall, a.false_flags) == (4, 0.5, 0.5, 0.5)
+    assert (b.recall, b.false_flags) == (None, 0.0)  # nothing to catch in b
+    assert overall.n == 5 and overall.false_flags == pytest.approx(1 / 3)
+    assert "overall" in Cs.format_table([a, b, overall])
+
+
+def test_judge_runs_a_scene_the_way_the_batch_does(scenes):
+    from core.masking.maskers import PriorMasker, build_masker
+
+    scene = of(scenes, "plain")[0]
+    verdict, pred = Cs.judge(build_masker("classic"), scene)
+    assert pred.shape == scene.mask.shape and verdict.cls == "plain" and verdict.seconds > 0
+    assert verdict.iou == pytest.approx(Cs.iou(pred, scene.mask))
+    perfect, kept = Cs.judge(PriorMasker(Cs.TruePrior(scene.mask)), scene)
+    assert perfect.iou > 0.9 and kept.shape == scene.mask.shape
