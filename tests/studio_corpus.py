@@ -16,7 +16,21 @@ compositing alpha, coverage x opacity: equal to the coverage on opaque products,
 glass. A glass product's mask is its whole silhouette, not ``alpha > 0.5``: what a photographer
 keeps is the glass, and painting the new background through its body would remove the product.
 
-Classes (one main difficulty each; the other nuisances stay random in every class): see CLASSES.
+Classes, one main difficulty each (``corpus`` cycles them evenly):
+- plain: a product that contrasts with its backdrop (ΔE >= 20);
+- tone-on-tone / white-on-white / dark-on-dark: the product's colour 3-12 ΔE from the backdrop
+  behind it (any colour / white paper, maybe clipped / near-black), a faint real texture, told apart
+  by shading and edges only (a few carry a printed label);
+- vignetting: 15-35 % corner fall-off;
+- hard-cast-shadow: a key light's shadow 0.5-0.75 dark (0.25-0.5 of the backdrop's brightness), hard,
+  sideways on the floor or thrown on the sweep behind;
+- contact-shadow: a tight shadow 0.5-0.9 dark where the product meets the floor;
+- glossy-floor: the product mirrored under its base at 15-50 % opacity, fading out;
+- thin-parts-holes: handles, legs, stems, straps, rings: backdrop inside the outline;
+- transparent: tinted glass, 15-55 % opaque in the body, denser at the rims, highlights.
+The nuisances stay random in every class: backdrop colour, a fall-off gradient (0-15 %), a mild
+vignette (0-8 %), a soft contact shadow (60 %, 0.25-0.6 dark), a soft cast shadow in any direction
+(35 %, 0.2-0.45), product shape, size, place and texture, the key light, sensor noise, JPEG quality.
 Generator only: nothing here knows how any masker works.
 """
 
