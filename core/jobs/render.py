@@ -110,7 +110,7 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
     mask_file = recipe.mask_file(output_path)
     if scope is not None:
         source = scope.check("input_path", source)
-        mask_file = scope.check("mask.path", mask_file) if mask_file is not None else None
+        mask_file = scope.check("mask.path", recipe.mask["path"]) if mask_file is not None else None
         if gs.background_image:
             gs.background_image = str(scope.check("settings.background_image", Path(gs.background_image)))
     if not source.is_file():
