@@ -28,6 +28,7 @@ from core.jobs import JobSettings
 from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
 from desktop.export_actions import ExportJob, export_presets
+from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts, next_action
 from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob, input_folder
 from desktop.job_settings import for_run, mask_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
@@ -52,7 +53,6 @@ from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-TAB_PHOTOS, TAB_MASKS, TAB_PROMPT, TAB_RESULTS = range(4)
 PAGE_EMPTY, PAGE_WORK = range(2)
 
 
@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
 
         self.queue = GenerationQueue(self)
         self.model = PhotoListModel(self)
+        self.model.problem_found.connect(lambda _path, _why: (self._update_steps(), self._show_current_results()))
         self.grid = PhotoGrid()
         self.grid.setModel(self.model)
         self.grid.selectionModel().currentChanged.connect(lambda cur, _prev: self._photo_selected(cur))
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.mask_panel = MaskReviewPanel(settings, self.workspace, self)
         self.mask_panel.mask_saved.connect(self.refresh_entry)
         self.mask_panel.photo_changed.connect(self.select_photo)
+
         self.mask_panel.compute_all_requested.connect(self.compute_all_masks)
         self.mask_panel.download_requested.connect(self.open_models)
         self.mask_panel.order_changed.connect(self._update_steps)
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self.results.regenerate_flagged_requested.connect(self.regenerate_flagged)
         self.results.change_export_dir_requested.connect(self._choose_export_dir)
         self.results.reveal_requested.connect(reveal_in_file_manager)
+        self.results.photo_step_requested.connect(self.step_photo)
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
         self.export_dir: Optional[Path] = None
         self.last_export: list[Path] = []
@@ -352,6 +355,7 @@ class MainWindow(QMainWindow):
         self._show_current_results()
         if path is not None and self.tabs.currentIndex() == TAB_MASKS:
             self.mask_panel.show_photo(path)
+        self._update_steps()  # the next action may depend on this photo (one that cannot be read)
 
     def _update_shadow_preview(self, path: Optional[Path]) -> None:
         if self.tabs.currentIndex() != TAB_PROMPT:
@@ -379,7 +383,7 @@ class MainWindow(QMainWindow):
             self.results.show_photo(None, [])
             return
         rec = self.session.record(photo)
-        error = rec.error if rec is not None and rec.status == "failed" else None
+        error = rec.error if rec is not None and rec.status == "failed" else self.model.problem(photo)
         self.results.show_photo(photo, self.session.results(photo), self.session.keeper_id(photo), error)
 
     def refresh_entry(self, path: Path) -> None:
@@ -412,18 +416,18 @@ class MainWindow(QMainWindow):
             self._project_changed()  # a photo finished: show it now, not at the end of the batch
 
     # -- the steps ------------------------------------------------------------------------------
-    def step_counts(self) -> dict[str, int]:
+    def step_counts(self) -> StepCounts:
         """What the steps report: photos, masks accepted/doubtful, generated, flagged, kept."""
         if self.session is None:
-            return {}
+            return StepCounts()
         accepted, doubtful, total = self.mask_panel.counts()
         entries = self.model.entries()
-        return {"photos": total, "accepted": accepted, "doubtful": doubtful,
-                "masked": sum(1 for e in entries if e.mask_state != "pending"),
-                "rejected": sum(1 for e in entries if e.mask_state == "rejected"),
-                "generated": sum(1 for e in entries if e.generated),
-                "flagged": sum(1 for e in entries if e.flagged),
-                "failed": sum(1 for e in entries if e.error)}
+        return StepCounts(photos=total, accepted=accepted, doubtful=doubtful,
+                          masked=sum(1 for e in entries if e.mask_state != "pending"),
+                          rejected=sum(1 for e in entries if e.mask_state == "rejected"),
+                          generated=sum(1 for e in entries if e.generated),
+                          flagged=sum(1 for e in entries if e.flagged),
+                          failed=sum(1 for e in entries if e.error))
 
     def _update_steps(self) -> None:
         if not hasattr(self, "stepper"):
@@ -434,52 +438,51 @@ class MainWindow(QMainWindow):
                 self.stepper.set_status(i, "")
             return
         c = self.step_counts()
-        n = c["photos"]
-        self.stepper.set_status(TAB_PHOTOS, f"{n} photos" + (f", {c['failed']} failed" if c["failed"] else ""))
-        masks = f"{c['accepted']} of {n} masks accepted"
-        if c["doubtful"]:
-            masks += f", {c['doubtful']} doubtful"
-        if c["rejected"]:
-            masks += f", {c['rejected']} rejected"
+        n = c.photos
+        self.stepper.set_status(TAB_PHOTOS, f"{n} photos" + (f", {c.failed} failed" if c.failed else ""))
+        masks = f"{c.accepted} of {n} masks accepted"
+        if c.doubtful:
+            masks += f", {c.doubtful} doubtful"
+        if c.rejected:
+            masks += f", {c.rejected} rejected"
         self.stepper.set_status(TAB_MASKS, masks)
         t = self.templates
         self.stepper.set_status(TAB_PROMPT, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · "
                                             f"{t.preset.currentText()}")
-        export = f"{c['generated']} of {n} made"
-        if c["flagged"]:
-            export += f", {c['flagged']} flagged"
+        export = f"{c.generated} of {n} made"
+        if c.flagged:
+            export += f", {c.flagged} flagged"
         if self.last_export:
             export += f" · {len(self.last_export)} exported"
         self.stepper.set_status(TAB_RESULTS, export)
-        tab, busy = self.tabs.currentIndex(), self.queue.busy
-        if busy:
-            self.stepper.set_action("Working…", None, "Pause or cancel in the queue below (Ctrl+P, Ctrl+.).")
-        elif tab == TAB_PHOTOS:
-            if c["masked"] < n:
-                self.stepper.set_action("Compute the masks", self._compute_then_review,
-                                        "Automatic masks for every photo, doubtful ones first for review.")
-            else:
-                self.stepper.set_action("Review the masks ▶", lambda: self.tabs.setCurrentIndex(TAB_MASKS))
-        elif tab == TAB_MASKS:
-            left = n - c["accepted"] - c["rejected"]
-            if left > 0 and self.mask_panel._opened is not None:
-                self.stepper.set_action("Accept and next (A)", self.mask_panel.accept,
-                                        f"{left} to review. R rejects, N/P move.")
-            else:
-                self.stepper.set_action("Choose the background ▶", lambda: self.tabs.setCurrentIndex(TAB_PROMPT))
-        elif tab == TAB_PROMPT:
-            todo = n - c["rejected"]
-            self.stepper.set_action(f"Run on all {todo} photos", self._run_then_results,
-                                    "Or try the selected photo first (Ctrl+T).")
-        else:
-            if c["generated"] < n - c["rejected"]:
-                self.stepper.set_action("Run on all", self._run_then_results)
-            elif self.last_export:
-                self.stepper.set_action("Open the export folder", lambda: reveal_in_file_manager(self.export_dir),
-                                        f"{len(self.last_export)} files in {self.export_dir}")
-            else:
-                self.stepper.set_action("Export the chosen ones", lambda: self.export_chosen(
-                    self.results.preset_combo.currentText()), f"Into {self.export_dir}")
+        review = self.current_photo()  # the review moves the grid's selection along with it
+        problem = self._photo_problem(review) if review is not None else None
+        action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.last_export),
+                             export_dir=str(self.export_dir), review_photo=review.name if review else "",
+                             review_problem=problem)
+        slots = {"results": lambda: self.tabs.setCurrentIndex(TAB_RESULTS), "compute_masks": self._compute_then_review,
+                 "masks": lambda: self.tabs.setCurrentIndex(TAB_MASKS), "accept": self.mask_panel.accept,
+                 "background": lambda: self.tabs.setCurrentIndex(TAB_PROMPT), "run_all": self._run_then_results,
+                 "open_export": lambda: reveal_in_file_manager(self.export_dir),
+                 "export": lambda: self.export_chosen(self.results.preset_combo.currentText())}
+        self.stepper.set_action(action.label, slots.get(action.target) if action.target else None, action.hint)
+
+    def _photo_problem(self, path: Path) -> Optional[str]:
+        """Why ``path`` cannot be read (its tile found out, or a job did), or None."""
+        problem = self.model.problem(path)
+        if problem is None and self.session is not None:
+            row = self.model.row_of(path)
+            problem = self.model.entry(row).error if row >= 0 else None
+        return problem
+
+    def step_photo(self, delta: int) -> None:
+        """The next (+1) or previous (-1) photo of the grid (Results: N/PgDown, P/PgUp)."""
+        rows = self.model.rowCount()
+        if not rows:
+            return
+        row = self.grid.currentIndex().row()
+        target = min(max((row if row >= 0 else 0) + delta, 0), rows - 1)
+        self.select_photo(self.model.entry(target).path)
 
     def _compute_then_review(self) -> None:
         self.compute_all_masks()

@@ -64,8 +64,8 @@ class BatchCounts:
         return self.done + self.failed + self.cancelled
 
     def text(self) -> str:
-        """E.g. "2 of 5 done · 3 cancelled": cancelled and failed items are never counted as done."""
-        parts = [f"{self.done} of {self.total} done"]
+        """E.g. "2 of 5 jobs done · 3 cancelled": cancelled and failed items are never counted as done."""
+        parts = [f"{self.done} of {self.total} {'job' if self.total == 1 else 'jobs'} done"]
         parts += [f"{n} {word}" for n, word in ((self.failed, "failed"), (self.cancelled, "cancelled")) if n]
         return " · ".join(parts)
 

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QMouseEvent, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.project import ResultRecord
+from desktop.elided_label import ElidedLabel
 from desktop.workers import start_worker
 
 log = logging.getLogger(__name__)
 
 TILE = 220
+MIN_TILE = 96
+STRIP_EXTRA = 112  # the caption under each tile, the scroll bar and the frame
 PREVIEW_MAX = 1024
 ORIGINAL_ROLE = -1
 
@@ -129,7 +132,7 @@ class CompareView(QWidget):
         self.after: Optional[QImage] = None
         self.split = 0.5
         self.actual = False  # 100 %: one image pixel per screen pixel, centred
-        self.setMinimumSize(200, 200)
+        self.setMinimumSize(200, 160)
         self.setCursor(Qt.CursorShape.SplitHCursor)
 
     def set_images(self, before: Optional[QImage], after: Optional[QImage]) -> None:
@@ -213,6 +216,7 @@ class ResultsPanel(QWidget):
     regenerate_flagged_requested = Signal()
     change_export_dir_requested = Signal()
     reveal_requested = Signal(object)  # a file or folder to show in the file manager
+    photo_step_requested = Signal(int)  # +1: the next photo (N, PgDown), -1: the previous one (P, PgUp)
 
     def __init__(self, presets: tuple[str, ...], parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -232,7 +236,10 @@ class ResultsPanel(QWidget):
         self.strip.setIconSize(QSize(TILE, TILE))
         self.strip.setGridSize(QSize(TILE + 24, TILE + 96))  # room for the caption under each tile
         self.strip.setWordWrap(True)
-        self.strip.setFixedHeight(TILE + 112)
+        # Tiles shrink (to MIN_TILE) rather than push the window past a laptop screen.
+        self.strip.setMinimumHeight(MIN_TILE + STRIP_EXTRA)
+        self.strip.setMaximumHeight(TILE + STRIP_EXTRA)
+        self.strip.installEventFilter(self)
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.currentRowChanged.connect(self._selected)
         self.compare = CompareView()
@@ -257,13 +264,14 @@ class ResultsPanel(QWidget):
         self.zoom_btn.toggled.connect(self._zoom)
         self.reveal_btn = QPushButton("Reveal in file manager")
         self.reveal_btn.clicked.connect(self._reveal_selected)
-        self.export_dir_label = QLabel("")
-        self.export_dir_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The export folder may be deep (the samples' project lives in the user data folder): elided,
+        # the whole path in its tooltip, and a button that opens it rather than a path to copy.
+        self.export_dir_label = ElidedLabel("")
         self.change_dir_btn = QPushButton("Change…")
         self.change_dir_btn.clicked.connect(self.change_export_dir_requested)
         self.open_export_btn = QPushButton("Open folder")
-        self.open_export_btn.hide()
-        self.open_export_btn.clicked.connect(lambda: self.reveal_requested.emit(self._export_dir))
+        self.open_export_btn.setToolTip("Show the export folder in the file manager")
+        self.open_export_btn.clicked.connect(self._open_export_dir)
         self._export_dir: Optional[Path] = None
 
         buttons = QHBoxLayout()
@@ -273,40 +281,62 @@ class ResultsPanel(QWidget):
         self.final_btn.setToolTip("The selected preview again at the paper's settings: same models, same seed")
         self.final_btn.clicked.connect(self._final)
         buttons.addWidget(self.final_btn)
-        buttons.addWidget(self.regen_flagged_btn)
         buttons.addWidget(self.zoom_btn)
         buttons.addWidget(self.reveal_btn)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel("Size preset"))
-        buttons.addWidget(self.preset_combo)
-        buttons.addWidget(self.export_btn)
+        # Two rows (this photo; the export of all), so neither is wider than a laptop screen.
         where = QHBoxLayout()
+        where.addWidget(self.regen_flagged_btn)
+        where.addWidget(QLabel("Size preset"))
+        where.addWidget(self.preset_combo)
+        where.addWidget(self.export_btn)
         where.addWidget(self.export_dir_label, 1)
         where.addWidget(self.change_dir_btn)
         where.addWidget(self.open_export_btn)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addWidget(self.strip)
-        layout.addWidget(self.compare, 1)
+        layout.addWidget(self.strip, 2)
+        layout.addWidget(self.compare, 3)
         layout.addLayout(buttons)
         layout.addLayout(where)
-        for key, slot in (("K", self._keep), ("G", self.regen_btn.click), ("Z", self.zoom_btn.toggle)):
+        steps = (("N", lambda: self.photo_step_requested.emit(1)), ("PgDown", lambda: self.photo_step_requested.emit(1)),
+                 ("P", lambda: self.photo_step_requested.emit(-1)), ("PgUp", lambda: self.photo_step_requested.emit(-1)))
+        for key, slot in (("K", self._keep), ("G", self.regen_btn.click), ("Z", self.zoom_btn.toggle), *steps):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._update_buttons()
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if watched is self.strip and event.type() == QEvent.Type.Resize:
+            self._fit_tiles()
+        return super().eventFilter(watched, event)
+
+    def _fit_tiles(self) -> None:
+        """Tiles as large as the strip's height allows, between MIN_TILE and TILE."""
+        tile = max(MIN_TILE, min(TILE, self.strip.height() - STRIP_EXTRA))
+        if self.strip.iconSize().width() != tile:
+            self.strip.setIconSize(QSize(tile, tile))
+            self.strip.setGridSize(QSize(tile + 24, tile + 96))
+
     # -- where files go -----------------------------------------------------------------------
     def set_export_dir(self, folder: Optional[Path], project: Optional[Path]) -> None:
         self._export_dir = folder
-        self.export_dir_label.setText(f"Exports go to <b>{_escape(str(folder))}</b> · project in "
-                                      f"{_escape(str(project))}" if folder else "")
-        self.open_export_btn.hide()
+        self.export_dir_label.setText(f"Exports go to {folder} · project in {project}" if folder else "")
+        self.open_export_btn.setEnabled(folder is not None)
 
     def export_done(self, folder: Optional[Path], count: int) -> None:
         self._export_dir = folder
-        self.export_dir_label.setText(f"Exported {count} file(s) to <b>{_escape(str(folder))}</b>")
-        self.open_export_btn.show()
+        self.export_dir_label.setText(f"Exported {count} file(s) to {folder}")
+        self.open_export_btn.setEnabled(folder is not None)
+
+    def _open_export_dir(self) -> None:
+        """The export folder, or (nothing exported yet) the nearest folder of it that exists."""
+        folder = self._export_dir
+        while folder is not None and not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        if folder is not None:
+            self.reveal_requested.emit(folder)
 
     def _zoom(self, on: bool) -> None:
         """100 %: decode the selected result and the original at full size (off the GUI thread)."""
@@ -374,7 +404,8 @@ class ResultsPanel(QWidget):
         self.strip.setCurrentRow(keeper)
         self._refresh_icons()
         if self._original is None:
-            start_worker(load_preview, photo, on_result=lambda img: self._got(token, ORIGINAL_ROLE, img))
+            start_worker(load_preview, photo, on_result=lambda img: self._got(token, ORIGINAL_ROLE, img),
+                         on_error=lambda exc: log.info("No preview of %s: %s", photo.name, exc))
         for r in results:
             if r.id not in self._images and r.output_path.is_file():
                 start_worker(load_preview, r.output_path, on_result=lambda img, rid=r.id: self._got(token, rid, img))

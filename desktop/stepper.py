@@ -6,9 +6,22 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QVBoxLayout, QWidget
 
 STEPS = ("Photos", "Masks", "Background", "Export")
+BUTTON_PADDING = 8
+
+
+def wrap_to_width(text: str, metrics: QFontMetrics, width: int) -> str:
+    """``text`` with line breaks between words so that no line is wider than ``width``."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and metrics.horizontalAdvance(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 class Stepper(QWidget):
@@ -44,13 +57,15 @@ class Stepper(QWidget):
         self.next_btn.setObjectName("next-action")
         self.next_btn.setMinimumHeight(48)
         self.next_btn.setStyleSheet("QPushButton { background: #2d6cdf; color: white; font-size: 15px; "
-                                    "font-weight: bold; border-radius: 6px; padding: 8px; }"
+                                    f"font-weight: bold; border-radius: 6px; padding: {BUTTON_PADDING}px; }}"
                                     "QPushButton:disabled { background: #9ab; }")
         self.next_btn.setToolTip("The next thing to do (Ctrl+Enter)")
         self.next_btn.clicked.connect(self._run_action)
         layout.addWidget(self.hint)
         layout.addWidget(self.next_btn)
+        self.next_btn.ensurePolished()  # the style sheet's font, measured by set_action
         self._action: Optional[Callable[[], object]] = None
+        self._text = ""
 
     def set_current(self, step: int) -> None:
         self.buttons[step].setChecked(True)
@@ -62,13 +77,21 @@ class Stepper(QWidget):
         self.status[step].setText(text)
 
     def set_action(self, text: str, action: Optional[Callable[[], object]], hint: str = "") -> None:
-        self.next_btn.setText(text)
+        # Broken into lines that fit the side bar: a QPushButton never wraps, it clips.
+        self._text = text
+        self.next_btn.setText(wrap_to_width(text, self.next_btn.fontMetrics(), self.button_text_width()))
         self.next_btn.setEnabled(action is not None)
         self.hint.setText(hint)
         self._action = action
 
     def action_text(self) -> str:
-        return self.next_btn.text()
+        """The action's words (the button may show them on two lines)."""
+        return self._text
+
+    def button_text_width(self) -> int:
+        """The room for the button's text: the side bar less its margins and the button's padding."""
+        margins = self.layout().contentsMargins()
+        return self.width() - margins.left() - margins.right() - 2 * BUTTON_PADDING - 4
 
     def _run_action(self) -> None:
         if self._action is not None:

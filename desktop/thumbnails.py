@@ -90,8 +90,34 @@ def load_thumbnail(path: Path, size: int = THUMB_SIZE) -> QImage:
         return qimg.copy()  # own the pixels: ``data`` dies with this frame
 
 
+def thumbnail_or_reason(path: Path, size: int = THUMB_SIZE) -> tuple[Optional[QImage], Optional[str]]:
+    """(preview, None), or (None, why the photo cannot be read, in core's words): what Pillow alone
+    cannot open (camera RAW, HEIC with pillow-heif) core's reader may, and when it cannot either, its
+    ``ImageReadError`` says precisely why ("HEIC/HEIF photos need pillow-heif ...")."""
+    try:
+        return load_thumbnail(path, size), None
+    except Exception as exc:  # Pillow's own errors: ask core, which reads more and explains
+        log.info("Pillow has no thumbnail for %s: %s", path.name, exc)
+    from core.errors import ImageReadError
+    from core.images import load_photo
+
+    try:
+        rgb = load_photo(path).rgb8
+    except ImageReadError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a tile never raises; the reason is shown instead
+        return None, f"{path.name}: cannot be read ({exc})."
+    import numpy as np
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(rgb))
+    im.thumbnail((size, size))
+    data = im.tobytes()
+    return QImage(data, im.width, im.height, im.width * 3, QImage.Format.Format_RGB888).copy(), None
+
+
 class _ThumbSignals(QObject):
-    done = Signal(str, object)  # path, QImage or None
+    done = Signal(str, object, object)  # path, QImage or None, the reason it is unreadable or None
 
 
 class _ThumbTask(QRunnable):
@@ -100,12 +126,8 @@ class _ThumbTask(QRunnable):
         self.path, self.signals = path, signals
 
     def run(self) -> None:
-        try:
-            image = load_thumbnail(self.path)
-        except Exception as exc:  # a damaged file shows a blank tile; the error shows on processing
-            log.info("No thumbnail for %s: %s", self.path.name, exc)
-            image = None
-        self.signals.done.emit(str(self.path), image)
+        image, reason = thumbnail_or_reason(self.path)
+        self.signals.done.emit(str(self.path), image, reason)
 
 
 def placeholder(size: int = THUMB_SIZE) -> QPixmap:
@@ -117,6 +139,8 @@ def placeholder(size: int = THUMB_SIZE) -> QPixmap:
 class PhotoListModel(QAbstractListModel):
     """Rows of ``PhotoEntry``; DecorationRole thumbnails load on demand."""
 
+    problem_found = Signal(object, str)  # photo path, why it cannot be read
+
     def __init__(self, parent: Optional[QObject] = None, pool: Optional[QThreadPool] = None) -> None:
         super().__init__(parent)
         self._entries: list[PhotoEntry] = []
@@ -127,6 +151,7 @@ class PhotoListModel(QAbstractListModel):
         self._pool = pool or QThreadPool(self)
         if pool is None:
             self._pool.setMaxThreadCount(2)
+        self._problems: dict[str, str] = {}  # path -> why it cannot be read (found by its thumbnail)
         self._signals = _ThumbSignals()
         self._signals.done.connect(self._on_thumb)
         self._placeholder = placeholder()
@@ -143,6 +168,10 @@ class PhotoListModel(QAbstractListModel):
 
     def entry(self, row: int) -> PhotoEntry:
         return self._entries[row]
+
+    def problem(self, path: Path | str) -> Optional[str]:
+        """Why the photo cannot be read (known once its tile was decoded), or None."""
+        return self._problems.get(str(path))
 
     def row_of(self, path: Path | str) -> int:
         return self._row_of.get(str(path), -1)
@@ -184,7 +213,8 @@ class PhotoListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnail(entry.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.tooltip
+            problem = self._problems.get(str(entry.path))
+            return f"{entry.tooltip}\n{problem}" if problem else entry.tooltip
         if role == StatusRole:
             return entry.status
         if role == PathRole:
@@ -207,21 +237,30 @@ class PhotoListModel(QAbstractListModel):
             self._pool.start(_ThumbTask(path, self._signals), next(self._priority) % 1_000_000)
         return self._placeholder
 
-    def _on_thumb(self, key: str, image: Optional[QImage]) -> None:
+    def _on_thumb(self, key: str, image: Optional[QImage], reason: Optional[str] = None) -> None:
         self._pending.discard(key)
-        pix = QPixmap.fromImage(image) if image is not None else self._broken()
+        if reason:
+            self._problems[key] = reason
+        else:
+            self._problems.pop(key, None)
+        pix = QPixmap.fromImage(image) if image is not None else self._broken(reason or "")
         self._cache[key] = pix
         while len(self._cache) > CACHE_LIMIT:
             self._cache.popitem(last=False)
         row = self.row_of(key)
         if row >= 0:
             idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+            if reason:
+                self.problem_found.emit(Path(key), reason)
 
-    def _broken(self) -> QPixmap:
+    def _broken(self, reason: str) -> QPixmap:
+        """"unreadable" and why (the file name left out: it is under the tile)."""
         pix = placeholder()
         p = QPainter(pix)
-        p.setPen(QColor(200, 60, 60))
-        p.drawText(pix.rect(), Qt.AlignmentFlag.AlignCenter, "unreadable")
+        p.setPen(QColor(230, 90, 90))
+        why = reason.split(": ", 1)[-1].split(" Fix:")[0]
+        p.drawText(pix.rect().adjusted(6, 6, -6, -6), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                   f"unreadable\n{why}" if why else "unreadable")
         p.end()
         return pix

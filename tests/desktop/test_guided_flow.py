@@ -30,8 +30,7 @@ def drop_on(window, paths: list[Path]) -> None:
 
 def wait_idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: all(window.queue_panel.state_of(i) not in ("queued", "running")
-                                for i in window.queue_panel._rows), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: (c := window.queue_panel.counts()).finished >= c.total, timeout=TIMEOUT)
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_cancel_all_counts_cancelled_items_apart_from_done(qtbot):
         panel.cancel_all_btn.click()
         qtbot.waitUntil(lambda: not queue.busy and queue.counts().finished == 5, timeout=5000)
         assert [panel.state_of(i) for i in ids] == ["done"] + ["cancelled"] * 4
-        assert panel.overall.text() == "1 of 5 done · 4 cancelled"
+        assert panel.overall.text() == "1 of 5 jobs done · 4 cancelled"
         assert (queue.counts().done, queue.counts().cancelled) == (1, 4)
     finally:
         queue.shutdown()
@@ -158,7 +158,7 @@ def test_a_job_that_returned_is_done_even_if_cancel_came_after_its_last_step(qtb
         queue.cancel_current()
         job.release.set()
         qtbot.waitUntil(lambda: panel.state_of(item) in ("done", "cancelled"), timeout=5000)
-        assert panel.state_of(item) == "done" and panel.overall.text() == "1 of 1 done"
+        assert panel.state_of(item) == "done" and panel.overall.text() == "1 of 1 job done"
     finally:
         queue.shutdown()
 

@@ -17,7 +17,7 @@ from core.jobs.settings import MaskSettings, OutputSettings, QualitySettings
 from desktop.options_store import load_job_settings, save_job_settings
 from desktop.settings import AppSettings
 from desktop.settings_dialog import SettingsDialog
-from desktop.settings_form import bounds, field_label, settings_fields
+from desktop.settings_form import bounds, field_label
 from desktop.templates_panel import TemplatesPanel
 from desktop.workspace import Workspace
 
