@@ -9,12 +9,21 @@ capture time) with the orientation set to 1, because the pixels are already upri
 purpose: GPS (where a product was shot is no business of a shop page), the maker note (proprietary,
 large, its offsets break on rewrite), the thumbnail (it would show the original, not the output)
 and the pixel dimensions (presets change them).
+
+Photographers' files: camera RAW goes through LibRaw (core.raw_photos); HEIC through pillow-heif,
+registered on the first HEIC met; an animation gives its first frame; a floating-point TIFF is
+clipped to [0, 1] at 16 bits; a damaged ICC profile is left out. Each of those is said in
+``Photo.notes``, which the batch reports per photo. ``scan_photos`` names every photo-named entry it
+cannot read (broken links, FIFOs, folders, unreadable files) with the reason.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import io
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -26,20 +35,19 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from core.errors import ImageReadError, ImageWriteError, PackshotError
+from core.naming import display_name
+from core.raw_photos import RAW_SUFFIXES, is_raw_path
 
 # Photos above this are refused before decoding: a 200 MP frame is beyond any camera we target and
 # a decompression bomb announces a size far above it.
 MAX_PIXELS = 200_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # PIL's own bomb guard (89 MP by default) would refuse real photos first
 MIN_SIDE = 8
-READABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif")
-
-try:  # HEIC support is optional
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-except ImportError:  # pragma: no cover - depends on the install
-    pass
+READABLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".apng", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif",
+                     ".hif") + RAW_SUFFIXES
+_HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
 
 
 @dataclass
@@ -51,8 +59,10 @@ class Photo:
     icc_profile: Optional[bytes] = None
     source: Optional[Path] = None
     original_mode: str = "RGB"
-    info: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # for a RAW: info["raw"], the LibRaw settings and camera white balance
     exif: Optional[bytes] = None  # cleaned EXIF ("Exif\0\0" + TIFF block), orientation 1; see clean_exif
+    source_format: str = ""  # what the file was: Pillow's format name ("JPEG", "PNG", "HEIF", "TIFF"...) or "RAW"
+    notes: list[str] = field(default_factory=list)  # what reading changed, for the photo's report (first frame...)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -62,6 +72,11 @@ class Photo:
     @property
     def bit_depth(self) -> int:
         return 16 if self.pixels.dtype == np.uint16 else 8
+
+    @property
+    def from_raw(self) -> bool:
+        """A camera RAW file, demosaiced by LibRaw (see core.raw_photos)."""
+        return self.source_format == "RAW"
 
     @property
     def rgb8(self) -> np.ndarray:
@@ -78,65 +93,186 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in READABLE_SUFFIXES and not path.name.startswith(".")
 
 
-def list_photos(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name (hidden files skipped)."""
+@dataclass
+class SkippedFile:
+    """A folder entry named like a photo that is not one Packshot can open, and why."""
+
+    path: Path
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{display_name(self.path.name)}: {self.reason}"
+
+
+@dataclass
+class PhotoListing:
+    """A folder's photos, and the entries named like photos that cannot be read (never dropped silently)."""
+
+    photos: list[Path]
+    skipped: list[SkippedFile]
+
+
+def scan_photos(folder: Path | str) -> PhotoListing:
+    """The image files directly inside ``folder``, sorted by name, and the photo-named entries that are
+    not readable files (broken links, folders, FIFOs, sockets, unreadable files) with the reason.
+
+    Hidden files (``.name``, e.g. macOS's ``._IMG.jpg`` resource forks) are not photos and are left out."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ImageReadError(f"Input folder not found: {folder}")
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+        raise ImageReadError(f"Input folder not found: {display_name(folder)}")
+    try:
+        entries = sorted(p for p in folder.iterdir() if is_image_path(p))
+    except OSError as exc:
+        raise ImageReadError(cannot_read_message(f"the input folder {display_name(folder)}", exc)) from exc
+    photos: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for path in entries:
+        why = _why_not_readable(path)
+        if why is None:
+            photos.append(path)
+        else:
+            skipped.append(SkippedFile(path, why))
+    return PhotoListing(photos, skipped)
+
+
+def list_photos(folder: Path | str) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name (``scan_photos`` also says what it left out)."""
+    return scan_photos(folder).photos
+
+
+def _why_not_readable(path: Path) -> Optional[str]:
+    """Why the entry ``path`` is not a photo file that can be read, or None when it is one (one stat)."""
+    try:
+        mode = path.stat().st_mode  # follows links: a link to a photo is a photo
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a link to {display_name(os.readlink(path))}, which does not exist (a broken link)"
+        return "the file does not exist (moved or deleted?)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link that leads back to itself (a link loop)"
+        return cannot_read_message("it", exc)
+    kind = _NOT_FILES.get(stat.S_IFMT(mode))
+    if kind is not None:
+        return kind
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if not os.access(path, os.R_OK):
+        return "cannot read it: permission denied"
+    return None
+
+
+_NOT_FILES = {stat.S_IFDIR: "a folder, not a photo", stat.S_IFIFO: "a named pipe (FIFO), not a file",
+              stat.S_IFSOCK: "a socket, not a file", stat.S_IFCHR: "a device, not a file",
+              stat.S_IFBLK: "a device, not a file"}
+
+
+def cannot_read_message(what: str, exc: OSError) -> str:
+    """'cannot read <what>: permission denied' and the like, without Python's exception names."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    elif exc.errno == errno.ENOENT:
+        why = "it does not exist (moved or deleted?)"
+    else:
+        why = exc.strerror or str(exc)
+    return f"Cannot read {what}: {why}." if what != "it" else f"cannot read it: {why}"
 
 
 def load_photo(path: Path | str) -> Photo:
     """Decode ``path`` into a ``Photo`` or raise ``ImageReadError`` saying precisely why not."""
     path = Path(path)
+    name = display_name(path.name)
+    why = _why_not_readable(path)  # a FIFO would block the read below; a folder would fail obscurely
+    if why is not None:
+        raise ImageReadError(f"{name}: {why}.")
     try:
-        size = path.stat().st_size
+        data = path.read_bytes()
     except OSError as exc:
-        raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror}).") from exc
-    if size == 0:
-        raise ImageReadError(f"{path.name}: the file is empty (0 bytes).")
-    return decode_photo(path.read_bytes(), path)
+        raise ImageReadError(f"{name}: {cannot_read_message('it', exc)}.") from exc
+    if not data:
+        raise ImageReadError(f"{name}: the file is empty (0 bytes).")
+    return decode_photo(data, path)
 
 
 def decode_photo(data: bytes, path: Path | str) -> Photo:
     """Decode a photo's bytes (read from anywhere: a file, an object store) named ``path`` in messages."""
     path = Path(path)
+    name = display_name(path.name)
     if not data:
-        raise ImageReadError(f"{path.name}: the file is empty (0 bytes).")
+        raise ImageReadError(f"{name}: the file is empty (0 bytes).")
+    if is_raw_path(path):
+        from core.raw_photos import decode_raw
+
+        return decode_raw(data, path)
+    if path.suffix.lower() in _HEIF_SUFFIXES or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS):
+        _need_heif(name)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as im:
                 return _decode(im, data, path)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageReadError(f"{path.name}: image is too large to process safely ({exc}).") from exc
+            raise ImageReadError(f"{name}: image is too large to process safely ({exc}).") from exc
         except UnidentifiedImageError as exc:
-            raise ImageReadError(f"{path.name}: not an image file Packshot can read.") from exc
+            floating = _float_tiff(data, path)  # Pillow opens only one-channel float TIFFs
+            if floating is not None:
+                return floating
+            raise ImageReadError(f"{name}: not an image file Packshot can read.") from exc
         except ImageReadError:
             raise
         except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageReadError(f"{path.name}: the image data is damaged or truncated ({exc}).") from exc
+            raise ImageReadError(f"{name}: the image data is damaged or truncated ({exc}).") from exc
+
+
+@functools.cache
+def _heif_opener() -> bool:
+    """Register pillow-heif's opener once, on the first HEIC photo (its import is not free); False: absent."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+def _need_heif(name: str) -> None:
+    if not _heif_opener():
+        raise ImageReadError(f"{name}: HEIC/HEIF photos need pillow-heif, which is not installed. Fix: pip install "
+                             "pillow-heif (part of Packshot's default install), or export the photo as JPEG.")
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(f"{name}: {width} x {height} pixels is above the {MAX_PIXELS // 1_000_000} MP limit.")
+    if min(width, height) < MIN_SIDE:
+        raise ImageReadError(f"{name}: {width} x {height} pixels is too small (minimum {MIN_SIDE} px a side).")
 
 
 def _decode(im: Image.Image, data: bytes, path: Path) -> Photo:
-    width, height = im.size
-    if width * height > MAX_PIXELS:
-        raise ImageReadError(
-            f"{path.name}: {width} x {height} pixels is above the {MAX_PIXELS // 1_000_000} MP limit."
-        )
-    if min(width, height) < MIN_SIDE:
-        raise ImageReadError(f"{path.name}: {width} x {height} pixels is too small (minimum {MIN_SIDE} px a side).")
-    icc = im.info.get("icc_profile")
+    _check_size(*im.size, display_name(path.name))
+    notes: list[str] = []
+    if getattr(im, "is_animated", False):  # Image.open stands on the first frame
+        notes.append(f"an animation of {getattr(im, 'n_frames', 2)} frames: only the first frame is used")
+    photo = _decode_pixels(im, data, path, _usable_icc(im.info.get("icc_profile"), notes))
+    photo.source_format = im.format or ""
+    photo.notes = notes + photo.notes
+    return photo
+
+
+def _decode_pixels(im: Image.Image, data: bytes, path: Path, icc: Optional[bytes]) -> Photo:
     mode = im.mode
     exif = clean_exif(im)
     wide = _read_16bit_colour(data, im)
     im.load()  # decode fully now so truncation is reported here
     upright = ImageOps.exif_transpose(im)
     if wide is not None:
-        wide = _apply_orientation(wide, im)
+        wide = _apply_orientation(wide, im.getexif().get(_ORIENTATION, 1))
         return replace(_photo_from_wide(wide, icc, path, mode), exif=exif)
 
     alpha = None
+    if upright.mode == "F":  # one-channel 32-bit float (HDR tools)
+        return replace(_photo_from_float(np.asarray(upright, dtype=np.float32), 32, path, icc), exif=exif)
     if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = np.asarray(upright, dtype=np.int64)
         pixels = np.clip(grey, 0, 65535).astype(np.uint16)
@@ -161,6 +297,88 @@ def _decode(im: Image.Image, data: bytes, path: Path) -> Photo:
                  icc_profile=icc, source=path, original_mode=mode, exif=exif)
 
 
+def _usable_icc(icc: Optional[bytes], notes: list[str]) -> Optional[bytes]:
+    """``icc`` when a colour engine can parse it; a damaged one is left out (never copied into outputs)."""
+    if not icc:
+        return None
+    if _icc_parses(bytes(icc)):
+        return icc
+    notes.append("its colour profile (ICC) is damaged, so it was left out: colours are read as sRGB")
+    return None
+
+
+@functools.lru_cache(maxsize=32)  # a folder from one camera holds the same profile in every photo
+def _icc_parses(icc: bytes) -> bool:
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _float_tiff(data: bytes, path: Path) -> Optional[Photo]:
+    """A floating-point colour TIFF (from HDR and compositing tools), or None when ``data`` is not one.
+
+    Converted, not refused: values clipped to [0, 1] and kept at 16 bits (the note says how much was
+    clipped). 16-bit half floats are refused by name (OpenCV, which reads the rest, cannot)."""
+    if data[:4] not in _TIFF_HEADERS:
+        return None
+    tags = Image.Exif()
+    try:
+        tags.load(data)
+        formats, bits = _as_tuple(tags.get(339, 1)), max(_as_tuple(tags.get(258, 1)))
+        width, height = int(tags.get(256, 0)), int(tags.get(257, 0))
+    except Exception:  # noqa: BLE001 - not a TIFF we understand: the caller's message stands
+        return None
+    if 3 not in formats:  # SampleFormat 3: IEEE floating point
+        return None
+    name = display_name(path.name)
+    if bits not in (32, 64):
+        raise ImageReadError(f"{name}: a {bits}-bit floating-point TIFF, which Packshot cannot read. Save it as a "
+                             "32-bit float or 16-bit TIFF.")
+    _check_size(width, height, name)
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ImageReadError(f"{name}: the floating-point TIFF is damaged or laid out in a way Packshot cannot read.")
+    arr = arr.astype(np.float32)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):  # OpenCV's channel order is BGR(A)
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    arr = _apply_orientation(arr, tags.get(_ORIENTATION, 1))
+    notes: list[str] = []
+    icc = _usable_icc(tags.get(34675), notes)
+    photo = _photo_from_float(arr, bits, path, icc)
+    photo.exif, photo.source_format = exif_for_output(tags), "TIFF"
+    photo.notes = notes + photo.notes
+    return photo
+
+
+def _as_tuple(value: object) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _photo_from_float(arr: np.ndarray, bits: int, path: Path, icc: Optional[bytes]) -> Photo:
+    """16-bit pixels from floats, clipped to [0, 1]; the note says how much was brighter than white."""
+    arr = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    colour = arr[:, :, :3] if arr.shape[2] >= 3 else np.repeat(arr[:, :, :1], 3, axis=2)
+    alpha = None
+    if arr.shape[2] in (2, 4):
+        alpha = np.clip(arr[:, :, -1], 0.0, 1.0)
+        alpha = None if alpha.min() >= 1.0 else alpha
+    above = float(np.mean(colour > 1.0))
+    note = f"a {bits}-bit floating-point image: converted to 16 bits per channel, values clipped to 0-1"
+    if above:
+        note += f" ({above:.1%} of the values were brighter than white and are clipped)"
+    pixels = np.round(np.clip(colour, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    return Photo(pixels=np.ascontiguousarray(pixels), alpha=alpha, icc_profile=icc, source=path,
+                 original_mode=f"F;{bits}", notes=[note])
+
+
 def _read_16bit_colour(data: bytes, im: Image.Image) -> Optional[np.ndarray]:
     """PIL reduces 16-bit colour PNG/TIFF to 8 bits; read those through OpenCV at full depth."""
     if im.format not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA"):
@@ -174,8 +392,8 @@ def _read_16bit_colour(data: bytes, im: Image.Image) -> Optional[np.ndarray]:
     return cv2.cvtColor(arr, code)
 
 
-def _apply_orientation(arr: np.ndarray, im: Image.Image) -> np.ndarray:
-    orientation = im.getexif().get(0x0112, 1)
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """``arr`` turned upright for the EXIF ``orientation`` (1: already upright)."""
     ops = {2: [np.fliplr], 3: [lambda a: np.rot90(a, 2)], 4: [np.flipud],
            5: [lambda a: np.rot90(a, -1), np.fliplr], 6: [lambda a: np.rot90(a, -1)],
            7: [lambda a: np.rot90(a, 1), np.fliplr], 8: [lambda a: np.rot90(a, 1)]}
@@ -216,6 +434,16 @@ def clean_exif(im: Image.Image) -> Optional[bytes]:
     """The EXIF an output carries from ``im`` (see the module's note), or None when it has none."""
     try:
         source = im.getexif()
+    except Exception:  # damaged EXIF must not stop a photo; it is only left out
+        return None
+    return exif_for_output(source)
+
+
+def exif_for_output(source: Optional[Image.Exif]) -> Optional[bytes]:
+    """The EXIF an output carries from the tags ``source`` (e.g. a RAW file's), or None when none is worth it."""
+    if source is None:
+        return None
+    try:
         sub = {k: v for k, v in source.get_ifd(_EXIF_IFD).items() if k not in _DROP_EXIF}
     except Exception:  # damaged EXIF must not stop a photo; it is only left out
         return None
@@ -249,7 +477,8 @@ def read_exif(data: Optional[bytes]) -> Image.Exif:
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 OUTPUT_FORMAT_CHOICES = ("auto", "png", "jpg", "webp", "tiff")
 _FOLLOW_INPUT = {".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff",
-                 ".heic": "jpg", ".heif": "jpg", ".bmp": "png"}
+                 ".heic": "jpg", ".heif": "jpg", ".hif": "jpg", ".bmp": "png", ".gif": "png", ".apng": "png",
+                 **{suffix: "tiff" for suffix in RAW_SUFFIXES}}
 
 
 def image_format(path: Path | str) -> str:
@@ -265,7 +494,8 @@ def output_format_for(input_path: Optional[Path | str], requested: str, *, alpha
     """The output format ("png", "jpg", "webp" or "tiff") for a photo.
 
     ``auto`` follows the input: JPEG in, JPEG out; PNG, WebP and TIFF keep theirs (so 16 bits and
-    lossless stay so); HEIC becomes JPEG (Pillow writes no HEIC), BMP becomes PNG. An output with
+    lossless stay so); HEIC becomes JPEG (Pillow writes no HEIC), BMP and GIF become PNG, camera RAW
+    becomes TIFF (16 bits and the EXIF kept, what a RAW editor exports). An output with
     transparency (``alpha``) never becomes JPEG, which has none: PNG then. An explicit format wins.
     """
     fmt = requested.lower().lstrip(".")

@@ -21,12 +21,12 @@ from core.errors import (
     PackshotError,
     TemplateError,
 )
-from core.images import list_photos, load_photo
+from core.images import SkippedFile, load_photo, scan_photos
 from core.jobs.context import JobContext
 from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
 from core.jobs.settings import LOCK_NAME, DoubtfulMasks, JobSettings
-from core.naming import unique_stems
+from core.naming import display_name, unique_stems
 from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 from core.project import ProjectStore
 from core.templates import check_variables
@@ -58,6 +58,7 @@ class BatchJob:
         self.context: Optional[JobContext] = None
         self.project: Optional[ProjectStore] = None
         self.photos: list[Path] = []
+        self.skipped_inputs: list[SkippedFile] = []  # photo-named entries that cannot be read, with the reason
         self.run_id: Optional[int] = None
         self._lock: Any = None
         self.guard: Optional[WriteGuard] = None  # every output goes through it (core.write_guard)
@@ -114,7 +115,13 @@ class BatchJob:
         if out_root == in_root:
             raise PackshotError("--out must not be the input folder: originals are never written.")
         WriteGuard(self.out_dir, [self.input_dir]).check_folder(self.out_dir)  # the same folder by another path
-        return list_photos(self.input_dir)
+        listing = scan_photos(self.input_dir)
+        self.skipped_inputs = listing.skipped  # each named in the summary's failures, never dropped silently
+        if listing.skipped and not listing.photos:
+            said = "; ".join(s.message for s in listing.skipped[:5])
+            more = f"; and {len(listing.skipped) - 5} more" if len(listing.skipped) > 5 else ""
+            raise ImageReadError(f"No photo in {display_name(self.input_dir)} can be read: {said}{more}.")
+        return listing.photos
 
     def write_guard(self) -> WriteGuard:
         """The guard of this batch's writes: the photos, their folder, --masks and the background image
@@ -282,6 +289,8 @@ class BatchJob:
                                              self.argv, process_index=self.process_index,
                                              num_processes=self.num_processes)
         summary = BatchSummary(engine=self.context.engine_name)
+        if self.is_main:  # once, not per process
+            summary.failed += [(display_name(s.path.name), s.message) for s in self.skipped_inputs]
         start = time.perf_counter()
         jobs = self.photo_jobs()
         status = "finished"

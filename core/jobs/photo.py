@@ -189,7 +189,8 @@ class PhotoJob:
             self.project.set_photo_info(photo_id, sha256=sha, width=photo.size[0], height=photo.size[1])
         prompt, negative = self.prompt()
         check(cancel)
-        return PhotoWork(photo=photo, sha=sha, prompt=prompt, negative=negative, outputs=self.outputs())
+        return PhotoWork(photo=photo, sha=sha, prompt=prompt, negative=negative, outputs=self.outputs(),
+                         notes=list(photo.notes))  # what reading changed (first frame, dropped ICC...)
 
     def load_input(self) -> tuple[Photo, str]:
         """The photo and its sha256 (core.cluster reads them from an object store instead)."""
