@@ -68,10 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.options import check_namespace
     from core.progress import Progress
     from core.quality.evaluate import EvalConfig, run_eval
     from core.runtime import Runtime
 
+    check_namespace(JobSettings, args)  # the batch's bounds for the options eval shares with it
     if args.resolution < 64 or args.resolution % 8:
         raise PackshotError(f"--resolution must be a multiple of 8, at least 64 (got {args.resolution}).")
     config = EvalConfig(engines=args.engines, seeds=args.seeds, prompt=args.prompt, template=args.template,

@@ -36,10 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.images import list_photos, load_photo
     from core.masking import build_masker, mask_path_for, save_mask_png
+    from core.options import check_namespace
     from core.quality.mask_gate import mask_doubt
     from core.runtime import Runtime
     from core.write_guard import WriteGuard
 
+    check_namespace(JobSettings, args)  # the batch's bounds for the options masks shares with it
     photos = list_photos(args.input)
     if not photos:
         print(f"No photos in {args.input}.")

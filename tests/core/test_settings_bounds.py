@@ -148,3 +148,15 @@ def test_the_cli_refuses_in_one_line_before_any_work(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and said in err[0] and "unexpected" not in err[0]
         assert not out.exists()  # refused before the output folder (or anything in it) was made
+
+
+def test_masks_and_eval_hold_the_options_they_share_with_batch_to_the_same_bounds(tmp_path, capsys):
+    write_photos(tmp_path / "in", 1)
+    for argv, said in [(["masks", str(tmp_path / "in"), "--out", str(tmp_path / "m"), "--doubtful-below", "7"],
+                        "--doubtful-below 7 is out of range: 0 to 1 (a mask score)"),
+                       (["eval", str(tmp_path / "in"), "--out", str(tmp_path / "e"), "--steps", "100000"],
+                        "--steps 100000 is out of range: 1 to 200 (steps)")]:
+        assert packshot(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0]
+        assert not (tmp_path / "m").exists() and not (tmp_path / "e").exists()
