@@ -8,6 +8,9 @@ escapes is a bug, logged with its traceback while the person reads one line (``u
 from __future__ import annotations
 
 import errno
+import os
+import pickle
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,11 +124,16 @@ def _filename(exc: BaseException) -> Optional[str]:
 
 def known_error(exc: BaseException) -> Optional[PackshotError]:
     """A ``PackshotError`` saying what ``exc`` means to a person, for failures we recognise; else None."""
-    if isinstance(exc, PackshotError) and not is_disk_full(exc):
+    if isinstance(exc, PackshotError) and not is_disk_full(exc) and "weights_only" not in str(exc):
         return exc
     if is_disk_full(exc):
         return exc if isinstance(exc, DiskFullError) else disk_full_error(_filename(exc))
+    refused = _pickle_refusal(exc)
+    if refused is not None:
+        return refused
     os_error = next((i for i in _chain(exc) if isinstance(i, OSError)), None)
+    if os_error is not None and os_error.errno in (errno.EACCES, errno.EPERM) and _unreadable(os_error.filename):
+        return ImageReadError(f"Cannot read {_shown(os_error.filename)}: permission denied.")
     if os_error is not None and os_error.errno in _READ_ONLY_ERRNOS:
         return read_only_error(Path(os_error.filename or "."), os_error)
     if os_error is not None and os_error.strerror and os_error is exc:
@@ -134,6 +142,43 @@ def known_error(exc: BaseException) -> Optional[PackshotError]:
     if isinstance(exc, MemoryError):
         return PackshotError("Packshot ran out of memory. Try fewer variants, a smaller resolution, or the CPU device.")
     return None
+
+
+def pickle_refused(path: Optional[Path | str]) -> UnsafeWeightsError:
+    """The one line for a pickled weights file: never torch's advice to load it with ``weights_only=False``,
+    which would run whatever code the file holds."""
+    name = _shown(Path(path).name) if path else "A weights file"
+    return UnsafeWeightsError(f"{name} is a pickle, which Packshot does not load (it can run code); "
+                              "use the .safetensors file.")
+
+
+_PICKLE_FILE = re.compile(r"([^\s'\"]+\.(?:bin|pth|pt|ckpt|pkl|pickle))\b")
+
+
+def _pickle_refusal(exc: BaseException) -> Optional[UnsafeWeightsError]:
+    """``pickle_refused`` when ``exc`` is torch (or diffusers, transformers relaying it) refusing a pickle."""
+    chain = list(_chain(exc))
+    if not any(isinstance(i, pickle.UnpicklingError) or "weights_only" in str(i) for i in chain):
+        return None
+    named = next((m.group(1) for i in chain for m in [_PICKLE_FILE.search(str(i))] if m), None)
+    return pickle_refused(named or next((i.filename for i in chain if isinstance(i, OSError) and i.filename), None))
+
+
+def _unreadable(filename: object) -> bool:
+    """True when ``filename`` is an existing file this process may not read (so a failure was a read)."""
+    if not isinstance(filename, (str, bytes, os.PathLike)):
+        return False
+    try:
+        return os.path.isfile(filename) and not os.access(filename, os.R_OK)
+    except (OSError, ValueError):
+        return False
+
+
+def _shown(name: object) -> str:
+    """A file name as text any terminal takes (bytes that are not UTF-8 escaped)."""
+    from core.naming import display_name  # here: core.naming imports this module
+
+    return display_name(os.fsdecode(name) if isinstance(name, (bytes, os.PathLike)) else str(name))
 
 
 def read_only_error(path: Path, exc: OSError) -> OutputNotWritableError:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.errors import UnsafeWeightsError
+from core.errors import UnsafeWeightsError, user_message
 from core.models.safe_load import load_state_dict
 
 
@@ -35,8 +35,33 @@ def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "pwned.txt"
     path = tmp_path / "evil.pth"
     torch.save({"w": torch.ones(1), "payload": _RunsCode(marker)}, path)
-    with pytest.raises(UnsafeWeightsError, match="asks to run code"):
+    with pytest.raises(UnsafeWeightsError) as refused:
         load_state_dict(path)
+    assert str(refused.value) == ("evil.pth is a pickle, which Packshot does not load (it can run code); "
+                                  "use the .safetensors file.")
+    assert not marker.exists()
+
+
+def test_no_message_relays_torchs_weights_only_advice(tmp_path):
+    """torch's refusal says re-running with weights_only=False "will likely succeed": the unsafe fix. However
+    the refusal reaches a person (our loader, or diffusers/transformers wrapping it), that advice never does."""
+    marker = tmp_path / "pwned.txt"
+    path = tmp_path / "diffusion_pytorch_model.bin"
+    torch.save({"payload": _RunsCode(marker)}, path)
+    try:
+        torch.load(str(path), weights_only=True)
+    except pickle.UnpicklingError as exc:
+        torch_says = exc
+    assert "weights_only" in str(torch_says)  # the advice we must not pass on
+    try:  # what a library loading a model folder raises around it
+        raise OSError(f"Unable to load weights from checkpoint file for '{path}' at '{path}'.") from torch_says
+    except OSError as exc:
+        wrapped = exc
+    for exc in (torch_says, wrapped):
+        said = user_message(exc)
+        assert "weights_only" not in said and "Something unexpected" not in said
+    assert user_message(wrapped) == ("diffusion_pytorch_model.bin is a pickle, which Packshot does not load (it can "
+                                     "run code); use the .safetensors file.")
     assert not marker.exists()
 
 
