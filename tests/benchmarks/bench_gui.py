@@ -152,6 +152,7 @@ def bench_clicks(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from core.jobs import JobSettings
     from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
     from tests.desktop.conftest import product_photo
@@ -164,8 +165,8 @@ def bench_clicks(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
     folder.mkdir()
     for i in range(3):
         product_photo(folder / f"s{i:02d}.png", (800, 600), seed=i)
-    window = MainWindow(AppSettings(models_dir=str(models), device="cpu", masker="sam", engine="white",
-                                    first_run_done=True))
+    window = MainWindow(AppSettings(models_dir=str(models), device="cpu", first_run_done=True),
+                        JobSettings.from_flat({"masker": "sam", "engine": "white"}))
     window.show()
     window.open_folder(folder)
     panel = window.mask_panel
@@ -198,6 +199,7 @@ def bench_blocking(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from core.jobs import JobSettings
     from desktop.main_window import MainWindow
     from desktop.settings import AppSettings
     from tests.desktop.conftest import product_photo
@@ -216,9 +218,9 @@ def bench_blocking(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
         folder.mkdir()
         for i in range(count):
             product_photo(folder / f"p{i:02d}.png", size, seed=i)
-        settings = AppSettings(models_dir=str(models), device="cpu", masker="classic", engine=engine,
-                               variants=2, steps=20, resolution=resolution, first_run_done=True)
-        window = MainWindow(settings)
+        settings = AppSettings(models_dir=str(models), device="cpu", first_run_done=True)
+        window = MainWindow(settings, JobSettings.from_flat({"masker": "classic", "engine": engine, "variants": 2,
+                                                             "steps": 20, "resolution": resolution}))
         window.show()
         window.open_folder(folder)
         window.templates.engine_combo.setCurrentText(engine)

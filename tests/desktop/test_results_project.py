@@ -81,7 +81,7 @@ def test_weights_gone_after_queueing_stop_the_queue_with_one_message(qtbot, make
     assert "photo-background-generation" in shown[0] and "Traceback" not in shown[0]
     assert len(shown) == 1  # one message, not one per photo
     assert [window.queue_panel.state_of(i) for i in ids] == ["failed"]
-    assert window.queue_panel.overall.text() == "0 of 1 done · 1 failed"
+    assert window.queue_panel.overall.text() == "0 of 1 job done · 1 failed"
     # the batch checks the weights before any photo: no photo is marked failed for it
     assert {e.status for e in window.model.entries()} == {"pending"}
 
