@@ -57,6 +57,7 @@ SIDECAR_SUFFIX = ".recipe.json"
 PACKSHOT_NS = "https://packshot.app/ns/recipe/1.0/"
 DEFAULT_QUALITY = 95
 _XMP_FORMATS = ("JPEG", "WEBP", "TIFF")
+MAX_SIDECAR_BYTES = 16 * 2**20  # a real recipe is a few KB; a 70,000-character prompt under 100 KB
 _JPEG_XMP_LIMIT = 65502  # one APP1 segment, less its header (Pillow refuses more)
 
 
@@ -172,9 +173,12 @@ class Recipe:
     @classmethod
     def from_json(cls, text: str) -> Recipe:
         try:
-            return cls.from_dict(json.loads(text))
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PackshotError(f"Recipe is not valid JSON: {exc}.") from exc
+            raise RecipeError(f"Recipe is not valid JSON: {exc}.") from exc
+        except RecursionError:  # a hostile file nesting lists thousands deep
+            raise RecipeError("Recipe is not a recipe: its JSON is nested too deep.") from None
+        return cls.from_dict(data)
 
     def mask_file(self, output_path: Path) -> Optional[Path]:
         rel = self.mask.get("path")
@@ -308,6 +312,11 @@ def read_recipe(output_path: Path | str) -> Recipe:
             return found
     side = sidecar_path(output_path)
     if side.is_file():
-        return Recipe.from_json(side.read_text(encoding="utf-8"))
+        if side.stat().st_size > MAX_SIDECAR_BYTES:
+            raise RecipeError(f"{side.name} is {side.stat().st_size // 2**20} MB: too large to be a recipe.")
+        try:
+            return Recipe.from_json(side.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RecipeError(f"{side.name} is not a recipe (not UTF-8 text: {exc.reason}).") from None
     raise PackshotError(f"{output_path.name} carries no Packshot recipe (none inside the file and no "
                         f"{side.name}).")

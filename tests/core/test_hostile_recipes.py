@@ -240,3 +240,19 @@ def test_replay_writes_under_new_names_and_overwrites_only_its_own_files(made, c
     fresh.parent.mkdir()
     assert packshot(["replay", str(output), "--out", str(fresh)]) == 0
     assert "max pixel difference 0" in capsys.readouterr().out
+
+
+def test_a_sidecar_that_is_huge_deep_or_not_text_is_refused_in_one_line(made, capsys):
+    output, _, _ = made
+    bare = output.with_name("bare.png")
+    with Image.open(output) as im:
+        Image.fromarray(np.asarray(im.convert("RGB"))).save(bare)  # no recipe inside: the sidecar is read
+    side = output.with_name("bare.png.recipe.json")
+    for write, said in [(lambda: side.write_text("[" * 200_000 + "]" * 200_000), "nested too deep"),
+                        (lambda: side.write_bytes(b"\xff\xfe{}"), "not UTF-8 text"),
+                        (lambda: os.truncate(side, 17 * 2**20), "too large to be a recipe")]:
+        side.write_bytes(b"")
+        write()
+        assert packshot(["replay", str(bare)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0] and "unexpected" not in err[0].lower()
