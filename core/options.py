@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import enum
+import functools
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
@@ -66,7 +67,9 @@ def option(default: Any = _UNSET, *, help: str, flag: Any = None, parse: Optiona
     return dataclasses.field(default=default, metadata=meta)
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    """The class's resolved annotations (cached: every settings object built checks its fields)."""
     return typing.get_type_hints(cls)
 
 
