@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 from core.errors import PackshotError
 from core.jobs import BatchJob, BatchSummary, JobSettings, PhotoOutcome
 from core.jobs.settings import CLI_GROUPS
+from core.naming import display_name
 from core.options import add_arguments, from_namespace
 from core.progress import CancelToken, Progress
 
@@ -196,13 +197,13 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
             bar.write(f"failed: {outcome.message}")
         elif outcome.mask_doubt and not line_mode:  # a bar hides messages: say it on a line of its own
             held = "held for review" if outcome.status == "doubtful" else "rendered anyway"
-            bar.write(f"{outcome.path.name}: mask doubtful ({held}): {outcome.mask_doubt}")
+            bar.write(f"{display_name(outcome.path.name)}: mask doubtful ({held}): {outcome.mask_doubt}")
         if line_mode and outcome.status != "failed":
             extra = f" ({outcome.message})" if outcome.message else ""
             who = f"p{dist.index} " if dist.count > 1 else ""
-            print(f"[{who}{counter['n']}/{mine}] {outcome.path.name}: {outcome.status}{extra}", flush=True)
+            print(f"[{who}{counter['n']}/{mine}] {display_name(outcome.path.name)}: {outcome.status}{extra}", flush=True)
         for note in outcome.notes:
-            bar.write(f"note: {outcome.path.name}: {note}")
+            bar.write(f"note: {display_name(outcome.path.name)}: {note}")
 
     cancel = CancelToken()
     try:
@@ -242,7 +243,7 @@ def _run_on_ray(args: argparse.Namespace, settings: JobSettings, runtime: Any) -
         if outcome.status == "failed":
             print(f"failed: {outcome.message}", flush=True)
         elif not args.no_progress:
-            print(f"[{sum(counts.values())}/{len(job.batch.photos)}] {outcome.path.name}: {outcome.status} "
+            print(f"[{sum(counts.values())}/{len(job.batch.photos)}] {display_name(outcome.path.name)}: {outcome.status} "
                   f"(done {counts['done']}, failed {counts['failed']})", flush=True)
 
     summary = job.run(on_photo)
