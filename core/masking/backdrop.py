@@ -33,6 +33,10 @@ MIN_LUMINANCE = 0.02  # a near-black backdrop shows no shadow worth measuring (l
 SHARP_EDGE = 0.12  # |d log Y| per work pixel above which an edge is a product outline, not a shadow's
 NARROW_EDGE = 0.035  # a weaker step still counts as an outline when it is narrow:
 NARROW_RATIO = 1.5  # its gradient at 0.8 px blur is this many times the one at 2.5 px
+EDGE_NOISE_FACTOR = 4.0  # a faint outline's gradient is this many times the photo's typical (noise) one
+EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
+CHANNEL_WEIGHTS = (1.0, 0.5, 0.5)  # L, a, b: JPEG keeps colour at half resolution, so its edges ring
+NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -224,6 +228,48 @@ def _sharp_edges(t: np.ndarray) -> np.ndarray:
     return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
 
 
+def colour_gradient(rgb8: np.ndarray, sigma: float = 0.7) -> np.ndarray:
+    """Lab gradient magnitude (units per pixel) after a Gaussian blur: edges in lightness or colour."""
+    import cv2
+
+    lab = cv2.cvtColor(cv2.GaussianBlur(rgb8[:, :, :3].astype(np.float32) / 255.0, (0, 0), sigma),
+                       cv2.COLOR_RGB2Lab)
+    total = np.zeros(rgb8.shape[:2], np.float32)
+    for c, weight in enumerate(CHANNEL_WEIGHTS):
+        gx = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        total += weight * weight * (gx * gx + gy * gy)
+    return np.sqrt(total)
+
+
+def narrow_edges(rgb8: np.ndarray, noise_from: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(edges, threshold): narrow colour or lightness steps that stand out of the photo's noise.
+
+    The noise is the median gradient (over ``noise_from`` when given: pixels away from any outline);
+    an edge is ``EDGE_NOISE_FACTOR`` times that and at least ``EDGE_MIN`` Lab units per pixel, and
+    narrow: its gradient at 0.7 px blur ``NARROW_RATIO`` times the one at 2.5 px. An object's
+    outline is narrow, however faint; the rim of a soft shadow or a lighting fall-off is not.
+    """
+    grad = colour_gradient(rgb8)
+    coarse = colour_gradient(rgb8, 2.5)
+    pool = grad[noise_from] if noise_from is not None and noise_from.any() else grad
+    threshold = max(EDGE_NOISE_FACTOR * float(np.median(pool)), EDGE_MIN)
+    return (grad >= threshold) & (grad >= NARROW_RATIO * coarse), threshold
+
+
+def faint_outlines(rgb8: np.ndarray, min_length: int = 10) -> np.ndarray:
+    """Narrow edges (``narrow_edges``) that run on for ``min_length`` px: a tone-on-tone product's
+    outline, a glass's rim; not sensor noise or JPEG blocks, which make short specks."""
+    import cv2
+
+    edges, _ = narrow_edges(rgb8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(edges.astype(np.uint8), connectivity=8)
+    span = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    keep = span >= min_length
+    keep[0] = False
+    return keep[labels]
+
+
 @dataclass
 class BackdropRegions:
     """At the size given to ``backdrop_regions``: which pixels belong to the backdrop, not the product."""
@@ -247,7 +293,8 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     # backdrop-coloured: neutral ratio, from deep shadow up to a little brighter than the fit
     explained = (d < 2.5 * sigma) & (t > 0.08) & (t < 1.12)
-    soft = ~_sharp_edges(t)
+    faint = faint_outlines(rgb8)
+    soft = ~(_sharp_edges(t) | faint)  # a 4-connected flood does not cross an 8-connected line
     passable = (explained & soft).astype(np.uint8)
     count, labels = cv2.connectedComponents(passable, connectivity=4)
     strip = border_strip((h, w), 0.01)
@@ -262,10 +309,11 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
         o = outside.astype(np.float32)
         count_o = cv2.boxFilter(o, -1, (3, 3), normalize=False)
         nb_t = cv2.boxFilter(t * o, -1, (3, 3), normalize=False) / np.maximum(count_o, 1.0)
-        grow = ~outside & explained & (count_o > 0) & (np.abs(t / np.maximum(nb_t, 1e-3) - 1.0) < 0.1)
+        grow = ~outside & explained & ~faint & (count_o > 0) & (np.abs(t / np.maximum(nb_t, 1e-3) - 1.0) < 0.1)
         if not grow.any():
             break
         outside |= grow
+    outside |= _backdrop_lines(outside, explained)
     shadow = outside & (likelihood > 0.5)
     # enclosed clean-backdrop pockets: a handle's hole, the gap under a stool's rung
     enclosed = np.zeros((h, w), bool)
@@ -276,6 +324,25 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
         pocket[0] = False
         enclosed = pocket[labels]
     return BackdropRegions(outside, shadow, enclosed, likelihood)
+
+
+def _backdrop_lines(outside: np.ndarray, explained: np.ndarray) -> np.ndarray:
+    """Left-over lines of backdrop colour the flood went around (a faint crease, JPEG ringing beside
+    an outline): parts not reached that have no body (a 3 x 3 erosion leaves almost nothing)."""
+    import cv2
+
+    rest = (~outside).astype(np.uint8)
+    count, labels = cv2.connectedComponents(rest, connectivity=8)
+    if count <= 1:
+        return np.zeros_like(outside)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=count).astype(np.float64)
+    coloured = np.bincount(flat, weights=explained.ravel().astype(np.float64), minlength=count)
+    body = np.bincount(flat, weights=cv2.erode(rest, np.ones((3, 3), np.uint8)).ravel().astype(np.float64),
+                       minlength=count)
+    line = (coloured >= 0.9 * area) & (body <= 0.15 * area)
+    line[0] = False
+    return line[labels]
 
 
 def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: float = 2.5) -> np.ndarray:

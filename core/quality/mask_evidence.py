@@ -28,14 +28,12 @@ from typing import Optional
 import numpy as np
 
 WORK_SIDE = 400
-EDGE_NOISE_FACTOR = 4.0  # an edge is this many times the photo's typical (noise) gradient
-EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
-NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
 OUTLINE_UNSUPPORTED_ALL = 0.2  # share of the whole outline off edges that is suspect
 OUTLINE_UNSUPPORTED_SIDE = 0.35  # share of one side's outline off edges that is suspect
 SIDE_MIN_SHARE = 0.1  # a side counts when it holds this share of the outline
 REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
+SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 _SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
 
@@ -68,36 +66,16 @@ def _work_copy(rgb8: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarra
     return small, m
 
 
-def colour_gradient(small: np.ndarray, sigma: float = 0.7) -> np.ndarray:
-    """Lab gradient magnitude (units per pixel) after a Gaussian blur: edges in lightness or colour."""
-    import cv2
-
-    lab = cv2.cvtColor(cv2.GaussianBlur(small.astype(np.float32) / 255.0, (0, 0), sigma), cv2.COLOR_RGB2Lab)
-    total = np.zeros(small.shape[:2], np.float32)
-    for c in range(3):
-        gx = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 1, 0, ksize=3) / 8.0
-        gy = cv2.Sobel(lab[:, :, c], cv2.CV_32F, 0, 1, ksize=3) / 8.0
-        total += gx * gx + gy * gy
-    return np.sqrt(total)
-
-
 def edge_map(small: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
-    """(edges, threshold): sharp outlines, pixels whose colour gradient stands out of the photo's noise.
-
-    The noise is the median gradient away from the mask's outline (smooth backdrop, sensor noise
-    and JPEG); an edge is ``EDGE_NOISE_FACTOR`` times that, and at least ``EDGE_MIN``. It must also
-    be narrow (its gradient at 0.7 px blur ``NARROW_RATIO`` times the one at 2.5 px): an object's
-    outline is, the soft rim of a shadow or a lighting fall-off is not.
-    """
+    """(edges, threshold): the photo's narrow edges (``core.masking.backdrop.narrow_edges``), the noise
+    measured away from the mask's outline (smooth backdrop, sensor noise and JPEG)."""
     import cv2
 
-    grad = colour_gradient(small)
-    coarse = colour_gradient(small, 2.5)
+    from core.masking.backdrop import narrow_edges
+
     band = cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool) & ~cv2.erode(m.astype(np.uint8),
                                                                                 _disk(4)).astype(bool)
-    noise = float(np.median(grad[~band])) if (~band).any() else float(np.median(grad))
-    threshold = max(EDGE_NOISE_FACTOR * noise, EDGE_MIN)
-    return (grad >= threshold) & (grad >= NARROW_RATIO * coarse), threshold
+    return narrow_edges(small, ~band)
 
 
 def outline_off_edges(small: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -311,10 +289,12 @@ def _outlines_outside(m: np.ndarray, edges: np.ndarray, t, d, sigma, frame: np.n
     far = away & ~cv2.dilate(frame.astype(np.uint8), _disk(2)).astype(bool)
     cand = edges & far
     if t is not None:
-        # a shadow's edge: the backdrop's own colour ratio (neutral) on both sides, only the factor changes
+        # a hard shadow's edge: the backdrop's own colour ratio (neutral) on both sides, and a real
+        # shadow on the darker one (a tone-on-tone product sits within a few percent of the backdrop)
         neutral = (d < 2.0 * sigma) & (t > 0.1)
         both = cv2.erode(neutral.astype(np.uint8), _disk(2)).astype(bool)
-        cand &= ~both
+        darkest = cv2.erode(t.astype(np.float32), _disk(2))
+        cand &= ~(both & (darkest < SHADOW_SIDE))
     thin = cv2.ximgproc.thinning(cand.astype(np.uint8) * 255).astype(bool) if hasattr(cv2, "ximgproc") else cand
     count, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
     length = 0
