@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
                "(from the file name), {caption} and any column of the --vars CSV keyed by file name. "
                "Sizes (--size): " + _preset_help())
     p.add_argument("input_dir", metavar="INPUT_DIR", type=path_or_uri, nargs="?",
-                   help="folder of JPEG/PNG/WebP/TIFF/HEIC photos (with --ray also a URI: s3://bucket/photos)")
+                   help="folder of JPEG/PNG/WebP/TIFF/HEIC/GIF photos or camera RAW files (with --ray also a URI: s3://bucket/photos)")
     p.add_argument("--out", dest="out_dir", metavar="OUT_DIR", type=path_or_uri,
                    help="output folder (created; holds the project store .packshot/; with --ray also a URI)")
     p.add_argument("--list-templates", action="store_true", help="print the prompt templates and exit")
@@ -157,7 +157,8 @@ def _prepare_and_run(job: BatchJob, dist: Distributed, args: argparse.Namespace,
     for note in job.notes:
         say(note)
     if not job.photos:
-        say(f"No photos in {args.input_dir} (looked for {', '.join(('jpg', 'png', 'webp', 'tiff', 'heic'))}).")
+        say(f"No photos in {args.input_dir} (looked for JPEG, PNG, WebP, TIFF, HEIC, GIF, BMP and camera RAW: "
+            "DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2...).")
         return EXIT_OK
     if args.dry_run:
         return _dry_run(job)

@@ -15,6 +15,7 @@ from typing import Optional
 
 from core.errors import PackshotError
 from core.jobs.settings import JobSettings
+from core.naming import display_name
 from core.options import add_arguments
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(photos)}] {path.name}: FAILED: {exc}")
             continue
         doubt = mask_doubt(result, args.doubtful_below) or ""
-        rows.append((path.name, target.name, f"{result.score:.3f}", result.source,
+        rows.append((display_name(path.name), display_name(target.name), f"{result.score:.3f}", result.source,
                      result.details.get("fallback", "")[:200], doubt))
         said = f"; DOUBTFUL: {doubt}" if doubt else ""
         print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source}){said}")

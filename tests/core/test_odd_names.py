@@ -197,3 +197,15 @@ def test_a_photo_that_cannot_be_read_mid_batch_fails_alone(tmp_path, capsys, mon
     said = capsys.readouterr().out
     assert "a.jpg: cannot read it: permission denied." in said and "unexpected" not in said.lower()
     assert (tmp_path / "out" / "b.png").is_file()
+
+
+def test_masks_command_and_its_review_csv_take_such_a_name(tmp_path, capsys):
+    from core.cli.main import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _photo(folder / f"{ODD}.jpg")
+    assert main(["masks", str(folder), "--out", str(tmp_path / "masks")]) == 0, capsys.readouterr().err
+    assert os.path.isfile(os.fsencode(tmp_path / "masks") + b"/caf\xe9.png")
+    assert (tmp_path / "masks" / "review.csv").read_text(encoding="utf-8").splitlines()[1].startswith(
+        "caf\\xe9.jpg,caf\\xe9.png,")
