@@ -29,7 +29,7 @@ Classes, one main difficulty each (``corpus`` cycles them evenly):
 - thin-parts-holes: handles, legs, stems, straps, rings: backdrop inside the outline;
 - transparent: tinted glass, 15-55 % opaque in the body, denser at the rims, highlights.
 The nuisances stay random in every class: backdrop colour, a fall-off gradient (0-15 %), a mild
-vignette (0-8 %), a soft contact shadow (60 %, 0.25-0.6 dark), a soft cast shadow in any direction
+vignette (0-8 %), the sweep's bend (35 %: the wall 0.8-1.2 x the floor's brightness above a soft band), a soft contact shadow (60 %, 0.25-0.6 dark), a soft cast shadow in any direction
 (35 %, 0.2-0.45), product shape, size, place and texture, the key light, sensor noise, JPEG quality.
 Generator only: nothing here knows how any masker works.
 """
@@ -481,6 +481,14 @@ def make_scene(seed: int, cls: Optional[str] = None, size: Size = None) -> Scene
     angle = float(rng.uniform(0, 2 * math.pi))
     exposure = 1.0 if P["backdrop"] != "white" else float(rng.uniform(1.0, 1.1))  # white paper may clip
     clean = _backdrop(h, w, colour, bottom, P["gradient"], angle, P["vignette"], exposure).astype(np.float32)
+    # the sweep's bend: wall and floor lit differently, a soft band behind the product (its own random
+    # stream, so adding it left the rest of every scene as it was)
+    bend = np.random.default_rng([seed, CLASSES.index(cls), 1])
+    if bend.random() < 0.35:
+        at, width, wall = bend.uniform(0.3, 0.65), bend.uniform(0.05, 0.25), bend.uniform(0.8, 1.2)
+        t = np.clip((np.linspace(0.0, 1.0, h, dtype=np.float32) - at) / width + 0.5, 0, 1)
+        clean *= (wall + (1 - wall) * t * t * (3 - 2 * t))[:, None, None]
+        P["bend"] = [round(float(at), 3), round(float(width), 3), round(float(wall), 3)]
 
     # product
     shape = str(rng.choice(THIN_SHAPES if cls == "thin-parts-holes" else GLASS_SHAPES if cls == "transparent"
