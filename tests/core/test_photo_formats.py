@@ -128,6 +128,15 @@ def test_heic_is_read_by_the_default_install(tmp_path):
     assert np.abs(photo.pixels.astype(int) - pixels).mean() < 6  # lossy, but the same picture
 
 
+def test_pillow_heif_is_imported_only_for_a_heic_photo():
+    import subprocess
+    import sys
+
+    code = "import sys, core.images; print('pillow_heif' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # its import costs every command that never meets a HEIC
+
+
 def test_heic_without_pillow_heif_is_a_one_line_hint(tmp_path, monkeypatch):
     monkeypatch.setattr(core.images, "_heif_opener", lambda: False)
     (tmp_path / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
