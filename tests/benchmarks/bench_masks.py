@@ -125,7 +125,8 @@ def corpus_table(args: argparse.Namespace) -> None:
         if (args.list or save) and (not r.clean or r.flagged):
             if args.list:
                 print(f"{'clean' if r.clean else 'NOT clean'}, {'flagged' if r.flagged else 'not flagged'}: "
-                      f"IoU {r.iou:.3f}, lost {100 * r.lost:.2f} %: {r.name}" + (f" -- {r.doubt}" if r.doubt else ""))
+                      f"IoU {r.iou:.3f}, lost {100 * r.lost:.2f} %: {r.name}" + (f" -- {r.doubt}" if r.doubt else "")
+                      + (" [the shadow step trimmed the mask]" if r.details.get("shadow_removed") else ""))
             if save:
                 write_case(save, scene, pred)
     what = "true mask as prior (post-processing only)" if args.perfect_prior else f"masker {args.masker!r}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -60,6 +60,7 @@ class Scored:
     doubt: Optional[str] = None
     seconds: float = 0.0
     name: str = ""
+    details: dict = field(default_factory=dict)  # the masker's own (MaskResult.details), when judged
 
 
 def score(cls: str, pred: np.ndarray, true: np.ndarray, doubt: Optional[str], seconds: float = 0.0,
@@ -134,7 +135,9 @@ def judge(masker: Any, scene: Scene, min_score: Optional[float] = None) -> tuple
     else:
         threshold = DEFAULT_DOUBT_SCORE if min_score is None else min_score
         pred, doubt = quantize_mask(result).mask, mask_doubt(result, threshold)
-    return score(scene.cls, pred, scene.mask, doubt, seconds, scene.name), pred
+    verdict = score(scene.cls, pred, scene.mask, doubt, seconds, scene.name)
+    verdict.details = dict(result.details)
+    return verdict, pred
 
 
 class TruePrior:
