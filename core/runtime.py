@@ -104,13 +104,15 @@ class Runtime:
         self._onnx: LoadOnce[tuple, Any] = LoadOnce("ONNX sessions")
         self._tiny_decoders: LoadOnce[tuple, Any] = LoadOnce("tiny decoders")
         self._sd2: LoadOnce[tuple, Any] = LoadOnce("SD2 ControlNet models")
+        self._klein: LoadOnce[tuple, Any] = LoadOnce("FLUX.2 klein models")
 
     def __repr__(self) -> str:
         return f"Runtime(models_dir={self.store.models_dir}, loaded={self.loaded()})"
 
     @property
     def _caches(self) -> tuple[LoadOnce, ...]:
-        return self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders, self._sd2
+        return (self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders, self._sd2,
+                self._klein)
 
     def loaded(self) -> dict[str, int]:
         """How many things of each kind are loaded (for logs, tests and the app's status)."""
@@ -157,6 +159,13 @@ class Runtime:
 
         key = (str(Path(folder).resolve()), str(device), str(dtype))
         return self._sd2.get(key, lambda: LoadedSD2ControlNet(Path(folder), device, dtype))
+
+    def flux2_klein(self, folder: Path, plan: Any) -> Any:
+        """The FLUX.2 [klein] pipeline of ``folder`` placed by ``plan`` (``core.generation.engines.flux2_klein``)."""
+        from core.generation.engines.flux2_klein import LoadedKlein
+
+        key = (str(Path(folder).resolve()), str(plan.device), str(plan.dtype), plan.offload)
+        return self._klein.get(key, lambda: LoadedKlein(Path(folder), plan))
 
     def tiny_decoder(self, device: Any, dtype: Any) -> Optional[Any]:
         """TAESD for previews when its weights are in the store, else None (previews use the full VAE)."""

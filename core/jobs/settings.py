@@ -34,6 +34,7 @@ class Engine(Choice):
     SI2_CONTROLNET = "si2-controlnet"
     SI2 = "si2"
     SD2_CONTROLNET = "sd2-controlnet"  # the paper's ablation: SD2 base + a ControlNet trained with `packshot train`
+    FLUX2_KLEIN = "flux2-klein"  # FLUX.2 [klein] 4B inpainting (a GPU engine; never chosen by auto)
     WHITE = "white"
     COLOR = "color"
     GRADIENT = "gradient"
@@ -42,7 +43,7 @@ class Engine(Choice):
 
     @property
     def generative(self) -> bool:
-        return self in (Engine.SI2_CONTROLNET, Engine.SI2, Engine.SD2_CONTROLNET)
+        return self in (Engine.SI2_CONTROLNET, Engine.SI2, Engine.SD2_CONTROLNET, Engine.FLUX2_KLEIN)
 
 
 class Masker(Choice):

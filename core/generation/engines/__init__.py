@@ -10,7 +10,7 @@ from core.generation.engines.base import BackgroundEngine
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
-GENERATIVE = ("si2-controlnet", "si2", "sd2-controlnet")
+GENERATIVE = ("si2-controlnet", "si2", "sd2-controlnet", "flux2-klein")
 PLAIN = ("white", "color", "gradient", "blur", "image")
 ENGINE_NAMES = GENERATIVE + PLAIN
 
@@ -21,6 +21,10 @@ def build_engine(name: str, runtime: Runtime, device: str, model: Optional[str])
         from core.generation.engines.sd2_controlnet import SD2ControlNetEngine
 
         return SD2ControlNetEngine(runtime, device, model_id=model)
+    if name == "flux2-klein":  # FLUX.2 [klein] inpainting, beside the paper's engine (never picked by auto)
+        from core.generation.engines.flux2_klein import Flux2KleinEngine
+
+        return Flux2KleinEngine(runtime, device, model_id=model)
     if name in GENERATIVE:
         from core.generation.engines.diffusion import DiffusionEngine
 

@@ -1,0 +1,359 @@
+"""The ``flux2-klein`` engine: FLUX.2 [klein] inpainting (diffusers' ``Flux2KleinInpaintPipeline``).
+
+A 2026 engine beside the paper's. It paints the background at the output's aspect ratio (the long
+side is ``--resolution``, both sides multiples of the model's 16 px token), never letterboxed, and may
+take a style reference photo (``--reference IMAGE``, the pipeline's ``image_reference``). The product
+is pasted back bit-exact afterwards, as for every engine (``core.generation.composite``).
+
+The pipeline is diffusers' own, assembled from components loaded one by one (model_index.json read as
+data, nothing in the folder executed), and called with the inputs diffusers documents: so an output
+equals ``Flux2KleinInpaintPipeline.from_pretrained(folder)`` on the same canvas, mask, seed and steps
+(tests/core/generation/test_flux2_klein.py). What we add: seeds per variant (a CPU generator each, so
+a variant depends on its own seed only), progress and cancel between steps through
+``callback_on_step_end``, an fp16 overflow check, and the device policy below.
+
+Devices: bf16 on CUDA cards that have it, fp16 otherwise (every step checked for overflow), model CPU
+offload below 16 GB of GPU memory; fp32 on the CPU, only for small models (tests): the 4B model is
+refused there in one line saying what it would cost and what to use instead. Never bf16 on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from core.errors import ModelMissingError, PackshotError
+from core.generation.engines.base import BackgroundEngine
+from core.generation.settings import GenerationSettings
+from core.progress import CancelToken, Progress, ProgressCallback, check
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAME = "flux2-klein"
+DEFAULT_MODEL = "flux2-klein-4b"
+# Black Forest Labs publishes the 9B variants under the FLUX Non-Commercial License: never picked for
+# the user, only run when named with --model (their use in commerce is the user's licence to hold).
+NON_COMMERCIAL_MODELS = ("flux2-klein-9b", "flux2-klein-base-9b")
+KLEIN_PIPELINES = ("Flux2KleinPipeline", "Flux2KleinInpaintPipeline")
+PARTS = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
+# Flux2KleinInpaintPipeline scales any input above 1024 x 1024 pixels down to that area itself.
+MAX_PIXELS = 1024 * 1024
+OFFLOAD_BELOW_GB = 16.0
+# On the CPU only models this small run (the tests' tiny one); FLUX.2 [klein] 4B has ~4e9.
+CPU_MAX_TRANSFORMER_PARAMS = 1_000_000_000
+# Rough throughput of a fast desktop CPU in fp32 (for the refusal's time estimate only).
+CPU_FLOPS = 2e11
+TEXT_TOKENS = 512
+
+
+class IncompatibleKleinError(PackshotError):
+    """A model folder is present but is not a FLUX.2 [klein] diffusers folder."""
+
+
+# -- sizes ------------------------------------------------------------------------------------------
+def canvas_size(width: int, height: int, resolution: int, multiple: int = 16) -> tuple[int, int]:
+    """(w, h) of the generation canvas: the photo's aspect, long side ``resolution``, multiples of ``multiple``,
+    at most ``MAX_PIXELS`` (the pipeline would scale a larger one down itself)."""
+    scale = resolution / max(width, height)
+    scale = min(scale, math.sqrt(MAX_PIXELS / (width * height)))
+    w = max(multiple, int(round(width * scale / multiple)) * multiple)
+    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    while w * h > MAX_PIXELS:  # rounding up may overshoot the cap by a row of tokens
+        if w >= h:
+            w -= multiple
+        else:
+            h -= multiple
+    return w, h
+
+
+def safetensors_params(folder: Path) -> int:
+    """Parameter count of the ``*.safetensors`` files in ``folder``, read from their headers (no weights loaded)."""
+    total = 0
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        with open(path, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > 100_000_000:
+                raise IncompatibleKleinError(f"{path}: not a safetensors file (header of {length} bytes).")
+            header = json.loads(handle.read(length))
+        total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    return total
+
+
+# -- devices ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KleinDevicePlan:
+    device: Any
+    dtype: Any
+    offload: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.device} {str(self.dtype).replace('torch.', '')}{' (CPU offload)' if self.offload else ''}"
+
+
+def cpu_refusal(transformer_params: int, text_params: int, resolution: int, steps: int) -> str:
+    """The one line that says why the CPU is refused: memory and time it would need, what to use instead."""
+    memory_gb = (transformer_params + text_params) * 4 / 1e9  # fp32: the CPU has no fast half precision
+    tokens = (resolution // 16) ** 2 + TEXT_TOKENS
+    minutes = 2 * transformer_params * tokens * steps / CPU_FLOPS / 60
+    return (f"The flux2-klein engine needs a GPU: on this CPU its {transformer_params / 1e9:.1f}B-parameter model "
+            f"would need about {memory_gb:.0f} GB of memory (float32) and roughly {minutes:.0f} minutes per image at "
+            f"{resolution} px with {steps} steps. Use --engine si2-controlnet (the paper's engine, "
+            "--quality preview for speed) here, or run flux2-klein on a CUDA GPU with 13 GB or more.")
+
+
+def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, resolution: int = 1024,
+                steps: int = 4, memory_gb: Optional[float] = None, bf16: Optional[bool] = None) -> KleinDevicePlan:
+    """Precision and offload for ``device`` (``memory_gb``/``bf16``: stand-ins for the probes in tests)."""
+    import torch
+
+    kind = getattr(device, "type", str(device))
+    if kind == "cpu":
+        if transformer_params > CPU_MAX_TRANSFORMER_PARAMS:
+            raise PackshotError(cpu_refusal(transformer_params, text_params, resolution, steps))
+        return KleinDevicePlan(device, torch.float32, False)  # never bf16 on the CPU (~80x slower here)
+    if kind == "cuda":
+        if bf16 is None:
+            bf16 = bool(torch.cuda.is_bf16_supported())
+        if memory_gb is None:
+            from core.devices import cuda_memory_gb
+
+            memory_gb = cuda_memory_gb(device)
+        return KleinDevicePlan(device, torch.bfloat16 if bf16 else torch.float16, 0 < memory_gb < OFFLOAD_BELOW_GB)
+    return KleinDevicePlan(device, torch.float16, False)  # MPS: half precision, checked for overflow
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def read_klein_index(folder: Path) -> dict:
+    index = Path(folder) / "model_index.json"
+    if not index.is_file():
+        raise IncompatibleKleinError(f"{folder} has no model_index.json: not a diffusers model folder.")
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IncompatibleKleinError(f"{index} is not readable JSON ({exc}).") from exc
+    if data.get("_class_name") not in KLEIN_PIPELINES:
+        raise IncompatibleKleinError(f"{folder} holds a '{data.get('_class_name')}' model; the flux2-klein engine "
+                                     f"needs FLUX.2 [klein] ({' or '.join(KLEIN_PIPELINES)}).")
+    missing = [p for p in PARTS if not (Path(folder) / p).is_dir()]
+    if missing:
+        raise ModelMissingError(f"{folder} lacks the component folder(s) {', '.join(missing)}; download the model "
+                                "again (packshot models download) or point Packshot to a complete copy.")
+    return data
+
+
+def load_flux2_klein(folder: Path, dtype: Any = None) -> Any:
+    """``Flux2KleinInpaintPipeline`` over the components of ``folder``, each loaded with its own
+    ``from_pretrained`` (safetensors, offline); nothing in the folder is imported or executed."""
+    from core.generation.components import quiet_library_logs
+
+    with quiet_library_logs():
+        return _load(Path(folder), dtype)
+
+
+def _load(folder: Path, dtype: Any) -> Any:
+    import torch
+    from diffusers import (
+        AutoencoderKLFlux2,
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinInpaintPipeline,
+        Flux2Transformer2DModel,
+    )
+    from transformers import Qwen2TokenizerFast, Qwen3ForCausalLM
+
+    index = read_klein_index(folder)
+    dtype = dtype or torch.float32
+    common = dict(local_files_only=True, use_safetensors=True)
+    transformer = Flux2Transformer2DModel.from_pretrained(str(folder), subfolder="transformer", torch_dtype=dtype,
+                                                          **common)
+    vae = AutoencoderKLFlux2.from_pretrained(str(folder), subfolder="vae", torch_dtype=dtype, **common)
+    text_encoder = Qwen3ForCausalLM.from_pretrained(str(folder), subfolder="text_encoder", dtype=dtype, **common)
+    tokenizer = Qwen2TokenizerFast.from_pretrained(str(folder), subfolder="tokenizer", local_files_only=True)
+    scheduler = FlowMatchEulerDiscreteScheduler.from_pretrained(str(folder), subfolder="scheduler",
+                                                                local_files_only=True)
+    for module in (transformer, vae, text_encoder):
+        module.eval().requires_grad_(False)
+    pipeline = Flux2KleinInpaintPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder,
+                                         tokenizer=tokenizer, transformer=transformer,
+                                         is_distilled=bool(index.get("is_distilled", False)))
+    pipeline.set_progress_bar_config(disable=True)  # progress goes through our callback
+    return pipeline
+
+
+class LoadedKlein:
+    """One FLUX.2 [klein] folder on one device: the pipeline and how it was placed."""
+
+    def __init__(self, folder: Path, plan: KleinDevicePlan) -> None:
+        self.folder, self.plan = Path(folder), plan
+        self.pipeline = load_flux2_klein(self.folder, plan.dtype)
+        if plan.offload:
+            self.pipeline.enable_model_cpu_offload(device=plan.device)
+        else:
+            self.pipeline.to(plan.device)
+
+    @property
+    def device(self) -> Any:
+        return self.plan.device
+
+    @property
+    def multiple(self) -> int:
+        return self.pipeline.vae_scale_factor * 2
+
+
+# -- the reference ------------------------------------------------------------------------------------
+def load_reference(settings: GenerationSettings) -> Any:
+    """The style reference as a PIL image (None without one); refuses a file whose sha256 is not the recorded one."""
+    if not settings.reference:
+        return None
+    from core.images import load_photo
+    from core.jobs.settings import file_sha256
+
+    path = Path(settings.reference)
+    photo = load_photo(path)  # ImageReadError naming the file and why
+    expected = settings.reference_sha256
+    if expected and file_sha256(path) != expected:
+        raise PackshotError(f"The reference {path.name} is not the file this image was made with (sha256 differs); "
+                            "replay needs the same reference.")
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(photo.rgb8))
+
+
+# -- the engine ---------------------------------------------------------------------------------------
+class Flux2KleinEngine(BackgroundEngine):
+    name = ENGINE_NAME
+    needs_models = True
+
+    def __init__(self, runtime: Runtime, device: str = "auto", model_id: Optional[str] = None,
+                 max_batch: Optional[int] = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.device_preference = device
+        self.model_id = model_id or DEFAULT_MODEL
+        self.max_batch = max_batch  # None: all variants at once on a GPU holding the whole model, else one
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        return (self.model_id,)
+
+    def resolve_folder(self) -> Path:
+        return self.store.path(self.model_id)
+
+    def available(self) -> bool:
+        try:
+            self.resolve_folder()
+        except PackshotError:
+            return False
+        return True
+
+    def plan(self, settings: Optional[GenerationSettings] = None) -> KleinDevicePlan:
+        """Where and how the model runs; raises the one-line refusal on a CPU for a full-size model."""
+        from core.devices import pick_device
+
+        folder = self.resolve_folder()
+        settings = settings or GenerationSettings()
+        return plan_device(pick_device(self.device_preference), safetensors_params(folder / "transformer"),
+                           text_params=safetensors_params(folder / "text_encoder"),
+                           resolution=settings.resolution, steps=settings.steps)
+
+    def models(self, settings: Optional[GenerationSettings] = None) -> LoadedKlein:
+        return self.runtime.flux2_klein(self.resolve_folder(), self.plan(settings))
+
+    def batch_size(self, loaded: LoadedKlein) -> int:
+        """One variant at a time on the CPU and with offload (bit-identical to a replay); all on a GPU otherwise."""
+        if self.max_batch:
+            return self.max_batch
+        if loaded.plan.offload or getattr(loaded.device, "type", "cpu") != "cuda":
+            return 1
+        return 64
+
+    def render(self, photo: Any, mask: Any, settings: GenerationSettings,
+               progress: Optional[ProgressCallback] = None,
+               cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
+        import cv2
+
+        from core.generation.engines.diffusion import object_map
+        from core.generation.preview import plan_quality
+
+        settings.validate()
+        check(cancel)
+        reference = load_reference(settings)
+        loaded = self.models(settings)
+        plan = plan_quality(settings.quality, settings.steps, settings.resolution)
+        height, width = photo.pixels.shape[:2]
+        cw, ch = canvas_size(width, height, plan.resolution, loaded.multiple)
+        down = cv2.INTER_AREA if cw < width else cv2.INTER_CUBIC
+        canvas = cv2.resize(photo.rgb8, (cw, ch), interpolation=down)
+        product = cv2.resize(object_map(mask, (height, width)), (cw, ch), interpolation=cv2.INTER_AREA)
+        generate = np.clip(1.0 - product, 0.0, 1.0)
+        images = generate_canvases(loaded.pipeline, canvas, generate, prompt=settings.prompt,
+                                   negative_prompt=settings.negative_prompt, seeds=settings.variant_seeds(),
+                                   steps=plan.steps, guidance=settings.guidance, reference=reference,
+                                   max_batch=self.batch_size(loaded), progress=progress, cancel=cancel,
+                                   check_overflow=str(loaded.plan.dtype) == "torch.float16")
+        up = cv2.INTER_CUBIC if width > cw else cv2.INTER_AREA
+        return [cv2.resize(image, (width, height), interpolation=up) for image in images]
+
+
+def mask_image(generate: np.ndarray) -> Any:
+    """The pipeline's mask (white = repaint) as an 8-bit image; the pipeline binarises it at 0.5."""
+    from PIL import Image
+
+    return Image.fromarray((np.clip(generate, 0.0, 1.0) * 255).round().astype(np.uint8), mode="L")
+
+
+def generate_canvases(pipeline: Any, canvas: np.ndarray, generate: np.ndarray, *, prompt: str, seeds: list[int],
+                      steps: int, guidance: float, negative_prompt: str = "", reference: Any = None,
+                      max_batch: int = 1, progress: Optional[ProgressCallback] = None,
+                      cancel: Optional[CancelToken] = None, check_overflow: bool = False) -> list[np.ndarray]:
+    """One canvas-sized uint8 background per seed from ``Flux2KleinInpaintPipeline``.
+
+    ``strength=1.0``: the background starts from pure noise (nothing of the old backdrop leaks in); the
+    product's latents are blended back at every step by the pipeline itself.
+    """
+    import torch
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(canvas))
+    mask = mask_image(generate)
+    h, w = generate.shape
+    report = progress or (lambda _p: None)
+    batches = [seeds[i:i + max_batch] for i in range(0, len(seeds), max_batch)]
+    total = steps * len(batches)
+    negative = None
+    if negative_prompt and guidance > 1 and not pipeline.config.is_distilled:
+        # The pipeline's own negative is ""; a user's negative prompt reaches it as embeddings.
+        negative = pipeline.encode_prompt(prompt=negative_prompt, device=pipeline._execution_device)[0]
+    out: list[np.ndarray] = []
+    for b, chunk in enumerate(batches):
+        offset = b * steps
+
+        def on_step(_pipe, step, _t, state, offset=offset):
+            latents = state.get("latents")
+            if check_overflow and latents is not None and not torch.isfinite(latents).all():
+                raise PackshotError("flux2-klein overflowed in float16 on this GPU (no bfloat16 here): the image "
+                                    "would be noise. Use a card with bfloat16, or --engine si2-controlnet.")
+            report(Progress("generate", offset + step + 1, total,
+                            f"{ENGINE_NAME}: step {offset + step + 1} of {total} ({w} x {h})"))
+            check(cancel)  # raises Cancelled between steps
+            return {}
+
+        # One CPU generator per variant: the same seed gives the same noise on any device and in any batch.
+        generators = [torch.Generator("cpu").manual_seed(int(s)) for s in chunk]
+        result = pipeline(prompt=prompt, image=image, mask_image=mask, image_reference=reference, height=h, width=w,
+                          strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
+                          num_images_per_prompt=len(chunk), generator=generators, output_type="np",
+                          negative_prompt_embeds=negative, callback_on_step_end=on_step)
+        # As diffusers' numpy_to_pil rounds its float images to 8 bits.
+        out.extend((result.images * 255).round().astype(np.uint8))
+    return out

@@ -1,0 +1,166 @@
+"""The flux2-klein engine on a tiny random FLUX.2 [klein] (tests/factories/flux2_klein.py), on the CPU.
+
+Equality is to diffusers' own ``Flux2KleinInpaintPipeline.from_pretrained`` on the same canvas, mask,
+seed and steps: the engine adds framing, seeds per variant, progress and cancel, never its own maths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import Cancelled, PackshotError
+from core.generation.engines.flux2_klein import (
+    DEFAULT_MODEL,
+    Flux2KleinEngine,
+    canvas_size,
+    mask_image,
+    plan_device,
+    safetensors_params,
+)
+from core.generation.settings import GenerationSettings
+from core.progress import CancelToken
+from tests.core.generation.helpers import product_photo
+from tests.factories.flux2_klein import save_flux2_klein_folder
+
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def klein_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    models = tmp_path_factory.mktemp("klein-models")
+    save_flux2_klein_folder(models / DEFAULT_MODEL)
+    return models
+
+
+@pytest.fixture(scope="module")
+def runtime(klein_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
+    return Runtime(store=ModelStore(klein_dir, offline=True, use_hf_cache=False,
+                                    download_dir=tmp_path_factory.mktemp("downloads")))
+
+
+@pytest.fixture(scope="module")
+def engine(runtime) -> Flux2KleinEngine:
+    return runtime.engine("flux2-klein", "cpu")
+
+
+def settings(**changes) -> GenerationSettings:
+    base = dict(prompt="a marble counter", steps=STEPS, resolution=64, guidance=1.0)
+    base.update(changes)
+    return GenerationSettings(**base)
+
+
+def reference_pipeline(folder: Path):
+    import torch
+    from diffusers import Flux2KleinInpaintPipeline
+
+    pipe = Flux2KleinInpaintPipeline.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def diffusers_output(pipe, canvas: np.ndarray, generate: np.ndarray, seed: int, reference=None) -> np.ndarray:
+    import torch
+    from PIL import Image
+
+    h, w = generate.shape
+    out = pipe(prompt="a marble counter", image=Image.fromarray(canvas), mask_image=mask_image(generate),
+               image_reference=reference, height=h, width=w, strength=1.0, num_inference_steps=STEPS,
+               guidance_scale=1.0, generator=torch.Generator().manual_seed(seed))
+    return np.asarray(out.images[0])
+
+
+def test_canvas_keeps_the_aspect_at_the_long_side_in_token_multiples():
+    assert canvas_size(4000, 3000, 1024) == (1024, 768)
+    assert canvas_size(3000, 4000, 1024) == (768, 1024)
+    w, h = canvas_size(6000, 4000, 2048)  # capped at the pipeline's own 1 MP
+    assert w * h <= 1024 * 1024 and w % 16 == 0 and h % 16 == 0 and abs(w / h - 1.5) < 0.02
+    assert canvas_size(97, 61, 64) == (64, 48)
+
+
+def test_output_equals_diffusers_pipeline_bit_for_bit(engine, klein_dir):
+    # A photo the canvas' size: the engine's resizes are identity copies, so what is compared is the pipeline.
+    photo, mask = product_photo(64, 48, seed=3)
+    got = engine.render(photo, mask, settings(seed=7, variants=2))
+    generate = 1.0 - mask.alpha
+    pipe = reference_pipeline(klein_dir / DEFAULT_MODEL)
+    for image, seed in zip(got, (7, 8)):
+        assert image.shape == (48, 64, 3)
+        np.testing.assert_array_equal(image, diffusers_output(pipe, photo.rgb8, generate, seed))
+    assert not np.array_equal(got[0], got[1])  # variants differ by seed
+
+
+def test_reference_changes_the_output_and_equals_diffusers(engine, klein_dir, tmp_path):
+    from PIL import Image
+
+    photo, mask = product_photo(64, 48, seed=3)
+    ref = np.random.default_rng(5).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(ref).save(tmp_path / "look.png")
+    plain = engine.render(photo, mask, settings())[0]
+    styled = engine.render(photo, mask, settings(reference=str(tmp_path / "look.png")))[0]
+    assert not np.array_equal(plain, styled)
+    expected = diffusers_output(reference_pipeline(klein_dir / DEFAULT_MODEL), photo.rgb8, 1.0 - mask.alpha, 0,
+                                reference=Image.open(tmp_path / "look.png").convert("RGB"))
+    np.testing.assert_array_equal(styled, expected)
+
+
+def test_replay_refuses_a_changed_reference(engine, tmp_path):
+    from PIL import Image
+
+    from core.jobs.settings import file_sha256
+
+    photo, mask = product_photo(64, 48)
+    path = tmp_path / "look.png"
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(path)
+    recorded = file_sha256(path)
+    first = engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))[0]
+    again = engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))[0]
+    np.testing.assert_array_equal(first, again)
+    Image.fromarray(np.full((32, 32, 3), 91, np.uint8)).save(path)
+    with pytest.raises(PackshotError, match="look.png is not the file"):
+        engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))
+
+
+def test_other_aspect_and_size_come_back_at_the_photo_size(engine):
+    photo, mask = product_photo(97, 61)
+    images = engine.render(photo, mask, settings())
+    assert images[0].shape == (61, 97, 3)
+
+
+def test_progress_every_step_and_cancel_between_steps(engine):
+    photo, mask = product_photo(64, 48)
+    seen = []
+    engine.render(photo, mask, settings(variants=2), progress=seen.append)
+    assert [(p.done, p.total) for p in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    token = CancelToken()
+
+    def cancel_after_first(p):
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.render(photo, mask, settings(), progress=cancel_after_first, cancel=token)
+
+
+def test_device_policy():
+    import torch
+
+    cuda = torch.device("cuda")
+    assert plan_device(cuda, 4_000_000_000, memory_gb=24, bf16=True).dtype == torch.bfloat16
+    old = plan_device(cuda, 4_000_000_000, memory_gb=24, bf16=False)
+    assert old.dtype == torch.float16 and not old.offload
+    assert plan_device(cuda, 4_000_000_000, memory_gb=12, bf16=True).offload
+    assert plan_device(torch.device("cpu"), 1000).dtype == torch.float32  # never bf16 on the CPU
+    with pytest.raises(PackshotError) as refused:
+        plan_device(torch.device("cpu"), 3_900_000_000, text_params=4_000_000_000, resolution=1024, steps=4)
+    message = str(refused.value)
+    assert "\n" not in message and "GB of memory" in message and "minutes per image" in message
+    assert "--engine si2-controlnet" in message
+
+
+def test_tiny_model_is_small_enough_for_the_cpu(klein_dir):
+    assert 0 < safetensors_params(klein_dir / DEFAULT_MODEL / "transformer") < 1_000_000_000
