@@ -136,6 +136,8 @@ class RayBatch:
                  runtime: Any = None, storage_options: Optional[dict] = None) -> None:
         self.input_tree = Tree.at(input_dir, storage_options)
         self.output_tree = Tree.at(out_dir, storage_options)
+        if self.input_tree.remote:
+            self.output_tree.protected = (str(self.input_tree.uri),)  # nothing written among the photos
         self.remote = self.input_tree.remote or self.output_tree.remote
         if self.remote:
             from core.cluster.remote import RemoteBatchJob

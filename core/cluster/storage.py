@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import ImageReadError, ImageWriteError, PackshotError
+from core.errors import ImageReadError, ImageWriteError, PackshotError, UnsafeWriteError
 from core.images import is_image_path
 
 HEAD_BYTES = 1 << 18  # enough for an output's header chunks, where its recipe is
@@ -102,6 +102,9 @@ class Tree:
     uri: Optional[str] = None
     options: dict = field(default_factory=dict)
     _fs: Any = field(default=None, repr=False, compare=False)
+    # URIs of input folders: nothing is written into them (an object store has no links or inodes, so the
+    # text of a URI is its identity; local folders go through core.write_guard instead).
+    protected: tuple[str, ...] = ()
 
     @classmethod
     def at(cls, where: str | Path, options: Optional[dict] = None) -> Tree:
@@ -120,11 +123,13 @@ class Tree:
         return self.uri or str(self.mirror)
 
     def to_dict(self) -> dict:
-        return {"mirror": str(self.mirror), "uri": self.uri, "options": self.options}
+        return {"mirror": str(self.mirror), "uri": self.uri, "options": self.options,
+                "protected": list(self.protected)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Tree:
-        return cls(Path(data["mirror"]), data.get("uri"), dict(data.get("options") or {}))
+        return cls(Path(data["mirror"]), data.get("uri"), dict(data.get("options") or {}),
+                   protected=tuple(data.get("protected") or ()))
 
     # -- names ---------------------------------------------------------------------------
     def uri_of(self, local: Path) -> str:
@@ -173,8 +178,22 @@ class Tree:
             return None
 
     # -- writing -------------------------------------------------------------------------
+    def check_write(self, local: Path) -> str:
+        """The URI ``local`` is written to, or ``UnsafeWriteError`` when it lies in an input folder (from its
+        own folder up to this tree's root, as ``core.write_guard`` judges local folders)."""
+        uri = self.uri_of(local)
+        folder, root = uri.rsplit("/", 1)[0], self.where
+        while True:
+            if folder in self.protected:
+                raise UnsafeWriteError(f"Refusing to write {uri}: it is inside the input folder {folder}; originals "
+                                       "are never written. Choose an --out and a --name apart from the photos.")
+            if folder == root or "/" not in folder or not folder.startswith(root):
+                return uri
+            folder = folder.rsplit("/", 1)[0]
+
     def write_bytes(self, local: Path, data: bytes) -> str:
         """One PUT to the final key: the object appears whole or not at all."""
+        self.check_write(local)
         fs, _ = self.fs
         try:
             fs.pipe_file(self._key(local), data)

@@ -203,10 +203,16 @@ class BatchJob:
             return
         self.replaceable = self._same_settings_keys() | {self.context.job_key}
         redo = self.settings.output.redo
+        # Outputs the store records as this job's need no recipe read here (a resumed batch of thousands
+        # stays quick): every write is checked again, recipe and all, just before it happens.
+        known = {str(r.output_path): r.job_key for r in sorted(self.project.all_results(), key=lambda r: r.id)} \
+            if self.project is not None else {}
         taken: list[tuple[Path, str]] = []
         foreign: list[Path] = []
         for job in self.photo_jobs(self.photos):
             for out in job.outputs():
+                if known.get(str(out)) in self.replaceable:
+                    continue
                 try:
                     self.guard.check(out, made_by=self.replaceable, overwrite=redo)
                 except OtherJobError as exc:
@@ -234,8 +240,8 @@ class BatchJob:
         if self.project is None or self.context is None:
             return set()
         mine = self.settings.job_key(self.context.engine_name)  # the settings alone, not their resolved inputs
-        runs = {run["id"]: run["settings"] for run in self.project.runs()}
-        return {r.job_key for r in self.project.all_results() if _settings_key(runs.get(r.run_id)) == mine}
+        same_runs = {run["id"] for run in self.project.runs() if _settings_key(run["settings"]) == mine}
+        return {r.job_key for r in self.project.all_results() if r.run_id in same_runs}
 
     def _who_made(self, out: Path, key: str) -> str:
         """How the message names the earlier maker of ``out``: its run when the store knows it."""

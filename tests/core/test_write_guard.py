@@ -182,3 +182,17 @@ def test_write_atomic_leaves_only_its_own_temp_names(tmp_path, monkeypatch):
     write_atomic(tmp_path / "a.png", b"data")
     assert is_our_temp(seen[0]) and (tmp_path / "a.png").read_bytes() == b"data"
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_an_object_store_output_never_lands_among_the_photos(tmp_path):
+    """URIs have no inodes or links: their text is their identity (core.cluster.storage.Tree)."""
+    from core.cluster.storage import Tree
+
+    out = Tree.at("s3://bucket")
+    out.protected = ("s3://bucket/photos",)
+    assert out.check_write(out.mirror / "sub" / "shoe.png") == "s3://bucket/sub/shoe.png"
+    for name in ("photos/shoe.png", "photos/deeper/shoe.png"):  # a --name walking into the photos
+        with pytest.raises(UnsafeWriteError, match="inside the input folder s3://bucket/photos"):
+            out.write_bytes(out.mirror / name, b"never sent")
+    inside = Tree.from_dict({**Tree.at("s3://bucket/photos/out").to_dict(), "protected": ["s3://bucket/photos"]})
+    assert inside.check_write(inside.mirror / "shoe.png") == "s3://bucket/photos/out/shoe.png"
