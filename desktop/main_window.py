@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return None
         used = [r.seed for r in self.session.results(path)]
-        seed = (max(used) + 1) if used else self.templates.seed.value()
+        seed = (max(used) + 1) if used else int(self.templates.form.control("generation", "seed").get())
         return self._run_photo(path, seed, seed=seed)
 
     def render_final(self, path: Path, seed: int) -> Optional[int]:
