@@ -119,10 +119,12 @@ def _named_in_store(project: Path) -> tuple[set[Path], set[Path]]:
             continue
         masks_dir = _setting(settings, "masks", "masks_dir")
         background = _setting(settings, "generation", "background_image")
+        reference = _setting(settings, "generation", "reference")
         if masks_dir:
             folders.add(Path(from_storable(masks_dir)))
-        if background:
-            files.add(Path(from_storable(background)))
+        for file in (background, reference):
+            if file:
+                files.add(Path(from_storable(file)))
     return folders, files
 
 

@@ -23,6 +23,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".ckpt")
 _CONFIG_ONLY = {"scheduler": ("scheduler_config.json",), "tokenizer": ("vocab.json", "tokenizer.json")}
 _WEIGHT_NAMES = ("diffusion_pytorch_model", "model", "pytorch_model")
+_SHARD = re.compile(r"-\d{5}-of-\d{5}$")
 
 
 @dataclass
@@ -87,7 +88,9 @@ def _components_from_index(folder: Path) -> list[str]:
 def _weight_files(sub: Path) -> list[Path]:
     if not sub.is_dir():
         return []
-    return [p for p in sub.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.stem.split(".")[0] in _WEIGHT_NAMES]
+    # Sharded weights (text_encoder/model-00001-of-00002.safetensors, FLUX.2 klein's Qwen3) count too.
+    return [p for p in sub.iterdir() if p.suffix in WEIGHT_SUFFIXES
+            and _SHARD.sub("", p.stem.split(".")[0]) in _WEIGHT_NAMES]
 
 
 def _single_checkpoint(folder: Path) -> Optional[Path]:

@@ -39,7 +39,7 @@ def _outputs(out: Path) -> dict[str, str]:
 
 
 def _assert_consistent(out: Path) -> None:
-    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]  # no half-written file
+    assert not [p for p in out.rglob("*") if p.name.startswith((".tmp-", ".packshot-tmp-"))]  # no half-written file
     for path in out.glob("*.png"):
         with Image.open(path) as im:
             im.load()  # every output that exists is complete

@@ -64,7 +64,7 @@ def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
     assert "Failed: 0" in final.stdout
 
     assert _outputs(out) == _outputs(reference)  # same files, same pixels
-    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]  # no partial files left
+    assert not [p for p in out.rglob("*") if p.name.startswith((".tmp-", ".packshot-tmp-"))]  # no partial files left
     for path in out.glob("*.png"):
         with Image.open(path) as im:
             im.load()  # every output decodes completely

@@ -92,7 +92,8 @@ def save_flux2_klein_folder(folder: Path, *, seed: int = 0, distilled: bool = Tr
     config = Qwen3Config(vocab_size=vocab_size, hidden_size=TEXT_WIDTH, intermediate_size=32,
                          num_hidden_layers=TEXT_LAYERS, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
                          max_position_embeddings=1024, tie_word_embeddings=True)
-    Qwen3ForCausalLM(config).save_pretrained(folder / "text_encoder", safe_serialization=True)
+    # Sharded with an index, as the hub's text_encoder/model-0000N-of-00002.safetensors are.
+    Qwen3ForCausalLM(config).save_pretrained(folder / "text_encoder", safe_serialization=True, max_shard_size="100KB")
     FlowMatchEulerDiscreteScheduler(**SCHEDULER).save_pretrained(folder / "scheduler")
     (folder / "model_index.json").write_text(json.dumps(model_index(distilled), indent=2), encoding="utf-8")
     return folder

@@ -210,6 +210,22 @@ class LoadedKlein:
         return self.pipeline.vae_scale_factor * 2
 
 
+def _known(store: Any, model_id: str) -> bool:
+    try:
+        store.spec(model_id)
+    except ModelMissingError:
+        return False
+    return True
+
+
+def licence_note(model_id: str) -> Optional[str]:
+    """What to say when a non-commercial model was named explicitly (None for the Apache-2.0 4B)."""
+    if model_id in NON_COMMERCIAL_MODELS:
+        return (f"{model_id} is under the FLUX Non-Commercial License (Black Forest Labs): used because you named "
+                "it; commercial use needs a licence from them. flux2-klein-4b is Apache-2.0.")
+    return None
+
+
 # -- the reference ------------------------------------------------------------------------------------
 def load_reference(settings: GenerationSettings) -> Any:
     """The style reference as a PIL image (None without one); refuses a file whose sha256 is not the recorded one."""
@@ -220,7 +236,7 @@ def load_reference(settings: GenerationSettings) -> Any:
 
     path = Path(settings.reference)
     photo = load_photo(path)  # ImageReadError naming the file and why
-    expected = settings.reference_sha256
+    expected = settings.extra.get("reference_sha256")  # what the recipe recorded (JobContext puts it there)
     if expected and file_sha256(path) != expected:
         raise PackshotError(f"The reference {path.name} is not the file this image was made with (sha256 differs); "
                             "replay needs the same reference.")
@@ -247,7 +263,22 @@ class Flux2KleinEngine(BackgroundEngine):
         return (self.model_id,)
 
     def resolve_folder(self) -> Path:
-        return self.store.path(self.model_id)
+        """The model's folder: the 4B by default; a 9B only when named (never as a stand-in for a missing 4B)."""
+        spec = self.store.spec(self.model_id)  # ModelMissingError naming the known models
+        if spec.user and spec.extra.get("pipeline") not in KLEIN_PIPELINES:
+            raise IncompatibleKleinError(f"--model {self.model_id}: not a FLUX.2 [klein] model (its model_index.json "
+                                         f"names '{spec.extra.get('pipeline')}').")
+        folder = self.store.locate(self.model_id)
+        if folder is not None:
+            return folder
+        message = self.store.missing_message(self.model_id)
+        if self.model_id == DEFAULT_MODEL:
+            present = [m for m in NON_COMMERCIAL_MODELS if _known(self.store, m) and self.store.available(m)]
+            if present:
+                message += (f" ({present[0]} is here but is not used in its place: Black Forest Labs publishes the "
+                            "9B models under the FLUX Non-Commercial License. If your use is non-commercial, name it "
+                            f"with --model {present[0]}.)")
+        raise ModelMissingError(message)
 
     def available(self) -> bool:
         try:

@@ -118,12 +118,12 @@ def test_replay_refuses_a_changed_reference(engine, tmp_path):
     path = tmp_path / "look.png"
     Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(path)
     recorded = file_sha256(path)
-    first = engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))[0]
-    again = engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))[0]
+    first = engine.render(photo, mask, settings(reference=str(path), extra={"reference_sha256": recorded}))[0]
+    again = engine.render(photo, mask, settings(reference=str(path), extra={"reference_sha256": recorded}))[0]
     np.testing.assert_array_equal(first, again)
     Image.fromarray(np.full((32, 32, 3), 91, np.uint8)).save(path)
     with pytest.raises(PackshotError, match="look.png is not the file"):
-        engine.render(photo, mask, settings(reference=str(path), reference_sha256=recorded))
+        engine.render(photo, mask, settings(reference=str(path), extra={"reference_sha256": recorded}))
 
 
 def test_other_aspect_and_size_come_back_at_the_photo_size(engine):
@@ -164,3 +164,58 @@ def test_device_policy():
 
 def test_tiny_model_is_small_enough_for_the_cpu(klein_dir):
     assert 0 < safetensors_params(klein_dir / DEFAULT_MODEL / "transformer") < 1_000_000_000
+
+
+def test_cli_batch_with_a_reference_records_it_and_replays_bit_identically(tmp_path, klein_dir, capsys):
+    from PIL import Image
+
+    from core.cli.main import main as packshot
+    from core.jobs.replay import replay
+    from core.jobs.settings import file_sha256
+    from core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(80, 56))
+    look = tmp_path / "in-refs" / "look.png"
+    look.parent.mkdir()
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(look)
+    code = packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--models-dir", str(klein_dir),
+                     "--engine", "flux2-klein", "--reference", str(look), "--resolution", "64", "--steps", "2",
+                     "--variants", "2", "--device", "cpu", "--masker", "classic", "--prior", "classic",
+                     "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    outputs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(outputs) == 2
+    recipe = read_recipe(outputs[0])
+    assert recipe.engine == "flux2-klein" and DEFAULT_MODEL in recipe.models
+    assert recipe.settings["reference"] == str(look) and recipe.settings["extra"]["reference_sha256"] == file_sha256(look)
+    from core.runtime import Runtime
+
+    out = np.asarray(Image.open(outputs[0]).convert("RGB"))
+    again = replay(outputs[0], runtime=Runtime(klein_dir), device="cpu", allow=[look.parent])
+    np.testing.assert_array_equal(again, out)  # one variant at a time on the CPU: bit-identical
+    Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(look)
+    with pytest.raises(PackshotError, match="replay needs the same reference"):
+        replay(outputs[0], runtime=Runtime(klein_dir), device="cpu", allow=[look.parent])
+
+
+def test_a_nine_b_is_never_used_in_place_of_the_four_b(tmp_path):
+    from core.errors import ModelMissingError
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
+    save_flux2_klein_folder(tmp_path / "flux2-klein-9b")
+    runtime = Runtime(store=ModelStore(tmp_path, offline=True, use_hf_cache=False, download_dir=tmp_path / "dl"))
+    with pytest.raises(ModelMissingError, match="Non-Commercial.*--model flux2-klein-9b"):
+        runtime.engine("flux2-klein", "cpu").resolve_folder()
+    named = runtime.engine("flux2-klein", "cpu", model="flux2-klein-9b")
+    assert named.resolve_folder() == tmp_path / "flux2-klein-9b"  # sharded text encoder counts as complete
+
+
+def test_auto_still_means_the_papers_engine(klein_dir):
+    from core.jobs import JobContext, JobSettings
+    from core.runtime import Runtime
+
+    ctx = JobContext(JobSettings.from_flat(dict(resolution=64, steps=2, device="cpu")), runtime=Runtime(klein_dir))
+    assert ctx.engine_name == "white"  # the paper's weights are absent: never flux2-klein in its place
