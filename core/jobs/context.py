@@ -80,10 +80,14 @@ class JobContext:
                               f"(\"{self.template.prompt}\"). Choose another with --template or --prompt.")
         self._auto_mask_models: Optional[dict] = None
         # The template's texts and the CSV's content, not just their names: editing either redoes the photos.
-        self.job_key = settings.job_key(self.engine_name, {
-            "template": self.template.to_dict(),
-            "variables": file_sha256(Path(p.variables_csv)) if p.variables_csv else None,
-            "masks": self._mask_models()})
+        key_extra = {"template": self.template.to_dict(),
+                     "variables": file_sha256(Path(p.variables_csv)) if p.variables_csv else None,
+                     "masks": self._mask_models()}
+        # The reference's content, not its name: another file there redoes the photos (no key changes without one).
+        self.reference_sha256 = self._reference_sha256()
+        if self.reference_sha256:
+            key_extra["reference"] = self.reference_sha256
+        self.job_key = settings.job_key(self.engine_name, key_extra)
         self._engine: Any = None
         self._masker: Any = None
         self._gate: Any = None
@@ -106,9 +110,33 @@ class JobContext:
                               "recorded but have no effect on the images.")
         if engine != "color" and tuple(g.color) != _DEFAULT_GENERATION.color:
             self.notes.append(f"--color has no effect with the '{engine}' engine (it is for --engine color).")
+        if engine == "flux2-klein":
+            from core.generation.engines.flux2_klein import licence_note
+
+            note = licence_note(s.model or "")
+            if note:
+                self.notes.append(note)
         if engine != "image" and g.background_image:
             self.notes.append(f"--background-image has no effect with the '{engine}' engine "
                               "(it is for --engine image).")
+
+    def _reference_sha256(self) -> Optional[str]:
+        """sha256 of --reference for flux2-klein (recorded in every recipe; replay checks it), else None."""
+        g = self.settings.generation
+        if not g.reference:
+            return None
+        if self.engine_name != "flux2-klein":
+            self.notes.append(f"--reference has no effect with the '{self.engine_name}' engine (it is for "
+                              "--engine flux2-klein).")
+            return None
+        from core.images import load_photo
+
+        load_photo(g.reference)  # ImageReadError naming the file, before any photo is worked on
+        return file_sha256(Path(g.reference))
+
+    def _reference_extra(self, g: GenerationSettings) -> dict:
+        """The recipe's record of the reference (``extra.reference_sha256``), when there is one."""
+        return {"extra": {**g.extra, "reference_sha256": self.reference_sha256}} if self.reference_sha256 else {}
 
     @property
     def model_store(self) -> ModelStore:
@@ -121,6 +149,8 @@ class JobContext:
         if not model:
             return
         spec = self.model_store.spec(model)  # ModelMissingError naming the known models
+        if str(self.settings.engine) == "flux2-klein":
+            return  # a FLUX.2 [klein] folder: the engine checks it (and says so for a non-commercial one)
         if spec.kind != "diffusers" or "controlnet" not in spec.components:
             raise PackshotError(f"--model {model}: not a ControlNet model (a diffusers folder with a controlnet/ "
                                 f"sub-folder, like photo-background-generation or one `packshot train` writes); "
@@ -248,7 +278,7 @@ class JobContext:
         if seeds is None:
             seeds = [g.seed + i for i in range(self.variants)]
         return replace(g, prompt=prompt, negative_prompt=negative, seed=seeds[0], variants=len(seeds),
-                       seeds=tuple(seeds))
+                       seeds=tuple(seeds), **self._reference_extra(g))
 
     def model_info(self) -> dict:
         if not self.generative:

@@ -113,6 +113,8 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
         mask_file = scope.check("mask.path", recipe.mask["path"]) if mask_file is not None else None
         if gs.background_image:
             gs.background_image = str(scope.check("settings.background_image", Path(gs.background_image)))
+        if gs.reference:  # flux2-klein's style reference: read only where the recipe may read
+            gs.reference = str(scope.check("settings.reference", Path(gs.reference)))
     if not source.is_file():
         raise ImageReadError(f"The original {source} is gone; cannot replay.")
     if check_input and file_sha256(source) != recipe.input_sha256:
@@ -127,7 +129,8 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
     runtime = runtime_or_private(runtime)
     # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one; sd2-controlnet
     # the user's trained one.
-    model = next(iter(recipe.models), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet") else None
+    model = next(iter(recipe.models), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \
+        else None
     engine = runtime.engine(recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
     from core.generation.presets import frame_photo
