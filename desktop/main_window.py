@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [min(190, self.height() // 5)], Qt.Orientation.Vertical)  # room on a laptop
         self.queue_dock = dock
         dock.hide()  # shown when work is queued
         self.queue.item_added.connect(lambda *_: self.queue_dock.show())
@@ -458,8 +458,8 @@ class MainWindow(QMainWindow):
         review = self.current_photo()  # the review moves the grid's selection along with it
         problem = self._photo_problem(review) if review is not None else None
         action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.last_export),
-                             export_dir=str(self.export_dir), review_photo=review.name if review else "",
-                             review_problem=problem)
+                             export_dir=self.export_dir.name if self.export_dir else "",
+                             review_photo=review.name if review else "", review_problem=problem)
         slots = {"results": lambda: self.tabs.setCurrentIndex(TAB_RESULTS), "compute_masks": self._compute_then_review,
                  "masks": lambda: self.tabs.setCurrentIndex(TAB_MASKS), "accept": self.mask_panel.accept,
                  "background": lambda: self.tabs.setCurrentIndex(TAB_PROMPT), "run_all": self._run_then_results,

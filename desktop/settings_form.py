@@ -405,6 +405,7 @@ class SettingsForm(QWidget):
         path = control.info.path
         old = self.controls[path]
         self._rows[path].replaceWidget(old.widget, control.widget)
+        old.widget.hide()  # until deleted it would still paint where it was
         old.widget.deleteLater()
         self.controls[path] = control
         control.set(core_options.get_path(self._base, path))

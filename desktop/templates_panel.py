@@ -356,7 +356,9 @@ class TemplatesPanel(QWidget):
         c("generation", "gradient").setEnabled(engine == "gradient")
         c("generation", "blur_sigma").setEnabled(engine == "blur")
         c("generation", "background_image").setEnabled(engine == "image")
-        self.engine_note.setText(self._engine_note(engine, effective))
+        note = self._engine_note(engine, effective)
+        self.engine_note.setText(note)
+        self.engine_note.setVisible(bool(note))  # an empty note takes no room
         self.refresh_preview()
         self.settings_changed.emit()
 
@@ -418,6 +420,7 @@ class TemplatesPanel(QWidget):
         self.shadow_note.setText("" if supported else
                                  "<span style='color:#c33'>This Packshot's engine cannot keep the photo's own "
                                  "shadow yet; choose none, contact or drop.</span>")
+        self.shadow_note.setVisible(not supported)
         self.shadow_preview.set_shadow(kind if supported else "none")
         self.settings_changed.emit()
 

@@ -1,6 +1,6 @@
 """Screenshots of Packshot Studio's main views for the README, taken on a virtual X screen.
 
-    python packaging/screenshots.py [--out resources/screenshots]
+    python packaging/screenshots.py [--out resources/screenshots] [--screen 1366x768]
 
 Starts Xvfb (Debian: ``apt-get install xvfb xauth libxcb-cursor0 libxkbcommon-x11-0``), runs the
 real app on a copy of resources/samples with the weight-free engine and classic masks, drives it
@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZE = (1360, 860)
 
 
-def start_xvfb() -> subprocess.Popen:
+def start_xvfb(screen: tuple[int, int] = (SIZE[0] + 40, SIZE[1] + 40)) -> subprocess.Popen:
     if shutil.which("Xvfb") is None:
         raise SystemExit("Xvfb is not installed: apt-get install -y xvfb xauth libxcb-cursor0 libxkbcommon-x11-0")
     for display in range(90, 110):
         if not Path(f"/tmp/.X11-unix/X{display}").exists() and not Path(f"/tmp/.X{display}-lock").exists():
             break
-    proc = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", f"{SIZE[0] + 40}x{SIZE[1] + 40}x24", "-nolisten",
+    proc = subprocess.Popen(["Xvfb", f":{display}", "-screen", "0", f"{screen[0]}x{screen[1]}x24", "-nolisten",
                              "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if Path(f"/tmp/.X11-unix/X{display}").exists():
@@ -42,22 +42,25 @@ def start_xvfb() -> subprocess.Popen:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots")
+    parser.add_argument("--screen", help="WxH: a screen of this size, the window at the size the app picks for it")
     args = parser.parse_args(argv)
-    xvfb = start_xvfb()
+    args.out = args.out.resolve()
+    screen = tuple(int(v) for v in args.screen.split("x")) if args.screen else None
+    xvfb = start_xvfb(screen) if screen else start_xvfb()
     home = Path(tempfile.mkdtemp(prefix="packshot-shots-"))
     for var, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".state"),
                      ("XDG_DATA_HOME", ".data"), ("XDG_CACHE_HOME", ".cache")):
         os.environ[var] = str(home / sub)  # the user's real settings stay untouched
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
-        return take(args.out, home)
+        return take(args.out, home, fit_screen=screen is not None)
     finally:
         xvfb.terminate()
         xvfb.wait(5)
         shutil.rmtree(home, ignore_errors=True)
 
 
-def take(out: Path, home: Path) -> int:
+def take(out: Path, home: Path, fit_screen: bool = False) -> int:
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
@@ -69,9 +72,12 @@ def take(out: Path, home: Path) -> int:
     photos = home / "photos"
     shutil.copytree(ROOT / "resources" / "samples", photos,
                     ignore=shutil.ignore_patterns("*.py", "*.md", "__pycache__"))
-    settings = AppSettings(first_run_done=True, masker="classic", engine="gradient", variants=1, device="cpu")
-    window = MainWindow(settings)
-    window.resize(*SIZE)
+    from core.jobs import JobSettings
+
+    settings = AppSettings(first_run_done=True, device="cpu")
+    window = MainWindow(settings, JobSettings.from_flat({"masker": "classic", "engine": "gradient", "variants": 1}))
+    if not fit_screen:
+        window.resize(*SIZE)
     window.show()
     pump(app, lambda: window.isVisible())
     out.mkdir(parents=True, exist_ok=True)
@@ -97,6 +103,10 @@ def take(out: Path, home: Path) -> int:
     window.select_photo(first)
     pump(app, lambda: t.shadow_preview.rendered > rendered, 30)
     shot(app, window, out / "background.png")
+    if fit_screen:  # every other option of `packshot batch`, behind the disclosure
+        t.form.advanced_btn.setChecked(True)
+        shot(app, window, out / "background-advanced.png")
+        t.form.advanced_btn.setChecked(False)
 
     window.run_on_all()
     pump(app, lambda: not window.queue.busy, 300)
@@ -109,18 +119,18 @@ def take(out: Path, home: Path) -> int:
 
     export = home / "export"
     window.export_chosen("original", export)
-    pump(app, lambda: not window.queue.busy and window.results.open_export_btn.isVisible(), 120)
+    pump(app, lambda: not window.queue.busy and "Exported" in window.results.export_dir_label.text(), 120)
     shot(app, window, out / "export-done.png")
 
     from desktop.models_dialog import ModelsDialog
     from desktop.settings_dialog import SettingsDialog
 
-    dialog = ModelsDialog(settings, window)
+    dialog = ModelsDialog(settings, window.workspace, window)
     dialog.show()
     pump(app, lambda: dialog.table.rowCount() > 0 and "Checking" not in dialog.message.text(), 60)
     shot(app, dialog, out / "models-dialog.png")
     dialog.close()
-    sdialog = SettingsDialog(settings, window.presets, window)
+    sdialog = SettingsDialog(settings, parent=window)
     sdialog.show()
     shot(app, sdialog, out / "settings.png")
     sdialog.close()
