@@ -140,16 +140,21 @@ def _file_id(st: os.stat_result) -> FileId:
 
 
 def probe_case_insensitive(folder: Path) -> bool:
-    """Whether ``folder``'s filesystem treats names case-insensitively (macOS's default, FAT, SMB):
-    the nearest component with letters, spelled with swapped case, names the same folder."""
+    """Whether ``folder``'s filesystem treats names case-insensitively (macOS's default, FAT, SMB): the
+    nearest component with letters, spelled with swapped case, opens, yet its folder lists no such name.
+    (Not by inode: a FUSE FAT driver gives each spelling its own inode number.)"""
     for path in (folder, *folder.parents):
         swapped = path.name.swapcase()
         if swapped == path.name:
             continue
         try:
-            return os.path.samestat(os.stat(path), os.stat(path.with_name(swapped)))
+            os.stat(path.with_name(swapped))
         except OSError:
             return False
+        try:
+            return swapped not in os.listdir(path.parent)
+        except OSError:
+            return True
     return False
 
 

@@ -74,6 +74,38 @@ def test_a_bind_mount_of_the_input_folder_as_out_writes_nothing(tmp_path, capsys
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["item_000.png", "item_001.png"]
 
 
+@pytest.fixture
+def fat_disk(tmp_path):
+    """A real case-insensitive disk: a small FAT image mounted with the FUSE driver (skipped without it)."""
+    import shutil
+
+    if not (shutil.which("mkfs.vfat") and shutil.which("fusefat") and shutil.which("fusermount")):
+        pytest.skip("needs mkfs.vfat and fusefat (apt-get install dosfstools fusefat)")
+    image, mount = tmp_path / "fat.img", tmp_path / "fat"
+    image.write_bytes(b"")
+    os.truncate(image, 8 << 20)
+    mount.mkdir()
+    if subprocess.run(["mkfs.vfat", str(image)], capture_output=True).returncode or \
+            subprocess.run(["fusefat", "-o", "rw+", str(image), str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot make or mount a FAT image here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["fusermount", "-u", str(mount)], capture_output=True)
+
+
+def test_the_input_folder_spelled_otherwise_on_a_case_insensitive_disk(fat_disk, capsys):
+    photos = fat_disk / "Photos"
+    write_photos(photos, 2, size=(64, 48), fmt="png")
+    before = tree_hashes(photos)
+    assert packshot(["batch", str(photos), "--out", str(fat_disk / "PHOTOS"), "--no-progress"]) == 1
+    assert "inside the input folder" in capsys.readouterr().err
+    assert packshot(["batch", str(photos), "--out", str(fat_disk), "--name", "photos/{stem}", "--no-progress"]) == 1
+    assert "inside the input folder" in capsys.readouterr().err
+    assert tree_hashes(photos) == before
+    assert sorted(p.name for p in photos.iterdir()) == ["item_000.png", "item_001.png"]
+
+
 @pytest.mark.parametrize("name", ["in/{stem}", "link/{stem}", "./in//{stem}"])
 def test_a_name_template_never_writes_into_the_input_folder(tmp_path, monkeypatch, capsys, name):
     """``--out .`` with the photos in ./in: a --name reaching into ./in (directly or by a link) is refused."""
