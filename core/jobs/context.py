@@ -233,6 +233,9 @@ class JobContext:
         engine = self.engine
         for model_id in getattr(engine, "model_ids", ()):
             self.model_store.path(model_id)  # raises ModelMissingError with size and the fix
+        check_device = getattr(engine, "check_device", None)  # flux2-klein: refused on a CPU, in one line
+        if check_device is not None:
+            check_device(self.settings.generation)
 
     @property
     def engine(self) -> Any:

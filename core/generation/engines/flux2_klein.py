@@ -297,6 +297,10 @@ class Flux2KleinEngine(BackgroundEngine):
                            text_params=safetensors_params(folder / "text_encoder"),
                            resolution=settings.resolution, steps=settings.steps)
 
+    def check_device(self, settings: Optional[GenerationSettings] = None) -> None:
+        """Before any work: the one-line refusal when this device cannot run the model (a CPU and the 4B)."""
+        self.plan(settings)
+
     def models(self, settings: Optional[GenerationSettings] = None) -> LoadedKlein:
         return self.runtime.flux2_klein(self.resolve_folder(), self.plan(settings))
 

@@ -23,6 +23,7 @@ from core.generation.engines.flux2_klein import (
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken
 from tests.core.generation.helpers import product_photo
+from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 from tests.factories.flux2_klein import save_flux2_klein_folder
 
 STEPS = 2
@@ -219,3 +220,44 @@ def test_auto_still_means_the_papers_engine(klein_dir):
 
     ctx = JobContext(JobSettings.from_flat(dict(resolution=64, steps=2, device="cpu")), runtime=Runtime(klein_dir))
     assert ctx.engine_name == "white"  # the paper's weights are absent: never flux2-klein in its place
+
+
+def test_cli_on_a_cpu_refuses_a_full_size_model_in_one_line_before_any_work(tmp_path, klein_dir, capsys,
+                                                                            monkeypatch):
+    from core.cli.main import main as packshot
+    from core.generation.engines import flux2_klein
+    from tests.core.batch_helpers import write_photos
+
+    monkeypatch.setattr(flux2_klein, "CPU_MAX_TRANSFORMER_PARAMS", 10)  # the tiny model stands for the 4B
+    write_photos(tmp_path / "in", 1, size=(80, 56))
+    code = packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--models-dir", str(klein_dir),
+                     "--engine", "flux2-klein", "--device", "cpu", "--no-progress"])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert code != 0
+    lines = [line for line in text.splitlines() if "needs a GPU" in line]
+    assert len(lines) == 1 and "--engine si2-controlnet" in lines[0] and "Traceback" not in text
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_eval_measures_object_expansion_for_the_paper_and_flux2_klein(tmp_path, capsys, klein_dir,
+                                                                     tiny_diffusion_models_dir, monkeypatch):  # noqa: F811
+    import argparse
+
+    from core.cli import eval_cmd
+    from core.models import store as store_module
+    from tests.core.quality.test_eval_outputs import make_folder, read_rows
+
+    # The paper's tiny weights in the download folder, the tiny klein in the models folder.
+    monkeypatch.setattr(store_module, "default_download_dir", lambda: tiny_diffusion_models_dir)
+    photos, masks = make_folder(tmp_path, n=1, with_masks=1, size=(64, 48))
+    parser = argparse.ArgumentParser(prog="packshot")
+    eval_cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["eval", str(photos), "--out", str(tmp_path / "out"), "--masks", str(masks),
+                              "--engines", "si2-controlnet,flux2-klein", "--steps", "2", "--resolution", "64",
+                              "--reseg", "classic", "--device", "cpu", "--prompt", "a red box on marble",
+                              "--models-dir", str(klein_dir)])
+    assert args.func(args) == 0, capsys.readouterr().out
+    rows = read_rows(tmp_path / "out" / "results.csv")
+    assert [r["engine"] for r in rows] == ["si2-controlnet", "flux2-klein"]
+    assert all(not r["error"] and r["expansion"] != "" for r in rows)
