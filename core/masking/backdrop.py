@@ -37,6 +37,12 @@ EDGE_NOISE_FACTOR = 4.0  # a faint outline's gradient is this many times the pho
 EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
 CHANNEL_WEIGHTS = (1.0, 0.5, 0.5)  # L, a, b: JPEG keeps colour at half resolution, so its edges ring
 NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
+HARD_SHADOW_MIN_AREA = 0.002  # regions smaller than this share of the frame are left to GrabCut
+HARD_SHADOW_MAX_T = 0.88  # a hard shadow's core is at most this share of the backdrop's light
+HARD_SHADOW_FLAT = 0.04  # and flat: its log-ratio within this of the median
+HARD_SHADOW_SHARE = 0.8  # over this share of the region
+HARD_SHADOW_OPEN = 0.25  # share of the ring around it that must be open backdrop
+HARD_SHADOW_MAX_SHARE = 0.5  # and all of them together at most this share of the product left
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -278,6 +284,7 @@ class BackdropRegions:
     shadow: np.ndarray  # bool: the part of ``outside`` that is in shadow
     enclosed: np.ndarray  # bool: clean-backdrop regions the product encloses (inside a handle)
     likelihood: np.ndarray  # float: shadow_likelihood
+    hard: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a hard shadow cut off by its edge
 
 
 def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
@@ -293,15 +300,23 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     # backdrop-coloured: neutral ratio, from deep shadow up to a little brighter than the fit
     explained = (d < 2.5 * sigma) & (t > 0.08) & (t < 1.12)
-    faint = faint_outlines(rgb8)
-    soft = ~(_sharp_edges(t) | faint)  # a 4-connected flood does not cross an 8-connected line
-    passable = (explained & soft).astype(np.uint8)
-    count, labels = cv2.connectedComponents(passable, connectivity=4)
+    sharp = _sharp_edges(t)
     strip = border_strip((h, w), 0.01)
+    plain = _flood(explained & ~sharp, strip)[2]
+    # faint outlines (a tone-on-tone product's) stop the flood too, but only a body they enclose
+    # is kept from it: JPEG ringing beside an outline encloses slivers, not bodies
+    faint = faint_outlines(rgb8)
+    passable = explained & ~(sharp | faint)  # a 4-connected flood does not cross an 8-connected line
+    count, labels, outside = _flood(passable, strip)
+    protected = _bodies(plain & ~outside)
+    faint &= cv2.dilate(protected.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    outside = plain & ~protected
     reach = np.zeros(count, bool)
-    reach[np.unique(labels[strip & (passable > 0)])] = True
+    reach[np.unique(labels[outside & passable])] = True
     reach[0] = False
-    outside = reach[labels]
+    hard = _hard_shadows(labels, count, reach, t, outside)
+    outside |= hard
+    reach[np.unique(labels[hard])] = True
     # the thickened outline itself: a backdrop-coloured pixel there joins the outside when it is
     # as bright as its outside neighbours (the shadow continues up to the product); the product's
     # own rim is not (a grey product is far darker or brighter than the shadow beside it)
@@ -323,7 +338,75 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
         pocket = ~reach & (areas >= 0.002 * h * w) & (clean >= 0.8 * np.maximum(areas, 1))
         pocket[0] = False
         enclosed = pocket[labels]
-    return BackdropRegions(outside, shadow, enclosed, likelihood)
+    return BackdropRegions(outside, shadow, enclosed, likelihood, hard)
+
+
+def _flood(passable: np.ndarray, strip: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, labels, reached): 4-connected regions of ``passable`` and those the frame's strip touches."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(passable.astype(np.uint8), connectivity=4)
+    reach = np.zeros(count, bool)
+    reach[np.unique(labels[strip & passable])] = True
+    reach[0] = False
+    return count, labels, reach[labels]
+
+
+def _bodies(region: np.ndarray, min_body: float = 0.4) -> np.ndarray:
+    """The parts of ``region`` that have a body: at least ``min_body`` of them survives a 5 x 5 erosion."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(region)
+    core = cv2.erode(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    area = np.bincount(labels.ravel(), minlength=count)
+    body = np.bincount(labels.ravel(), weights=core.ravel().astype(np.float64), minlength=count)
+    keep = (body >= min_body * area) & (area >= 0.001 * region.size)
+    keep[0] = False
+    return keep[labels]
+
+
+def _hard_shadows(labels: np.ndarray, count: int, reach: np.ndarray, t: np.ndarray,
+                  outside: np.ndarray) -> np.ndarray:
+    """Backdrop-coloured regions a hard shadow's sharp edge cut off from the flood.
+
+    A shadow on a seamless backdrop is the backdrop times one factor: divided by the fitted
+    backdrop, its core is flat (``t`` the same within a few percent), however the paper is lit.
+    A product is not: the key light, its roundness and its rims shade it. So a region the flood
+    did not reach, beside the outside, clearly darker than the backdrop and flat in ``t``, is
+    shadow.
+    """
+    import cv2
+
+    h, w = t.shape
+    out = np.zeros((h, w), bool)
+    if count <= 1:
+        return out
+    areas = np.bincount(labels.ravel(), minlength=count)
+    beside = cv2.dilate(outside.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)  # across an edge band
+    for c in np.nonzero(~reach & (areas >= HARD_SHADOW_MIN_AREA * h * w))[0]:
+        if c == 0:
+            continue
+        region = labels == c
+        if not (region & beside).any():
+            continue
+        # a cast shadow reaches out over the backdrop; a flat patch of the product is ringed by product
+        r8 = region.astype(np.uint8)
+        ring = cv2.dilate(r8, np.ones((21, 21), np.uint8)).astype(bool) & ~cv2.dilate(r8, np.ones((7, 7), np.uint8)
+                                                                                       ).astype(bool)
+        if not ring.any() or float(outside[ring].mean()) < HARD_SHADOW_OPEN:
+            continue
+        logt = np.log(np.maximum(t[region], 1e-3))
+        middle = float(np.median(logt))
+        if not np.log(0.12) < middle < np.log(HARD_SHADOW_MAX_T):
+            continue
+        if float((np.abs(logt - middle) < HARD_SHADOW_FLAT).mean()) >= HARD_SHADOW_SHARE:
+            out |= region
+    # a "shadow" larger than half of what is left is more likely a flat grey or glass product
+    if out.sum() > HARD_SHADOW_MAX_SHARE * (~outside & ~out).sum():
+        return np.zeros((h, w), bool)
+    return out
 
 
 def _backdrop_lines(outside: np.ndarray, explained: np.ndarray) -> np.ndarray:

@@ -143,6 +143,8 @@ class ClassicPrior:
         details = dict(cue="backdrop", init="backdrop", agreement=round(agreement, 4), contrast=round(contrast, 4),
                        edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4),
                        shadow_fraction=round(float(regions.shadow.mean()), 4), backdrop=backdrop.reason,
+                       hard_shadow=round(float(regions.hard.sum() / max(1, mask.sum())), 4)
+                       if regions.hard is not None else 0.0,
                        prior=self.name)
         return mask, float(score), details
 

@@ -34,6 +34,7 @@ SIDE_MIN_SHARE = 0.1  # a side counts when it holds this share of the outline
 REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
 SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
+HARD_SHADOW_DOUBT = 0.3  # a hard shadow the classic masker cut off, as a share of the mask, that is suspect
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 _SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
 
@@ -164,6 +165,10 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     if missing > STRAY_EDGES:
         ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
 
+    hard = float(details.get("hard_shadow") or 0.0)
+    if hard > HARD_SHADOW_DOUBT:
+        ev.findings.append(f"a dark, flat region beside the product ({hard:.0%} of its size) was taken for its "
+                           "shadow: if the product is glass or grey, it may be part of it")
     removed = details.get("shadow_removed_fraction")
     if removed is not None and float(removed) > SHADOW_STEP_MAX:
         ev.findings.append(f"the shadow step took {float(removed):.0%} of the mask away as shadow")
