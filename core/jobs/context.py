@@ -116,6 +116,9 @@ class JobContext:
             note = licence_note(s.model or "")
             if note:
                 self.notes.append(note)
+            if g.steps > 8:
+                self.notes.append(f"--steps {g.steps}: FLUX.2 [klein] 4B is step-distilled for 4 steps (--steps 4); "
+                                  "more take longer and add little.")
         if engine != "image" and g.background_image:
             self.notes.append(f"--background-image has no effect with the '{engine}' engine "
                               "(it is for --engine image).")

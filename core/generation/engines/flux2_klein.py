@@ -9,8 +9,9 @@ The pipeline is diffusers' own, assembled from components loaded one by one (mod
 data, nothing in the folder executed), and called with the inputs diffusers documents: so an output
 equals ``Flux2KleinInpaintPipeline.from_pretrained(folder)`` on the same canvas, mask, seed and steps
 (tests/core/generation/test_flux2_klein.py). What we add: seeds per variant (a CPU generator each, so
-a variant depends on its own seed only), progress and cancel between steps through
-``callback_on_step_end``, an fp16 overflow check, and the device policy below.
+a variant depends on its own seed only), progress, live previews (the current latents through the
+FLUX.2 VAE) and cancel between steps through ``callback_on_step_end``, an fp16 overflow check, and the
+device policy below.
 
 Devices: bf16 on CUDA cards that have it, fp16 otherwise (every step checked for overflow), model CPU
 offload below 16 GB of GPU memory; fp32 on the CPU, only for small models (tests): the 4B model is
@@ -359,10 +360,14 @@ def generate_canvases(pipeline: Any, canvas: np.ndarray, generate: np.ndarray, *
     import torch
     from PIL import Image
 
+    from core.generation.components import quiet_library_logs
+    from core.progress import preview_every
+
     image = Image.fromarray(np.ascontiguousarray(canvas))
     mask = mask_image(generate)
     h, w = generate.shape
     report = progress or (lambda _p: None)
+    every = preview_every(progress)
     batches = [seeds[i:i + max_batch] for i in range(0, len(seeds), max_batch)]
     total = steps * len(batches)
     negative = None
@@ -378,17 +383,41 @@ def generate_canvases(pipeline: Any, canvas: np.ndarray, generate: np.ndarray, *
             if check_overflow and latents is not None and not torch.isfinite(latents).all():
                 raise PackshotError("flux2-klein overflowed in float16 on this GPU (no bfloat16 here): the image "
                                     "would be noise. Use a card with bfloat16, or --engine si2-controlnet.")
-            report(Progress("generate", offset + step + 1, total,
-                            f"{ENGINE_NAME}: step {offset + step + 1} of {total} ({w} x {h})"))
+            done = offset + step + 1
+            shown = live_preview(pipeline, latents, h, w) if every and latents is not None and done % every == 0 \
+                else None
+            report(Progress("generate", done, total, f"{ENGINE_NAME}: step {done} of {total} ({w} x {h})",
+                            image=shown))
             check(cancel)  # raises Cancelled between steps
             return {}
 
         # One CPU generator per variant: the same seed gives the same noise on any device and in any batch.
         generators = [torch.Generator("cpu").manual_seed(int(s)) for s in chunk]
-        result = pipeline(prompt=prompt, image=image, mask_image=mask, image_reference=reference, height=h, width=w,
-                          strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
-                          num_images_per_prompt=len(chunk), generator=generators, output_type="np",
-                          negative_prompt_embeds=negative, callback_on_step_end=on_step)
+        with quiet_library_logs():  # e.g. "guidance is ignored for step-wise distilled models" on every call
+            result = pipeline(prompt=prompt, image=image, mask_image=mask, image_reference=reference, height=h,
+                              width=w, strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
+                              num_images_per_prompt=len(chunk), generator=generators, output_type="np",
+                              negative_prompt_embeds=negative, callback_on_step_end=on_step)
+        if check_overflow and not np.isfinite(result.images).all():  # the VAE may overflow where the steps did not
+            raise PackshotError("flux2-klein overflowed in float16 on this GPU (no bfloat16 here): the image would "
+                                "be noise. Use a card with bfloat16, or --engine si2-controlnet.")
         # As diffusers' numpy_to_pil rounds its float images to 8 bits.
         out.extend((result.images * 255).round().astype(np.uint8))
     return out
+
+
+def live_preview(pipeline: Any, latents: Any, height: int, width: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 of the current packed latents, decoded by the FLUX.2 VAE as the pipeline's last step
+    decodes (tokens are row-major over the canvas' 16 px cells). Mid-run latents still hold their noise."""
+    import torch
+
+    vae = pipeline.vae
+    cells_h, cells_w = height // pipeline.vae_scale_factor // 2, width // pipeline.vae_scale_factor // 2
+    with torch.inference_mode():
+        x = latents.reshape(latents.shape[0], cells_h, cells_w, -1).permute(0, 3, 1, 2)
+        mean = vae.bn.running_mean.view(1, -1, 1, 1).to(x.device, x.dtype)
+        std = torch.sqrt(vae.bn.running_var.view(1, -1, 1, 1) + vae.config.batch_norm_eps).to(x.device, x.dtype)
+        x = pipeline._unpatchify_latents(x * std + mean)
+        images = vae.decode(x.to(vae.dtype), return_dict=False)[0]
+    images = (images.float() / 2 + 0.5).clamp(0, 1)
+    return (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)

@@ -261,3 +261,36 @@ def test_eval_measures_object_expansion_for_the_paper_and_flux2_klein(tmp_path, 
     rows = read_rows(tmp_path / "out" / "results.csv")
     assert [r["engine"] for r in rows] == ["si2-controlnet", "flux2-klein"]
     assert all(not r["error"] and r["expansion"] != "" for r in rows)
+
+
+def test_live_previews_decode_the_current_latents_and_the_last_one_is_the_result(engine):
+    photo, mask = product_photo(64, 48)
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+
+    progress.preview_every = 1
+    final = engine.render(photo, mask, settings(), progress=progress)[0]
+    images = [p.image for p in seen]
+    assert all(i is not None and i.shape == (1, 48, 64, 3) for i in images)
+    # The last step's latents, blended with the product's, are what the pipeline decodes: the same picture.
+    np.testing.assert_array_equal(images[-1][0], final)
+
+
+def test_the_job_says_what_flux2_klein_ignores_or_does_not_need(klein_dir, tmp_path):
+    from PIL import Image
+
+    from core.jobs import JobContext, JobSettings
+    from core.runtime import Runtime
+
+    look = tmp_path / "look.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(look)
+    ctx = JobContext(JobSettings.from_flat(dict(engine="flux2-klein", steps=20, device="cpu")),
+                     runtime=Runtime(klein_dir))
+    assert any("--steps 4" in n for n in ctx.notes)
+    plain = JobContext(JobSettings.from_flat(dict(engine="white", reference=str(look))), runtime=Runtime(klein_dir))
+    assert any("--reference has no effect" in n for n in plain.notes)
+    named = JobContext(JobSettings.from_flat(dict(engine="flux2-klein", model="flux2-klein-9b", steps=4)),
+                       runtime=Runtime(klein_dir))
+    assert any("Non-Commercial" in n for n in named.notes)
