@@ -29,6 +29,7 @@ BORDER = 0.04  # border strip width, fraction of the short side
 FIT_TOL = 0.08  # relative colour residual under which a pixel is "explained" by the field
 STUDIO_INLIERS = 0.7  # fraction of the border the field must explain for a studio shot
 STUDIO_RESIDUAL = 0.022  # and the median residual of those pixels (noise, JPEG) must stay under this
+DARK_LUMINANCE = 0.15  # below this linear level both tolerances grow as 1 / sqrt(level): noise dominates
 MIN_LUMINANCE = 0.02  # a near-black backdrop shows no shadow worth measuring (linear Y)
 SHARP_EDGE = 0.12  # |d log Y| per work pixel above which an edge is a product outline, not a shadow's
 NARROW_EDGE = 0.035  # a weaker step still counts as an outline when it is narrow:
@@ -101,7 +102,8 @@ def _relative_residual(lin: np.ndarray, fit: np.ndarray) -> np.ndarray:
     return np.linalg.norm(lin - fit, axis=-1) / (np.linalg.norm(fit, axis=-1) + 1e-3)
 
 
-def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4,
+                tol: float = FIT_TOL) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares quadratic per channel, refitted on the pixels it explains; (coef 6x3, inliers)."""
     keep = np.ones(len(values), bool)
     coef = np.zeros((basis.shape[1], 3), np.float32)
@@ -112,7 +114,7 @@ def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4) -> tuple
         residual = _relative_residual(values, basis @ coef)
         # first rounds: drop the worst (product, shadow at the frame); then a fixed tolerance
         limit = max(float(np.percentile(residual[keep], 70)) * 2.5, 0.02) if i < 2 else FIT_TOL
-        keep = residual <= min(limit, 0.25 if i < 2 else FIT_TOL)
+        keep = residual <= min(limit, 0.25 if i < 2 else tol)
     return coef.astype(np.float32), keep
 
 
@@ -138,26 +140,29 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
     if usable.sum() < 50:
         return Backdrop(np.zeros((h, w, 3), np.float32), False, "no backdrop visible along the frame",
                         {"border_inliers": 0.0})
-    coef, keep = _robust_fit(basis[usable], lin[usable])
+    # sensor noise and JPEG are a larger share of a dark backdrop's level: allow for it
+    dark = max(1.0, float(np.sqrt(DARK_LUMINANCE / max(float(np.median(lin[usable] @ _LUMA)), 1e-4))))
+    tol = FIT_TOL * dark
+    coef, keep = _robust_fit(basis[usable], lin[usable], tol=tol)
     residual = _relative_residual(lin, basis @ coef)
     # refit on everything the border fit explains: the centre pins down vignetting and fall-off
-    explained = residual <= FIT_TOL
+    explained = residual <= tol
     if product is not None:
         explained &= ~(cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0)
     if explained.sum() > usable.sum():
-        coef2, _ = _robust_fit(basis[explained][::2], lin[explained][::2], rounds=2)
+        coef2, _ = _robust_fit(basis[explained][::2], lin[explained][::2], rounds=2, tol=tol)
         fit2 = basis @ coef2
         residual2 = _relative_residual(lin, fit2)
-        if (residual2[usable] <= FIT_TOL).mean() >= (residual[usable] <= FIT_TOL).mean() - 0.02:
+        if (residual2[usable] <= tol).mean() >= (residual[usable] <= tol).mean() - 0.02:
             coef, residual = coef2, residual2
     fit = np.clip(basis @ coef, 1e-4, 1.0)
-    inliers = residual[usable] <= FIT_TOL
+    inliers = residual[usable] <= tol
     share = float(inliers.mean())
     noise = float(np.median(residual[usable][inliers])) if inliers.any() else 1.0
     luminance = float(np.median(fit[strip] @ _LUMA))
     details = {"border_inliers": round(share, 3), "border_residual": round(noise, 4),
                "luminance": round(luminance, 4), "colour_srgb8": _srgb8(np.median(fit[strip], axis=0))}
-    if share < STUDIO_INLIERS or noise > STUDIO_RESIDUAL:
+    if share < STUDIO_INLIERS or noise > STUDIO_RESIDUAL * dark:
         reason = (f"no studio backdrop: only {share:.0%} of the frame's border follows one smooth colour "
                   f"(residual {noise:.1%}); a lifestyle photo or a textured surface")
         studio = False
