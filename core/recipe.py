@@ -97,6 +97,8 @@ def _models_problem(value: Any) -> Optional[str]:
             return problem
         if info is not None and not isinstance(info, dict):
             return f"{shown(model_id)}: {shown(info)} is not a mapping"
+        if isinstance(info, dict) and info.get("sha256") is not None and (problem := _sha256_problem(info["sha256"])):
+            return f"{shown(model_id)}: {problem}"
     return None
 
 
@@ -122,7 +124,8 @@ class Recipe:
     template: Optional[str] = option(None, help="the prompt template's name", max_length=MAX_NAME_CHARS, cli=False)
     settings: dict = option(help="GenerationSettings.to_dict() for this one image", default_factory=dict,
                             cli=False)
-    models: dict = option(help='model id -> {"revision": ..., "path": ...}', default_factory=dict,
+    models: dict = option(help='model id -> {"revision": ..., "path": ...}; the upscaler also with "sha256" and '
+                               '"role": "upscaler" (core.generation.upscale)', default_factory=dict,
                           check=_models_problem, cli=False)
     mask: dict = option(help='{"path": relative to the output\'s folder, "source", "state", "sha256"}',
                         default_factory=dict, check=_mask_problem, cli=False)

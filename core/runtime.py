@@ -8,7 +8,8 @@ like a diffusers pipeline owning its modules, the runtime owns what it loaded.
 
 Each kind of loaded thing sits in its own ``LoadOnce`` cache: diffusion components per (folder,
 device, dtype), engines per (name, device, model), SAM per (checkpoint, device), ONNX sessions
-per (file, size, mtime, providers), tiny decoders per (folder, device, dtype).
+per (file, size, mtime, providers), tiny decoders per (folder, device, dtype), upscalers per (file,
+size, mtime, device).
 """
 
 from __future__ import annotations
@@ -105,13 +106,14 @@ class Runtime:
         self._tiny_decoders: LoadOnce[tuple, Any] = LoadOnce("tiny decoders")
         self._sd2: LoadOnce[tuple, Any] = LoadOnce("SD2 ControlNet models")
         self._klein: LoadOnce[tuple, Any] = LoadOnce("FLUX.2 klein models")
+        self._upscalers: LoadOnce[tuple, Any] = LoadOnce("upscalers")
 
     def __repr__(self) -> str:
         return f"Runtime(models_dir={self.store.models_dir}, loaded={self.loaded()})"
 
     @property
     def _caches(self) -> tuple[LoadOnce, ...]:
-        return (self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders, self._sd2,
+        return (self._diffusion, self._engines, self._sam, self._onnx, self._tiny_decoders, self._sd2, self._upscalers,
                 self._klein)
 
     def loaded(self) -> dict[str, int]:
@@ -178,6 +180,17 @@ class Runtime:
             return None
         key = (str(Path(folder).resolve()), str(device), str(dtype))
         return self._tiny_decoders.get(key, lambda: preview.load_tiny_decoder(folder, device, dtype))
+
+    def upscaler(self, model_id: str, device: Any) -> Any:
+        """The learned background upscaler ``model_id`` on ``device`` (``core.generation.upscale``), one per
+        weights file (its size and mtime too) and device."""
+        from core.generation import upscale
+
+        path = upscale.weights_path(self.store, model_id)  # ModelMissingError naming the download
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(device))
+        return self._upscalers.get(
+            key, lambda: upscale.load_upscaler(path, model_id, device, upscale.weights_sha256(path)))
 
     # -- what the maskers load --------------------------------------------------------------------
     def sam(self, variant: str = "vit_b", device: str = "auto") -> LoadedSam:

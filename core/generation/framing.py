@@ -1,13 +1,15 @@
 """Fitting a photo of any aspect ratio onto the model's square canvas and back.
 
 The paper letterboxes photos to 512 x 512 (fit, then pad). The padded band is background to be
-generated; after generation it is cut off again and the background is scaled to the photo's size.
+generated; after generation it is cut off again and the background is scaled to the photo's size
+(by a learned upscaler at final quality when one is present: ``core.generation.upscale``).
 (Output presets frame the photo onto their own canvas before this: see ``presets.frame_photo``.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -43,11 +45,16 @@ class Letterbox:
         out[self.top:self.top + self.inner_h, self.left:self.left + self.inner_w] = inner
         return out
 
-    def from_canvas(self, array: np.ndarray) -> np.ndarray:
-        """Cut the photo's area out of a canvas-sized result and scale it to the photo's size."""
+    def from_canvas(self, array: np.ndarray, upscaler: Optional[Callable[..., np.ndarray]] = None) -> np.ndarray:
+        """Cut the photo's area out of a canvas-sized result and scale it to the photo's size.
+
+        ``upscaler`` (``core.generation.upscale.Upscaler``): enlarges an H x W x 3 image to (width, height)
+        with detail; used when the photo is larger than its area on the canvas. None: bicubic."""
         import cv2
 
         inner = array[self.top:self.top + self.inner_h, self.left:self.left + self.inner_w]
+        if upscaler is not None and array.ndim == 3 and (self.width > self.inner_w or self.height > self.inner_h):
+            return upscaler(np.ascontiguousarray(inner), (self.width, self.height))
         interpolation = cv2.INTER_CUBIC if self.width > self.inner_w else cv2.INTER_AREA
         out = cv2.resize(np.ascontiguousarray(inner), (self.width, self.height), interpolation=interpolation)
         return out.reshape((self.height, self.width) + array.shape[2:])

@@ -13,7 +13,13 @@ from typing import Optional
 
 from core.errors import SettingError
 from core.options import Choice, coerce_fields, option, plain, to_dict
-from core.settings_bounds import MAX_PATH_CHARS, MAX_PROMPT_CHARS, SEED_MAX, whole_numbers_problem
+from core.settings_bounds import (
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    SEED_MAX,
+    model_id_problem,
+    whole_numbers_problem,
+)
 
 
 class Scheduler(Choice):
@@ -24,6 +30,14 @@ class Scheduler(Choice):
 
 
 SCHEDULERS = Scheduler.values()
+
+
+class Detail(Choice):
+    """How a generated background reaches the output's size (``core.generation.upscale``)."""
+
+    AUTO = "auto"  # a learned upscale at final quality when the device's upscaler is downloaded, else bicubic
+    OFF = "off"  # bicubic, as the paper does
+    UPSCALE = "upscale"  # a learned upscale at final quality; fails when no upscaler is downloaded
 
 
 class Quality(Choice):
@@ -96,6 +110,14 @@ class GenerationSettings:
                               help="final (the paper's settings) or preview (same seed, fewer steps, smaller "
                                    "canvas, guidance on the first steps, tiny decoder: under a minute on a "
                                    "laptop CPU); replay a preview with --quality final")
+    detail: Detail = option(Detail.AUTO,
+                            help="how the 512-pixel background reaches the photo's size at final quality: auto "
+                                 "(a learned x4 upscale when its model is downloaded, else bicubic, said in a "
+                                 "note), upscale (learned; fails without the model) or off (bicubic); previews "
+                                 "never upscale")
+    upscaler: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem,
+                                     help="the upscaler model (default: realesrgan-x4plus on a GPU, "
+                                          "realesr-general-x4v3 on the CPU)")
     # Explicit per-variant seeds (replaying a recipe, QC retries); None = seed, seed + 1, ...
     seeds: Optional[tuple[int, ...]] = option(None, cli=False, flat="", bounds=(0, SEED_MAX), unit="32-bit seeds",
                                               check=whole_numbers_problem,

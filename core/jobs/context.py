@@ -87,6 +87,11 @@ class JobContext:
         self.reference_sha256 = self._reference_sha256()
         if self.reference_sha256:
             key_extra["reference"] = self.reference_sha256
+        # A downloaded upscaler changes the outputs (with none, the key stays what it was).
+        self.upscaler_id = self._resolve_upscaler()
+        self._upscaler_record: Optional[dict] = None
+        if self.upscaler_id:
+            key_extra["upscaler"] = self.upscaler_id
         self.job_key = settings.job_key(self.engine_name, key_extra)
         self._engine: Any = None
         self._masker: Any = None
@@ -194,6 +199,22 @@ class JobContext:
         self.notes.extend(missing_weights_notes(background_model=model, **missing))
         return "white"
 
+    def _resolve_upscaler(self) -> Optional[str]:
+        """The learned upscaler a generative engine enlarges backgrounds with (``core.generation.upscale``);
+        None: bicubic (said in a note when ``--detail auto`` finds none). An explicit one that is missing
+        fails now, before any work."""
+        from core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
+
+        if self.engine_name not in UPSCALED_ENGINES:
+            return None
+        from core.devices import pick_device
+
+        g, device = self.settings.generation, pick_device(str(self.settings.machine.device)).type
+        upscaler = resolve_upscaler(self.model_store, g, device)
+        if upscaler is None and (note := missing_note(self.model_store, g, device)):
+            self.notes.append(note)
+        return upscaler
+
     def _mask_models(self) -> Optional[dict]:
         """Which models the automatic masks come from: masks change when weights appear, so does the key."""
         if self.settings.masks.masks_dir:
@@ -294,5 +315,7 @@ class JobContext:
             path = self.model_store.locate(model_id)
             info[model_id] = {"revision": self.model_store.revision(model_id),  # "local": placed by hand
                               "path": str(Path(path).resolve()) if path else None}  # models_dir may be relative
-        return info
+        if self._upscaler_record is None:  # once per run: it may hash the weights
+            self._upscaler_record = self.engine.upscaler_record(self.settings.generation) if self.upscaler_id else {}
+        return {**info, **self._upscaler_record}  # the engine's model first: replay reads it from there
 

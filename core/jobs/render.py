@@ -127,9 +127,14 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
                             "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
     runtime = runtime_or_private(runtime)
+    from core.generation import upscale
+
+    # The upscaler the output was made with, byte for byte, or none when it was made without one.
+    gs = upscale.replay_settings(gs, recipe.settings, recipe.models)
+    upscale.check_replay_weights(runtime.store, recipe.models, Path(output_path).name)
     # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one; sd2-controlnet
     # the user's trained one.
-    model = next(iter(recipe.models), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \
+    model = next(iter(upscale.engine_models(recipe.models)), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \
         else None
     engine = runtime.engine(recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None

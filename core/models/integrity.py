@@ -18,7 +18,7 @@ from typing import Callable, Optional
 from core.models.manifest import ModelSpec
 
 LOCK_NAME = "packshot-lock.json"
-SINGLE_FILE_KINDS = ("sam", "onnx")  # one weights file per model folder
+SINGLE_FILE_KINDS = ("sam", "onnx", "upscaler")  # one weights file per model folder
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt", ".ckpt")
 _CONFIG_ONLY = {"scheduler": ("scheduler_config.json",), "tokenizer": ("vocab.json", "tokenizer.json")}

@@ -25,7 +25,7 @@ class ModelSpec:
 
     id: str
     title: str
-    kind: str  # "diffusers", "diffusers-component" (one model folder), "sam" or "onnx"
+    kind: str  # "diffusers", "diffusers-component" (one model folder), "sam", "onnx" or "upscaler"
     source: dict
     licence: str = ""
     approx_bytes: int = 0

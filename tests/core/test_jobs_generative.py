@@ -21,7 +21,9 @@ TINY = dict(resolution=64, steps=2, device="cpu")
 
 def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_diffusion_runtime):  # noqa: F811
     ctx = JobContext(JobSettings.from_flat(dict(**TINY)), runtime=tiny_diffusion_runtime)
-    assert ctx.engine_name == "si2-controlnet" and not any("models download" in n for n in ctx.notes)
+    # The only download it suggests is the optional upscaler's (core.generation.upscale).
+    assert ctx.engine_name == "si2-controlnet" and not any("models download" in n and "No upscaler" not in n
+                                                           for n in ctx.notes)
 
 
 def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_runtime):  # noqa: F811
@@ -68,7 +70,8 @@ def test_cli_with_a_models_folder_generates_backgrounds(tmp_path, capsys, tiny_d
                      "--device", "cpu", "--no-progress"])
     text = capsys.readouterr().out
     assert code == 0, text
-    assert "engine: si2-controlnet" in text and "models download" not in text
+    assert "engine: si2-controlnet" in text
+    assert [line for line in text.splitlines() if "models download" in line and "No upscaler" not in line] == []
     recipe = read_recipe(tmp_path / "out" / "item_001.png")
     assert recipe.engine == "si2-controlnet" and "christmas" in recipe.prompt and recipe.settings["steps"] == 2
 

@@ -98,7 +98,44 @@ class DiffusionEngine(BackgroundEngine):
         scale = settings.controlnet_scale if self.use_controlnet else 0.0
         return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=scale,
                                  max_batch=max_batch, progress=progress, cancel=cancel, label=self.name,
-                                 tiny_decoder=self.tiny_decoder(loaded))
+                                 tiny_decoder=self.tiny_decoder(loaded), upscaler=self.upscaler_for(settings))
+
+    # -- the learned upscale between the generation and the paste-back (core.generation.upscale) ------
+    def _device_type(self) -> str:
+        from core.devices import pick_device
+
+        return pick_device(self.device_preference).type
+
+    def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
+        """The upscaler that enlarges this engine's backgrounds for ``settings`` (None: bicubic); raises
+        ``ModelMissingError`` when the settings ask for one that is not here."""
+        from core.generation.upscale import resolve_upscaler
+
+        return resolve_upscaler(self.store, settings, self._device_type())
+
+    def upscaler_for(self, settings: GenerationSettings) -> Any:
+        """The runtime's loaded upscaler for ``settings``, or None."""
+        from core.devices import pick_device
+
+        model_id = self.upscaler_id(settings)
+        return None if model_id is None else self.runtime.upscaler(model_id, pick_device(self.device_preference))
+
+    def upscaler_record(self, settings: GenerationSettings) -> dict:
+        """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""
+        from core.generation.upscale import RECIPE_ROLE, upscaler_file
+
+        model_id = self.upscaler_id(settings)
+        if model_id is None:
+            return {}
+        found = upscaler_file(self.store, model_id)
+        return {model_id: {"revision": self.store.revision(model_id), "path": str(found.path.resolve()),
+                           "sha256": found.sha256, "role": RECIPE_ROLE}}
+
+    def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
+        """The note a final render carries when ``detail auto`` finds no upscaler (None otherwise)."""
+        from core.generation.upscale import missing_note
+
+        return missing_note(self.store, settings, self._device_type())
 
     def tiny_decoder(self, loaded: Any) -> Any:
         """TAESD for previews and live previews, when its weights are present (else None)."""
@@ -119,12 +156,14 @@ def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:
 def render_background(pipeline: Any, photo: Any, mask: Any, settings: GenerationSettings, *,
                       controlnet_scale: float, max_batch: int | None = None,
                       progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
-                      label: str = "generate", tiny_decoder: Any = None) -> list[np.ndarray]:
+                      label: str = "generate", tiny_decoder: Any = None, upscaler: Any = None) -> list[np.ndarray]:
     """Letterbox the photo onto the model canvas, run ``pipeline``, return full-size backgrounds.
 
     ``settings.quality`` decides the work (``core.generation.preview.plan_quality``): the final
     quality runs the settings as given; a preview runs fewer steps on a smaller canvas, with
     guidance on the first steps only, decoded by ``tiny_decoder`` when there is one.
+    ``upscaler`` (``core.generation.upscale.Upscaler``, final quality only) enlarges the background to
+    the photo's size; None: bicubic.
     """
     import cv2
 
@@ -156,4 +195,6 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
         steps=plan.steps, guidance=settings.guidance, controlnet_scale=controlnet_scale,
         scheduler=settings.scheduler, max_batch=max_batch, callback_on_step_end=on_step,
         guidance_steps=plan.guidance_steps, decoder=tiny_decoder if plan.tiny_decoder else None)
-    return [box.from_canvas(image) for image in out]
+    if upscaler is not None:
+        report(Progress("generate", total, total, f"{label}: enlarging the background ({upscaler.model_id})"))
+    return [box.from_canvas(image, upscaler) for image in out]

@@ -3,7 +3,8 @@
 It runs a ControlNet the user trained with ``packshot train --mode sd2-controlnet`` (no such weights are
 published), named with ``--model ID`` or, when exactly one such model is in the models folder, that one.
 Framing, seeds, steps, guidance, previews and the paste-back of the product are those of the other
-generative engines (``render_background``, then ``core.generation.composite``).
+generative engines (``render_background``, the learned upscale of ``core.generation.upscale``, then
+``core.generation.composite``).
 """
 
 from __future__ import annotations
@@ -87,4 +88,5 @@ class SD2ControlNetEngine(DiffusionEngine):
         loaded = self.models()
         return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=settings.controlnet_scale,
                                  max_batch=self.batch_size(loaded), progress=progress, cancel=cancel,
-                                 label=self.name, tiny_decoder=self.tiny_decoder(loaded))
+                                 label=self.name, tiny_decoder=self.tiny_decoder(loaded),
+                                 upscaler=self.upscaler_for(settings))
