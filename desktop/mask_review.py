@@ -8,10 +8,15 @@ Key presses are never lost to a photo that is still loading: each is queued, wit
 was pressed for, behind that photo's open on the same serial worker, so they apply in order. Mouse
 edits need the photo on screen (their coordinates belong to it). Accept moves on at once, so the
 next press is for the next photo even before the save has finished.
+
+A photo that cannot be read (HEIC without pillow-heif, a damaged file...) leaves the canvas empty,
+says core's reason and cannot be accepted; work queued for it behind its open is dropped unsaid
+(the open's reason is the one that matters).
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any, Optional
@@ -98,6 +103,7 @@ class MaskReviewPanel(QWidget):
         self._opened: Optional[OpenedPhoto] = None
         self._inputs_behind_open = 0  # key presses queued behind the open still in flight
         self._failed: dict[Path, str] = {}  # photos left behind whose queued work failed
+        self._unreadable: dict[Path, str] = {}  # photos whose open failed: core's reason
         self._build()
 
     # -- layout ---------------------------------------------------------------------------------
@@ -230,6 +236,7 @@ class MaskReviewPanel(QWidget):
             sc.activated.connect(slot)
             self.shortcuts[name] = sc
         self._update_buttons(False, False)
+        self._sync_accept()
 
     # -- project --------------------------------------------------------------------------------
     def set_session(self, session: ProjectSession, mask_settings: Any) -> None:
@@ -240,7 +247,9 @@ class MaskReviewPanel(QWidget):
         self.editor = MaskEditor(session.out_dir, mask_settings, self.workspace)
         self.path, self._opened, self._open_worker, self._inputs_behind_open = None, None, None, 0
         self._failed.clear()
+        self._unreadable.clear()
         self._show_failed()
+        self._sync_accept()
         try:
             has_sam = self.editor.context.auto_mask_models().get("sam") is not None
         except Exception:  # a broken models folder: the editor reports it when it opens a photo
@@ -272,6 +281,9 @@ class MaskReviewPanel(QWidget):
             state = (rec.mask_state or "pending") if rec else "pending"
             if rec and rec.settings.get("mask_rejected"):
                 state = "rejected"
+            unreadable = self._unreadable.get(path)
+            if unreadable is not None:
+                state = "cannot be read"
             doubtful = state in ("auto", "pending") and is_doubtful(rec)
             mark = "⚠ doubtful · " if doubtful else ""
             item = QListWidgetItem(f"{path.name}\n  {mark}{state} · score {score}")
@@ -280,6 +292,9 @@ class MaskReviewPanel(QWidget):
             if doubtful:
                 item.setForeground(QColor(200, 110, 0))
                 item.setToolTip("The automatic mask scored low: check its outline first")
+            if unreadable is not None:
+                item.setForeground(QColor(200, 50, 50))
+                item.setToolTip(unreadable)
             self.queue_list.addItem(item)
             if path == self.path:
                 self.queue_list.setCurrentItem(item)
@@ -294,15 +309,19 @@ class MaskReviewPanel(QWidget):
     def show_photo(self, path: Path) -> Optional[FunctionWorker]:
         if self.editor is None or path == self.path:
             return None
-        self.path = Path(path)
+        self.path = path = Path(path)
         self._opened = None
-        self.info.setText(f"Loading {self.path.name}…")
+        # read again (the file may have been replaced); its reason is said again if it still fails
+        if (reason := self._unreadable.pop(path, None)) is not None and self._failed.get(path) == reason:
+            del self._failed[path]
+            self._show_failed()
+        self.info.setText(f"Loading {path.name}…")
         self._drop_pending_open()
         self._inputs_behind_open = 0
         self._cancel_lookahead()  # the photo in front of the user goes first
         self._set_busy(+1)
-        worker = start_worker(self.editor.open, self.path, DISPLAY_MAX, pool=self._edit_pool,
-                              on_result=self._opened_photo, on_error=self._error,
+        worker = start_worker(self.editor.open, path, DISPLAY_MAX, pool=self._edit_pool,
+                              on_result=self._opened_photo, on_error=lambda exc: self._open_failed(exc, path),
                               on_finished=lambda: self._set_busy(-1))
         self._open_worker = worker
         self.queue_list.blockSignals(True)
@@ -310,6 +329,7 @@ class MaskReviewPanel(QWidget):
             if self.queue_list.item(row).data(Qt.ItemDataRole.UserRole) == str(self.path):
                 self.queue_list.setCurrentRow(row)
         self.queue_list.blockSignals(False)
+        self._sync_accept()
         self.photo_changed.emit(self.path)
         return worker
 
@@ -376,7 +396,7 @@ class MaskReviewPanel(QWidget):
 
     def _submit(self, fn, args: tuple, on_result) -> Optional[FunctionWorker]:
         """Queue ``fn(path, *args)`` for the photo under review, behind its open if it is loading."""
-        if fn is None or self.path is None:
+        if fn is None or self.path is None or self.path in self._unreadable:
             return None
         path = self.path
         if self._open_worker is not None:
@@ -431,9 +451,28 @@ class MaskReviewPanel(QWidget):
         self.undo_btn.setEnabled(can_undo)
         self.redo_btn.setEnabled(can_redo)
 
+    def _open_failed(self, exc: BaseException, path: Path) -> None:
+        """``path`` cannot be read: its reason is said, the canvas emptied, accepting it refused."""
+        from desktop.errors import user_message
+
+        reason = user_message(exc)
+        self._unreadable[path] = reason
+        if path != self.path:  # the user moved on (e.g. accepted it while it loaded): say it where it stays
+            self._failed[path] = reason
+            self._show_failed()
+        else:
+            self._open_worker, self._inputs_behind_open = None, 0
+            self.view.clear()
+            self._update_buttons(False, False)
+            self.info.setText(f"<span style='color:#c33'>{html.escape(reason)}</span>")
+            self._sync_accept()
+        self.refresh_order()
+
     def _error(self, exc: BaseException, path: Optional[Path] = None) -> None:
         from desktop.errors import user_message
 
+        if path is not None and Path(path) in self._unreadable:
+            return  # queued behind an open that failed: the open's reason is what the user needs
         if path is not None and Path(path) != self.path:  # the user moved on: say it where it stays
             self._failed[Path(path)] = user_message(exc)
             self._show_failed()
@@ -453,6 +492,26 @@ class MaskReviewPanel(QWidget):
     @property
     def busy(self) -> bool:
         return self._pending > 0
+
+    @property
+    def can_accept(self) -> bool:
+        """Whether the photo under review can be accepted: it is open, or still opening (an accept
+        pressed meanwhile is applied once it is), and not one that could not be read."""
+        return self.editor is not None and self.path is not None and self.path not in self._unreadable
+
+    @property
+    def unreadable_reason(self) -> Optional[str]:
+        """Core's one-line reason when the photo under review could not be read, else None."""
+        return self._unreadable.get(self.path) if self.path is not None else None
+
+    @property
+    def opened_path(self) -> Optional[Path]:
+        """The photo on the canvas, ready for edits (None while one loads or when it cannot be read)."""
+        return self._opened.path if self._opened is not None else None
+
+    def _sync_accept(self) -> None:
+        self.accept_btn.setEnabled(self.can_accept)
+        self.reset_btn.setEnabled(self.can_accept)
 
     def current_mask(self):
         return self.view.mask_display()

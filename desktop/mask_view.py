@@ -110,6 +110,21 @@ class MaskView(QGraphicsView):
         self._mask = None
         self.fit()
 
+    def clear(self) -> None:
+        """No photo and no mask: nothing left on the canvas that belongs to another photo."""
+        self._photo_item.setPixmap(QPixmap())
+        self.set_mask(None)
+        self._stroke, self._drag_start = [], None
+        self._stroke_item.setPath(QPainterPath())
+        self._rubber.hide()
+        self._full_size, self._scale = (1, 1), 1.0
+        self.scene().setSceneRect(QRectF())
+
+    @property
+    def has_photo(self) -> bool:
+        """Whether a photo is on the canvas."""
+        return not self._photo_item.pixmap().isNull()
+
     def set_mask(self, mask: Optional[np.ndarray], labels: Optional[np.ndarray] = None) -> None:
         """``mask``: bool H x W at display size (or full size: resized here); ``labels`` from
         ``mask_labels`` when a worker already made them."""
