@@ -32,6 +32,7 @@ from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCou
 from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob, input_folder
 from desktop.job_settings import for_run, mask_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
+from desktop.matting_warmup import MattingWarmUp
 from desktop.options_store import load_job_settings, save_job_settings
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import (
@@ -54,6 +55,7 @@ from desktop.workspace import Workspace
 log = logging.getLogger(__name__)
 
 PAGE_EMPTY, PAGE_WORK = range(2)
+WARM_UP_DELAY_MS = 2000  # after the window is up: its start is not slowed
 
 
 class MainWindow(QMainWindow):
@@ -162,8 +164,16 @@ class MainWindow(QMainWindow):
         self._update_steps()
 
     # -- menus and shortcuts --------------------------------------------------------------------
-        # Warm the edge-matting code (numba, holds the GIL when it first loads) while the app is idle.
-        QTimer.singleShot(2000, self._warm_up_matting)
+        # Warm the edge-matting code (numba, holds the GIL when it first loads) while the app is idle;
+        # its first use on this install (a compile) is said in the status bar until it is done.
+        self.matting_warm_up = MattingWarmUp(self)
+        self.preparing_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
+        self.preparing_label.setStyleSheet("color:#a60")
+        self.statusBar().addWidget(self.preparing_label, 1)
+        self.preparing_label.hide()
+        self.matting_warm_up.preparing.connect(self._show_preparing)
+        self.matting_warm_up.finished.connect(lambda: self._show_preparing(""))
+        QTimer.singleShot(WARM_UP_DELAY_MS, self.matting_warm_up.start)
 
     def _action(self, menu, text: str, slot, shortcut: Optional[str] = None, *more: str) -> QAction:
         action = QAction(text, self)
@@ -607,15 +617,10 @@ class MainWindow(QMainWindow):
                           templates_path=self.templates.templates_file())
         return self._submit(job, path)
 
-    def _warm_up_matting(self) -> None:
-        from desktop.workers import start_worker
-
-        def warm() -> None:
-            from core.generation.matting import warm_up
-
-            warm_up()
-
-        start_worker(warm, on_error=lambda exc: log.info("Edge matting warm-up failed: %s", exc))
+    def _show_preparing(self, text: str) -> None:
+        """What the app is preparing ahead (core's first-use line), or nothing."""
+        self.preparing_label.setText(text)
+        self.preparing_label.setVisible(bool(text))
 
     def regenerate_flagged(self) -> list[int]:
         """A new seed for every photo whose chosen result QC flagged."""
