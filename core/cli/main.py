@@ -56,6 +56,9 @@ class StopSignal(KeyboardInterrupt):
 
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+# Core's own commands stop on those signals like Ctrl-C; others (the app's ``gui``, with its own event
+# loop) keep the default behaviour.
+STOPPABLE_COMMANDS = frozenset({"batch", "masks", "models", "eval", "replay", "export"})
 
 
 @contextmanager
@@ -88,6 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command not in STOPPABLE_COMMANDS:
+            return int(args.func(args) or 0)
         with stop_on_signals():
             return int(args.func(args) or 0)
     except Cancelled as exc:  # not an error: the user asked for it
