@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QStackedWidget,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -47,6 +48,7 @@ from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueuePanel
 from desktop.results import ResultsPanel
 from desktop.settings import AppSettings, save_settings
+from desktop.skipped_files import SkippedFilesLine
 from desktop.stepper import EmptyState, Stepper
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
@@ -110,7 +112,13 @@ class MainWindow(QMainWindow):
         self.last_export: list[Path] = []
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.grid, "Photos")
+        self.skipped_line = SkippedFilesLine()  # folder entries named like photos that cannot be read
+        photos_page = QWidget()
+        photos_column = QVBoxLayout(photos_page)
+        photos_column.setContentsMargins(0, 0, 0, 0)
+        photos_column.addWidget(self.skipped_line)
+        photos_column.addWidget(self.grid, 1)
+        self.tabs.addTab(photos_page, "Photos")
         self.tabs.addTab(self.mask_panel, "Masks")
         self.tabs.addTab(self.templates, "Background")
         self.tabs.addTab(self.results, "Results && export")
@@ -285,10 +293,13 @@ class MainWindow(QMainWindow):
         self.templates.set_job_settings(self._project_settings(session))
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
         self.model.set_entries(session.entries())
+        self.skipped_line.set_skipped(session.skipped)
         self.mask_panel.set_session(session, self._mask_settings())
         where = session.input_dir or session.out_dir
         self.setWindowTitle(f"Packshot Studio — {where}")
-        self.status_label.setText(f"{self.model.rowCount()} photos · project in {session.out_dir}")
+        skipped = f" ({len(session.skipped)} skipped)" if session.skipped else ""
+        count = self.model.rowCount()
+        self.status_label.setText(f"{count} photo{'' if count == 1 else 's'}{skipped} · project in {session.out_dir}")
         self.stack.setCurrentIndex(PAGE_WORK)
         self.tabs.setCurrentIndex(TAB_PHOTOS)
         self.stepper.set_current(TAB_PHOTOS)  # currentChanged does not fire when already there

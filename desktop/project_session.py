@@ -16,7 +16,7 @@ from typing import Optional
 
 import platformdirs
 
-from core.images import list_photos
+from core.images import SkippedFile, scan_photos
 from core.jobs import JobSettings
 from core.jobs.keepers import keeper
 from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
@@ -87,8 +87,12 @@ class ProjectSession:
         self.input_dir = Path(input_dir).resolve() if input_dir else None
         self.out_dir = Path(out_dir).resolve()
         self.store = ProjectStore(self.out_dir)
+        # entries named like photos that are not readable files (broken links, FIFOs...): said, not dropped
+        self.skipped: list[SkippedFile] = []
         if self.input_dir is not None:
-            self.store.add_photos(list_photos(self.input_dir))
+            listing = scan_photos(self.input_dir)
+            self.skipped = listing.skipped
+            self.store.add_photos(listing.photos)
 
     @classmethod
     def open(cls, folder: Path, out_dir: Optional[Path] = None) -> ProjectSession:

@@ -26,11 +26,14 @@ from PySide6.QtWidgets import (
 from desktop.errors import user_message
 from desktop.workers import start_worker
 
+CAPTIONING = "Captioning with BLIP…"
+
 
 class CaptionsPage(QWizardPage):
     def __init__(self, store) -> None:
         super().__init__()
         self.store = store
+        self._problems = ""  # skipped files and caption problems, said above the table
         self.setTitle("Captions")
         self.setSubTitle("One caption per photo, from captions.csv, a .txt beside the photo, or the template "
                          "below. Edit any cell; photos with an empty caption train on the empty prompt.")
@@ -69,19 +72,21 @@ class CaptionsPage(QWizardPage):
         self.refill()
 
     def refill(self) -> None:
-        from core.images import list_photos
+        from core.images import scan_photos
         from trainer.captions import propose_captions
 
         try:
             source = self._source()
-            photos = list_photos(Path(self.field("data")))
+            listing = scan_photos(Path(self.field("data")))
         except Exception as exc:  # a malformed captions.csv or template: shown here, the wizard stays open
             self.message.setText(user_message(exc))
             return
-        problems = source.problems(photos)
-        self.message.setText("\n".join(problems))
+        photos = listing.photos
+        problems = [f"Skipped {s.message}" for s in listing.skipped] + source.problems(photos)
+        self._problems = "\n".join(problems)  # stays said while and after BLIP captions
+        self.message.setText(self._problems)
         if self.use_model.isChecked():
-            self.message.setText("Captioning with BLIP…")
+            self.message.setText("\n".join([*problems, CAPTIONING]))
             self.apply_button.setEnabled(False)
             self._worker = start_worker(propose_captions, photos, source, store=self.store, use_model=True,
                                         on_result=self._fill, on_error=self._failed)
@@ -96,8 +101,8 @@ class CaptionsPage(QWizardPage):
     def _fill(self, captions: dict[str, tuple[str, str]]) -> None:
         self._worker = None
         self.apply_button.setEnabled(True)
-        if self.message.text().startswith("Captioning"):
-            self.message.setText("")
+        if self.message.text().endswith(CAPTIONING):
+            self.message.setText(self._problems)
         self.table.setRowCount(len(captions))
         for i, (name, (caption, origin)) in enumerate(sorted(captions.items())):
             photo = QTableWidgetItem(name)

@@ -65,17 +65,21 @@ class DataPage(QWizardPage):
         self.registerField("masks", self.masks)
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt naming
-        from core.images import list_photos
+        from core.images import scan_photos
+        from desktop.skipped_files import skipped_details
         from trainer.dataset import MIN_USABLE_PHOTOS
 
         folder = Path(self.data.text())
         try:
-            count = len(list_photos(folder))
+            listing = scan_photos(folder)
         except Exception as exc:  # shown inline, the wizard stays open
             self.message.setText(user_message(exc))
             return False
+        count = len(listing.photos)
         if count < MIN_USABLE_PHOTOS:
-            self.message.setText(f"{folder} holds {count} photo(s); training needs at least {MIN_USABLE_PHOTOS}.")
+            skipped = f" Skipped:\n{skipped_details(listing.skipped)}" if listing.skipped else ""
+            self.message.setText(f"{folder} holds {count} photo(s); training needs at least {MIN_USABLE_PHOTOS}."
+                                 + skipped)
             return False
         masks = self.masks.text().strip()
         if masks and not Path(masks).is_dir():
