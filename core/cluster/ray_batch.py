@@ -160,6 +160,10 @@ class RayBatch:
         self.batch.prepare(dry_run=True)
         if local:
             self.batch.out_dir.mkdir(parents=True, exist_ok=True)
+        else:  # every output's URI, before any work: none may land among the photos (a --name walking in)
+            for job in self.batch.photo_jobs(self.batch.photos):
+                for out in job.outputs():
+                    self.output_tree.check_write(out)
         self.batch.lock()
 
     @property

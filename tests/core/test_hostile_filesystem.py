@@ -309,3 +309,21 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_and_the_same_command_resumes(tmp_pa
     assert tree_hashes(tmp_path / "in") == originals
     summary = json.loads(ProjectStore(out).runs()[-1]["summary_json"])
     assert len(summary["done"]) == 8 - len(done_before)
+
+
+# -- an object store: the URI is the identity -------------------------------------------------
+
+from tests.core.cluster.conftest import bucket, s3_endpoint  # noqa: E402, F401 - the local S3 API (moto)
+
+
+def test_a_ray_batch_on_s3_never_writes_among_the_photos(bucket, tmp_path, capsys):  # noqa: F811
+    pytest.importorskip("ray")
+    for path in write_photos(tmp_path / "in", 2, size=(64, 48), fmt="png"):
+        bucket.fs.put_file(str(path), f"{bucket.name}/photos/{path.name}")
+    before = {key: bucket.fs.cat_file(key) for key in bucket.fs.find(f"{bucket.name}/photos")}
+    code = packshot(["batch", bucket.uri("photos"), "--out", f"s3://{bucket.name}", "--name", "photos/{stem}",
+                     "--ray", "--no-progress", *bucket.cli_options])
+    err = capsys.readouterr().err
+    assert code == 1 and f"inside the input folder {bucket.uri('photos')}" in err and "Traceback" not in err
+    bucket.fs.invalidate_cache()
+    assert {key: bucket.fs.cat_file(key) for key in bucket.fs.find(f"{bucket.name}/photos")} == before
