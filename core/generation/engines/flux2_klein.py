@@ -55,6 +55,7 @@ CPU_MAX_TRANSFORMER_PARAMS = 1_000_000_000
 # Rough throughput of a fast desktop CPU in fp32 (for the refusal's time estimate only).
 CPU_FLOPS = 2e11
 TEXT_TOKENS = 512
+GPU_BATCH = 4  # variants per call on a GPU without offload
 
 
 class IncompatibleKleinError(PackshotError):
@@ -306,12 +307,13 @@ class Flux2KleinEngine(BackgroundEngine):
         return self.runtime.flux2_klein(self.resolve_folder(), self.plan(settings))
 
     def batch_size(self, loaded: LoadedKlein) -> int:
-        """One variant at a time on the CPU and with offload (bit-identical to a replay); all on a GPU otherwise."""
+        """One variant at a time on the CPU and with offload (bit-identical to a replay); a few at once on a GPU
+        holding the whole model (a 1 MP canvas is 4096 tokens per variant: batches of 4 keep activations small)."""
         if self.max_batch:
             return self.max_batch
         if loaded.plan.offload or getattr(loaded.device, "type", "cpu") != "cuda":
             return 1
-        return 64
+        return GPU_BATCH
 
     def render(self, photo: Any, mask: Any, settings: GenerationSettings,
                progress: Optional[ProgressCallback] = None,
