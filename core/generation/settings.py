@@ -144,12 +144,6 @@ class GenerationSettings:
     reference: Optional[str] = option(None, metavar="IMAGE", max_length=MAX_PATH_CHARS,
                                       help="style reference photo for --engine flux2-klein (its sha256 goes into "
                                            "the recipe; replay needs the same file)")
-    reference_sha256: Optional[str] = option(None, cli=False, flat="", max_length=64,
-                                             help="sha256 of the reference (recipes; replay checks the file)")
-    # flux2-klein: a photo whose look the background takes on (one look across a catalogue).
-    reference: Optional[str] = option(None, metavar="IMAGE", max_length=MAX_PATH_CHARS,
-                                      help="style reference photo for --engine flux2-klein (its sha256 goes into "
-                                           "the recipe; replay needs the same file)")
     extra: dict = option(cli=False, flat="", default_factory=dict, help="engine-specific extras (recipes)")
 
     def __post_init__(self) -> None:
