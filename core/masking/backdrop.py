@@ -29,7 +29,10 @@ BORDER = 0.04  # border strip width, fraction of the short side
 FIT_TOL = 0.08  # relative colour residual under which a pixel is "explained" by the field
 STUDIO_INLIERS = 0.7  # fraction of the border the field must explain for a studio shot
 STUDIO_RESIDUAL = 0.022  # and the median residual of those pixels (noise, JPEG) must stay under this
+SMOOTH_INLIERS = 0.9  # a border this smooth (textures and lifestyle photos reach 0.1-0.7) ...
+STUDIO_RESIDUAL_SMOOTH = 0.035  # ... may have this median residual
 DARK_LUMINANCE = 0.15  # below this linear level both tolerances grow as 1 / sqrt(level): noise dominates
+DARK_MAX = 2.0  # up to twice (a black frame, MIN_LUMINANCE, is no backdrop to fit at all)
 MIN_LUMINANCE = 0.02  # a near-black backdrop shows no shadow worth measuring (linear Y)
 SHARP_EDGE = 0.12  # |d log Y| per work pixel above which an edge is a product outline, not a shadow's
 NARROW_EDGE = 0.035  # a weaker step still counts as an outline when it is narrow:
@@ -141,7 +144,7 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
         return Backdrop(np.zeros((h, w, 3), np.float32), False, "no backdrop visible along the frame",
                         {"border_inliers": 0.0})
     # sensor noise and JPEG are a larger share of a dark backdrop's level: allow for it
-    dark = max(1.0, float(np.sqrt(DARK_LUMINANCE / max(float(np.median(lin[usable] @ _LUMA)), 1e-4))))
+    dark = float(np.clip(np.sqrt(DARK_LUMINANCE / max(float(np.median(lin[usable] @ _LUMA)), 1e-4)), 1.0, DARK_MAX))
     tol = FIT_TOL * dark
     coef, keep = _robust_fit(basis[usable], lin[usable], tol=tol)
     residual = _relative_residual(lin, basis @ coef)
@@ -162,7 +165,9 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
     luminance = float(np.median(fit[strip] @ _LUMA))
     details = {"border_inliers": round(share, 3), "border_residual": round(noise, 4),
                "luminance": round(luminance, 4), "colour_srgb8": _srgb8(np.median(fit[strip], axis=0))}
-    if share < STUDIO_INLIERS or noise > STUDIO_RESIDUAL * dark:
+    # a border that almost all follows the field may be noisier (JPEG, vignetting the field bends to)
+    limit = (STUDIO_RESIDUAL_SMOOTH if share >= SMOOTH_INLIERS else STUDIO_RESIDUAL) * dark
+    if share < STUDIO_INLIERS or noise > limit:
         reason = (f"no studio backdrop: only {share:.0%} of the frame's border follows one smooth colour "
                   f"(residual {noise:.1%}); a lifestyle photo or a textured surface")
         studio = False

@@ -125,7 +125,8 @@ def prior_to_full_mask(prior: Any, rgb: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The prior's mask (computed at its work size) snapped to the photo's edges, cleaned, with soft alpha."""
     work_w = prior.details.get("work_size", [rgb.shape[1]])[0]
     scale = rgb.shape[1] / max(1, work_w)
-    mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if scale > 1.5 else prior.mask
+    snapped = scale > 1.5 and prior.details.get("outline") != "unmixed"  # the classic prior unmixes its own
+    mask = snap_to_edges(prior.mask, rgb, int(np.ceil(scale))) if snapped else prior.mask
     return finish_mask(mask, rgb)
 
 

@@ -57,12 +57,13 @@ class ClassicPrior:
         details["work_size"] = [small.shape[1], small.shape[0]]
         mask = resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0]))
         scale = rgb8.shape[1] / small.shape[1]
-        if details.get("cue") == "backdrop" and 1.0 < scale <= 1.5 and mask.any():
-            # a little larger than the work size: no edge snapping follows (maskers.prior_to_full_mask),
-            # so put the outline where the photo's edge pixels are half product, at full size
+        if details.get("cue") == "backdrop" and scale > 1.0 and mask.any():
+            # put the outline where the photo's edge pixels are half product, at full size (on a
+            # seamless backdrop both sides of the outline are known; the guided snap is not needed)
             from core.masking.backdrop import unmix_outline
 
-            mask = clean_mask(unmix_outline(rgb8, mask))
+            mask = clean_mask(unmix_outline(rgb8, _full_res_outline(rgb8, mask, scale)))
+            details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
@@ -240,6 +241,15 @@ class ClassicPrior:
             scale = max(float(np.percentile(spread, 95)) * 1.5, 6.0)
             best = np.minimum(best, np.linalg.norm(pixels - centres[c], axis=1) / scale)
         return best.reshape(lab.shape[:2])
+
+
+def _full_res_outline(rgb8: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:
+    """An upscaled work-size mask with its stair-steps smoothed by the guided filter (photo as guide)."""
+    if scale <= 1.5:
+        return mask
+    from core.masking.postprocess import snap_to_edges
+
+    return snap_to_edges(mask, rgb8, int(np.ceil(scale)))
 
 
 class _GrowInputs:
