@@ -31,6 +31,7 @@ from core.errors import Cancelled, PackshotError
 from core.images import clean_exif, image_format, load_photo, output_format_for, to_bit_depth
 from core.jobs.keepers import keeper_files
 from core.jobs.render import render_from_recipe
+from core.jobs.replay import read_scope
 from core.naming import output_suffix
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.recipe import Recipe, read_recipe, save_output
@@ -244,8 +245,11 @@ class ExportJob:
         if reencode:
             pixels = to_bit_depth(stored.pixels, s.bit_depth)
         else:
+            # The items may be files someone sent: the recipe reads only where a replay of it may.
+            scope = read_scope(source, recipe)
+            scope.base = target.resolve().parent  # ``new`` names its mask relative to the export folder
             pixels = render_from_recipe(new, target, runtime=self.runtime, device=self.device, progress=progress,
-                                        cancel=cancel)
+                                        cancel=cancel, scope=scope)
         check(cancel)
         save_output(target, pixels, new, icc_profile=stored.icc_profile,
                     exif=stored.exif or _original_exif(recipe))

@@ -256,3 +256,22 @@ def test_a_sidecar_that_is_huge_deep_or_not_text_is_refused_in_one_line(made, ca
         assert packshot(["replay", str(bare)]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and said in err[0] and "unexpected" not in err[0].lower()
+
+
+def test_export_reads_a_sent_recipe_only_where_a_replay_may(made, capsys, tmp_path):
+    """An export at another preset renders from the recipe: a file someone sent reads nothing outside
+    its own folder (here: the photo it names), exactly like a replay; the project's own output exports."""
+    output, recipe, photo = made
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    received = _with_recipe(output, inbox / "received.png", recipe)
+    before = _sha(photo)
+    assert packshot(["export", str(received), "--out", str(tmp_path / "exp-sent"), "--preset", "square-2000",
+                     "--no-progress"]) != 0
+    said = capsys.readouterr()
+    assert "recipe field `input_path`" in said.out + said.err
+    assert not list((tmp_path / "exp-sent").glob("*.png"))
+    assert packshot(["export", str(output), "--out", str(tmp_path / "exp-own"), "--preset", "square-2000",
+                     "--no-progress"]) == 0
+    assert len(list((tmp_path / "exp-own").glob("*.png"))) == 1
+    assert _sha(photo) == before
