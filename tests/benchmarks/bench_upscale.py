@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large", action="store_true", help="also RealESRGAN x4plus (slow on a CPU)")
     parser.add_argument("--quick", action="store_true", help="2000 x 1500 only")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--tile", type=int, default=0, help="input pixels per tile side (0: the upscaler's own)")
     args = parser.parse_args(argv)
 
     import torch
@@ -46,8 +47,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"# {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, torch threads "
           f"{torch.get_num_threads()}, device {args.device}")
-    print("| model | output | from | s | s per output MP | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("| model | tile | output | from | s | s per output MP | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         models = [(CPU_UPSCALER, write_compact(Path(tmp), size="full", filename="w.safetensors"))]
         if args.large:
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         rng = np.random.default_rng(0)
         for model_id, path in models:
             upscaler = load_upscaler(path, model_id, args.device, "0" * 64)
+            upscaler.tile = args.tile or upscaler.tile
             for width, height in SIZES[:1] if args.quick else SIZES:
                 box = Letterbox.fit(width, height, 512)
                 background = rng.integers(0, 256, (box.inner_h, box.inner_w, 3), dtype=np.uint8)
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                         torch.cuda.synchronize()
                     best = min(best, time.perf_counter() - start)
                 assert out.shape == (height, width, 3)
-                print(f"| {model_id} | {width} x {height} | {box.inner_w} x {box.inner_h} | {best:.1f} | "
+                print(f"| {model_id} | {upscaler.tile} | {width} x {height} | {box.inner_w} x {box.inner_h} | {best:.1f} | "
                       f"{best / (width * height / 1e6):.2f} | {peak_rss_mb():.0f} |", flush=True)
     if os.environ.get("OMP_NUM_THREADS"):
         print(f"# OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
