@@ -9,10 +9,12 @@ variables CSV, and "one image" for engines that paint no prompt (as core would n
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
+from core.images import write_atomic
 from core.jobs import GENERATIVE_ENGINES, JobSettings
 from core.jobs.settings import MachineSettings, PromptSettings
 from desktop.settings import AppSettings
@@ -77,12 +79,10 @@ def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path,
     if not columns:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{target.name}")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file"] + columns)
-        for photo in photos:
-            row = values.get(Path(photo), {})
-            writer.writerow([Path(photo).name] + [row.get(c, "") for c in columns])
-    tmp.replace(target)
-    return target
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(["file"] + columns)
+    for photo in photos:
+        row = values.get(Path(photo), {})
+        writer.writerow([Path(photo).name] + [row.get(c, "") for c in columns])
+    return write_atomic(target, handle.getvalue().encode("utf-8"))  # Packshot's own temp name, never a user's

@@ -39,17 +39,17 @@ def read_caption_csv(path: Path) -> dict[str, str]:
 
 def write_caption_csv(path: Path, captions: dict[str, str]) -> Path:
     """Write ``file,caption`` rows atomically (the wizard's reviewed table; never into the photo folder)."""
-    import os
+    import io
+
+    from core.images import write_atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "caption"])
-        writer.writerows(sorted(captions.items()))
-    os.replace(tmp, path)
-    return path
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    writer.writerow(["file", "caption"])
+    writer.writerows(sorted(captions.items()))
+    return write_atomic(path, handle.getvalue().encode("utf-8"))  # Packshot's own temp name, never a user's
 
 
 def stem_text(photo: Path) -> str:

@@ -479,7 +479,7 @@ def _latest_checkpoint(work: Path, mode: str = "controlnet") -> tuple[int, Optio
 def export_model(base: Path, checkpoint: Path, dest: Path, mode: str = "controlnet") -> Path:
     """A complete model folder like the published one: base components hard-linked (no extra disk for the
     frozen weights), plus the trained ControlNet, or the base ControlNet and a ``lora`` folder."""
-    tmp = dest.with_name(f".tmp-{dest.name}")
+    tmp = dest.with_name(f".packshot-tmp-export-{dest.name}")  # never a user's ".tmp-" folder
     shutil.rmtree(tmp, ignore_errors=True)
     replaced = "controlnet" if mode != "lora" else None
     for path in base.rglob("*"):

@@ -3,9 +3,11 @@ so base and fine-tuned compare like for like)."""
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
+from core.images import write_atomic
 from trainer.dataset import BrandDataset, Sample
 
 
@@ -74,7 +76,6 @@ def render_grid(parts, trained_controlnet, samples: list[Sample], out: Path, *, 
     the product composited back as the app does. Written atomically as a PNG.
 
     ``pipeline_factory(components, device, dtype)``: the mode's inference pipeline (default: SI2's)."""
-    import os
 
     import numpy as np
     from PIL import Image
@@ -104,10 +105,9 @@ def render_grid(parts, trained_controlnet, samples: list[Sample], out: Path, *, 
     grid = np.concatenate(rows, axis=0)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    Image.fromarray(grid).save(tmp, format="PNG")
-    os.replace(tmp, out)
-    return out
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="PNG")
+    return write_atomic(out, buffer.getvalue())
 
 
 def _fit(image, tile: int):

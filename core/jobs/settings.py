@@ -27,6 +27,7 @@ from core.settings_bounds import (
     model_id_problem,
     sam_variant_problem,
 )
+from core.write_guard import TMP_PREFIX as TEMP_NAME_PREFIX
 
 
 class Engine(Choice):
@@ -76,7 +77,7 @@ class DoubtfulMasks(Choice):
 ENGINES = Engine.values()
 GENERATIVE_ENGINES = tuple(e.value for e in Engine if e.generative)
 CONTROLNET_MODEL = "photo-background-generation"
-TMP_PREFIX = ".tmp-"  # core.images.save_image / recipe sidecars write here first, then rename
+TMP_PREFIX = TEMP_NAME_PREFIX  # every temp file Packshot writes starts so (core.write_guard); a sweep removes only these
 DEFAULT_GENERATIVE_TEMPLATE = "studio"  # a generative engine with no prompt at all paints this
 LOCK_NAME = "batch.lock"  # OUT_DIR/.packshot/batch.lock: one batch per output folder at a time
 DEFAULT_DOUBT_SCORE = 0.5  # masks scoring below this are reported for review

@@ -123,7 +123,7 @@ def test_open_review_generate_export_reopen(qtbot, make_window, app_settings, ph
     wait_queue_idle(qtbot, window)
     assert [window.queue_panel.state_of(i) for i in ids] == ["cancelled"]
     out_dir = window.session.out_dir
-    assert not [p for p in out_dir.rglob("*") if p.name.startswith(".tmp-")]
+    assert not [p for p in out_dir.rglob("*") if p.name.startswith((".tmp-", ".packshot-tmp-"))]
     chosen_before = {r.id for r in window.session.results(photo) if r.chosen}
     states_before = [(e.path, e.status, e.mask_state) for e in window.model.entries()]
     window.close()

@@ -97,7 +97,7 @@ def test_closing_mid_generation_stops_cleanly(qtbot, make_window, app_settings, 
     window.close()  # cancels, waits for the step in flight, stops the worker thread
     assert not window.queue._alive() and not window.queue.busy
     out = window.session.out_dir
-    assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")]
+    assert not [p for p in out.rglob("*") if p.name.startswith((".tmp-", ".packshot-tmp-"))]
 
 
 def test_a_vanished_original_shows_as_failed(qtbot, make_window, app_settings, photos_dir):
