@@ -344,9 +344,19 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     enclosed = np.zeros((h, w), bool)
     if count > 1:
         areas = np.bincount(labels.ravel(), minlength=count)
-        clean = np.bincount(labels.ravel(), weights=(t > 0.85).ravel().astype(np.float64), minlength=count)
+        # clean backdrop, or backdrop in the product's shadow (the gap under a stool's seat)
+        seen = (t > 0.85) | (likelihood > 0.5)
+        clean = np.bincount(labels.ravel(), weights=seen.ravel().astype(np.float64), minlength=count)
         pocket = ~reach & (areas >= 0.002 * h * w) & (clean >= 0.8 * np.maximum(areas, 1))
         pocket[0] = False
+        # a hole is ringed by product; a tone-on-tone body its faint outline kept from the flood
+        # is ringed by open backdrop
+        for c in np.nonzero(pocket)[0]:
+            region = (labels == c).astype(np.uint8)
+            ring = cv2.dilate(region, np.ones((17, 17), np.uint8)).astype(bool) & ~cv2.dilate(
+                region, np.ones((7, 7), np.uint8)).astype(bool)  # beyond the outline's band
+            if ring.any() and float(outside[ring].mean()) > 0.3:
+                pocket[c] = False
         enclosed = pocket[labels]
     return BackdropRegions(outside, shadow, enclosed, likelihood, hard)
 
