@@ -239,12 +239,11 @@ def weights_path(store: ModelStore, model_id: str) -> Path:
 
 
 def weights_sha256(path: Path) -> str:
-    """The sha256 of an upscaler's weights: the download's lock file's when it records this size, else hashed."""
-    from core.models.integrity import read_lock, sha256_file
+    """The sha256 of an upscaler's weights, hashed from the file itself (a lock file's record would not see
+    weights swapped for others of the same size; 67 MB hash in well under a second)."""
+    from core.models.integrity import sha256_file
 
-    locked = read_lock(path.parent).get("files", {}).get(path.name, {})
-    sha = locked.get("sha256") if locked.get("bytes") == path.stat().st_size else None
-    return sha or sha256_file(path)
+    return sha256_file(path)
 
 
 def upscaler_file(store: ModelStore, model_id: str) -> UpscalerFile:

@@ -286,3 +286,33 @@ def test_a_hostile_recipe_sha_is_refused_by_name():
             "models": {CPU_UPSCALER: {"role": RECIPE_ROLE, "sha256": "../../etc"}}}
     with pytest.raises(RecipeError, match="recipe field `models`"):
         Recipe.from_dict(data)
+
+
+def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_with_upscaler, tmp_path, capsys):
+    import shutil
+
+    from core.cli.main import main as packshot
+    from core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    out = tmp_path / "out"
+    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
+                     "--no-progress", *models]) == 0
+    exported = tmp_path / "export"
+    assert packshot(["export", str(out / "item_000.png"), "--out", str(exported), "--preset", "square-1000",
+                     "--no-progress", *models]) == 0
+    [image] = exported.glob("*.png")
+    recipe = read_recipe(image)
+    assert recipe.preset == "square-1000" and recipe.models[CPU_UPSCALER]["role"] == RECIPE_ROLE
+    capsys.readouterr()
+    assert packshot(["replay", str(image), *models]) == 0
+    assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
+    # Without the upscaler it was made with, an export at another size is refused by name, not made blurry.
+    shutil.rmtree(models_with_upscaler / CPU_UPSCALER)
+    packshot(["export", str(out / "item_000.png"), "--out", str(tmp_path / "again"), "--preset", "square-1000",
+              "--no-progress", *models])
+    said = capsys.readouterr()
+    assert f"Model '{CPU_UPSCALER}'" in said.out + said.err
+    assert not list((tmp_path / "again").glob("*.png"))
