@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from core.errors import ModelMissingError, PackshotError, UnsafeWeightsError
+from core.progress import CancelToken, check
 
 if TYPE_CHECKING:
     from core.generation.settings import GenerationSettings
@@ -120,9 +121,10 @@ class Upscaler:
     def __repr__(self) -> str:
         return f"<Upscaler {self.model_id} x{self.scale} {self.architecture} on {self.device}>"
 
-    def __call__(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def __call__(self, image: np.ndarray, size: tuple[int, int], cancel: Optional[CancelToken] = None) -> np.ndarray:
         """``image`` enlarged to ``size`` = (width, height): x``scale`` passes until it covers the size (the
-        last pass from an area-reduced copy, so it makes no more pixels than needed), then area-resized."""
+        last pass from an area-reduced copy, so it makes no more pixels than needed), then area-resized.
+        ``cancel`` is checked between tiles (a 6000 x 4000 background takes minutes on a CPU)."""
         import cv2
 
         width, height = size
@@ -132,12 +134,12 @@ class Upscaler:
             if need_w < current.shape[1] and need_h < current.shape[0]:
                 # The last pass: no more pixels than x``scale`` of the output needs (area keeps the detail).
                 current = cv2.resize(current, (need_w, need_h), interpolation=cv2.INTER_AREA)
-            current = self.enlarge(current)
+            current = self.enlarge(current, cancel)
         if current.shape[:2] != (height, width):
             current = cv2.resize(current, (width, height), interpolation=cv2.INTER_AREA)
         return current
 
-    def enlarge(self, image: np.ndarray) -> np.ndarray:
+    def enlarge(self, image: np.ndarray, cancel: Optional[CancelToken] = None) -> np.ndarray:
         """One x``scale`` pass over an H x W x 3 uint8 image, in feathered tiles."""
         height, width = image.shape[:2]
         s = self.scale
@@ -154,6 +156,7 @@ class Upscaler:
                 kx0, kx1 = max(0, x0 - FEATHER), min(width, x1 + FEATHER)
                 tile = padded[ky0 - self.context + pad:ky1 + self.context + pad,
                               kx0 - self.context + pad:kx1 + self.context + pad]
+                check(cancel)
                 out = self._run(tile)
                 c = self.context * s
                 out = out[c:out.shape[0] - c, c:out.shape[1] - c]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -197,4 +198,7 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
         guidance_steps=plan.guidance_steps, decoder=tiny_decoder if plan.tiny_decoder else None)
     if upscaler is not None:
         report(Progress("generate", total, total, f"{label}: enlarging the background ({upscaler.model_id})"))
-    return [box.from_canvas(image, upscaler) for image in out]
+        enlarge = partial(upscaler, cancel=cancel)  # cancel is checked between tiles
+    else:
+        enlarge = None
+    return [box.from_canvas(image, enlarge) for image in out]

@@ -178,6 +178,26 @@ def test_a_textured_background_has_no_seam_where_tiles_meet(compact):
     assert np.abs(naive - whole)[:, band].mean() > 10 * max(np.abs(out.astype(int) - whole)[:, band].mean(), 0.1)
 
 
+def test_a_long_upscale_stops_between_tiles_when_cancelled(compact):
+    from core.errors import Cancelled
+    from core.progress import CancelToken
+
+    compact.tile = 16
+    seen = []
+    token = CancelToken()
+    run = compact._run
+
+    def counting(tile):
+        seen.append(tile.shape)
+        token.cancel()  # the user cancels while the first tile runs
+        return run(tile)
+
+    compact._run = counting
+    with pytest.raises(Cancelled):
+        compact(_textured(40, 64), (256, 160), cancel=token)
+    assert len(seen) == 1
+
+
 # -- when it runs -------------------------------------------------------------------------------------
 def test_which_upscaler_runs(upscalers, tmp_path):
     store = _store(upscalers, tmp_path)
