@@ -30,6 +30,7 @@ from core.models.store import ModelStore
 from core.runtime import Runtime
 from tests.core.generation.helpers import product_photo
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
+from tests.factories.sd2_fixtures import tiny_sd2_models_dir  # noqa: F401
 from tests.factories.upscaler import compact_state, save_weights, write_compact, write_rrdb
 
 SHA0 = "0" * 64
@@ -258,6 +259,27 @@ def test_the_product_is_pasted_bit_exact_over_the_upscaled_background(models_wit
     assert not np.array_equal(upscaled[background], plain[background])  # the upscaler really ran
     preview = render_images(engine, photo, mask, replace(settings, quality="preview"))[0]
     assert preview.shape == upscaled.shape and runtime.loaded()["upscalers"] == 1
+
+
+def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, tmp_path):  # noqa: F811
+    from core.jobs.render import render_images
+    from tests.factories.sd2_fixtures import SD2_CONTROLNET_ID
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for folder in tiny_sd2_models_dir.iterdir():
+        (models / folder.name).symlink_to(folder, target_is_directory=True)
+    write_compact(models)
+    runtime = Runtime(store=_store(models, tmp_path))
+    engine = runtime.engine("sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
+    photo, mask = product_photo(97, 61)
+    settings = GenerationSettings(steps=2, resolution=64, prompt="a table")
+    upscaled = render_images(engine, photo, mask, settings)[0]
+    plain = render_images(engine, photo, mask, replace(settings, detail="off"))[0]
+    solid, background = mask.alpha >= 1.0, mask.alpha <= 0.0
+    assert np.array_equal(upscaled[solid], photo.pixels[solid])
+    assert not np.array_equal(upscaled[background], plain[background])
+    assert runtime.loaded()["upscalers"] == 1
 
 
 def test_a_batch_output_records_its_upscaler_and_replays_identically(models_with_upscaler, tmp_path, capsys):
