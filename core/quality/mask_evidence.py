@@ -10,7 +10,8 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
    (core/masking/backdrop.py). Smooth mask regions with the backdrop's colour ratio (neutral)
    that sit behind an outline with no edge are backdrop kept as product: a corner (vignetting
    wedge) when they touch the frame, a shadow when they are darker than the backdrop. A large
-   uniform patch that is just the backdrop times one factor is a hard shadow, edge or not.
+   uniform patch that is just the backdrop times one factor is a hard shadow, edge or not. Where
+   neither holds the photo cannot tell product from backdrop there (tone-on-tone), and says so.
 3. **parts at the frame**: mask parts touching the frame that the main product does not reach.
 4. **outlines outside the mask**: long edges in what was taken as backdrop, far from the mask,
    that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
@@ -144,7 +145,9 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         elif kind == "shadow":
             ev.findings.append(f"the backdrop's shadow is kept as product ({where}, {share:.0%} of the mask)")
         else:
-            ev.findings.append(f"part of the backdrop is kept as product ({where}, {share:.0%} of the mask)")
+            ev.findings.append(f"the product and the backdrop are nearly the same colour {where} and the mask's "
+                               f"edge there follows no outline ({share:.0%} of the mask): product may be cut off "
+                               "or backdrop kept")
         reported_outline = True
     if n_outline >= 20 and not reported_outline:
         worst = max(range(4), key=lambda i: sides[i][1] if sides[i][0] >= SIDE_MIN_SHARE else -1.0)
