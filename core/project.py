@@ -36,7 +36,7 @@ from core.write_guard import make_temp
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STORE_DIRNAME = ".packshot"
 STORE_FILENAME = "project.sqlite"
 MASK_STATES = ("auto", "reviewed", "edited")
@@ -98,7 +98,29 @@ CREATE TABLE IF NOT EXISTS errors (
 _SCHEMA_V2 = "ALTER TABLE photos ADD COLUMN mask_origin TEXT"
 # v3: why the batch's mask gate found an automatic mask doubtful (NULL: it passed).
 _SCHEMA_V3 = "ALTER TABLE photos ADD COLUMN mask_doubt TEXT"
-_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}  # version -> script taking the store from version-1 to version
+# v4: a photo rejected in review ("do not generate this one"): project state every face honours (the
+# batch skips it), no longer a flag in the app's per-photo settings, which is moved over here.
+_SCHEMA_V4 = "ALTER TABLE photos ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0"
+
+
+def _move_rejected_flags(conn: sqlite3.Connection) -> None:
+    """v4: the app's ``mask_rejected`` flag, kept in ``settings_json`` before, becomes the column."""
+    for photo_id, text in conn.execute("SELECT id, settings_json FROM photos WHERE settings_json LIKE "
+                                       "'%mask_rejected%'").fetchall():
+        try:
+            settings = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(settings, dict):
+            continue
+        flag = bool(settings.pop("mask_rejected", False))
+        conn.execute("UPDATE photos SET rejected = ?, settings_json = ? WHERE id = ?",
+                     (int(flag), json.dumps(settings, sort_keys=True), photo_id))
+
+
+# version -> the script (and then the function, if any) taking the store from version-1 to version
+_MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+_MIGRATION_STEPS = {4: _move_rejected_flags}
 
 
 @dataclass
@@ -119,6 +141,7 @@ class PhotoRecord:
     height: Optional[int] = None
     mask_origin: Optional[dict] = None  # auto masks: {"models": ..., "photo_sha256": ...}
     mask_doubt: Optional[str] = None  # why the mask gate wants a review (None: passed, or reviewed)
+    rejected: bool = False  # rejected in review: no face generates it (``ProjectStore.set_rejected``)
 
 
 @dataclass
@@ -291,6 +314,8 @@ class ProjectStore:
                 for statement in _MIGRATIONS[target].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if target in _MIGRATION_STEPS:
+                    _MIGRATION_STEPS[target](conn)
                 conn.execute(f"PRAGMA user_version = {target}")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", (str(time.time()),))
 
@@ -377,7 +402,7 @@ class ProjectStore:
                            mask_score=row["mask_score"], settings=json.loads(row["settings_json"] or "{}"),
                            error=row["error"], sha256=row["sha256"], width=row["width"], height=row["height"],
                            mask_origin=json.loads(row["mask_origin"]) if row["mask_origin"] else None,
-                           mask_doubt=row["mask_doubt"])
+                           mask_doubt=row["mask_doubt"], rejected=bool(row["rejected"]))
 
     def set_mask(self, photo_id: int, state: str, mask_path: Path, *, source: Optional[str] = None,
                  score: Optional[float] = None, origin: Optional[dict] = None,
@@ -397,6 +422,18 @@ class ProjectStore:
                          (state, self.rel(mask_path), source, score,
                           json.dumps(origin, sort_keys=True) if origin is not None else None, doubt, time.time(),
                           photo_id))
+
+    def set_rejected(self, photo_id: int, rejected: bool) -> None:
+        """Reject a photo in review ("do not generate this one"), or take the rejection back. Every face
+        honours it: ``packshot batch`` and the app's batch skip it and say so; its results are kept."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE photos SET rejected = ?, updated_at = ? WHERE id = ?",
+                         (int(bool(rejected)), time.time(), photo_id))
+
+    def rejected_paths(self) -> set[Path]:
+        """The photos rejected in review (their originals' absolute paths)."""
+        rows = self._conn().execute("SELECT path FROM photos WHERE rejected = 1").fetchall()
+        return {Path(from_storable(r[0])) for r in rows}
 
     def set_photo_settings(self, photo_id: int, settings: dict) -> None:
         with self.transaction() as conn:

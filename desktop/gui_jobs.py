@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from core.errors import Cancelled, PackshotError
 from core.jobs import BatchJob, PhotoJob
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from core.progress import CancelToken, Progress, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -46,19 +46,18 @@ def input_folder(store: Any, input_dir: Optional[Path]) -> Path:
 
 
 class _AppBatch(BatchJob):
-    """``BatchJob`` limited to the photos the user chose, without the photos whose mask was
-    rejected in review ("do not generate this one"). Stems, clash check, lock: the whole folder's."""
+    """``BatchJob`` limited to the photos the user chose (core leaves out the photos rejected in
+    review, as ``packshot batch`` does). Stems, clash check, lock: the whole folder's."""
 
     def __init__(self, *args: Any, only: Optional[Sequence[Path]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.only = {Path(p).resolve() for p in only} if only is not None else None
 
     def my_photos(self) -> list[Path]:
-        rejected = set()
-        if self.project is not None:
-            rejected = {r.path.resolve() for r in self.project.photos() if r.settings.get("mask_rejected")}
-        return [p for p in super().my_photos()
-                if p.resolve() not in rejected and (self.only is None or p.resolve() in self.only)]
+        return [p for p in super().my_photos() if self.only is None or p.resolve() in self.only]
+
+    def rejected_photos(self) -> list[Path]:
+        return [p for p in super().rejected_photos() if self.only is None or p.resolve() in self.only]
 
 
 KEEP_BOTH_NAME = "{stem}-{key}"  # the app's names when new settings meet earlier results
@@ -188,33 +187,26 @@ def save_mask(store: Any, path: Path, result: Any, state: str, origin: Optional[
 
 
 class AutoMaskJob:
-    """Compute the automatic mask (and its score) of every photo that has none, so the review queue
-    can put the doubtful ones first; the batch later reuses them."""
+    """Core's ``MaskJob`` over the project's photos (the batch's and ``packshot masks``' loop): a mask
+    and its score for every photo that needs one, so the review queue can put the doubtful ones first;
+    reviewed masks are kept, rejected photos left out, and the batch later reuses these."""
 
     def __init__(self, out_dir: Path, mask_settings: Any, workspace: Workspace) -> None:
         self.out_dir = Path(out_dir)
         self.mask_settings = mask_settings
         self.workspace = workspace  # its project store and mask context (the review's masker)
         self.label = f"Automatic masks ({mask_settings.masks.masker})"
+        self.mask_summary: Any = None  # core's MaskSummary once run (not ``summary``: the window reads that as a batch's)
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
-        from core.errors import ImageReadError
-        from core.images import load_photo
+        from core.jobs.mask_job import MaskJob
 
         store = self.workspace.project_store(self.out_dir)
-        todo = [r for r in store.photos() if r.mask_path is None or not r.mask_path.is_file()]
         ctx = self.workspace.mask_context(self.mask_settings)
-        done = 0
-        for i, record in enumerate(todo):
-            check(cancel)
-            progress(Progress("masks", i, len(todo), record.name))
-            try:
-                photo = load_photo(record.path)
-            except ImageReadError as exc:
-                store.fail_photo(record.id, "ImageReadError", str(exc))
-                continue
-            save_mask(store, record.path, ctx.masker.compute(photo, cancel=cancel), "auto",
-                      mask_origin(ctx, record.path))
-            done += 1
-        progress(Progress("masks", len(todo), len(todo), f"{done} masks"))
-        return done
+        job = MaskJob([r.path for r in store.photos()], ctx, project=store, keep_empty=True)
+        self.mask_summary = summary = job.run(progress, cancel)
+        for _name, reason in summary.failed:  # each named; the rest went on
+            log.info("Mask not computed: %s", reason)
+        if summary.cancelled:
+            raise Cancelled("masks cancelled")
+        return len(summary.computed)

@@ -82,12 +82,13 @@ class MaskEditor:
             initial = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
             initial.score = record.mask_score if record.mask_score is not None else initial.score
             state = record.mask_state or "auto"
-        else:
-            initial = self.masker.compute(photo, cancel=cancel)
-            # the review order needs every mask's score; its origin lets the batch reuse it
-            save_mask(store, path, initial, "auto", mask_origin(self.context, path))
+        else:  # core's MaskJob, as the batch masks: stored with score, origin and doubt for the batch to reuse
+            from core.jobs.mask_job import MaskJob
+
+            initial = MaskJob([path], self.context, project=store, keep_empty=True).mask_photo(
+                path, photo=photo, cancel=cancel).mask
             state = "auto"
-        if record is not None and record.settings.get("mask_rejected"):
+        if record is not None and record.rejected:
             state = "rejected"
         self.session = self.masker.session(photo, initial=initial)
         self.session.prepare(cancel)  # SAM: the embedding now, so the first click is fast
@@ -123,10 +124,8 @@ class MaskEditor:
         state = "edited" if self.edited else "reviewed"
         save_mask(store, path, result, state, mask_origin(self.context, path, reviewed=True))
         record = store.photo(path)
-        if record is not None and record.settings.get("mask_rejected"):
-            settings = dict(record.settings)
-            settings.pop("mask_rejected")
-            store.set_photo_settings(record.id, settings)
+        if record is not None and record.rejected:  # accepting a mask takes its rejection back
+            store.set_rejected(record.id, False)
         return Path(path)
 
     def precompute(self, paths: list[Path], cancel: Optional[CancelToken] = None) -> int:

@@ -265,7 +265,7 @@ class MaskReviewPanel(QWidget):
         records = self.session.photos()
         accepted = sum(1 for r in records if r.mask_state in ("reviewed", "edited"))
         doubtful = sum(1 for r in records if r.mask_state not in ("reviewed", "edited")
-                       and not r.settings.get("mask_rejected") and is_doubtful(r))
+                       and not r.rejected and is_doubtful(r))
         return accepted, doubtful, len(records)
 
     def refresh_order(self) -> None:
@@ -279,7 +279,7 @@ class MaskReviewPanel(QWidget):
             rec = records.get(path)
             score = f"{rec.mask_score:.2f}" if rec and rec.mask_score is not None else "–"
             state = (rec.mask_state or "pending") if rec else "pending"
-            if rec and rec.settings.get("mask_rejected"):
+            if rec and rec.rejected:
                 state = "rejected"
             unreadable = self._unreadable.get(path)
             if unreadable is not None:

@@ -141,7 +141,7 @@ class ProjectSession:
         best = keeper(self.store.results(rec.id), rec.job_key) if results else None
         chosen = [best] if best else results
         mask_state = rec.mask_state or "pending"
-        if rec.settings.get("mask_rejected"):
+        if rec.rejected:
             mask_state = "rejected"
         return PhotoEntry(
             path=rec.path,
@@ -163,15 +163,10 @@ class ProjectSession:
 
     # -- writing --------------------------------------------------------------------------------
     def set_rejected(self, path: Path, rejected: bool) -> None:
+        """Project state (``ProjectStore.set_rejected``): ``packshot batch`` skips the photo too."""
         rec = self.store.photo(path)
-        if rec is None:
-            return
-        settings = dict(rec.settings)
-        if rejected:
-            settings["mask_rejected"] = True
-        else:
-            settings.pop("mask_rejected", None)
-        self.store.set_photo_settings(rec.id, settings)
+        if rec is not None:
+            self.store.set_rejected(rec.id, rejected)
 
     def choose(self, result_id: int) -> None:
         self.store.choose(result_id)

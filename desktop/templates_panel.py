@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import PackshotError, TemplateError
 from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, GENERATIVE_ENGINES, JobSettings
+from core.jobs.engines import MODEL_ENGINES
 from core.templates import (
     PromptTemplate,
     load_templates,
@@ -51,7 +52,7 @@ from desktop.workspace import Workspace
 log = logging.getLogger(__name__)
 
 GENERATIVE = set(GENERATIVE_ENGINES)
-CONTROLNET_ENGINES = ("si2-controlnet", "sd2-controlnet")
+CONTROLNET_ENGINES = MODEL_ENGINES  # core's one list: the engines that take --model
 
 
 def user_templates_path() -> Path:

@@ -54,17 +54,17 @@ class Workspace:
                                           models_dir=str(self._models_dir) if self._models_dir else None))
 
     def resolved_engine(self, engine: str, model: Optional[str] = None) -> str:
-        """The engine core will run: "auto" resolved by ``core.jobs.JobContext`` (the paper's engine
-        when its weights are here, else white)."""
+        """The engine core will run: "auto" resolved by ``core.jobs.engines.resolve_engine`` (the
+        paper's engine when its weights are here, else white), as the CLI's jobs resolve it."""
         if engine != "auto":
             return engine
         key = ("resolved", engine, model)
         with self._lock:
             if key in self._engine_answers:
                 return self._engine_answers[key]
-        from core.jobs import JobContext
+        from core.jobs.engines import resolve_engine
 
-        name = JobContext(self._probe_settings(engine, model), runtime=self.runtime).engine_name
+        name = resolve_engine(self._probe_settings(engine, model), self.runtime.store).name
         with self._lock:
             self._engine_answers[key] = name
         return name

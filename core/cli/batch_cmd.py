@@ -256,6 +256,10 @@ def _print_summary(summary: BatchSummary, out_dir: Path, input_dir: Path, policy
     held = f"   Held (doubtful mask): {len(summary.held)}" if summary.held else ""
     print(f"Done: {len(summary.done)}   Skipped (already done): {len(summary.skipped)}{held}   "
           f"Failed: {len(summary.failed)}   [{summary.seconds:.1f} s, engine {summary.engine}]")
+    if summary.rejected:
+        n = len(summary.rejected)
+        print(f"{n} photo{'s' if n > 1 else ''} skipped: rejected in review ({', '.join(summary.rejected[:5])}"
+              + (f" and {n - 5} more" if n > 5 else "") + "). Accept their masks in the app to make them.")
     if summary.failed:
         print("Failed photos:")
         for _name, reason in summary.failed:
@@ -287,6 +291,8 @@ def _list_templates() -> int:
 
 def _dry_run(job: BatchJob) -> int:
     plans = job.plan()
+    for path in job.rejected_photos():
+        print(f"{display_name(path.name)} [rejected in review, skip]")
     todo = [p for p in plans if not p.done]
     for plan in plans:
         state = "done, skip" if plan.done else "to do"

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from core.errors import PackshotError
+from core.jobs.mask_job import MASK_MAKER, mask_maker  # noqa: F401 - re-exported: what --redo may replace
 from core.jobs.settings import JobSettings
 from core.naming import display_name
 from core.options import add_arguments
@@ -26,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT_DIR")
     parser.add_argument("--out", type=Path, required=True, metavar="MASKS_DIR", help="where <photo stem>.png go")
     # Shared with `packshot batch`: generated from the same settings fields (flag, help, default, choices).
-    add_arguments(parser, JobSettings, only={"masker", "prior", "sam_variant", "doubtful_below", "models_dir",
-                                             "device"})
+    add_arguments(parser, JobSettings, only=set(MASK_OPTIONS))
     parser.add_argument("--redo", action="store_true", help="recompute masks that already exist")
     parser.add_argument("--white", choices=("product", "background"), default="product",
                         help="what white means in the PNG (IOPaint itself uses background)")
@@ -35,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.images import list_photos, load_photo
-    from core.masking import build_masker, mask_path_for, save_mask_png
+    from core.images import list_photos
+    from core.jobs.context import JobContext
+    from core.jobs.mask_job import MaskJob, MaskOutcome
     from core.options import check_namespace
-    from core.quality.mask_gate import mask_doubt
     from core.runtime import Runtime
     from core.write_guard import WriteGuard
 
@@ -47,31 +46,30 @@ def run(args: argparse.Namespace) -> int:
     if not photos:
         print(f"No photos in {args.input}.")
         return 0
+    # The batch's own mask settings and masker (core.jobs.MaskJob, the one masking loop); no background.
+    settings = JobSettings.from_flat({"engine": "white", **{k: getattr(args, k) for k in MASK_OPTIONS}})
+    context = JobContext(settings, runtime=Runtime(args.models_dir))
     guard = WriteGuard(args.out, [args.input, *photos])  # masks never land on (or among) the photos
-    guard.check_folder(args.out)
-    masker = build_masker(args.masker, Runtime(args.models_dir), args.sam_variant, args.device,
-                          prior=args.prior)
+    job = MaskJob(photos, context, export_to=args.out, white=args.white, redo=args.redo, guard=guard,
+                  keep_empty=True)  # an empty mask is written for review, as any other
+    masker = context.masker
     seeded = f" seeded by the {masker.prior.name} prior" if masker.name != masker.prior.name else ""
     print(f"Masking {len(photos)} photos with {masker.name}{seeded} into {args.out}")
-    rows, failed, skipped = [], [], 0
-    for i, path in enumerate(photos, 1):
-        target = mask_path_for(path, args.out)
-        if target.exists() and not args.redo:
-            skipped += 1
-            continue
-        try:
-            guard.check(target, made_by=MASK_MAKER, key_of=mask_maker)  # --redo: only masks Packshot wrote
-            result = masker.compute(load_photo(path))
-            save_mask_png(target, result.alpha, white=args.white)
-        except PackshotError as exc:
-            failed.append((path.name, str(exc)))
-            print(f"[{i}/{len(photos)}] {path.name}: FAILED: {exc}")
-            continue
-        doubt = mask_doubt(result, args.doubtful_below) or ""
-        rows.append((display_name(path.name), display_name(target.name), f"{result.score:.3f}", result.source,
-                     result.details.get("fallback", "")[:200], doubt))
-        said = f"; DOUBTFUL: {doubt}" if doubt else ""
-        print(f"[{i}/{len(photos)}] {path.name}: score {result.score:.2f} ({result.source}){said}")
+    rows: list[tuple[str, ...]] = []
+
+    def said(outcome: MaskOutcome) -> None:
+        i = job.photos.index(outcome.path) + 1
+        if outcome.status == "failed":
+            print(f"[{i}/{len(photos)}] {outcome.path.name}: FAILED: {outcome.error or outcome.message}")
+        if outcome.status != "computed":
+            return
+        mask = outcome.mask
+        rows.append((display_name(outcome.path.name), display_name(outcome.mask_path.name), f"{mask.score:.3f}",
+                     mask.source, mask.details.get("fallback", "")[:200], outcome.doubt or ""))
+        doubt = f"; DOUBTFUL: {outcome.doubt}" if outcome.doubt else ""
+        print(f"[{i}/{len(photos)}] {outcome.path.name}: score {mask.score:.2f} ({mask.source}){doubt}")
+
+    summary = job.run(on_photo=said)
     if rows:
         _write_review(guard.check(args.out / "review.csv", made_by=REVIEW_MAKER, key_of=review_maker), rows)
     fallback = next((r[4] for r in rows if r[4]), "")
@@ -79,29 +77,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"Note: {fallback}")
     if prior_note := getattr(masker, "prior_fallback", None):
         print(f"Note: {prior_note}")
-    doubtful = sum(1 for r in rows if r[5])
-    print(f"Done: {len(rows)} masked, {skipped} already there, {len(failed)} failed."
+    doubtful = len(summary.doubtful)
+    print(f"Done: {len(summary.computed)} masked, {len(summary.kept)} already there, {len(summary.failed)} failed."
           + (f" {doubtful} doubtful: review them first (listed first in review.csv)." if doubtful else ""))
-    for name, reason in failed:
-        print(f"  {name}: {reason}")
-    return 1 if failed else 0
+    for _name, reason in summary.failed:
+        print(f"  {reason}")
+    return 1 if summary.failed else 0
 
 
+MASK_OPTIONS = ("masker", "prior", "sam_variant", "doubtful_below", "models_dir", "device")
 REVIEW_COLUMNS = ("photo", "mask", "score", "source", "note", "doubt")
-MASK_MAKER, REVIEW_MAKER = "packshot masks", "packshot masks review"
-
-
-def mask_maker(path: Path) -> Optional[str]:
-    """``MASK_MAKER`` for a mask PNG Packshot wrote (it carries the polarity chunk), else None."""
-    from PIL import Image
-
-    from core.masking.maskio import POLARITY_KEY
-
-    try:
-        with Image.open(path) as im:
-            return MASK_MAKER if POLARITY_KEY in im.info else None
-    except (OSError, ValueError, SyntaxError):
-        return None
+REVIEW_MAKER = "packshot masks review"
 
 
 def review_maker(path: Path) -> Optional[str]:

@@ -258,8 +258,18 @@ class BatchJob:
         return self.context.notes if self.context else []
 
     def my_photos(self) -> list[Path]:
-        """This process's share: every n-th photo, so shares are disjoint and stable across runs."""
-        return self.photos[self.process_index::self.num_processes]
+        """This process's share: every n-th photo, so shares are disjoint and stable across runs; less
+        the photos rejected in review (``rejected_photos``)."""
+        rejected = self._rejected()
+        return [p for p in self.photos[self.process_index::self.num_processes] if p.resolve() not in rejected]
+
+    def rejected_photos(self) -> list[Path]:
+        """This process's photos that the project store says were rejected in review: never rendered."""
+        rejected = self._rejected()
+        return [p for p in self.photos[self.process_index::self.num_processes] if p.resolve() in rejected]
+
+    def _rejected(self) -> set[Path]:
+        return self.project.rejected_paths() if self.project is not None else set()
 
     def photo_jobs(self, photos: Optional[Sequence[Path]] = None) -> list[PhotoJob]:
         if self.context is None:
@@ -299,6 +309,7 @@ class BatchJob:
             summary.failed += [(display_name(s.path.name), s.message) for s in self.skipped_inputs]
         start = time.perf_counter()
         jobs = self.photo_jobs()
+        summary.rejected = [display_name(p.name) for p in self.rejected_photos()]
         status = "finished"
         try:
             for i, job in enumerate(jobs):

@@ -12,9 +12,7 @@ from core.errors import PackshotError
 from core.generation.settings import GenerationSettings
 from core.images import output_format_for
 from core.jobs.settings import (
-    CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
-    ENGINES,
     GENERATIVE_ENGINES,
     JobSettings,
     Shadow,
@@ -57,8 +55,6 @@ class JobContext:
         self.runtime = runtime_or_private(runtime, settings.machine.models_dir)
         _check_models_dir(settings, self.runtime)
         g, p = settings.generation, settings.prompt
-        if settings.engine not in ENGINES:
-            raise PackshotError(f"Unknown engine '{settings.engine}'. Choose one of: {', '.join(ENGINES)}.")
         if g.variants < 1:
             raise PackshotError(f"--variants must be at least 1 (got {g.variants}).")
         if settings.qc.qc_retries < 0:
@@ -174,30 +170,12 @@ class JobContext:
                             str(self.settings.machine.device))  # size and the fix
 
     def _resolve_engine(self) -> str:
-        name, g = str(self.settings.engine), self.settings.generation
-        if name != "auto":
-            if name == "image" and not g.background_image:
-                raise PackshotError("--engine image needs --background-image FILE.")
-            return name
-        # A background picture or a colour given without an engine says which engine is meant.
-        if g.background_image:
-            self.notes.append("--background-image given without --engine: using the 'image' engine.")
-            return "image"
-        if tuple(g.color) != _DEFAULT_GENERATION.color:
-            self.notes.append("--color given without --engine: using the 'color' engine.")
-            return "color"
-        model = self.settings.model or CONTROLNET_MODEL
-        if self.model_store.available(model):
-            from core.generation.engines.sd2_controlnet import engine_for_model
+        """``core.jobs.engines.resolve_engine``: the same answer the app's engine menu shows."""
+        from core.jobs.engines import resolve_engine
 
-            return engine_for_model(self.model_store, model)  # si2-controlnet, or sd2-controlnet for such a model
-        from core.masking.hints import mask_weights_missing, missing_weights_notes
-
-        m = self.settings.masks
-        missing = {} if m.masks_dir else mask_weights_missing(
-            self.model_store, str(m.prior), str(m.masker), m.sam_variant, str(self.settings.machine.device))
-        self.notes.extend(missing_weights_notes(background_model=model, **missing))
-        return "white"
+        resolved = resolve_engine(self.settings, self.model_store)
+        self.notes.extend(resolved.notes)
+        return resolved.name
 
     def _resolve_upscaler(self) -> Optional[str]:
         """The learned upscaler a generative engine enlarges backgrounds with (``core.generation.upscale``);

@@ -45,6 +45,7 @@ class BatchSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
     doubtful: list[tuple[str, str]] = field(default_factory=list)  # (file name, why the mask is doubtful)
     held: list[str] = field(default_factory=list)  # not rendered because of a doubtful mask (skip / stop)
+    rejected: list[str] = field(default_factory=list)  # not rendered: rejected in review (project state)
     stopped: Optional[str] = None  # --doubtful-masks stop: the photo it stopped at
     cancelled: bool = False
     seconds: float = 0.0
@@ -75,6 +76,7 @@ class BatchSummary:
             total.failed += [tuple(f) for f in part["failed"]]
             total.doubtful += [tuple(d) for d in part.get("doubtful", [])]
             total.held += part.get("held", [])
+            total.rejected += part.get("rejected", [])
             total.stopped = total.stopped or part.get("stopped")
             total.cancelled = total.cancelled or part["cancelled"]
             total.seconds = max(total.seconds, part["seconds"])

@@ -16,7 +16,6 @@ import numpy as np
 from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
 from core.images import Photo, load_photo, output_format_for, write_atomic
 from core.jobs.context import JobContext
-from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
 from core.jobs.outcomes import PhotoOutcome, PhotoPlan
 from core.jobs.render import render_images
 from core.jobs.settings import DoubtfulMasks, file_sha256
@@ -303,38 +302,22 @@ class PhotoJob:
 
     def _mask(self, photo: Photo, sha: str, notes: list[str], cancel: Optional[CancelToken]
               ) -> tuple[Any, Path, str]:
-        """The mask to use, saved into the project as the exact 8-bit PNG the job composites with."""
-        s = self.context.settings.masks
-        origin = {"models": self.context.auto_mask_models(), "photo_sha256": sha}
-        project_mask = (self.project.masks_dir if self.project else self.out_dir / ".packshot" / "masks") / \
-            f"{self.stem}.png"
-        if s.masks_dir:
-            given = Path(s.masks_dir) / f"{self.path.stem}.png"  # IOPaint's convention: same stem, .png
-            if given.is_file():
-                mask = load_mask_file(given, photo.size, source="file")
-                return self._store_mask(project_mask, mask, "reviewed")
-            notes.append(f"no mask {given.name} in {s.masks_dir}; computed one automatically")
-        elif self.project is not None and self._photo_id() is not None:
-            record = self.project.photo(self._photo_id())
-            if record and record.mask_state in ("reviewed", "edited") and record.mask_path \
-                    and record.mask_path.is_file():
-                mask = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
-                return mask, record.mask_path, record.mask_state
-            if record and record.mask_state == "auto" and record.mask_origin == origin and record.mask_path \
-                    and record.mask_path.is_file():
-                # Same photo, same mask models: only generation settings changed, so SAM need not run again.
-                mask = load_mask_file(record.mask_path, photo.size, source=record.mask_source or "file")
-                mask.score = record.mask_score if record.mask_score is not None else mask.score
-                mask.doubt = record.mask_doubt  # the gate's verdict on it when it was computed
-                log.debug("%s: reusing its automatic mask %s", self.name, record.mask_path)
-                return mask, record.mask_path, "auto"
-        result = self.context.masker.compute(photo, cancel=cancel)
-        if not result.mask.any():
-            raise PackshotError(f"{self.name}: no product found in the photo (empty mask); "
-                                "supply a mask with --masks or review it in the app.")
-        mask = quantize_mask(result)
-        mask.doubt = mask_doubt(result, s.doubtful_below)  # judged on the masker's own result
-        return self._store_mask(project_mask, mask, "auto", origin)
+        """The mask to use, by ``MaskJob``'s one rule (given, reviewed, reused or computed), saved into
+        the project as the exact 8-bit PNG the job composites with."""
+        from core.jobs.mask_job import MaskJob
+
+        job = MaskJob([self.path], self.context, project=self.project, out_dir=self.out_dir,
+                      stems={self.path: self.stem}, guard=self.guard, store=self._store_mask)
+        outcome = job.mask_photo(self.path, photo=photo, sha=sha, notes=notes, cancel=cancel)
+        return outcome.mask, outcome.mask_path, outcome.state
+
+    def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
+                    ) -> tuple[Any, Path, str]:
+        """Where ``MaskJob`` writes this photo's project mask (core.cluster adds its upload here)."""
+        from core.jobs.mask_job import store_mask
+
+        store_mask(self.guard, self.project, self.path, path, mask, state, origin)
+        return mask, path, state
 
     def _snapshot_mask(self, mask_file: Path, sha: str) -> Path:
         """A content-addressed copy of the mask for recipes: editing the photo's mask later (in the app)
@@ -343,14 +326,6 @@ class PhotoJob:
         if not target.is_file():
             write_atomic(self.guard.check(target), Path(mask_file).read_bytes())
         return target
-
-    def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
-                    ) -> tuple[Any, Path, str]:
-        save_mask_atomic(self.guard.check(path), mask.alpha)
-        if self.project is not None and self._photo_id() is not None:
-            self.project.set_mask(self._photo_id(), state, path, source=mask.source, score=mask.score,
-                                  origin=origin, doubt=mask.doubt if state == "auto" else None)
-        return mask, path, state
 
     def _qc(self, photo: Photo, mask: Any, image: np.ndarray, seed: int, prompt: str, negative: str,
             cancel: Optional[CancelToken]) -> tuple[Optional[dict], int, np.ndarray]:

@@ -156,12 +156,35 @@ def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
     con.commit()
     con.close()
     store = ProjectStore(tmp_path)
-    assert store.schema_version == SCHEMA_VERSION == 3
+    assert store.schema_version == SCHEMA_VERSION == 4
     record = store.photo(Path("/x/a.jpg"))
     assert record.mask_state == "auto" and record.mask_origin is None  # unknown origin: recomputed once
     store.set_mask(record.id, "auto", tmp_path / "m.png", source="classic", origin={"models": {"sam": None}})
     assert store.photo(record.id).mask_origin == {"models": {"sam": None}}
 
+
+
+def test_a_version_3_store_moves_the_apps_rejected_flag_into_the_store(tmp_path):
+    from core.project import _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3
+
+    db = tmp_path / ".packshot" / "project.sqlite"
+    db.parent.mkdir()
+    con = sqlite3.connect(db)
+    con.executescript(_SCHEMA_V1 + ";" + _SCHEMA_V2 + ";" + _SCHEMA_V3)
+    con.execute("INSERT INTO photos(path, name, settings_json, updated_at) "
+                "VALUES ('/x/a.jpg', 'a.jpg', '{\"mask_rejected\": true, \"zoom\": 2}', 0)")
+    con.execute("INSERT INTO photos(path, name, settings_json, updated_at) VALUES ('/x/b.jpg', 'b.jpg', '{}', 0)")
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+    store = ProjectStore(tmp_path)
+    a, b = store.photo(Path("/x/a.jpg")), store.photo(Path("/x/b.jpg"))
+    assert a.rejected and a.settings == {"zoom": 2}  # the flag moved; the app's other settings stay
+    assert not b.rejected
+    assert store.rejected_paths() == {Path("/x/a.jpg")}
+    store.set_rejected(a.id, False)
+    store.set_rejected(b.id, True)
+    assert ProjectStore(tmp_path).rejected_paths() == {Path("/x/b.jpg")}  # kept across openings
 
 def _open_new_store(folder: str, barrier, queue) -> None:
     barrier.wait()  # all at once, like the workers of `accelerate launch` on a fresh --out folder
