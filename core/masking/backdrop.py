@@ -345,9 +345,12 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     if count > 1:
         areas = np.bincount(labels.ravel(), minlength=count)
         # clean backdrop, or backdrop in the product's shadow (the gap under a stool's seat)
-        seen = (t > 0.85) | (likelihood > 0.5)
-        clean = np.bincount(labels.ravel(), weights=seen.ravel().astype(np.float64), minlength=count)
-        pocket = ~reach & (areas >= 0.002 * h * w) & (clean >= 0.8 * np.maximum(areas, 1))
+        # (mostly clean: a grey patch of the product, enclosed by the rest of it, is shadow-like too)
+        seen = np.bincount(labels.ravel(), weights=((t > 0.85) | (likelihood > 0.5)).ravel().astype(np.float64),
+                           minlength=count)
+        clean = np.bincount(labels.ravel(), weights=(t > 0.85).ravel().astype(np.float64), minlength=count)
+        pocket = ~reach & (areas >= 0.002 * h * w) & (seen >= 0.8 * np.maximum(areas, 1)) \
+            & (clean >= 0.5 * np.maximum(areas, 1))
         pocket[0] = False
         # a hole is ringed by product; a tone-on-tone body its faint outline kept from the flood
         # is ringed by open backdrop
