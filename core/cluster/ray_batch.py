@@ -34,6 +34,7 @@ from core.images import write_atomic
 from core.jobs.batch import BatchJob
 from core.jobs.outcomes import BatchSummary, PhotoOutcome
 from core.jobs.settings import JobSettings
+from core.naming import display_name
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,9 @@ class RayBatch:
 
     def rows(self) -> list[dict]:
         """One row per photo, as the read stage takes it."""
+        rejected = set(self.batch.rejected_photos())  # rejected in review (the project store): not rendered
         return [{"path": str(job.path), "stem": job.stem, "work": b"", "outcome": b""}
-                for job in self.batch.photo_jobs(self.batch.photos)]
+                for job in self.batch.photo_jobs([p for p in self.batch.photos if p not in rejected])]
 
     def stage_kwargs(self, threads: int) -> dict:
         """What every stage's actor is built from (plain data: it travels to the actors)."""
@@ -215,7 +217,8 @@ class RayBatch:
         ds = ds.map(RenderStage, fn_constructor_kwargs=common, concurrency=plan["render_actors"],
                     num_cpus=plan["cpu_share"], num_gpus=plan["render_gpus"])
         ds = ds.map(SaveStage, fn_constructor_kwargs=common, concurrency=1, num_cpus=plan["cpu_share"])
-        summary = BatchSummary(engine=self.batch.context.engine_name)
+        summary = BatchSummary(engine=self.batch.context.engine_name,
+                               rejected=[display_name(p.name) for p in self.batch.rejected_photos()])
         start = time.perf_counter()
         try:
             for row in ds.iter_rows():
