@@ -106,6 +106,7 @@ class BackgroundPipeline:
         callback_on_step_end: StepCallback | None = None,
         guidance_steps: int | None = None,
         decoder: Any = None,
+        strength: float = 1.0,
     ) -> np.ndarray:
         """Generate one background per seed; returns (len(seeds), H, W, 3) uint8.
 
@@ -116,6 +117,9 @@ class BackgroundPipeline:
         ``guidance_steps``: classifier-free guidance on the first N steps only (None: every step);
         the later steps refine detail, where the unconditional pass changes little but costs as much.
         ``decoder``: another decoder for the final latents (the tiny TAESD one for previews).
+        ``strength`` < 1: img2img, as diffusers' img2img pipelines do: ``image``'s own latents noised to the
+        step ``strength`` of the way down, then only the remaining steps (the detail pass over an
+        upscaled background, ``core.generation.detail``).
         """
         import torch
 
@@ -128,8 +132,9 @@ class BackgroundPipeline:
         with torch.inference_mode():
             cond = self.encode_prompt(prompt)
             uncond = self.encode_prompt(negative_prompt) if guidance > 1.0 else None
-            _, mask, masked_image, control = self.prepare_inputs(image, generate_mask)
+            img, mask, masked_image, control = self.prepare_inputs(image, generate_mask)
             masked_latents = self.encode_image(masked_image)
+            init_latents = self.encode_image(img) if strength < 1.0 else None
             mask_latent = torch.nn.functional.interpolate(mask, size=(h // factor, w // factor))
             mask_latent = mask_latent.to(self.device, self.dtype)
             control = control.to(self.device, self.dtype)
@@ -138,12 +143,14 @@ class BackgroundPipeline:
                 chunk = seeds[start:start + max_batch]
                 latents = self._denoise(chunk, cond, uncond, mask_latent, masked_latents, control, steps,
                                         guidance, controlnet_scale, scheduler, callback_on_step_end,
-                                        step_offset=start // max_batch * steps, guidance_steps=guidance_steps)
+                                        step_offset=start // max_batch * steps, guidance_steps=guidance_steps,
+                                        init_latents=init_latents, strength=strength)
                 outputs.append(self.decode(latents, decoder))
         return np.concatenate(outputs, axis=0)
 
     def _denoise(self, seeds, cond, uncond, mask_latent, masked_latents, control, steps, guidance,
-                 controlnet_scale, scheduler_name, callback, step_offset=0, guidance_steps=None):
+                 controlnet_scale, scheduler_name, callback, step_offset=0, guidance_steps=None,
+                 init_latents=None, strength=1.0):
         import torch
 
         unet, controlnet = self.components.unet, self.components.controlnet
@@ -155,6 +162,15 @@ class BackgroundPipeline:
         # One CPU generator per variant: the same seed gives the same noise on any device/batch.
         noise = [torch.randn(shape, generator=torch.Generator("cpu").manual_seed(s)) for s in seeds]
         latents = torch.cat(noise).to(self.device, self.dtype) * sched.init_noise_sigma
+        timesteps = None
+        if init_latents is not None:
+            # img2img: skip the first (1 - strength) of the steps, start from the image's latents noised to there.
+            skip = min(steps - 1, int(round(steps * (1.0 - strength)))) * getattr(sched, "order", 1)
+            timesteps = sched.timesteps[skip:]
+            if hasattr(sched, "set_begin_index"):
+                sched.set_begin_index(skip)
+            latents = sched.add_noise(init_latents.repeat(n, 1, 1, 1), torch.cat(noise).to(self.device, self.dtype),
+                                      timesteps[:1].repeat(n))
 
         copies = 2 * n if do_cfg else n
         # repeat, not expand: stride-0 batch views send convolutions down a slow path on the CPU
@@ -165,17 +181,18 @@ class BackgroundPipeline:
         use_controlnet = controlnet is not None and controlnet_scale > 0  # scale 0 adds exact zeros
         with _ConditioningOnce(controlnet if use_controlnet and self.reuse_control_embedding else None):
             return self._loop(sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
-                              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps)
+                              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps, timesteps)
 
     def _loop(self, sched, latents, embeds, mask_in, masked_in, control_in, guidance, controlnet_scale,
-              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps):
-        """The denoising steps. ``mask_in``/``masked_in`` None: a text-to-image model (the ablation's SD2
-        base) that sees the 4 noisy-latent channels alone."""
+              use_controlnet, do_cfg, callback, step_offset, n, guidance_steps, timesteps=None):
+        """The denoising steps (``timesteps``: the scheduler's, or the tail of them for img2img).
+        ``mask_in``/``masked_in`` None: a text-to-image model (the ablation's SD2 base) that sees the 4
+        noisy-latent channels alone."""
         import torch
 
         unet, controlnet = self.components.unet, self.components.controlnet
         inpainting = mask_in is not None
-        for i, t in enumerate(sched.timesteps):
+        for i, t in enumerate(sched.timesteps if timesteps is None else timesteps):
             if do_cfg and guidance_steps is not None and i >= guidance_steps:
                 # Guidance ends here: keep only the conditional half of every batched input.
                 do_cfg = False

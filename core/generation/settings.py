@@ -38,6 +38,7 @@ class Detail(Choice):
     AUTO = "auto"  # a learned upscale at final quality when the device's upscaler is downloaded, else bicubic
     OFF = "off"  # bicubic, as the paper does
     UPSCALE = "upscale"  # a learned upscale at final quality; fails when no upscaler is downloaded
+    REPAINT = "repaint"  # the upscale, then a low-strength tiled img2img of the same model (core.generation.detail)
 
 
 class Quality(Choice):
@@ -113,8 +114,9 @@ class GenerationSettings:
     detail: Detail = option(Detail.AUTO,
                             help="how the 512-pixel background reaches the photo's size at final quality: auto "
                                  "(a learned x4 upscale when its model is downloaded, else bicubic, said in a "
-                                 "note), upscale (learned; fails without the model) or off (bicubic); previews "
-                                 "never upscale")
+                                 "note), upscale (learned; fails without the model), repaint (upscale, then a "
+                                 "low-strength tiled pass of the same model paints detail at full size: si2 and "
+                                 "si2-controlnet, meant for a GPU) or off (bicubic); previews never upscale")
     upscaler: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem,
                                      help="the upscaler model (default: realesrgan-x4plus on a GPU, "
                                           "realesr-general-x4v3 on the CPU)")

@@ -69,7 +69,7 @@ def resolve_upscaler(store: ModelStore, settings: GenerationSettings, device_typ
     for model_id in wanted:
         if _present(store, model_id):
             return model_id
-    if detail == "upscale":
+    if detail in ("upscale", "repaint"):
         raise ModelMissingError(store.missing_message(wanted[-1]))
     return None
 
@@ -272,14 +272,16 @@ def engine_models(models: dict) -> list[str]:
 def replay_settings(settings: GenerationSettings, recorded: dict, models: dict) -> GenerationSettings:
     """The settings a replay renders with, so that it uses exactly the upscaler the output was made with.
 
-    ``recorded``: the recipe's settings. A recorded upscaler is required (``detail upscale``); a final
+    ``recorded``: the recipe's settings. A recorded upscaler is required (``detail upscale``, or ``repaint``
+    as recorded); a final
     render that names none was made without one (an older recipe, or no model then): ``detail off``.
     A preview replayed at final quality keeps its detail setting and gets what this machine has."""
     from dataclasses import replace
 
     found = recorded_upscaler(models)
     if found is not None:
-        return replace(settings, detail="upscale", upscaler=found[0])
+        detail = "repaint" if str(settings.detail) == "repaint" else "upscale"
+        return replace(settings, detail=detail, upscaler=found[0])
     if recorded.get("quality", "final") == "final":
         return replace(settings, detail="off", upscaler=None)
     return settings

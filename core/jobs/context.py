@@ -191,6 +191,11 @@ class JobContext:
         upscaler = resolve_upscaler(self.model_store, g, device)
         if upscaler is None and (note := missing_note(self.model_store, g, device)):
             self.notes.append(note)
+        from core.generation.detail import REPAINT_ENGINES
+
+        if str(g.detail) == "repaint" and self.engine_name not in REPAINT_ENGINES:
+            self.notes.append(f"--detail repaint is for {' and '.join(REPAINT_ENGINES)}: the '{self.engine_name}' "
+                              "engine's backgrounds are upscaled only.")
         return upscaler
 
     def _mask_models(self) -> Optional[dict]:

@@ -201,4 +201,12 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
         enlarge = partial(upscaler, cancel=cancel)  # cancel is checked between tiles
     else:
         enlarge = None
-    return [box.from_canvas(image, enlarge) for image in out]
+    backgrounds = [box.from_canvas(image, enlarge) for image in out]
+    if upscaler is not None and str(settings.detail) == "repaint":
+        from core.generation.detail import repaint, supports_repaint
+
+        if supports_repaint(pipeline):
+            backgrounds = [repaint(pipeline, photo.rgb8, product, bg, settings, seed, controlnet_scale=controlnet_scale,
+                                   tile=plan.resolution, cancel=cancel, report=report, label=label)
+                           for bg, seed in zip(backgrounds, seeds)]
+    return backgrounds

@@ -358,3 +358,65 @@ def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_wit
     said = capsys.readouterr()
     assert f"Model '{CPU_UPSCALER}'" in said.out + said.err
     assert not list((tmp_path / "again").glob("*.png"))
+
+
+# -- the detail pass (--detail repaint) ------------------------------------------------------------------
+def test_tiles_of_the_detail_pass_cover_the_image_and_overlap():
+    from core.generation.detail import tile_starts
+
+    for length, tile in ((2000, 512), (97, 64), (512, 512), (40, 64)):
+        starts = tile_starts(length, tile, overlap=min(64, tile // 4))
+        ends = [min(length, s + tile) for s in starts]
+        assert starts[0] == 0 and ends[-1] == length
+        assert all(b < a_end for a_end, b in zip(ends, starts[1:]))  # every neighbour overlaps the last
+
+
+def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_with_upscaler, tmp_path):
+    from core.generation.detail import REPAINT_STRENGTH
+    from core.jobs.render import render_images
+
+    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    engine = runtime.engine("si2-controlnet", "cpu")
+    photo, mask = product_photo(150, 96)
+    settings = GenerationSettings(steps=4, resolution=64, prompt="a table", detail="repaint")
+    repainted = render_images(engine, photo, mask, settings)[0]
+    upscaled = render_images(engine, photo, mask, replace(settings, detail="upscale"))[0]
+    assert repainted.shape == upscaled.shape == photo.pixels.shape
+    solid, background = mask.alpha >= 1.0, mask.alpha <= 0.0
+    assert np.array_equal(repainted[solid], photo.pixels[solid])
+    assert not np.array_equal(repainted[background], upscaled[background])
+    assert np.array_equal(render_images(engine, photo, mask, settings)[0], repainted)  # same seed, same pixels
+    assert 0 < REPAINT_STRENGTH < 1
+
+
+def test_img2img_at_full_strength_is_the_plain_generation(tiny_diffusion_models_dir, tmp_path):  # noqa: F811
+    runtime = Runtime(store=_store(tiny_diffusion_models_dir, tmp_path))
+    pipeline = runtime.engine("si2-controlnet", "cpu").pipeline
+    canvas = _textured(64, 64)
+    generate = np.ones((64, 64), np.float32)
+    generate[20:40, 20:40] = 0.0
+    args = dict(prompt="a table", seeds=[3], steps=4)
+    plain = pipeline(canvas, generate, **args)
+    assert np.array_equal(pipeline(canvas, generate, strength=1.0, **args), plain)
+    light = pipeline(canvas, generate, strength=0.25, **args)
+    heavy = pipeline(canvas, generate, strength=0.75, **args)
+    # Less strength stays nearer the image it starts from (the tiny VAE's round trip is the floor).
+    far = [np.abs(x.astype(int) - canvas.astype(int))[generate > 0.5].mean() for x in (light[0], heavy[0])]
+    assert far[0] < far[1]
+
+
+def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, capsys):
+    from core.cli.main import main as packshot
+    from core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    out = tmp_path / "out"
+    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "4",
+                     "--detail", "repaint", "--no-progress", *models]) == 0
+    recipe = read_recipe(out / "item_000.png")
+    assert recipe.settings["detail"] == "repaint" and recipe.models[CPU_UPSCALER]["role"] == RECIPE_ROLE
+    capsys.readouterr()
+    assert packshot(["replay", str(out / "item_000.png"), *models]) == 0
+    assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
