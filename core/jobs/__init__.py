@@ -4,7 +4,9 @@
 save (atomically, recipe inside) -> record in the project store. ``BatchJob`` prepares a folder
 (validates everything before any work), hands out ``PhotoJob`` objects (this process's share when
 several processes run) and runs them with progress and cancellation. The GUI's generation queue
-calls ``PhotoJob.run`` one by one on its worker thread; the CLI calls ``BatchJob.run``.
+calls ``PhotoJob.run`` one by one on its worker thread; the CLI calls ``BatchJob.run``. ``MaskJob`` is
+the one masking loop (``packshot masks``, each photo of a batch, the app's masks); ``resolve_engine``
+says what "auto" means, from the settings and the model store alone.
 
 Maskers and the QC gate live in a ``JobContext`` shared by the jobs of a run; the models behind them
 belong to the ``core.runtime.Runtime`` the context is given (the CLI and the app each make one), so
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from core.jobs.batch import BatchJob
 from core.jobs.context import JobContext
+from core.jobs.engines import ResolvedEngine, engine_choices, resolve_engine
+from core.jobs.mask_job import MaskJob, MaskOutcome, MaskSummary
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
 from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
@@ -53,7 +57,10 @@ __all__ = [
     "JobSettings",
     "LOCK_NAME",
     "MachineSettings",
+    "MaskJob",
+    "MaskOutcome",
     "MaskSettings",
+    "MaskSummary",
     "Masker",
     "OutputSettings",
     "PhotoJob",
@@ -62,13 +69,16 @@ __all__ = [
     "Prior",
     "PromptSettings",
     "QualitySettings",
+    "ResolvedEngine",
     "Shadow",
     "TMP_PREFIX",
+    "engine_choices",
     "file_sha256",
     "load_mask_file",
     "make_shadow",
     "quantize_mask",
     "render_from_recipe",
     "render_images",
+    "resolve_engine",
     "save_mask_atomic",
 ]

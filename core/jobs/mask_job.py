@@ -129,7 +129,8 @@ class MaskJob:
     def stems(self) -> dict[Path, str]:
         if self._stems is None:
             known = [r.path for r in self.project.photos()] if self.project is not None else []
-            self._stems = unique_stems(known + [p for p in self.photos if p not in set(known)])
+            seen = set(known)
+            self._stems = unique_stems(known + [p for p in self.photos if p not in seen])
         return self._stems
 
     @property
