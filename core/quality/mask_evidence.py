@@ -161,6 +161,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     stray = _frame_parts(m, frame)
     if stray > 0:
         ev.numbers["frame_parts"] = round(stray, 4)
+    if stray > 0 and "corner_inside" not in ev.numbers:  # else already named as a corner of the backdrop
         ev.findings.append(f"a separate patch at the edge of the frame is kept as product ({stray:.0%} of the mask)")
 
     missing, where = _outlines_outside(m, edges, t, d, sigma, frame, n_outline)
