@@ -52,6 +52,7 @@ from desktop.skipped_files import SkippedFilesLine
 from desktop.stepper import EmptyState, Stepper
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
+from desktop.workers import favour_gui_thread
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
                  parent: Optional[QWidget] = None) -> None:
         """``job``: the job settings to start from (default: the ones saved last, else core's)."""
         super().__init__(parent)
+        favour_gui_thread()  # workers run beside this window's event loop from now on
         self.settings = settings
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
         # contexts; every job this window submits is handed it.

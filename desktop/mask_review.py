@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.progress import CancelToken
 from desktop.mask_editing import EditResult, MaskEditor, OpenedPhoto
 from desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
 from desktop.project_session import ProjectSession
@@ -77,6 +78,13 @@ def is_doubtful(record: Optional[object]) -> bool:
         return False
     score = getattr(record, "mask_score", None)
     return bool(getattr(record, "mask_doubt", None)) or (score is not None and score < DEFAULT_DOUBT_SCORE)
+
+
+def open_for_view(editor: MaskEditor, path: Path, cancel: Optional[CancelToken] = None) -> tuple[OpenedPhoto, QImage]:
+    """On the edit worker: ``editor`` opens ``path``, and its display image is made ready to paint
+    there too, so the GUI thread only wraps it."""
+    opened = editor.open(path, DISPLAY_MAX, cancel)
+    return opened, rgb_to_qimage(opened.display)
 
 
 class MaskReviewPanel(QWidget):
@@ -320,7 +328,7 @@ class MaskReviewPanel(QWidget):
         self._inputs_behind_open = 0
         self._cancel_lookahead()  # the photo in front of the user goes first
         self._set_busy(+1)
-        worker = start_worker(self.editor.open, path, DISPLAY_MAX, pool=self._edit_pool,
+        worker = start_worker(open_for_view, self.editor, path, pool=self._edit_pool,
                               on_result=self._opened_photo, on_error=lambda exc: self._open_failed(exc, path),
                               on_finished=lambda: self._set_busy(-1))
         self._open_worker = worker
@@ -420,14 +428,15 @@ class MaskReviewPanel(QWidget):
         self.refresh_order()
 
     # -- results from the worker ----------------------------------------------------------------
-    def _opened_photo(self, opened: OpenedPhoto) -> None:
+    def _opened_photo(self, result: tuple[OpenedPhoto, QImage]) -> None:
+        opened, image = result
         if opened.path != self.path:
             return  # the user moved on while this photo loaded
         self._opened = opened
         self._open_worker = None
         self._inputs_behind_open = 0
         self._start_lookahead()  # now that this photo is ready, prepare the next ones
-        self.view.set_photo(rgb_to_qimage(opened.display), opened.full_size)
+        self.view.set_photo(image, opened.full_size)
         self.view.set_mask(opened.mask, opened.labels)
         self._describe(opened.score, opened.state)
         self._update_buttons(False, False)

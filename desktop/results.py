@@ -227,6 +227,7 @@ class ResultsPanel(QWidget):
         self._images: dict[int, QImage] = {}  # result id -> preview
         self._tiles: dict[int, QIcon] = {}  # result id (or ORIGINAL_ROLE) -> strip icon
         self._token = 0
+        self._unloaded: Optional[int] = None  # the token whose previews wait for the panel to be shown
 
         self.title = QLabel("Select a photo")
         self.strip = QListWidget()
@@ -403,6 +404,24 @@ class ResultsPanel(QWidget):
         keeper = next((i + 1 for i, r in enumerate(results) if r.id == keeper_id), 1 if results else 0)
         self.strip.setCurrentRow(keeper)
         self._refresh_icons()
+        # Decoding (and framing) full-size photos is work a hidden panel need not compete for with a
+        # running batch: it starts when the panel is shown.
+        self._unloaded = token
+        if self.isVisible():
+            self._load_previews()
+        self._selected(self.strip.currentRow())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._unloaded == self._token:
+            self._load_previews()
+
+    def _load_previews(self) -> None:
+        """Previews of the photo shown and of its results not loaded yet, on the thread pool."""
+        photo, results, token = self._photo, self._results, self._token
+        self._unloaded = None
+        if photo is None:
+            return
         if self._original is None:
             start_worker(load_preview, photo, on_result=lambda img: self._got(token, ORIGINAL_ROLE, img),
                          on_error=lambda exc: log.info("No preview of %s: %s", photo.name, exc))
@@ -415,7 +434,6 @@ class ResultsPanel(QWidget):
                 start_worker(load_framed_original, photo, r.output_path, r.recipe,
                              on_result=lambda img, k=key: self._got_framed(token, k, img),
                              on_error=lambda exc, k=key: self._framing_failed(token, k, exc))
-        self._selected(self.strip.currentRow())
 
     def _got_framed(self, token: int, key: tuple[str, str], image: Optional[QImage]) -> None:
         if token == self._token:
