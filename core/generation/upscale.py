@@ -39,8 +39,8 @@ GPU_UPSCALER = "realesrgan-x4plus"  # RRDBNet, 16.7 M parameters
 CPU_UPSCALER = "realesr-general-x4v3"  # SRVGGNetCompact, 1.2 M parameters
 ARCHITECTURES = ("ESRGAN", "Compact")  # spandrel's ids for RRDBNet and SRVGGNetCompact
 RECIPE_ROLE = "upscaler"  # how a recipe's ``models`` entry says it is the upscaler, not the engine's model
-# The engines whose backgrounds go through it (``render_background`` with ``upscaler``).
-UPSCALED_ENGINES = ("si2-controlnet", "si2", "sd2-controlnet")
+# The engines whose backgrounds go through it (``core.generation.engines.upscaled.LearnedUpscale``).
+UPSCALED_ENGINES = ("si2-controlnet", "si2", "sd2-controlnet", "flux2-klein")
 FEATHER = 8  # input pixels over which two tiles cross-fade
 
 

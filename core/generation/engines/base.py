@@ -29,6 +29,24 @@ class BackgroundEngine:
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         raise NotImplementedError
 
+    # The learned upscale (``core.generation.engines.upscaled.LearnedUpscale`` overrides these): an engine
+    # that paints at the photo's own size never upscales.
+    def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
+        """The upscaler that enlarges this engine's backgrounds for ``settings``; None: none."""
+        return None
+
+    def upscaler_for(self, settings: GenerationSettings) -> Any:
+        """The loaded upscaler for ``settings``, or None."""
+        return None
+
+    def upscaler_record(self, settings: GenerationSettings) -> dict:
+        """The recipe's record of the upscaler; {} for none."""
+        return {}
+
+    def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
+        """What a final render says about its upscale; None: nothing."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

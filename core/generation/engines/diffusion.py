@@ -10,6 +10,7 @@ import numpy as np
 
 from core.errors import ModelMissingError
 from core.generation.engines.base import BackgroundEngine, object_mask
+from core.generation.engines.upscaled import LearnedUpscale
 from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken, Progress, ProgressCallback, check, preview_every
@@ -21,7 +22,9 @@ PAPER_MODEL = "photo-background-generation"
 SI2_MODEL = "sd2-inpainting"
 
 
-class DiffusionEngine(BackgroundEngine):
+class DiffusionEngine(LearnedUpscale, BackgroundEngine):
+    """SD2 inpainting (+ the paper's ControlNet); backgrounds reach the photo's size through ``LearnedUpscale``."""
+
     needs_models = True
 
     def __init__(self, name: str, runtime: Runtime, device: str = "auto", max_batch: int | None = None,
@@ -100,43 +103,6 @@ class DiffusionEngine(BackgroundEngine):
         return render_background(loaded.pipeline, photo, mask, settings, controlnet_scale=scale,
                                  max_batch=max_batch, progress=progress, cancel=cancel, label=self.name,
                                  tiny_decoder=self.tiny_decoder(loaded), upscaler=self.upscaler_for(settings))
-
-    # -- the learned upscale between the generation and the paste-back (core.generation.upscale) ------
-    def _device_type(self) -> str:
-        from core.devices import pick_device
-
-        return pick_device(self.device_preference).type
-
-    def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
-        """The upscaler that enlarges this engine's backgrounds for ``settings`` (None: bicubic); raises
-        ``ModelMissingError`` when the settings ask for one that is not here."""
-        from core.generation.upscale import resolve_upscaler
-
-        return resolve_upscaler(self.store, settings, self._device_type())
-
-    def upscaler_for(self, settings: GenerationSettings) -> Any:
-        """The runtime's loaded upscaler for ``settings``, or None."""
-        from core.devices import pick_device
-
-        model_id = self.upscaler_id(settings)
-        return None if model_id is None else self.runtime.upscaler(model_id, pick_device(self.device_preference))
-
-    def upscaler_record(self, settings: GenerationSettings) -> dict:
-        """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""
-        from core.generation.upscale import RECIPE_ROLE, upscaler_file
-
-        model_id = self.upscaler_id(settings)
-        if model_id is None:
-            return {}
-        found = upscaler_file(self.store, model_id)
-        return {model_id: {"revision": self.store.revision(model_id), "path": str(found.path.resolve()),
-                           "sha256": found.sha256, "role": RECIPE_ROLE}}
-
-    def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
-        """The note a final render carries when ``detail auto`` finds no upscaler (None otherwise)."""
-        from core.generation.upscale import missing_note
-
-        return missing_note(self.store, settings, self._device_type())
 
     def tiny_decoder(self, loaded: Any) -> Any:
         """TAESD for previews and live previews, when its weights are present (else None)."""

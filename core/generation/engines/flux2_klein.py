@@ -2,8 +2,11 @@
 
 A 2026 engine beside the paper's. It paints the background at the output's aspect ratio (the long
 side is ``--resolution``, both sides multiples of the model's 16 px token), never letterboxed, and may
-take a style reference photo (``--reference IMAGE``, the pipeline's ``image_reference``). The product
-is pasted back bit-exact afterwards, as for every engine (``core.generation.composite``).
+take a style reference photo (``--reference IMAGE``, the pipeline's ``image_reference``). The pipeline
+paints at most about 1 MP (a larger ``--resolution`` is capped, and the run says so: ``canvas_note``); at
+final quality a canvas smaller than the photo reaches the photo's size through the learned upscaler
+(``core.generation.upscale``), as the paper's engine's does; previews stay bicubic. The product is pasted
+back bit-exact afterwards, as for every engine (``core.generation.composite``).
 
 The pipeline is diffusers' own, assembled from components loaded one by one (model_index.json read as
 data, nothing in the folder executed), and called with the inputs diffusers documents: so an output
@@ -32,6 +35,7 @@ import numpy as np
 
 from core.errors import ModelMissingError, PackshotError
 from core.generation.engines.base import BackgroundEngine
+from core.generation.engines.upscaled import LearnedUpscale
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken, Progress, ProgressCallback, check
 
@@ -89,6 +93,21 @@ def safetensors_params(folder: Path) -> int:
             header = json.loads(handle.read(length))
         total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
     return total
+
+
+def canvas_note(resolution: int, quality: str = "final") -> Optional[str]:
+    """What a run is told when ``--resolution`` asks for more than the pipeline paints (about 1 MP): which photos
+    get a smaller canvas, and that their background is enlarged to the photo's size afterwards. None: no cap."""
+    from core.generation.preview import plan_quality
+
+    side = plan_quality(quality, 1, resolution).resolution
+    if side * side <= MAX_PIXELS:
+        return None  # no photo's canvas (long side ``side``, the short one no longer) passes the cap
+    square, wide = canvas_size(side, side, side), canvas_size(1500, 1000, side)
+    return (f"--resolution {resolution}: FLUX.2 [klein]'s inpainting pipeline paints at most about 1 megapixel, so a "
+            f"photo less elongated than {side * side / MAX_PIXELS:.1f}:1 gets a smaller canvas ({square[0]} x "
+            f"{square[1]} for a square photo, {wide[0]} x {wide[1]} for 3:2); its background is enlarged to the "
+            "photo's size by the learned upscaler (bicubic with --detail off or without one).")
 
 
 # -- devices ----------------------------------------------------------------------------------------
@@ -248,7 +267,10 @@ def load_reference(settings: GenerationSettings) -> Any:
 
 
 # -- the engine ---------------------------------------------------------------------------------------
-class Flux2KleinEngine(BackgroundEngine):
+class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
+    """FLUX.2 [klein] inpainting; at final quality a canvas smaller than the photo is enlarged by the learned
+    upscaler (``LearnedUpscale``), as the paper's engine's is; previews stay bicubic."""
+
     name = ENGINE_NAME
     needs_models = True
 
@@ -327,6 +349,7 @@ class Flux2KleinEngine(BackgroundEngine):
         check(cancel)
         reference = load_reference(settings)
         loaded = self.models(settings)
+        upscaler = self.upscaler_for(settings)  # None at preview quality, with --detail off, or with none here
         plan = plan_quality(settings.quality, settings.steps, settings.resolution)
         height, width = photo.pixels.shape[:2]
         cw, ch = canvas_size(width, height, plan.resolution, loaded.multiple)
@@ -334,13 +357,31 @@ class Flux2KleinEngine(BackgroundEngine):
         canvas = cv2.resize(photo.rgb8, (cw, ch), interpolation=down)
         product = cv2.resize(object_map(mask, (height, width)), (cw, ch), interpolation=cv2.INTER_AREA)
         generate = np.clip(1.0 - product, 0.0, 1.0)
+        seeds, max_batch = settings.variant_seeds(), self.batch_size(loaded)
         images = generate_canvases(loaded.pipeline, canvas, generate, prompt=settings.prompt,
-                                   negative_prompt=settings.negative_prompt, seeds=settings.variant_seeds(),
+                                   negative_prompt=settings.negative_prompt, seeds=seeds,
                                    steps=plan.steps, guidance=settings.guidance, reference=reference,
-                                   max_batch=self.batch_size(loaded), progress=progress, cancel=cancel,
+                                   max_batch=max_batch, progress=progress, cancel=cancel,
                                    check_overflow=str(loaded.plan.dtype) == "torch.float16")
-        up = cv2.INTER_CUBIC if width > cw else cv2.INTER_AREA
-        return [cv2.resize(image, (width, height), interpolation=up) for image in images]
+        if upscaler is not None and (width > cw or height > ch) and progress is not None:
+            total = plan.steps * -(-len(seeds) // max_batch)
+            progress(Progress("generate", total, total, f"{ENGINE_NAME}: enlarging the background "
+                                                        f"({upscaler.model_id})"))
+        return [to_photo_size(image, (width, height), upscaler, cancel) for image in images]
+
+
+def to_photo_size(image: np.ndarray, size: tuple[int, int], upscaler: Any = None,
+                  cancel: Optional[CancelToken] = None) -> np.ndarray:
+    """A canvas-sized background at the photo's ``size`` = (width, height): through ``upscaler``
+    (``core.generation.upscale.Upscaler``) when the photo is larger than the canvas, else bicubic up / area down."""
+    import cv2
+
+    width, height = size
+    ch, cw = image.shape[:2]
+    if upscaler is not None and (width > cw or height > ch):
+        return upscaler(np.ascontiguousarray(image), (width, height), cancel=cancel)  # cancel checked between tiles
+    up = cv2.INTER_CUBIC if width > cw else cv2.INTER_AREA
+    return cv2.resize(image, (width, height), interpolation=up)
 
 
 def mask_image(generate: np.ndarray) -> Any:

@@ -294,3 +294,96 @@ def test_the_job_says_what_flux2_klein_ignores_or_does_not_need(klein_dir, tmp_p
     named = JobContext(JobSettings.from_flat(dict(engine="flux2-klein", model="flux2-klein-9b", steps=4)),
                        runtime=Runtime(klein_dir))
     assert any("Non-Commercial" in n for n in named.notes)
+
+
+# -- the learned upscale (core.generation.upscale), as for the paper's engine ------------------------------
+@pytest.fixture(scope="module")
+def klein_upscaled_dir(klein_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny klein beside a tiny SRVGGNetCompact (the CPU's upscaler) in one models folder."""
+    from tests.factories.upscaler import write_compact
+
+    models = tmp_path_factory.mktemp("klein-upscaled")
+    (models / DEFAULT_MODEL).symlink_to(klein_dir / DEFAULT_MODEL, target_is_directory=True)
+    write_compact(models)
+    return models
+
+
+class _Spy:
+    """Passes calls on to a loaded upscaler and keeps what went in and came out."""
+
+    def __init__(self, upscaler) -> None:
+        self.upscaler, self.model_id, self.calls = upscaler, upscaler.model_id, []
+
+    def __call__(self, image, size, cancel=None):
+        out = self.upscaler(image, size, cancel=cancel)
+        self.calls.append((image.shape, size, out))
+        return out
+
+
+def test_final_backgrounds_reach_the_photo_size_through_the_upscaler(klein_upscaled_dir, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from core.generation.upscale import CPU_UPSCALER
+    from core.jobs.render import render_images
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
+    runtime = Runtime(store=ModelStore(klein_upscaled_dir, offline=True, use_hf_cache=False,
+                                       download_dir=tmp_path / "downloads"))
+    engine = runtime.engine("flux2-klein", "cpu")
+    photo, mask = product_photo(150, 96)  # a 64 x 48 canvas, enlarged about 2.3 times
+    final = settings()
+    spy = _Spy(engine.upscaler_for(final))
+    assert spy.model_id == CPU_UPSCALER
+    monkeypatch.setattr(engine, "upscaler_for", lambda s: spy if engine.upscaler_id(s) else None)
+    seen = []
+    upscaled = render_images(engine, photo, mask, final, progress=seen.append)[0]
+    assert [(shape, size) for shape, size, _ in spy.calls] == [((48, 64, 3), (150, 96))]
+    assert "enlarging the background" in seen[-1].message and seen[-1].done == seen[-1].total
+    background = mask.alpha <= 0.0
+    np.testing.assert_array_equal(upscaled[background], spy.calls[0][2][background])  # the upscaler's pixels
+    solid = mask.alpha >= 1.0
+    assert np.array_equal(upscaled[solid], photo.pixels[solid])  # the product, bit-exact
+    bicubic = render_images(engine, photo, mask, replace(final, detail="off"))[0]
+    preview = render_images(engine, photo, mask, replace(final, quality="preview"))[0]
+    assert len(spy.calls) == 1  # neither --detail off nor a preview upscales
+    assert np.array_equal(bicubic[solid], photo.pixels[solid]) and preview.shape == upscaled.shape
+    assert not np.array_equal(bicubic[background], upscaled[background])
+    assert engine.upscaler_record(final)[CPU_UPSCALER]["role"] == "upscaler"
+
+
+def test_an_upscaled_klein_output_records_its_upscaler_and_replays_identically(klein_upscaled_dir, tmp_path,
+                                                                               capsys):
+    from core.cli.main import main as packshot
+    from core.generation.upscale import CPU_UPSCALER, RECIPE_ROLE
+    from core.jobs.settings import file_sha256
+    from core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    models = ["--models-dir", str(klein_upscaled_dir), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--engine", "flux2-klein",
+                     "--resolution", "64", "--steps", "2", "--guidance", "1", "--masker", "classic", "--prior",
+                     "classic", "--no-progress", *models]) == 0
+    recipe = read_recipe(tmp_path / "out" / "item_000.png")
+    weights = next((klein_upscaled_dir / CPU_UPSCALER).iterdir())
+    assert next(iter(recipe.models)) == DEFAULT_MODEL  # the engine's model first: replay reads it from there
+    assert recipe.models[CPU_UPSCALER] == {"revision": "local", "path": str(weights.resolve()), "role": RECIPE_ROLE,
+                                           "sha256": file_sha256(weights)}
+    capsys.readouterr()
+    assert packshot(["replay", str(tmp_path / "out" / "item_000.png"), *models]) == 0
+    assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
+
+
+def test_a_resolution_past_the_pipelines_cap_is_said(klein_dir):
+    from core.jobs import JobContext, JobSettings
+    from core.runtime import Runtime
+
+    def notes(**flat) -> list[str]:
+        return JobContext(JobSettings.from_flat(dict(engine="flux2-klein", steps=4, device="cpu", **flat)),
+                          runtime=Runtime(klein_dir)).notes
+
+    capped = [n for n in notes(resolution=2048) if "1 megapixel" in n]
+    assert len(capped) == 1 and "1024 x 1024 for a square photo" in capped[0] and "\n" not in capped[0]
+    assert not any("1 megapixel" in n for n in notes(resolution=1024))
+    assert not any("1 megapixel" in n for n in notes(resolution=2048, quality="preview"))  # previews are small

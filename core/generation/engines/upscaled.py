@@ -1,0 +1,61 @@
+"""The learned upscale between the generation and the paste-back, for the engines that use it.
+
+``LearnedUpscale`` is mixed into the generative engines (``DiffusionEngine`` and its SD2 variant,
+``Flux2KleinEngine``): it says which upscaler (``core.generation.upscale``) enlarges their backgrounds
+for given settings on the engine's device, loads it from the runtime, and writes the recipe's record.
+Engines without it answer None (``BackgroundEngine``'s defaults): they paint at the photo's size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from core.generation.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
+
+class LearnedUpscale:
+    """Needs ``store``, ``runtime`` and ``device_preference`` (set by the engine's ``__init__``)."""
+
+    store: ModelStore
+    runtime: Runtime
+    device_preference: str
+
+    def _device_type(self) -> str:
+        from core.devices import pick_device
+
+        return pick_device(self.device_preference).type
+
+    def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
+        """The upscaler that enlarges this engine's backgrounds for ``settings`` (None: bicubic); raises
+        ``ModelMissingError`` when the settings ask for one that is not here."""
+        from core.generation.upscale import resolve_upscaler
+
+        return resolve_upscaler(self.store, settings, self._device_type())
+
+    def upscaler_for(self, settings: GenerationSettings) -> Any:
+        """The runtime's loaded upscaler for ``settings``, or None."""
+        from core.devices import pick_device
+
+        model_id = self.upscaler_id(settings)
+        return None if model_id is None else self.runtime.upscaler(model_id, pick_device(self.device_preference))
+
+    def upscaler_record(self, settings: GenerationSettings) -> dict:
+        """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""
+        from core.generation.upscale import RECIPE_ROLE, upscaler_file
+
+        model_id = self.upscaler_id(settings)
+        if model_id is None:
+            return {}
+        found = upscaler_file(self.store, model_id)
+        return {model_id: {"revision": self.store.revision(model_id), "path": str(found.path.resolve()),
+                           "sha256": found.sha256, "role": RECIPE_ROLE}}
+
+    def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
+        """The note a final render carries when ``detail auto`` finds no upscaler (None otherwise)."""
+        from core.generation.upscale import missing_note
+
+        return missing_note(self.store, settings, self._device_type())
