@@ -112,11 +112,13 @@ class JobContext:
         if engine != "color" and tuple(g.color) != _DEFAULT_GENERATION.color:
             self.notes.append(f"--color has no effect with the '{engine}' engine (it is for --engine color).")
         if engine == "flux2-klein":
-            from core.generation.engines.flux2_klein import licence_note
+            from core.generation.engines.flux2_klein import canvas_note, licence_note
 
             note = licence_note(s.model or "")
             if note:
                 self.notes.append(note)
+            if capped := canvas_note(g.resolution, str(g.quality)):  # the pipeline's ~1 MP cap, said not silent
+                self.notes.append(capped)
             if g.steps > 8:
                 self.notes.append(f"--steps {g.steps}: FLUX.2 [klein] 4B is step-distilled for 4 steps (--steps 4); "
                                   "more take longer and add little.")
