@@ -32,6 +32,7 @@ WORK_SIDE = 400
 OUTLINE_UNSUPPORTED_ALL = 0.2  # share of the whole outline off edges that is suspect
 OUTLINE_UNSUPPORTED_SIDE = 0.35  # share of one side's outline off edges that is suspect
 SIDE_MIN_SHARE = 0.1  # a side counts when it holds this share of the outline
+MOST_OF_MASK = 0.4  # a backdrop-like region this large is the product itself, tone-on-tone or glass
 REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
 SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
@@ -140,7 +141,10 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     reported_outline = False
     for kind, share, where in regions:
         ev.numbers[f"{kind}_inside"] = round(share, 4)
-        if kind == "corner":
+        if share >= MOST_OF_MASK:  # then it is the product itself that looks like the backdrop
+            ev.findings.append(f"most of the product ({share:.0%} of the mask) has the backdrop's colour, or "
+                               "its shadow's: the mask cannot be checked against the photo there")
+        elif kind == "corner":
             ev.findings.append(f"a corner of the backdrop is kept as product ({where}, {share:.0%} of the mask)")
         elif kind == "shadow":
             ev.findings.append(f"the backdrop's shadow is kept as product ({where}, {share:.0%} of the mask)")

@@ -111,3 +111,13 @@ def test_evidence_is_cheap_at_full_size():
     scene = St.shot("stool of brick on blue, cast only", h=1500, w=2000, seed=4)
     evidence = mask_evidence(scene.image, scene.mask)
     assert evidence.findings == [] and evidence.numbers["coverage"] > 0.05
+
+
+def test_a_product_the_colour_of_its_backdrop_is_named_as_such():
+    # a white ball on white paper: even its true mask cannot be checked against the photo, and the
+    # gate says that, not that a shadow or a corner was kept
+    from tests import studio_corpus as C
+
+    scene = C.make_scene(12, "white-on-white", (800, 600))
+    doubt = mask_doubt(_result(scene.mask), 0.5, image=scene.image)
+    assert doubt and "has the backdrop's colour" in doubt, doubt
