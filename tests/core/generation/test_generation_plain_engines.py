@@ -25,7 +25,7 @@ def test_engines_are_cached_by_name_and_unknown_names_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown background engine 'sdxl'"):
         plain_engine("sdxl")
     assert runtime.engine("si2").needs_models  # built lazily: its weights load on first render
-    assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "sd2-controlnet", "white", "color", "gradient", "blur",
+    assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "sd2-controlnet", "flux2-klein", "white", "color", "gradient", "blur",
                                  "image"}
 
 
