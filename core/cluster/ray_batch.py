@@ -25,6 +25,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -35,6 +36,7 @@ from core.jobs.batch import BatchJob
 from core.jobs.outcomes import BatchSummary, PhotoOutcome
 from core.jobs.settings import JobSettings
 from core.naming import display_name
+from core.runtime import runtime_or_private
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +142,19 @@ class RayBatch:
         if self.input_tree.remote:
             self.output_tree.protected = (str(self.input_tree.uri),)  # nothing written among the photos
         self.remote = self.input_tree.remote or self.output_tree.remote
+        # One runtime for the driver's checks and its choice of upscaler (``pinned_settings``).
+        self.runtime = runtime_or_private(runtime, settings.machine.models_dir)
         if self.remote:
             from core.cluster.remote import RemoteBatchJob
 
             self.batch: BatchJob = RemoteBatchJob(self.input_tree, self.output_tree, settings,
-                                                  runtime=runtime)
+                                                  runtime=self.runtime)
         else:  # two folders (file:// read as one): exactly the local batch's job
             self.batch = BatchJob(local_path_of(input_dir), local_path_of(out_dir), settings,
-                                  runtime=runtime)
+                                  runtime=self.runtime)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.render_gpus = render_gpus
+        self.upscale_note: Optional[str] = None  # set by ``pinned_settings`` when the actors will run none
 
     def prepare(self) -> None:
         """The folder's lock, then the local batch's checks (inputs, templates, models, name clashes, the
@@ -158,7 +163,10 @@ class RayBatch:
         local = not self.output_tree.remote
         if local and (self.batch.out_dir / ".packshot").is_dir():
             self.batch.lock()  # first: a folder another batch works on is "locked", not "taken"
+        self.batch.settings = self.pinned_settings()
         self.batch.prepare(dry_run=True)
+        if self.upscale_note and self.batch.context is not None:
+            self.batch.context.notes.append(self.upscale_note)
         if local:
             self.batch.out_dir.mkdir(parents=True, exist_ok=True)
         else:  # every output's URI, before any work: none may land among the photos (a --name walking in)
@@ -171,13 +179,19 @@ class RayBatch:
     def notes(self) -> list[str]:
         return self.batch.notes
 
+    def _connect(self, ray: Any) -> None:
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True)
+
+    def _want_gpu(self, gpus: float, generative: bool) -> bool:
+        return generative and gpus >= 1 and str(self.batch.settings.machine.device) in ("auto", "cuda")
+
     def _plan(self, ray: Any) -> dict:
         """Actors per stage and their resources: every stage gets a share of the CPUs, generation the GPUs."""
         resources = ray.cluster_resources()
         cpus, gpus = float(resources.get("CPU", 1)), float(resources.get("GPU", 0))
-        generative = bool(self.batch.context and self.batch.context.generative)
-        device = str(self.batch.settings.machine.device)
-        want_gpu = generative and gpus >= 1 and device in ("auto", "cuda")
+        want_gpu = self._want_gpu(gpus, bool(self.batch.context and self.batch.context.generative))
         share = max(cpus / 4, 0.25)  # four stages on the CPUs; an actor's torch threads follow its share
         return {
             # Ray sets OMP_NUM_THREADS=1 for fractional actors; on one machine give them the local batch's
@@ -186,6 +200,53 @@ class RayBatch:
             "render_gpus": self.render_gpus if self.render_gpus is not None else (1.0 if want_gpu else 0.0),
             "render_actors": max(1, int(gpus)) if want_gpu else 1,
         }
+
+    def render_device_type(self) -> str:
+        """The device type the render actors run on: "cpu" or "mps" when named, else "cuda" when they are given
+        a GPU (``render_gpus``, or the cluster has GPUs: asks Ray, joining it if need be), else "cpu" (Ray hides
+        the GPUs from an actor that asked for none)."""
+        device = str(self.batch.settings.machine.device)
+        if device in ("cpu", "mps"):
+            return device
+        gpus = self.render_gpus
+        if gpus is None:
+            ray = import_ray()
+            self._connect(ray)
+            gpus = 1.0 if self._want_gpu(float(ray.cluster_resources().get("GPU", 0)), True) else 0.0
+        return "cuda" if gpus > 0 else "cpu"
+
+    def pinned_settings(self) -> JobSettings:
+        """The batch's settings with the upscaler the render actors will run written in, so every stage and this
+        driver agree on it, and so on the job key and the recipe's record.
+
+        Each process would otherwise choose by its own device (``core.generation.upscale.resolve_upscaler``):
+        the CPU stages (read, save: Ray hides the GPUs from them) and a CPU driver the compact model, the GPU
+        actors Real-ESRGAN x4plus, and the saved recipe would name a model that did not make the image.
+        ``upscaler`` is not part of the job key (the resolved one is), so pinning changes no key. When the
+        actors' device finds none but another device would, every stage is told ``--detail off`` (bicubic,
+        what the actors would do) and the run says why.
+        """
+        from core.devices import pick_device
+        from core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
+        from core.jobs.engines import resolve_engine
+
+        settings = self.batch.settings
+        g = settings.generation
+        if g.upscaler or str(g.detail) == "off" or str(g.quality) != "final":
+            return settings  # named already, or none runs
+        store = self.runtime.store
+        if resolve_engine(settings, store).name not in UPSCALED_ENGINES:
+            return settings
+        device = self.render_device_type()
+        chosen = resolve_upscaler(store, g, device)  # ModelMissingError for --detail upscale without one
+        # The CPU stages choose as a CPU does; this driver as its own device does.
+        others = {"cpu", pick_device(str(settings.machine.device)).type}
+        if all(resolve_upscaler(store, g, other) == chosen for other in others):
+            return settings  # every process chooses alike: the settings (and recipes) stay the local batch's
+        if chosen is not None:
+            return replace(settings, generation=replace(g, upscaler=chosen))
+        self.upscale_note = missing_note(store, g, device)
+        return replace(settings, generation=replace(g, detail="off"))
 
     def rows(self) -> list[dict]:
         """One row per photo, as the read stage takes it."""
@@ -205,9 +266,7 @@ class RayBatch:
         if self.batch.context is None:
             self.prepare()
         assert self.batch.context is not None
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     ignore_reinit_error=True)
+        self._connect(ray)
         self.batch.cleanup_partials()
         plan = self._plan(ray)
         rows, common = self.rows(), self.stage_kwargs(plan["threads"])

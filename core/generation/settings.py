@@ -117,7 +117,9 @@ class GenerationSettings:
                                  "note), upscale (learned; fails without the model), repaint (upscale, then a "
                                  "low-strength tiled pass of the same model paints detail at full size: si2 and "
                                  "si2-controlnet, meant for a GPU) or off (bicubic); previews never upscale")
-    upscaler: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem,
+    # Not in the job key: the upscaler that runs (resolved for the rendering device) goes in instead, so one
+    # chosen by --detail auto and the same one named here (or pinned by a Ray driver) are the same job.
+    upscaler: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem, in_key=False,
                                      help="the upscaler model (default: realesrgan-x4plus on a GPU, "
                                           "realesr-general-x4v3 on the CPU)")
     # Explicit per-variant seeds (replaying a recipe, QC retries); None = seed, seed + 1, ...

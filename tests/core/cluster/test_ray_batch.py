@@ -113,6 +113,54 @@ def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
     assert outputs_of(tmp_path / "out") == outputs_of(reference)
 
 
+def test_the_driver_and_every_stage_agree_on_the_upscaler_and_the_job_key(tmp_path, monkeypatch):
+    """GPU render actors would choose Real-ESRGAN x4plus, the CPU stages (read, save; Ray hides the GPUs from
+    them) and a CPU driver the compact model: the driver pins the actors' choice in the settings every stage
+    gets, so the job key and the recipe's record are those of the image. No Ray is started: the render
+    actors' GPUs are given (``render_gpus``)."""
+    import torch
+
+    from core import devices
+    from core.cluster.ray_batch import RayBatch
+    from core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
+    from core.jobs import JobContext
+    from core.models.store import ModelStore
+    from tests.factories.upscaler import write_compact, write_rrdb
+
+    models = tmp_path / "models"
+    write_compact(models)
+    write_rrdb(models)
+    runtime = Runtime(store=ModelStore(models, offline=True, use_hf_cache=False, download_dir=tmp_path / "dl"))
+    write_photos(tmp_path / "in", 1, size=(64, 48))
+    settings = JobSettings.from_flat(dict(engine="si2-controlnet", steps=2, resolution=64, masker="classic",
+                                          prior="classic"))
+
+    def batch(gpus: float) -> RayBatch:
+        return RayBatch(tmp_path / "in", tmp_path / "out", settings, render_gpus=gpus, runtime=runtime)
+
+    pinned = batch(1.0).pinned_settings()
+    assert pinned.generation.upscaler == GPU_UPSCALER
+    on_cpu = JobContext(pinned, runtime=runtime)  # a read or save stage, or a CPU driver, as pinned
+    unpinned_on_cpu = JobContext(settings, runtime=runtime)
+    assert (on_cpu.upscaler_id, unpinned_on_cpu.upscaler_id) == (GPU_UPSCALER, CPU_UPSCALER)
+    assert on_cpu.model_info()[GPU_UPSCALER]["role"] == "upscaler"  # what the save stage records
+    with monkeypatch.context() as gpu:  # the render actor, on its GPU
+        gpu.setattr(devices, "pick_device", lambda preference="auto": torch.device("cuda"))
+        render_actor = JobContext(pinned, runtime=runtime)
+        local_gpu_batch = JobContext(settings, runtime=runtime)  # `packshot batch` on that GPU, unpinned
+    assert render_actor.upscaler_id == GPU_UPSCALER
+    assert on_cpu.job_key == render_actor.job_key == local_gpu_batch.job_key != unpinned_on_cpu.job_key
+
+    # CPU render actors: every process chooses alike, so the settings stay exactly the local batch's.
+    assert batch(0.0).pinned_settings() == settings
+    # CPU actors with only the GPU's model here while a GPU driver would use it: bicubic everywhere, said.
+    (models / CPU_UPSCALER).rename(tmp_path / "elsewhere")
+    monkeypatch.setattr(devices, "pick_device", lambda preference="auto": torch.device("cuda"))
+    cpu_actors = batch(0.0)
+    assert cpu_actors.pinned_settings().generation.detail == "off"
+    assert f"packshot models download {CPU_UPSCALER}" in cpu_actors.upscale_note
+
+
 def test_without_ray_installed_it_says_what_to_install(monkeypatch):
     from core.cluster import ray_batch
 
