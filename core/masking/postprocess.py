@@ -10,6 +10,8 @@ from typing import Literal, Optional
 import numpy as np
 
 AlphaMethod = Literal["auto", "guided", "feather", "hard"]
+HALF_ABOVE = 128 / 255  # just above 0.5, also after 8-bit rounding
+UNSURE_BELOW_HALF = 0.45  # a product pixel's guided alpha from here up to 0.5 is raised to HALF_ABOVE
 
 
 def _cv2():
@@ -101,6 +103,12 @@ def soft_alpha(mask: np.ndarray, guide: Optional[np.ndarray] = None, radius: Opt
     inner = cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
     outer = cv2.dilate(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
     alpha = np.clip(soft, 0.0, 1.0)
+    # a mask is stored as its alpha (an 8-bit PNG, read back as alpha >= 0.5): where the filter leaves
+    # a product pixel just under half (a strap narrower than the filter, a faint edge) it keeps half;
+    # where the photo clearly says the mask runs past the object (well under half) the alpha follows it
+    thin = mask & ~cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
+    unsure = thin | (mask & (alpha >= UNSURE_BELOW_HALF))
+    alpha[unsure] = np.maximum(alpha[unsure], HALF_ABOVE)
     alpha[inner] = 1.0
     alpha[~outer] = 0.0
     return alpha.astype(np.float32)
