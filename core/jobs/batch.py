@@ -220,14 +220,14 @@ class BatchJob:
                 except NotOursError:
                     foreign.append(out)
         if foreign:
-            shown = ", ".join(p.name for p in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+            shown = ", ".join(display_name(p.name) for p in foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
                                                                else "")
             raise NotOursError(f"{len(foreign)} file(s) in {self.out_dir} have the names outputs would get but were "
                                f"not made by Packshot: {shown}. They are never replaced: move them away, or choose "
                                "another --out folder or --name.")
         if not taken:
             return
-        shown = "; ".join(f"{out.name} ({self._who_made(out, key)})" for out, key in taken[:5])
+        shown = "; ".join(f"{display_name(out.name)} ({self._who_made(out, key)})" for out, key in taken[:5])
         more = f"; and {len(taken) - 5} more" if len(taken) > 5 else ""
         raise OutputsTakenError(
             f"{len(taken)} output file(s) in {self.out_dir} were made earlier with other settings and would be "
