@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Optional
 
 from core.errors import PackshotError
 from core.progress import CancelToken, ProgressCallback, check, no_progress
-from desktop.gui_jobs import photo_stem
 
 if TYPE_CHECKING:
     from core.project import ProjectStore
@@ -35,9 +34,9 @@ class ExportJob:
     """The queue job around ``export_chosen``."""
 
     def __init__(self, out_dir: Path, dest: Path, preset: str, output_format: str = "png", quality: int = 95,
-                 photos: Optional[list[Path]] = None, *, workspace: Workspace, device: str = "auto") -> None:
+                 *, workspace: Workspace, device: str = "auto") -> None:
         self.out_dir, self.dest, self.preset = Path(out_dir), Path(dest), preset
-        self.output_format, self.quality, self.photos = output_format, quality, photos
+        self.output_format, self.quality = output_format, quality
         self.device = device
         self.store = workspace.project_store(out_dir)
         self.runtime = workspace.runtime  # the app's models: a result rendered again for a preset uses them
@@ -45,30 +44,25 @@ class ExportJob:
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> list[Path]:
         return export_chosen(self.store, self.out_dir, self.dest, self.preset, progress, cancel,
-                             output_format=self.output_format, quality=self.quality, photos=self.photos,
+                             output_format=self.output_format, quality=self.quality,
                              runtime=self.runtime, device=self.device)
 
 
 def export_chosen(store: ProjectStore, out_dir: Path, dest: Path, preset: str,
                   progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None, *,
-                  output_format: str = "png", quality: int = 95, photos: Optional[list[Path]] = None,
+                  output_format: str = "png", quality: int = 95,
                   runtime: Runtime, device: str = "auto") -> list[Path]:
-    """Write the keeper of each photo of the project ``store`` (of ``photos``, default all) to ``dest``
-    with core's ``ExportJob`` (the same code as ``packshot export``), rendering again with the models
-    of ``runtime``; returns the files written."""
-    from core.jobs.export import ExportJob as CoreExportJob
-    from core.jobs.export import ExportSettings
-    from core.jobs.keepers import keeper
+    """Write the keeper of each photo of the project ``store`` to ``dest`` with core's ``ExportJob`` and
+    core's keeper rule (``keeper_files``: the same code as ``packshot export``), rendering again with
+    the models of ``runtime``; returns the files written."""
+    from core.jobs import CoreExportJob, ExportSettings, keeper_files
 
     settings = ExportSettings(preset=preset, format=output_format, quality=int(quality))
     dest = Path(dest)
     if dest.resolve() == Path(out_dir).resolve() or dest.resolve() in {r.path.parent for r in store.photos()}:
         raise PackshotError(f"Export into {dest} would mix exports with originals or project files; "
                             "choose another folder.")
-    wanted = {Path(p).resolve() for p in photos} if photos is not None else None
-    records = [r for r in store.photos() if wanted is None or r.path.resolve() in wanted]
-    items = [(best.output_path, photo_stem(store, rec.path)) for rec in records
-             if (best := keeper(store.results(rec.id), rec.job_key)) is not None]
+    items = keeper_files(out_dir)  # only keepers whose file still exists
     job = CoreExportJob(items, dest, settings, runtime=runtime, device=device, overwrite=True)
     summary = job.run(progress, cancel)
     check(cancel)

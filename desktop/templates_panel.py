@@ -185,7 +185,8 @@ class TemplatesPanel(QWidget):
 
         from desktop.shadow_preview import ShadowPreview
 
-        self.shadow_preview = ShadowPreview()
+        self.shadow_preview = ShadowPreview(self._preview_settings)
+        self.settings_changed.connect(self.shadow_preview.refresh)
         left_page = QWidget()
         left = QVBoxLayout(left_page)
         left.setContentsMargins(0, 0, 0, 0)
@@ -405,6 +406,7 @@ class TemplatesPanel(QWidget):
 
     def set_colour(self, rgb: tuple[int, int, int]) -> None:
         self.form.control("generation", "color").set(tuple(int(v) for v in rgb))
+        self.settings_changed.emit()  # a text control reports typing only when editing ends
 
     def set_background_image(self, path: Optional[Path]) -> None:
         self.form.control("generation", "background_image").set(str(path) if path else None)
@@ -422,8 +424,15 @@ class TemplatesPanel(QWidget):
                                  "<span style='color:#c33'>This Packshot's engine cannot keep the photo's own "
                                  "shadow yet; choose none, contact or drop.</span>")
         self.shadow_note.setVisible(not supported)
-        self.shadow_preview.set_shadow(kind if supported else "none")
-        self.settings_changed.emit()
+        self.settings_changed.emit()  # the shadow preview follows
+
+    def _preview_settings(self) -> Optional[JobSettings]:
+        """The form's settings for the shadow preview; None while a value is half-typed."""
+        try:
+            return self.form.settings()
+        except (PackshotError, ValueError) as exc:
+            log.debug("shadow preview kept: %s", exc)
+            return None
 
     def set_preview_photo(self, photo: Optional[Path], mask_path: Optional[Path]) -> None:
         """The photo (and its stored mask) the shadow preview shows."""

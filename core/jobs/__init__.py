@@ -17,14 +17,20 @@ from __future__ import annotations
 
 from core.jobs.batch import BatchJob
 from core.jobs.context import JobContext
-from core.jobs.engines import ResolvedEngine, engine_choices, resolve_engine
+from core.jobs.engines import MODEL_ENGINES, ResolvedEngine, engine_choices, resolve_engine
+from core.jobs.export import ExportJob as CoreExportJob
+from core.jobs.export import ExportSettings
+from core.jobs.keepers import keeper, keeper_files
 from core.jobs.mask_job import MaskJob, MaskOutcome, MaskSummary
 from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
 from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
 from core.jobs.photo import PhotoJob
+from core.jobs.preview import preview_shadow
 from core.jobs.render import make_shadow, render_from_recipe, render_images
 from core.jobs.settings import (
+    CLI_GROUPS,
     CONTROLNET_MODEL,
+    DEFAULT_DOUBT_SCORE,
     DEFAULT_GENERATIVE_TEMPLATE,
     ENGINES,
     GENERATIVE_ENGINES,
@@ -47,8 +53,12 @@ from core.jobs.settings import (
 __all__ = [
     "BatchJob",
     "BatchSummary",
+    "CLI_GROUPS",
     "CONTROLNET_MODEL",
+    "CoreExportJob",
+    "DEFAULT_DOUBT_SCORE",
     "DEFAULT_GENERATIVE_TEMPLATE",
+    "ExportSettings",
     "DoubtfulMasks",
     "ENGINES",
     "Engine",
@@ -56,6 +66,7 @@ __all__ = [
     "JobContext",
     "JobSettings",
     "LOCK_NAME",
+    "MODEL_ENGINES",
     "MachineSettings",
     "MaskJob",
     "MaskOutcome",
@@ -74,8 +85,11 @@ __all__ = [
     "TMP_PREFIX",
     "engine_choices",
     "file_sha256",
+    "keeper",
+    "keeper_files",
     "load_mask_file",
     "make_shadow",
+    "preview_shadow",
     "quantize_mask",
     "render_from_recipe",
     "render_images",
