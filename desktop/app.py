@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional, Sequence
 
-from core.devices import DEVICE_CHOICES
+from core.app_api import DEVICE_CHOICES
 
 T0 = time.perf_counter()  # process start, near enough: this module is imported first
 
@@ -62,7 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.logfile import FILE_ONLY
+    from core.app_api import FILE_ONLY
     from desktop.errors import install_excepthook, setup_logging
     from desktop.settings import absolute_path, load_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.devices import DEVICE_CHOICES
+from core.app_api import DEVICE_CHOICES
 
 
 def register(subparsers) -> None:

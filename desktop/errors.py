@@ -15,22 +15,24 @@ from typing import Optional
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core import logfile
+from core.app_api import LOG_NAME as CORE_LOG_NAME
+from core.app_api import log_file as core_log_file
+from core.app_api import setup_file_logging
 from core.errors import Cancelled
 from core.errors import user_message as _core_message
 from desktop.settings import log_dir
 
 log = logging.getLogger("desktop")
-LOG_NAME = logfile.LOG_NAME
+LOG_NAME = CORE_LOG_NAME
 
 
 def setup_logging(folder: Optional[Path] = None, level: int = logging.INFO) -> Optional[Path]:
     """Send every logger (``core``, ``desktop``, libraries) to the rotating log file; return its path."""
-    return logfile.setup_file_logging(folder or log_dir(), level)
+    return setup_file_logging(folder or log_dir(), level)
 
 
 def log_file() -> Optional[Path]:
-    return logfile.log_file()
+    return core_log_file()
 
 
 def log_exception(exc: BaseException, context: str = "Error") -> None:

@@ -17,7 +17,7 @@ from core.errors import PackshotError
 from core.progress import CancelToken, ProgressCallback, check, no_progress
 
 if TYPE_CHECKING:
-    from core.project import ProjectStore
+    from core.app_api import ProjectStore
     from core.runtime import Runtime
     from desktop.workspace import Workspace
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def export_presets() -> tuple[str, ...]:
-    from core.generation.presets import PRESETS
+    from core.app_api import PRESETS
 
     return tuple(PRESETS)
 

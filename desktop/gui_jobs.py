@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def photo_stem(store: Any, photo: Path) -> str:
     """The stem the batch job would use (``unique_stems`` over the project's photos)."""
-    from core.naming import unique_stems
+    from core.app_api import unique_stems
 
     photos = [r.path for r in store.photos()]
     return unique_stems(photos).get(Path(photo).resolve(), Path(photo).stem)
@@ -199,7 +199,7 @@ class AutoMaskJob:
         self.mask_summary: Any = None  # core's MaskSummary once run (not ``summary``: the window reads that as a batch's)
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
-        from core.jobs.mask_job import MaskJob
+        from core.jobs import MaskJob
 
         store = self.workspace.project_store(self.out_dir)
         ctx = self.workspace.mask_context(self.mask_settings)

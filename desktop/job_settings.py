@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from core.images import write_atomic
-from core.jobs import GENERATIVE_ENGINES, JobSettings
-from core.jobs.settings import MachineSettings, PromptSettings
+from core.jobs import GENERATIVE_ENGINES, JobSettings, MachineSettings, PromptSettings
 from desktop.settings import AppSettings
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def is_generative(engine: str, workspace: Workspace, model: Optional[str] = None
 def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path, dict[str, str]]) -> Optional[Path]:
     """The panel's variables (for all photos and per photo) as the CSV the batch reads (``--vars``),
     so the batch's own template-variable check and job key see them; None when there are none."""
-    from core.templates import photo_variables
+    from core.app_api import photo_variables
 
     # The fields every photo has by itself (name, stem, filename, caption) are not the user's variables.
     automatic = set(photo_variables(Path(photos[0]), {})) if photos else set()

@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
         project's (one client's marketplace), not carried into the next project."""
         from dataclasses import replace
 
-        from core.jobs.settings import OutputSettings
+        from core.jobs import OutputSettings
 
         try:
             current = self.templates.job_settings()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.masking.postprocess import resize_mask
+from core.app_api import resize_mask
 from core.progress import CancelToken
 from desktop.gui_jobs import mask_origin, save_mask
 
@@ -83,7 +83,7 @@ class MaskEditor:
             initial.score = record.mask_score if record.mask_score is not None else initial.score
             state = record.mask_state or "auto"
         else:  # core's MaskJob, as the batch masks: stored with score, origin and doubt for the batch to reuse
-            from core.jobs.mask_job import MaskJob
+            from core.jobs import MaskJob
 
             initial = MaskJob([path], self.context, project=store, keep_empty=True).mask_photo(
                 path, photo=photo, cancel=cancel).mask

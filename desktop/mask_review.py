@@ -72,7 +72,7 @@ SHORTCUT_HELP = {
 
 def is_doubtful(record: Optional[object]) -> bool:
     """Core's mask-gate verdict on a project photo record (the batch reports the same ones)."""
-    from core.jobs.settings import DEFAULT_DOUBT_SCORE
+    from core.jobs import DEFAULT_DOUBT_SCORE
 
     if record is None:
         return False

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.masking.postprocess import resize_mask
+from core.app_api import resize_mask
 from desktop.mask_editing import mask_labels
 
 DISPLAY_MAX = 1600

@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 def prepare_matting(progress: Callable[[Progress], None]) -> None:
     """Load (or, the first time, compile) the edge-matting code; report core's first-use line first
     when it has to compile."""
-    from core.generation import matting
+    from core.app_api import matting_first_use_message, matting_needs_preparing, warm_up_matting
 
-    if matting.needs_preparing():
-        progress(Progress("prepare", 0, 0, matting.FIRST_USE_MESSAGE))
-    matting.warm_up()
+    if matting_needs_preparing():
+        progress(Progress("prepare", 0, 0, matting_first_use_message()))
+    warm_up_matting()
 
 
 class MattingWarmUp(QObject):

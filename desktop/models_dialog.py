@@ -32,7 +32,7 @@ from desktop.workers import FunctionWorker, start_worker
 from desktop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from core.app_api import ModelStore
 
 log = logging.getLogger(__name__)
 

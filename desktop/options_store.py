@@ -15,9 +15,8 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QSettings
 
-from core import options as core_options
-from core.jobs import JobSettings
-from core.jobs.settings import MachineSettings
+from core.app_api import options as core_options
+from core.jobs import JobSettings, MachineSettings
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,9 @@ from typing import Optional
 
 import platformdirs
 
+from core.app_api import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
 from core.images import SkippedFile, scan_photos
-from core.jobs import JobSettings
-from core.jobs.keepers import keeper
-from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
+from core.jobs import JobSettings, keeper
 from desktop.thumbnails import PhotoEntry
 
 log = logging.getLogger(__name__)
@@ -46,9 +45,9 @@ def is_project_dir(folder: Path) -> bool:
 def install_dirs() -> list[Path]:
     """Folders that belong to Packshot's installation: its packages and resources, the Python
     environment, and the whole checkout when it runs from one (a project there would dirty it)."""
-    import core
+    from core.app_api import install_root
 
-    root = Path(core.__file__).resolve().parents[1]  # the checkout, or site-packages
+    root = install_root()  # the checkout, or site-packages
     dirs = [root / "core", root / "desktop", root / "resources", Path(sys.prefix), Path(sys.base_prefix)]
     if (root / "pyproject.toml").is_file() and (root / "core").is_dir():
         dirs.append(root)

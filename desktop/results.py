@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.project import ResultRecord
+from core.app_api import ResultRecord
 from desktop.elided_label import ElidedLabel
 from desktop.workers import start_worker
 
@@ -47,11 +47,10 @@ def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
 def load_framed_original(photo: Path, output: Path, recipe: dict, limit: int = PREVIEW_MAX) -> QImage:
     """The original through the same size preset as the result (same canvas, same product box), so
     before/after compare like with like; made with the mask the result was made with."""
+    from core.app_api import Recipe, apply_preset
     from core.errors import PackshotError
-    from core.generation.presets import apply_preset
     from core.images import load_photo
     from core.jobs import load_mask_file
-    from core.recipe import Recipe
     from desktop.mask_view import rgb_to_qimage
 
     rec = Recipe.from_dict(recipe)

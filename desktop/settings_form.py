@@ -31,10 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import options as core_options
+from core.app_api import options as core_options
 from core.errors import PackshotError
-from core.jobs import JobSettings
-from core.jobs.settings import CLI_GROUPS
+from core.jobs import CLI_GROUPS, JobSettings
 
 Path_ = tuple[str, ...]
 

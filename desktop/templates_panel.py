@@ -34,15 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import PackshotError, TemplateError
-from core.jobs import CONTROLNET_MODEL, DEFAULT_GENERATIVE_TEMPLATE, GENERATIVE_ENGINES, JobSettings
-from core.jobs.engines import MODEL_ENGINES
-from core.templates import (
+from core.app_api import (
     PromptTemplate,
     load_templates,
     load_variables_csv,
     photo_variables,
     save_templates,
+)
+from core.errors import PackshotError, TemplateError
+from core.jobs import (
+    CONTROLNET_MODEL,
+    DEFAULT_GENERATIVE_TEMPLATE,
+    GENERATIVE_ENGINES,
+    MODEL_ENGINES,
+    JobSettings,
 )
 from desktop.job_settings import machine_settings, prompt_settings
 from desktop.settings import AppSettings, config_dir
@@ -489,7 +494,7 @@ class TemplatesPanel(QWidget):
 
 def shadow_supported(kind: str) -> bool:
     """Whether core renders ``kind`` (its ``Shadow`` choices: none, drop, contact, keep)."""
-    from core.jobs.settings import Shadow
+    from core.jobs import Shadow
 
     return kind in Shadow.values()
 

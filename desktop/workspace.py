@@ -62,7 +62,7 @@ class Workspace:
         with self._lock:
             if key in self._engine_answers:
                 return self._engine_answers[key]
-        from core.jobs.engines import resolve_engine
+        from core.jobs import resolve_engine
 
         name = resolve_engine(self._probe_settings(engine, model), self.runtime.store).name
         with self._lock:
@@ -92,7 +92,7 @@ class Workspace:
 
     # -- projects and masks ---------------------------------------------------------------------
     def project_store(self, out_dir: Path) -> Any:
-        from core.project import ProjectStore
+        from core.app_api import ProjectStore
 
         key = str(Path(out_dir).resolve())
         with self._lock:

@@ -1,0 +1,77 @@
+"""What the desktop app uses from core beyond ``core.jobs``, ``core.errors``, ``core.progress``,
+``core.images`` and ``core.runtime``: one listed front door, so the app never reaches into internals.
+
+Names load on first use (PEP 562 ``__getattr__``): importing this module costs nothing at the app's
+start, and a name that is not listed here is an ``AttributeError``, not a reach past the door.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
+
+# name -> the core module that defines it
+_HOMES = {
+    "DEVICE_CHOICES": "core.devices",  # the --device choices
+    "PRESETS": "core.generation.presets",  # output size presets
+    "apply_preset": "core.generation.presets",
+    "FILE_ONLY": "core.logfile",  # the log file and its records
+    "LOG_NAME": "core.logfile",
+    "log_file": "core.logfile",
+    "setup_file_logging": "core.logfile",
+    "resize_mask": "core.masking.postprocess",  # a mask at another size (the review's canvas)
+    "ModelStore": "core.models.store",
+    "unique_stems": "core.naming",  # output stems, as the batch names them
+    "STORE_DIRNAME": "core.project",  # the project store
+    "STORE_FILENAME": "core.project",
+    "PhotoRecord": "core.project",
+    "ProjectStore": "core.project",
+    "ResultRecord": "core.project",
+    "Recipe": "core.recipe",
+    "PromptTemplate": "core.templates",  # prompt templates and their variables
+    "load_templates": "core.templates",
+    "load_variables_csv": "core.templates",
+    "photo_variables": "core.templates",
+    "save_templates": "core.templates",
+}
+_MODULES = {"options": "core.options"}  # the settings' field metadata (labels, help, ranges, defaults)
+
+__all__ = sorted([*_HOMES, *_MODULES, "install_root", "matting_needs_preparing", "matting_first_use_message",
+                  "warm_up_matting"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"core.app_api has no {name!r} (the app's door to core lists what it may use)")
+
+
+def install_root() -> Path:
+    """The folder holding the ``core`` package: the checkout, or site-packages."""
+    return Path(__file__).resolve().parents[1]
+
+
+def matting_needs_preparing() -> bool:
+    """Whether edge matting still has to compile its code (the first use on this machine)."""
+    from core.generation import matting
+
+    return matting.needs_preparing()
+
+
+def matting_first_use_message() -> str:
+    from core.generation import matting
+
+    return matting.FIRST_USE_MESSAGE
+
+
+def warm_up_matting() -> None:
+    """Load (or compile) the edge-matting code now, so the first mask does not wait for it."""
+    from core.generation import matting
+
+    matting.warm_up()
