@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
 
 from core.errors import ModelMissingError, PackshotError
 from core.jobs import JobSettings
+from desktop.controller import JobController, RunPlan, batch_message, next_seed
 from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
-from desktop.export_actions import ExportJob, export_presets
+from desktop.export_actions import export_presets
 from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts, next_action
-from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob, input_folder
+from desktop.gui_jobs import input_folder
 from desktop.job_settings import for_run, mask_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
 from desktop.matting_warmup import MattingWarmUp
@@ -157,15 +158,13 @@ class MainWindow(QMainWindow):
 
         self.queue.item_finished.connect(self._job_finished)
         self.queue.item_failed.connect(self._job_failed)
-        self.queue.item_cancelled.connect(lambda i: (self._job_paths.pop(i, None), self._project_changed()))
+        self.queue.item_cancelled.connect(lambda i: (self.jobs.ended(i), self._project_changed()))
         # Coalesces the refreshes of a "run on all": one rebuild of the grid and review list per burst.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(50)
         self._refresh_timer.timeout.connect(self._refresh_project)
-        self._job_paths: dict[int, Path] = {}
-        self._mask_jobs: set[int] = set()
-        self._export_jobs: set[int] = set()
+        self.jobs = JobController(self._submit, self.workspace)  # builds and tracks every job
         # Elided: a deep project path must not make the window wider than the screen.
         self.status_label = ElidedLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
         self.statusBar().addWidget(self.status_label, 1)
@@ -529,8 +528,8 @@ class MainWindow(QMainWindow):
         csv = write_variables_csv(self.session.out_dir / ".packshot" / "app-variables.csv", photos, values)
         return for_run(settings, self.settings, self.workspace, csv)
 
-    def _prepare_run(self) -> Optional[tuple[Path, object]]:
-        """(input folder, settings), or None after telling the user why not."""
+    def _prepare_run(self) -> Optional[RunPlan]:
+        """What a run needs (folder, project, settings), or None after telling the user why not."""
         if self.session is None:
             self.status_label.setText("Open a folder first.")
             return None
@@ -538,15 +537,14 @@ class MainWindow(QMainWindow):
             return None
         try:
             save_job_settings(self.templates.job_settings())
-            return input_folder(self.session.store, self.session.input_dir), self.job_settings()
+            return RunPlan(input_folder(self.session.store, self.session.input_dir), self.session.out_dir,
+                           self.job_settings(), self.templates.templates_file())
         except Exception as exc:
             show_error(self, exc, "Cannot queue this run")
             return None
 
-    def _submit(self, job, photo: Optional[Path] = None) -> int:
+    def _submit(self, job) -> int:
         item_id = self.queue.submit(job)
-        if photo is not None:
-            self._job_paths[item_id] = photo
         self._update_steps()
         return item_id
 
@@ -567,68 +565,46 @@ class MainWindow(QMainWindow):
         if self.session is None or photo is None:
             self.status_label.setText("Select a photo first.")
             return None
-        ready = self._prepare_run()
-        if ready is None:
-            return None
-        folder, settings = ready
-        job = PhotoRunJob(folder, self.session.out_dir, photo, settings, runtime=self.workspace.runtime,
-                          templates_path=self.templates.templates_file())
-        return self._submit(job, photo)
+        plan = self._prepare_run()
+        return self.jobs.try_photo(plan, photo) if plan is not None else None
 
     def run_on_all(self) -> list[int]:
         """Queue core's ``BatchJob`` for the folder (skips what is done; rejected masks are left out)."""
-        ready = self._prepare_run()
-        if ready is None:
-            return []
-        folder, settings = ready
-        job = BatchRunJob(folder, self.session.out_dir, settings, runtime=self.workspace.runtime,
-                          templates_path=self.templates.templates_file())
-        self.status_label.setText("Queued the batch of all photos.")
-        return [self._submit(job)]
+        return self._run_batch(None, "Queued the batch of all photos.")
 
     def run_on_selection(self) -> list[int]:
         photos = self.selected_photos()
         if not photos:
             self.status_label.setText("Select photos in the Photos step first.")
             return []
-        ready = self._prepare_run()
-        if ready is None:
+        return self._run_batch(photos, f"Queued the batch of {len(photos)} photos.")
+
+    def _run_batch(self, photos: Optional[list[Path]], queued: str) -> list[int]:
+        plan = self._prepare_run()
+        if plan is None:
             return []
-        folder, settings = ready
-        job = BatchRunJob(folder, self.session.out_dir, settings, runtime=self.workspace.runtime, photos=photos,
-                          templates_path=self.templates.templates_file())
-        self.status_label.setText(f"Queued the batch of {len(photos)} photos.")
-        return [self._submit(job)]
+        item = self.jobs.run_batch(plan, photos, on_done=lambda summary: self.status_label.setText(
+            batch_message(summary)))
+        self.status_label.setText(queued)
+        return [item]
 
     def regenerate(self, path: Path) -> Optional[int]:
         """The photo again with new seeds; new seeds are new settings (their own job key), so the earlier
         results stay recorded beside them."""
         if self.session is None:
             return None
-        used = [r.seed for r in self.session.results(path)]
-        seed = (max(used) + 1) if used else int(self.templates.form.control("generation", "seed").get())
-        return self._run_photo(path, seed, seed=seed)
+        seed = next_seed([r.seed for r in self.session.results(path)],
+                         self.templates.form.control("generation", "seed").get())
+        return self._new_seeds(path, seed, seed=seed)
 
     def render_final(self, path: Path, seed: int) -> Optional[int]:
         """A preview's seed again at final quality (the same as ``packshot replay OUTPUT --quality final``),
         recorded beside the preview."""
-        return self._run_photo(path, seed, quality="final", seed=seed, variants=1)
+        return self._new_seeds(path, seed, quality="final", seed=seed, variants=1)
 
-    def _run_photo(self, path: Path, first_seed: int, **generation: object) -> Optional[int]:
-        """Queue one photo with the panel's settings, ``generation`` changed, from ``first_seed`` on."""
-        if self.session is None:
-            return None
-        ready = self._prepare_run()
-        if ready is None:
-            return None
-        folder, settings = ready
-        from dataclasses import replace
-
-        settings = replace(settings, generation=replace(settings.generation, **generation))
-        job = PhotoRunJob(folder, self.session.out_dir, path, settings, runtime=self.workspace.runtime,
-                          seeds=[first_seed + i for i in range(settings.generation.variants)],
-                          templates_path=self.templates.templates_file())
-        return self._submit(job, path)
+    def _new_seeds(self, path: Path, first_seed: int, **generation: object) -> Optional[int]:
+        plan = self._prepare_run() if self.session is not None else None
+        return self.jobs.new_seeds(plan, path, first_seed, **generation) if plan is not None else None
 
     def _show_preparing(self, text: str) -> None:
         """What the app is preparing ahead (core's first-use line), or nothing."""
@@ -643,28 +619,13 @@ class MainWindow(QMainWindow):
         return ids
 
     def _job_finished(self, item_id: int, result) -> None:
-        if item_id in self._mask_jobs:
-            self._mask_jobs.discard(item_id)
-            self._refresh_all()
-            self.mask_panel.refresh_order()
-        if item_id in self._export_jobs:
-            self._export_jobs.discard(item_id)
-            self.last_export = list(result or [])
-            self.results.export_done(self.export_dir, len(self.last_export))
-            self.status_label.setText(f"Exported {len(self.last_export)} files to {self.export_dir}.")
-        summary = getattr(self.queue.item(item_id).job, "summary", None) if self.queue.item(item_id) else None
-        if summary is not None:
-            failed = f", {len(summary.failed)} failed" if summary.failed else ""
-            self.status_label.setText(f"Batch finished: {len(summary.done)} made, {len(summary.skipped)} already "
-                                      f"done{failed} ({summary.engine}).")
-        path = self._job_paths.pop(item_id, None)
+        path = self.jobs.finished(item_id, result)  # the job's own completion handling runs
         if path is not None:
             self.refresh_entry(path)
         self._project_changed()
 
     def _job_failed(self, item_id: int, exc: BaseException) -> None:
-        path = self._job_paths.pop(item_id, None)
-        self._export_jobs.discard(item_id)
+        path = self.jobs.ended(item_id)
         self._project_changed()
         if isinstance(exc, ModelMissingError):
             # Every queued photo would fail the same way: stop, say what is missing, offer the fix.
@@ -687,9 +648,11 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             show_error(self, exc, "Cannot compute the masks")
             return None
-        item = self._submit(AutoMaskJob(self.session.out_dir, settings, self.workspace))
-        self._mask_jobs.add(item)
-        return item
+        return self.jobs.compute_masks(self.session.out_dir, settings, on_done=lambda _n: self._masks_done())
+
+    def _masks_done(self) -> None:
+        self._refresh_all()
+        self.mask_panel.refresh_order()
 
     def keep_result(self, result_id: int) -> None:
         if self.session is None:
@@ -718,11 +681,13 @@ class MainWindow(QMainWindow):
             self.export_dir = Path(dest)
             self._show_export_dir()
         output_format = str(self.templates.form.control("output", "output_format").get())
-        item = self._submit(ExportJob(self.session.out_dir, Path(self.export_dir), preset,
-                                      output_format, self.settings.export_quality, workspace=self.workspace,
-                                      device=self.settings.device))
-        self._export_jobs.add(item)
-        return item
+        return self.jobs.export(self.session.out_dir, Path(self.export_dir), preset, output_format,
+                                self.settings.export_quality, self.settings.device, on_done=self._exported)
+
+    def _exported(self, files) -> None:
+        self.last_export = list(files or [])
+        self.results.export_done(self.export_dir, len(self.last_export))
+        self.status_label.setText(f"Exported {len(self.last_export)} files to {self.export_dir}.")
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_settings(self) -> None:
