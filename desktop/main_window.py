@@ -11,8 +11,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -39,11 +38,8 @@ from desktop.options_store import load_job_settings, save_job_settings
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import (
     ProjectSession,
-    default_out_dir,
     is_project_dir,
     project_place_problem,
-    user_project_dir,
-    writable,
 )
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueuePanel
@@ -53,6 +49,9 @@ from desktop.skipped_files import SkippedFilesLine
 from desktop.stepper import EmptyState, Stepper
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
+from desktop.window_dialogs import ask_project_place, confirm_stop, offer_models
+from desktop.window_helpers import default_window_size, dropped_folder, reveal_in_file_manager
+from desktop.window_menus import build_menus, fill_recent
 from desktop.workers import favour_gui_thread
 from desktop.workspace import Workspace
 
@@ -135,7 +134,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stepper)
         row.addWidget(self.tabs, 1)
         self.empty = EmptyState()
-        self.empty.open_requested.connect(self._open_dialog)
+        self.empty.open_requested.connect(self.open_dialog)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(work)
@@ -168,11 +167,11 @@ class MainWindow(QMainWindow):
         # Elided: a deep project path must not make the window wider than the screen.
         self.status_label = ElidedLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
         self.statusBar().addWidget(self.status_label, 1)
-        self._build_menus()
+        self.recent_menu = build_menus(self)
+        self._fill_recent()
         self.queue.idle.connect(self._update_steps)
         self._update_steps()
 
-    # -- menus and shortcuts --------------------------------------------------------------------
         # Warm the edge-matting code (numba, holds the GIL when it first loads) while the app is idle;
         # its first use on this install (a compile) is said in the status bar until it is done.
         self.matting_warm_up = MattingWarmUp(self)
@@ -184,46 +183,6 @@ class MainWindow(QMainWindow):
         self.matting_warm_up.finished.connect(lambda: self._show_preparing(""))
         QTimer.singleShot(WARM_UP_DELAY_MS, self.matting_warm_up.start)
 
-    def _action(self, menu, text: str, slot, shortcut: Optional[str] = None, *more: str) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcuts([QKeySequence(k) for k in (shortcut, *more)])
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)  # shortcuts work whichever step has focus
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(file_menu, "Open folder…", self._open_dialog, "Ctrl+O")
-        self.recent_menu = file_menu.addMenu("Open recent")
-        self._fill_recent()
-        self._action(file_menu, "Export chosen", lambda: self.export_chosen(self.results.preset_combo.currentText()),
-                     "Ctrl+E")
-        self._action(file_menu, "Reveal the project in the file manager",
-                     lambda: self.session and reveal_in_file_manager(self.session.out_dir))
-        file_menu.addSeparator()
-        self._action(file_menu, "Settings…", self.open_settings, "Ctrl+,")
-        self._action(file_menu, "Models…", self.open_models)
-        self._action(file_menu, "Train a brand model…", self.open_trainer)
-        file_menu.addSeparator()
-        self._action(file_menu, "Quit", self.close, "Ctrl+Q")
-        run_menu = bar.addMenu("&Generate")
-        self._action(run_menu, "Next step's action", self.stepper.next_btn.click, "Ctrl+Return", "Ctrl+Enter")
-        self._action(run_menu, "Compute all masks", self.compute_all_masks, "Ctrl+M")
-        self._action(run_menu, "Try on this photo", self.try_on_current, "Ctrl+T")
-        self._action(run_menu, "Run on the selected photos", self.run_on_selection, "Ctrl+Shift+S")
-        self._action(run_menu, "Run on all", self.run_on_all, "Ctrl+Shift+R")
-        self._action(run_menu, "Pause / resume", lambda: self.queue.set_paused(not self.queue.paused), "Ctrl+P")
-        self._action(run_menu, "Cancel current", self.queue.cancel_current, "Ctrl+.")
-        self._action(run_menu, "Cancel all", self.queue.cancel_all, "Ctrl+Shift+.")
-        view_menu = bar.addMenu("&View")
-        for i, name in enumerate(("Photos", "Masks", "Background", "Results and export")):
-            self._action(view_menu, name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "Keyboard shortcuts", self.show_help, "F1", "?")
-
     def show_help(self) -> None:
         from desktop.help_overlay import HelpOverlay
 
@@ -231,13 +190,9 @@ class MainWindow(QMainWindow):
         self.help.show()
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.settings.recent_folders:
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _c=False, f=folder: self.open_folder(Path(f)))
-        if hasattr(self, "empty"):
-            recent = self.settings.recent_folders[:3]
-            self.empty.recent.setText(("Recent: " + " · ".join(Path(f).name for f in recent)) if recent else "")
+        fill_recent(self.recent_menu, self.settings.recent_folders, self.open_folder)
+        recent = self.settings.recent_folders[:3]
+        self.empty.recent.setText(("Recent: " + " · ".join(Path(f).name for f in recent)) if recent else "")
 
     # -- drag and drop --------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -258,7 +213,7 @@ class MainWindow(QMainWindow):
             self.select_photo(files[0])
 
     # -- project --------------------------------------------------------------------------------
-    def _open_dialog(self) -> None:
+    def open_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of photos, or a Packshot output folder")
         if folder:
             self.open_folder(Path(folder))
@@ -274,7 +229,7 @@ class MainWindow(QMainWindow):
             if out_dir is None and not is_project_dir(folder):
                 problem = project_place_problem(folder)
                 if problem is not None:
-                    out_dir = self._ask_project_place(folder, problem)
+                    out_dir = ask_project_place(self, folder, problem)
                     if out_dir is None:
                         self.status_label.setText(f"Not opened: no place for the project of {folder}.")
                         return False
@@ -329,33 +284,6 @@ class MainWindow(QMainWindow):
             output = replace(made.output, redo=False, name_template=current.output.name_template)
             return replace(made, output=output, machine=current.machine)
         return replace(current, output=replace(current.output, preset=OutputSettings().preset))
-
-    def _ask_project_place(self, folder: Path, problem: str) -> Optional[Path]:
-        """Where the project of ``folder`` goes when it cannot go beside it; None: the user cancelled."""
-        from PySide6.QtWidgets import QMessageBox
-
-        fallback = user_project_dir(folder)
-        if is_project_dir(fallback):
-            return fallback  # opened before: its project is there already
-        box = QMessageBox(QMessageBox.Icon.Information, "Where to keep the project",
-                          f"{problem}, so Packshot cannot keep this folder's project (masks, results and its "
-                          f"database) in {default_out_dir(folder)}.\n\nKeep the project in {fallback} instead? "
-                          "Your photos are only read, never changed.",
-                          QMessageBox.StandardButton.Cancel, self)
-        use_btn = box.addButton("Use this folder", QMessageBox.ButtonRole.AcceptRole)
-        other_btn = box.addButton("Choose another…", QMessageBox.ButtonRole.ActionRole)
-        box.setDefaultButton(use_btn)
-        box.exec()
-        if box.clickedButton() is use_btn:
-            return fallback
-        if box.clickedButton() is other_btn:
-            chosen = QFileDialog.getExistingDirectory(self, f"Folder for the project of {folder.name}")
-            if chosen:
-                if writable(Path(chosen)) or is_project_dir(Path(chosen)):
-                    return Path(chosen)
-                show_error(self, PackshotError(f"The folder {chosen} is read-only; choose a folder you can "
-                                               "write to."), "Cannot keep the project there")
-        return None
 
     def current_photo(self) -> Optional[Path]:
         idx = self.grid.currentIndex()
@@ -455,7 +383,7 @@ class MainWindow(QMainWindow):
         if not hasattr(self, "stepper"):
             return
         if self.session is None:
-            self.stepper.set_action("Open a folder…", self._open_dialog)
+            self.stepper.set_action("Open a folder…", self.open_dialog)
             for i in range(4):
                 self.stepper.set_status(i, "")
             return
@@ -555,7 +483,7 @@ class MainWindow(QMainWindow):
             lacking = self.templates.missing_models()
             if lacking is None:
                 return True
-            self._offer_models(lacking)
+            self._offer_models_for(lacking)
         except Exception as exc:
             show_error(self, exc, "Cannot check the models")
         return False
@@ -632,7 +560,7 @@ class MainWindow(QMainWindow):
             self.queue.cancel_all()
             if path is not None:
                 self.refresh_entry(path)
-            self._offer_models(exc)
+            self._offer_models_for(exc)
             return
         if path is not None:
             self.refresh_entry(path)
@@ -710,16 +638,8 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.mask_panel.set_session(self.session, self._mask_settings())
 
-    def _offer_models(self, exc: BaseException) -> None:
-        from PySide6.QtWidgets import QMessageBox
-
-        from desktop.errors import user_message
-
-        box = QMessageBox(QMessageBox.Icon.Warning, "Model missing", user_message(exc),
-                          QMessageBox.StandardButton.Close, self)
-        open_btn = box.addButton("Open models…", QMessageBox.ButtonRole.AcceptRole)
-        box.exec()
-        if box.clickedButton() is open_btn:
+    def _offer_models_for(self, exc: BaseException) -> None:
+        if offer_models(self, exc):
             self.open_models()
 
     def open_trainer(self) -> None:
@@ -734,21 +654,11 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self.shown.emit()
 
-    def _confirm_stop(self) -> bool:
-        """Work is running: ask before stopping it (it stops at its next step, nothing half-written)."""
-        from PySide6.QtWidgets import QMessageBox
-
-        answer = QMessageBox.question(
-            self, "Stop the work?", f"{self.queue.pending_count()} job(s) are still running or queued. Stop them "
-            "and close? Finished photos are kept; a re-run continues where this one stopped.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
     def closeEvent(self, event) -> None:  # noqa: N802
         from PySide6.QtCore import QThreadPool
 
         if self.queue.busy:
-            if self.ask_before_closing and not self._confirm_stop():
+            if self.ask_before_closing and not confirm_stop(self, self.queue.pending_count()):
                 event.ignore()
                 return
             self.status_label.setText("Stopping the current job at its next step…")
@@ -771,33 +681,3 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("Settings not saved: %s", exc)
         super().closeEvent(event)
-
-
-def default_window_size(available: QSize) -> QSize:
-    """The first size of the window: roomy on a large screen, never past the one it opens on (a
-    1366 x 768 laptop leaves about 1366 x 740 below its panel)."""
-    return QSize(min(1280, available.width() - 40), min(860, available.height() - 40))
-
-
-def reveal_in_file_manager(folder: Optional[Path]) -> bool:
-    """Open ``folder`` (or the folder of a file) in the system's file manager."""
-    if folder is None:
-        return False
-    target = Path(folder)
-    if target.is_file():
-        target = target.parent
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
-
-
-def dropped_folder(mime) -> Optional[tuple[Path, list[Path]]]:
-    """(folder to open, dropped photo files) from a drop of a folder or of photos; None otherwise."""
-    if mime is None or not mime.hasUrls():
-        return None
-    paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-    folders = [p for p in paths if p.is_dir()]
-    if folders:
-        return folders[0], []
-    files = [p for p in paths if p.is_file()]
-    if not files:
-        return None
-    return files[0].parent, files

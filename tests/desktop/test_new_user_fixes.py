@@ -22,7 +22,7 @@ LAPTOP = QSize(1366, 768 - 28)  # a 1366 x 768 screen less its panel
 
 def test_the_window_fits_a_laptop_with_a_deep_project_and_cancel_all_shows(qtbot, make_window, app_settings,
                                                                              tmp_path):
-    from desktop.main_window import default_window_size
+    from desktop.window_helpers import default_window_size
 
     deep = tmp_path.joinpath(*[f"a-long-folder-name-{i}" for i in range(8)], "photos")
     deep.mkdir(parents=True)
