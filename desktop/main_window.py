@@ -13,13 +13,9 @@ from typing import Optional
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QMainWindow,
     QStackedWidget,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -33,7 +29,7 @@ from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCou
 from desktop.gui_jobs import input_folder
 from desktop.job_settings import for_run, mask_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
-from desktop.matting_warmup import MattingWarmUp
+from desktop.matting_warmup import MattingWarmUp, PreparingLine
 from desktop.options_store import load_job_settings, save_job_settings
 from desktop.photo_grid import PhotoGrid
 from desktop.project_session import (
@@ -42,11 +38,11 @@ from desktop.project_session import (
     project_place_problem,
 )
 from desktop.queue import GenerationQueue
-from desktop.queue_panel import QueuePanel
+from desktop.queue_panel import QueueDock
 from desktop.results import ResultsPanel
 from desktop.settings import AppSettings, save_settings
-from desktop.skipped_files import SkippedFilesLine
-from desktop.stepper import EmptyState, Stepper
+from desktop.step_pages import StepPages
+from desktop.stepper import EmptyState
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
 from desktop.window_dialogs import ask_project_place, confirm_stop, offer_models
@@ -113,46 +109,22 @@ class MainWindow(QMainWindow):
         self.export_dir: Optional[Path] = None
         self.last_export: list[Path] = []
 
-        self.tabs = QTabWidget()
-        self.skipped_line = SkippedFilesLine()  # folder entries named like photos that cannot be read
-        photos_page = QWidget()
-        photos_column = QVBoxLayout(photos_page)
-        photos_column.setContentsMargins(0, 0, 0, 0)
-        photos_column.addWidget(self.skipped_line)
-        photos_column.addWidget(self.grid, 1)
-        self.tabs.addTab(photos_page, "Photos")
-        self.tabs.addTab(self.mask_panel, "Masks")
-        self.tabs.addTab(self.templates, "Background")
-        self.tabs.addTab(self.results, "Results && export")
-        self.tabs.tabBar().hide()  # the stepper is the one way through the steps
+        self.pages = StepPages(self.grid, self.mask_panel, self.templates, self.results)
+        self.tabs, self.stepper, self.skipped_line = self.pages.tabs, self.pages.stepper, self.pages.skipped_line
         self.tabs.currentChanged.connect(self._tab_changed)
-        self.stepper = Stepper()
-        self.stepper.step_chosen.connect(self.tabs.setCurrentIndex)
-        work = QWidget()
-        row = QHBoxLayout(work)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.stepper)
-        row.addWidget(self.tabs, 1)
         self.empty = EmptyState()
         self.empty.open_requested.connect(self.open_dialog)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
-        self.stack.addWidget(work)
+        self.stack.addWidget(self.pages)
         self.setCentralWidget(self.stack)
         self.setAcceptDrops(True)  # a folder or photos dropped anywhere open
         self.ask_before_closing = True  # tests answer for the user
 
-        self.queue_panel = QueuePanel(self.queue)
-        dock = QDockWidget("Generation queue", self)
-        dock.setObjectName("queue-dock")
-        dock.setWidget(self.queue_panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [min(190, self.height() // 5)], Qt.Orientation.Vertical)  # room on a laptop
-        self.queue_dock = dock
-        dock.hide()  # shown when work is queued
-        self.queue.item_added.connect(lambda *_: self.queue_dock.show())
+        self.queue_dock = QueueDock(self.queue, self)
+        self.queue_panel = self.queue_dock.panel
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.resizeDocks([self.queue_dock], [min(190, self.height() // 5)], Qt.Orientation.Vertical)  # laptop room
         self.queue.item_progress.connect(self._progress)
 
         self.queue.item_finished.connect(self._job_finished)
@@ -175,12 +147,8 @@ class MainWindow(QMainWindow):
         # Warm the edge-matting code (numba, holds the GIL when it first loads) while the app is idle;
         # its first use on this install (a compile) is said in the status bar until it is done.
         self.matting_warm_up = MattingWarmUp(self)
-        self.preparing_label = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
-        self.preparing_label.setStyleSheet("color:#a60")
+        self.preparing_label = PreparingLine(self.matting_warm_up)
         self.statusBar().addWidget(self.preparing_label, 1)
-        self.preparing_label.hide()
-        self.matting_warm_up.preparing.connect(self._show_preparing)
-        self.matting_warm_up.finished.connect(lambda: self._show_preparing(""))
         QTimer.singleShot(WARM_UP_DELAY_MS, self.matting_warm_up.start)
 
     def show_help(self) -> None:
@@ -533,11 +501,6 @@ class MainWindow(QMainWindow):
     def _new_seeds(self, path: Path, first_seed: int, **generation: object) -> Optional[int]:
         plan = self._prepare_run() if self.session is not None else None
         return self.jobs.new_seeds(plan, path, first_seed, **generation) if plan is not None else None
-
-    def _show_preparing(self, text: str) -> None:
-        """What the app is preparing ahead (core's first-use line), or nothing."""
-        self.preparing_label.setText(text)
-        self.preparing_label.setVisible(bool(text))
 
     def regenerate_flagged(self) -> list[int]:
         """A new seed for every photo whose chosen result QC flagged."""

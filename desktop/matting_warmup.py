@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Callable, Optional
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from core.progress import Progress
+from desktop.elided_label import ElidedLabel
 from desktop.workers import FunctionWorker, start_worker
 
 log = logging.getLogger(__name__)
@@ -58,3 +59,18 @@ class MattingWarmUp(QObject):
     def _done(self) -> None:
         self._worker = None
         self.finished.emit()
+
+
+class PreparingLine(ElidedLabel):
+    """The status bar's line for what the app prepares ahead (core's first-use line); hidden when nothing."""
+
+    def __init__(self, warm_up: MattingWarmUp) -> None:
+        super().__init__(mode=Qt.TextElideMode.ElideRight)
+        self.setStyleSheet("color:#a60")
+        self.hide()
+        warm_up.preparing.connect(self.show_text)
+        warm_up.finished.connect(lambda: self.show_text(""))
+
+    def show_text(self, text: str) -> None:
+        self.setText(text)
+        self.setVisible(bool(text))

@@ -6,6 +6,7 @@ import time
 from typing import Optional
 
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -222,3 +223,17 @@ class QueuePanel(QWidget):
 def _escaped(text: str) -> str:
     """A progress bar's format treats % as a placeholder: a file name's own % is kept as it is."""
     return text.replace("%", "%%")
+
+
+class QueueDock(QDockWidget):
+    """The queue panel docked at the bottom of the window: hidden until work is queued."""
+
+    def __init__(self, queue: GenerationQueue, parent: QWidget) -> None:
+        super().__init__("Generation queue", parent)
+        self.setObjectName("queue-dock")
+        self.panel = QueuePanel(queue)
+        self.setWidget(self.panel)
+        self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.hide()
+        queue.item_added.connect(lambda *_: self.show())
