@@ -3,6 +3,7 @@ so the button says the same thing after a restart as it did before it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -66,3 +67,23 @@ def next_action(tab: int, c: StepCounts, *, busy: bool = False, exported: int = 
     if exported:
         return NextAction("Open the export folder", "open_export", f"{exported} files in {export_dir}")
     return NextAction("Export the chosen ones", "export", f"Into {export_dir}")
+
+
+def count_steps(entries: Sequence, accepted: int, doubtful: int, photos: int) -> StepCounts:
+    """The counts the steps report, from the grid's entries and the review's mask counts."""
+    return StepCounts(photos=photos, accepted=accepted, doubtful=doubtful,
+                      masked=sum(1 for e in entries if e.mask_state != "pending"),
+                      rejected=sum(1 for e in entries if e.mask_state == "rejected"),
+                      generated=sum(1 for e in entries if e.generated),
+                      flagged=sum(1 for e in entries if e.flagged),
+                      failed=sum(1 for e in entries if e.error))
+
+
+def step_statuses(c: StepCounts, background: str, exported: int) -> tuple[str, str, str, str]:
+    """What the stepper says under each step (``background``: engine, shadow and size in words)."""
+    photos = f"{c.photos} photos" + (f", {c.failed} failed" if c.failed else "")
+    masks = f"{c.accepted} of {c.photos} masks accepted"
+    masks += (f", {c.doubtful} doubtful" if c.doubtful else "") + (f", {c.rejected} rejected" if c.rejected else "")
+    made = f"{c.generated} of {c.photos} made" + (f", {c.flagged} flagged" if c.flagged else "")
+    made += f" · {exported} exported" if exported else ""
+    return photos, masks, background, made

@@ -85,3 +85,16 @@ def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path,
         row = values.get(Path(photo), {})
         writer.writerow([Path(photo).name] + [row.get(c, "") for c in columns])
     return write_atomic(target, handle.getvalue().encode("utf-8"))  # Packshot's own temp name, never a user's
+
+
+def project_settings(current: JobSettings, made: Optional[JobSettings]) -> JobSettings:
+    """What the Background step shows for a project: the settings of its latest run ``made`` (what
+    made its results), else ``current`` with the size preset back at its default: a preset is a
+    project's (one client's marketplace), not carried into the next project."""
+    from core.jobs import OutputSettings
+
+    if made is not None:
+        # Run-time choices of that run are not the project's: redo, the keep-both names, the machine.
+        output = replace(made.output, redo=False, name_template=current.output.name_template)
+        return replace(made, output=output, machine=current.machine)
+    return replace(current, output=replace(current.output, preset=OutputSettings().preset))

@@ -25,9 +25,18 @@ from desktop.controller import JobController, RunPlan, batch_message, next_seed
 from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
 from desktop.export_actions import export_presets
-from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts, next_action
+from desktop.flow import (
+    TAB_MASKS,
+    TAB_PHOTOS,
+    TAB_PROMPT,
+    TAB_RESULTS,
+    StepCounts,
+    count_steps,
+    next_action,
+    step_statuses,
+)
 from desktop.gui_jobs import input_folder
-from desktop.job_settings import for_run, mask_settings, write_variables_csv
+from desktop.job_settings import for_run, mask_settings, project_settings, write_variables_csv
 from desktop.mask_review import MaskReviewPanel
 from desktop.matting_warmup import MattingWarmUp, PreparingLine
 from desktop.options_store import load_job_settings, save_job_settings
@@ -235,23 +244,11 @@ class MainWindow(QMainWindow):
         return True
 
     def _project_settings(self, session: ProjectSession) -> JobSettings:
-        """What the Background step shows for ``session``: the settings of its latest run (what made
-        its results), else the current ones with the size preset back at its default: a preset is a
-        project's (one client's marketplace), not carried into the next project."""
-        from dataclasses import replace
-
-        from core.jobs import OutputSettings
-
         try:
             current = self.templates.job_settings()
         except PackshotError:
             current = self.saved_job
-        made = session.last_run_settings()
-        if made is not None:
-            # Run-time choices of that run are not the project's: redo, the keep-both names, the machine.
-            output = replace(made.output, redo=False, name_template=current.output.name_template)
-            return replace(made, output=output, machine=current.machine)
-        return replace(current, output=replace(current.output, preset=OutputSettings().preset))
+        return project_settings(current, session.last_run_settings())
 
     def current_photo(self) -> Optional[Path]:
         idx = self.grid.currentIndex()
@@ -336,43 +333,20 @@ class MainWindow(QMainWindow):
     # -- the steps ------------------------------------------------------------------------------
     def step_counts(self) -> StepCounts:
         """What the steps report: photos, masks accepted/doubtful, generated, flagged, kept."""
-        if self.session is None:
-            return StepCounts()
-        accepted, doubtful, total = self.mask_panel.counts()
-        entries = self.model.entries()
-        return StepCounts(photos=total, accepted=accepted, doubtful=doubtful,
-                          masked=sum(1 for e in entries if e.mask_state != "pending"),
-                          rejected=sum(1 for e in entries if e.mask_state == "rejected"),
-                          generated=sum(1 for e in entries if e.generated),
-                          flagged=sum(1 for e in entries if e.flagged),
-                          failed=sum(1 for e in entries if e.error))
+        return count_steps(self.model.entries(), *self.mask_panel.counts()) if self.session else StepCounts()
 
     def _update_steps(self) -> None:
         if not hasattr(self, "stepper"):
             return
-        if self.session is None:
-            self.stepper.set_action("Open a folder…", self.open_dialog)
-            for i in range(4):
-                self.stepper.set_status(i, "")
-            return
-        c = self.step_counts()
-        n = c.photos
-        self.stepper.set_status(TAB_PHOTOS, f"{n} photos" + (f", {c.failed} failed" if c.failed else ""))
-        masks = f"{c.accepted} of {n} masks accepted"
-        if c.doubtful:
-            masks += f", {c.doubtful} doubtful"
-        if c.rejected:
-            masks += f", {c.rejected} rejected"
-        self.stepper.set_status(TAB_MASKS, masks)
+        c = self.step_counts() if self.session is not None else None
         t = self.templates
-        self.stepper.set_status(TAB_PROMPT, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · "
-                                            f"{t.preset.currentText()}")
-        export = f"{c.generated} of {n} made"
-        if c.flagged:
-            export += f", {c.flagged} flagged"
-        if self.last_export:
-            export += f" · {len(self.last_export)} exported"
-        self.stepper.set_status(TAB_RESULTS, export)
+        statuses = step_statuses(c, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · {t.preset.currentText()}",
+                                 len(self.last_export)) if c is not None else ("",) * 4
+        for tab, status in enumerate(statuses):
+            self.stepper.set_status(tab, status)
+        if c is None:
+            self.stepper.set_action("Open a folder…", self.open_dialog)
+            return
         review = self.current_photo()  # the review moves the grid's selection along with it
         problem = self._photo_problem(review) if review is not None else None
         action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.last_export),
