@@ -181,7 +181,7 @@ def save_mask(store: Any, path: Path, result: Any, state: str, origin: Optional[
     record = store.photo(path)
     photo_id = record.id if record else store.add_photo(path)
     target = store.masks_dir / f"{photo_stem(store, path)}.png"
-    save_mask_atomic(target, quantize_mask(result).alpha)
+    save_mask_atomic(target, quantize_mask(result).alpha, photo=path)  # the write guard: never the photo
     store.set_mask(photo_id, state, target, source=result.source, score=result.score, origin=origin)
     return target
 

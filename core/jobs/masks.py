@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -18,10 +18,19 @@ def quantize_mask(result: Any) -> Any:
                       doubt=getattr(result, "doubt", None))
 
 
-def save_mask_atomic(path: Path, alpha: np.ndarray) -> Path:
+def save_mask_atomic(path: Path, alpha: np.ndarray, *, photo: Optional[Path] = None) -> Path:
     """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename by the one mask
-    writer (``core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours."""
+    writer (``core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours.
+    ``photo``: the photo the mask is of; checked by the write guard (never that file, by any path)."""
     from core.masking.maskio import save_mask_png
+
+    if photo is not None:
+        from core.write_guard import STORE_DIRNAME, WriteGuard
+
+        path = Path(path)
+        store = next((f for f in path.parents if f.name == STORE_DIRNAME), None)
+        # A project's mask is its own bookkeeping (replaced freely); elsewhere the folder is the root.
+        WriteGuard(store.parent if store is not None else path.parent, inputs=[photo]).check(path)
 
     return save_mask_png(Path(path), np.asarray(alpha, np.float32), white="product")
 

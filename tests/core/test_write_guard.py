@@ -196,3 +196,30 @@ def test_an_object_store_output_never_lands_among_the_photos(tmp_path):
             out.write_bytes(out.mirror / name, b"never sent")
     inside = Tree.from_dict({**Tree.at("s3://bucket/photos/out").to_dict(), "protected": ["s3://bucket/photos"]})
     assert inside.check_write(inside.mirror / "shoe.png") == "s3://bucket/photos/out/shoe.png"
+
+
+def test_a_mask_written_for_a_photo_never_lands_on_that_photo(tmp_path):
+    """The app's mask save goes through the guard: a masks folder that is (a link to) the photo's folder
+    cannot overwrite the photo; a project's own mask is replaced freely."""
+    import hashlib
+
+    import numpy as np
+
+    from core.errors import UnsafeWriteError
+    from core.jobs.masks import save_mask_atomic
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = photos / "mug.png"
+    photo.write_bytes(b"not really a png, but the user's file")
+    before = hashlib.sha256(photo.read_bytes()).hexdigest()
+    (tmp_path / "alias").symlink_to(photos)
+    alpha = np.ones((4, 4), np.float32)
+    with pytest.raises(UnsafeWriteError):
+        save_mask_atomic(tmp_path / "alias" / "mug.png", alpha, photo=photo)
+    assert hashlib.sha256(photo.read_bytes()).hexdigest() == before
+    own = tmp_path / "out" / ".packshot" / "masks" / "mug.png"
+    own.parent.mkdir(parents=True)
+    save_mask_atomic(own, alpha, photo=photo)
+    save_mask_atomic(own, alpha * 0.5, photo=photo)  # its own bookkeeping: replaced
+    assert own.is_file()
