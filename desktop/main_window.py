@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import ModelMissingError, PackshotError
 from core.jobs import JobSettings
-from desktop.controller import JobController, RunPlan, batch_message, next_seed
+from desktop.controller import JobController
 from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
 from desktop.export_actions import export_presets
@@ -35,8 +35,7 @@ from desktop.flow import (
     next_action,
     step_statuses,
 )
-from desktop.gui_jobs import input_folder
-from desktop.job_settings import for_run, mask_settings, project_settings, write_variables_csv
+from desktop.job_settings import project_settings
 from desktop.mask_review import MaskReviewPanel
 from desktop.matting_warmup import MattingWarmUp, PreparingLine
 from desktop.options_store import load_job_settings, save_job_settings
@@ -49,12 +48,13 @@ from desktop.project_session import (
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueueDock
 from desktop.results import ResultsPanel
+from desktop.run_actions import RunActions
 from desktop.settings import AppSettings, save_settings
 from desktop.step_pages import StepPages
 from desktop.stepper import EmptyState
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
-from desktop.window_dialogs import ask_project_place, confirm_stop, offer_models
+from desktop.window_dialogs import ask_project_place, confirm_stop
 from desktop.window_helpers import default_window_size, dropped_folder, reveal_in_file_manager
 from desktop.window_menus import build_menus, fill_recent
 from desktop.workers import favour_gui_thread
@@ -76,6 +76,11 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         favour_gui_thread()  # workers run beside this window's event loop from now on
         self.settings = settings
+        self.actions = RunActions(self)  # what the run buttons and menus do
+        a = self.actions
+        self.try_on_current, self.run_on_all, self.run_on_selection = a.try_on_current, a.run_on_all, a.run_on_selection
+        self.regenerate, self.render_final, self.regenerate_flagged = a.regenerate, a.render_final, a.regenerate_flagged
+        self.compute_all_masks, self.job_settings = a.compute_all_masks, a.job_settings
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
         # contexts; every job this window submits is handed it.
         self.workspace = Workspace(settings.models_path)
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
         self.model.set_entries(session.entries())
         self.skipped_line.set_skipped(session.skipped)
-        self.mask_panel.set_session(session, self._mask_settings())
+        self.mask_panel.set_session(session, self.actions.mask_settings())
         where = session.input_dir or session.out_dir
         self.setWindowTitle(f"Packshot Studio — {where}")
         skipped = f" ({len(session.skipped)} skipped)" if session.skipped else ""
@@ -316,12 +321,12 @@ class MainWindow(QMainWindow):
         self._refresh_timer.start()
 
     def _refresh_project(self) -> None:
-        self._refresh_all()
+        self.refresh_all()
         self.mask_panel.refresh_order()  # generation computes missing masks: statuses and scores change
         self._show_current_results()
         self._update_steps()
 
-    def _refresh_all(self) -> None:
+    def refresh_all(self) -> None:
         if self.session is not None:
             for entry in self.session.entries():
                 self.model.update_entry(entry)
@@ -384,104 +389,11 @@ class MainWindow(QMainWindow):
         if self.run_on_all():
             self.tabs.setCurrentIndex(TAB_RESULTS)
 
-    # -- generation -----------------------------------------------------------------------------
-    def _mask_settings(self) -> JobSettings:
-        """The mask group of the Background step (masker, prior, SAM, doubtful masks) for the review
-        and the automatic masks."""
-        return mask_settings(self.templates.form.group_settings(), self.settings)
-
-    def job_settings(self) -> JobSettings:
-        """The ``JobSettings`` of the next run: the panel's, with the machine and the variables."""
-        settings = self.templates.job_settings()
-        photos = [r.path for r in self.session.photos()]
-        values = {p: self.templates.variables_for(p) for p in photos}
-        csv = write_variables_csv(self.session.out_dir / ".packshot" / "app-variables.csv", photos, values)
-        return for_run(settings, self.settings, self.workspace, csv)
-
-    def _prepare_run(self) -> Optional[RunPlan]:
-        """What a run needs (folder, project, settings), or None after telling the user why not."""
-        if self.session is None:
-            self.status_label.setText("Open a folder first.")
-            return None
-        if not self._models_ready():
-            return None
-        try:
-            save_job_settings(self.templates.job_settings())
-            return RunPlan(input_folder(self.session.store, self.session.input_dir), self.session.out_dir,
-                           self.job_settings(), self.templates.templates_file())
-        except Exception as exc:
-            show_error(self, exc, "Cannot queue this run")
-            return None
-
+    # -- the jobs -------------------------------------------------------------------------------
     def _submit(self, job) -> int:
         item_id = self.queue.submit(job)
         self._update_steps()
         return item_id
-
-    def _models_ready(self) -> bool:
-        """Check the chosen engine's weights (core's check) before queueing anything: one clear
-        message offering the models dialog, instead of a failure per photo."""
-        try:
-            lacking = self.templates.missing_models()
-            if lacking is None:
-                return True
-            self._offer_models_for(lacking)
-        except Exception as exc:
-            show_error(self, exc, "Cannot check the models")
-        return False
-
-    def try_on_current(self) -> Optional[int]:
-        photo = self.current_photo()
-        if self.session is None or photo is None:
-            self.status_label.setText("Select a photo first.")
-            return None
-        plan = self._prepare_run()
-        return self.jobs.try_photo(plan, photo) if plan is not None else None
-
-    def run_on_all(self) -> list[int]:
-        """Queue core's ``BatchJob`` for the folder (skips what is done; rejected masks are left out)."""
-        return self._run_batch(None, "Queued the batch of all photos.")
-
-    def run_on_selection(self) -> list[int]:
-        photos = self.selected_photos()
-        if not photos:
-            self.status_label.setText("Select photos in the Photos step first.")
-            return []
-        return self._run_batch(photos, f"Queued the batch of {len(photos)} photos.")
-
-    def _run_batch(self, photos: Optional[list[Path]], queued: str) -> list[int]:
-        plan = self._prepare_run()
-        if plan is None:
-            return []
-        item = self.jobs.run_batch(plan, photos, on_done=lambda summary: self.status_label.setText(
-            batch_message(summary)))
-        self.status_label.setText(queued)
-        return [item]
-
-    def regenerate(self, path: Path) -> Optional[int]:
-        """The photo again with new seeds; new seeds are new settings (their own job key), so the earlier
-        results stay recorded beside them."""
-        if self.session is None:
-            return None
-        seed = next_seed([r.seed for r in self.session.results(path)],
-                         self.templates.form.control("generation", "seed").get())
-        return self._new_seeds(path, seed, seed=seed)
-
-    def render_final(self, path: Path, seed: int) -> Optional[int]:
-        """A preview's seed again at final quality (the same as ``packshot replay OUTPUT --quality final``),
-        recorded beside the preview."""
-        return self._new_seeds(path, seed, quality="final", seed=seed, variants=1)
-
-    def _new_seeds(self, path: Path, first_seed: int, **generation: object) -> Optional[int]:
-        plan = self._prepare_run() if self.session is not None else None
-        return self.jobs.new_seeds(plan, path, first_seed, **generation) if plan is not None else None
-
-    def regenerate_flagged(self) -> list[int]:
-        """A new seed for every photo whose chosen result QC flagged."""
-        flagged = [e.path for e in self.model.entries() if e.flagged]
-        ids = [i for p in flagged if (i := self.regenerate(p)) is not None]
-        self.status_label.setText(f"Regenerating {len(ids)} flagged photo(s).")
-        return ids
 
     def _job_finished(self, item_id: int, result) -> None:
         path = self.jobs.finished(item_id, result)  # the job's own completion handling runs
@@ -497,7 +409,7 @@ class MainWindow(QMainWindow):
             self.queue.cancel_all()
             if path is not None:
                 self.refresh_entry(path)
-            self._offer_models_for(exc)
+            self.actions.offer_models(exc)
             return
         if path is not None:
             self.refresh_entry(path)
@@ -505,18 +417,9 @@ class MainWindow(QMainWindow):
         else:
             show_error(self, exc, "Job failed")
 
-    def compute_all_masks(self) -> Optional[int]:
-        if self.session is None:
-            return None
-        try:
-            settings = self._mask_settings()
-        except Exception as exc:
-            show_error(self, exc, "Cannot compute the masks")
-            return None
-        return self.jobs.compute_masks(self.session.out_dir, settings, on_done=lambda _n: self._masks_done())
-
-    def _masks_done(self) -> None:
-        self._refresh_all()
+    def masks_changed(self) -> None:
+        """Masks were computed: the grid's states and the review's order change."""
+        self.refresh_all()
         self.mask_panel.refresh_order()
 
     def keep_result(self, result_id: int) -> None:
@@ -573,11 +476,7 @@ class MainWindow(QMainWindow):
         self.workspace.models_changed(self.settings.models_path)
         self.templates.refresh_models()
         if self.session is not None:
-            self.mask_panel.set_session(self.session, self._mask_settings())
-
-    def _offer_models_for(self, exc: BaseException) -> None:
-        if offer_models(self, exc):
-            self.open_models()
+            self.mask_panel.set_session(self.session, self.actions.mask_settings())
 
     def open_trainer(self) -> None:
         from desktop.trainer_wizard import TrainerWizard
