@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     def show(p) -> None:
         if not main:
             return
-        if p.stage == "estimate":
+        if p.stage in ("estimate", "resume"):
             tqdm.write(p.message)
             return
         bar = bars.get(p.stage) or bars.setdefault(p.stage, tqdm(total=p.total, desc=p.stage, unit="step"))

@@ -148,8 +148,7 @@ class _Run:
         parts = mode_class(config.mode).load_parts(self.base, config.seed)
         self.parts = parts
         self.mode = build_mode(config.mode, parts, resume, accelerator.device, self.frozen_dtype, config.lora_rank)
-        if resume is not None:
-            log.info("Resuming %s from step %d", config.name, self.start_step)
+        self.resumed_from = resume  # the checkpoint this run continues, or None for a fresh run
         self.noise_scheduler = DDPMScheduler.from_config(parts.scheduler_config)
         params = self.mode.trainable_parameters(self.mode.module)
         self.checkpoint_size = checkpoint_bytes(params)
@@ -366,6 +365,13 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
         report({"event": "estimate", **estimate.to_dict(), "text": estimate.text()})
         progress(Progress("estimate", 1, 1, estimate.text()))
     step = run.start_step
+    if run.resumed_from is not None:
+        if run.main:  # an interrupted run's rows past the checkpoint are redone: the plot must not step back
+            truncate_losses(run.work, step)
+        message = f"Resumed from step {step} (checkpoint {run.resumed_from})"
+        log.info("%s: %s", config.name, message)
+        report({"event": "resumed", "step": step, "checkpoint": str(run.resumed_from), "text": message})
+        progress(Progress("resume", step, config.steps, message))
     if run.heldout and step == 0:
         run.validate(0)  # the base model on the held-out photos, to compare the grids against
     losses = open(run.work / "losses.csv", "a", newline="") if run.main else None
@@ -462,6 +468,27 @@ def read_losses(work: Path) -> list[tuple[int, float]]:
         return []
     with open(path, newline="") as handle:
         return [(int(s), float(v)) for s, v in csv.reader(handle)]
+
+
+def truncate_losses(work: Path, last_step: int) -> None:
+    """Keep only the ``losses.csv`` rows up to ``last_step`` (the checkpoint a run resumes from), atomically."""
+    from core.images import write_atomic
+
+    path = work / "losses.csv"
+    if not path.is_file():
+        return
+    rows = [(s, v) for s, v in _loss_rows(path) if s <= last_step]
+    text = "".join(f"{s},{v}\r\n" for s, v in rows)  # csv.writer's own line ending, as the run appends
+    write_atomic(path, text.encode())
+
+
+def _loss_rows(path: Path) -> list[tuple[int, str]]:
+    rows = []
+    with open(path, newline="") as handle:
+        for row in csv.reader(handle):
+            if len(row) == 2 and row[0].isdigit():  # a row cut short by a killed run is dropped
+                rows.append((int(row[0]), row[1]))
+    return rows
 
 
 def _checkpoints(work: Path, mode: str) -> list[Path]:

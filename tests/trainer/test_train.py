@@ -103,3 +103,27 @@ def test_same_name_with_other_data_is_refused_unless_restarted(tiny_models, bran
     seen.clear()
     train_controlnet(_config(brand_photos, name="brand", steps=3, data_dir=other), runtime, progress=seen.append)
     assert [p.done for p in seen if p.stage == "train"] == [3]
+
+
+def test_resume_after_an_interrupt_drops_the_lost_steps_losses_and_says_where_it_resumed(
+        runtime, tiny_models, brand_photos, caplog):
+    """Ctrl-C between checkpoints: the rows past the checkpoint are redone, so they must not stay twice."""
+    config = _config(brand_photos, name="interrupted", steps=4, checkpoint_every=2)
+
+    def interrupt_at_three(p):
+        if p.stage == "train" and p.done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_controlnet(config, runtime, progress=interrupt_at_three)
+    work = run_dir(tiny_models, "interrupted")
+    assert [s for s, _ in read_losses(work)] == [1, 2, 3]
+
+    seen = []
+    with caplog.at_level("INFO", logger="trainer.train"):
+        train_controlnet(config, runtime, progress=seen.append)
+    assert [s for s, _ in read_losses(work)] == [1, 2, 3, 4]
+    resumed = [p for p in seen if p.stage == "resume"]
+    assert len(resumed) == 1 and resumed[0].message.startswith("Resumed from step 2 (checkpoint ")
+    assert "checkpoint-0000002" in resumed[0].message
+    assert "Resumed from step 2" in caplog.text
