@@ -123,13 +123,22 @@ class _Run:
         self.accelerator = accelerator = Accelerator(cpu=device.type == "cpu",
                                                      mixed_precision="fp16" if device.type == "cuda" else "no")
         self.main = accelerator.is_main_process
+        # The checks that need no masks come first: computing masks takes seconds per photo.
+        self.base = store.path(config.base_model)
+        check_photo_count(Path(config.data_dir), config.min_photos + max(0, config.holdout))
         if restart and self.main:
             shutil.rmtree(work, ignore_errors=True)
         accelerator.wait_for_everyone()
-        work.mkdir(parents=True, exist_ok=True)
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PackshotError(f"Cannot write the training run's folder {work}: {exc.strerror or exc}.") from exc
         _check_same_run(work, config)
         if self.main:
-            (work / "config.json").write_text(json.dumps(_run_identity(config), indent=2))
+            try:
+                (work / "config.json").write_text(json.dumps(_run_identity(config), indent=2))
+            except OSError as exc:
+                raise PackshotError(f"Cannot write to {work}: {exc.strerror or exc}.") from exc
         captions = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
         with accelerator.main_process_first():  # one process computes the masks, the others read the cache
             data = prepare_samples(Path(config.data_dir), work, masks_dir=config.masks_dir, masker=masker,
@@ -142,7 +151,6 @@ class _Run:
         data.require(config.min_photos, config.data_dir)
         self.samples = data.samples
 
-        self.base = store.path(config.base_model)
         self.start_step, resume = _latest_checkpoint(work, config.mode)
         self.frozen_dtype = torch.float16 if accelerator.mixed_precision == "fp16" else torch.float32
         parts = mode_class(config.mode).load_parts(self.base, config.seed)
@@ -414,6 +422,19 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
                                 device=str(run.accelerator.device.type), progress=progress, cancel=cancel)
         report({"event": "eval", **result})
     return folder
+
+
+def check_photo_count(data_dir: Path, minimum: int) -> None:
+    """Too few photo files can never make enough usable samples: refuse before computing any mask."""
+    from core.images import list_photos
+
+    if not Path(data_dir).is_dir():
+        raise PackshotError(f"{data_dir} is not a folder of photos.")
+    count = len(list_photos(Path(data_dir)))
+    if count == 0:
+        raise PackshotError(f"No photos found in {data_dir} (JPEG, PNG, WebP or TIFF).")
+    if count < minimum:
+        raise PackshotError(f"Only {count} photo(s) in {data_dir}; training needs at least {minimum}.")
 
 
 TRAINED_MARKER = "packshot-trained.json"  # written into every model folder the trainer makes

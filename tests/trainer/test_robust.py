@@ -129,3 +129,45 @@ def test_validation_grids_are_written_at_the_right_steps(runtime, tiny_models, b
                                                          "fine-tuned (validated)"]
     assert all(r["n"] == 2 and r["failed"] == 0 for r in comparison["rows"])  # 1 photo x 2 seeds each
     assert (run_dir(tiny_models, "validated") / "eval" / "summary.md").is_file()
+
+
+class _CountingMasker:
+    """A masker that records each photo it is asked to mask (the checks below must not need any)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def compute(self, photo, cancel=None):
+        from types import SimpleNamespace
+
+        self.calls += 1
+        mask = np.zeros(photo.size[::-1], np.float32)
+        mask[20:50, 30:60] = 1.0
+        return SimpleNamespace(mask=mask)
+
+
+def test_a_missing_base_model_is_refused_before_any_mask(tmp_path, brand_photos):
+    from core.models.store import ModelStore
+    from core.runtime import Runtime
+
+    (tmp_path / "empty-models").mkdir()
+    empty = Runtime(store=ModelStore(tmp_path / "empty-models", offline=True, use_hf_cache=False))
+    masker = _CountingMasker()
+    with pytest.raises(PackshotError, match="photo-background-generation"):
+        train_controlnet(_config(brand_photos, name="no-base", masks_dir=None), empty, masker=masker)
+    assert masker.calls == 0
+
+
+def test_too_few_photo_files_are_refused_before_any_mask(runtime, brand_photos):
+    masker = _CountingMasker()
+    with pytest.raises(PackshotError, match="Only 4 photo.*at least 5"):
+        train_controlnet(_config(brand_photos, name="few", masks_dir=None, holdout=1), runtime, masker=masker)
+    assert masker.calls == 0
+
+
+def test_an_unwritable_run_folder_is_refused_before_any_mask(runtime, tiny_models, brand_photos):
+    (tiny_models / ".training").write_text("a file where the runs' folder goes")  # fails for root too
+    masker = _CountingMasker()
+    with pytest.raises(PackshotError, match="Cannot write the training run's folder"):
+        train_controlnet(_config(brand_photos, name="blocked", masks_dir=None), runtime, masker=masker)
+    assert masker.calls == 0
