@@ -48,14 +48,14 @@ from desktop.project_session import (
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueueDock
 from desktop.results import ResultsPanel
-from desktop.run_actions import RunActions
+from desktop.run_actions import Exports, RunActions
 from desktop.settings import AppSettings, save_settings
 from desktop.step_pages import StepPages
 from desktop.stepper import EmptyState
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
 from desktop.window_dialogs import ask_project_place, confirm_stop
-from desktop.window_helpers import default_window_size, dropped_folder, reveal_in_file_manager
+from desktop.window_helpers import FolderDrops, default_window_size, reveal_in_file_manager
 from desktop.window_menus import build_menus, fill_recent
 from desktop.workers import favour_gui_thread
 from desktop.workspace import Workspace
@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         self.try_on_current, self.run_on_all, self.run_on_selection = a.try_on_current, a.run_on_all, a.run_on_selection
         self.regenerate, self.render_final, self.regenerate_flagged = a.regenerate, a.render_final, a.regenerate_flagged
         self.compute_all_masks, self.job_settings = a.compute_all_masks, a.job_settings
+        self.exports = Exports(self)  # the export folder and "Export chosen"
+        self.export_chosen = self.exports.export_chosen
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
         # contexts; every job this window submits is handed it.
         self.workspace = Workspace(settings.models_path)
@@ -116,12 +118,10 @@ class MainWindow(QMainWindow):
         self.results.final_requested.connect(self.render_final)
         self.results.export_requested.connect(lambda preset: self.export_chosen(preset))
         self.results.regenerate_flagged_requested.connect(self.regenerate_flagged)
-        self.results.change_export_dir_requested.connect(self._choose_export_dir)
+        self.results.change_export_dir_requested.connect(self.exports.choose_dir)
         self.results.reveal_requested.connect(reveal_in_file_manager)
         self.results.photo_step_requested.connect(self.step_photo)
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
-        self.export_dir: Optional[Path] = None
-        self.last_export: list[Path] = []
 
         self.pages = StepPages(self.grid, self.mask_panel, self.templates, self.results)
         self.tabs, self.stepper, self.skipped_line = self.pages.tabs, self.pages.stepper, self.pages.skipped_line
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.pages)
         self.setCentralWidget(self.stack)
-        self.setAcceptDrops(True)  # a folder or photos dropped anywhere open
+        self.drops = FolderDrops(self, self._open_dropped)  # a folder or photos dropped anywhere open
         self.ask_before_closing = True  # tests answer for the user
 
         self.queue_dock = QueueDock(self.queue, self)
@@ -176,25 +176,11 @@ class MainWindow(QMainWindow):
         recent = self.settings.recent_folders[:3]
         self.empty.recent.setText(("Recent: " + " · ".join(Path(f).name for f in recent)) if recent else "")
 
-    # -- drag and drop --------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
-        if dropped_folder(event.mimeData()) is not None:
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if dropped_folder(event.mimeData()) is not None:
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        found = dropped_folder(event.mimeData())
-        if found is None:
-            return
-        event.acceptProposedAction()
-        folder, files = found
+    # -- project --------------------------------------------------------------------------------
+    def _open_dropped(self, folder: Path, files: list[Path]) -> None:
         if self.open_folder(folder) and files:
             self.select_photo(files[0])
 
-    # -- project --------------------------------------------------------------------------------
     def open_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of photos, or a Packshot output folder")
         if folder:
@@ -223,8 +209,6 @@ class MainWindow(QMainWindow):
             self.queue.cancel_all()
             self.session.close()
         self.session = session
-        self.export_dir = session.out_dir / "export"
-        self.last_export = []
         self.settings.remember_folder(folder)
         save_settings(self.settings)
         self._fill_recent()
@@ -243,7 +227,7 @@ class MainWindow(QMainWindow):
         self.stepper.set_current(TAB_PHOTOS)  # currentChanged does not fire when already there
         if self.model.rowCount():
             self.select_photo(self.model.entry(0).path)
-        self._show_export_dir()
+        self.exports.open_project(session.out_dir)
         self._update_steps()
         self.project_opened.emit(session)
         return True
@@ -346,7 +330,7 @@ class MainWindow(QMainWindow):
         c = self.step_counts() if self.session is not None else None
         t = self.templates
         statuses = step_statuses(c, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · {t.preset.currentText()}",
-                                 len(self.last_export)) if c is not None else ("",) * 4
+                                 len(self.exports.last)) if c is not None else ("",) * 4
         for tab, status in enumerate(statuses):
             self.stepper.set_status(tab, status)
         if c is None:
@@ -354,13 +338,13 @@ class MainWindow(QMainWindow):
             return
         review = self.current_photo()  # the review moves the grid's selection along with it
         problem = self._photo_problem(review) if review is not None else None
-        action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.last_export),
-                             export_dir=self.export_dir.name if self.export_dir else "",
+        action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.exports.last),
+                             export_dir=self.exports.dir.name if self.exports.dir else "",
                              review_photo=review.name if review else "", review_problem=problem)
         slots = {"results": lambda: self.tabs.setCurrentIndex(TAB_RESULTS), "compute_masks": self._compute_then_review,
                  "masks": lambda: self.tabs.setCurrentIndex(TAB_MASKS), "accept": self.mask_panel.accept,
                  "background": lambda: self.tabs.setCurrentIndex(TAB_PROMPT), "run_all": self._run_then_results,
-                 "open_export": lambda: reveal_in_file_manager(self.export_dir),
+                 "open_export": lambda: reveal_in_file_manager(self.exports.dir),
                  "export": lambda: self.export_chosen(self.results.preset_combo.currentText())}
         self.stepper.set_action(action.label, slots.get(action.target) if action.target else None, action.hint)
 
@@ -429,33 +413,6 @@ class MainWindow(QMainWindow):
         photo = self.current_photo()
         if photo is not None:
             self.refresh_entry(photo)
-
-    # -- export ---------------------------------------------------------------------------------
-    def _show_export_dir(self) -> None:
-        self.results.set_export_dir(self.export_dir, self.session.out_dir if self.session else None)
-
-    def _choose_export_dir(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export the chosen results to",
-                                                  str(self.export_dir or ""))
-        if folder:
-            self.export_dir = Path(folder)
-            self._show_export_dir()
-
-    def export_chosen(self, preset: str, dest: Optional[Path] = None) -> Optional[int]:
-        """Export every photo's keeper to ``dest`` (default: the export folder shown in Results)."""
-        if self.session is None:
-            return None
-        if dest is not None:
-            self.export_dir = Path(dest)
-            self._show_export_dir()
-        output_format = str(self.templates.form.control("output", "output_format").get())
-        return self.jobs.export(self.session.out_dir, Path(self.export_dir), preset, output_format,
-                                self.settings.export_quality, self.settings.device, on_done=self._exported)
-
-    def _exported(self, files) -> None:
-        self.last_export = list(files or [])
-        self.results.export_done(self.export_dir, len(self.last_export))
-        self.status_label.setText(f"Exported {len(self.last_export)} files to {self.export_dir}.")
 
     # -- dialogs --------------------------------------------------------------------------------
     def open_settings(self) -> None:

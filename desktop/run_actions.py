@@ -134,3 +134,46 @@ class RunActions:
             show_error(w, exc, "Cannot compute the masks")
             return None
         return w.jobs.compute_masks(w.session.out_dir, settings, on_done=lambda _n: w.masks_changed())
+
+
+class Exports:
+    """The export folder, the files of the last export, and "Export chosen"."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.dir: Optional[Path] = None  # where the next export goes
+        self.last: list[Path] = []  # the files the last export wrote
+
+    def open_project(self, out_dir: Path) -> None:
+        """A project was opened: its own export folder, nothing exported yet."""
+        self.dir, self.last = Path(out_dir) / "export", []
+        self.show_dir()
+
+    def show_dir(self) -> None:
+        session = self.window.session
+        self.window.results.set_export_dir(self.dir, session.out_dir if session else None)
+
+    def choose_dir(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self.window, "Export the chosen results to", str(self.dir or ""))
+        if folder:
+            self.dir = Path(folder)
+            self.show_dir()
+
+    def export_chosen(self, preset: str, dest: Optional[Path] = None) -> Optional[int]:
+        """Export every photo's keeper to ``dest`` (default: the export folder shown in Results)."""
+        w = self.window
+        if w.session is None:
+            return None
+        if dest is not None:
+            self.dir = Path(dest)
+            self.show_dir()
+        output_format = str(w.templates.form.control("output", "output_format").get())
+        return w.jobs.export(w.session.out_dir, Path(self.dir), preset, output_format, w.settings.export_quality,
+                             w.settings.device, on_done=self._exported)
+
+    def _exported(self, files: Optional[list[Path]]) -> None:
+        self.last = list(files or [])
+        self.window.results.export_done(self.dir, len(self.last))
+        self.window.status_label.setText(f"Exported {len(self.last)} files to {self.dir}.")

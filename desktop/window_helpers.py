@@ -4,10 +4,11 @@ drop onto it opens."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from PySide6.QtCore import QSize, QUrl
+from PySide6.QtCore import QEvent, QObject, QSize, QUrl
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QWidget
 
 
 def default_window_size(available: QSize) -> QSize:
@@ -38,3 +39,25 @@ def dropped_folder(mime) -> Optional[tuple[Path, list[Path]]]:
     if not files:
         return None
     return files[0].parent, files
+
+
+class FolderDrops(QObject):
+    """Lets ``widget`` take a dropped folder (or photos: their folder, the first one selected)."""
+
+    def __init__(self, widget: QWidget, open_dropped: Callable[[Path, list[Path]], None]) -> None:
+        super().__init__(widget)
+        self._open = open_dropped
+        widget.setAcceptDrops(True)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            found = dropped_folder(event.mimeData())
+            if found is None:
+                return False
+            event.acceptProposedAction()
+            if kind == QEvent.Type.Drop:
+                self._open(*found)
+            return True
+        return False
