@@ -31,9 +31,6 @@ from desktop.flow import (
     TAB_PROMPT,
     TAB_RESULTS,
     StepCounts,
-    count_steps,
-    next_action,
-    step_statuses,
 )
 from desktop.job_settings import project_settings
 from desktop.mask_review import MaskReviewPanel
@@ -52,6 +49,7 @@ from desktop.run_actions import Exports, RunActions
 from desktop.settings import AppSettings, save_settings
 from desktop.step_pages import StepPages
 from desktop.stepper import EmptyState
+from desktop.steps_guide import StepsGuide
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
 from desktop.window_dialogs import ask_project_place, confirm_stop
@@ -82,6 +80,7 @@ class MainWindow(QMainWindow):
         self.regenerate, self.render_final, self.regenerate_flagged = a.regenerate, a.render_final, a.regenerate_flagged
         self.compute_all_masks, self.job_settings = a.compute_all_masks, a.job_settings
         self.exports = Exports(self)  # the export folder and "Export chosen"
+        self.guide = StepsGuide(self)  # the stepper's words and next action
         self.export_chosen = self.exports.export_chosen
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
         # contexts; every job this window submits is handed it.
@@ -321,40 +320,11 @@ class MainWindow(QMainWindow):
 
     # -- the steps ------------------------------------------------------------------------------
     def step_counts(self) -> StepCounts:
-        """What the steps report: photos, masks accepted/doubtful, generated, flagged, kept."""
-        return count_steps(self.model.entries(), *self.mask_panel.counts()) if self.session else StepCounts()
+        return self.guide.counts()
 
     def _update_steps(self) -> None:
-        if not hasattr(self, "stepper"):
-            return
-        c = self.step_counts() if self.session is not None else None
-        t = self.templates
-        statuses = step_statuses(c, f"{t.resolved_engine()} · shadow {t.shadow_kind()} · {t.preset.currentText()}",
-                                 len(self.exports.last)) if c is not None else ("",) * 4
-        for tab, status in enumerate(statuses):
-            self.stepper.set_status(tab, status)
-        if c is None:
-            self.stepper.set_action("Open a folder…", self.open_dialog)
-            return
-        review = self.current_photo()  # the review moves the grid's selection along with it
-        problem = self._photo_problem(review) if review is not None else None
-        action = next_action(self.tabs.currentIndex(), c, busy=self.queue.busy, exported=len(self.exports.last),
-                             export_dir=self.exports.dir.name if self.exports.dir else "",
-                             review_photo=review.name if review else "", review_problem=problem)
-        slots = {"results": lambda: self.tabs.setCurrentIndex(TAB_RESULTS), "compute_masks": self._compute_then_review,
-                 "masks": lambda: self.tabs.setCurrentIndex(TAB_MASKS), "accept": self.mask_panel.accept,
-                 "background": lambda: self.tabs.setCurrentIndex(TAB_PROMPT), "run_all": self._run_then_results,
-                 "open_export": lambda: reveal_in_file_manager(self.exports.dir),
-                 "export": lambda: self.export_chosen(self.results.preset_combo.currentText())}
-        self.stepper.set_action(action.label, slots.get(action.target) if action.target else None, action.hint)
-
-    def _photo_problem(self, path: Path) -> Optional[str]:
-        """Why ``path`` cannot be read (its tile found out, or a job did), or None."""
-        problem = self.model.problem(path)
-        if problem is None and self.session is not None:
-            row = self.model.row_of(path)
-            problem = self.model.entry(row).error if row >= 0 else None
-        return problem
+        if hasattr(self, "stepper"):  # not while the window is being built
+            self.guide.update()
 
     def step_photo(self, delta: int) -> None:
         """The next (+1) or previous (-1) photo of the grid (Results: N/PgDown, P/PgUp)."""
@@ -364,14 +334,6 @@ class MainWindow(QMainWindow):
         row = self.grid.currentIndex().row()
         target = min(max((row if row >= 0 else 0) + delta, 0), rows - 1)
         self.select_photo(self.model.entry(target).path)
-
-    def _compute_then_review(self) -> None:
-        self.compute_all_masks()
-        self.tabs.setCurrentIndex(TAB_MASKS)
-
-    def _run_then_results(self) -> None:
-        if self.run_on_all():
-            self.tabs.setCurrentIndex(TAB_RESULTS)
 
     # -- the jobs -------------------------------------------------------------------------------
     def _submit(self, job) -> int:
