@@ -2,7 +2,7 @@
 
 Engines come from a ``core.runtime.Runtime``, which owns the models they load. Light to import: torch and diffusers load only when a generative engine first renders.
 
-    engine = Runtime(models_dir).engine("si2-controlnet")      # or "si2", "white", "blur", ...
+    engine = engine_for(Runtime(models_dir), "si2-controlnet")  # or "si2", "white", "blur", ...
     photo, mask_result = frame_photo(photo, mask_result, "square-2000")  # "original": unchanged
     backgrounds = engine.render(photo, mask_result, GenerationSettings(prompt=...), progress, cancel)
     final = composite(photo, mask_result.alpha, backgrounds[0], shadow=Shadow())

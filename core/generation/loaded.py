@@ -1,7 +1,7 @@
 """The diffusion models of one folder on one device: UNet, VAE, text encoder (+ ControlNet on demand).
 
-A ``core.runtime.Runtime`` keeps one ``LoadedModels`` per (model folder, device, dtype), shared by
-its engines: ``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet,
+``diffusion_models(runtime, ...)`` keeps one ``LoadedModels`` per (model folder, device, dtype) in
+a ``core.runtime.Runtime``, shared by its engines: ``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet,
 VAE and text encoder in memory; the ControlNet is added only when an engine needs it.
 """
 
@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.generation.components import load_components, load_controlnet
 from core.generation.pipeline import BackgroundPipeline
 from core.generation.placement import place, remove_hooks
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+
+def diffusion_models(runtime: Runtime, folder: Path, device: Any, dtype: Any) -> LoadedModels:
+    """UNet, VAE and text encoder of the diffusers folder ``folder`` on ``device``, once per ``runtime``
+    (ControlNet added by ``ensure_controlnet``): ``si2`` on the paper's folder and ``si2-controlnet``
+    share them."""
+    key = (str(Path(folder).resolve()), str(device), str(dtype))
+    return runtime.cached("diffusion models", key, lambda: LoadedModels(Path(folder), device, dtype))
 
 
 class LoadedModels:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
 from core.generation.settings import Quality
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,19 @@ def plan_quality(quality: Quality | str, steps: int, resolution: int, recipe: Pr
     side = min(resolution, recipe.resolution)
     return QualityPlan(quality, preview_steps, side - side % 8, recipe.guidance_steps(preview_steps),
                        recipe.tiny_decoder)
+
+
+def tiny_decoder(runtime: Runtime, device: Any, dtype: Any) -> Optional[Any]:
+    """TAESD for previews, once per ``runtime``, when its weights are in the store; else None
+    (previews use the full VAE)."""
+    from core.errors import ModelMissingError
+
+    try:
+        folder = runtime.store.path(TINY_DECODER_MODEL)
+    except (ModelMissingError, KeyError):
+        return None
+    key = (str(Path(folder).resolve()), str(device), str(dtype))
+    return runtime.cached("tiny decoders", key, lambda: load_tiny_decoder(folder, device, dtype))
 
 
 def load_tiny_decoder(folder: Path, device: Any, dtype: Any) -> Any:

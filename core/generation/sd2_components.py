@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelMissingError
 from core.generation.components import (
@@ -25,6 +25,9 @@ from core.generation.components import (
     quiet_library_logs,
     with_text_and_vae,
 )
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 TEXT_TO_IMAGE_PIPELINE = "StableDiffusionPipeline"  # SD2 base, as published
 CONTROLNET_PIPELINE = "StableDiffusionControlNetPipeline"  # SD2 base + a trained 4-channel ControlNet
@@ -93,7 +96,7 @@ def _load(folder: Path, *, with_controlnet: bool, dtype: Any) -> DiffusionCompon
 class LoadedSD2ControlNet:
     """One SD2-base + ControlNet folder on one device: components, placement and the pipeline over them.
 
-    Built once per (folder, device, dtype) by ``core.runtime.Runtime.sd2_controlnet``.
+    Built once per (folder, device, dtype) and runtime by ``loaded_sd2_controlnet``.
     """
 
     def __init__(self, folder: Path, device: Any, dtype: Any, offload: bool | None = None) -> None:
@@ -109,3 +112,10 @@ class LoadedSD2ControlNet:
     @property
     def offloaded(self) -> bool:
         return bool(self.hooks)
+
+
+def loaded_sd2_controlnet(runtime: Runtime, folder: Path, device: Any, dtype: Any) -> LoadedSD2ControlNet:
+    """SD2 base + the 4-channel cut-out ControlNet of ``folder`` (the ``sd2-controlnet`` ablation), once
+    per ``runtime``."""
+    key = (str(Path(folder).resolve()), str(device), str(dtype))
+    return runtime.cached("SD2 ControlNet models", key, lambda: LoadedSD2ControlNet(Path(folder), device, dtype))

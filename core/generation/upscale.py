@@ -31,6 +31,7 @@ from core.progress import CancelToken, check
 if TYPE_CHECKING:
     from core.generation.settings import GenerationSettings
     from core.models.store import ModelStore
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,15 @@ def load_upscaler(path: Path, model_id: str, device: Any, sha256: str) -> Upscal
         raise UnsafeWeightsError(f"{path.name}: enlarges x{descriptor.scale}; Packshot's upscalers enlarge x2 or x4.")
     log.info("Loaded upscaler %s (%s x%d) from %s", model_id, descriptor.architecture.id, descriptor.scale, path)
     return Upscaler(descriptor, model_id, sha256, path, device)
+
+
+def loaded_upscaler(runtime: Runtime, model_id: str, device: Any) -> Upscaler:
+    """The learned background upscaler ``model_id`` on ``device``, once per ``runtime``, weights file (its
+    size and mtime too) and device."""
+    path = weights_path(runtime.store, model_id)  # ModelMissingError naming the download
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, str(device))
+    return runtime.cached("upscalers", key, lambda: load_upscaler(path, model_id, device, weights_sha256(path)))
 
 
 def weights_path(store: ModelStore, model_id: str) -> Path:

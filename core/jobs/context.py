@@ -249,8 +249,10 @@ class JobContext:
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            self._engine = self.runtime.engine(self.engine_name, self.settings.machine.device,
-                                               model=self.settings.model)
+            from core.generation.engines import engine_for
+
+            self._engine = engine_for(self.runtime, self.engine_name, self.settings.machine.device,
+                                      model=self.settings.model)
         return self._engine
 
     @property

@@ -136,7 +136,9 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
     # the user's trained one.
     model = next(iter(upscale.engine_models(recipe.models)), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \
         else None
-    engine = runtime.engine(recipe.engine, device, model=model)
+    from core.generation.engines import engine_for
+
+    engine = engine_for(runtime, recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
     from core.generation.presets import frame_photo
 

@@ -19,8 +19,8 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
   masks_dir)``.
 - Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
   ``resize_mask``, ``resize_alpha``.
-- SAM loading: ``Runtime.sam(variant, device) -> LoadedSam`` (``core.runtime``; one per checkpoint and
-  device), ``load_sam_checkpoint``, ``SAM_BUILDERS``, ``infer_arch``.
+- SAM loading: ``sam_for(runtime, variant, device) -> LoadedSam`` (``core.masking.sam_models``; one
+  per runtime, checkpoint and device), ``load_sam_checkpoint``, ``SAM_BUILDERS``, ``infer_arch``.
 - Priors: ``get_prior(name, runtime)``, ``resolve_prior(name, store)``, ``PRIORS``, ``CHOICES``,
   ``ClassicPrior`` (OpenCV, no weights), ``IsNetPrior`` (IS-Net ONNX, when its weights are present).
 """

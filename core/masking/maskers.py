@@ -265,8 +265,9 @@ def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_vari
             log.info("%s", reason)
         return PriorMasker(salient, fallback_reason=reason, prior_fallback=prior_fallback)
     from core.masking.embedding import EmbeddingCache
+    from core.masking.sam_models import sam_for
 
-    sam = runtime.sam(sam_variant, device)
+    sam = sam_for(runtime, sam_variant, device)
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
 
 

@@ -24,7 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,17 +67,15 @@ MEAN, STD = ISNET.mean, ISNET.std
 class OnnxPrior:
     """Callable prior: ``OnnxPrior(spec, runtime)(rgb8) -> PriorResult`` (same interface as ClassicPrior).
 
-    The onnxruntime session comes from the runtime, which opens it once per model file and shares
-    it with every prior it serves (a 200 MB - 1 GB model takes seconds to load; a batch calls it for
-    every photo). No runtime: a private one, used by this prior alone.
+    The onnxruntime session comes from the runtime (``onnx_session``), which opens it once per model
+    file and shares it with every prior it serves (a 200 MB - 1 GB model takes seconds to load; a
+    batch calls it for every photo).
     """
 
-    def __init__(self, spec: OnnxPriorSpec, runtime: Optional[Runtime] = None, device: str = "auto",
+    def __init__(self, spec: OnnxPriorSpec, runtime: Runtime, device: str = "auto",
                  threshold: float = 0.5, border: float = 0.04) -> None:
         from core.models.integrity import weights_file
-        from core.runtime import runtime_or_private
 
-        runtime = runtime_or_private(runtime)
         store = runtime.store
 
         self.spec = spec
@@ -85,7 +83,7 @@ class OnnxPrior:
         folder = store.path(spec.model_id)  # ModelMissingError with size and fix when absent
         self.model_id = spec.model_id
         self.path = weights_file(store.spec(spec.model_id), folder)
-        self.session = runtime.onnx_session(self.path, device, spec.model_id)
+        self.session = onnx_session(runtime, self.path, device, spec.model_id)
         self.threshold = threshold  # on the min-max stretched map, as the reference post-processing
         self.border = border  # width of the frame strip (fraction of the short side) for edge_touch
         self.input_name, self.input_hw = _check_io(self.session, self.path, spec)
@@ -162,7 +160,7 @@ class OnnxPrior:
 class IsNetPrior(OnnxPrior):
     """IS-Net "general use" (``isnet-general-use``)."""
 
-    def __init__(self, runtime: Optional[Runtime] = None, device: str = "auto", model_id: str = MODEL_ID,
+    def __init__(self, runtime: Runtime, device: str = "auto", model_id: str = MODEL_ID,
                  threshold: float = 0.5, border: float = 0.04) -> None:
         spec = ISNET if model_id == ISNET.model_id else replace(ISNET, model_id=model_id)
         super().__init__(spec, runtime, device, threshold, border)
@@ -171,7 +169,7 @@ class IsNetPrior(OnnxPrior):
 class BiRefNetPrior(OnnxPrior):
     """BiRefNet general: ``lite=False`` the Swin-L model, ``lite=True`` the Swin-T one."""
 
-    def __init__(self, runtime: Optional[Runtime] = None, device: str = "auto", lite: bool = False,
+    def __init__(self, runtime: Runtime, device: str = "auto", lite: bool = False,
                  threshold: float = 0.5, border: float = 0.04) -> None:
         super().__init__(BIREFNET_LITE if lite else BIREFNET, runtime, device, threshold, border)
 
@@ -208,8 +206,17 @@ def runs_on_gpu(device: str = "auto") -> bool:
     return bool(torch.cuda.is_available())
 
 
+def onnx_session(runtime: Runtime, path: Path, device: str = "auto", model_id: str = "") -> Any:
+    """One ``onnxruntime.InferenceSession`` per ``runtime``, model file (its size and mtime too) and device."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    providers = providers_for(device)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, repr(providers))
+    return runtime.cached("ONNX sessions", key, lambda: open_session(path, providers, model_id))
+
+
 def open_session(path: Path, providers: list, model_id: str = MODEL_ID) -> Any:
-    """A new ``onnxruntime.InferenceSession`` for ``path`` (``Runtime.onnx_session`` keeps one per file)."""
+    """A new ``onnxruntime.InferenceSession`` for ``path`` (``onnx_session`` keeps one per file and runtime)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

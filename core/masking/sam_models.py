@@ -21,6 +21,8 @@ from core.errors import UnsafeWeightsError
 if TYPE_CHECKING:
     import torch
 
+    from core.runtime import Runtime
+
 log = logging.getLogger(__name__)
 
 PATCH_KEY = "image_encoder.patch_embed.proj.weight"
@@ -150,8 +152,21 @@ def model_id_for(variant: str) -> str:
     return variant if variant.startswith("sam") else f"sam-{variant}"
 
 
+def sam_for(runtime: Runtime, variant: str = "vit_b", device: str = "auto") -> LoadedSam:
+    """SAM ``variant`` from ``runtime``'s store on ``device``, once per runtime, checkpoint and device
+    (ModelMissingError naming the fix when absent)."""
+    from core.devices import pick_device
+    from core.models.integrity import weights_file
+
+    model_id = model_id_for(variant)
+    checkpoint = weights_file(runtime.store.spec(model_id), runtime.store.path(model_id))
+    torch_device = pick_device(device)
+    key = (str(checkpoint.resolve()), str(torch_device))
+    return runtime.cached("SAM models", key, lambda: load_sam_checkpoint(checkpoint, model_id, torch_device))
+
+
 def load_sam_checkpoint(checkpoint: Path, model_id: str, device: Any) -> LoadedSam:
-    """Load a SAM checkpoint onto ``device`` (a new copy each call: ``Runtime.sam`` keeps one)."""
+    """Load a SAM checkpoint onto ``device`` (a new copy each call: ``sam_for`` keeps one per runtime)."""
     from core.models.safe_load import load_state_dict
 
     start = time.perf_counter()

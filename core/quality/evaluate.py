@@ -123,6 +123,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
 
     Models come from ``runtime`` (None: a private one, dropped with the report)."""
     from core.generation.composite import composite
+    from core.generation.engines import engine_for
     from core.generation.settings import GenerationSettings
     from core.masking.maskers import build_masker
     from core.quality.resegment import build_resegmenter
@@ -145,7 +146,7 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     if config.masks_dir is not None and not Path(config.masks_dir).is_dir():
         raise ImageReadError(f"--masks folder not found: {config.masks_dir}")
     try:
-        engines = {name: runtime.engine(name.split("@")[0], config.device, *name.split("@")[1:2]) for name in config.engines}  # "si2-controlnet@MODEL": another model
+        engines = {name: engine_for(runtime, name.split("@")[0], config.device, *name.split("@")[1:2]) for name in config.engines}  # "si2-controlnet@MODEL": another model
     except ValueError as exc:  # unknown engine name
         raise PackshotError(str(exc)) from exc
     missing = [m for e in engines.values() if e.needs_models for m in e.model_ids if not store.available(m)]

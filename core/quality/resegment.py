@@ -198,7 +198,9 @@ def build_resegmenter(kind: str = "auto", runtime: Optional[Runtime] = None, *, 
     if kind == "sam":
         from segment_anything import SamPredictor
 
-        loaded = runtime.sam(sam_variant, device)  # ModelMissingError names the fix
+        from core.masking.sam_models import sam_for
+
+        loaded = sam_for(runtime, sam_variant, device)  # ModelMissingError names the fix
         return SamResegmenter(SamPredictor(loaded.model), name=loaded.name, n_points=n_points,
                               box_margin=box_margin)
     from core.masking.maskers import build_masker

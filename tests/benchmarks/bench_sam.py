@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.masking.sam_models import sam_for
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         ckpt = write_full_size_sam(Path(tmp), args.variant)
         rows.append(("build + save random checkpoint", f"{time.perf_counter() - t:.1f} s ({ckpt.stat().st_size / 1e6:.0f} MB)"))
         t = time.perf_counter()
-        sam = Runtime(tmp, offline=True).sam(args.variant, args.device)
+        sam = sam_for(Runtime(tmp, offline=True), args.variant, args.device)
         rows.append(("load through the runtime's store", f"{time.perf_counter() - t:.2f} s"))
 
     encoder_calls: list[int] = []

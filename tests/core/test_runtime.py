@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 import core.runtime
+from core.generation.engines import engine_for
 from core.jobs import BatchJob, JobContext, JobSettings
+from core.masking.sam_models import sam_for
 from core.runtime import LoadOnce, Runtime
 from tests.core.batch_helpers import write_photos
 
@@ -121,7 +123,7 @@ def test_one_runtime_loads_sam_once_for_every_job_and_thread(sam_models, count_s
         got.append(ctx.masker.sam)
 
     threads = [threading.Thread(target=mask_with, args=(c,)) for c in contexts]
-    threads.append(threading.Thread(target=lambda: (start.wait(WAIT), got.append(runtime.sam("vit_b", "cpu")))))
+    threads.append(threading.Thread(target=lambda: (start.wait(WAIT), got.append(sam_for(runtime, "vit_b", "cpu")))))
     for t in threads:
         t.start()
     for t in threads:
@@ -133,20 +135,20 @@ def test_one_runtime_loads_sam_once_for_every_job_and_thread(sam_models, count_s
 
 def test_two_runtimes_in_one_process_do_not_share_models(sam_models, count_sam_loads):
     first, second = sam_runtime(sam_models), sam_runtime(sam_models)
-    assert first.sam("vit_b", "cpu") is not second.sam("vit_b", "cpu")
-    assert first.engine("white") is not second.engine("white")
+    assert sam_for(first, "vit_b", "cpu") is not sam_for(second, "vit_b", "cpu")
+    assert engine_for(first, "white") is not engine_for(second, "white")
     assert len(count_sam_loads) == 2
 
 
 def test_unload_releases_sam_and_the_next_request_loads_again(sam_models, count_sam_loads):
     runtime = sam_runtime(sam_models)
-    model = weakref.ref(runtime.sam("vit_b", "cpu").model)
+    model = weakref.ref(sam_for(runtime, "vit_b", "cpu").model)
     assert model() is not None
     runtime.unload()
     gc.collect()
     assert model() is None, "the runtime still holds SAM after unload()"
     assert runtime.loaded()["SAM models"] == 0
-    runtime.sam("vit_b", "cpu")
+    sam_for(runtime, "vit_b", "cpu")
     assert len(count_sam_loads) == 2
 
 
@@ -168,7 +170,7 @@ def test_engines_of_one_runtime_share_one_load_and_unload_frees_it(tiny_diffusio
 
     def models(name):
         start.wait(WAIT)
-        got.append(runtime.engine(name, "cpu").models())
+        got.append(engine_for(runtime, name, "cpu").models())
 
     threads = [threading.Thread(target=models, args=("si2-controlnet",)) for _ in range(4)]
     for t in threads:
@@ -176,7 +178,7 @@ def test_engines_of_one_runtime_share_one_load_and_unload_frees_it(tiny_diffusio
     for t in threads:
         t.join(WAIT)
     assert len(got) == 4 and all(g is got[0] for g in got) and len(built) == 1
-    assert runtime.engine("si2-controlnet", "cpu") is runtime.engine("si2-controlnet", "cpu")
+    assert engine_for(runtime, "si2-controlnet", "cpu") is engine_for(runtime, "si2-controlnet", "cpu")
     unet = weakref.ref(got[0].components.unet)
     got.clear()
     runtime.unload()

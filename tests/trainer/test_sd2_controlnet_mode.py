@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from core.errors import Cancelled
+from core.generation.engines import engine_for
 from core.generation.sd2_components import load_sd2_components
 from core.generation.settings import GenerationSettings
 from core.models.store import ModelStore
@@ -83,7 +84,7 @@ def test_trains_a_4_channel_controlnet_on_the_cutout_and_the_engine_loads_it(sd2
 
     settings = GenerationSettings(prompt="a bottle on marble", steps=2, resolution=64, seed=7)
     photo, mask = product_photo()
-    engine = Runtime(store=sd2_store).engine("sd2-controlnet", "cpu", model="ablation")
+    engine = engine_for(Runtime(store=sd2_store), "sd2-controlnet", "cpu", model="ablation")
     (a,) = engine.render(photo, mask, settings)
     (b,) = engine.render(photo, mask, settings)
     assert np.array_equal(a, b) and a.shape == photo.rgb8.shape

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from core.generation.components import load_components
+from core.generation.engines import engine_for
 from core.generation.settings import GenerationSettings
 from core.models.store import ModelStore
 from core.runtime import Runtime
@@ -76,6 +77,6 @@ def test_two_processes_shard_the_data_and_only_the_main_one_writes(tmp_path, tin
                                                      trained.controlnet.state_dict().values()))
     store = ModelStore(models, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     photo, mask = product_photo()
-    (image,) = Runtime(store=store).engine("si2-controlnet", "cpu", model="two-procs").render(
+    (image,) = engine_for(Runtime(store=store), "si2-controlnet", "cpu", model="two-procs").render(
         photo, mask, GenerationSettings(prompt="a bottle", steps=2, resolution=64))
     assert image.shape == photo.rgb8.shape

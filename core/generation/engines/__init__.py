@@ -1,5 +1,6 @@
-"""Background engines by name. A ``core.runtime.Runtime`` builds them (``Runtime.engine``) and keeps
-one per (name, device, model); generative engines ask that runtime for their models."""
+"""Background engines by name. ``engine_for(runtime, name, device, model)`` keeps one per (name,
+device, model) in the ``core.runtime.Runtime`` it is handed; generative engines ask that runtime
+for their models."""
 
 from __future__ import annotations
 
@@ -15,8 +16,21 @@ PLAIN = ("white", "color", "gradient", "blur", "image")
 ENGINE_NAMES = GENERATIVE + PLAIN
 
 
+def engine_for(runtime: Runtime, name: str, device: str = "auto", model: Optional[str] = None) -> BackgroundEngine:
+    """The engine called ``name`` in ``runtime`` (one per name, device and model; plain engines one per
+    name); generative ones load their weights lazily.
+
+    ``model``: for ``si2-controlnet``, the id of another model laid out like the paper's (e.g. one
+    fine-tuned with ``packshot train``); None means the paper's weights.
+    """
+    if name not in ENGINE_NAMES:
+        raise ValueError(f"Unknown background engine '{name}': choose one of {', '.join(ENGINE_NAMES)}.")
+    key = (name, device, model) if name in GENERATIVE else (name,)
+    return runtime.cached("engines", key, lambda: build_engine(name, runtime, device, model))
+
+
 def build_engine(name: str, runtime: Runtime, device: str, model: Optional[str]) -> BackgroundEngine:
-    """A new engine called ``name`` (use ``Runtime.engine``: it keeps one per name, device and model)."""
+    """A new engine called ``name`` (use ``engine_for``: it keeps one per name, device and model)."""
     if name == "sd2-controlnet":  # the paper's ablation: SD2 base + a 4-channel ControlNet the user trained
         from core.generation.engines.sd2_controlnet import SD2ControlNetEngine
 
@@ -42,4 +56,4 @@ def build_engine(name: str, runtime: Runtime, device: str, model: Optional[str])
     return {"white": WhiteEngine, "color": ColorEngine, "gradient": GradientEngine}[name]()
 
 
-__all__ = ["BackgroundEngine", "ENGINE_NAMES", "GENERATIVE", "build_engine"]
+__all__ = ["BackgroundEngine", "ENGINE_NAMES", "GENERATIVE", "build_engine", "engine_for"]

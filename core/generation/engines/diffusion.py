@@ -68,9 +68,10 @@ class DiffusionEngine(LearnedUpscale, BackgroundEngine):
     def models(self):
         """This engine's models, loaded by its runtime on first use (shared with its other engines)."""
         from core.devices import default_dtype, pick_device
+        from core.generation.loaded import diffusion_models
 
         device = pick_device(self.device_preference)
-        loaded = self.runtime.diffusion(self.resolve_folder(), device, default_dtype(device))
+        loaded = diffusion_models(self.runtime, self.resolve_folder(), device, default_dtype(device))
         if self.use_controlnet:
             loaded.ensure_controlnet()
         return loaded
@@ -106,7 +107,9 @@ class DiffusionEngine(LearnedUpscale, BackgroundEngine):
 
     def tiny_decoder(self, loaded: Any) -> Any:
         """TAESD for previews and live previews, when its weights are present (else None)."""
-        return self.runtime.tiny_decoder(loaded.device, loaded.dtype)
+        from core.generation import preview
+
+        return preview.tiny_decoder(self.runtime, loaded.device, loaded.dtype)
 
 
 def object_map(mask: Any, shape: tuple[int, int]) -> np.ndarray:

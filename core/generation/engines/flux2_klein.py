@@ -211,6 +211,12 @@ def _load(folder: Path, dtype: Any) -> Any:
     return pipeline
 
 
+def loaded_klein(runtime: Runtime, folder: Path, plan: KleinDevicePlan) -> LoadedKlein:
+    """The FLUX.2 [klein] pipeline of ``folder`` placed by ``plan``, once per ``runtime``."""
+    key = (str(Path(folder).resolve()), str(plan.device), str(plan.dtype), plan.offload)
+    return runtime.cached("FLUX.2 klein models", key, lambda: LoadedKlein(Path(folder), plan))
+
+
 class LoadedKlein:
     """One FLUX.2 [klein] folder on one device: the pipeline and how it was placed."""
 
@@ -326,7 +332,7 @@ class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
         self.plan(settings)
 
     def models(self, settings: Optional[GenerationSettings] = None) -> LoadedKlein:
-        return self.runtime.flux2_klein(self.resolve_folder(), self.plan(settings))
+        return loaded_klein(self.runtime, self.resolve_folder(), self.plan(settings))
 
     def batch_size(self, loaded: LoadedKlein) -> int:
         """One variant at a time on the CPU and with offload (bit-identical to a replay); a few at once on a GPU

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.errors import ModelMissingError, PackshotError
 from core.generation.engines.diffusion import DiffusionEngine, render_background
-from core.generation.sd2_components import CONTROLNET_PIPELINE
+from core.generation.sd2_components import CONTROLNET_PIPELINE, loaded_sd2_controlnet
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken, ProgressCallback, check
 
@@ -78,7 +78,7 @@ class SD2ControlNetEngine(DiffusionEngine):
         from core.devices import default_dtype, pick_device
 
         device = pick_device(self.device_preference)
-        return self.runtime.sd2_controlnet(self.resolve_folder(), device, default_dtype(device))
+        return loaded_sd2_controlnet(self.runtime, self.resolve_folder(), device, default_dtype(device))
 
     def render(self, photo: Any, mask: Any, settings: GenerationSettings,
                progress: Optional[ProgressCallback] = None,

@@ -39,9 +39,10 @@ class LearnedUpscale:
     def upscaler_for(self, settings: GenerationSettings) -> Any:
         """The runtime's loaded upscaler for ``settings``, or None."""
         from core.devices import pick_device
+        from core.generation.upscale import loaded_upscaler
 
         model_id = self.upscaler_id(settings)
-        return None if model_id is None else self.runtime.upscaler(model_id, pick_device(self.device_preference))
+        return None if model_id is None else loaded_upscaler(self.runtime, model_id, pick_device(self.device_preference))
 
     def upscaler_record(self, settings: GenerationSettings) -> dict:
         """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""

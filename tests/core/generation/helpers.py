@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.generation.engines import engine_for
 from core.images import Photo
 from core.masking.result import MaskResult
 
@@ -47,4 +48,4 @@ def plain_engine(name: str):
     """A plain engine (no weights) from a runtime of its own, as a one-off caller would get it."""
     from core.runtime import Runtime
 
-    return Runtime().engine(name)
+    return engine_for(Runtime(), name)

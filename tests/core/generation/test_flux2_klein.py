@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from core.errors import Cancelled, PackshotError
+from core.generation.engines import engine_for
 from core.generation.engines.flux2_klein import (
     DEFAULT_MODEL,
     Flux2KleinEngine,
@@ -47,7 +48,7 @@ def runtime(klein_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def engine(runtime) -> Flux2KleinEngine:
-    return runtime.engine("flux2-klein", "cpu")
+    return engine_for(runtime, "flux2-klein", "cpu")
 
 
 def settings(**changes) -> GenerationSettings:
@@ -209,8 +210,8 @@ def test_a_nine_b_is_never_used_in_place_of_the_four_b(tmp_path):
     save_flux2_klein_folder(tmp_path / "flux2-klein-9b")
     runtime = Runtime(store=ModelStore(tmp_path, offline=True, use_hf_cache=False, download_dir=tmp_path / "dl"))
     with pytest.raises(ModelMissingError, match="Non-Commercial.*--model flux2-klein-9b"):
-        runtime.engine("flux2-klein", "cpu").resolve_folder()
-    named = runtime.engine("flux2-klein", "cpu", model="flux2-klein-9b")
+        engine_for(runtime, "flux2-klein", "cpu").resolve_folder()
+    named = engine_for(runtime, "flux2-klein", "cpu", model="flux2-klein-9b")
     assert named.resolve_folder() == tmp_path / "flux2-klein-9b"  # sharded text encoder counts as complete
 
 
@@ -330,7 +331,7 @@ def test_final_backgrounds_reach_the_photo_size_through_the_upscaler(klein_upsca
 
     runtime = Runtime(store=ModelStore(klein_upscaled_dir, offline=True, use_hf_cache=False,
                                        download_dir=tmp_path / "downloads"))
-    engine = runtime.engine("flux2-klein", "cpu")
+    engine = engine_for(runtime, "flux2-klein", "cpu")
     photo, mask = product_photo(150, 96)  # a 64 x 48 canvas, enlarged about 2.3 times
     final = settings()
     spy = _Spy(engine.upscaler_for(final))

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from core.generation.composite import composite
+from core.generation.engines import engine_for
 from core.generation.presets import apply_preset, get_preset
 from core.generation.settings import GenerationSettings
 from core.generation.shadow import Shadow, shadow_map
@@ -30,7 +31,7 @@ def _assert_product_kept(photo, alpha, out):
 @pytest.mark.parametrize("size", [(97, 61), (61, 97), (33, 129)])
 def test_generated_background_composite_keeps_product_pixels_at_odd_sizes(tiny_diffusion_runtime, size):
     photo, mask = product_photo(*size)
-    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="marble", steps=2, resolution=64))[0]
     assert background.shape == photo.pixels.shape
     out = composite(photo, mask.alpha, background)
@@ -41,7 +42,7 @@ def test_generated_background_composite_keeps_product_pixels_at_odd_sizes(tiny_d
 
 def test_default_512_canvas_round_trip(tiny_diffusion_runtime):
     photo, mask = product_photo(701, 333)
-    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="marble", steps=2))[0]
     assert background.shape == (333, 701, 3)
     _assert_product_kept(photo, mask.alpha, composite(photo, mask.alpha, background))
@@ -72,7 +73,7 @@ def test_product_bit_identical_for_rgba_grey_and_16_bit_inputs(tmp_path, tiny_di
     if photo.alpha is not None:
         alpha = photo.alpha
     mask = _mask_from(alpha)
-    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
     background = engine.render(photo, mask, GenerationSettings(prompt="wood", steps=2, resolution=64))[0]
     out = composite(photo, mask.alpha, background, shadow=Shadow())
     _assert_product_kept(photo, mask.alpha, out)

@@ -12,6 +12,7 @@ import torch
 
 from core.errors import Cancelled, ModelMissingError
 from core.generation.components import load_components
+from core.generation.engines import engine_for
 from core.generation.settings import GenerationSettings
 from core.progress import CancelToken
 from core.runtime import Runtime
@@ -27,7 +28,7 @@ def fast(**changes) -> GenerationSettings:
 
 @pytest.fixture
 def paper_engine(tiny_diffusion_runtime):
-    return tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    return engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
 
 
 def test_controlnet_gets_the_unets_nine_channels_and_the_soft_inverted_map(paper_engine):
@@ -170,7 +171,7 @@ def test_stray_pipeline_py_really_would_leave_a_marker(tmp_path, tiny_diffusion_
 
 
 def test_si2_engine_runs_without_controlnet_from_the_sd2_folder(tiny_diffusion_runtime):
-    engine = tiny_diffusion_runtime.engine("si2", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2", "cpu")
     assert engine.resolve_folder().name == "sd2-inpainting"
     assert engine.models().components.controlnet is None
     photo, mask = product_photo(72, 40)
@@ -186,8 +187,8 @@ def test_si2_falls_back_to_the_paper_folder_and_equals_controlnet_scale_zero(tin
     (only_paper / "photo-background-generation").symlink_to(tiny_diffusion_models_dir / "photo-background-generation")
     store = ModelStore(only_paper, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     runtime = Runtime(store=store)
-    si2 = runtime.engine("si2", "cpu")
-    paper = runtime.engine("si2-controlnet", "cpu")
+    si2 = engine_for(runtime, "si2", "cpu")
+    paper = engine_for(runtime, "si2-controlnet", "cpu")
     assert si2.resolve_folder().name == "photo-background-generation"
     photo, mask = product_photo(64, 64)
     baseline = si2.render(photo, mask, fast())[0]
@@ -201,13 +202,13 @@ def test_missing_models_raise_a_message_naming_the_fix(tmp_path):
 
     store = ModelStore(tmp_path / "empty", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     runtime = Runtime(store=store)
-    engine = runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(runtime, "si2-controlnet", "cpu")
     assert engine.needs_models and engine.model_ids == ("photo-background-generation",)
     assert not engine.available()
     with pytest.raises(ModelMissingError, match="packshot models download photo-background-generation"):
         engine.render(*product_photo(), fast())
     with pytest.raises(ModelMissingError, match="sd2-inpainting"):
-        runtime.engine("si2", "cpu").render(*product_photo(), fast())
+        engine_for(runtime, "si2", "cpu").render(*product_photo(), fast())
 
 
 def test_stock_diffusers_controlnet_inpaint_pipeline_fails_on_the_nine_channel_controlnet(paper_engine):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.errors import Cancelled, ImageReadError
-from core.generation.engines import ENGINE_NAMES
+from core.generation.engines import ENGINE_NAMES, engine_for
 from core.generation.framing import Letterbox
 from core.generation.settings import GenerationSettings
 from core.images import Photo
@@ -19,12 +19,12 @@ from tests.core.generation.helpers import plain_engine, product_photo
 
 def test_engines_are_cached_by_name_and_unknown_names_are_refused(tmp_path):
     runtime = Runtime()
-    assert runtime.engine("white") is runtime.engine("white")  # one per runtime
-    assert Runtime().engine("white") is not runtime.engine("white")  # another runtime: its own
+    assert engine_for(runtime, "white") is engine_for(runtime, "white")  # one per runtime
+    assert engine_for(Runtime(), "white") is not engine_for(runtime, "white")  # another runtime: its own
     assert not plain_engine("blur").needs_models and plain_engine("blur").model_ids == ()
     with pytest.raises(ValueError, match="Unknown background engine 'sdxl'"):
         plain_engine("sdxl")
-    assert runtime.engine("si2").needs_models  # built lazily: its weights load on first render
+    assert engine_for(runtime, "si2").needs_models  # built lazily: its weights load on first render
     assert set(ENGINE_NAMES) == {"si2-controlnet", "si2", "sd2-controlnet", "flux2-klein", "white", "color", "gradient", "blur",
                                  "image"}
 

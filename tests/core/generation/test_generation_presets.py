@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.generation.composite import composite
+from core.generation.engines import engine_for
 from core.generation.engines.blur import NoBackgroundError
 from core.generation.presets import frame_photo, get_preset
 from core.generation.settings import GenerationSettings
@@ -34,7 +35,7 @@ def test_generative_engine_fills_the_preset_padding_with_generated_background(ti
     pad = _padding_rows(framed)
     top = pad[pad < 1000]
     assert top.size > 300 and top[0] == 0
-    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
     (background,) = engine.render(framed, framed_mask, GenerationSettings(prompt="marble", steps=2, resolution=64))
     out = composite(framed, framed_mask.alpha, background)
     assert out.shape == (2000, 2000, 3)

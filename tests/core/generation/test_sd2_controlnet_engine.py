@@ -13,6 +13,7 @@ from PIL import Image
 from core.errors import ModelMissingError, PackshotError
 from core.generation.components import IncompatibleModelError
 from core.generation.composite import composite
+from core.generation.engines import engine_for
 from core.generation.sd2_components import load_sd2_components
 from core.generation.settings import GenerationSettings
 from core.models.store import ModelStore
@@ -28,7 +29,7 @@ def fast(**changes) -> GenerationSettings:
 
 @pytest.fixture
 def engine(tiny_sd2_store):
-    return Runtime(store=tiny_sd2_store).engine("sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
+    return engine_for(Runtime(store=tiny_sd2_store), "sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
 
 
 def test_the_controlnet_sees_four_channels_and_the_cutout_in_minus_one_to_one(engine):
@@ -78,9 +79,9 @@ def test_same_seed_same_output_other_seed_or_scale_another(engine):
 
 
 def test_one_trained_model_is_the_default_and_a_missing_one_says_how_to_train(tiny_sd2_store, tmp_path):
-    assert Runtime(store=tiny_sd2_store).engine("sd2-controlnet", "cpu").model_ids == (SD2_CONTROLNET_ID,)
+    assert engine_for(Runtime(store=tiny_sd2_store), "sd2-controlnet", "cpu").model_ids == (SD2_CONTROLNET_ID,)
     empty = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
-    lonely = Runtime(store=empty).engine("sd2-controlnet", "cpu")
+    lonely = engine_for(Runtime(store=empty), "sd2-controlnet", "cpu")
     assert not lonely.available()
     with pytest.raises(ModelMissingError, match="--mode sd2-controlnet"):
         lonely.model_ids  # noqa: B018
@@ -129,10 +130,10 @@ def test_several_trained_models_need_a_choice(tmp_path, tiny_sd2_models_dir):
         shutil.copytree(tiny_sd2_models_dir / SD2_CONTROLNET_ID, tmp_path / "models" / name)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     with pytest.raises(PackshotError, match="sd2-a, sd2-b"):
-        Runtime(store=store).engine("sd2-controlnet", "cpu").model_ids  # noqa: B018
+        engine_for(Runtime(store=store), "sd2-controlnet", "cpu").model_ids  # noqa: B018
     assert json.loads((tmp_path / "models" / "sd2-a" / "model_index.json").read_text())["controlnet"]
 
 
 def test_the_papers_engine_points_an_sd2_model_to_its_own_engine(tiny_sd2_store):
     with pytest.raises(IncompatibleModelError, match="--engine sd2-controlnet"):
-        Runtime(store=tiny_sd2_store).engine("si2-controlnet", "cpu", model=SD2_CONTROLNET_ID).models()
+        engine_for(Runtime(store=tiny_sd2_store), "si2-controlnet", "cpu", model=SD2_CONTROLNET_ID).models()

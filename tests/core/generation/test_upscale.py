@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 
 from core.errors import ModelMissingError, UnsafeWeightsError
+from core.generation.engines import engine_for
 from core.generation.settings import GenerationSettings
 from core.generation.upscale import (
     CPU_UPSCALER,
     GPU_UPSCALER,
     RECIPE_ROLE,
     load_upscaler,
+    loaded_upscaler,
     missing_note,
     replay_settings,
     resolve_upscaler,
@@ -50,7 +52,7 @@ def upscalers(tmp_path) -> Path:
 
 @pytest.fixture
 def compact(upscalers, tmp_path):
-    return Runtime(store=_store(upscalers, tmp_path)).upscaler(CPU_UPSCALER, "cpu")
+    return loaded_upscaler(Runtime(store=_store(upscalers, tmp_path)), CPU_UPSCALER, "cpu")
 
 
 def _textured(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -75,13 +77,13 @@ def _whole(upscaler, image: np.ndarray) -> np.ndarray:
 # -- loading ----------------------------------------------------------------------------------------
 def test_both_real_layouts_load_through_the_runtime_once(upscalers, tmp_path):
     runtime = Runtime(store=_store(upscalers, tmp_path))
-    small = runtime.upscaler(CPU_UPSCALER, "cpu")
-    large = runtime.upscaler(GPU_UPSCALER, "cpu")
+    small = loaded_upscaler(runtime, CPU_UPSCALER, "cpu")
+    large = loaded_upscaler(runtime, GPU_UPSCALER, "cpu")
     assert (small.architecture, small.scale) == ("Compact", 4)
     assert (large.architecture, large.scale) == ("ESRGAN", 4)  # RRDBNet under Real-ESRGAN's "params_ema"
     weights = upscalers / GPU_UPSCALER / "RealESRGAN_x4plus.pth"
     assert large.sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert runtime.upscaler(CPU_UPSCALER, "cpu") is small
+    assert loaded_upscaler(runtime, CPU_UPSCALER, "cpu") is small
     assert runtime.loaded()["upscalers"] == 2
     runtime.unload()
     assert runtime.loaded()["upscalers"] == 0
@@ -247,7 +249,7 @@ def test_the_product_is_pasted_bit_exact_over_the_upscaled_background(models_wit
     from core.jobs.render import render_images
 
     runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
-    engine = runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(runtime, "si2-controlnet", "cpu")
     photo, mask = product_photo(97, 61)
     settings = GenerationSettings(steps=2, resolution=64, prompt="a table")
     upscaled = render_images(engine, photo, mask, settings)[0]
@@ -271,7 +273,7 @@ def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, 
         (models / folder.name).symlink_to(folder, target_is_directory=True)
     write_compact(models)
     runtime = Runtime(store=_store(models, tmp_path))
-    engine = runtime.engine("sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
+    engine = engine_for(runtime, "sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
     photo, mask = product_photo(97, 61)
     settings = GenerationSettings(steps=2, resolution=64, prompt="a table")
     upscaled = render_images(engine, photo, mask, settings)[0]
@@ -376,7 +378,7 @@ def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_w
     from core.jobs.render import render_images
 
     runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
-    engine = runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(runtime, "si2-controlnet", "cpu")
     photo, mask = product_photo(150, 96)
     settings = GenerationSettings(steps=4, resolution=64, prompt="a table", detail="repaint")
     repainted = render_images(engine, photo, mask, settings)[0]
@@ -391,7 +393,7 @@ def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_w
 
 def test_img2img_at_full_strength_is_the_plain_generation(tiny_diffusion_models_dir, tmp_path):  # noqa: F811
     runtime = Runtime(store=_store(tiny_diffusion_models_dir, tmp_path))
-    pipeline = runtime.engine("si2-controlnet", "cpu").pipeline
+    pipeline = engine_for(runtime, "si2-controlnet", "cpu").pipeline
     canvas = _textured(64, 64)
     generate = np.ones((64, 64), np.float32)
     generate[20:40, 20:40] = 0.0

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.masking.sam_models import sam_for
+
 
 @pytest.fixture(scope="session")
 def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -34,7 +36,7 @@ def tiny_runtime(tiny_store):
 
 @pytest.fixture
 def tiny_sam(tiny_runtime):
-    return tiny_runtime.sam("vit_b", "cpu")
+    return sam_for(tiny_runtime, "vit_b", "cpu")
 
 
 @pytest.fixture

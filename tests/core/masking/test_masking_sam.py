@@ -16,7 +16,7 @@ from core.images import Photo
 from core.masking import build_masker
 from core.masking.embedding import compute_embedding, predictor_for
 from core.masking.prompts import prompts_from_prior
-from core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, infer_arch
+from core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, infer_arch, sam_for
 from core.masking.sam_predict import Prompts, predict
 from core.progress import CancelToken
 from tests.core.masking import scenes as S
@@ -45,10 +45,10 @@ def test_tiny_sam_loads_through_the_store_and_safe_loader(tiny_runtime, tiny_sam
     calls = []
     real = safe_load.load_state_dict
     monkeypatch.setattr(safe_load, "load_state_dict", lambda path, *a, **k: calls.append(path) or real(path, *a, **k))
-    sam = tiny_runtime.sam("vit_b", "cpu")
+    sam = sam_for(tiny_runtime, "vit_b", "cpu")
     assert calls == [tiny_sam_dir / "sam-vit_b" / "sam_tiny.safetensors"]
     assert sam.arch is SAM_ARCHS["tiny"] and sam.name == "sam-tiny" and sam.model_id == "sam-vit_b"
-    assert tiny_runtime.sam("sam-vit_b", "cpu") is sam, "loaded once per runtime"
+    assert sam_for(tiny_runtime, "sam-vit_b", "cpu") is sam, "loaded once per runtime"
     assert len(calls) == 1
     assert not any(t.is_meta for t in sam.model.state_dict().values())
     assert torch.equal(sam.model.pixel_mean.flatten(), torch.tensor([123.675, 116.28, 103.53]))
@@ -79,7 +79,7 @@ def test_a_pth_that_would_run_code_is_refused_and_does_not_run(tmp_path):
     folder.mkdir(parents=True)
     torch.save({"image_encoder.patch_embed.proj.weight": Evil()}, folder / "sam_vit_b_01ec64.pth")
     with pytest.raises(UnsafeWeightsError):
-        Runtime(tmp_path / "models", offline=True).sam("vit_b", "cpu")
+        sam_for(Runtime(tmp_path / "models", offline=True), "vit_b", "cpu")
     assert not marker.exists()
 
 

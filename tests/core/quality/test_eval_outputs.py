@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from core.errors import ModelMissingError
+from core.generation.engines import engine_for
 from core.images import save_image
 from core.quality.evaluate import EvalConfig, run_eval
 from core.quality.metric import expansion
@@ -111,7 +112,7 @@ def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, tiny_diffusio
     photo = load_photo(photos / "p0.png")
     mask = load_mask_file(masks / "p0.png", photo.size)
     settings = GenerationSettings(prompt="a red box on marble", steps=2, seed=1, resolution=64)
-    again = composite(photo, mask.alpha, tiny_diffusion_runtime.engine("si2-controlnet", "cpu").render(photo, mask, settings)[0])
+    again = composite(photo, mask.alpha, engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu").render(photo, mask, settings)[0])
     np.testing.assert_array_equal(np.asarray(Image.open(out / rows[3]["image"])), again)
     md = (out / "summary.md").read_text(encoding="utf-8")
     assert "no CLIP model found" in md and "no CLIP score was computed" in md

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.generation.engines import engine_for
 from core.images import Photo
 from core.masking.result import MaskResult
 from core.quality.metric import expansion
@@ -28,7 +29,7 @@ def test_retries_on_tiny_model_outputs_keep_the_lowest_expansion(tiny_diffusion_
     from core.generation.settings import GenerationSettings
 
     photo, mask = scene()
-    engine = tiny_diffusion_runtime.engine("si2-controlnet", "cpu")
+    engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")
 
     def generate(seed: int) -> np.ndarray:
         settings = GenerationSettings(prompt="a red box on a table", steps=2, seed=seed, resolution=64)
