@@ -52,7 +52,7 @@ from desktop.stepper import EmptyState
 from desktop.steps_guide import StepsGuide
 from desktop.templates_panel import TemplatesPanel
 from desktop.thumbnails import PathRole, PhotoListModel
-from desktop.window_dialogs import ask_project_place, confirm_stop
+from desktop.window_dialogs import ModelDialogs, ask_project_place, confirm_stop
 from desktop.window_helpers import FolderDrops, default_window_size, reveal_in_file_manager
 from desktop.window_menus import build_menus, fill_recent
 from desktop.workers import favour_gui_thread
@@ -82,6 +82,9 @@ class MainWindow(QMainWindow):
         self.exports = Exports(self)  # the export folder and "Export chosen"
         self.guide = StepsGuide(self)  # the stepper's words and next action
         self.export_chosen = self.exports.export_chosen
+        self.dialogs = ModelDialogs(self)  # Settings, Models, the trainer
+        self.open_settings, self.open_models, self.open_trainer = (self.dialogs.open_settings, self.dialogs.open_models,
+                                                                   self.dialogs.open_trainer)
         # The one runtime of the app (models folder, loaded models) with the project stores and mask
         # contexts; every job this window submits is handed it.
         self.workspace = Workspace(settings.models_path)
@@ -144,10 +147,7 @@ class MainWindow(QMainWindow):
         self.queue.item_failed.connect(self._job_failed)
         self.queue.item_cancelled.connect(lambda i: (self.jobs.ended(i), self._project_changed()))
         # Coalesces the refreshes of a "run on all": one rebuild of the grid and review list per burst.
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(50)
-        self._refresh_timer.timeout.connect(self._refresh_project)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=50, timeout=self._refresh_project)
         self.jobs = JobController(self._submit, self.workspace)  # builds and tracks every job
         # Elided: a deep project path must not make the window wider than the screen.
         self.status_label = ElidedLabel("Open a folder of product photos (Ctrl+O), or drop one on the window.")
@@ -376,34 +376,6 @@ class MainWindow(QMainWindow):
         if photo is not None:
             self.refresh_entry(photo)
 
-    # -- dialogs --------------------------------------------------------------------------------
-    def open_settings(self) -> None:
-        from desktop.settings_dialog import SettingsDialog
-
-        if SettingsDialog(self.settings, parent=self).exec():
-            self._models_changed()  # the models folder, the masker or the models may differ
-
-    def open_models(self) -> None:
-        from desktop.models_dialog import ModelsDialog
-
-        ModelsDialog(self.settings, self.workspace, self).exec()
-        self._models_changed()  # SAM may be here now, or another folder chosen
-
-    def _models_changed(self) -> None:
-        """The models folder or what is in it may have changed: a new runtime for another folder (the
-        old one unloaded), fresh answers from core, and the panels asking again."""
-        self.workspace.models_changed(self.settings.models_path)
-        self.templates.refresh_models()
-        if self.session is not None:
-            self.mask_panel.set_session(self.session, self.actions.mask_settings())
-
-    def open_trainer(self) -> None:
-        from desktop.trainer_wizard import TrainerWizard
-
-        # The training itself runs in a process of its own, with a runtime of its own.
-        TrainerWizard(self.workspace.runtime.store, self).exec()
-        self._models_changed()  # a newly trained model becomes selectable
-
     # -- life cycle -----------------------------------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
@@ -423,7 +395,7 @@ class MainWindow(QMainWindow):
         except PackshotError as exc:  # e.g. the image engine without an image: keep the old options
             log.info("Options not saved: %s", exc)
         self.mask_panel.shutdown()
-        self.templates.shadow_preview.shutdown()
+        self.templates.shutdown()
         self.queue.shutdown()
         for pool in (QThreadPool.globalInstance(), self.model.pool):
             pool.clear()  # queued previews/thumbnails are not needed any more

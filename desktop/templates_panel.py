@@ -439,6 +439,10 @@ class TemplatesPanel(QWidget):
             log.debug("shadow preview kept: %s", exc)
             return None
 
+    def shutdown(self) -> None:
+        """The window closes: the shadow preview's last render finishes first."""
+        self.shadow_preview.shutdown()
+
     def set_preview_photo(self, photo: Optional[Path], mask_path: Optional[Path]) -> None:
         """The photo (and its stored mask) the shadow preview shows."""
         self.shadow_preview.set_photo(photo, mask_path)

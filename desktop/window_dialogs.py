@@ -4,13 +4,16 @@ whether to open the models dialog. Each returns the answer; the window acts on i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.errors import PackshotError
 from desktop.errors import show_error, user_message
 from desktop.project_session import default_out_dir, is_project_dir, user_project_dir, writable
+
+if TYPE_CHECKING:
+    from desktop.main_window import MainWindow
 
 
 def ask_project_place(parent: QWidget, folder: Path, problem: str) -> Optional[Path]:
@@ -55,3 +58,38 @@ def offer_models(parent: QWidget, exc: BaseException) -> bool:
     open_btn = box.addButton("Open models…", QMessageBox.ButtonRole.AcceptRole)
     box.exec()
     return box.clickedButton() is open_btn
+
+
+class ModelDialogs:
+    """Settings, Models and the trainer: after each, the window asks core again what is there."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+
+    def open_settings(self) -> None:
+        from desktop.settings_dialog import SettingsDialog
+
+        if SettingsDialog(self.window.settings, parent=self.window).exec():
+            self.models_changed()  # the models folder, the masker or the models may differ
+
+    def open_models(self) -> None:
+        from desktop.models_dialog import ModelsDialog
+
+        ModelsDialog(self.window.settings, self.window.workspace, self.window).exec()
+        self.models_changed()  # SAM may be here now, or another folder chosen
+
+    def open_trainer(self) -> None:
+        from desktop.trainer_wizard import TrainerWizard
+
+        # The training itself runs in a process of its own, with a runtime of its own.
+        TrainerWizard(self.window.workspace.runtime.store, self.window).exec()
+        self.models_changed()  # a newly trained model becomes selectable
+
+    def models_changed(self) -> None:
+        """The models folder or what is in it may have changed: a new runtime for another folder (the
+        old one unloaded), fresh answers from core, and the panels asking again."""
+        w = self.window
+        w.workspace.models_changed(w.settings.models_path)
+        w.templates.refresh_models()
+        if w.session is not None:
+            w.mask_panel.set_session(w.session, w.actions.mask_settings())
