@@ -14,10 +14,13 @@ from typing import Callable, Optional
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -25,6 +28,35 @@ from PySide6.QtWidgets import (
 )
 
 POLL_MS = 200
+PLOT_MIN_HEIGHT = 220  # below this pyqtgraph's title and tick labels run into each other
+GRID_MIN_HEIGHT = 120
+
+
+class FittedImage(QLabel):
+    """An image shown whole, scaled down to the label's size (never cropped); the full file on hover."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(1, GRID_MIN_HEIGHT)
+        # Ignored: the image never asks the layout for its full size, it follows the space it is given.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.original = QPixmap()
+
+    def set_image(self, pixmap: QPixmap) -> None:
+        self.original = pixmap
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.original.isNull():
+            return
+        fitted = self.original.scaled(self.size().boundedTo(self.original.size()), Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation)
+        self.setPixmap(fitted)
 
 
 class ProcessWatcher:
@@ -88,24 +120,30 @@ class TrainPage(QWizardPage):
 
             self.plot = pg.PlotWidget(title="Training loss")
             self.plot.setLabel("bottom", "step")
+            self.plot.setLabel("left", "loss")
+            self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
             self.curve = self.plot.plot([], [])
-            layout.addWidget(self.plot)
+            layout.addWidget(self.plot, 3)
         except ImportError:
             pass
         # Validation: the base model's grid beside the latest one, and eval's table at the end.
         grids = QHBoxLayout()
-        self.base_grid, self.latest_grid = QLabel(), QLabel()
+        self.base_grid, self.latest_grid = FittedImage(), FittedImage()
         for label in (self.base_grid, self.latest_grid):
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grids.addWidget(label)
-        layout.addLayout(grids)
+        layout.addLayout(grids, 2)
         self.eval_table = QTableWidget(0, 5)
         self.eval_table.setHorizontalHeaderLabels(["Model", "Renders", "Mean expansion", "Mean IoU", "CLIP"])
+        self.eval_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.eval_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # if ever too narrow; tooltips say it all
+        header = self.eval_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.eval_table.hide()
-        layout.addWidget(self.eval_table)
+        layout.addWidget(self.eval_table, 1)
         self.grid_paths: dict[int, str] = {}
         self.eval_rows: list[dict] = []
-        self.watcher = ProcessWatcher(self, self._event, self._ended)
+        self.watcher = ProcessWatcher(self, self.handle_event, self._ended)
 
     @property
     def process(self):
@@ -127,9 +165,15 @@ class TrainPage(QWizardPage):
         self.cancel_button.setEnabled(True)
         self.watcher.start(TrainingProcess(config, self.store, restart=restart))
 
-    def _event(self, event: dict) -> None:
+    def handle_event(self, event: dict) -> None:
+        """One event of the training process (see ``trainer.run_process``)."""
         kind = event.get("event")
-        if kind == "progress":
+        if kind == "resumed":  # the steps past the checkpoint are trained again: drop their plotted losses
+            kept = [(s, v) for s, v in zip(self.steps, self.losses) if s <= event["step"]]
+            self.steps, self.losses = [s for s, _ in kept], [v for _, v in kept]
+            self._plot()
+            self.estimate.setText("\n".join(filter(None, [self.estimate.text(), event.get("text", "")])))
+        elif kind == "progress":
             self.bar.setMaximum(max(1, event["total"]))
             self.bar.setValue(event["done"])
             self.status.setText(f"{event['stage']}: {event['done']}/{event['total']} {event.get('message', '')}")
@@ -150,9 +194,8 @@ class TrainPage(QWizardPage):
     def _show_grids(self) -> None:
         first, last = min(self.grid_paths), max(self.grid_paths)
         for label, step in ((self.base_grid, first), (self.latest_grid, last)):
-            pixmap = QPixmap(self.grid_paths[step])
-            label.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 480)))
-            label.setToolTip(f"step {step}" + (" (before training)" if step == 0 else ""))
+            label.set_image(QPixmap(self.grid_paths[step]))
+            label.setToolTip(f"step {step}" + (" (before training)" if step == 0 else "") + f"\n{self.grid_paths[step]}")
 
     def _show_eval(self, rows: list[dict]) -> None:
         self.eval_rows = rows
@@ -166,7 +209,13 @@ class TrainPage(QWizardPage):
                      "–" if row.get("mean_iou") is None else f"{row['mean_iou']:.3f}",
                      "–" if row.get("mean_clip") is None else f"{row['mean_clip']:.2f}")
             for j, text in enumerate(cells):
-                self.eval_table.setItem(i, j, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.eval_table.setItem(i, j, item)
+        self.eval_table.resizeColumnsToContents()
+        header = self.eval_table.horizontalHeader()
+        self.eval_table.setMaximumHeight(header.height() + sum(self.eval_table.rowHeight(r) for r in range(len(rows)))
+                                         + 2 * self.eval_table.frameWidth() + 4)
         self.eval_table.show()
 
     def _plot(self) -> None:

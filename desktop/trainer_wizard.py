@@ -45,7 +45,7 @@ def _folder_row(edit: QLineEdit, parent: QWidget, title: str) -> QHBoxLayout:
 
 
 class DataPage(QWizardPage):
-    def __init__(self) -> None:
+    def __init__(self, photos_folder: Optional[Path] = None) -> None:
         super().__init__()
         from trainer.dataset import MIN_USABLE_PHOTOS
 
@@ -53,7 +53,8 @@ class DataPage(QWizardPage):
         self.hint = (f"A folder of at least {MIN_USABLE_PHOTOS} of your brand's photos. Optional: captions.csv "
                      "(file,caption) and reviewed masks (PNG named like the photos, white = product).")
         self.setSubTitle(self.hint)
-        self.data = QLineEdit()
+        self.data = QLineEdit(str(photos_folder) if photos_folder else "")
+        self.data.textChanged.connect(self.completeChanged)
         self.masks = QLineEdit()
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -61,8 +62,13 @@ class DataPage(QWizardPage):
         form.addRow("Photos", _folder_row(self.data, self, "Folder of product photos"))
         form.addRow("Masks (optional)", _folder_row(self.masks, self, "Folder of reviewed masks"))
         form.addRow(self.message)
-        self.registerField("data*", self.data)
+        # Not a mandatory ("data*") field: Qt counts those complete only once changed, and a prefilled
+        # folder is already right.
+        self.registerField("data", self.data)
         self.registerField("masks", self.masks)
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt naming
+        return bool(self.data.text().strip())
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt naming
         from core.images import scan_photos
@@ -100,6 +106,7 @@ class SettingsPage(QWizardPage):
         for key, label in MODE_LABELS.items():
             self.mode.addItem(label, key)
         self.name = QLineEdit("my-brand")
+        self.name.textChanged.connect(self.completeChanged)
         self.steps = QSpinBox(minimum=1, maximum=100_000, value=1000)
         self.batch = QSpinBox(minimum=1, maximum=64, value=4)
         self.accum = QSpinBox(minimum=1, maximum=64, value=1)
@@ -127,7 +134,7 @@ class SettingsPage(QWizardPage):
                               ("", self.estimate_button)):
             form.addRow(label, widget)
         form.addRow(self.estimate_label)
-        self.registerField("name*", self.name)
+        self.registerField("name", self.name)  # not "name*": the valid default must not need an edit
         self.watcher = ProcessWatcher(self, lambda event: None, self._estimated)
 
     def estimate(self) -> None:
@@ -153,7 +160,7 @@ class SettingsPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt naming
-        return super().isComplete() and not self.watcher.busy
+        return bool(self.name.text().strip()) and not self.watcher.busy
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt naming
         try:
@@ -165,11 +172,13 @@ class SettingsPage(QWizardPage):
 
 
 class TrainerWizard(QWizard):
-    def __init__(self, store, parent: Optional[QWidget] = None) -> None:
+    """``photos_folder``: the folder open in the main window, proposed as the training photos."""
+
+    def __init__(self, store, parent: Optional[QWidget] = None, *, photos_folder: Optional[Path] = None) -> None:
         super().__init__(parent)
         self.store = store
         self.setWindowTitle("Train on your brand's photos")
-        self.data_page = DataPage()
+        self.data_page = DataPage(photos_folder)
         self.captions_page = CaptionsPage(store)
         self.settings_page = SettingsPage(store, self.config)
         self.train_page = TrainPage(store, self.config, lambda: self.settings_page.restart.isChecked())

@@ -145,3 +145,88 @@ def test_wizard_survives_a_training_process_that_dies(qtbot, tiny_models, tmp_pa
     assert "stopped unexpectedly" in page.status.text()
     assert wizard.isVisible()  # the app is still here
     assert page.result_folder is None
+
+
+def test_prefilled_photos_and_default_settings_let_next_through(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
+    """The open folder is proposed as the photos, and the settings page's valid defaults need no edit."""
+    from PySide6.QtWidgets import QWizard
+
+    from desktop.trainer_wizard import TrainerWizard
+
+    data, _ = _photos(tmp_path / "open-folder")
+    wizard = TrainerWizard(ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir,
+                                      use_hf_cache=False), photos_folder=data)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    next_button = wizard.button(QWizard.WizardButton.NextButton)
+    assert wizard.data_page.data.text() == str(data)
+    qtbot.waitUntil(next_button.isEnabled)
+    wizard.next()
+    assert wizard.currentPage() is wizard.captions_page
+    qtbot.waitUntil(next_button.isEnabled)
+    wizard.next()
+    assert wizard.currentPage() is wizard.settings_page
+    qtbot.waitUntil(next_button.isEnabled, timeout=2000)  # "my-brand", 1000 steps...: nothing to fix first
+    wizard.settings_page.name.setText("")
+    qtbot.waitUntil(lambda: not next_button.isEnabled())  # an empty name still holds it back
+
+
+def _grid(path, size):
+    Image.fromarray(np.full((size[1], size[0], 3), 128, np.uint8)).save(path)
+    return str(path)
+
+
+def _train_page(qtbot, tiny_models, base_dir):
+    from desktop.trainer_run import TrainPage
+
+    page = TrainPage(ModelStore(tiny_models, offline=True, download_dir=base_dir, use_hf_cache=False),
+                     make_config=lambda: None, restart=lambda: False)
+    qtbot.addWidget(page)
+    page.resize(900, 420)  # cramped: less than a wizard's page gets on a 1366 x 768 laptop
+    page.show()
+    return page
+
+
+def test_training_page_fits_plot_grids_and_table(qtbot, tiny_models, tmp_path, tiny_diffusion_models_dir):
+    from desktop.trainer_run import PLOT_MIN_HEIGHT
+
+    page = _train_page(qtbot, tiny_models, tiny_diffusion_models_dir)
+    sizes = {0: (768, 512), 2: (768, 1536)}  # two held-out photos x 2 seeds: a tall grid
+    for step, size in sizes.items():
+        page.handle_event({"event": "validation", "step": step, "path": _grid(tmp_path / f"g{step}.png", size)})
+    long_name = "fine-tuned (a-rather-long-brand-model-name-for-the-spring-catalogue)"
+    rows = [{"model": "base (photo-background-generation)", "n": 2, "failed": 0, "mean_expansion": 0.01,
+             "mean_iou": 0.9, "mean_clip": 25.0},
+            {"model": long_name, "n": 2, "failed": 0, "mean_expansion": 0.005, "mean_iou": 0.95, "mean_clip": 26.0}]
+    page.handle_event({"event": "eval", "rows": rows})
+    for step in range(1, 4):
+        page.handle_event({"event": "loss", "step": step, "loss": 1.0 / step})
+    table = page.eval_table
+    qtbot.waitUntil(lambda: table.isVisible())
+    if page.plot is not None:
+        qtbot.waitUntil(lambda: page.plot.height() >= PLOT_MIN_HEIGHT)
+    # Each grid whole: scaled into its label with its own aspect ratio, not a cropped strip.
+    for label, (w, h) in ((page.base_grid, sizes[0]), (page.latest_grid, sizes[2])):
+        qtbot.waitUntil(lambda label=label: not label.pixmap().isNull())
+        shown = label.pixmap().size()
+        assert shown.width() <= label.width() and shown.height() <= label.height()
+        assert abs(shown.width() / shown.height() - w / h) < 0.03
+        assert shown.height() >= 100
+    # The model names are whole (the column fits them) and said again in tooltips.
+    needed = table.fontMetrics().horizontalAdvance(long_name)
+    assert table.columnWidth(0) >= needed
+    assert table.item(1, 0).toolTip() == long_name
+
+
+def test_a_resumed_run_drops_the_plotted_losses_past_its_checkpoint(qtbot, tiny_models, tiny_diffusion_models_dir):
+    page = _train_page(qtbot, tiny_models, tiny_diffusion_models_dir)
+    for step in (1, 2, 3):  # the interrupted run's steps, as read from losses.csv
+        page.handle_event({"event": "loss", "step": step, "loss": 0.5})
+    text = "Resumed from step 2 (checkpoint /models/.training/x/checkpoint-0000002)"
+    page.handle_event({"event": "resumed", "step": 2, "checkpoint": "/c", "text": text})
+    page.handle_event({"event": "loss", "step": 3, "loss": 0.4})
+    assert page.steps == [1, 2, 3]
+    assert "Resumed from step 2" in page.estimate.text()
+    if page.plot is not None:
+        xs, _ = page.curve.getData()
+        assert list(xs) == [1, 2, 3]
