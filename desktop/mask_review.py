@@ -514,6 +514,16 @@ class MaskReviewPanel(QWidget):
         return self._unreadable.get(self.path) if self.path is not None else None
 
     @property
+    def opened(self) -> Optional[OpenedPhoto]:
+        """The photo on the canvas and its mask's facts (state, score, masker); None while one loads."""
+        return self._opened
+
+    def stop_lookahead(self, wait_ms: int = 30_000) -> None:
+        """Cancel the next photo's preparation and wait for it to stop (closing, tests)."""
+        self._cancel_lookahead()
+        self._lookahead_pool.waitForDone(wait_ms)
+
+    @property
     def opened_path(self) -> Optional[Path]:
         """The photo on the canvas, ready for edits (None while one loads or when it cannot be read)."""
         return self._opened.path if self._opened is not None else None

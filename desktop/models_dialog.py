@@ -129,6 +129,10 @@ class ModelsDialog(QDialog):
         self._update_buttons()
         self.models_changed.emit()
 
+    def row_of(self, model_id: str) -> int:
+        """The table row of ``model_id``; -1 when it is not listed (yet)."""
+        return next((i for i, r in enumerate(self._rows) if r["id"] == model_id), -1)
+
     def missing(self) -> list[str]:
         return [r["id"] for r in self._rows if not r["path"]]
 

@@ -257,6 +257,10 @@ class GenerationQueue(QObject):
             log.error("The generation worker did not stop within %d s.", timeout_ms // 1000)
         return stopped
 
+    def worker_running(self) -> bool:
+        """Whether the queue's worker thread still runs (it stops on ``shutdown``)."""
+        return self._alive()
+
     def _alive(self) -> bool:
         try:
             return self._thread.isRunning()

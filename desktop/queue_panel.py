@@ -216,6 +216,10 @@ class QueuePanel(QWidget):
         row = self._rows.get(item_id)
         return row.text(1) if row else ""
 
+    def item_ids(self) -> list[int]:
+        """The queue items listed, oldest first."""
+        return list(self._rows)
+
     def row_count(self) -> int:
         return self.tree.topLevelItemCount()
 

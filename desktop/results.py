@@ -149,6 +149,10 @@ class CompareView(QWidget):
                          size.width(), size.height())
         return _fit(image.size(), self.rect())
 
+    def after_rect(self) -> QRect:
+        """Where the result is drawn."""
+        return self._target(self.after or self.before)
+
     def before_rect(self) -> QRect:
         """Where the original is drawn: fitted (never stretched) into the result's frame."""
         base = self.after or self.before

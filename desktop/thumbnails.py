@@ -184,6 +184,17 @@ class PhotoListModel(QAbstractListModel):
         idx = self.index(row)
         self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole, StatusRole, Qt.ItemDataRole.ToolTipRole])
 
+    def thumbnails_cached(self) -> int:
+        """How many thumbnails are loaded (tests wait on it)."""
+        return len(self._cache)
+
+    def thumbnails_requested(self) -> int:
+        """Thumbnails loaded or being loaded."""
+        return len(self._cache) + len(self._pending)
+
+    def has_thumbnail(self, path: Path | str) -> bool:
+        return str(path) in self._cache
+
     def invalidate_thumbnail(self, path: Path | str) -> None:
         key = str(path)
         self._cache.pop(key, None)

@@ -18,13 +18,13 @@ TIMEOUT = 60_000
 def wait_queue_idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: all(window.queue_panel.state_of(i) not in ("queued", "running")
-                                for i in window.queue_panel._rows), timeout=TIMEOUT)  # finished signals arrived
+                                for i in window.queue_panel.item_ids()), timeout=TIMEOUT)  # finished signals arrived
 
 
 def open_for_review(qtbot, window, path: Path) -> None:
     window.select_photo(path)
     window.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: window.mask_panel._opened is not None and window.mask_panel._opened.path == path,
+    qtbot.waitUntil(lambda: window.mask_panel.opened_path == path,
                     timeout=TIMEOUT)
 
 
@@ -46,7 +46,7 @@ def test_open_review_generate_export_reopen(qtbot, make_window, app_settings, ph
     assert window.model.rowCount() == 3
     assert {e.status for e in window.model.entries()} == {"pending"}
     window.model.wait_for_thumbnails()
-    qtbot.waitUntil(lambda: len(window.model._cache) == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.thumbnails_cached() == 3, timeout=10_000)
 
     # -- mask review: the auto mask, a negative click, a brush stroke, undo/redo, accept --------
     photo = photos_dir / "a_mug.png"

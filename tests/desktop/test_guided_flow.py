@@ -73,25 +73,25 @@ def test_single_click_and_keys_select_what_the_editor_shows(qtbot, make_window, 
     window.open_folder(photos_dir)
     window.tabs.setCurrentIndex(1)
     panel = window.mask_panel
-    qtbot.waitUntil(lambda: panel._opened is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened is not None, timeout=TIMEOUT)
     lst = panel.queue_list
     for row in (2, 1):
         item = lst.item(row)
         qtbot.mouseClick(lst.viewport(), Qt.MouseButton.LeftButton, pos=lst.visualItemRect(item).center())
         path = Path(item.data(Qt.ItemDataRole.UserRole))
-        qtbot.waitUntil(lambda p=path: panel._opened is not None and panel._opened.path == p, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda p=path: panel.opened_path == p, timeout=TIMEOUT)
         current = Path(lst.currentItem().data(Qt.ItemDataRole.UserRole))
         assert current == path and window.current_photo() == path  # one photo everywhere
     lst.setFocus()
     qtbot.keyClick(lst, Qt.Key.Key_Down)  # arrow keys move the review too
     want = Path(lst.item(2).data(Qt.ItemDataRole.UserRole))
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == want, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path == want, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
     panel.view.setFocus()
     here = panel.order.index(panel.path)  # opening a photo scores its mask: the order may have moved
     want = panel.order[here - 1] if here > 0 else panel.order[here + 1]
     qtbot.keyClick(panel.view, Qt.Key.Key_P if here > 0 else Qt.Key.Key_N)  # previous / next
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == want, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path == want, timeout=TIMEOUT)
 
 
 def test_keyboard_review_then_batch_reuses_the_apps_masks(qtbot, make_window, app_settings, photos_dir,
@@ -104,15 +104,14 @@ def test_keyboard_review_then_batch_reuses_the_apps_masks(qtbot, make_window, ap
     qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
     window.tabs.setCurrentIndex(1)
     panel = window.mask_panel
-    qtbot.waitUntil(lambda: panel._opened is not None, timeout=TIMEOUT)
-    first = panel._opened.path
+    qtbot.waitUntil(lambda: panel.opened is not None, timeout=TIMEOUT)
+    first = panel.opened_path
     panel.view.setFocus()
     with qtbot.waitSignal(panel.mask_saved, timeout=TIMEOUT):
         qtbot.keyClick(panel.view, Qt.Key.Key_A)  # accept, then on to the next
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path != first, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path is not None and panel.opened_path != first, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not panel.busy, timeout=TIMEOUT)
-    panel._cancel_lookahead()
-    panel._lookahead_pool.waitForDone(30_000)
+    panel.stop_lookahead()
     assert window.session.record(first).mask_state == "reviewed"
     assert "1 of 3 masks accepted" in window.stepper.status[1].text()
     assert all(r.mask_origin for r in window.session.photos())  # stored with what they came from
@@ -186,4 +185,4 @@ def test_export_writes_files_that_replay(qtbot, make_window, app_settings, photo
     assert len(files) == 3 and window.results.open_export_btn.isVisibleTo(window.results)
     assert "3 exported" in window.stepper.status[3].text()
     for f in files:
-        assert np.array_equal(replay(f, device="cpu"), load_photo(f).pixels)
+        assert np.array_equal(replay(f, runtime=window.workspace.runtime, device="cpu"), load_photo(f).pixels)

@@ -24,7 +24,7 @@ def test_a_photo_rejected_in_the_app_is_not_rendered_by_packshot_batch(qtbot, ma
     target = photos_dir / "b_jar.jpg"
     window.select_photo(target)
     window.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == target, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path == target, timeout=TIMEOUT)
     qtbot.keyClick(panel.view, Qt.Key.Key_R)  # reject
     qtbot.waitUntil(lambda: window.model.entry(window.model.row_of(target)).mask_state == "rejected",
                     timeout=TIMEOUT)

@@ -31,7 +31,7 @@ def test_a_remove_point_never_adds_to_the_mask(qtbot, make_window, app_settings,
     window.open_folder(photos_dir)
     panel = window.mask_panel
     open_for_review(qtbot, window, photos_dir / "a_mug.png")
-    assert panel._opened.masker.startswith("sam")
+    assert panel.opened.masker.startswith("sam")
     # the tiny SAM as it is: every right click leaves a mask inside the one before
     for x, y in ((48, 40), (5, 5), (70, 20)):
         before = panel.current_mask().copy()
@@ -65,7 +65,7 @@ def test_undo_restores_the_mask_and_its_status(qtbot, make_window, app_settings,
     window.open_folder(photos_dir)
     panel, view = window.mask_panel, window.mask_panel.view
     open_for_review(qtbot, window, photos_dir / "a_mug.png")
-    opened = panel._opened
+    opened = panel.opened
     auto = panel.current_mask().copy()
     status = f"mask {opened.state} · score {opened.score:.2f}"
     assert opened.state == "auto" and status in panel.info.text()
@@ -117,17 +117,17 @@ def test_keys_pressed_while_the_next_photo_loads_apply_to_it_in_order(qtbot, mak
     drag(qtbot, view, [(5, 5), (10, 5)])
     _idle(qtbot, panel)
     qtbot.keyClick(view, Qt.Key.Key_A)  # accept the first: the second starts loading
-    assert panel.path == second and panel._opened is None
+    assert panel.path == second and panel.opened is None
     qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # pressed for the second
     qtbot.keyClick(view, Qt.Key.Key_A)  # accept the second, still loading: the third starts loading
-    assert panel.path == third and panel._opened is None
+    assert panel.path == third and panel.opened is None
     drag(qtbot, view, [(40, 40), (45, 40)])  # a mouse edit on the photo not shown yet: ignored
     qtbot.keyClick(view, Qt.Key.Key_Return)  # accept the third
     gate.set()
-    qtbot.waitUntil(lambda: not panel.busy and panel._opened is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not panel.busy and panel.opened is not None, timeout=TIMEOUT)
     assert done == [("accept", first.name), ("open", second.name), ("undo", second.name),
                     ("accept", second.name), ("open", third.name), ("accept", third.name)]
-    assert panel._opened.path == third
+    assert panel.opened_path == third
     store = ProjectStore(window.session.out_dir)
     assert [store.photo(p).mask_state for p in (first, second, third)] == ["edited", "reviewed", "reviewed"]
     assert not panel.failed_line.isVisible()

@@ -20,8 +20,8 @@ def test_sam_clicks_reuse_one_embedding_and_next_photos_are_prepared(qtbot, make
     first = panel.order[0]
     window.select_photo(first)
     window.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == first, timeout=TIMEOUT)
-    assert panel._opened.masker.startswith("sam")
+    qtbot.waitUntil(lambda: panel.opened_path == first, timeout=TIMEOUT)
+    assert panel.opened.masker.startswith("sam")
     cache = panel.editor.masker.cache
     # the look-ahead encodes the next photos on its own thread
     qtbot.waitUntil(lambda: cache.encoder_runs >= 3, timeout=TIMEOUT)
@@ -38,7 +38,7 @@ def test_sam_clicks_reuse_one_embedding_and_next_photos_are_prepared(qtbot, make
     # next photo: its embedding was ready, so opening it encodes nothing new
     qtbot.keyClick(view, Qt.Key.Key_PageDown)
     second = panel.order[1]
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == second, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path == second, timeout=TIMEOUT)
     assert cache.encoder_runs == runs
     # every photo opened so far has an auto mask with a score; the queue puts low scores first
     store = ProjectStore(window.session.out_dir)
@@ -53,7 +53,7 @@ def test_reject_marks_the_photo_and_run_on_all_skips_it(qtbot, make_window, app_
     target = photos_dir / "b_jar.jpg"
     window.select_photo(target)
     window.tabs.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: panel._opened is not None and panel._opened.path == target, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.opened_path == target, timeout=TIMEOUT)
     qtbot.keyClick(panel.view, Qt.Key.Key_Backspace)
     assert window.model.entry(window.model.row_of(target)).mask_state == "rejected"
     window.templates.engine_combo.setCurrentText("white")
@@ -87,6 +87,6 @@ def test_paging_quickly_lands_on_the_last_photo(qtbot, make_window, app_settings
     for photo in sorted(p for p in photos_dir.iterdir() if p.is_file()):
         panel.show_photo(photo)  # no waiting in between, like holding PgDown
     last = sorted(p for p in photos_dir.iterdir() if p.is_file())[-1]
-    qtbot.waitUntil(lambda: not panel.busy and panel._opened is not None, timeout=TIMEOUT)
-    assert panel._opened.path == last and panel.path == last
+    qtbot.waitUntil(lambda: not panel.busy and panel.opened is not None, timeout=TIMEOUT)
+    assert panel.opened_path == last and panel.path == last
     assert panel.busy is False

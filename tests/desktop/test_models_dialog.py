@@ -47,7 +47,8 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypat
     dialog = _dialog(AppSettings(models_dir=str(tmp_path / "empty")))
     qtbot.addWidget(dialog)
     wait_rows(qtbot, dialog)
-    row = next(i for i, r in enumerate(dialog._rows) if r["id"] == "sam-vit_b")
+    row = dialog.row_of("sam-vit_b")
+    assert row >= 0
     dialog.table.selectRow(row)
     assert dialog.download_btn.isEnabled()
     dialog.download_selected()

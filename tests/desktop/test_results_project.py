@@ -8,6 +8,8 @@ from dataclasses import replace
 from PySide6.QtCore import Qt
 
 from core.jobs import BatchJob, JobSettings
+from core.runtime import Runtime
+from tests.core.batch_helpers import no_models_store
 
 TIMEOUT = 60_000
 
@@ -40,7 +42,8 @@ def test_regenerate_uses_new_seeds_and_compare_shows_both(qtbot, make_window, ap
 
 def test_open_the_output_folder_of_a_cli_batch(qtbot, make_window, app_settings, photos_dir, tmp_path):
     out = tmp_path / "out"
-    job = BatchJob(photos_dir, out, JobSettings.from_flat(dict(engine="white", masker="classic", variants=1)))
+    job = BatchJob(photos_dir, out, JobSettings.from_flat(dict(engine="white", masker="classic", variants=1)),
+                   runtime=Runtime(store=no_models_store(tmp_path)))
     job.prepare()
     summary = job.run()
     assert len(summary.done) == 3
@@ -95,7 +98,7 @@ def test_closing_mid_generation_stops_cleanly(qtbot, make_window, app_settings, 
     window.run_on_all()
     qtbot.waitUntil(lambda: len(progressed) > 4, timeout=TIMEOUT)
     window.close()  # cancels, waits for the step in flight, stops the worker thread
-    assert not window.queue._alive() and not window.queue.busy
+    assert not window.queue.worker_running() and not window.queue.busy
     out = window.session.out_dir
     assert not [p for p in out.rglob("*") if p.name.startswith((".tmp-", ".packshot-tmp-"))]
 
@@ -181,7 +184,8 @@ def test_before_after_of_a_size_preset_compares_like_with_like(qtbot, make_windo
                                                                tmp_path):
     out = tmp_path / "out"
     job = BatchJob(photos_dir, out, JobSettings.from_flat(dict(engine="white", masker="classic", variants=1,
-                                                preset="square-1000", qc_threshold=0.10)))
+                                                preset="square-1000", qc_threshold=0.10)),
+                   runtime=Runtime(store=no_models_store(tmp_path)))
     job.prepare()
     assert len(job.run().done) == 3
     window = make_window(app_settings)
@@ -192,7 +196,7 @@ def test_before_after_of_a_size_preset_compares_like_with_like(qtbot, make_windo
     qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
     compare = window.results.compare
     assert compare.before.size() == compare.after.size()
-    assert compare.before_rect() == compare._target(compare.after)  # drawn into the same frame
+    assert compare.before_rect() == compare.after_rect()  # drawn into the same frame
     before, after = _pixels(compare.before), _pixels(compare.after)
     red_before = (before[..., 0] > 150) & (before[..., 1] < 90)
     red_after = (after[..., 0] > 150) & (after[..., 1] < 90)

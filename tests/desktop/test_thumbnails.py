@@ -44,10 +44,10 @@ def test_thousands_of_rows_only_visible_ones_load(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(grid)
     grid.show()
     qtbot.waitExposed(grid)
-    qtbot.waitUntil(lambda: len(model._cache) > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: model.thumbnails_cached() > 0, timeout=10_000)
     model.wait_for_thumbnails()
     QApplication.processEvents()  # deliver the thumbnails' queued signals
-    requested = len(model._cache) + len(model._pending)
+    requested = model.thumbnails_requested()
     assert 0 < requested < 200  # a window's worth, not 5000
     assert threading.get_ident() not in threads  # decoded on the pool, never on the GUI thread
 
@@ -71,4 +71,4 @@ def test_unreadable_file_gets_a_tile_not_a_crash(qtbot, tmp_path):
     model = PhotoListModel()
     model.set_entries([PhotoEntry(bad)])
     model.data(model.index(0), Qt.ItemDataRole.DecorationRole)
-    qtbot.waitUntil(lambda: str(bad) in model._cache, timeout=5000)
+    qtbot.waitUntil(lambda: model.has_thumbnail(bad), timeout=5000)
