@@ -487,8 +487,7 @@ def read_losses(work: Path) -> list[tuple[int, float]]:
     path = work / "losses.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as handle:
-        return [(int(s), float(v)) for s, v in csv.reader(handle)]
+    return [(s, float(v)) for s, v in _loss_rows(path)]
 
 
 def truncate_losses(work: Path, last_step: int) -> None:
@@ -507,9 +506,17 @@ def _loss_rows(path: Path) -> list[tuple[int, str]]:
     rows = []
     with open(path, newline="") as handle:
         for row in csv.reader(handle):
-            if len(row) == 2 and row[0].isdigit():  # a row cut short by a killed run is dropped
+            if len(row) == 2 and row[0].isdigit() and _is_number(row[1]):  # a row cut short by a kill: dropped
                 rows.append((int(row[0]), row[1]))
     return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _checkpoints(work: Path, mode: str) -> list[Path]:

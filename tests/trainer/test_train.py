@@ -118,7 +118,10 @@ def test_resume_after_an_interrupt_drops_the_lost_steps_losses_and_says_where_it
         train_controlnet(config, runtime, progress=interrupt_at_three)
     work = run_dir(tiny_models, "interrupted")
     assert [s for s, _ in read_losses(work)] == [1, 2, 3]
+    with open(work / "losses.csv", "a") as handle:
+        handle.write("4,")  # a row the kill cut in half
 
+    assert [s for s, _ in read_losses(work)] == [1, 2, 3]
     seen = []
     with caplog.at_level("INFO", logger="trainer.train"):
         train_controlnet(config, runtime, progress=seen.append)
