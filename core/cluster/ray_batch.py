@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from core.cluster.storage import Tree, local_path_of
 from core.errors import PackshotError
@@ -36,7 +36,9 @@ from core.jobs.batch import BatchJob
 from core.jobs.outcomes import BatchSummary, PhotoOutcome
 from core.jobs.settings import JobSettings
 from core.naming import display_name
-from core.runtime import runtime_or_private
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +138,14 @@ class RayBatch:
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
                  address: Optional[str] = None, render_gpus: Optional[float] = None,
-                 runtime: Any = None, storage_options: Optional[dict] = None) -> None:
+                 runtime: Runtime, storage_options: Optional[dict] = None) -> None:
         self.input_tree = Tree.at(input_dir, storage_options)
         self.output_tree = Tree.at(out_dir, storage_options)
         if self.input_tree.remote:
             self.output_tree.protected = (str(self.input_tree.uri),)  # nothing written among the photos
         self.remote = self.input_tree.remote or self.output_tree.remote
         # One runtime for the driver's checks and its choice of upscaler (``pinned_settings``).
-        self.runtime = runtime_or_private(runtime, settings.machine.models_dir)
+        self.runtime = runtime
         if self.remote:
             from core.cluster.remote import RemoteBatchJob
 

@@ -27,7 +27,7 @@ from core.recipe import Recipe, embeds_in_file, encode_output, recipe_in_image, 
 class RemoteBatchJob(BatchJob):
     """``BatchJob`` over ``Tree`` folders; its ``input_dir``/``out_dir`` are their mirror paths."""
 
-    def __init__(self, inputs: Tree, outputs: Tree, settings: Any, *, runtime: Any = None) -> None:
+    def __init__(self, inputs: Tree, outputs: Tree, settings: Any, *, runtime: Any) -> None:
         super().__init__(inputs.mirror, outputs.mirror, settings, runtime=runtime)
         self.input_tree, self.output_tree = inputs, outputs
 

@@ -41,11 +41,11 @@ log = logging.getLogger(__name__)
 class BatchJob:
     """A folder of photos into an output folder. ``prepare()`` validates all before any work.
 
-    ``runtime``: where the models come from (the caller's ``core.runtime.Runtime``; None: a private one).
+    ``runtime``: where the models come from (the caller's ``core.runtime.Runtime``).
     """
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
-                 process_index: int = 0, num_processes: int = 1, runtime: Optional[Runtime] = None,
+                 runtime: Runtime, process_index: int = 0, num_processes: int = 1,
                  argv: Optional[Sequence[str]] = None, templates_path: Optional[Path] = None) -> None:
         self.input_dir = Path(input_dir)
         self.out_dir = Path(out_dir)

@@ -44,15 +44,13 @@ class JobContext:
     """Everything the jobs of one run share. Heavy parts are built on first use.
 
     ``runtime`` owns the model store and the loaded models (the CLI and the app each make one and
-    pass it); None makes a private one for ``settings.machine.models_dir``.
+    pass it; a training process or a Ray actor its own).
     """
 
-    def __init__(self, settings: JobSettings, *, runtime: Optional[Runtime] = None,
+    def __init__(self, settings: JobSettings, *, runtime: Runtime,
                  templates_path: Optional[Path] = None) -> None:
-        from core.runtime import runtime_or_private
-
         self.settings = settings
-        self.runtime = runtime_or_private(runtime, settings.machine.models_dir)
+        self.runtime = runtime
         _check_models_dir(settings, self.runtime)
         g, p = settings.generation, settings.prompt
         if g.variants < 1:

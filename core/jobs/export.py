@@ -112,18 +112,16 @@ class ExportJob:
     ``items``: output files, and/or batch output folders (each exports its photos' keepers, named
     by the photo's stem), and/or ``(output file, stem)`` pairs. Files are named ``<stem>.<ext>`` for the "original" preset and
     ``<stem>_<preset>.<ext>`` otherwise. An existing file is only replaced with ``overwrite``.
-    ``runtime``/``device``: where models come from when a result is rendered again (no runtime: a
-    private one, made now; models load only if a result is rendered again).
+    ``runtime``/``device``: where models come from when a result is rendered again (models load only
+    if one is).
     """
 
     def __init__(self, items: Sequence[Path | str], out_dir: Path | str, settings: ExportSettings = ExportSettings(),
-                 *, runtime: Optional[Runtime] = None, device: str = "auto", overwrite: bool = False) -> None:
-        from core.runtime import runtime_or_private
-
+                 *, runtime: Runtime, device: str = "auto", overwrite: bool = False) -> None:
         self.items = [i if isinstance(i, tuple) else Path(i) for i in items]
         self.out_dir = Path(out_dir)
         self.settings = settings
-        self.runtime = runtime_or_private(runtime)
+        self.runtime = runtime
         self.device = device
         self.overwrite = overwrite
         settings.check()

@@ -91,7 +91,7 @@ def check_recipe(recipe: Recipe, quality: Optional[str] = None) -> GenerationSet
         raise field_error(f"settings.{getattr(exc, 'field', exc.name)}", exc.problem) from None
 
 
-def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[Runtime] = None, device: str = "auto",
+def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Runtime, device: str = "auto",
                        check_input: bool = True, progress: ProgressCallback = no_progress,
                        cancel: Optional[CancelToken] = None, quality: Optional[str] = None,
                        scope: Optional[ReadScope] = None) -> np.ndarray:
@@ -99,12 +99,10 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
     recipe's bit depth when it records one (exports do). ``output_path`` locates the recipe's mask.
 
     ``quality``: render at another quality than recorded (a preview's recipe as ``final``): same seed,
-    same models, same everything else. Models come from ``runtime`` (None: a private one). ``scope``:
+    same models, same everything else. Models come from ``runtime``. ``scope``:
     the folders the recipe's paths must lie in (``core.jobs.replay.read_scope``; None: the caller
     trusts the recipe, as an export of the project's own outputs does). Every value is checked
     (``check_recipe``) before any file is read."""
-    from core.runtime import runtime_or_private
-
     gs = check_recipe(recipe, quality)
     source = Path(recipe.input_path)
     mask_file = recipe.mask_file(output_path)
@@ -126,7 +124,6 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Optional[R
         raise PackshotError(f"The mask {mask_file.name} was edited after {Path(output_path).name} was made; "
                             "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
-    runtime = runtime_or_private(runtime)
     from core.generation import upscale
 
     # The upscaler the output was made with, byte for byte, or none when it was made without one.

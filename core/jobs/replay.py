@@ -201,7 +201,7 @@ def guard_for(target: Path, recipe: Recipe, output: Path) -> WriteGuard:
 
 # -- replaying ------------------------------------------------------------------------------------
 
-def replay(output_path: Path | str, *, runtime: Optional[Runtime] = None, device: str = "auto", check_input: bool = True,
+def replay(output_path: Path | str, *, runtime: Runtime, device: str = "auto", check_input: bool = True,
            quality: Optional[str] = None, allow: Sequence[Path | str] = ()) -> np.ndarray:
     """Make the image of ``output_path`` again from its recipe; returns its pixels (H x W x 3).
 
@@ -214,7 +214,7 @@ def replay(output_path: Path | str, *, runtime: Optional[Runtime] = None, device
                               quality=quality, scope=read_scope(output_path, recipe, allow))
 
 
-def replay_to(output: Path | str, target: Path | str, *, runtime: Optional[Runtime] = None, device: str = "auto",
+def replay_to(output: Path | str, target: Path | str, *, runtime: Runtime, device: str = "auto",
               check_input: bool = True, quality: Optional[str] = None, overwrite: bool = False,
               allow: Sequence[Path | str] = ()) -> Optional[int]:
     """Render ``output`` again into ``target`` (atomically, recipe and metadata included); the largest

@@ -223,8 +223,8 @@ def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_vari
                  device: str = "auto", *, prior: str = "auto", cache_size: int = 8) -> Masker:
     """A masker by kind: "sam" (raises ModelMissingError without weights), "classic", or "auto".
 
-    SAM and the learned prior's session come from ``runtime`` (None: a private one, built only when
-    weights may be needed). ``kind`` says whether SAM refines the prior: "auto" uses SAM when the
+    SAM and the learned prior's session come from ``runtime`` (None only when no weights are needed:
+    ``kind="classic", prior="classic"``). ``kind`` says whether SAM refines the prior: "auto" uses SAM when the
     runtime's store has the
     ``sam-<variant>`` weights, else the prior alone, and says so in every result's
     ``details["fallback"]`` and in the log. ``prior`` picks the salient prior that seeds SAM (or
@@ -241,9 +241,8 @@ def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_vari
         resolve_prior(prior, None)  # raises ValueError naming the known priors
     if kind == "classic" and prior == "classic":
         return PriorMasker(get_prior("classic"))
-    from core.runtime import runtime_or_private
-
-    runtime = runtime_or_private(runtime)
+    if runtime is None:
+        raise ValueError(f"A {kind!r} masker with the {prior!r} prior may load models: pass the caller's Runtime.")
     store = runtime.store
     sam_missing: Optional[str] = None
     if kind != "classic":

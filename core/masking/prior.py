@@ -153,14 +153,12 @@ def check_prior_weights(name: str, store: ModelStore, device: str = "auto") -> N
 
 def get_prior(name: str = "classic", runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
     """Build the prior ``name`` stands for on ``device`` (see ``resolve_prior``), its model from
-    ``runtime`` (None: a private runtime, unless the prior needs no weights).
+    ``runtime`` (None only for a prior that needs no weights: "classic").
 
     An explicit learned prior without its weights raises the store's ModelMissingError (size and fix).
     """
-    if name != "classic":
-        from core.runtime import runtime_or_private
-
-        runtime = runtime_or_private(runtime)
+    if name != "classic" and runtime is None:
+        raise ValueError(f"The {name!r} prior loads its model from a runtime: pass the caller's Runtime.")
     concrete, reason = resolve_prior(name, runtime.store if runtime is not None else None, device)
     if reason:
         log.info("%s", reason)

@@ -126,18 +126,19 @@ def test_a_bad_item_is_named_and_the_rest_is_exported(tmp_path, capsys):
 
 def test_existing_files_are_replaced_only_when_asked(tmp_path):
     out, output = _batch(tmp_path, "--engine", "white")
-    first = ExportJob([output], tmp_path / "exp").run()
+    runtime = Runtime(store=no_models_store(tmp_path))  # nothing is rendered again
+    first = ExportJob([output], tmp_path / "exp", runtime=runtime).run()
     assert first.ok
-    again = ExportJob([output], tmp_path / "exp").run()  # the same export again: kept (a killed one resumes)
+    again = ExportJob([output], tmp_path / "exp", runtime=runtime).run()  # the same export again: kept (a killed one resumes)
     assert again.ok and again.kept == [tmp_path / "exp" / "item_000.png"]
-    other = ExportJob([output], tmp_path / "exp", ExportSettings(bit_depth=16)).run()  # another export, same name
+    other = ExportJob([output], tmp_path / "exp", ExportSettings(bit_depth=16), runtime=runtime).run()  # another export, same name
     assert not other.ok and "already exists" in other.failed[0][1] and "item_000.png" in other.failed[0][1]
-    assert ExportJob([output], tmp_path / "exp", overwrite=True).run().ok
+    assert ExportJob([output], tmp_path / "exp", runtime=runtime, overwrite=True).run().ok
     with pytest.raises(PackshotError, match="8 bits"):
-        ExportJob([output], tmp_path / "exp", ExportSettings(format="jpg", bit_depth=16))
+        ExportJob([output], tmp_path / "exp", ExportSettings(format="jpg", bit_depth=16), runtime=runtime)
     with pytest.raises(PackshotError, match="Unknown output preset"):
-        ExportJob([output], tmp_path / "exp", ExportSettings(preset="poster"))
-    in_place = ExportJob([output], out, overwrite=True).run()  # would replace the output itself
+        ExportJob([output], tmp_path / "exp", ExportSettings(preset="poster"), runtime=runtime)
+    in_place = ExportJob([output], out, runtime=runtime, overwrite=True).run()  # would replace the output itself
     assert not in_place.ok and "would replace it" in in_place.failed[0][1]
 
 
@@ -175,7 +176,7 @@ def test_cancel_stops_between_files_and_keeps_what_is_written(tmp_path):
         if p.stage == "export" and p.done == 1:
             cancel.cancel()  # the user presses cancel while the second file is going
 
-    summary = ExportJob([out], tmp_path / "exp").run(progress, cancel)
+    summary = ExportJob([out], tmp_path / "exp", runtime=Runtime(store=no_models_store(tmp_path))).run(progress, cancel)
     assert summary.cancelled and not summary.ok
     assert len(summary.written) == 1 or len(summary.written) == 2
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == sorted(p.name for p in summary.written)

@@ -239,3 +239,39 @@ def test_settings_for_another_models_folder_than_the_runtimes_are_refused(tmp_pa
     runtime = Runtime(tmp_path / "a", offline=True)
     with pytest.raises(PackshotError, match="models folder"):
         JobContext(JobSettings.from_flat(dict(models_dir=str(tmp_path / "b"))), runtime=runtime)
+
+
+def test_cached_keeps_one_value_per_kind_and_key_until_unload(tmp_path):
+    from tests.core.batch_helpers import no_models_store
+
+    runtime = Runtime(store=no_models_store(tmp_path))
+    made: list[tuple[str, str]] = []
+
+    def load(kind: str, key: str) -> object:
+        made.append((kind, key))
+        return object()
+
+    first = runtime.cached("things", "a", lambda: load("things", "a"))
+    assert runtime.cached("things", "a", lambda: load("things", "a")) is first
+    other_kind = runtime.cached("gadgets", "a", lambda: load("gadgets", "a"))
+    assert other_kind is not first and made == [("things", "a"), ("gadgets", "a")]
+    assert runtime.loaded() == {"things": 1, "gadgets": 1}
+    runtime.unload()
+    assert runtime.loaded() == {"things": 0, "gadgets": 0}
+    assert runtime.cached("things", "a", lambda: load("things", "a")) is not first
+
+
+def test_what_may_load_models_refuses_to_run_without_a_runtime():
+    """No hidden private runtime: a learned prior or an auto masker handed none says so; the classic
+    ones need no weights and none."""
+    from core.masking.maskers import build_masker
+    from core.masking.prior import get_prior
+
+    with pytest.raises(ValueError, match="Runtime"):
+        get_prior("isnet")
+    with pytest.raises(ValueError, match="Runtime"):
+        build_masker("auto")
+    assert get_prior("classic").name == "classic" and build_masker("classic") is not None
+    with pytest.raises(TypeError, match="runtime"):
+        JobContext(JobSettings(engine="white"))  # type: ignore[call-arg]
+
