@@ -16,6 +16,10 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 4. **outlines outside the mask**: long edges in what was taken as backdrop, far from the mask,
    that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
 5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask).
+6. **outline separation**: the colour difference (CIE76 ΔE) between the product just inside the
+   outline and the backdrop just outside it. Where it is under ``LOW_SEPARATION_DE`` (a difference
+   the eye barely sees) the outline cannot be trusted: a white jar on white paper loses or gains a
+   pixel of outline there without any other cue noticing, and that pixel is 1-3 % of the product.
 
 Everything runs on a copy ``WORK_SIDE`` px long: a few tens of milliseconds per photo.
 ``findings`` are sentences a photographer understands, most serious first.
@@ -37,7 +41,10 @@ REGION_MIN = 0.03  # a region inside the mask is reported from this share of the
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
 SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
 HARD_SHADOW_DOUBT = 0.3  # a hard shadow the classic masker cut off, as a share of the mask, that is suspect
+RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for it to be a kept shadow
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
+LOW_SEPARATION_DE = 4.0  # ΔE between the two sides of the outline under which it cannot be trusted
+LOW_SEPARATION_SHARE = 0.08  # share of the outline that low before the mask is suspect
 _SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
 
 
@@ -162,6 +169,14 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
             ev.findings.append(f"the mask's edge does not follow the product's outline "
                                f"({off_share:.0%} of it runs over smooth pixels)")
 
+    low = outline_separation(small, m, outline)
+    if low is not None:
+        ev.numbers["outline_low_separation"] = round(low, 4)
+        if low > LOW_SEPARATION_SHARE and not ev.findings:
+            ev.findings.append(f"along {low:.0%} of the mask's edge the product and the backdrop differ by less "
+                               f"than {LOW_SEPARATION_DE:.0f} ΔE (barely visible): the edge there cannot be "
+                               "checked, product may be cut off or backdrop kept")
+
     stray = _frame_parts(m, frame)
     if stray > 0:
         ev.numbers["frame_parts"] = round(stray, 4)
@@ -181,6 +196,33 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     if removed is not None and float(removed) > SHADOW_STEP_MAX:
         ev.findings.append(f"the shadow step took {float(removed):.0%} of the mask away as shadow")
     return ev
+
+
+def outline_separation(small: np.ndarray, m: np.ndarray, outline: np.ndarray) -> Optional[float]:
+    """Share of the outline where the product just inside (1-4 px) and the backdrop just outside
+    differ by less than ``LOW_SEPARATION_DE``; None when the outline is too short to judge."""
+    import cv2
+
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    m8 = m.astype(np.uint8)
+    ring_in = cv2.erode(m8, _disk(1)).astype(bool) & ~cv2.erode(m8, _disk(4)).astype(bool)
+    ring_out = cv2.dilate(m8, _disk(4)).astype(bool) & ~cv2.dilate(m8, _disk(1)).astype(bool)
+
+    def local_mean(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        count = cv2.boxFilter(ring.astype(np.float32), -1, (9, 9), normalize=False)
+        total = cv2.boxFilter(lab * ring[..., None], -1, (9, 9), normalize=False)
+        return total / np.maximum(count, 1.0)[..., None], count
+
+    inside, n_in = local_mean(ring_in)
+    outside, n_out = local_mean(ring_out)
+    h, w = m.shape
+    judged = outline & (n_in > 0) & (n_out > 0)
+    judged[:3, :] = judged[-3:, :] = judged[:, :3] = judged[:, -3:] = False
+    n = int(judged.sum())
+    if n < 20:
+        return None
+    delta = np.linalg.norm(inside[judged] - outside[judged], axis=1)
+    return float((delta < LOW_SEPARATION_DE).mean())
 
 
 def _side_shares(outline: np.ndarray, unsupported: np.ndarray, m: np.ndarray) -> list[tuple[float, float]]:
@@ -262,12 +304,21 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
         open_side = off >= max(6, 0.15 * np.sqrt(size))
         if (region & near_frame).any() and not darker and open_side:
             found.append(("corner", share, _where(region, m)))
-        elif darker and (open_side or _uniform_shadow(tc, share)):
+        elif darker and (open_side or (_uniform_shadow(tc, share) and _reaches_out(region, m))):
             found.append(("shadow", share, _where(region, m)))
         elif open_side and not darker:
             found.append(("backdrop", share, _where(region, m)))
     found.sort(key=lambda f: -f[1])
     return found[:2]
+
+
+def _reaches_out(region: np.ndarray, m: np.ndarray) -> bool:
+    """Whether a region inside the mask borders the backdrop along part of its rim (a kept shadow ends
+    at the mask's outline); one enclosed by product all round is seen through glass or is its shading."""
+    import cv2
+
+    rim = cv2.dilate(region.astype(np.uint8), _disk(3)).astype(bool) & ~region
+    return float((rim & ~m).sum()) >= RIM_OUT_SHARE * max(1, int(rim.sum()))
 
 
 def _uniform_shadow(tc: np.ndarray, share: float) -> bool:

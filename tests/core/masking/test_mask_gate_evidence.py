@@ -121,3 +121,54 @@ def test_a_product_the_colour_of_its_backdrop_is_named_as_such():
     scene = C.make_scene(12, "white-on-white", (800, 600))
     doubt = mask_doubt(_result(scene.mask), 0.5, image=scene.image)
     assert doubt and "has the backdrop's colour" in doubt, doubt
+
+
+def _box_on_paper(product: tuple[int, int, int], paper=(228, 226, 222), seed: int = 3):
+    """A plain box on plain paper with sensor noise and JPEG, and its true mask."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    img = np.empty((360, 480, 3), np.float32)
+    img[:] = paper
+    mask = np.zeros((360, 480), bool)
+    mask[90:290, 150:330] = True
+    img[mask] = product
+    img += rng.normal(0, 1.5, img.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=85)
+    return np.asarray(Image.open(buf).convert("RGB")), mask
+
+
+def test_an_outline_barely_different_from_the_backdrop_is_named():
+    from core.quality.mask_evidence import LOW_SEPARATION_SHARE
+
+    # a white box on white paper, about 2 ΔE apart: a pixel of outline lost or gained there is
+    # invisible to every other cue, so the outline cannot be vouched for
+    image, mask = _box_on_paper((231, 230, 227))
+    evidence = mask_evidence(image, mask)
+    assert evidence.numbers["outline_low_separation"] > 0.5
+    doubt = mask_doubt(_result(mask), 0.5, image=image)
+    assert doubt and ("ΔE" in doubt or "backdrop's colour" in doubt), doubt
+    # the same box in a colour the eye tells apart: its outline is trusted
+    image, mask = _box_on_paper((150, 110, 80))
+    evidence = mask_evidence(image, mask)
+    assert evidence.numbers["outline_low_separation"] <= LOW_SEPARATION_SHARE
+    assert mask_doubt(_result(mask), 0.5, image=image) is None
+
+
+def test_a_dark_patch_enclosed_by_the_product_is_not_named_a_kept_shadow():
+    # what a glass shows of the backdrop behind it: uniform, darker, but product all round it; a
+    # kept shadow reaches the mask's outline
+    image, mask = _box_on_paper((150, 110, 80))
+    image = image.copy()
+    image[150:230, 210:270] = (np.array((228, 226, 222)) * 0.6).astype(np.uint8)
+    doubt = mask_doubt(_result(mask), 0.5, image=image)
+    assert doubt is None or "shadow is kept" not in doubt, doubt
+    image, mask = _box_on_paper((150, 110, 80))  # a shadow beside the box, kept: it reaches the outline
+    image = image.copy()
+    image[200:290, 330:380] = (np.array((228, 226, 222)) * 0.6).astype(np.uint8)
+    mask[200:290, 330:380] = True
+    doubt = mask_doubt(_result(mask), 0.5, image=image)
+    assert doubt and "shadow is kept as product" in doubt, doubt
