@@ -4,8 +4,8 @@ A mask is doubtful when its masker says why (``MaskResult.doubt``: e.g. no studi
 found), when the photo itself disagrees with it (``core.quality.mask_evidence``: the outline runs
 over smooth pixels or barely differs from the backdrop, backdrop or shadow is kept as product,
 outlines lie outside the mask; the maskers store these findings in ``details["evidence"]``), when
-its score is below the threshold, or when SAM and the salient prior that seeded it disagree (``details["prior_agreement"]``, their
-IoU). The photo's evidence does not depend on the masker's own confidence, so it also catches the
+its score is below the threshold, or when SAM and the salient prior that seeded it disagree
+(``details["prior_agreement"]``, their IoU). The photo's evidence does not depend on the masker's own confidence, so it also catches the
 masks a masker is sure of and wrong about. Reviewed masks are never doubtful (the job asks only
 about automatic ones).
 """
