@@ -6,8 +6,8 @@ over smooth pixels or barely differs from the backdrop, backdrop or shadow is ke
 outlines lie outside the mask; the maskers store these findings in ``details["evidence"]``), when
 its score is below the threshold, or when SAM and the salient prior that seeded it disagree
 (``details["prior_agreement"]``, their IoU). The photo's evidence does not depend on the masker's
-own confidence, so it also catches the masks a masker is sure of and wrong about. Reviewed masks are never doubtful (the job asks only
-about automatic ones).
+own confidence, so it also catches the masks a masker is sure of and wrong about. Reviewed masks
+are never doubtful (the job asks only about automatic ones).
 """
 
 from __future__ import annotations
