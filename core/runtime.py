@@ -134,8 +134,3 @@ class Runtime:
                 torch.cuda.empty_cache()  # give the freed memory back to other processes
         except ImportError:
             pass
-
-
-def runtime_or_private(runtime: Optional[Runtime], models_dir: Optional[Path | str] = None) -> Runtime:
-    """``runtime``, or a fresh one of the caller's own (never a hidden shared one) when it is None."""
-    return runtime if runtime is not None else Runtime(models_dir)

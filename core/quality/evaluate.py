@@ -117,17 +117,16 @@ class EvalReport:
 
 # ------------------------------------------------------------------------------------------------
 def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
-             runtime: Optional[Runtime] = None, progress: ProgressCallback = no_progress,
+             runtime: Runtime, progress: ProgressCallback = no_progress,
              cancel: Optional[CancelToken] = None) -> EvalReport:
     """Render, score and tabulate; see the module docstring. Raises before any work if a model is missing.
 
-    Models come from ``runtime`` (None: a private one, dropped with the report)."""
+    Models come from ``runtime``."""
     from core.generation.composite import composite
     from core.generation.engines import engine_for
     from core.generation.settings import GenerationSettings
     from core.masking.maskers import build_masker
     from core.quality.resegment import build_resegmenter
-    from core.runtime import runtime_or_private
     from core.templates import check_variables, photo_variables, resolve_prompt
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
@@ -138,7 +137,6 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     photos = list_photos(photos_dir)
     if not photos:
         raise ImageReadError(f"No photos found in {photos_dir}.")
-    runtime = runtime_or_private(runtime)
     store = runtime.store
     template = resolve_prompt(config.template, config.prompt, config.negative_prompt)
     check_variables(template, photos)

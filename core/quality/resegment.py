@@ -179,17 +179,15 @@ def keep_parts_touching(mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
 RESEGMENTER_KINDS = ("auto", "sam", "classic")
 
 
-def build_resegmenter(kind: str = "auto", runtime: Optional[Runtime] = None, *, sam_variant: str = "vit_b",
+def build_resegmenter(kind: str, runtime: Runtime, *, sam_variant: str = "vit_b",
                       device: str = "auto", n_points: int = 5, box_margin: Optional[float] = 0.25) -> Resegmenter:
     """A resegmenter by name: "sam" (needs the SAM weights), "classic" (no weights), or "auto"
     (SAM when ``sam_variant`` is available in the runtime's store, else classic, logged). SAM comes
-    from ``runtime`` (None: a private one)."""
+    from ``runtime``."""
     if kind not in RESEGMENTER_KINDS:
         raise ValueError(f"Unknown re-segmentation {kind!r}; choose one of {', '.join(RESEGMENTER_KINDS)}.")
     from core.masking.sam_models import model_id_for
-    from core.runtime import runtime_or_private
 
-    runtime = runtime_or_private(runtime)
     if kind == "auto":
         kind = "sam" if runtime.store.available(model_id_for(sam_variant)) else "classic"
         if kind == "classic":
