@@ -4,7 +4,7 @@ The architecture is read off the checkpoint itself (the patch embedding's width:
 1024 vit_l, 1280 vit_h, 32 the tiny test model), so a renamed or user-supplied checkpoint loads
 with the right builder, and the tiny test model goes through exactly the code that loads the real
 ones: ``ModelStore.path`` -> ``safe_load.load_state_dict`` -> builder -> ``load_state_dict``.
-``core.runtime.Runtime.sam`` keeps the loaded model (one per checkpoint and device).
+``sam_for(runtime, ...)`` keeps the loaded model in the runtime (one per checkpoint and device).
 """
 
 from __future__ import annotations
