@@ -12,12 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMainWindow,
-    QStackedWidget,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QStackedWidget, QWidget
 
 from core.errors import ModelMissingError, PackshotError
 from core.jobs import JobSettings
@@ -25,23 +20,13 @@ from desktop.controller import JobController
 from desktop.elided_label import ElidedLabel
 from desktop.errors import show_error
 from desktop.export_actions import export_presets
-from desktop.flow import (
-    TAB_MASKS,
-    TAB_PHOTOS,
-    TAB_PROMPT,
-    TAB_RESULTS,
-    StepCounts,
-)
+from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts
 from desktop.job_settings import project_settings
 from desktop.mask_review import MaskReviewPanel
 from desktop.matting_warmup import MattingWarmUp, PreparingLine
 from desktop.options_store import load_job_settings, save_job_settings
 from desktop.photo_grid import PhotoGrid
-from desktop.project_session import (
-    ProjectSession,
-    is_project_dir,
-    project_place_problem,
-)
+from desktop.project_session import ProjectSession, is_project_dir, project_place_problem
 from desktop.queue import GenerationQueue
 from desktop.queue_panel import QueueDock
 from desktop.results import ResultsPanel
