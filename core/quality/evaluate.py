@@ -25,9 +25,11 @@ import numpy as np
 from core.errors import Cancelled, ImageReadError, ImageWriteError, ModelMissingError, PackshotError
 from core.generation.settings import GenerationSettings
 from core.images import list_photos, load_photo, save_image, write_atomic
+from core.naming import display_name
 from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 from core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
 from core.quality.metric import expansion
+from core.write_guard import WriteGuard
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
@@ -162,6 +164,11 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
             progress(Progress("eval", 0, 0, f"loading {name} models"))
             engine.models()
     images_dir = out_dir / "images"
+    # The comparison's files go through the write guard like every other write: never a photo, never
+    # outside OUT. They carry no recipe; names this specific are taken as an earlier comparison's.
+    guard = WriteGuard(out_dir, inputs=[photos_dir, *photos])
+    for report in (CSV_NAME, MD_NAME, PNG_NAME):
+        guard.check(out_dir / report, overwrite=True, key_of=_eval_file)
     notes: list[str] = []
 
     rows: list[EvalRow] = []
@@ -179,16 +186,16 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
         except ImageReadError as exc:
             for name in engines:
                 for seed in config.seeds:
-                    rows.append(EvalRow(photo_path.name, name, seed, error=str(exc)))
+                    rows.append(EvalRow(display_name(photo_path.name), name, seed, error=str(exc)))
             done += len(engines) * len(config.seeds)
-            progress(Progress("eval", done, total, f"{photo_path.name}: {exc}"))
+            progress(Progress("eval", done, total, f"{display_name(photo_path.name)}: {exc}"))
             continue
         prompt, negative = template.fill(photo_variables(photo_path))
         for name, engine in engines.items():
             for seed in config.seeds:
                 check(cancel)
-                progress(Progress("eval", done, total, f"{photo_path.name} · {name} · seed {seed}"))
-                row = EvalRow(photo_path.name, name, seed, mask_source=mask_source,
+                progress(Progress("eval", done, total, f"{display_name(photo_path.name)} · {name} · seed {seed}"))
+                row = EvalRow(display_name(photo_path.name), name, seed, mask_source=mask_source,
                               resegmenter=resegmenter.name, prompt=prompt)
                 try:
                     settings = GenerationSettings(prompt=prompt, negative_prompt=negative, steps=config.steps,
@@ -208,10 +215,11 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
                         row.clip_score = scorer.score(image, prompt)
                     if config.save_images:
                         stem = f"{photo_path.stem}__{name}__s{seed}"
+                        guard.check(images_dir / f"{stem}.png", overwrite=True, key_of=_eval_file)
                         save_image(images_dir / f"{stem}.png", image, icc_profile=photo.icc_profile)
                         save_image(images_dir / f"{stem}.mask.png",
                                    np.repeat((m_out.astype(np.uint8) * 255)[:, :, None], 3, axis=2))
-                        row.image = f"images/{stem}.png"
+                        row.image = display_name(f"images/{stem}.png")  # text: odd bytes escaped
                 except (ImageWriteError, Cancelled):
                     raise  # a full or read-only output disk fails every row alike: stop and say so
                 except (PackshotError, ValueError) as exc:  # one bad result never stops the comparison
@@ -269,6 +277,11 @@ def summarise(rows: list[EvalRow], engines: list[str]) -> list[EngineSummary]:
             mean_seconds=statistics.fmean(r.seconds for r in ok),
         ))
     return out
+
+
+def _eval_file(_path: Path) -> str:
+    """The write guard's "who made it" for eval's own report and image names (they carry no recipe)."""
+    return "eval"
 
 
 def write_csv(path: Path, rows: list[EvalRow]) -> Path:

@@ -163,3 +163,25 @@ def test_summary_warns_when_resegmentation_loses_the_product(tmp_path):
                         ClipLookup(None, ()), "classic", []).read_text(encoding="utf-8")
     warnings = [ln for ln in md.splitlines() if ln.startswith("Warning")]
     assert len(warnings) == 1 and "for lossy" in warnings[0] and "mean IoU 0.55" in warnings[0]
+
+
+def test_eval_never_writes_into_the_photos_folder_and_takes_any_file_name(tmp_path):
+    """The comparison's files go through the write guard: OUT reached as a link to the photos folder is
+    refused before any work, the photos unchanged; a name that is not UTF-8 is escaped in the report."""
+    import hashlib
+    import os
+
+    from core.errors import UnsafeWriteError
+    from core.models.store import ModelStore
+
+    photos, _ = make_folder(tmp_path, n=2, with_masks=0)
+    os.rename(photos / "p1.png", os.path.join(os.fsencode(photos), b"caf\xe9.png"))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos.iterdir()}
+    (tmp_path / "alias").symlink_to(photos)
+    store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
+    config = EvalConfig(engines=("white",), seeds=(0,), resegmenter="classic")
+    with pytest.raises(UnsafeWriteError):
+        run_eval(photos, tmp_path / "alias", config, Runtime(store=store))
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos.iterdir()} == before
+    report = run_eval(photos, tmp_path / "out", config, Runtime(store=store))
+    assert {r["photo"] for r in read_rows(report.csv_path)} == {"p0.png", "caf\\xe9.png"}
