@@ -82,7 +82,9 @@ class ModelDialogs:
         from desktop.trainer_wizard import TrainerWizard
 
         # The training itself runs in a process of its own, with a runtime of its own.
-        TrainerWizard(self.window.workspace.runtime.store, self.window).exec()
+        session = self.window.session  # the open photos folder prefills the wizard's photos field
+        TrainerWizard(self.window.workspace.runtime.store, self.window,
+                      photos_folder=session.input_dir if session is not None else None).exec()
         self.models_changed()  # a newly trained model becomes selectable
 
     def models_changed(self) -> None:

@@ -161,3 +161,16 @@ def test_click_tool_sends_photo_coordinates(qtbot, make_window, app_settings, ph
     x0, y0, x1, y1 = sig.args
     assert abs(x0 - 20) <= 1.5 and abs(y1 - 70) <= 1.5
     _ = QPoint  # imported for readers: positions are QPoints in viewport pixels
+
+
+def test_the_trainer_opened_from_the_window_proposes_the_open_folder(qtbot, make_window, app_settings, photos_dir,
+                                                                     monkeypatch):
+    """Training → the wizard's photos field holds the folder the window has open (no typing it again)."""
+    from desktop.trainer_wizard import TrainerWizard
+
+    seen: list[str] = []
+    monkeypatch.setattr(TrainerWizard, "exec", lambda wizard: seen.append(wizard.data_page.data.text()) or 0)
+    window = make_window(app_settings)
+    assert window.open_folder(photos_dir)
+    window.open_trainer()
+    assert seen == [str(photos_dir.resolve())]
