@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self.results.change_export_dir_requested.connect(self.exports.choose_dir)
         self.results.reveal_requested.connect(reveal_in_file_manager)
         self.results.photo_step_requested.connect(self.step_photo)
+        self.results.reference_requested.connect(self.templates.set_reference)
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
 
         self.pages = StepPages(self.grid, self.mask_panel, self.templates, self.results)

@@ -220,6 +220,7 @@ class ResultsPanel(QWidget):
     change_export_dir_requested = Signal()
     reveal_requested = Signal(object)  # a file or folder to show in the file manager
     photo_step_requested = Signal(int)  # +1: the next photo (N, PgDown), -1: the previous one (P, PgUp)
+    reference_requested = Signal(object)  # an output file: use its look as flux2-klein's style reference
 
     def __init__(self, presets: tuple[str, ...], parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -268,6 +269,9 @@ class ResultsPanel(QWidget):
         self.zoom_btn.toggled.connect(self._zoom)
         self.reveal_btn = QPushButton("Reveal in file manager")
         self.reveal_btn.clicked.connect(self._reveal_selected)
+        self.reference_btn = QPushButton("Use as style reference")
+        self.reference_btn.setToolTip("Give this result's look to the next backgrounds (flux2-klein's style reference)")
+        self.reference_btn.clicked.connect(self._use_as_reference)
         # The export folder may be deep (the samples' project lives in the user data folder): elided,
         # the whole path in its tooltip, and a button that opens it rather than a path to copy.
         self.export_dir_label = ElidedLabel("")
@@ -287,6 +291,7 @@ class ResultsPanel(QWidget):
         buttons.addWidget(self.final_btn)
         buttons.addWidget(self.zoom_btn)
         buttons.addWidget(self.reveal_btn)
+        buttons.addWidget(self.reference_btn)
         buttons.addStretch(1)
         # Two rows (this photo; the export of all), so neither is wider than a laptop screen.
         where = QHBoxLayout()
@@ -498,6 +503,11 @@ class ResultsPanel(QWidget):
         if result is not None:
             self.keep_requested.emit(result.id)
 
+    def _use_as_reference(self) -> None:
+        result = self.selected_result()
+        if result is not None:
+            self.reference_requested.emit(Path(result.output_path))
+
     def _final(self) -> None:
         result = self.selected_result()
         if result is not None and self._photo is not None:
@@ -508,6 +518,7 @@ class ResultsPanel(QWidget):
         self.final_btn.setVisible(bool(selected and (selected.recipe or {}).get("settings", {}).get("quality")
                                        == "preview"))
         self.keep_btn.setEnabled(self.selected_result() is not None)
+        self.reference_btn.setEnabled(selected is not None)
         self.regen_btn.setEnabled(self._photo is not None)
 
     def previews_loaded(self) -> bool:

@@ -363,6 +363,9 @@ class TemplatesPanel(QWidget):
         c("generation", "gradient").setEnabled(engine == "gradient")
         c("generation", "blur_sigma").setEnabled(engine == "blur")
         c("generation", "background_image").setEnabled(engine == "image")
+        c("generation", "reference").setEnabled(effective == "flux2-klein")  # only klein takes a style reference
+        for path in (("generation", "detail"), ("generation", "upscaler")):  # the learned upscale: generated only
+            c(*path).setEnabled(generative)
         note = self._engine_note(engine, effective)
         self.engine_note.setText(note)
         self.engine_note.setVisible(bool(note))  # an empty note takes no room
@@ -375,10 +378,20 @@ class TemplatesPanel(QWidget):
                 return f"auto: generated backgrounds ({effective})."
             return (f"auto: white background, since the weights of '{_escape(self.model() or CONTROLNET_MODEL)}' "
                     "are not on this machine (File ▸ Models… gets them).")
+        about = ""
+        if engine == "flux2-klein":  # why it is offered but never chosen for you
+            about = ("FLUX.2 [klein]: a 2026 model, at the photo's shape, with an optional style reference (a "
+                     "photo or a result you liked); it needs a GPU with about 13 GB. Auto stays the paper's "
+                     "engine, the one Packshot reproduces exactly. ")
         lacking = self.missing_models()
         if lacking is not None:
-            return (f"<span style='color:#c33'>{_escape(str(lacking))}</span> (File ▸ Models… gets it).")
-        return ""
+            return about + (f"<span style='color:#c33'>{_escape(str(lacking))}</span> (File ▸ Models… gets it).")
+        return about.strip()
+
+    def set_reference(self, path: Optional[Path]) -> None:
+        """Use ``path`` (a photo or a result the user liked) as flux2-klein's style reference."""
+        self.form.control("generation", "reference").set(str(path) if path else None)
+        self.settings_changed.emit()
 
     def missing_models(self) -> Optional[BaseException]:
         """Core's ModelMissingError for the chosen engine, or None (cached by the workspace: the store

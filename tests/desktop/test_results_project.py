@@ -229,3 +229,25 @@ def test_caption_names_the_product_relative_expansion_and_the_qc_verdict():
                                 measure="image"), True)
     assert "grew 40 % beyond the product: regenerate?" in bad and "QC FLAGGED: over 3.0% of the image, the 2% limit" in bad
     assert "keeper" in bad
+
+
+def test_a_result_you_liked_becomes_the_style_reference(qtbot, make_window, app_settings, photos_dir):
+    """Results → "Use as style reference" puts that output in the Background step's reference field, which
+    only flux2-klein takes (enabled for it, not for the others), and the settings a job gets carry it."""
+    window = make_window(app_settings, engine="gradient")
+    window.open_folder(photos_dir)
+    window.templates.engine_combo.setCurrentText("gradient")
+    photo = photos_dir / "a_mug.png"
+    window.select_photo(photo)
+    item = window.try_on_current()
+    qtbot.waitUntil(lambda: window.queue_panel.state_of(item) == "done", timeout=TIMEOUT)
+    window.tabs.setCurrentIndex(3)
+    qtbot.waitUntil(lambda: window.results.selected_result() is not None, timeout=10_000)
+    liked = window.results.selected_result().output_path
+    reference = window.templates.form.control("generation", "reference")
+    assert not reference.widget.isEnabled()  # gradient takes no reference
+    window.results.reference_btn.click()
+    assert reference.get() == str(liked)
+    window.templates.engine_combo.setCurrentText("flux2-klein")
+    qtbot.waitUntil(reference.widget.isEnabled)
+    assert "style reference" in window.templates.engine_note.text()
