@@ -249,7 +249,8 @@ def test_sigkill_during_export_then_the_same_command_finishes_it(tmp_path):
 _HOLD_LOCK = """
 import sys
 from core.jobs import BatchJob, JobSettings
-job = BatchJob(sys.argv[1], sys.argv[2], JobSettings(), argv=["packshot", "batch"])
+from core.runtime import Runtime
+job = BatchJob(sys.argv[1], sys.argv[2], JobSettings(), argv=["packshot", "batch"], runtime=Runtime())
 (job.out_dir / ".packshot").mkdir(parents=True, exist_ok=True)
 job.lock()
 print("locked", flush=True)
