@@ -169,7 +169,12 @@ def test_the_trainer_opened_from_the_window_proposes_the_open_folder(qtbot, make
     from desktop.trainer_wizard import TrainerWizard
 
     seen: list[str] = []
-    monkeypatch.setattr(TrainerWizard, "exec", lambda wizard: seen.append(wizard.data_page.data.text()) or 0)
+    def exec_(wizard) -> int:  # instead of the modal loop: note the field, then let Qt delete the wizard
+        seen.append(wizard.data_page.data.text())
+        wizard.deleteLater()
+        return 0
+
+    monkeypatch.setattr(TrainerWizard, "exec", exec_)
     window = make_window(app_settings)
     assert window.open_folder(photos_dir)
     window.open_trainer()
