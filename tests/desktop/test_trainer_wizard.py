@@ -176,12 +176,19 @@ def _grid(path, size):
     return str(path)
 
 
+def _quiet_plot(page) -> None:
+    page.setUpdatesEnabled(False)  # no paint reaches pyqtgraph's view once Qt starts deleting the page
+    page.hide()
+
+
 def _train_page(qtbot, tiny_models, base_dir):
     from desktop.trainer_run import TrainPage
 
     page = TrainPage(ModelStore(tiny_models, offline=True, download_dir=base_dir, use_hf_cache=False),
                      make_config=lambda: None, restart=lambda: False)
-    qtbot.addWidget(page)
+    # Hidden and its plot closed before Qt deletes the page: a paint event queued for pyqtgraph's view
+    # after its scene is gone crashed the process (seen twice in full runs, in the next test's events).
+    qtbot.addWidget(page, before_close_func=_quiet_plot)
     page.resize(900, 420)  # cramped: less than a wizard's page gets on a 1366 x 768 laptop
     page.show()
     return page
