@@ -67,14 +67,21 @@ def quiet_library_logs(level: int = logging.ERROR):
             lg.setLevel(old)
 
 
-def read_model_index(folder: Path) -> dict:
-    index = folder / "model_index.json"
+def model_index_json(folder: Path, error: Optional[type[Exception]] = None) -> dict:
+    """A diffusers folder's model_index.json as data (never code); ``error`` (default
+    ``IncompatibleModelError``) names a folder without one, or one that is not JSON."""
+    error = error or IncompatibleModelError
+    index = Path(folder) / "model_index.json"
     if not index.is_file():
-        raise IncompatibleModelError(f"{folder} has no model_index.json: not a diffusers model folder.")
+        raise error(f"{folder} has no model_index.json: not a diffusers model folder.")
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        return json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IncompatibleModelError(f"{index} is not readable JSON ({exc}).") from exc
+        raise error(f"{index} is not readable JSON ({exc}).") from exc
+
+
+def read_model_index(folder: Path) -> dict:
+    data = model_index_json(folder)
     name = data.get("_class_name")
     if name not in INPAINT_PIPELINES:
         hint = " (SD2 base + a ControlNet: use it with --engine sd2-controlnet)" \

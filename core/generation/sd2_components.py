@@ -37,15 +37,9 @@ LATENT_CHANNELS = 4
 
 def read_text_to_image_index(folder: Path) -> dict:
     """model_index.json of an SD2-base (+ ControlNet) folder; inpainting folders are named as such."""
-    import json
+    from core.generation.components import model_index_json
 
-    index = Path(folder) / "model_index.json"
-    if not index.is_file():
-        raise IncompatibleModelError(f"{folder} has no model_index.json: not a diffusers model folder.")
-    try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IncompatibleModelError(f"{index} is not readable JSON ({exc}).") from exc
+    data = model_index_json(folder)
     name = data.get("_class_name")
     if name not in (TEXT_TO_IMAGE_PIPELINE, CONTROLNET_PIPELINE):
         hint = " (an SI2 inpainting model: use it with --engine si2-controlnet)" if "Inpaint" in str(name) else ""

@@ -156,13 +156,9 @@ def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, r
 
 # -- loading ----------------------------------------------------------------------------------------
 def read_klein_index(folder: Path) -> dict:
-    index = Path(folder) / "model_index.json"
-    if not index.is_file():
-        raise IncompatibleKleinError(f"{folder} has no model_index.json: not a diffusers model folder.")
-    try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IncompatibleKleinError(f"{index} is not readable JSON ({exc}).") from exc
+    from core.generation.components import model_index_json
+
+    data = model_index_json(folder, IncompatibleKleinError)
     if data.get("_class_name") not in KLEIN_PIPELINES:
         raise IncompatibleKleinError(f"{folder} holds a '{data.get('_class_name')}' model; the flux2-klein engine "
                                      f"needs FLUX.2 [klein] ({' or '.join(KLEIN_PIPELINES)}).")
