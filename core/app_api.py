@@ -16,29 +16,29 @@ if TYPE_CHECKING:
 
 # name -> the core module that defines it
 _HOMES = {
-    "DEVICE_CHOICES": "core.devices",  # the --device choices
-    "PRESETS": "core.generation.presets",  # output size presets
-    "apply_preset": "core.generation.presets",
-    "FILE_ONLY": "core.logfile",  # the log file and its records
-    "LOG_NAME": "core.logfile",
-    "log_file": "core.logfile",
-    "setup_file_logging": "core.logfile",
-    "resize_mask": "core.masking.postprocess",  # a mask at another size (the review's canvas)
-    "ModelStore": "core.models.store",
-    "unique_stems": "core.naming",  # output stems, as the batch names them
-    "STORE_DIRNAME": "core.project",  # the project store
-    "STORE_FILENAME": "core.project",
-    "PhotoRecord": "core.project",
-    "ProjectStore": "core.project",
-    "ResultRecord": "core.project",
-    "Recipe": "core.recipe",
-    "PromptTemplate": "core.templates",  # prompt templates and their variables
-    "load_templates": "core.templates",
-    "load_variables_csv": "core.templates",
-    "photo_variables": "core.templates",
-    "save_templates": "core.templates",
+    "DEVICE_CHOICES": "packshot.core.devices",  # the --device choices
+    "PRESETS": "packshot.core.generation.presets",  # output size presets
+    "apply_preset": "packshot.core.generation.presets",
+    "FILE_ONLY": "packshot.core.logfile",  # the log file and its records
+    "LOG_NAME": "packshot.core.logfile",
+    "log_file": "packshot.core.logfile",
+    "setup_file_logging": "packshot.core.logfile",
+    "resize_mask": "packshot.core.masking.postprocess",  # a mask at another size (the review's canvas)
+    "ModelStore": "packshot.core.models.store",
+    "unique_stems": "packshot.core.naming",  # output stems, as the batch names them
+    "STORE_DIRNAME": "packshot.core.project",  # the project store
+    "STORE_FILENAME": "packshot.core.project",
+    "PhotoRecord": "packshot.core.project",
+    "ProjectStore": "packshot.core.project",
+    "ResultRecord": "packshot.core.project",
+    "Recipe": "packshot.core.recipe",
+    "PromptTemplate": "packshot.core.templates",  # prompt templates and their variables
+    "load_templates": "packshot.core.templates",
+    "load_variables_csv": "packshot.core.templates",
+    "photo_variables": "packshot.core.templates",
+    "save_templates": "packshot.core.templates",
 }
-_MODULES = {"options": "core.options"}  # the settings' field metadata (labels, help, ranges, defaults)
+_MODULES = {"options": "packshot.core.options"}  # the settings' field metadata (labels, help, ranges, defaults)
 
 __all__ = sorted([*_HOMES, *_MODULES, "install_root", "matting_needs_preparing", "matting_first_use_message",
                   "warm_up_matting"])
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(_MODULES[name])
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"core.app_api has no {name!r} (the app's door to core lists what it may use)")
+    raise AttributeError(f"packshot.core.app_api has no {name!r} (the app's door to core lists what it may use)")
 
 
 def install_root() -> Path:
@@ -59,19 +59,19 @@ def install_root() -> Path:
 
 def matting_needs_preparing() -> bool:
     """Whether edge matting still has to compile its code (the first use on this machine)."""
-    from core.generation import matting
+    from packshot.core.generation import matting
 
     return matting.needs_preparing()
 
 
 def matting_first_use_message() -> str:
-    from core.generation import matting
+    from packshot.core.generation import matting
 
     return matting.FIRST_USE_MESSAGE
 
 
 def warm_up_matting() -> None:
     """Load (or compile) the edge-matting code now, so the first mask does not wait for it."""
-    from core.generation import matting
+    from packshot.core.generation import matting
 
     matting.warm_up()

@@ -34,9 +34,9 @@ from typing import Mapping, Optional
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from core.errors import ImageReadError, ImageWriteError, PackshotError
-from core.naming import display_name
-from core.raw_photos import RAW_SUFFIXES, is_raw_path
+from packshot.core.errors import ImageReadError, ImageWriteError, PackshotError
+from packshot.core.naming import display_name
+from packshot.core.raw_photos import RAW_SUFFIXES, is_raw_path
 
 # Photos above this are refused before decoding: a 200 MP frame is beyond any camera we target and
 # a decompression bomb announces a size far above it.
@@ -202,7 +202,7 @@ def decode_photo(data: bytes, path: Path | str) -> Photo:
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes).")
     if is_raw_path(path):
-        from core.raw_photos import decode_raw
+        from packshot.core.raw_photos import decode_raw
 
         return decode_raw(data, path)
     if path.suffix.lower() in _HEIF_SUFFIXES or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS):
@@ -543,7 +543,9 @@ def save_image(
 
 def write_atomic(path: Path | str, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that it appears complete or not at all (temp file, fsync, rename)."""
-    from core.write_guard import make_temp  # temp names only Packshot makes, so a sweep removes only its own
+    from packshot.core.write_guard import (
+        make_temp,  # temp names only Packshot makes, so a sweep removes only its own
+    )
 
     path = Path(path)
     try:

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from core.errors import TemplateError
-from core.templates import fill_template, template_fields
+from packshot.core.errors import TemplateError
+from packshot.core.templates import fill_template, template_fields
 
 DEFAULT_NAME_TEMPLATE = "{stem}"
 NAME_FIELDS = ("stem", "name", "engine", "template", "variant", "seed", "ext", "key")  # key: the settings' id

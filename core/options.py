@@ -22,8 +22,8 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
-from core.errors import SettingError
-from core.settings_bounds import Range, length_problem, shape_problem, shown, type_problem
+from packshot.core.errors import SettingError
+from packshot.core.settings_bounds import Range, length_problem, shape_problem, shown, type_problem
 
 _UNSET: Any = dataclasses.MISSING
 

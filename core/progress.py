@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from core.errors import Cancelled
+from packshot.core.errors import Cancelled
 
 
 @dataclass(frozen=True)

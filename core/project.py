@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import (
+from packshot.core.errors import (
     ImageWriteError,
     PackshotError,
     ProjectStoreError,
@@ -31,8 +31,8 @@ from core.errors import (
     is_disk_full,
     read_only_error,
 )
-from core.naming import from_storable, storable
-from core.write_guard import make_temp
+from packshot.core.naming import from_storable, storable
+from packshot.core.write_guard import make_temp
 
 log = logging.getLogger(__name__)
 

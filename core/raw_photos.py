@@ -15,8 +15,8 @@ from typing import Any, Optional
 
 from PIL import Image
 
-from core.errors import ImageReadError
-from core.naming import display_name
+from packshot.core.errors import ImageReadError
+from packshot.core.naming import display_name
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def is_raw_path(path: Path | str) -> bool:
 
 def decode_raw(data: bytes, path: Path) -> Any:
     """A ``core.images.Photo`` (16-bit sRGB, upright, ``source_format`` "RAW") from a RAW file's bytes."""
-    from core.images import MAX_PIXELS, MIN_SIDE, Photo, exif_for_output
+    from packshot.core.images import MAX_PIXELS, MIN_SIDE, Photo, exif_for_output
 
     name = display_name(path.name)
     rawpy = _import_rawpy(name)

@@ -35,12 +35,12 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from core import __version__
-from core.errors import PackshotError, SettingError
-from core.images import encode_image, image_format, write_atomic
-from core.naming import OUTPUT_FORMATS, from_storable_tree, storable_tree
-from core.options import coerce_fields, default_of, option
-from core.settings_bounds import (
+from packshot.core import __version__
+from packshot.core.errors import PackshotError, SettingError
+from packshot.core.images import encode_image, image_format, write_atomic
+from packshot.core.naming import OUTPUT_FORMATS, from_storable_tree, storable_tree
+from packshot.core.options import coerce_fields, default_of, option
+from packshot.core.settings_bounds import (
     MAX_NAME_CHARS,
     MAX_PATH_CHARS,
     MAX_PROMPT_CHARS,

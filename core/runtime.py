@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Runtime:
                  download_dir: Optional[Path | str] = None, use_hf_cache: bool = True,
                  store: Optional[ModelStore] = None) -> None:
         if store is None:
-            from core.models.store import ModelStore  # the store is the runtime's own, not a domain
+            from packshot.core.models.store import ModelStore  # the store is the runtime's own, not a domain
 
             store = ModelStore(models_dir, offline=offline, download_dir=download_dir, use_hf_cache=use_hf_cache)
         elif models_dir is not None or download_dir is not None or offline is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from core.errors import TemplateError
+from packshot.core.errors import TemplateError
 
 RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
 TEMPLATES_FILE = RESOURCES_DIR / "templates.json"
@@ -178,7 +178,9 @@ def save_templates(templates: Iterable[PromptTemplate], path: Path | str) -> Pat
     for template in templates:
         template.fields()
     payload = {"version": 1, "templates": [t.to_dict() for t in templates]}
-    from core.images import write_atomic  # Packshot's own temp name: a user's ".tmp-<name>" is never hit
+    from packshot.core.images import (
+        write_atomic,  # Packshot's own temp name: a user's ".tmp-<name>" is never hit
+    )
 
     # atomic: a crash never leaves half a templates file
     return write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -23,13 +23,13 @@ class WarmupStep:
 
 
 def _matting_needed() -> bool:
-    from core.generation.matting import needs_preparing
+    from packshot.core.generation.matting import needs_preparing
 
     return needs_preparing()
 
 
 def _matting_run() -> None:
-    from core.generation.matting import warm_up
+    from packshot.core.generation.matting import warm_up
 
     warm_up()
 

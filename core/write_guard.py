@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from core.errors import UnsafeWriteError
+from packshot.core.errors import UnsafeWriteError
 
 STORE_DIRNAME = ".packshot"  # the project's own folder (core.project.STORE_DIRNAME; not imported: no cycle)
 TMP_PREFIX = ".packshot-tmp-"
@@ -123,8 +123,8 @@ def sweep_temp_files(folder: Path, *, recursive: bool = True) -> int:
 def embedded_job_key(path: Path) -> Optional[str]:
     """The job key in an existing output's recipe (inside the file or its sidecar); "" for a recipe
     without one (an output of an older Packshot); None when the file carries no Packshot recipe."""
-    from core.errors import PackshotError
-    from core.recipe import read_recipe
+    from packshot.core.errors import PackshotError
+    from packshot.core.recipe import read_recipe
 
     try:
         recipe = read_recipe(path)

@@ -1,5 +1,5 @@
 """``python -m desktop [FOLDER]`` starts Packshot Studio."""
 
-from desktop.app import main
+from packshot.desktop.app import main
 
 raise SystemExit(main())

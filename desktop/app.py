@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional, Sequence
 
-from core.app_api import DEVICE_CHOICES
+from packshot.core.app_api import DEVICE_CHOICES
 
 T0 = time.perf_counter()  # process start, near enough: this module is imported first
 
 
-log = logging.getLogger("desktop")
+log = logging.getLogger("packshot.desktop")
 
 
 def display_problem(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Optional[str]:
@@ -62,9 +62,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.app_api import FILE_ONLY
-    from desktop.errors import install_excepthook, setup_logging
-    from desktop.settings import absolute_path, load_settings
+    from packshot.core.app_api import FILE_ONLY
+    from packshot.desktop.errors import install_excepthook, setup_logging
+    from packshot.desktop.settings import absolute_path, load_settings
 
     log_path = setup_logging()
     if QApplication.instance() is None and (problem := display_problem()) is not None:
@@ -81,7 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.device:
         settings.override("device", args.device)
 
-    from desktop.main_window import MainWindow
+    from packshot.desktop.main_window import MainWindow
 
     window = MainWindow(settings)
     install_excepthook(lambda: window)
@@ -103,9 +103,9 @@ def start_up(window, folder: Optional[Path]) -> None:
 def first_run_check(window):
     """On first run, show the models dialog if a model is missing (checked on a worker); it waits
     for any dialog already open (e.g. where to keep a project) instead of opening over it."""
-    from desktop.models_dialog import model_status
-    from desktop.settings import save_settings
-    from desktop.workers import start_worker
+    from packshot.desktop.models_dialog import model_status
+    from packshot.desktop.settings import save_settings
+    from packshot.desktop.workers import start_worker
 
     def decide(rows: list[dict]) -> None:
         window.settings.first_run_done = True

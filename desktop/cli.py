@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.app_api import DEVICE_CHOICES
+from packshot.core.app_api import DEVICE_CHOICES
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from desktop.app import main
+    from packshot.desktop.app import main
 
     argv = [str(args.folder)] if args.folder else []
     if getattr(args, "models_dir", None):

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from core.jobs import JobSettings
-from desktop.export_actions import ExportJob
-from desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob
+from packshot.core.jobs import JobSettings
+from packshot.desktop.export_actions import ExportJob
+from packshot.desktop.gui_jobs import AutoMaskJob, BatchRunJob, PhotoRunJob
 
 if TYPE_CHECKING:
-    from desktop.workspace import Workspace
+    from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from typing import Optional
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from core.app_api import LOG_NAME as CORE_LOG_NAME
-from core.app_api import log_file as core_log_file
-from core.app_api import setup_file_logging
-from core.errors import Cancelled
-from core.errors import user_message as _core_message
-from desktop.settings import log_dir
+from packshot.core.app_api import LOG_NAME as CORE_LOG_NAME
+from packshot.core.app_api import log_file as core_log_file
+from packshot.core.app_api import setup_file_logging
+from packshot.core.errors import Cancelled
+from packshot.core.errors import user_message as _core_message
+from packshot.desktop.settings import log_dir
 
-log = logging.getLogger("desktop")
+log = logging.getLogger("packshot.desktop")
 LOG_NAME = CORE_LOG_NAME
 
 

@@ -13,19 +13,19 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from core.errors import PackshotError
-from core.progress import CancelToken, ProgressCallback, check, no_progress
+from packshot.core.errors import PackshotError
+from packshot.core.progress import CancelToken, ProgressCallback, check, no_progress
 
 if TYPE_CHECKING:
-    from core.app_api import ProjectStore
-    from core.runtime import Runtime
-    from desktop.workspace import Workspace
+    from packshot.core.app_api import ProjectStore
+    from packshot.core.runtime import Runtime
+    from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
 def export_presets() -> tuple[str, ...]:
-    from core.app_api import PRESETS
+    from packshot.core.app_api import PRESETS
 
     return tuple(PRESETS)
 
@@ -55,7 +55,7 @@ def export_chosen(store: ProjectStore, out_dir: Path, dest: Path, preset: str,
     """Write the keeper of each photo of the project ``store`` to ``dest`` with core's ``ExportJob`` and
     core's keeper rule (``keeper_files``: the same code as ``packshot export``), rendering again with
     the models of ``runtime``; returns the files written."""
-    from core.jobs import CoreExportJob, ExportSettings, keeper_files
+    from packshot.core.jobs import CoreExportJob, ExportSettings, keeper_files
 
     settings = ExportSettings(preset=preset, format=output_format, quality=int(quality))
     dest = Path(dest)

@@ -16,19 +16,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from core.errors import Cancelled, PackshotError
-from core.jobs import BatchJob, PhotoJob
-from core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.jobs import BatchJob, PhotoJob
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
-    from desktop.workspace import Workspace
+    from packshot.core.runtime import Runtime
+    from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 def photo_stem(store: Any, photo: Path) -> str:
     """The stem the batch job would use (``unique_stems`` over the project's photos)."""
-    from core.app_api import unique_stems
+    from packshot.core.app_api import unique_stems
 
     photos = [r.path for r in store.photos()]
     return unique_stems(photos).get(Path(photo).resolve(), Path(photo).stem)
@@ -79,7 +79,7 @@ class BatchRunJob:
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> Any:
         progress(Progress("loading models", 0, 0, "preparing the batch"))
-        from core.errors import OutputsTakenError
+        from packshot.core.errors import OutputsTakenError
 
         job = _AppBatch(self.input_dir, self.out_dir, self.settings, templates_path=self.templates_path,
                         only=self.photos, argv=["packshot-studio"], runtime=self.runtime)
@@ -165,7 +165,7 @@ def _saved_means_done(progress: ProgressCallback) -> ProgressCallback:
 
 def mask_origin(ctx: Any, path: Path, reviewed: bool = False) -> dict:
     """What a mask of the app was made from, in the form ``PhotoJob`` compares (models + photo)."""
-    from core.jobs import file_sha256
+    from packshot.core.jobs import file_sha256
 
     origin = {"models": ctx.auto_mask_models(), "photo_sha256": file_sha256(Path(path))}
     if reviewed:
@@ -176,7 +176,7 @@ def mask_origin(ctx: Any, path: Path, reviewed: bool = False) -> dict:
 def save_mask(store: Any, path: Path, result: Any, state: str, origin: Optional[dict] = None) -> Path:
     """Write ``result`` as the project's 8-bit mask PNG for ``path`` (where the batch looks for it)
     and record it with its origin, so the batch reuses it instead of masking again."""
-    from core.jobs import quantize_mask, save_mask_atomic
+    from packshot.core.jobs import quantize_mask, save_mask_atomic
 
     record = store.photo(path)
     photo_id = record.id if record else store.add_photo(path)
@@ -199,7 +199,7 @@ class AutoMaskJob:
         self.mask_summary: Any = None  # core's MaskSummary once run (not ``summary``: the window reads that as a batch's)
 
     def run(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> int:
-        from core.jobs import MaskJob
+        from packshot.core.jobs import MaskJob
 
         store = self.workspace.project_store(self.out_dir)
         ctx = self.workspace.mask_context(self.mask_settings)

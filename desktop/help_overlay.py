@@ -6,7 +6,7 @@ from typing import Optional
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from desktop.mask_review import SHORTCUT_HELP, SHORTCUTS
+from packshot.desktop.mask_review import SHORTCUT_HELP, SHORTCUTS
 
 GLOBAL_KEYS = (
     ("Ctrl+O", "Open a folder (or drop one on the window)"),

@@ -14,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
-from core.images import write_atomic
-from core.jobs import GENERATIVE_ENGINES, JobSettings, MachineSettings, PromptSettings
-from desktop.settings import AppSettings
+from packshot.core.images import write_atomic
+from packshot.core.jobs import GENERATIVE_ENGINES, JobSettings, MachineSettings, PromptSettings
+from packshot.desktop.settings import AppSettings
 
 if TYPE_CHECKING:
-    from desktop.workspace import Workspace
+    from packshot.desktop.workspace import Workspace
 
 
 def prompt_settings(template: str, prompt: str, negative: str, *, template_names: Sequence[str] = (),
@@ -70,7 +70,7 @@ def is_generative(engine: str, workspace: Workspace, model: Optional[str] = None
 def write_variables_csv(target: Path, photos: Sequence[Path], values: dict[Path, dict[str, str]]) -> Optional[Path]:
     """The panel's variables (for all photos and per photo) as the CSV the batch reads (``--vars``),
     so the batch's own template-variable check and job key see them; None when there are none."""
-    from core.app_api import photo_variables
+    from packshot.core.app_api import photo_variables
 
     # The fields every photo has by itself (name, stem, filename, caption) are not the user's variables.
     automatic = set(photo_variables(Path(photos[0]), {})) if photos else set()
@@ -91,7 +91,7 @@ def project_settings(current: JobSettings, made: Optional[JobSettings]) -> JobSe
     """What the Background step shows for a project: the settings of its latest run ``made`` (what
     made its results), else ``current`` with the size preset back at its default: a preset is a
     project's (one client's marketplace), not carried into the next project."""
-    from core.jobs import OutputSettings
+    from packshot.core.jobs import OutputSettings
 
     if made is not None:
         # Run-time choices of that run are not the project's: redo, the keep-both names, the machine.

@@ -14,34 +14,34 @@ from typing import Optional
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QStackedWidget, QWidget
 
-from core.errors import ModelMissingError, PackshotError
-from core.jobs import JobSettings
-from desktop.controller import JobController
-from desktop.elided_label import ElidedLabel
-from desktop.errors import show_error
-from desktop.export_actions import export_presets
-from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts
-from desktop.job_settings import project_settings
-from desktop.mask_review import MaskReviewPanel
-from desktop.matting_warmup import MattingWarmUp, PreparingLine
-from desktop.options_store import load_job_settings, save_job_settings
-from desktop.photo_grid import PhotoGrid
-from desktop.project_session import ProjectSession, is_project_dir, project_place_problem
-from desktop.queue import GenerationQueue
-from desktop.queue_panel import QueueDock
-from desktop.results import ResultsPanel
-from desktop.run_actions import Exports, RunActions
-from desktop.settings import AppSettings, save_settings
-from desktop.step_pages import StepPages
-from desktop.stepper import EmptyState
-from desktop.steps_guide import StepsGuide
-from desktop.templates_panel import TemplatesPanel
-from desktop.thumbnails import PathRole, PhotoListModel
-from desktop.window_dialogs import ModelDialogs, ask_project_place, confirm_stop
-from desktop.window_helpers import FolderDrops, default_window_size, reveal_in_file_manager
-from desktop.window_menus import build_menus, fill_recent
-from desktop.workers import favour_gui_thread
-from desktop.workspace import Workspace
+from packshot.core.errors import ModelMissingError, PackshotError
+from packshot.core.jobs import JobSettings
+from packshot.desktop.controller import JobController
+from packshot.desktop.elided_label import ElidedLabel
+from packshot.desktop.errors import show_error
+from packshot.desktop.export_actions import export_presets
+from packshot.desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts
+from packshot.desktop.job_settings import project_settings
+from packshot.desktop.mask_review import MaskReviewPanel
+from packshot.desktop.matting_warmup import MattingWarmUp, PreparingLine
+from packshot.desktop.options_store import load_job_settings, save_job_settings
+from packshot.desktop.photo_grid import PhotoGrid
+from packshot.desktop.project_session import ProjectSession, is_project_dir, project_place_problem
+from packshot.desktop.queue import GenerationQueue
+from packshot.desktop.queue_panel import QueueDock
+from packshot.desktop.results import ResultsPanel
+from packshot.desktop.run_actions import Exports, RunActions
+from packshot.desktop.settings import AppSettings, save_settings
+from packshot.desktop.step_pages import StepPages
+from packshot.desktop.stepper import EmptyState
+from packshot.desktop.steps_guide import StepsGuide
+from packshot.desktop.templates_panel import TemplatesPanel
+from packshot.desktop.thumbnails import PathRole, PhotoListModel
+from packshot.desktop.window_dialogs import ModelDialogs, ask_project_place, confirm_stop
+from packshot.desktop.window_helpers import FolderDrops, default_window_size, reveal_in_file_manager
+from packshot.desktop.window_menus import build_menus, fill_recent
+from packshot.desktop.workers import favour_gui_thread
+from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(WARM_UP_DELAY_MS, self.matting_warm_up.start)
 
     def show_help(self) -> None:
-        from desktop.help_overlay import HelpOverlay
+        from packshot.desktop.help_overlay import HelpOverlay
 
         self.help = HelpOverlay(self)
         self.help.show()

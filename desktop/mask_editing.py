@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.app_api import resize_mask
-from core.progress import CancelToken
-from desktop.gui_jobs import mask_origin, save_mask
+from packshot.core.app_api import resize_mask
+from packshot.core.progress import CancelToken
+from packshot.desktop.gui_jobs import mask_origin, save_mask
 
 if TYPE_CHECKING:
-    from desktop.workspace import Workspace
+    from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ class MaskEditor:
 
     # -- units of work (worker thread) ----------------------------------------------------------
     def open(self, path: Path, display_max: int, cancel: Optional[CancelToken] = None) -> OpenedPhoto:
-        from core.images import load_photo
-        from core.jobs import load_mask_file
+        from packshot.core.images import load_photo
+        from packshot.core.jobs import load_mask_file
 
         store = self.workspace.project_store(self.out_dir)
         photo = load_photo(path)
@@ -83,7 +83,7 @@ class MaskEditor:
             initial.score = record.mask_score if record.mask_score is not None else initial.score
             state = record.mask_state or "auto"
         else:  # core's MaskJob, as the batch masks: stored with score, origin and doubt for the batch to reuse
-            from core.jobs import MaskJob
+            from packshot.core.jobs import MaskJob
 
             initial = MaskJob([path], self.context, project=store, keep_empty=True).mask_photo(
                 path, photo=photo, cancel=cancel).mask
@@ -138,7 +138,7 @@ class MaskEditor:
     # -- helpers --------------------------------------------------------------------------------
     def _require(self, path: Path) -> None:
         if self.session is None or self.path != Path(path):
-            from core.errors import PackshotError
+            from packshot.core.errors import PackshotError
 
             raise PackshotError(f"{Path(path).name} is not open for review any more.")
 

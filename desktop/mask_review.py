@@ -39,13 +39,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.progress import CancelToken
-from desktop.mask_editing import EditResult, MaskEditor, OpenedPhoto
-from desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
-from desktop.project_session import ProjectSession
-from desktop.settings import AppSettings
-from desktop.workers import FunctionWorker, forget_worker, serial_pool, start_worker
-from desktop.workspace import Workspace
+from packshot.core.progress import CancelToken
+from packshot.desktop.mask_editing import EditResult, MaskEditor, OpenedPhoto
+from packshot.desktop.mask_view import DISPLAY_MAX, MaskView, rgb_to_qimage
+from packshot.desktop.project_session import ProjectSession
+from packshot.desktop.settings import AppSettings
+from packshot.desktop.workers import FunctionWorker, forget_worker, serial_pool, start_worker
+from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ SHORTCUT_HELP = {
 
 def is_doubtful(record: Optional[object]) -> bool:
     """Core's mask-gate verdict on a project photo record (the batch reports the same ones)."""
-    from core.jobs import DEFAULT_DOUBT_SCORE
+    from packshot.core.jobs import DEFAULT_DOUBT_SCORE
 
     if record is None:
         return False
@@ -462,7 +462,7 @@ class MaskReviewPanel(QWidget):
 
     def _open_failed(self, exc: BaseException, path: Path) -> None:
         """``path`` cannot be read: its reason is said, the canvas emptied, accepting it refused."""
-        from desktop.errors import user_message
+        from packshot.desktop.errors import user_message
 
         reason = user_message(exc)
         self._unreadable[path] = reason
@@ -478,7 +478,7 @@ class MaskReviewPanel(QWidget):
         self.refresh_order()
 
     def _error(self, exc: BaseException, path: Optional[Path] = None) -> None:
-        from desktop.errors import user_message
+        from packshot.desktop.errors import user_message
 
         if path is not None and Path(path) in self._unreadable:
             return  # queued behind an open that failed: the open's reason is what the user needs

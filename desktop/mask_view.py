@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.app_api import resize_mask
-from desktop.mask_editing import mask_labels
+from packshot.core.app_api import resize_mask
+from packshot.desktop.mask_editing import mask_labels
 
 DISPLAY_MAX = 1600
 TOOLS = ("click", "box", "brush", "eraser")

@@ -13,9 +13,9 @@ from typing import Callable, Optional
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from core.progress import Progress
-from desktop.elided_label import ElidedLabel
-from desktop.workers import FunctionWorker, start_worker
+from packshot.core.progress import Progress
+from packshot.desktop.elided_label import ElidedLabel
+from packshot.desktop.workers import FunctionWorker, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def prepare_matting(progress: Callable[[Progress], None]) -> None:
     """Load (or, the first time, compile) the edge-matting code; report core's first-use line first
     when it has to compile."""
-    from core.app_api import matting_first_use_message, matting_needs_preparing, warm_up_matting
+    from packshot.core.app_api import matting_first_use_message, matting_needs_preparing, warm_up_matting
 
     if matting_needs_preparing():
         progress(Progress("prepare", 0, 0, matting_first_use_message()))

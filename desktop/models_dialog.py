@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.progress import Progress
-from desktop.settings import AppSettings, absolute_path, save_settings
-from desktop.workers import FunctionWorker, start_worker
-from desktop.workspace import Workspace
+from packshot.core.progress import Progress
+from packshot.desktop.settings import AppSettings, absolute_path, save_settings
+from packshot.desktop.workers import FunctionWorker, start_worker
+from packshot.desktop.workspace import Workspace
 
 if TYPE_CHECKING:
-    from core.app_api import ModelStore
+    from packshot.core.app_api import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class ModelsDialog(QDialog):
         if error == "cancelled":
             self.message.setText("Download cancelled.")
         elif error is not None:
-            from desktop.errors import user_message
+            from packshot.desktop.errors import user_message
 
             self.message.setText(f"Download failed: {user_message(error)}")
         self._update_buttons()
@@ -200,6 +200,6 @@ class ModelsDialog(QDialog):
             self.use_folder(Path(folder))
 
     def _failed(self, exc: BaseException) -> None:
-        from desktop.errors import user_message
+        from packshot.desktop.errors import user_message
 
         self.message.setText(user_message(exc))

@@ -15,8 +15,8 @@ from typing import Any, Optional
 
 from PySide6.QtCore import QSettings
 
-from core.app_api import options as core_options
-from core.jobs import JobSettings, MachineSettings
+from packshot.core.app_api import options as core_options
+from packshot.core.jobs import JobSettings, MachineSettings
 
 log = logging.getLogger(__name__)
 

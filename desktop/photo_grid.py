@@ -6,7 +6,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from desktop.thumbnails import STATUS_COLOURS, THUMB_SIZE, StatusRole
+from packshot.desktop.thumbnails import STATUS_COLOURS, THUMB_SIZE, StatusRole
 
 
 class PhotoDelegate(QStyledItemDelegate):

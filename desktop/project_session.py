@@ -16,10 +16,10 @@ from typing import Optional
 
 import platformdirs
 
-from core.app_api import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
-from core.images import SkippedFile, scan_photos
-from core.jobs import JobSettings, keeper
-from desktop.thumbnails import PhotoEntry
+from packshot.core.app_api import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
+from packshot.core.images import SkippedFile, scan_photos
+from packshot.core.jobs import JobSettings, keeper
+from packshot.desktop.thumbnails import PhotoEntry
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def is_project_dir(folder: Path) -> bool:
 def install_dirs() -> list[Path]:
     """Folders that belong to Packshot's installation: its packages and resources, the Python
     environment, and the whole checkout when it runs from one (a project there would dirty it)."""
-    from core.app_api import install_root
+    from packshot.core.app_api import install_root
 
     root = install_root()  # the checkout, or site-packages
     dirs = [root / "core", root / "desktop", root / "resources", Path(sys.prefix), Path(sys.base_prefix)]

@@ -21,8 +21,8 @@ from typing import Any, Optional, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.errors import Cancelled
-from core.progress import CancelToken, Progress
+from packshot.core.errors import Cancelled
+from packshot.core.progress import CancelToken, Progress
 
 LIVE_PREVIEW_EVERY = 4  # denoising steps between live previews of the background forming
 

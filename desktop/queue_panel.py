@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.progress import Progress
-from desktop.queue import BatchCounts, GenerationQueue
+from packshot.core.progress import Progress
+from packshot.desktop.queue import BatchCounts, GenerationQueue
 
 MAX_ROWS = 500  # finished rows beyond this are dropped from the view (the store keeps the facts)
 ETA_STAGES = ("batch", "masks", "export")  # stages counted in photos: their pace gives an ETA

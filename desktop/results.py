@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.app_api import ResultRecord
-from desktop.elided_label import ElidedLabel
-from desktop.workers import start_worker
+from packshot.core.app_api import ResultRecord
+from packshot.desktop.elided_label import ElidedLabel
+from packshot.desktop.workers import start_worker
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ ORIGINAL_ROLE = -1
 def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
     """Upright preview (at most ``limit`` px) and its strip tile, both made on a worker thread so
     the GUI thread only wraps them (smooth scaling a 1024 px image costs milliseconds)."""
-    from desktop.thumbnails import load_thumbnail
+    from packshot.desktop.thumbnails import load_thumbnail
 
     preview = load_thumbnail(path, limit)
     tile = preview.scaled(TILE, TILE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
@@ -47,11 +47,11 @@ def load_preview(path: Path, limit: int = PREVIEW_MAX) -> tuple[QImage, QImage]:
 def load_framed_original(photo: Path, output: Path, recipe: dict, limit: int = PREVIEW_MAX) -> QImage:
     """The original through the same size preset as the result (same canvas, same product box), so
     before/after compare like with like; made with the mask the result was made with."""
-    from core.app_api import Recipe, apply_preset
-    from core.errors import PackshotError
-    from core.images import load_photo
-    from core.jobs import load_mask_file
-    from desktop.mask_view import rgb_to_qimage
+    from packshot.core.app_api import Recipe, apply_preset
+    from packshot.core.errors import PackshotError
+    from packshot.core.images import load_photo
+    from packshot.core.jobs import load_mask_file
+    from packshot.desktop.mask_view import rgb_to_qimage
 
     rec = Recipe.from_dict(recipe)
     original = load_photo(photo)

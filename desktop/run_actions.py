@@ -6,16 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from core.jobs import JobSettings
-from desktop.controller import RunPlan, batch_message, next_seed
-from desktop.errors import show_error
-from desktop.gui_jobs import input_folder
-from desktop.job_settings import for_run, mask_settings, write_variables_csv
-from desktop.options_store import save_job_settings
-from desktop.window_dialogs import offer_models
+from packshot.core.jobs import JobSettings
+from packshot.desktop.controller import RunPlan, batch_message, next_seed
+from packshot.desktop.errors import show_error
+from packshot.desktop.gui_jobs import input_folder
+from packshot.desktop.job_settings import for_run, mask_settings, write_variables_csv
+from packshot.desktop.options_store import save_job_settings
+from packshot.desktop.window_dialogs import offer_models
 
 if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+    from packshot.desktop.main_window import MainWindow
 
 
 class RunActions:

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.settings import DEVICES, AppSettings, absolute_path, save_settings
-from desktop.settings_form import settings_fields
+from packshot.desktop.settings import DEVICES, AppSettings, absolute_path, save_settings
+from packshot.desktop.settings_form import settings_fields
 
 
 class SettingsDialog(QDialog):

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.app_api import options as core_options
-from core.errors import PackshotError
-from core.jobs import CLI_GROUPS, JobSettings
+from packshot.core.app_api import options as core_options
+from packshot.core.errors import PackshotError
+from packshot.core.jobs import CLI_GROUPS, JobSettings
 
 Path_ = tuple[str, ...]
 

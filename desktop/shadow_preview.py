@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel
 
-from core.jobs import JobSettings, preview_shadow
-from desktop.workers import serial_pool, start_worker
+from packshot.core.jobs import JobSettings, preview_shadow
+from packshot.desktop.workers import serial_pool, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ShadowPreview(QLabel):
         """The whole picture, scaled down to the label (never cut at an edge)."""
         if self.image is None:
             return
-        from desktop.mask_view import rgb_to_qimage
+        from packshot.desktop.mask_view import rgb_to_qimage
 
         pixmap = QPixmap.fromImage(rgb_to_qimage(self.image))
         room = self.contentsRect().size()

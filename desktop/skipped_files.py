@@ -8,8 +8,8 @@ from typing import Optional, Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QPushButton, QWidget
 
-from core.images import SkippedFile
-from desktop.elided_label import ElidedLabel
+from packshot.core.images import SkippedFile
+from packshot.desktop.elided_label import ElidedLabel
 
 TOOLTIP_LINES = 15  # the details dialog has every entry
 

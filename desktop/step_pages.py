@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
-from desktop.skipped_files import SkippedFilesLine
-from desktop.stepper import Stepper
+from packshot.desktop.skipped_files import SkippedFilesLine
+from packshot.desktop.stepper import Stepper
 
 
 class StepPages(QWidget):

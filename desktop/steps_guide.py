@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from desktop.flow import (
+from packshot.desktop.flow import (
     TAB_MASKS,
     TAB_PROMPT,
     TAB_RESULTS,
@@ -15,10 +15,10 @@ from desktop.flow import (
     next_action,
     step_statuses,
 )
-from desktop.window_helpers import reveal_in_file_manager
+from packshot.desktop.window_helpers import reveal_in_file_manager
 
 if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+    from packshot.desktop.main_window import MainWindow
 
 
 class StepsGuide:

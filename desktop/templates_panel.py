@@ -34,25 +34,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.app_api import (
+from packshot.core.app_api import (
     PromptTemplate,
     load_templates,
     load_variables_csv,
     photo_variables,
     save_templates,
 )
-from core.errors import PackshotError, TemplateError
-from core.jobs import (
+from packshot.core.errors import PackshotError, TemplateError
+from packshot.core.jobs import (
     CONTROLNET_MODEL,
     DEFAULT_GENERATIVE_TEMPLATE,
     GENERATIVE_ENGINES,
     MODEL_ENGINES,
     JobSettings,
 )
-from desktop.job_settings import machine_settings, prompt_settings
-from desktop.settings import AppSettings, config_dir
-from desktop.settings_form import ChoiceControl, SettingsForm, settings_fields
-from desktop.workspace import Workspace
+from packshot.desktop.job_settings import machine_settings, prompt_settings
+from packshot.desktop.settings import AppSettings, config_dir
+from packshot.desktop.settings_form import ChoiceControl, SettingsForm, settings_fields
+from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class TemplatesPanel(QWidget):
         run_row.addWidget(self.run_btn)
         prev_layout.addLayout(run_row)
 
-        from desktop.shadow_preview import ShadowPreview
+        from packshot.desktop.shadow_preview import ShadowPreview
 
         self.shadow_preview = ShadowPreview(self._preview_settings)
         self.settings_changed.connect(self.shadow_preview.refresh)
@@ -266,7 +266,7 @@ class TemplatesPanel(QWidget):
             try:
                 self.save_template_as(name.strip())
             except TemplateError as exc:
-                from desktop.errors import show_error
+                from packshot.desktop.errors import show_error
 
                 show_error(self, exc, "Template not saved")
 
@@ -303,7 +303,7 @@ class TemplatesPanel(QWidget):
             try:
                 self.load_csv(Path(name))
             except TemplateError as exc:
-                from desktop.errors import show_error
+                from packshot.desktop.errors import show_error
 
                 show_error(self, exc, "Variables not loaded")
 
@@ -511,7 +511,7 @@ class TemplatesPanel(QWidget):
 
 def shadow_supported(kind: str) -> bool:
     """Whether core renders ``kind`` (its ``Shadow`` choices: none, drop, contact, keep)."""
-    from core.jobs import Shadow
+    from packshot.core.jobs import Shadow
 
     return kind in Shadow.values()
 

@@ -98,8 +98,8 @@ def thumbnail_or_reason(path: Path, size: int = THUMB_SIZE) -> tuple[Optional[QI
         return load_thumbnail(path, size), None
     except Exception as exc:  # Pillow's own errors: ask core, which reads more and explains
         log.info("Pillow has no thumbnail for %s: %s", path.name, exc)
-    from core.errors import ImageReadError
-    from core.images import load_photo
+    from packshot.core.errors import ImageReadError
+    from packshot.core.images import load_photo
 
     try:
         rgb = load_photo(path).rgb8

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from desktop.errors import user_message
-from desktop.workers import start_worker
+from packshot.desktop.errors import user_message
+from packshot.desktop.workers import start_worker
 
 CAPTIONING = "Captioning with BLIP…"
 
@@ -59,12 +59,12 @@ class CaptionsPage(QWizardPage):
         self._worker = None
 
     def _source(self):
-        from trainer.captions import CaptionSource
+        from packshot.trainer.captions import CaptionSource
 
         return CaptionSource(Path(self.field("data")), template=self.template.text().strip() or None)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from trainer.captions import caption_model_available
+        from packshot.trainer.captions import caption_model_available
 
         self.use_model.setEnabled(caption_model_available(self.store))
         if not self.use_model.isEnabled():
@@ -72,8 +72,8 @@ class CaptionsPage(QWizardPage):
         self.refill()
 
     def refill(self) -> None:
-        from core.images import scan_photos
-        from trainer.captions import propose_captions
+        from packshot.core.images import scan_photos
+        from packshot.trainer.captions import propose_captions
 
         try:
             source = self._source()
@@ -122,6 +122,6 @@ class CaptionsPage(QWizardPage):
         return self._worker is None and self.table.rowCount() > 0
 
     def write(self, folder: Path) -> Optional[Path]:
-        from trainer.captions import write_caption_csv
+        from packshot.trainer.captions import write_caption_csv
 
         return write_caption_csv(folder / "captions-reviewed.csv", self.captions()) if self.table.rowCount() else None

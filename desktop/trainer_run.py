@@ -150,8 +150,8 @@ class TrainPage(QWizardPage):
         return self.watcher.process
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from trainer.process import TrainingProcess
-        from trainer.train import read_losses, run_dir
+        from packshot.trainer.process import TrainingProcess
+        from packshot.trainer.train import read_losses, run_dir
 
         self.result_folder, self.outcome = None, None
         self.grid_paths, self.eval_rows = {}, []

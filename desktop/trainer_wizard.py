@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from desktop.errors import user_message
-from desktop.trainer_captions import CaptionsPage
-from desktop.trainer_run import ProcessWatcher, TrainPage
+from packshot.desktop.errors import user_message
+from packshot.desktop.trainer_captions import CaptionsPage
+from packshot.desktop.trainer_run import ProcessWatcher, TrainPage
 
 MODE_LABELS = {"controlnet": "Paper's ControlNet (9-channel, SI2 frozen)",
                "lora": "Brand style: LoRA on the SI2 UNet (small, quick)",
@@ -47,7 +47,7 @@ def _folder_row(edit: QLineEdit, parent: QWidget, title: str) -> QHBoxLayout:
 class DataPage(QWizardPage):
     def __init__(self, photos_folder: Optional[Path] = None) -> None:
         super().__init__()
-        from trainer.dataset import MIN_USABLE_PHOTOS
+        from packshot.trainer.dataset import MIN_USABLE_PHOTOS
 
         self.setTitle("Your product photos")
         self.hint = (f"A folder of at least {MIN_USABLE_PHOTOS} of your brand's photos. Optional: captions.csv "
@@ -71,9 +71,9 @@ class DataPage(QWizardPage):
         return bool(self.data.text().strip())
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt naming
-        from core.images import scan_photos
-        from desktop.skipped_files import skipped_details
-        from trainer.dataset import MIN_USABLE_PHOTOS
+        from packshot.core.images import scan_photos
+        from packshot.desktop.skipped_files import skipped_details
+        from packshot.trainer.dataset import MIN_USABLE_PHOTOS
 
         folder = Path(self.data.text())
         try:
@@ -138,7 +138,7 @@ class SettingsPage(QWizardPage):
         self.watcher = ProcessWatcher(self, lambda event: None, self._estimated)
 
     def estimate(self) -> None:
-        from trainer.process import TrainingProcess
+        from packshot.trainer.process import TrainingProcess
 
         if self.watcher.busy:
             return
@@ -187,7 +187,7 @@ class TrainerWizard(QWizard):
 
     def config(self):
         """The TrainConfig of the pages as they stand; writes the reviewed captions for the process."""
-        from trainer.train import TrainConfig, check_model_name
+        from packshot.trainer.train import TrainConfig, check_model_name
 
         s = self.settings_page
         name = s.name.text().strip()

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from core.errors import PackshotError
-from desktop.errors import show_error, user_message
-from desktop.project_session import default_out_dir, is_project_dir, user_project_dir, writable
+from packshot.core.errors import PackshotError
+from packshot.desktop.errors import show_error, user_message
+from packshot.desktop.project_session import default_out_dir, is_project_dir, user_project_dir, writable
 
 if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+    from packshot.desktop.main_window import MainWindow
 
 
 def ask_project_place(parent: QWidget, folder: Path, problem: str) -> Optional[Path]:
@@ -67,19 +67,19 @@ class ModelDialogs:
         self.window = window
 
     def open_settings(self) -> None:
-        from desktop.settings_dialog import SettingsDialog
+        from packshot.desktop.settings_dialog import SettingsDialog
 
         if SettingsDialog(self.window.settings, parent=self.window).exec():
             self.models_changed()  # the models folder, the masker or the models may differ
 
     def open_models(self) -> None:
-        from desktop.models_dialog import ModelsDialog
+        from packshot.desktop.models_dialog import ModelsDialog
 
         ModelsDialog(self.window.settings, self.window.workspace, self.window).exec()
         self.models_changed()  # SAM may be here now, or another folder chosen
 
     def open_trainer(self) -> None:
-        from desktop.trainer_wizard import TrainerWizard
+        from packshot.desktop.trainer_wizard import TrainerWizard
 
         # The training itself runs in a process of its own, with a runtime of its own.
         session = self.window.session  # the open photos folder prefills the wizard's photos field

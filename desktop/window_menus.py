@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from desktop.window_helpers import reveal_in_file_manager
+from packshot.desktop.window_helpers import reveal_in_file_manager
 
 if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+    from packshot.desktop.main_window import MainWindow
 
 
 def build_menus(window: MainWindow) -> QMenu:

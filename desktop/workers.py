@@ -14,9 +14,9 @@ from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from core.errors import Cancelled
-from core.progress import CancelToken, Progress
-from desktop.errors import log_exception
+from packshot.core.errors import Cancelled
+from packshot.core.progress import CancelToken, Progress
+from packshot.desktop.errors import log_exception
 
 log = logging.getLogger(__name__)
 

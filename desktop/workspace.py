@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
-from core.runtime import Runtime
+from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Workspace:
         old.unload()
 
     def _probe_settings(self, engine: str, model: Optional[str]) -> Any:
-        from core.jobs import JobSettings
+        from packshot.core.jobs import JobSettings
 
         return JobSettings.from_flat(dict(engine=engine, model=model, masker="classic", prior="classic",
                                           models_dir=str(self._models_dir) if self._models_dir else None))
@@ -62,7 +62,7 @@ class Workspace:
         with self._lock:
             if key in self._engine_answers:
                 return self._engine_answers[key]
-        from core.jobs import resolve_engine
+        from packshot.core.jobs import resolve_engine
 
         name = resolve_engine(self._probe_settings(engine, model), self.runtime.store).name
         with self._lock:
@@ -72,8 +72,8 @@ class Workspace:
     def missing_model_error(self, engine: str, model: Optional[str] = None) -> Optional[BaseException]:
         """Core's ``ModelMissingError`` for ``engine``'s weights, or None when they are here (core's
         pre-flight check, si2's fallback to the paper folder included)."""
-        from core.errors import ModelMissingError
-        from core.jobs import GENERATIVE_ENGINES, JobContext
+        from packshot.core.errors import ModelMissingError
+        from packshot.core.jobs import GENERATIVE_ENGINES, JobContext
 
         if engine == "auto" or engine not in GENERATIVE_ENGINES:
             return None  # "auto" falls back to white; the other engines need no weights
@@ -92,7 +92,7 @@ class Workspace:
 
     # -- projects and masks ---------------------------------------------------------------------
     def project_store(self, out_dir: Path) -> Any:
-        from core.app_api import ProjectStore
+        from packshot.core.app_api import ProjectStore
 
         key = str(Path(out_dir).resolve())
         with self._lock:
@@ -106,7 +106,7 @@ class Workspace:
 
         Built on first use by whichever worker thread asks first; SAM maskers are safe to share (the
         embedding cache is thread-safe and encodes each photo once)."""
-        from core.jobs import JobContext
+        from packshot.core.jobs import JobContext
 
         key = json.dumps(mask_settings.to_dict(), sort_keys=True, default=str)
         with self._lock:

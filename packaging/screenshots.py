@@ -65,14 +65,14 @@ def take(out: Path, home: Path, fit_screen: bool = False) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
-    from desktop.main_window import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, MainWindow
-    from desktop.settings import AppSettings
+    from packshot.desktop.main_window import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, MainWindow
+    from packshot.desktop.settings import AppSettings
 
     app = QApplication([sys.argv[0]])
     photos = home / "photos"
     shutil.copytree(ROOT / "resources" / "samples", photos,
                     ignore=shutil.ignore_patterns("*.py", "*.md", "__pycache__"))
-    from core.jobs import JobSettings
+    from packshot.core.jobs import JobSettings
 
     settings = AppSettings(first_run_done=True, device="cpu")
     window = MainWindow(settings, JobSettings.from_flat({"masker": "classic", "engine": "gradient", "variants": 1}))
@@ -122,8 +122,8 @@ def take(out: Path, home: Path, fit_screen: bool = False) -> int:
     pump(app, lambda: not window.queue.busy and "Exported" in window.results.export_dir_label.text(), 120)
     shot(app, window, out / "export-done.png")
 
-    from desktop.models_dialog import ModelsDialog
-    from desktop.settings_dialog import SettingsDialog
+    from packshot.desktop.models_dialog import ModelsDialog
+    from packshot.desktop.settings_dialog import SettingsDialog
 
     dialog = ModelsDialog(settings, window.workspace, window)
     dialog.show()

@@ -26,8 +26,8 @@ def wait_for(app, condition, seconds: float, what: str) -> None:
 def main(photos: Path, export_dir: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from desktop.main_window import MainWindow
-    from desktop.settings import AppSettings
+    from packshot.desktop.main_window import MainWindow
+    from packshot.desktop.settings import AppSettings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(AppSettings(device="cpu", masker="classic", first_run_done=True))

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from core.errors import PackshotError
+from packshot.core.errors import PackshotError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def write_caption_csv(path: Path, captions: dict[str, str]) -> Path:
     """Write ``file,caption`` rows atomically (the wizard's reviewed table; never into the photo folder)."""
     import io
 
-    from core.images import write_atomic
+    from packshot.core.images import write_atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ class BlipCaptioner:
     def caption(self, photo: Path, max_new_tokens: int = 30) -> str:
         import torch
 
-        from core.images import load_photo
+        from packshot.core.images import load_photo
 
         rgb = load_photo(photo).rgb8.copy()  # writable: the processor makes a tensor of it
         inputs = self.processor(images=rgb, return_tensors="pt").to(self.device)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.devices import DEVICE_CHOICES
+from packshot.core.devices import DEVICE_CHOICES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from trainer.dataset import MIN_USABLE_PHOTOS
-    from trainer.modes import MODES
+    from packshot.trainer.dataset import MIN_USABLE_PHOTOS
+    from packshot.trainer.modes import MODES
 
     parser = subparsers.add_parser(
         "train", help="fine-tune the background model on your own product photos",
@@ -61,8 +61,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from core.runtime import Runtime
-    from trainer.train import TrainConfig, estimate_run, train_controlnet
+    from packshot.core.runtime import Runtime
+    from packshot.trainer.train import TrainConfig, estimate_run, train_controlnet
 
     config = TrainConfig(data_dir=args.data_dir, name=args.name, mode=args.mode, base_model=args.base,
                          steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
@@ -121,8 +121,8 @@ def _leave_process_group() -> None:
 
 def _blip_captions(config, store) -> Path:
     """Caption with BLIP the photos that have none; the table goes beside the run, never into the photo folder."""
-    from core.images import list_photos
-    from trainer.captions import CaptionSource, propose_captions, write_caption_csv
+    from packshot.core.images import list_photos
+    from packshot.trainer.captions import CaptionSource, propose_captions, write_caption_csv
 
     source = CaptionSource(config.data_dir, config.captions_file, config.caption_template)
     proposed = propose_captions(list_photos(Path(config.data_dir)), source, store=store, use_model=True)

@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from trainer.dataset import Sample
+from packshot.trainer.dataset import Sample
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -30,7 +30,7 @@ def compare_models(heldout: list[Sample], work: Path, runtime, base_id: str, tra
     For the ablation (``mode`` sd2-controlnet) the base, SD2 base, has no ControlNet to render with: the
     comparison is the paper's Table 3 instead, the paper's SI2 + ControlNet (when present) vs ``sd2-controlnet@trained_id``.
     """
-    from core.quality.evaluate import EvalConfig, run_eval
+    from packshot.core.quality.evaluate import EvalConfig, run_eval
 
     photos, masks = work / "heldout" / "photos", work / "heldout" / "masks"
     shutil.rmtree(work / "heldout", ignore_errors=True)

@@ -18,10 +18,10 @@ from typing import Optional
 
 import numpy as np
 
-from core.errors import ImageReadError, PackshotError
-from core.images import list_photos, load_photo
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from trainer.captions import CaptionSource
+from packshot.core.errors import ImageReadError, PackshotError
+from packshot.core.images import list_photos, load_photo
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.trainer.captions import CaptionSource
 
 MIN_USABLE_PHOTOS = 4  # below this a fine-tune only memorises; the wizard and CLI say so
 MIN_PART = 0.002  # a mask whose product or background covers less than 0.2% of the photo is unusable
@@ -54,7 +54,7 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
                     captions: Optional[CaptionSource] = None, progress: ProgressCallback = no_progress,
                     cancel: Optional[CancelToken] = None) -> DataReport:
     """One sample per usable photo; the rest are reported by name, never fatal on their own."""
-    from core.masking import load_mask_png, mask_path_for, save_mask_png
+    from packshot.core.masking import load_mask_png, mask_path_for, save_mask_png
 
     data_dir = Path(data_dir)
     photos = list_photos(data_dir)
@@ -83,7 +83,7 @@ def prepare_samples(data_dir: Path, work_dir: Path, *, masks_dir: Optional[Path]
                     mask = load_mask_png(given, photo.size).mask
                 else:
                     if masker is None:
-                        from core.masking import build_masker
+                        from packshot.core.masking import build_masker
 
                         masker = build_masker("auto", runtime)
                     mask = masker.compute(photo, cancel=cancel).mask

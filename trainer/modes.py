@@ -33,7 +33,7 @@ class _SI2Inputs:
     @staticmethod
     def load_parts(base: Path, seed: int = 0):
         """The base model's components, the ControlNet included (the paper's layout)."""
-        from core.generation.components import load_components
+        from packshot.core.generation.components import load_components
 
         return load_components(base, with_controlnet=True)
 
@@ -44,7 +44,7 @@ class _SI2Inputs:
 
     @staticmethod
     def validation_pipeline(components, device, dtype):
-        from core.generation.pipeline import BackgroundPipeline
+        from packshot.core.generation.pipeline import BackgroundPipeline
 
         return BackgroundPipeline(components, device, dtype)
 
@@ -138,7 +138,7 @@ class SD2ControlNetMode(ControlNetMode):
         import torch
         from diffusers import ControlNetModel
 
-        from core.generation.sd2_components import load_sd2_components
+        from packshot.core.generation.sd2_components import load_sd2_components
 
         parts = load_sd2_components(base, with_controlnet=False)
         with torch.random.fork_rng(devices=[]):
@@ -149,13 +149,13 @@ class SD2ControlNetMode(ControlNetMode):
     @staticmethod
     def control_image(image, background):
         """The object cut-out in [-1, 1] from the image in [-1, 1] and the soft background map (1 = generate)."""
-        from core.generation.sd2_pipeline import cutout_control
+        from packshot.core.generation.sd2_pipeline import cutout_control
 
         return cutout_control(image, 1.0 - background)
 
     @staticmethod
     def validation_pipeline(components, device, dtype):
-        from core.generation.sd2_pipeline import CutoutControlNetPipeline
+        from packshot.core.generation.sd2_pipeline import CutoutControlNetPipeline
 
         return CutoutControlNetPipeline(components, device, dtype)
 
@@ -165,7 +165,7 @@ MODE_CLASSES = {"controlnet": ControlNetMode, "lora": LoraMode, "sd2-controlnet"
 
 def mode_class(name: str):
     if name not in MODE_CLASSES:
-        from core.errors import PackshotError
+        from packshot.core.errors import PackshotError
 
         raise PackshotError(f"Unknown training mode '{name}': choose one of {', '.join(MODE_CLASSES)}.")
     return MODE_CLASSES[name]

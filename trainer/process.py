@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from trainer.events import EventReader
-from trainer.run_process import store_to_json
+from packshot.trainer.events import EventReader
+from packshot.trainer.run_process import store_to_json
 
 FINAL_EVENTS = ("done", "cancelled", "error")
 
@@ -56,7 +56,7 @@ class TrainingProcess:
         root = str(Path(__file__).resolve().parents[1])  # the checkout holding core/ and trainer/
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         with open(self.folder / "output.txt", "wb") as out:  # library chatter and a crash's last words
-            self.popen = subprocess.Popen([self.python, "-m", "trainer.run_process", str(job_file)], cwd=root,
+            self.popen = subprocess.Popen([self.python, "-m", "packshot.trainer.run_process", str(job_file)], cwd=root,
                                           env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         return self
 

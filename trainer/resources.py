@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.errors import PackshotError
+from packshot.core.errors import PackshotError
 
 GB = 1024 ** 3
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from core.progress import CancelToken
+from packshot.core.progress import CancelToken
 
 
 class FileCancelToken(CancelToken):
@@ -31,7 +31,7 @@ class FileCancelToken(CancelToken):
 
 
 def store_from_json(data: dict):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(data.get("models_dir"), offline=data.get("offline"), download_dir=data.get("download_dir"),
                       use_hf_cache=data.get("use_hf_cache", True))
@@ -43,15 +43,15 @@ def store_to_json(store) -> dict:
 
 
 def run_job(job: dict) -> int:
-    from core.errors import Cancelled, PackshotError
-    from trainer.events import EventWriter
-    from trainer.train import TrainConfig, estimate_run, train_controlnet
+    from packshot.core.errors import Cancelled, PackshotError
+    from packshot.trainer.events import EventWriter
+    from packshot.trainer.train import TrainConfig, estimate_run, train_controlnet
 
     events = EventWriter(Path(job["events"]))
     cancel = FileCancelToken(Path(job["cancel_file"]))
     try:
         config = TrainConfig.from_json(job["config"])
-        from core.runtime import Runtime
+        from packshot.core.runtime import Runtime
 
         runtime = Runtime(store=store_from_json(job["store"]))  # this process's own models
 

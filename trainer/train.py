@@ -26,15 +26,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from core.errors import Cancelled, PackshotError
-from core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from trainer.captions import CaptionSource
-from trainer.dataset import MIN_USABLE_PHOTOS, BrandDataset, Draws, prepare_samples
-from trainer.modes import DEFAULT_BASE, DEFAULT_LR, MODES, build_mode, mode_class
-from trainer.resources import Estimate, check_disk, checkpoint_bytes, peak_process_memory
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from packshot.trainer.captions import CaptionSource
+from packshot.trainer.dataset import MIN_USABLE_PHOTOS, BrandDataset, Draws, prepare_samples
+from packshot.trainer.modes import DEFAULT_BASE, DEFAULT_LR, MODES, build_mode, mode_class
+from packshot.trainer.resources import Estimate, check_disk, checkpoint_bytes, peak_process_memory
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class _Run:
         from accelerate import Accelerator
         from diffusers import DDPMScheduler
 
-        from core.devices import pick_device
+        from packshot.core.devices import pick_device
 
         if config.mode not in MODES:
             raise PackshotError(f"Unknown training mode '{config.mode}': choose one of {', '.join(MODES)}.")
@@ -263,7 +263,7 @@ class _Run:
     # -- validation ----------------------------------------------------------------------------
     def validate(self, step: int) -> None:
         """A grid of the held-out photos rendered with fixed seeds by the model as it is at ``step``."""
-        from trainer.validation import render_grid
+        from packshot.trainer.validation import render_grid
 
         self.accelerator.wait_for_everyone()
         if not (self.main and self.heldout):
@@ -414,7 +414,7 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
         raise PackshotError(f"No checkpoint of '{config.name}' in {run.work}; restart the training.")
     folder = export_model(run.base, final, run.models_root / config.name, config.mode)
     if run.heldout and config.compare:
-        from trainer.compare import compare_models
+        from packshot.trainer.compare import compare_models
 
         result = compare_models(run.heldout, run.work, runtime, config.base_model, config.name, mode=config.mode,
                                 resolution=config.resolution, steps=config.validation_steps,
@@ -426,7 +426,7 @@ def train_controlnet(config: TrainConfig, runtime: Runtime, *, progress: Progres
 
 def check_photo_count(data_dir: Path, minimum: int) -> None:
     """Too few photo files can never make enough usable samples: refuse before computing any mask."""
-    from core.images import list_photos
+    from packshot.core.images import list_photos
 
     if not Path(data_dir).is_dir():
         raise PackshotError(f"{data_dir} is not a folder of photos.")
@@ -442,7 +442,7 @@ TRAINED_MARKER = "packshot-trained.json"  # written into every model folder the 
 
 def check_model_name(name: str, models_root: Path) -> None:
     """A new model's name must be a plain folder name, not a known model, not someone else's folder."""
-    from core.models.manifest import load_manifest
+    from packshot.core.models.manifest import load_manifest
 
     if not name or any(c in name for c in "/\\:") or name.startswith(".") or name != name.strip():
         raise PackshotError(f"'{name}' cannot be a model name: use letters, digits, '-' and '_'.")
@@ -492,7 +492,7 @@ def read_losses(work: Path) -> list[tuple[int, float]]:
 
 def truncate_losses(work: Path, last_step: int) -> None:
     """Keep only the ``losses.csv`` rows up to ``last_step`` (the checkpoint a run resumes from), atomically."""
-    from core.images import write_atomic
+    from packshot.core.images import write_atomic
 
     path = work / "losses.csv"
     if not path.is_file():

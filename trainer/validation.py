@@ -7,8 +7,8 @@ import io
 import random
 from pathlib import Path
 
-from core.images import write_atomic
-from trainer.dataset import BrandDataset, Sample
+from packshot.core.images import write_atomic
+from packshot.trainer.dataset import BrandDataset, Sample
 
 
 def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: int = 0, device: str = "cpu",
@@ -22,7 +22,7 @@ def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: in
     import torch
     import torch.nn.functional as F
 
-    from trainer.modes import mode_class
+    from packshot.trainer.modes import mode_class
 
     kind = mode_class(mode)
     parts = _sd2_parts(folder, seed) if mode == "sd2-controlnet" else kind.load_parts(folder, seed)
@@ -61,8 +61,8 @@ def _sd2_parts(folder: Path, seed: int):
     """SD2 base + ControlNet of ``folder``: its trained ControlNet, or (a bare SD2 base) the fresh one."""
     import json
 
-    from core.generation.sd2_components import load_sd2_components
-    from trainer.modes import SD2ControlNetMode
+    from packshot.core.generation.sd2_components import load_sd2_components
+    from packshot.trainer.modes import SD2ControlNetMode
 
     if "controlnet" in json.loads((Path(folder) / "model_index.json").read_text()):
         return load_sd2_components(folder, with_controlnet=True)
@@ -80,13 +80,13 @@ def render_grid(parts, trained_controlnet, samples: list[Sample], out: Path, *, 
     import numpy as np
     from PIL import Image
 
-    from core.generation.components import DiffusionComponents
-    from core.generation.composite import composite
-    from core.generation.engines.diffusion import render_background
-    from core.generation.pipeline import BackgroundPipeline
-    from core.generation.settings import GenerationSettings
-    from core.images import load_photo
-    from core.masking import load_mask_png
+    from packshot.core.generation.components import DiffusionComponents
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.engines.diffusion import render_background
+    from packshot.core.generation.pipeline import BackgroundPipeline
+    from packshot.core.generation.settings import GenerationSettings
+    from packshot.core.images import load_photo
+    from packshot.core.masking import load_mask_png
 
     components = DiffusionComponents(unet=parts.unet, vae=parts.vae, text_encoder=parts.text_encoder,
                                      tokenizer=parts.tokenizer, scheduler_config=parts.scheduler_config,

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from core.errors import PackshotError
-from core.jobs import BatchJob, BatchSummary, JobSettings, PhotoOutcome
-from core.jobs.settings import CLI_GROUPS
-from core.naming import display_name
-from core.options import add_arguments, from_namespace
-from core.progress import CancelToken, Progress
+from packshot.core.errors import PackshotError
+from packshot.core.jobs import BatchJob, BatchSummary, JobSettings, PhotoOutcome
+from packshot.core.jobs.settings import CLI_GROUPS
+from packshot.core.naming import display_name
+from packshot.core.options import add_arguments, from_namespace
+from packshot.core.progress import CancelToken, Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -58,7 +58,7 @@ def path_or_uri(text: str) -> Path | str:
 
 
 def _preset_help() -> str:
-    from core.generation.presets import PRESETS
+    from packshot.core.generation.presets import PRESETS
 
     return "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values()).replace("%", "%%")
 
@@ -115,7 +115,7 @@ def run_batch(args: argparse.Namespace) -> int:
         return _list_templates()
     if args.input_dir is None or args.out_dir is None:
         raise PackshotError("usage: packshot batch INPUT_DIR --out OUT_DIR [options] (see packshot batch --help)")
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     settings = settings_from_args(args)
     runtime = Runtime(settings.machine.models_dir)  # this command's models, loaded once
@@ -216,10 +216,10 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
 def _run_on_ray(args: argparse.Namespace, settings: JobSettings, runtime: Any) -> int:
     """The same batch as Ray Data stages (core.cluster.ray_batch); the same summary at the end.
     ``runtime`` serves the local checks; each Ray actor makes its own."""
-    from core.cluster.ray_batch import RayBatch, import_ray
+    from packshot.core.cluster.ray_batch import RayBatch, import_ray
 
     import_ray()  # says what to install before any work
-    from core.cluster.storage import parse_storage_options
+    from packshot.core.cluster.storage import parse_storage_options
 
     job = RayBatch(args.input_dir, args.out_dir, settings, address=args.ray or None, runtime=runtime,
                    storage_options=parse_storage_options(args.storage_option))
@@ -280,7 +280,7 @@ def _print_summary(summary: BatchSummary, out_dir: Path, input_dir: Path, policy
 
 
 def _list_templates() -> int:
-    from core.templates import load_templates
+    from packshot.core.templates import load_templates
 
     for template in load_templates().values():
         print(f"{template.name:<16} {template.description}")
@@ -312,7 +312,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="packshot")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
-    from core.cli.main import stop_on_signals
+    from packshot.core.cli.main import stop_on_signals
 
     try:
         with stop_on_signals():  # SIGTERM/SIGHUP stop like Ctrl-C

@@ -6,9 +6,9 @@ import argparse
 import math
 from pathlib import Path
 
-from core.errors import PackshotError
-from core.jobs.settings import JobSettings
-from core.options import add_arguments
+from packshot.core.errors import PackshotError
+from packshot.core.jobs.settings import JobSettings
+from packshot.core.options import add_arguments
 
 # Flat names of the JobSettings fields that eval also takes (same flag, help, default and choices).
 SHARED_WITH_BATCH = {"template", "prompt", "negative", "steps", "guidance", "resolution", "masks_dir", "masker",
@@ -68,10 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.options import check_namespace
-    from core.progress import Progress
-    from core.quality.evaluate import EvalConfig, run_eval
-    from core.runtime import Runtime
+    from packshot.core.options import check_namespace
+    from packshot.core.progress import Progress
+    from packshot.core.quality.evaluate import EvalConfig, run_eval
+    from packshot.core.runtime import Runtime
 
     check_namespace(JobSettings, args)  # the batch's bounds for the options eval shares with it
     if args.resolution < 64 or args.resolution % 8:

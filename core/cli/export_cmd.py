@@ -16,8 +16,8 @@ EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
 
 def register(subparsers: Any) -> None:
-    from core.generation.presets import PRESETS
-    from core.jobs.export import EXPORT_FORMATS, ExportSettings
+    from packshot.core.generation.presets import PRESETS
+    from packshot.core.jobs.export import EXPORT_FORMATS, ExportSettings
 
     defaults = ExportSettings()
     p = subparsers.add_parser(
@@ -44,9 +44,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from core.jobs.export import ExportJob, ExportSettings
-    from core.progress import Progress
-    from core.runtime import Runtime
+    from packshot.core.jobs.export import ExportJob, ExportSettings
+    from packshot.core.progress import Progress
+    from packshot.core.runtime import Runtime
 
     settings = ExportSettings(preset=args.preset, format=args.export_format, quality=args.quality,
                               bit_depth=args.bit_depth)

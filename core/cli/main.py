@@ -15,16 +15,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional, Sequence
 
-from core import __version__, logfile
-from core.errors import Cancelled, PackshotError, user_message
+from packshot.core import __version__, logfile
+from packshot.core.errors import Cancelled, PackshotError, user_message
 
-log = logging.getLogger("core.cli")
+log = logging.getLogger("packshot.core.cli")
 FILE_ONLY = logfile.FILE_ONLY
 
 # Each module exposes ``register(subparsers)``; the GUI's ``gui`` command arrives through the
 # ``packshot.commands`` entry point group so that core never imports desktop.
-COMMAND_MODULES = ("core.cli.batch_cmd", "core.cli.masks_cmd", "core.cli.models_cmd", "core.cli.eval_cmd",
-                   "core.cli.replay_cmd", "core.cli.export_cmd")
+COMMAND_MODULES = ("packshot.core.cli.batch_cmd", "packshot.core.cli.masks_cmd", "packshot.core.cli.models_cmd", "packshot.core.cli.eval_cmd",
+                   "packshot.core.cli.replay_cmd", "packshot.core.cli.export_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from core.jobs.mask_job import MASK_MAKER, mask_maker  # noqa: F401 - re-exported: what --redo may replace
-from core.jobs.settings import JobSettings
-from core.naming import display_name
-from core.options import add_arguments
+from packshot.core.jobs.mask_job import MASK_MAKER, mask_maker  # noqa: F401 - re-exported: what --redo may replace
+from packshot.core.jobs.settings import JobSettings
+from packshot.core.naming import display_name
+from packshot.core.options import add_arguments
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.images import list_photos
-    from core.jobs.context import JobContext
-    from core.jobs.mask_job import MaskJob, MaskOutcome
-    from core.options import check_namespace
-    from core.runtime import Runtime
-    from core.write_guard import WriteGuard
+    from packshot.core.images import list_photos
+    from packshot.core.jobs.context import JobContext
+    from packshot.core.jobs.mask_job import MaskJob, MaskOutcome
+    from packshot.core.options import check_namespace
+    from packshot.core.runtime import Runtime
+    from packshot.core.write_guard import WriteGuard
 
     check_namespace(JobSettings, args)  # the batch's bounds for the options masks shares with it
     photos = list_photos(args.input)
@@ -113,6 +113,6 @@ def _write_review(path: Path, rows: list[tuple[str, ...]]) -> None:
     writer = csv.writer(buffer)
     writer.writerow(REVIEW_COLUMNS)
     writer.writerows(sorted(merged.values(), key=lambda r: (not r[5], float(r[2]))))
-    from core.images import write_atomic
+    from packshot.core.images import write_atomic
 
     write_atomic(path, buffer.getvalue().encode("utf-8"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from core.progress import Progress
+from packshot.core.progress import Progress
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
 MODELS_DIR_HELP = "folder holding models as <dir>/<model id>/ (default: data dir)"
 
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _store(args: argparse.Namespace) -> ModelStore:
     """The store of this command's runtime (models commands look models up; they load none)."""
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return Runtime(args.models_dir).store
 

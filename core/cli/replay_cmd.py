@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from core.errors import PackshotError
-from core.settings_bounds import device_problem
+from packshot.core.errors import PackshotError
+from packshot.core.settings_bounds import device_problem
 
 
 def register(subparsers: Any) -> None:
@@ -49,10 +49,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from core.jobs.render import check_recipe
-    from core.jobs.replay import replay_target, replay_to
-    from core.recipe import read_recipe
-    from core.runtime import Runtime
+    from packshot.core.jobs.render import check_recipe
+    from packshot.core.jobs.replay import replay_target, replay_to
+    from packshot.core.recipe import read_recipe
+    from packshot.core.runtime import Runtime
 
     output = Path(args.output)
     if not output.is_file():

@@ -29,16 +29,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from core.cluster.storage import Tree, local_path_of
-from core.errors import PackshotError
-from core.images import write_atomic
-from core.jobs.batch import BatchJob
-from core.jobs.outcomes import BatchSummary, PhotoOutcome
-from core.jobs.settings import JobSettings
-from core.naming import display_name
+from packshot.core.cluster.storage import Tree, local_path_of
+from packshot.core.errors import PackshotError
+from packshot.core.images import write_atomic
+from packshot.core.jobs.batch import BatchJob
+from packshot.core.jobs.outcomes import BatchSummary, PhotoOutcome
+from packshot.core.jobs.settings import JobSettings
+from packshot.core.naming import display_name
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ class _Stage:
             import torch
 
             torch.set_num_threads(threads)  # several actors share a machine's cores
-        from core.jobs.context import JobContext
-        from core.runtime import Runtime
+        from packshot.core.jobs.context import JobContext
+        from packshot.core.runtime import Runtime
 
         job_settings = JobSettings.from_dict(settings)
         self.runtime = Runtime(job_settings.machine.models_dir)  # this actor's own models
@@ -78,12 +78,12 @@ class _Stage:
     def job(self, row: dict) -> Any:
         """The photo's job; its writes go through its write guard (core.write_guard) like the local batch's."""
         if self.trees is not None:
-            from core.cluster.remote import RemotePhotoJob
+            from packshot.core.cluster.remote import RemotePhotoJob
 
             job = RemotePhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"],
                                  inputs=self.trees["input"], outputs=self.trees["output"])
         else:
-            from core.jobs.photo import PhotoJob
+            from packshot.core.jobs.photo import PhotoJob
 
             job = PhotoJob(Path(row["path"]), self.out_dir, self.context, stem=row["stem"])
         job.replaceable = set(self.replaceable)
@@ -147,7 +147,7 @@ class RayBatch:
         # One runtime for the driver's checks and its choice of upscaler (``pinned_settings``).
         self.runtime = runtime
         if self.remote:
-            from core.cluster.remote import RemoteBatchJob
+            from packshot.core.cluster.remote import RemoteBatchJob
 
             self.batch: BatchJob = RemoteBatchJob(self.input_tree, self.output_tree, settings,
                                                   runtime=self.runtime)
@@ -228,9 +228,9 @@ class RayBatch:
         actors' device finds none but another device would, every stage is told ``--detail off`` (bicubic,
         what the actors would do) and the run says why.
         """
-        from core.devices import pick_device
-        from core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
-        from core.jobs.engines import resolve_engine
+        from packshot.core.devices import pick_device
+        from packshot.core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
+        from packshot.core.jobs.engines import resolve_engine
 
         settings = self.batch.settings
         g = settings.generation

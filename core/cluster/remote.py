@@ -14,14 +14,14 @@ import io
 from pathlib import Path
 from typing import Any, Optional
 
-from core.cluster.storage import HEAD_BYTES, Tree
-from core.errors import PackshotError
-from core.images import Photo, decode_photo
-from core.jobs.batch import BatchJob
-from core.jobs.outcomes import PhotoOutcome
-from core.jobs.photo import PhotoJob, PhotoWork
-from core.progress import CancelToken, ProgressCallback, no_progress
-from core.recipe import Recipe, embeds_in_file, encode_output, recipe_in_image, sidecar_path
+from packshot.core.cluster.storage import HEAD_BYTES, Tree
+from packshot.core.errors import PackshotError
+from packshot.core.images import Photo, decode_photo
+from packshot.core.jobs.batch import BatchJob
+from packshot.core.jobs.outcomes import PhotoOutcome
+from packshot.core.jobs.photo import PhotoJob, PhotoWork
+from packshot.core.progress import CancelToken, ProgressCallback, no_progress
+from packshot.core.recipe import Recipe, embeds_in_file, encode_output, recipe_in_image, sidecar_path
 
 
 class RemoteBatchJob(BatchJob):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import ImageReadError, ImageWriteError, PackshotError, UnsafeWriteError
-from core.images import is_image_path
+from packshot.core.errors import ImageReadError, ImageWriteError, PackshotError, UnsafeWriteError
+from packshot.core.images import is_image_path
 
 HEAD_BYTES = 1 << 18  # enough for an output's header chunks, where its recipe is
 CREDENTIAL_HINTS = {

@@ -11,11 +11,11 @@ Framing first makes the preset's padding part of what the engine renders (genera
 blurred); ``apply_preset`` scales an image already made and can only repeat its edge pixels.
 """
 
-from core.generation.composite import composite
-from core.generation.engines import ENGINE_NAMES, BackgroundEngine
-from core.generation.presets import PRESETS, OutputPreset, apply_preset, frame_photo, get_preset
-from core.generation.settings import SCHEDULERS, GenerationSettings
-from core.generation.shadow import Shadow
+from packshot.core.generation.composite import composite
+from packshot.core.generation.engines import ENGINE_NAMES, BackgroundEngine
+from packshot.core.generation.presets import PRESETS, OutputPreset, apply_preset, frame_photo, get_preset
+from packshot.core.generation.settings import SCHEDULERS, GenerationSettings
+from packshot.core.generation.shadow import Shadow
 
 __all__ = ["BackgroundEngine", "ENGINE_NAMES", "GenerationSettings", "OutputPreset", "PRESETS", "SCHEDULERS",
            "Shadow", "apply_preset", "composite", "frame_photo", "get_preset"]

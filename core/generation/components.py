@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import ModelMissingError, PackshotError
+from packshot.core.errors import ModelMissingError, PackshotError
 
 INPAINT_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionControlNetInpaintPipeline")
 BASE_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")

@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.generation.matting import edge_pixels, foreground_tiles
-from core.generation.shadow import Shadow, apply_shadow
+from packshot.core.generation.matting import edge_pixels, foreground_tiles
+from packshot.core.generation.shadow import Shadow, apply_shadow
 
 ROWS_PER_CHUNK = 512  # blend in bands: a 50 MP photo would need GBs of float32 at once
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from core.progress import CancelToken, Progress, check
+from packshot.core.progress import CancelToken, Progress, check
 
 REPAINT_ENGINES = ("si2-controlnet", "si2")  # their pipeline starts from an image; sd2-controlnet's does not
 REPAINT_STRENGTH = 0.3  # the share of the denoising schedule repainted: detail, not a new background

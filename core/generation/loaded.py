@@ -11,12 +11,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.generation.components import load_components, load_controlnet
-from core.generation.pipeline import BackgroundPipeline
-from core.generation.placement import place, remove_hooks
+from packshot.core.generation.components import load_components, load_controlnet
+from packshot.core.generation.pipeline import BackgroundPipeline
+from packshot.core.generation.placement import place, remove_hooks
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 
 def diffusion_models(runtime: Runtime, folder: Path, device: Any, dtype: Any) -> LoadedModels:

@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from core.generation.prompt_cache import PromptCache
-from core.generation.schedulers import make_scheduler
+from packshot.core.generation.prompt_cache import PromptCache
+from packshot.core.generation.schedulers import make_scheduler
 
 # callback_on_step_end(pipeline, step_index, timestep, {"latents": ...}) -> dict | None, as in diffusers
 StepCallback = Callable[[Any, int, Any, dict], Optional[dict]]

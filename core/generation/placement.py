@@ -20,7 +20,7 @@ def place(components: Any, device: Any, dtype: Any, offload: bool | None = None)
     forward runs, sending the previous module back (text encoder -> controlnet -> unet -> vae),
     which is what ``enable_model_cpu_offload`` does in diffusers.
     """
-    from core.generation.components import quiet_library_logs
+    from packshot.core.generation.components import quiet_library_logs
 
     with quiet_library_logs():  # .to(dtype) makes diffusers warn "kept in float32: []" per module
         return _place(components, device, dtype, offload)
@@ -28,7 +28,7 @@ def place(components: Any, device: Any, dtype: Any, offload: bool | None = None)
 
 def _place(components: Any, device: Any, dtype: Any, offload: bool | None) -> list:
     if offload is None:
-        from core.devices import cuda_memory_gb
+        from packshot.core.devices import cuda_memory_gb
 
         offload = wants_offload(device, cuda_memory_gb(device))
     modules = components.modules()
@@ -68,7 +68,7 @@ def _use_sdpa(components: Any) -> None:
 def _slice_attention_if_short(components: Any, device: Any) -> None:
     # Apple GPUs share memory with the system: slice attention there when memory is short
     # (diffusers' advice for MPS). Slicing changes the order of float sums, never the maths.
-    from core.devices import plan_for
+    from packshot.core.devices import plan_for
 
     if getattr(device, "type", "") != "mps" or not plan_for(device).attention_slicing:
         return

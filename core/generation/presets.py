@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.generation.framing import product_box
+from packshot.core.generation.framing import product_box
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 
-from core.generation.settings import Quality
+from packshot.core.generation.settings import Quality
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def plan_quality(quality: Quality | str, steps: int, resolution: int, recipe: Pr
 def tiny_decoder(runtime: Runtime, device: Any, dtype: Any) -> Optional[Any]:
     """TAESD for previews, once per ``runtime``, when its weights are in the store; else None
     (previews use the full VAE)."""
-    from core.errors import ModelMissingError
+    from packshot.core.errors import ModelMissingError
 
     try:
         folder = runtime.store.path(TINY_DECODER_MODEL)
@@ -86,7 +86,7 @@ def load_tiny_decoder(folder: Path, device: Any, dtype: Any) -> Any:
     """TAESD (diffusers ``AutoencoderTiny``) from its folder: safetensors only, no code run."""
     from diffusers import AutoencoderTiny
 
-    from core.generation.components import quiet_library_logs
+    from packshot.core.generation.components import quiet_library_logs
 
     with quiet_library_logs():
         model = AutoencoderTiny.from_pretrained(str(folder), use_safetensors=True, torch_dtype=dtype)

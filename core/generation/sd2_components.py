@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import ModelMissingError
-from core.generation.components import (
+from packshot.core.errors import ModelMissingError
+from packshot.core.generation.components import (
     BASE_PARTS,
     DiffusionComponents,
     IncompatibleModelError,
@@ -27,7 +27,7 @@ from core.generation.components import (
 )
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 TEXT_TO_IMAGE_PIPELINE = "StableDiffusionPipeline"  # SD2 base, as published
 CONTROLNET_PIPELINE = "StableDiffusionControlNetPipeline"  # SD2 base + a trained 4-channel ControlNet
@@ -37,7 +37,7 @@ LATENT_CHANNELS = 4
 
 def read_text_to_image_index(folder: Path) -> dict:
     """model_index.json of an SD2-base (+ ControlNet) folder; inpainting folders are named as such."""
-    from core.generation.components import model_index_json
+    from packshot.core.generation.components import model_index_json
 
     data = model_index_json(folder)
     name = data.get("_class_name")
@@ -94,8 +94,8 @@ class LoadedSD2ControlNet:
     """
 
     def __init__(self, folder: Path, device: Any, dtype: Any, offload: bool | None = None) -> None:
-        from core.generation.placement import place
-        from core.generation.sd2_pipeline import CutoutControlNetPipeline
+        from packshot.core.generation.placement import place
+        from packshot.core.generation.sd2_pipeline import CutoutControlNetPipeline
 
         self.folder, self.device, self.dtype = Path(folder), device, dtype
         self.components = load_sd2_components(self.folder, with_controlnet=True, dtype=dtype)

@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.generation.pipeline import BackgroundPipeline, StepCallback, _ConditioningOnce
-from core.generation.schedulers import make_scheduler
+from packshot.core.generation.pipeline import BackgroundPipeline, StepCallback, _ConditioningOnce
+from packshot.core.generation.schedulers import make_scheduler
 
 
 def cutout_control(image: Any, object_map: Any) -> Any:

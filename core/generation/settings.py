@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from core.errors import SettingError
-from core.options import Choice, coerce_fields, option, plain, to_dict
-from core.settings_bounds import (
+from packshot.core.errors import SettingError
+from packshot.core.options import Choice, coerce_fields, option, plain, to_dict
+from packshot.core.settings_bounds import (
     MAX_PATH_CHARS,
     MAX_PROMPT_CHARS,
     SEED_MAX,

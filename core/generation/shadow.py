@@ -53,7 +53,7 @@ def keep_shadow(photo: Any, mask: Any, fallback: Shadow | None = None) -> tuple[
     (shadow, note): the note is None when the photo's shadow was kept, else it says what was
     used instead and why (no studio backdrop, no shadow found).
     """
-    from core.generation.shadow_matte import estimate_shadow_matte
+    from packshot.core.generation.shadow_matte import estimate_shadow_matte
 
     pixels = photo.pixels if hasattr(photo, "pixels") else np.asarray(photo)
     alpha = mask.alpha if hasattr(mask, "alpha") else np.asarray(mask, np.float32)
@@ -94,7 +94,7 @@ def shadow_map(alpha: np.ndarray, shadow: Shadow) -> np.ndarray:
 def apply_shadow(background: np.ndarray, alpha: np.ndarray, shadow: AnyShadow) -> np.ndarray:
     """``background`` (uint8 or uint16) with the shadow blended in, same dtype."""
     if isinstance(shadow, KeptShadow):
-        from core.generation.shadow_matte import apply_matte
+        from packshot.core.generation.shadow_matte import apply_matte
 
         return apply_matte(background, shadow.matte)
     strength = shadow_map(alpha, shadow)[:, :, None]

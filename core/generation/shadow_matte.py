@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.masking.backdrop import (
+from packshot.core.masking.backdrop import (
     Backdrop,
     estimate_backdrop,
     linear_to_srgb,

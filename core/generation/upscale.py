@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ModelMissingError, PackshotError, UnsafeWeightsError
-from core.progress import CancelToken, check
+from packshot.core.errors import ModelMissingError, PackshotError, UnsafeWeightsError
+from packshot.core.progress import CancelToken, check
 
 if TYPE_CHECKING:
-    from core.generation.settings import GenerationSettings
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.generation.settings import GenerationSettings
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def load_upscaler(path: Path, model_id: str, device: Any, sha256: str) -> Upscal
     naming the file (``UnsafeWeightsError``)."""
     from spandrel import ModelLoader, UnsupportedModelError, canonicalize_state_dict
 
-    from core.models.safe_load import load_state_dict
+    from packshot.core.models.safe_load import load_state_dict
 
     path = Path(path)
     state = canonicalize_state_dict(load_state_dict(path))  # unwraps Real-ESRGAN's "params_ema"/"params"
@@ -246,7 +246,7 @@ def loaded_upscaler(runtime: Runtime, model_id: str, device: Any) -> Upscaler:
 
 def weights_path(store: ModelStore, model_id: str) -> Path:
     """The weights file of the upscaler ``model_id`` (``ModelMissingError`` naming the download when absent)."""
-    from core.models.integrity import weights_file
+    from packshot.core.models.integrity import weights_file
 
     return weights_file(store.spec(model_id), store.path(model_id))
 
@@ -254,7 +254,7 @@ def weights_path(store: ModelStore, model_id: str) -> Path:
 def weights_sha256(path: Path) -> str:
     """The sha256 of an upscaler's weights, hashed from the file itself (a lock file's record would not see
     weights swapped for others of the same size; 67 MB hash in well under a second)."""
-    from core.models.integrity import sha256_file
+    from packshot.core.models.integrity import sha256_file
 
     return sha256_file(path)
 

@@ -15,19 +15,19 @@ they load once.
 
 from __future__ import annotations
 
-from core.jobs.batch import BatchJob
-from core.jobs.context import JobContext
-from core.jobs.engines import MODEL_ENGINES, ResolvedEngine, engine_choices, resolve_engine
-from core.jobs.export import ExportJob as CoreExportJob
-from core.jobs.export import ExportSettings
-from core.jobs.keepers import keeper, keeper_files
-from core.jobs.mask_job import MaskJob, MaskOutcome, MaskSummary
-from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
-from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
-from core.jobs.photo import PhotoJob
-from core.jobs.preview import preview_shadow
-from core.jobs.render import make_shadow, render_from_recipe, render_images
-from core.jobs.settings import (
+from packshot.core.jobs.batch import BatchJob
+from packshot.core.jobs.context import JobContext
+from packshot.core.jobs.engines import MODEL_ENGINES, ResolvedEngine, engine_choices, resolve_engine
+from packshot.core.jobs.export import ExportJob as CoreExportJob
+from packshot.core.jobs.export import ExportSettings
+from packshot.core.jobs.keepers import keeper, keeper_files
+from packshot.core.jobs.mask_job import MaskJob, MaskOutcome, MaskSummary
+from packshot.core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
+from packshot.core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
+from packshot.core.jobs.photo import PhotoJob
+from packshot.core.jobs.preview import preview_shadow
+from packshot.core.jobs.render import make_shadow, render_from_recipe, render_images
+from packshot.core.jobs.settings import (
     CLI_GROUPS,
     CONTROLNET_MODEL,
     DEFAULT_DOUBT_SCORE,

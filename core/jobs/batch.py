@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from core.errors import (
+from packshot.core.errors import (
     Cancelled,
     DiskFullError,
     ImageReadError,
@@ -21,19 +21,19 @@ from core.errors import (
     PackshotError,
     TemplateError,
 )
-from core.images import SkippedFile, load_photo, scan_photos
-from core.jobs.context import JobContext
-from core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
-from core.jobs.photo import PhotoJob
-from core.jobs.settings import LOCK_NAME, DoubtfulMasks, JobSettings
-from core.naming import display_name, unique_stems
-from core.progress import CancelToken, Progress, ProgressCallback, no_progress
-from core.project import ProjectStore
-from core.templates import check_variables
-from core.write_guard import NotOursError, OtherJobError, WriteGuard, sweep_temp_files
+from packshot.core.images import SkippedFile, load_photo, scan_photos
+from packshot.core.jobs.context import JobContext
+from packshot.core.jobs.outcomes import BatchSummary, PhotoOutcome, PhotoPlan
+from packshot.core.jobs.photo import PhotoJob
+from packshot.core.jobs.settings import LOCK_NAME, DoubtfulMasks, JobSettings
+from packshot.core.naming import display_name, unique_stems
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, no_progress
+from packshot.core.project import ProjectStore
+from packshot.core.templates import check_variables
+from packshot.core.write_guard import NotOursError, OtherJobError, WriteGuard, sweep_temp_files
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class BatchJob:
         check_variables(self.context.template, self.photos, self.context.variables)
         try:
             self.context.generation_settings("", "").validate()
-            from core.generation.presets import get_preset
+            from packshot.core.generation.presets import get_preset
 
             get_preset(s.output.preset)
         except ValueError as exc:

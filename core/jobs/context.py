@@ -8,26 +8,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from core.errors import PackshotError
-from core.generation.settings import GenerationSettings
-from core.images import output_format_for
-from core.jobs.settings import (
+from packshot.core.errors import PackshotError
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import output_format_for
+from packshot.core.jobs.settings import (
     DEFAULT_GENERATIVE_TEMPLATE,
     GENERATIVE_ENGINES,
     JobSettings,
     Shadow,
     file_sha256,
 )
-from core.naming import check_name_template, output_suffix
-from core.templates import (
+from packshot.core.naming import check_name_template, output_suffix
+from packshot.core.templates import (
     PromptTemplate,
     load_variables_csv,
     resolve_prompt,
 )
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
 _DEFAULT_GENERATION = GenerationSettings()
 
@@ -110,7 +110,7 @@ class JobContext:
         if engine != "color" and tuple(g.color) != _DEFAULT_GENERATION.color:
             self.notes.append(f"--color has no effect with the '{engine}' engine (it is for --engine color).")
         if engine == "flux2-klein":
-            from core.generation.engines.flux2_klein import canvas_note, licence_note
+            from packshot.core.generation.engines.flux2_klein import canvas_note, licence_note
 
             note = licence_note(s.model or "")
             if note:
@@ -133,7 +133,7 @@ class JobContext:
             self.notes.append(f"--reference has no effect with the '{self.engine_name}' engine (it is for "
                               "--engine flux2-klein).")
             return None
-        from core.images import load_photo
+        from packshot.core.images import load_photo
 
         load_photo(g.reference)  # ImageReadError naming the file, before any photo is worked on
         return file_sha256(Path(g.reference))
@@ -164,14 +164,14 @@ class JobContext:
         """An explicit learned ``--prior`` without its weights fails now, when masks will be computed."""
         if self.settings.masks.masks_dir:
             return
-        from core.masking.prior import check_prior_weights
+        from packshot.core.masking.prior import check_prior_weights
 
         check_prior_weights(str(self.settings.masks.prior), self.model_store,
                             str(self.settings.machine.device))  # size and the fix
 
     def _resolve_engine(self) -> str:
         """``core.jobs.engines.resolve_engine``: the same answer the app's engine menu shows."""
-        from core.jobs.engines import resolve_engine
+        from packshot.core.jobs.engines import resolve_engine
 
         resolved = resolve_engine(self.settings, self.model_store)
         self.notes.extend(resolved.notes)
@@ -181,17 +181,17 @@ class JobContext:
         """The learned upscaler a generative engine enlarges backgrounds with (``core.generation.upscale``);
         None: bicubic (said in a note when ``--detail auto`` finds none). An explicit one that is missing
         fails now, before any work."""
-        from core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
+        from packshot.core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
 
         if self.engine_name not in UPSCALED_ENGINES:
             return None
-        from core.devices import pick_device
+        from packshot.core.devices import pick_device
 
         g, device = self.settings.generation, pick_device(str(self.settings.machine.device)).type
         upscaler = resolve_upscaler(self.model_store, g, device)
         if upscaler is None and (note := missing_note(self.model_store, g, device)):
             self.notes.append(note)
-        from core.generation.detail import REPAINT_ENGINES
+        from packshot.core.generation.detail import REPAINT_ENGINES
 
         if str(g.detail) == "repaint" and self.engine_name not in REPAINT_ENGINES:
             self.notes.append(f"--detail repaint is for {' and '.join(REPAINT_ENGINES)}: the '{self.engine_name}' "
@@ -208,7 +208,7 @@ class JobContext:
         """The models an automatic mask of this context comes from (stored with the mask: while they
         stay the same, a re-run with other generation settings reuses the mask instead of recomputing)."""
         if self._auto_mask_models is None:
-            from core.masking.prior import resolve_prior
+            from packshot.core.masking.prior import resolve_prior
 
             m = self.settings.masks
             sam = m.masker == "sam" or (m.masker == "auto" and self._sam_available())
@@ -247,7 +247,7 @@ class JobContext:
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from core.generation.engines import engine_for
+            from packshot.core.generation.engines import engine_for
 
             self._engine = engine_for(self.runtime, self.engine_name, self.settings.machine.device,
                                       model=self.settings.model)
@@ -256,7 +256,7 @@ class JobContext:
     @property
     def masker(self) -> Any:
         if self._masker is None:
-            from core.masking.maskers import build_masker
+            from packshot.core.masking.maskers import build_masker
 
             m = self.settings.masks
             self._masker = build_masker(str(m.masker), self.runtime, m.sam_variant,
@@ -270,7 +270,7 @@ class JobContext:
             self._gate_built = True
             q = self.settings.qc
             if self.generative or q.qc_threshold is not None:
-                from core.quality.qc import QCSettings, QualityGate
+                from packshot.core.quality.qc import QCSettings, QualityGate
 
                 qc = QCSettings(retries=q.qc_retries) if q.qc_threshold is None else \
                     QCSettings(threshold=q.qc_threshold, retries=q.qc_retries)
@@ -279,7 +279,7 @@ class JobContext:
 
     def _resegmenter(self) -> Any:
         """SAM prompted from the input mask when its weights are here, else the classic prior."""
-        from core.quality.resegment import build_resegmenter
+        from packshot.core.quality.resegment import build_resegmenter
 
         return build_resegmenter("auto", self.runtime, sam_variant=self.settings.masks.sam_variant,
                                  device=self.settings.machine.device)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import PackshotError
-from core.jobs.settings import CONTROLNET_MODEL, Engine, JobSettings
+from packshot.core.errors import PackshotError
+from packshot.core.jobs.settings import CONTROLNET_MODEL, Engine, JobSettings
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
 # Engines that take --model (a ControlNet model folder): the others ignore it.
 MODEL_ENGINES = (Engine.SI2_CONTROLNET.value, Engine.SD2_CONTROLNET.value)
@@ -55,16 +55,16 @@ def resolve_engine(settings: JobSettings, store: ModelStore) -> ResolvedEngine:
     # A background picture or a colour given without an engine says which engine is meant.
     if g.background_image:
         return ResolvedEngine("image", ("--background-image given without --engine: using the 'image' engine.",))
-    from core.generation.settings import GenerationSettings
+    from packshot.core.generation.settings import GenerationSettings
 
     if tuple(g.color) != GenerationSettings().color:
         return ResolvedEngine("color", ("--color given without --engine: using the 'color' engine.",))
     model = settings.model or CONTROLNET_MODEL
     if store.available(model):
-        from core.generation.engines.sd2_controlnet import engine_for_model
+        from packshot.core.generation.engines.sd2_controlnet import engine_for_model
 
         return ResolvedEngine(engine_for_model(store, model))  # si2-controlnet, or sd2-controlnet for such a model
-    from core.masking.hints import mask_weights_missing, missing_weights_notes
+    from packshot.core.masking.hints import mask_weights_missing, missing_weights_notes
 
     m = settings.masks
     missing = {} if m.masks_dir else mask_weights_missing(

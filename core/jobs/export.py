@@ -27,18 +27,18 @@ from typing import TYPE_CHECKING, Optional
 
 from PIL import Image
 
-from core.errors import Cancelled, PackshotError
-from core.images import clean_exif, image_format, load_photo, output_format_for, to_bit_depth
-from core.jobs.keepers import keeper_files
-from core.jobs.render import render_from_recipe
-from core.jobs.replay import read_scope
-from core.naming import output_suffix
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from core.recipe import Recipe, read_recipe, save_output
-from core.write_guard import WriteGuard, sweep_temp_files
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.images import clean_exif, image_format, load_photo, output_format_for, to_bit_depth
+from packshot.core.jobs.keepers import keeper_files
+from packshot.core.jobs.render import render_from_recipe
+from packshot.core.jobs.replay import read_scope
+from packshot.core.naming import output_suffix
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.recipe import Recipe, read_recipe, save_output
+from packshot.core.write_guard import WriteGuard, sweep_temp_files
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ExportSettings:
 
     def check(self) -> None:
         """``PackshotError`` now, before any file is written, for a setting that cannot work."""
-        from core.generation.presets import get_preset
+        from packshot.core.generation.presets import get_preset
 
         try:
             get_preset(self.preset)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from core.errors import PackshotError
-from core.naming import unique_stems
-from core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
+from packshot.core.errors import PackshotError
+from packshot.core.naming import unique_stems
+from packshot.core.project import STORE_DIRNAME, STORE_FILENAME, PhotoRecord, ProjectStore, ResultRecord
 
 
 def keeper(results: Sequence[ResultRecord], current_key: Optional[str]) -> Optional[ResultRecord]:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
-from core.jobs.context import JobContext
-from core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
-from core.jobs.settings import file_sha256
-from core.logfile import FILE_ONLY
-from core.naming import display_name, unique_stems
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from core.project import ProjectStore
-from core.write_guard import WriteGuard
+from packshot.core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
+from packshot.core.jobs.context import JobContext
+from packshot.core.jobs.masks import load_mask_file, quantize_mask, save_mask_atomic
+from packshot.core.jobs.settings import file_sha256
+from packshot.core.logfile import FILE_ONLY
+from packshot.core.naming import display_name, unique_stems
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.project import ProjectStore
+from packshot.core.write_guard import WriteGuard
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def mask_maker(path: Path) -> Optional[str]:
     """``MASK_MAKER`` for a mask PNG Packshot wrote (it carries the polarity chunk), else None."""
     from PIL import Image
 
-    from core.masking.maskio import POLARITY_KEY
+    from packshot.core.masking.maskio import POLARITY_KEY
 
     try:
         with Image.open(path) as im:
@@ -209,7 +209,7 @@ class MaskJob:
         """``path``'s mask by the one rule (see the module). ``photo``/``sha``: already read by the
         caller; ``load=False``: a kept mask is not read back (the loop needs only its status).
         Raises ``PackshotError`` naming the photo when it cannot be masked."""
-        from core.images import load_photo
+        from packshot.core.images import load_photo
 
         path = Path(path).resolve()
         notes = notes if notes is not None else []
@@ -244,7 +244,7 @@ class MaskJob:
     def _kept(self, path: Path, record: Any, status: str, photo: Any, load: bool, notes: list[str]) -> MaskOutcome:
         mask = None
         if load:
-            from core.images import load_photo
+            from packshot.core.images import load_photo
 
             size = photo.size if photo is not None else load_photo(path).size
             mask = load_mask_file(record.mask_path, size, source=record.mask_source or "file")
@@ -255,7 +255,7 @@ class MaskJob:
 
     def _compute(self, path: Path, photo: Any, target: Path, origin: Optional[dict], notes: list[str],
                  cancel: Optional[CancelToken]) -> MaskOutcome:
-        from core.quality.mask_gate import mask_doubt
+        from packshot.core.quality.mask_gate import mask_doubt
 
         result = self.context.masker.compute(photo, cancel=cancel)
         if not result.mask.any() and not self.keep_empty:
@@ -264,7 +264,7 @@ class MaskJob:
         mask = quantize_mask(result)
         mask.doubt = mask_doubt(result, self.context.settings.masks.doubtful_below)  # on the masker's own result
         if self.export_to is not None:
-            from core.masking.maskio import save_mask_png
+            from packshot.core.masking.maskio import save_mask_png
 
             save_mask_png(target, result.alpha, white=self.white)
         else:

@@ -10,7 +10,7 @@ import numpy as np
 
 def quantize_mask(result: Any) -> Any:
     """The MaskResult as an 8-bit PNG would give it back: alpha in 1/255 steps, mask = alpha >= 0.5."""
-    from core.masking.result import MaskResult
+    from packshot.core.masking.result import MaskResult
 
     alpha8 = np.clip(np.rint(np.asarray(result.alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
     return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=result.score,
@@ -22,10 +22,10 @@ def save_mask_atomic(path: Path, alpha: np.ndarray, *, photo: Optional[Path] = N
     """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename by the one mask
     writer (``core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours.
     ``photo``: the photo the mask is of; checked by the write guard (never that file, by any path)."""
-    from core.masking.maskio import save_mask_png
+    from packshot.core.masking.maskio import save_mask_png
 
     if photo is not None:
-        from core.write_guard import STORE_DIRNAME, WriteGuard
+        from packshot.core.write_guard import STORE_DIRNAME, WriteGuard
 
         path = Path(path)
         store = next((f for f in path.parents if f.name == STORE_DIRNAME), None)
@@ -40,7 +40,7 @@ def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> A
 
     Read by ``core.masking.load_mask_png``: it honours the polarity chunk ``packshot masks --white
     background`` writes, resizes masks of the same aspect ratio and refuses any other size."""
-    from core.masking.maskio import load_mask_png
+    from packshot.core.masking.maskio import load_mask_png
 
     result = load_mask_png(Path(path), tuple(size))
     result.source = source

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from core.naming import display_name
-from core.project import NewResult
+from packshot.core.naming import display_name
+from packshot.core.project import NewResult
 
 
 @dataclass

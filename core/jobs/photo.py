@@ -13,20 +13,20 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
-from core.images import Photo, load_photo, output_format_for, write_atomic
-from core.jobs.context import JobContext
-from core.jobs.outcomes import PhotoOutcome, PhotoPlan
-from core.jobs.render import render_images
-from core.jobs.settings import DoubtfulMasks, file_sha256
-from core.logfile import FILE_ONLY
-from core.naming import display_name, output_path, output_suffix
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress, preview_every
-from core.project import NewResult, ProjectStore
-from core.quality.mask_gate import mask_doubt
-from core.recipe import Recipe, save_output
-from core.templates import photo_variables
-from core.write_guard import WriteGuard
+from packshot.core.errors import Cancelled, DiskFullError, PackshotError, stop_when_disk_full
+from packshot.core.images import Photo, load_photo, output_format_for, write_atomic
+from packshot.core.jobs.context import JobContext
+from packshot.core.jobs.outcomes import PhotoOutcome, PhotoPlan
+from packshot.core.jobs.render import render_images
+from packshot.core.jobs.settings import DoubtfulMasks, file_sha256
+from packshot.core.logfile import FILE_ONLY
+from packshot.core.naming import display_name, output_path, output_suffix
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress, preview_every
+from packshot.core.project import NewResult, ProjectStore
+from packshot.core.quality.mask_gate import mask_doubt
+from packshot.core.recipe import Recipe, save_output
+from packshot.core.templates import photo_variables
+from packshot.core.write_guard import WriteGuard
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class PhotoJob:
         gs = ctx.generation_settings(work.prompt, work.negative, seeds)
         # A size preset frames the photo first, so the engine makes background for the padding too.
         # The photo-resolution mask stays what is stored and recorded: replay frames again from it.
-        from core.generation.presets import frame_photo
+        from packshot.core.generation.presets import frame_photo
 
         framed, framed_mask = frame_photo(work.photo, work.mask, s.output.preset)
         images = render_images(ctx.engine, framed, framed_mask, gs, ctx.shadow_kind, _sub(progress, self.name),
@@ -296,7 +296,7 @@ class PhotoJob:
 
     def recipe_of(self, out: Path) -> Optional[Recipe]:
         """The recipe of an existing output, None when there is no output (raises for one without)."""
-        from core.recipe import read_recipe
+        from packshot.core.recipe import read_recipe
 
         return read_recipe(out) if out.is_file() else None
 
@@ -304,7 +304,7 @@ class PhotoJob:
               ) -> tuple[Any, Path, str]:
         """The mask to use, by ``MaskJob``'s one rule (given, reviewed, reused or computed), saved into
         the project as the exact 8-bit PNG the job composites with."""
-        from core.jobs.mask_job import MaskJob
+        from packshot.core.jobs.mask_job import MaskJob
 
         job = MaskJob([self.path], self.context, project=self.project, out_dir=self.out_dir,
                       stems={self.path: self.stem}, guard=self.guard, store=self._store_mask)
@@ -314,7 +314,7 @@ class PhotoJob:
     def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
                     ) -> tuple[Any, Path, str]:
         """Where ``MaskJob`` writes this photo's project mask (core.cluster adds its upload here)."""
-        from core.jobs.mask_job import store_mask
+        from packshot.core.jobs.mask_job import store_mask
 
         store_mask(self.guard, self.project, self.path, path, mask, state, origin)
         return mask, path, state

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from core.jobs.settings import JobSettings
+from packshot.core.jobs.settings import JobSettings
 
 PREVIEW_SIDE = 320
 STAND_IN_BACKDROP = (236, 236, 236)  # for engines whose background needs a model
@@ -25,11 +25,11 @@ def preview_shadow(photo: Path | str, mask_path: Path | str, settings: JobSettin
     background with their shadow (none, drop, contact or the photo's own), framed by their size preset.
 
     Raises ``ImageReadError`` for an unreadable photo or mask."""
-    from core.generation.composite import composite
-    from core.generation.presets import frame_photo
-    from core.images import load_photo
-    from core.jobs.masks import load_mask_file
-    from core.jobs.render import make_shadow
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.presets import frame_photo
+    from packshot.core.images import load_photo
+    from packshot.core.jobs.masks import load_mask_file
+    from packshot.core.jobs.render import make_shadow
 
     full = load_photo(Path(photo))
     mask = load_mask_file(Path(mask_path), full.size)
@@ -58,7 +58,7 @@ def _downscaled(photo: Any, mask: Any, side: int) -> tuple[Any, Any]:
 
 
 def _backdrop(settings: JobSettings, height: int, width: int) -> np.ndarray:
-    from core.generation.engines.plain import ColorEngine, GradientEngine, WhiteEngine
+    from packshot.core.generation.engines.plain import ColorEngine, GradientEngine, WhiteEngine
 
     flat = {"white": WhiteEngine, "color": ColorEngine, "gradient": GradientEngine}.get(str(settings.engine))
     if flat is not None:

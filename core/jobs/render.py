@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ImageReadError, PackshotError, SettingError
-from core.generation.settings import GenerationSettings
-from core.images import Photo, load_photo, to_bit_depth
-from core.jobs.masks import load_mask_file
-from core.jobs.settings import ENGINES, Shadow, file_sha256
-from core.progress import CancelToken, ProgressCallback, check, no_progress
-from core.recipe import Recipe, field_error
-from core.settings_bounds import shown
+from packshot.core.errors import ImageReadError, PackshotError, SettingError
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import Photo, load_photo, to_bit_depth
+from packshot.core.jobs.masks import load_mask_file
+from packshot.core.jobs.settings import ENGINES, Shadow, file_sha256
+from packshot.core.progress import CancelToken, ProgressCallback, check, no_progress
+from packshot.core.recipe import Recipe, field_error
+from packshot.core.settings_bounds import shown
 
 if TYPE_CHECKING:
-    from core.jobs.replay import ReadScope
-    from core.runtime import Runtime
+    from packshot.core.jobs.replay import ReadScope
+    from packshot.core.runtime import Runtime
 
 RECIPE_ENGINES = tuple(e for e in ENGINES if e != "auto")  # a recipe records the engine that ran
 
@@ -35,7 +35,7 @@ def make_shadow(shadow: Optional[str], photo: Optional[Photo] = None, mask: Any 
     """
     if not shadow or shadow == "none":
         return None
-    from core.generation.shadow import Shadow, keep_shadow
+    from packshot.core.generation.shadow import Shadow, keep_shadow
 
     if shadow != "keep":
         return Shadow(kind=shadow)
@@ -56,7 +56,7 @@ def render_images(engine: Any, photo: Photo, mask: Any, gen_settings: Any, shado
 
     ``notes`` collects what the photo's outcome should say (a kept shadow that fell back).
     """
-    from core.generation.composite import composite
+    from packshot.core.generation.composite import composite
 
     backgrounds = engine.render(photo, mask, gen_settings, progress, cancel)
     check(cancel)
@@ -68,7 +68,7 @@ def check_recipe(recipe: Recipe, quality: Optional[str] = None) -> GenerationSet
     """The recipe's values checked as strictly as the command line's, before any file is read: a known
     engine, preset and shadow, and generation settings inside their declared bounds (``RecipeError``
     naming the field). Returns the settings that render its one image (``quality``: another quality)."""
-    from core.generation.presets import PRESETS
+    from packshot.core.generation.presets import PRESETS
 
     if recipe.engine not in RECIPE_ENGINES:
         raise field_error("engine", f"unknown value {shown(recipe.engine)} (one of {', '.join(RECIPE_ENGINES)})")
@@ -124,7 +124,7 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Runtime, d
         raise PackshotError(f"The mask {mask_file.name} was edited after {Path(output_path).name} was made; "
                             "replaying would not give the same image.")
     mask = load_mask_file(mask_file, photo.size, source=recipe.mask.get("source", "file"))
-    from core.generation import upscale
+    from packshot.core.generation import upscale
 
     # The upscaler the output was made with, byte for byte, or none when it was made without one.
     gs = upscale.replay_settings(gs, recipe.settings, recipe.models)
@@ -133,11 +133,11 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Runtime, d
     # the user's trained one.
     model = next(iter(upscale.engine_models(recipe.models)), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \
         else None
-    from core.generation.engines import engine_for
+    from packshot.core.generation.engines import engine_for
 
     engine = engine_for(runtime, recipe.engine, device, model=model)
     shadow = recipe.shadow.get("kind") if recipe.shadow else None
-    from core.generation.presets import frame_photo
+    from packshot.core.generation.presets import frame_photo
 
     photo, mask = frame_photo(photo, mask, recipe.preset)
     return to_bit_depth(render_images(engine, photo, mask, gs, shadow, progress, cancel)[0], recipe.bit_depth)

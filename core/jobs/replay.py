@@ -35,15 +35,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import PackshotError
-from core.images import load_photo
-from core.jobs.render import render_from_recipe
-from core.naming import from_storable
-from core.recipe import Recipe, field_error, read_recipe, save_output, sidecar_path
-from core.write_guard import STORE_DIRNAME, WriteGuard
+from packshot.core.errors import PackshotError
+from packshot.core.images import load_photo
+from packshot.core.jobs.render import render_from_recipe
+from packshot.core.naming import from_storable
+from packshot.core.recipe import Recipe, field_error, read_recipe, save_output, sidecar_path
+from packshot.core.write_guard import STORE_DIRNAME, WriteGuard
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

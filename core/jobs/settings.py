@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-from core import options
-from core.generation.presets import PRESETS
-from core.generation.settings import GenerationSettings
-from core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
-from core.options import Choice, option
-from core.settings_bounds import (
+from packshot.core import options
+from packshot.core.generation.presets import PRESETS
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.naming import DEFAULT_NAME_TEMPLATE, OUTPUT_FORMATS
+from packshot.core.options import Choice, option
+from packshot.core.settings_bounds import (
     MAX_NAME_CHARS,
     MAX_PATH_CHARS,
     MAX_PROMPT_CHARS,
@@ -27,7 +27,7 @@ from core.settings_bounds import (
     model_id_problem,
     sam_variant_problem,
 )
-from core.write_guard import TMP_PREFIX as TEMP_NAME_PREFIX
+from packshot.core.write_guard import TMP_PREFIX as TEMP_NAME_PREFIX
 
 
 class Engine(Choice):

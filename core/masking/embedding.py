@@ -19,10 +19,10 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from core.errors import Cancelled
-from core.images import Photo, load_photo
-from core.masking.sam_models import LoadedSam
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.errors import Cancelled
+from packshot.core.images import Photo, load_photo
+from packshot.core.masking.sam_models import LoadedSam
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 
 log = logging.getLogger(__name__)
 

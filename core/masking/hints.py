@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
 BACKGROUNDS_OFF = ("Generated backgrounds are off: no weights for '{model}'. Using a white background with the "
                    "{masker} mask. To enable them: packshot models download {model}")
@@ -25,7 +25,7 @@ SAM_FIX = "SAM refines the outline ({model_id}, {size})"
 
 
 def _size(model_id: str) -> str:
-    from core.models.manifest import load_manifest
+    from packshot.core.models.manifest import load_manifest
 
     spec = load_manifest().get(model_id)
     return spec.size_text if spec else "unknown size"
@@ -69,13 +69,13 @@ def mask_weights_missing(store: ModelStore, prior: str = "auto", masker: str = "
     """``missing_weights_notes`` arguments for automatic masks made with these settings: which of SAM
     and BiRefNet an "auto" setting would use if they were there (the BiRefNet for the device: lite on
     the CPU), and the prior that will be used now."""
-    from core.masking.prior import MODEL_IDS, resolve_prior
+    from packshot.core.masking.prior import MODEL_IDS, resolve_prior
 
     concrete = resolve_prior(prior, store, device)[0]
     sam_model = None
     if masker == "auto":
-        from core.errors import PackshotError
-        from core.masking.sam_models import model_id_for
+        from packshot.core.errors import PackshotError
+        from packshot.core.masking.sam_models import model_id_for
 
         try:
             sam_id = model_id_for(sam_variant)
@@ -84,7 +84,7 @@ def mask_weights_missing(store: ModelStore, prior: str = "auto", masker: str = "
             sam_model = None
     prior_model = None
     if prior == "auto" and concrete == "classic":
-        from core.masking.prior_learned import runs_on_gpu
+        from packshot.core.masking.prior_learned import runs_on_gpu
 
         prior_model = MODEL_IDS["birefnet" if device != "cpu" and runs_on_gpu(device) else "birefnet-lite"]
     return {"sam_model": sam_model, "prior_model": prior_model, "prior": concrete}

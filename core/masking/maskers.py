@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 
-from core.images import Photo
-from core.masking.postprocess import finish_mask, snap_to_edges
-from core.masking.prior import CHOICES as PRIOR_CHOICES
-from core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
-from core.masking.prompts import prompts_at_work_size
-from core.masking.result import MaskResult
-from core.progress import CancelToken, ProgressCallback, check, no_progress
-from core.quality.mask_evidence import mask_evidence
-from core.quality.metric import iou as _iou
+from packshot.core.images import Photo
+from packshot.core.masking.postprocess import finish_mask, snap_to_edges
+from packshot.core.masking.prior import CHOICES as PRIOR_CHOICES
+from packshot.core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
+from packshot.core.masking.prompts import prompts_at_work_size
+from packshot.core.masking.result import MaskResult
+from packshot.core.progress import CancelToken, ProgressCallback, check, no_progress
+from packshot.core.quality.mask_evidence import mask_evidence
+from packshot.core.quality.metric import iou as _iou
 
 if TYPE_CHECKING:
-    from core.masking.embedding import EmbeddingCache
-    from core.masking.sam_models import LoadedSam
-    from core.masking.session import MaskSession
-    from core.runtime import Runtime
+    from packshot.core.masking.embedding import EmbeddingCache
+    from packshot.core.masking.sam_models import LoadedSam
+    from packshot.core.masking.session import MaskSession
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class PriorMasker:
         return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=_no_studio_doubt(details))
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
-        from core.masking.session import GrabCutBackend, MaskSession
+        from packshot.core.masking.session import GrabCutBackend, MaskSession
 
         return MaskSession(photo, GrabCutBackend(photo), initial=initial)
 
@@ -139,7 +139,7 @@ class SamMasker:
     def __init__(self, sam: LoadedSam, prior: Optional[SalientPrior] = None,
                  cache: Optional[EmbeddingCache] = None, n_points: int = 3,
                  prior_fallback: Optional[str] = None) -> None:
-        from core.masking.embedding import EmbeddingCache
+        from packshot.core.masking.embedding import EmbeddingCache
 
         self.sam = sam
         self.prior = prior or get_prior("classic")
@@ -152,8 +152,8 @@ class SamMasker:
         return self.sam.name
 
     def compute(self, photo: Photo, cancel: Optional[CancelToken] = None) -> MaskResult:
-        from core.masking.embedding import predictor_for
-        from core.masking.sam_predict import predict
+        from packshot.core.masking.embedding import predictor_for
+        from packshot.core.masking.sam_predict import predict
 
         check(cancel)
         if (own := from_alpha_channel(photo)) is not None:
@@ -209,7 +209,7 @@ class SamMasker:
         return MaskResult(mask, alpha, score, source, details)
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
-        from core.masking.session import MaskSession, SamBackend
+        from packshot.core.masking.session import MaskSession, SamBackend
 
         return MaskSession(photo, SamBackend(self.sam, photo, self.cache), initial=initial)
 
@@ -246,7 +246,7 @@ def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_vari
     store = runtime.store
     sam_missing: Optional[str] = None
     if kind != "classic":
-        from core.masking.sam_models import model_id_for
+        from packshot.core.masking.sam_models import model_id_for
 
         sam_id = model_id_for(sam_variant)
         if kind == "sam":
@@ -263,8 +263,8 @@ def build_masker(kind: str = "auto", runtime: Optional[Runtime] = None, sam_vari
             reason = f"{sam_missing} Using the {salient.name} mask instead."
             log.info("%s", reason)
         return PriorMasker(salient, fallback_reason=reason, prior_fallback=prior_fallback)
-    from core.masking.embedding import EmbeddingCache
-    from core.masking.sam_models import sam_for
+    from packshot.core.masking.embedding import EmbeddingCache
+    from packshot.core.masking.sam_models import sam_for
 
     sam = sam_for(runtime, sam_variant, device)
     return SamMasker(sam, salient, EmbeddingCache(sam, cache_size), prior_fallback=prior_fallback)
@@ -275,7 +275,7 @@ def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray
     description; (None, None) when the photo has no studio backdrop."""
     import cv2
 
-    from core.masking.backdrop import backdrop_regions, estimate_backdrop
+    from packshot.core.masking.backdrop import backdrop_regions, estimate_backdrop
 
     h, w = rgb.shape[:2]
     factor = min(1.0, side / max(h, w))
@@ -299,8 +299,8 @@ def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], rgb: np.ndar
     """
     import cv2
 
-    from core.masking.postprocess import drop_specks, resize_mask
-    from core.quality.mask_evidence import outline_off_edges
+    from packshot.core.masking.postprocess import drop_specks, resize_mask
+    from packshot.core.quality.mask_evidence import outline_off_edges
 
     if shadow is None or not mask.any():
         return None

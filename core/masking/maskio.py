@@ -13,10 +13,10 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import ImageReadError
-from core.images import save_image
-from core.masking.postprocess import resize_alpha
-from core.masking.result import MaskResult
+from packshot.core.errors import ImageReadError
+from packshot.core.images import save_image
+from packshot.core.masking.postprocess import resize_alpha
+from packshot.core.masking.result import MaskResult
 
 Polarity = Literal["product", "background"]
 POLARITY_KEY = "packshot:mask-white"

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 LEARNED_MODEL_ID = "isnet-general-use"  # IS-Net's id (kept for callers that predate BiRefNet)
@@ -47,25 +47,25 @@ class SalientPrior(Protocol):
 
 
 def _classic(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
-    from core.masking.prior_classic import ClassicPrior
+    from packshot.core.masking.prior_classic import ClassicPrior
 
     return ClassicPrior()
 
 
 def _isnet(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
-    from core.masking.prior_learned import IsNetPrior  # onnxruntime is imported only here
+    from packshot.core.masking.prior_learned import IsNetPrior  # onnxruntime is imported only here
 
     return IsNetPrior(runtime, device)
 
 
 def _birefnet(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
-    from core.masking.prior_learned import BiRefNetPrior
+    from packshot.core.masking.prior_learned import BiRefNetPrior
 
     return BiRefNetPrior(runtime, device, lite=False)
 
 
 def _birefnet_lite(runtime: Optional[Runtime] = None, device: str = "auto") -> SalientPrior:
-    from core.masking.prior_learned import BiRefNetPrior
+    from packshot.core.masking.prior_learned import BiRefNetPrior
 
     return BiRefNetPrior(runtime, device, lite=True)
 
@@ -76,7 +76,7 @@ CHOICES = ("auto", "classic", "isnet", "birefnet", "birefnet-lite")  # CLI --pri
 
 
 def _present(store: ModelStore, prior: str) -> bool:
-    from core.errors import ModelMissingError
+    from packshot.core.errors import ModelMissingError
 
     try:
         return store.locate(MODEL_IDS[prior]) is not None
@@ -87,7 +87,7 @@ def _present(store: ModelStore, prior: str) -> bool:
 def _gpu(device: str) -> bool:
     if (device or "auto").lower() == "cpu":
         return False  # decided without importing onnxruntime
-    from core.masking.prior_learned import runs_on_gpu
+    from packshot.core.masking.prior_learned import runs_on_gpu
 
     return runs_on_gpu(device)
 
@@ -128,8 +128,8 @@ def resolve_prior(name: str, store: Optional[ModelStore], device: str = "auto") 
 
 
 def _no_learned_prior(store: ModelStore) -> str:
-    from core.errors import ModelMissingError
-    from core.models.manifest import human_bytes
+    from packshot.core.errors import ModelMissingError
+    from packshot.core.models.manifest import human_bytes
 
     try:
         lite = store.missing_message(MODEL_IDS["birefnet-lite"])

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.masking.postprocess import clean_mask, fill_holes, resize_mask
-from core.masking.prior import PriorResult
-from core.quality.metric import iou as _iou
+from packshot.core.masking.postprocess import clean_mask, fill_holes, resize_mask
+from packshot.core.masking.prior import PriorResult
+from packshot.core.quality.metric import iou as _iou
 
 # Shadows and shading change lightness much more than colour; halving its weight keeps a contact
 # shadow out of the product while a white product on a grey sweep still stands out.
@@ -60,7 +60,7 @@ class ClassicPrior:
         if details.get("cue") == "backdrop" and scale > 1.0 and mask.any():
             # put the outline where the photo's edge pixels are half product, at full size (on a
             # seamless backdrop both sides of the outline are known; the guided snap is not needed)
-            from core.masking.backdrop import unmix_outline
+            from packshot.core.masking.backdrop import unmix_outline
 
             mask = clean_mask(unmix_outline(rgb8, _full_res_outline(rgb8, mask, scale)))
             details["outline"] = "unmixed"
@@ -74,7 +74,7 @@ class ClassicPrior:
         evidence = self.background_distance(lab, strip)
         backdrop_reason = None
         if self.use_backdrop:
-            from core.masking.backdrop import estimate_backdrop
+            from packshot.core.masking.backdrop import estimate_backdrop
 
             backdrop = estimate_backdrop(small)
             backdrop_reason = backdrop.reason  # recorded either way: a review can say why
@@ -88,7 +88,7 @@ class ClassicPrior:
             # colour alone is unsure (product colours close to the background's): add the barrier
             # cue and keep whichever segmentation is more self-consistent. The barrier result
             # may only grow what colour found: on texture or noise it invents blobs on its own.
-            from core.masking.barrier import barrier_saliency
+            from packshot.core.masking.barrier import barrier_saliency
 
             barrier = barrier_saliency(lab)
             combined = np.maximum(evidence, barrier)
@@ -110,7 +110,7 @@ class ClassicPrior:
         """
         import cv2
 
-        from core.masking.backdrop import backdrop_regions
+        from packshot.core.masking.backdrop import backdrop_regions
 
         h, w = small.shape[:2]
         regions = backdrop_regions(small, backdrop)
@@ -130,7 +130,7 @@ class ClassicPrior:
         refined = _grabcut(small, gc, self.grabcut_iters)
         mask = clean_mask(refined & ~(outside & _erode(outside, 1))) if refined.any() else refined
         if mask.any():
-            from core.masking.backdrop import unmix_outline
+            from packshot.core.masking.backdrop import unmix_outline
 
             mask = clean_mask(unmix_outline(small, mask))
         if not mask.any():
@@ -247,7 +247,7 @@ def _full_res_outline(rgb8: np.ndarray, mask: np.ndarray, scale: float) -> np.nd
     """An upscaled work-size mask with its stair-steps smoothed by the guided filter (photo as guide)."""
     if scale <= 1.5:
         return mask
-    from core.masking.postprocess import snap_to_edges
+    from packshot.core.masking.postprocess import snap_to_edges
 
     return snap_to_edges(mask, rgb8, int(np.ceil(scale)))
 

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import UnsafeWeightsError
-from core.masking.prior import PriorResult
+from packshot.core.errors import UnsafeWeightsError
+from packshot.core.masking.prior import PriorResult
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class OnnxPrior:
 
     def __init__(self, spec: OnnxPriorSpec, runtime: Runtime, device: str = "auto",
                  threshold: float = 0.5, border: float = 0.04) -> None:
-        from core.models.integrity import weights_file
+        from packshot.core.models.integrity import weights_file
 
         store = runtime.store
 

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from core.masking.sam_predict import Prompts
+from packshot.core.masking.sam_predict import Prompts
 
 
 def prompts_from_prior(prior: np.ndarray, n_points: int = 3, box_margin: float = 0.03,
@@ -29,7 +29,7 @@ def prompts_from_prior(prior: np.ndarray, n_points: int = 3, box_margin: float =
         trimmed = prior & ~shadow
         # keep only what is left of the product: specks between shadow pixels are no product
         if trimmed.any():
-            from core.masking.postprocess import drop_specks
+            from packshot.core.masking.postprocess import drop_specks
 
             prior = drop_specks(trimmed)
     if not prior.any():
@@ -77,7 +77,7 @@ def prompts_at_work_size(prior: np.ndarray, n_points: int, side: int = 1024,
 
     ``shadow`` (bool, any size): the backdrop's shadow; no prompt is seeded from it.
     """
-    from core.masking.postprocess import resize_mask
+    from packshot.core.masking.postprocess import resize_mask
 
     h, w = prior.shape
     factor = min(1.0, side / max(h, w))

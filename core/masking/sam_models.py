@@ -16,12 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from core.errors import UnsafeWeightsError
+from packshot.core.errors import UnsafeWeightsError
 
 if TYPE_CHECKING:
     import torch
 
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,8 @@ def model_id_for(variant: str) -> str:
 def sam_for(runtime: Runtime, variant: str = "vit_b", device: str = "auto") -> LoadedSam:
     """SAM ``variant`` from ``runtime``'s store on ``device``, once per runtime, checkpoint and device
     (ModelMissingError naming the fix when absent)."""
-    from core.devices import pick_device
-    from core.models.integrity import weights_file
+    from packshot.core.devices import pick_device
+    from packshot.core.models.integrity import weights_file
 
     model_id = model_id_for(variant)
     checkpoint = weights_file(runtime.store.spec(model_id), runtime.store.path(model_id))
@@ -167,7 +167,7 @@ def sam_for(runtime: Runtime, variant: str = "vit_b", device: str = "auto") -> L
 
 def load_sam_checkpoint(checkpoint: Path, model_id: str, device: Any) -> LoadedSam:
     """Load a SAM checkpoint onto ``device`` (a new copy each call: ``sam_for`` keeps one per runtime)."""
-    from core.models.safe_load import load_state_dict
+    from packshot.core.models.safe_load import load_state_dict
 
     start = time.perf_counter()
     state = load_state_dict(checkpoint)

@@ -13,8 +13,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.masking.embedding import Embedding
-from core.quality.metric import iou as _iou
+from packshot.core.masking.embedding import Embedding
+from packshot.core.quality.metric import iou as _iou
 
 STABILITY_OFFSET = 1.0  # SAM's automatic mask generator uses the same logit offset
 
@@ -123,7 +123,7 @@ def _choose(logits: np.ndarray, ious: np.ndarray, prior: Optional[np.ndarray]) -
 
 
 def _clean_via_work_size(full: np.ndarray, small: np.ndarray) -> np.ndarray:
-    from core.masking.postprocess import clean_mask
+    from packshot.core.masking.postprocess import clean_mask
 
     cleaned = clean_mask(small)
     if full.shape == small.shape:

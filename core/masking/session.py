@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol, Sequence
 
 import numpy as np
 
-from core.images import Photo
-from core.masking.postprocess import clean_mask, snap_to_edges, soft_alpha
-from core.masking.result import MaskResult
-from core.masking.sam_predict import Prompts
-from core.progress import CancelToken
+from packshot.core.images import Photo
+from packshot.core.masking.postprocess import clean_mask, snap_to_edges, soft_alpha
+from packshot.core.masking.result import MaskResult
+from packshot.core.masking.sam_predict import Prompts
+from packshot.core.progress import CancelToken
 
 if TYPE_CHECKING:
-    from core.masking.embedding import EmbeddingCache
-    from core.masking.sam_models import LoadedSam
+    from packshot.core.masking.embedding import EmbeddingCache
+    from packshot.core.masking.sam_models import LoadedSam
 
 MAX_HISTORY = 100
 # A person's click within this fraction of the image diagonal of an automatic prompt point of
@@ -76,14 +76,14 @@ class SamBackend:
 
     def prepare(self, cancel: Optional[CancelToken] = None) -> None:
         """Get the embedding now (from the cache, or one encoder run) so the first click is fast."""
-        from core.masking.embedding import predictor_for
+        from packshot.core.masking.embedding import predictor_for
 
         if self._predictor is None:
             self._embedding = self.cache.get(self.photo, cancel)
             self._predictor = predictor_for(self.sam, self._embedding)
 
     def predict(self, prompts: Prompts, feedback: Any, base: np.ndarray) -> tuple[np.ndarray, Any, float, dict]:
-        from core.masking.sam_predict import predict
+        from packshot.core.masking.sam_predict import predict
 
         self.prepare()
         pred = predict(self._predictor, self._embedding, prompts, mask_input=feedback, clean=True)
@@ -97,7 +97,7 @@ class GrabCutBackend:
     name = "grabcut"
 
     def __init__(self, photo: Photo, work_side: int = 512, iterations: int = 3) -> None:
-        from core.masking.prior_classic import _downscale
+        from packshot.core.masking.prior_classic import _downscale
 
         self.photo = photo
         self.small = _downscale(photo.rgb8, work_side)
@@ -109,8 +109,8 @@ class GrabCutBackend:
     def predict(self, prompts: Prompts, feedback: Any, base: np.ndarray) -> tuple[np.ndarray, Any, float, dict]:
         import cv2
 
-        from core.masking.postprocess import resize_mask
-        from core.masking.prior_classic import _grabcut
+        from packshot.core.masking.postprocess import resize_mask
+        from packshot.core.masking.prior_classic import _grabcut
 
         h, w = self.small.shape[:2]
         full_h, full_w = base.shape
@@ -157,7 +157,7 @@ class MaskSession:
                 # a mask from a file, the classic path or an earlier edit: prompt SAM with its box
                 # and inner points, so a first click refines the whole product instead of
                 # replacing it with the one part under the cursor
-                from core.masking.prompts import prompts_at_work_size
+                from packshot.core.masking.prompts import prompts_at_work_size
 
                 auto = prompts_at_work_size(initial.mask, 3)
         base = initial.mask if initial is not None else np.zeros((h, w), bool)

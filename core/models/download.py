@@ -20,16 +20,16 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
-from core.errors import (
+from packshot.core.errors import (
     ChecksumMismatchError,
     ModelMissingError,
     NoConnectionError,
     disk_full_error,
     is_disk_full,
 )
-from core.models.integrity import sha256_file, write_lock
-from core.models.manifest import ModelSpec, human_bytes
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.models.integrity import sha256_file, write_lock
+from packshot.core.models.manifest import ModelSpec, human_bytes
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
 
 CHUNK = 1 << 20
 # Transport errors of httpx / httpx2 (huggingface_hub's client) and requests, named rather than imported:

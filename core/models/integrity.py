@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from core.models.manifest import ModelSpec
+from packshot.core.models.manifest import ModelSpec
 
 LOCK_NAME = "packshot-lock.json"
 SINGLE_FILE_KINDS = ("sam", "onnx", "upscaler")  # one weights file per model folder

@@ -7,7 +7,7 @@ import pickle
 import zipfile
 from pathlib import Path
 
-from core.errors import UnsafeWeightsError, pickle_refused
+from packshot.core.errors import UnsafeWeightsError, pickle_refused
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from core.errors import ModelMissingError, NoConnectionError, disk_full_error, is_disk_full
-from core.models.download import download_hub_model, download_url_model
-from core.models.integrity import VerifyReport, missing_parts, verify_folder
-from core.models.manifest import ModelSpec, human_bytes, load_manifest, user_model_spec
-from core.progress import CancelToken, ProgressCallback, no_progress
+from packshot.core.errors import ModelMissingError, NoConnectionError, disk_full_error, is_disk_full
+from packshot.core.models.download import download_hub_model, download_url_model
+from packshot.core.models.integrity import VerifyReport, missing_parts, verify_folder
+from packshot.core.models.manifest import ModelSpec, human_bytes, load_manifest, user_model_spec
+from packshot.core.progress import CancelToken, ProgressCallback, no_progress
 
 log = logging.getLogger(__name__)
 PARTIAL_DIRNAME = ".partial"
@@ -126,7 +126,7 @@ class ModelStore:
     def revision(self, model_id: str) -> str:
         """The exact revision of the local copy: the hub commit recorded at download or named by the
         Hugging Face cache, "local" for a folder placed by hand or made by the trainer."""
-        from core.models.integrity import read_lock
+        from packshot.core.models.integrity import read_lock
 
         folder = self.locate(model_id)
         if folder is None:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ModelMissingError
+from packshot.core.errors import ModelMissingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class ClipScorer:
             model = CLIPModel.from_pretrained(self.folder, local_files_only=True, use_safetensors=True)
         else:
             # .bin only: build from the config and load through the weights-only loader, never pickle code.
-            from core.models.safe_load import load_state_dict
+            from packshot.core.models.safe_load import load_state_dict
 
             model = CLIPModel(CLIPConfig.from_pretrained(self.folder, local_files_only=True))
             model.load_state_dict(load_state_dict(self.folder / "pytorch_model.bin"), strict=True)  # wrong file: error
@@ -135,7 +135,7 @@ class ClipScorer:
         """100 * max(cosine similarity, 0) between ``image`` (H x W x 3 uint8) and ``prompt``."""
         import torch
 
-        from core.quality.resegment import to_rgb8
+        from packshot.core.quality.resegment import to_rgb8
 
         pixels = self.processor.image_processor(images=[to_rgb8(image)], return_tensors="pt")["pixel_values"]
         with torch.inference_mode():

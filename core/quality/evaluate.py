@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import Cancelled, ImageReadError, ImageWriteError, ModelMissingError, PackshotError
-from core.generation.settings import GenerationSettings
-from core.images import list_photos, load_photo, save_image, write_atomic
-from core.naming import display_name
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
-from core.quality.metric import expansion
-from core.write_guard import WriteGuard
+from packshot.core.errors import Cancelled, ImageReadError, ImageWriteError, ModelMissingError, PackshotError
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import list_photos, load_photo, save_image, write_atomic
+from packshot.core.naming import display_name
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.quality.clip_score import ClipLookup, ClipScorer, find_clip_model
+from packshot.core.quality.metric import expansion
+from packshot.core.write_guard import WriteGuard
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,12 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     """Render, score and tabulate; see the module docstring. Raises before any work if a model is missing.
 
     Models come from ``runtime``."""
-    from core.generation.composite import composite
-    from core.generation.engines import engine_for
-    from core.generation.settings import GenerationSettings
-    from core.masking.maskers import build_masker
-    from core.quality.resegment import build_resegmenter
-    from core.templates import check_variables, photo_variables, resolve_prompt
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.engines import engine_for
+    from packshot.core.generation.settings import GenerationSettings
+    from packshot.core.masking.maskers import build_masker
+    from packshot.core.quality.resegment import build_resegmenter
+    from packshot.core.templates import check_variables, photo_variables, resolve_prompt
 
     photos_dir, out_dir = Path(photos_dir), Path(out_dir)
     if not config.engines:
@@ -246,7 +246,9 @@ def _input_mask(photo: Any, photo_path: Path, masks_dir: Optional[Path]) -> tupl
     """The reviewed mask from ``masks_dir`` (IOPaint naming) or (None, "") when there is none."""
     if masks_dir is None:
         return None, ""
-    from core.jobs import load_mask_file  # the batch job's reader: eval sees masks exactly as batch does
+    from packshot.core.jobs import (
+        load_mask_file,  # the batch job's reader: eval sees masks exactly as batch does
+    )
 
     path = Path(masks_dir) / f"{photo_path.stem}.png"
     if not path.is_file():

@@ -81,7 +81,7 @@ def edge_map(small: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
     measured away from the mask's outline (smooth backdrop, sensor noise and JPEG)."""
     import cv2
 
-    from core.masking.backdrop import narrow_edges
+    from packshot.core.masking.backdrop import narrow_edges
 
     band = cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool) & ~cv2.erode(m.astype(np.uint8),
                                                                                 _disk(4)).astype(bool)
@@ -266,7 +266,7 @@ def _backdrop_fit(small: np.ndarray, m: np.ndarray):
     """The backdrop fitted on the pixels outside the mask; (backdrop, t, d, sigma) or Nones off a studio shot."""
     import cv2
 
-    from core.masking.backdrop import estimate_backdrop, ratio_and_deviation
+    from packshot.core.masking.backdrop import estimate_backdrop, ratio_and_deviation
 
     grown = cv2.dilate(m.astype(np.uint8), _disk(3)).astype(bool)
     backdrop = estimate_backdrop(small, product=grown, work_side=max(small.shape[:2]))

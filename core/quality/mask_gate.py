@@ -48,6 +48,6 @@ def _findings(result: Any, details: dict, image: Optional[np.ndarray]) -> list[s
         return [str(f) for f in evidence.get("findings", [])]
     if image is None or str(getattr(result, "source", "")) in ("alpha-channel", "file", "edited", "reviewed"):
         return []
-    from core.quality.mask_evidence import mask_evidence
+    from packshot.core.quality.mask_evidence import mask_evidence
 
     return mask_evidence(np.asarray(image), result.mask, details).findings

@@ -19,10 +19,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import PackshotError
-from core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
-from core.quality.metric import ExpansionScore, as_bool_mask, expansion
-from core.quality.resegment import Resegmenter
+from packshot.core.errors import PackshotError
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, no_progress
+from packshot.core.quality.metric import ExpansionScore, as_bool_mask, expansion
+from packshot.core.quality.resegment import Resegmenter
 
 # Retry seeds step far from the base seed: variants of one photo use seed, seed+1, ... and a retry
 # must not reproduce a sibling variant. Deterministic, so a resumed batch regenerates the same images.

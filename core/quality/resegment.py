@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import numpy as np
 
-from core.images import Photo
-from core.progress import CancelToken, check
-from core.quality.metric import as_bool_mask
+from packshot.core.images import Photo
+from packshot.core.progress import CancelToken, check
+from packshot.core.quality.metric import as_bool_mask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def build_resegmenter(kind: str, runtime: Runtime, *, sam_variant: str = "vit_b"
     from ``runtime``."""
     if kind not in RESEGMENTER_KINDS:
         raise ValueError(f"Unknown re-segmentation {kind!r}; choose one of {', '.join(RESEGMENTER_KINDS)}.")
-    from core.masking.sam_models import model_id_for
+    from packshot.core.masking.sam_models import model_id_for
 
     if kind == "auto":
         kind = "sam" if runtime.store.available(model_id_for(sam_variant)) else "classic"
@@ -196,11 +196,11 @@ def build_resegmenter(kind: str, runtime: Runtime, *, sam_variant: str = "vit_b"
     if kind == "sam":
         from segment_anything import SamPredictor
 
-        from core.masking.sam_models import sam_for
+        from packshot.core.masking.sam_models import sam_for
 
         loaded = sam_for(runtime, sam_variant, device)  # ModelMissingError names the fix
         return SamResegmenter(SamPredictor(loaded.model), name=loaded.name, n_points=n_points,
                               box_margin=box_margin)
-    from core.masking.maskers import build_masker
+    from packshot.core.masking.maskers import build_masker
 
     return MaskerResegmenter(build_masker("classic", runtime, device=device), name="classic")

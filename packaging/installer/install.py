@@ -104,7 +104,7 @@ def install(args: argparse.Namespace) -> int:
     say(3, total, f"{APP} and its libraries")
     run([str(uv), "pip", "install", "--quiet", "--python", str(env_python(new_env)), *index, str(wheel)])
     say(4, total, "Checking the new install")
-    run([str(env_python(new_env)), "-c", "import core, desktop, torch; print('torch', torch.__version__)"])
+    run([str(env_python(new_env)), "-c", "import packshot.core, packshot.desktop, torch; print('torch', torch.__version__)"])
     if env.exists():
         shutil.rmtree(env)
     new_env.rename(env)
@@ -127,7 +127,7 @@ def prepare_first_use(env: Path) -> bool:
     """Compile now what the first photo would otherwise compile (``core.warmup``), in the final
     environment (after the swap: its caches are keyed by path). A failure only makes the first
     photo slower, so the install goes on."""
-    done = subprocess.run([str(env_python(env)), "-m", "core.warmup"], check=False)
+    done = subprocess.run([str(env_python(env)), "-m", "packshot.core.warmup"], check=False)
     if done.returncode != 0:
         print(f"  (not prepared ahead, exit {done.returncode}: the first photo will do it, once)", flush=True)
     return done.returncode == 0

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from core.jobs import BatchJob, JobSettings
-from core.runtime import Runtime
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, write_photos
 
 
@@ -49,7 +49,7 @@ def bench_white(tmp: Path, count: int) -> tuple[str, float, float, int]:
 
 
 def bench_tiny(tmp: Path, count: int, resolution: int, steps: int) -> tuple[str, float, float, int]:
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
     from tests.factories.diffusion import build_models_dir
 
     models = build_models_dir(tmp / "models")

@@ -22,7 +22,7 @@ import psutil
 def scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import skimage.data
 
-    from core.masking.postprocess import soft_alpha
+    from packshot.core.masking.postprocess import soft_alpha
 
     photo = cv2.resize(skimage.data.chelsea(), (width, height), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.ogrid[0:height, 0:width]
@@ -32,7 +32,7 @@ def scene(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def measure(photo, alpha, white, decontaminate: bool, repeats: int) -> tuple[float, float]:
-    from core.generation.composite import composite
+    from packshot.core.generation.composite import composite
 
     best = float("inf")
     for _ in range(repeats):
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [(2000, 1500)] if args.quick else [(2000, 1500), (6000, 4000)]
     repeats = 1 if args.quick else args.repeats
 
-    from core.generation.composite import composite
+    from packshot.core.generation.composite import composite
 
     photo, alpha, white = scene(400, 300)
     start = time.perf_counter()

@@ -67,7 +67,7 @@ def main() -> None:
         rows.append(("warm (same install, new process)", _batch(fresh, photos, "again")))
         prepared = Path(tmp) / "installer"
         rows.append(("installer step: python -m core.warmup",
-                     _timed([sys.executable, "-m", "core.warmup"], _env(prepared))))
+                     _timed([sys.executable, "-m", "packshot.core.warmup"], _env(prepared))))
         rows.append(("prepared install, first photo", _batch(prepared, photos, "first")))
         whole = Path(tmp) / "whole"
         rows.append(("fresh, whole pymatting package (before)", _batch(whole, photos, "first", "import pymatting; ")))

@@ -46,7 +46,7 @@ def fake_exec(*_):
 
 QApplication._real_exec = QApplication.exec
 QApplication.exec = fake_exec
-from desktop.app import main
+from packshot.desktop.app import main
 raise SystemExit(main(sys.argv[1:]))
 """
 
@@ -152,9 +152,9 @@ def bench_clicks(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from core.jobs import JobSettings
-    from desktop.main_window import MainWindow
-    from desktop.settings import AppSettings
+    from packshot.core.jobs import JobSettings
+    from packshot.desktop.main_window import MainWindow
+    from packshot.desktop.settings import AppSettings
     from tests.desktop.conftest import product_photo
     from tests.factories.sam import write_tiny_sam
 
@@ -199,9 +199,9 @@ def bench_blocking(tmp: Path, quick: bool) -> list[tuple[str, str, str]]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.jobs import JobSettings
-    from desktop.main_window import MainWindow
-    from desktop.settings import AppSettings
+    from packshot.core.jobs import JobSettings
+    from packshot.desktop.main_window import MainWindow
+    from packshot.desktop.settings import AppSettings
     from tests.desktop.conftest import product_photo
     from tests.factories.diffusion import build_models_dir
 

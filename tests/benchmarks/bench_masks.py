@@ -65,13 +65,13 @@ def main() -> None:
         return
     w, h = (int(v) for v in (args.size or "2000x1500").lower().split("x"))
 
-    from core.generation.composite import composite
-    from core.generation.shadow import keep_shadow
-    from core.generation.shadow_matte import estimate_shadow_matte
-    from core.images import Photo
-    from core.masking.backdrop import estimate_backdrop
-    from core.masking.maskers import PriorMasker
-    from core.masking.prior_classic import ClassicPrior
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.shadow import keep_shadow
+    from packshot.core.generation.shadow_matte import estimate_shadow_matte
+    from packshot.core.images import Photo
+    from packshot.core.masking.backdrop import estimate_backdrop
+    from packshot.core.masking.maskers import PriorMasker
+    from packshot.core.masking.prior_classic import ClassicPrior
     from tests import studio_scenes as St
 
     scene = St.shot(args.shot, h=h, w=w)
@@ -104,8 +104,8 @@ def main() -> None:
 
 def corpus_table(args: argparse.Namespace) -> None:
     """Score ``args.corpus`` corpus scenes through the batch's masker and gate; print the table."""
-    from core.jobs.settings import DEFAULT_DOUBT_SCORE
-    from core.masking.maskers import PriorMasker, build_masker
+    from packshot.core.jobs.settings import DEFAULT_DOUBT_SCORE
+    from packshot.core.masking.maskers import PriorMasker, build_masker
     from tests import studio_corpus as Sc
     from tests.core.masking import corpus_scoring as Cs
 

@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="models folder to keep the exported ONNX files in (reused)")
     args = parser.parse_args(argv)
 
-    from core.masking.prior import PRIORS
-    from core.runtime import Runtime
+    from packshot.core.masking.prior import PRIORS
+    from packshot.core.runtime import Runtime
     from tests.core.masking.scenes import product_on_plain
     from tests.factories.birefnet import FILES, write_full_size_birefnet
 

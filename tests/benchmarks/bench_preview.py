@@ -25,12 +25,12 @@ import numpy as np
 import psutil
 import torch
 
-from core.generation.engines.diffusion import render_background
-from core.generation.pipeline import BackgroundPipeline
-from core.generation.preview import PREVIEW, plan_quality
-from core.generation.settings import GenerationSettings
-from core.images import Photo
-from core.masking.result import MaskResult
+from packshot.core.generation.engines.diffusion import render_background
+from packshot.core.generation.pipeline import BackgroundPipeline
+from packshot.core.generation.preview import PREVIEW, plan_quality
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import Photo
+from packshot.core.masking.result import MaskResult
 from tests.factories.diffusion import build_components, write_tokenizer
 
 

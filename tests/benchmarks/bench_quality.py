@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.quality.metric import expansion
+from packshot.core.quality.metric import expansion
 
 
 def scene(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +49,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from core.models.store import ModelStore
-    from core.quality.resegment import build_resegmenter
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.quality.resegment import build_resegmenter
+    from packshot.core.runtime import Runtime
     from tests.factories.sam import write_full_size_sam, write_tiny_sam
 
     rows: list[tuple[str, str, float]] = []

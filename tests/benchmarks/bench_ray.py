@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.jobs import BatchJob, JobSettings
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 
 
@@ -36,7 +36,7 @@ def timed(fn) -> float:
 def run_pair(inp: Path, work: Path, flat: dict, store: ModelStore) -> tuple[float, float]:
     import ray
 
-    from core.cluster.ray_batch import RayBatch
+    from packshot.core.cluster.ray_batch import RayBatch
 
     local = timed(lambda: BatchJob(inp, work / "local", JobSettings.from_flat(flat), runtime=Runtime(store=store)).run())
     ray.shutdown()

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.masking.sam_models import sam_for
+from packshot.core.masking.sam_models import sam_for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from core.images import Photo
-    from core.masking.maskers import SamMasker
-    from core.runtime import Runtime
+    from packshot.core.images import Photo
+    from packshot.core.masking.maskers import SamMasker
+    from packshot.core.runtime import Runtime
     from tests.core.masking.scenes import product_on_plain
     from tests.factories.sam import write_full_size_sam
 

@@ -24,11 +24,11 @@ def _child(mode: str, steps: int, resolution: int, device_name: str) -> dict:
     from accelerate import Accelerator
     from diffusers import DDPMScheduler
 
+    from packshot.trainer.modes import build_mode
+    from packshot.trainer.resources import peak_process_memory
+    from packshot.trainer.train import TrainConfig, _Run
     from tests.factories.diffusion import build_components
     from tests.factories.sd2_controlnet import build_sd2_components
-    from trainer.modes import build_mode
-    from trainer.resources import peak_process_memory
-    from trainer.train import TrainConfig, _Run
 
     device = torch.device(device_name)
     accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="fp16" if device.type == "cuda" else "no")

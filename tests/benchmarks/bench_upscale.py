@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from core.generation.framing import Letterbox
-    from core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER, load_upscaler
+    from packshot.core.generation.framing import Letterbox
+    from packshot.core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER, load_upscaler
     from tests.factories.upscaler import write_compact, write_rrdb
 
     print(f"# {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, torch threads "

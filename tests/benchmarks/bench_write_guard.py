@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core import write_guard
-from core.jobs import BatchJob, JobSettings
+from packshot.core import write_guard
+from packshot.core.jobs import BatchJob, JobSettings
 from tests.core.batch_helpers import no_models_runtime, write_photos
 
 

@@ -76,20 +76,20 @@ def jpeg_bytes(arr: np.ndarray, **kwargs) -> bytes:
 
 def no_models_store(tmp: Path):
     """A ModelStore that finds nothing and downloads nothing."""
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(tmp / "no-models", offline=True, download_dir=tmp / "no-downloads", use_hf_cache=False)
 
 
 def no_models_runtime(tmp: Path):
     """A Runtime around ``no_models_store``: engines and maskers that need weights fail clearly."""
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return Runtime(store=no_models_store(tmp))
 
 
 def run_batch(argv: list[str]) -> int:
-    from core.cli.batch_cmd import main
+    from packshot.core.cli.batch_cmd import main
 
     return main(argv)
 
@@ -119,7 +119,7 @@ class ScoredDiscMasker:
         return near[0] if near else tuple(centre)
 
     def compute(self, photo, cancel=None):
-        from core.masking.result import MaskResult
+        from packshot.core.masking.result import MaskResult
 
         self.calls += 1
         h, w = photo.pixels.shape[:2]

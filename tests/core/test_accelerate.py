@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.project import ProjectStore
+from packshot.core.project import ProjectStore
 from tests.core.batch_helpers import pixel_hash, tree_hashes, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_two_processes_split_the_photos_and_share_the_store(tmp_path):
     out = tmp_path / "out"
     cmd = _accelerate() + ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-                           "-m", "core.cli.main", "batch", str(inp), "--out", str(out), "--no-progress",
+                           "-m", "packshot.core.cli.main", "batch", str(inp), "--out", str(out), "--no-progress",
                            "--engine", "gradient"]
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env["CUDA_VISIBLE_DEVICES"] = ""
@@ -62,7 +62,7 @@ def test_two_processes_split_the_photos_and_share_the_store(tmp_path):
 
     # ...and the outputs are the ones a single process makes
     single = tmp_path / "single"
-    subprocess.run([sys.executable, "-m", "core.cli.main", "batch", str(inp), "--out", str(single),
+    subprocess.run([sys.executable, "-m", "packshot.core.cli.main", "batch", str(inp), "--out", str(single),
                     "--no-progress", "--engine", "gradient"], cwd=REPO, capture_output=True, timeout=300)
     assert {p.stem: pixel_hash(out / f"{p.stem}.png") for p in photos} == \
         {p.stem: pixel_hash(single / f"{p.stem}.png") for p in photos}

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.images
-from core.errors import DiskFullError, ImageWriteError
-from core.jobs import BatchJob, JobSettings
-from core.project import ProjectStore
+import packshot.core.images
+from packshot.core.errors import DiskFullError, ImageWriteError
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.project import ProjectStore
 from tests.core.batch_helpers import (
     jpeg_bytes,
     no_models_runtime,
@@ -97,7 +97,7 @@ def test_full_disk_stops_the_batch_and_keeps_what_is_done(tmp_path, monkeypatch)
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(core.images.os, "replace", disk_full_on_b)
+    monkeypatch.setattr(packshot.core.images.os, "replace", disk_full_on_b)
     job = BatchJob(folder, tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
     with pytest.raises(DiskFullError, match="the disk is full: free space and run the same command again"):
         job.run()

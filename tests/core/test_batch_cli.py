@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core.cli.main import main as packshot
-from core.recipe import read_recipe
+from packshot.core.cli.main import main as packshot
+from packshot.core.recipe import read_recipe
 from tests.core.batch_helpers import tree_hashes, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
         (["--engine", "si2-controlnet"], "packshot models download photo-background-generation"),
         (["--masker", "sam"], "packshot models download sam-vit_b"),
     ):
-        proc = subprocess.run([sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out",
+        proc = subprocess.run([sys.executable, "-m", "packshot.core.cli.main", "batch", str(tmp_path / "in"), "--out",
                                str(tmp_path / "out"), *extra], capture_output=True, text=True, cwd=REPO,
                               timeout=120)
         assert proc.returncode != 0, extra
@@ -103,7 +103,7 @@ def test_progress_bar_shows_file_name_and_eta_on_a_terminal(tmp_path):
     write_photos(tmp_path / "in", 3, prefix="shot")
     master, slave = pty.openpty()
     env = dict(os.environ, COLUMNS="120")
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "packshot.core.cli.main", "batch", str(tmp_path / "in"), "--out",
                              str(tmp_path / "out")], stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env)
     os.close(slave)
     chunks = []
@@ -190,7 +190,7 @@ def test_a_two_process_run_on_a_locked_folder_stops_every_worker(tmp_path):
     exe = Path(sys.executable).with_name("accelerate")
     cmd = ([str(exe)] if exe.exists() else [shutil.which("accelerate") or "accelerate"]) + [
         "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--dynamo_backend", "no", "--main_process_port", "0", "-m", "core.cli.main", "batch", str(tmp_path / "in"),
+        "--dynamo_backend", "no", "--main_process_port", "0", "-m", "packshot.core.cli.main", "batch", str(tmp_path / "in"),
         "--out", str(out), "--no-progress"]
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env["CUDA_VISIBLE_DEVICES"] = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import devices
+from packshot.core import devices
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.errors import DISK_FULL_FIX, DiskFullError, ProjectStoreError
-from core.project import NewResult, ProjectStore
+from packshot.core.errors import DISK_FULL_FIX, DiskFullError, ProjectStoreError
+from packshot.core.project import NewResult, ProjectStore
 from tests.core.batch_helpers import tree_hashes, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ ARGS = ["--no-progress", "--variants", "2", "--engine", "gradient", "--masker", 
 
 
 def _cli(argv: list[str]) -> int:
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     return main(argv)
 
@@ -71,7 +71,7 @@ class _FullAfter:
 
 
 def test_patched_full_disk_stops_the_batch_then_resumes_to_identical_outputs(tmp_path, monkeypatch, capsys):
-    import core.images
+    import packshot.core.images
 
     inp = tmp_path / "in"
     write_photos(inp, 4, size=(96, 72))
@@ -84,7 +84,7 @@ def test_patched_full_disk_stops_the_batch_then_resumes_to_identical_outputs(tmp
     # per photo: mask, mask snapshot, one output (a plain engine writes one file for --variants 2)
     full = _FullAfter(4)  # -> the disk fills in photo 2
     with monkeypatch.context() as patch:
-        patch.setattr(core.images, "os", full.module())
+        patch.setattr(packshot.core.images, "os", full.module())
         code = _cli(["batch", str(inp), "--out", str(out), *ARGS])
     captured = capsys.readouterr()
     assert code == 1
@@ -163,7 +163,7 @@ def _free_bytes(path: Path) -> int:
 
 def _run(inp: Path, out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "core.cli.main", "batch", str(inp), "--out", str(out), *ARGS],
+    return subprocess.run([sys.executable, "-m", "packshot.core.cli.main", "batch", str(inp), "--out", str(out), *ARGS],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from core.errors import PackshotError
-from core.jobs import JobContext, JobSettings
-from core.jobs.engines import MODEL_ENGINES, engine_choices, generative_engines, resolve_engine
-from core.runtime import Runtime
+from packshot.core.errors import PackshotError
+from packshot.core.jobs import JobContext, JobSettings
+from packshot.core.jobs.engines import MODEL_ENGINES, engine_choices, generative_engines, resolve_engine
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_store
 
 
 def test_one_list_of_engines_for_the_cli_the_settings_and_the_renderer():
     import argparse
 
-    from core.generation.engines import ENGINE_NAMES, GENERATIVE
-    from core.options import add_arguments
+    from packshot.core.generation.engines import ENGINE_NAMES, GENERATIVE
+    from packshot.core.options import add_arguments
 
     assert engine_choices()[0] == "auto"
     assert set(engine_choices()) - {"auto"} == set(ENGINE_NAMES)  # what the runtime can build

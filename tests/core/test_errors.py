@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-import core.cli.models_cmd
-from core import errors, logfile
-from core.cli.main import main
+import packshot.core.cli.models_cmd
+from packshot.core import errors, logfile
+from packshot.core.cli.main import main
 
 
 def _boom(_args):
@@ -17,7 +17,7 @@ def _boom(_args):
 
 
 def test_an_unexpected_error_is_one_line_pointing_to_the_log_which_has_the_traceback(monkeypatch, capsys):
-    monkeypatch.setattr(core.cli.models_cmd, "_list", _boom)
+    monkeypatch.setattr(packshot.core.cli.models_cmd, "_list", _boom)
     assert main(["models", "list"]) == 1
     err = capsys.readouterr().err
     log_path = logfile.log_file()
@@ -34,7 +34,7 @@ def test_a_known_error_prints_its_own_message_and_logs_it_without_traceback(monk
     def missing(_args):
         raise errors.ModelMissingError("Model 'x' is not on this machine. Fix: ...")
 
-    monkeypatch.setattr(core.cli.models_cmd, "_list", missing)
+    monkeypatch.setattr(packshot.core.cli.models_cmd, "_list", missing)
     assert main(["models", "list"]) == 1
     assert capsys.readouterr().err == "packshot: error: Model 'x' is not on this machine. Fix: ...\n"
     logfile.flush()
@@ -48,7 +48,7 @@ def test_cancel_is_not_an_error(monkeypatch, capsys):
     def cancelled(_args):
         raise errors.Cancelled("Cancelled by the user.")
 
-    monkeypatch.setattr(core.cli.models_cmd, "_list", cancelled)
+    monkeypatch.setattr(packshot.core.cli.models_cmd, "_list", cancelled)
     assert main(["models", "list"]) == 130
     err = capsys.readouterr().err
     assert "error" not in err and "Cancelled by the user." in err and "resume" in err
@@ -86,7 +86,7 @@ def test_known_failures_are_recognised_through_their_causes(tmp_path):
 
 
 def test_the_lock_error_is_an_output_locked_error(tmp_path):
-    from core.jobs import BatchJob, JobSettings
+    from packshot.core.jobs import BatchJob, JobSettings
     from tests.core.batch_helpers import no_models_runtime, write_photos
 
     write_photos(tmp_path / "in", 1, size=(64, 48))

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli.main import main as packshot
-from core.errors import PackshotError
-from core.images import load_photo
-from core.jobs.export import ExportJob, ExportSettings
-from core.jobs.keepers import keeper, keeper_files
-from core.models.store import ModelStore
-from core.progress import CancelToken
-from core.project import ProjectStore
-from core.recipe import read_recipe
-from core.runtime import Runtime
+from packshot.core.cli.main import main as packshot
+from packshot.core.errors import PackshotError
+from packshot.core.images import load_photo
+from packshot.core.jobs.export import ExportJob, ExportSettings
+from packshot.core.jobs.keepers import keeper, keeper_files
+from packshot.core.models.store import ModelStore
+from packshot.core.progress import CancelToken
+from packshot.core.project import ProjectStore
+from packshot.core.recipe import read_recipe
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_store, write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 

@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.cli.main import main as packshot
-from core.project import ProjectStore
-from core.write_guard import temp_prefix
+from packshot.core.cli.main import main as packshot
+from packshot.core.project import ProjectStore
+from packshot.core.write_guard import temp_prefix
 from tests.core.batch_helpers import tree_hashes, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "core.cli.main", *args]
+    return [sys.executable, "-m", "packshot.core.cli.main", *args]
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -248,8 +248,8 @@ def test_sigkill_during_export_then_the_same_command_finishes_it(tmp_path):
 
 _HOLD_LOCK = """
 import sys
-from core.jobs import BatchJob, JobSettings
-from core.runtime import Runtime
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.runtime import Runtime
 job = BatchJob(sys.argv[1], sys.argv[2], JobSettings(), argv=["packshot", "batch"], runtime=Runtime())
 (job.out_dir / ".packshot").mkdir(parents=True, exist_ok=True)
 job.lock()

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from core.cli.main import main as packshot
-from core.jobs import render as render_module
-from core.recipe import RECIPE_KEY, read_recipe
+from packshot.core.cli.main import main as packshot
+from packshot.core.jobs import render as render_module
+from packshot.core.recipe import RECIPE_KEY, read_recipe
 from tests.core.batch_helpers import write_photos
 
 

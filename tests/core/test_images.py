@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from core.errors import ImageReadError, ImageWriteError
-from core.images import list_photos, load_photo, save_image
+from packshot.core.errors import ImageReadError, ImageWriteError
+from packshot.core.images import list_photos, load_photo, save_image
 
 
 def _save(img: Image.Image, path, **kw):
@@ -119,7 +119,7 @@ def test_large_but_sane_photo_is_accepted_by_header(tmp_path):
     # 100 MP is above PIL's default bomb warning (89 MP) but below our 200 MP limit: header check only.
     import warnings
 
-    import core.images  # noqa: F401 - sets the limit PIL checks
+    import packshot.core.images  # noqa: F401 - sets the limit PIL checks
 
     Image.new("1", (12500, 8000)).save(tmp_path / "big.png")
     with warnings.catch_warnings():
@@ -140,7 +140,7 @@ def test_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     (tmp_path / "x.png").write_bytes(b"previous result")
-    monkeypatch.setattr("core.images.os.fsync", no_space)
+    monkeypatch.setattr("packshot.core.images.os.fsync", no_space)
     with pytest.raises(ImageWriteError, match="No space left"):
         save_image(tmp_path / "x.png", np.zeros((8, 8, 3), np.uint8))
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]

@@ -2,8 +2,8 @@
 
 The graph is read from the source with ``ast``: module-level imports only (an import inside a
 function runs later, one under ``if TYPE_CHECKING`` never), each edge to the module named (a
-package's ``__init__`` is its own node; importing ``core.a.b`` is not counted as importing
-``core.a``).
+package's ``__init__`` is its own node; importing ``packshot.core.a.b`` is not counted as
+importing ``packshot.core.a``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import core
+import packshot.core
 
-CORE = Path(core.__file__).parent
+CORE = Path(packshot.core.__file__).parent
 
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(CORE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(["packshot", *(parts[:-1] if parts[-1] == "__init__" else parts)])
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -101,14 +101,15 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
 
 def test_the_graph_sees_module_level_imports_and_finds_a_circle():
     """The checker itself: a planted circle is found; imports in functions and TYPE_CHECKING are not edges."""
-    source = ("from typing import TYPE_CHECKING\nimport core.b\nif TYPE_CHECKING:\n    import core.c\n"
-              "def f():\n    import core.c\n")
-    modules = {"core.a": (Path("a.py"), ast.parse(source)), "core.b": (Path("b.py"), ast.parse("from core import a\n")),
-               "core.c": (Path("c.py"), ast.parse("import core.a\n"))}
+    source = ("from typing import TYPE_CHECKING\nimport packshot.core.b\nif TYPE_CHECKING:\n"
+              "    import packshot.core.c\ndef f():\n    import packshot.core.c\n")
+    modules = {"packshot.core.a": (Path("a.py"), ast.parse(source)),
+               "packshot.core.b": (Path("b.py"), ast.parse("from packshot.core import a\n")),
+               "packshot.core.c": (Path("c.py"), ast.parse("import packshot.core.a\n"))}
     graph = import_graph(modules)
-    assert graph == {"core.a": {"core.b"}, "core.b": {"core.a"}, "core.c": {"core.a"}}
-    assert find_cycle(graph) in (["core.a", "core.b", "core.a"], ["core.b", "core.a", "core.b"])
-    assert find_cycle({"core.a": {"core.b"}, "core.b": set()}) == []
+    assert graph == {"packshot.core.a": {"packshot.core.b"}, "packshot.core.b": {"packshot.core.a"}, "packshot.core.c": {"packshot.core.a"}}
+    assert find_cycle(graph) in (["packshot.core.a", "packshot.core.b", "packshot.core.a"], ["packshot.core.b", "packshot.core.a", "packshot.core.b"])
+    assert find_cycle({"packshot.core.a": {"packshot.core.b"}, "packshot.core.b": set()}) == []
 
 
 def test_core_has_no_import_circle():
@@ -121,7 +122,7 @@ def test_core_has_no_import_circle():
 def test_the_runtime_imports_no_domain_module_at_all():
     """Not even inside a function: the runtime manages lifetimes; domains key and load their own models."""
     modules = core_modules()
-    path, tree = modules["core.runtime"]
-    named = {t for node in _all_imports(tree) for t in _imported(node, "core.runtime", False)}
-    from_core = {t for t in named if t.split(".")[0] == "core" and t in modules}
-    assert from_core <= {"core.models.store"}, f"core/runtime.py imports domain modules: {sorted(from_core)}"
+    path, tree = modules["packshot.core.runtime"]
+    named = {t for node in _all_imports(tree) for t in _imported(node, "packshot.core.runtime", False)}
+    from_core = {t for t in named if t.startswith("packshot.core.") and t in modules}
+    assert from_core <= {"packshot.core.models.store"}, f"core/runtime.py imports domain modules: {sorted(from_core)}"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import Cancelled, PackshotError
-from core.generation.settings import GenerationSettings
-from core.images import load_photo
-from core.jobs import (
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import load_photo
+from packshot.core.jobs import (
     BatchJob,
     JobContext,
     JobSettings,
@@ -20,11 +20,11 @@ from core.jobs import (
     PromptSettings,
     load_mask_file,
 )
-from core.jobs.replay import replay
-from core.progress import CancelToken
-from core.project import ProjectStore
-from core.recipe import RECIPE_KEY, read_recipe, sidecar_path
-from core.runtime import Runtime
+from packshot.core.jobs.replay import replay
+from packshot.core.progress import CancelToken
+from packshot.core.project import ProjectStore
+from packshot.core.recipe import RECIPE_KEY, read_recipe, sidecar_path
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import (
     disc_mask,
     no_models_runtime,
@@ -228,7 +228,7 @@ def test_auto_engine_without_weights_says_how_to_enable(tmp_path):
 
 
 def test_replay_refuses_when_the_original_or_the_mask_changed(tmp_path):
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     write_photos(tmp_path / "in", 1)
     assert BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path)).run().ok
@@ -264,9 +264,9 @@ def test_editing_the_variables_csv_redoes_the_photos(tmp_path):
 
 def test_masks_made_without_isnet_are_redone_once_its_weights_appear(tmp_path):
     """'Done' means done with the same mask models: the automatic masks change when IS-Net arrives."""
-    from core.jobs import BatchJob as Batch
-    from core.jobs import JobSettings as Settings
-    from core.models.store import ModelStore
+    from packshot.core.jobs import BatchJob as Batch
+    from packshot.core.jobs import JobSettings as Settings
+    from packshot.core.models.store import ModelStore
     from tests.core.batch_helpers import write_photos as photos
     from tests.factories.isnet import write_tiny_isnet
 
@@ -304,7 +304,7 @@ def test_job_key_ignores_fields_at_their_default_so_new_fields_keep_old_keys():
 
 
 def test_mask_files_written_with_white_background_are_read_the_right_way_round(tmp_path):
-    from core.masking.maskio import save_mask_png
+    from packshot.core.masking.maskio import save_mask_png
 
     disc = disc_mask(80, 60)
     save_mask_png(tmp_path / "bg.png", disc, white="background")  # `packshot masks --white background`
@@ -316,14 +316,14 @@ def test_mask_files_written_with_white_background_are_read_the_right_way_round(t
     bigger = load_mask_file(tmp_path / "fg.png", (160, 120))  # same aspect: resized
     assert bigger.mask.shape == (120, 160) and bigger.mask.mean() == pytest.approx(disc.mean(), abs=0.02)
     assert (np.rint(bigger.alpha * 255) == bigger.alpha * 255).all()  # 8-bit steps, as the job stores it
-    from core.errors import ImageReadError
+    from packshot.core.errors import ImageReadError
 
     with pytest.raises(ImageReadError, match="aspect"):
         load_mask_file(tmp_path / "fg.png", (60, 80))
 
 
 def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
-    from core.masking.maskio import save_mask_png
+    from packshot.core.masking.maskio import save_mask_png
 
     write_photos(tmp_path / "in", 1)
     save_mask_png(tmp_path / "masks" / "item_000.png", disc_mask(160, 120), white="background")
@@ -337,7 +337,7 @@ def test_batch_with_background_white_masks_keeps_the_product(tmp_path):
 
 
 def test_generative_engine_without_prompt_uses_the_studio_template(tmp_path):
-    from core.templates import get_template
+    from packshot.core.templates import get_template
 
     ctx = _context(tmp_path, engine="si2-controlnet")
     assert ctx.template.name == "studio" and ctx.template.prompt == get_template("studio").prompt
@@ -352,7 +352,7 @@ def test_generative_engine_without_prompt_uses_the_studio_template(tmp_path):
 
 
 def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
-    from core.errors import ModelMissingError
+    from packshot.core.errors import ModelMissingError
 
     write_photos(tmp_path / "in", 2)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(masks=MaskSettings(prior="isnet")),
@@ -366,7 +366,7 @@ def test_explicit_isnet_prior_without_weights_fails_before_any_work(tmp_path):
 
 
 def test_model_must_be_a_known_controlnet_folder(tmp_path):
-    from core.errors import ModelMissingError, PackshotError
+    from packshot.core.errors import ModelMissingError, PackshotError
 
     with pytest.raises(ModelMissingError, match="Unknown model 'nope'"):
         _context(tmp_path, engine="si2-controlnet", model="nope")
@@ -378,7 +378,7 @@ def test_model_must_be_a_known_controlnet_folder(tmp_path):
 
 
 def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     write_photos(tmp_path / "in", 1)
     first = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings(), runtime=no_models_runtime(tmp_path))
@@ -396,7 +396,7 @@ def test_a_second_batch_on_the_same_folder_is_refused_while_the_first_runs(tmp_p
 
 
 def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
-    from core.errors import TemplateError
+    from packshot.core.errors import TemplateError
 
     write_photos(tmp_path / "in", 3)
     job = BatchJob(tmp_path / "in", tmp_path / "out", JobSettings.from_flat(dict(name_template="{engine}")),
@@ -413,7 +413,7 @@ def test_output_names_that_collide_are_refused_before_any_work(tmp_path):
 
 
 def test_blank_prompt_counts_as_none_and_stems_that_clean_to_one_name_are_refused(tmp_path):
-    from core.errors import TemplateError
+    from packshot.core.errors import TemplateError
 
     assert _context(tmp_path, engine="si2", prompt="  ").template.name == "studio"
     write_photos(tmp_path / "in", 1, prefix="a:b")

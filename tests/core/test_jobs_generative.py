@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.jobs import BatchJob, JobContext, JobSettings, MachineSettings, load_mask_file
-from core.jobs.replay import replay
-from core.recipe import read_recipe
-from core.runtime import Runtime
+from packshot.core.jobs import BatchJob, JobContext, JobSettings, MachineSettings, load_mask_file
+from packshot.core.jobs.replay import replay
+from packshot.core.recipe import read_recipe
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion_fixtures import (  # noqa: F401
     tiny_diffusion_models_dir,
@@ -62,7 +62,7 @@ def test_generated_batch_with_qc_retries_end_to_end(tmp_path, tiny_diffusion_run
 
 
 def test_cli_with_a_models_folder_generates_backgrounds(tmp_path, capsys, tiny_diffusion_models_dir):  # noqa: F811
-    from core.cli.main import main as packshot
+    from packshot.core.cli.main import main as packshot
 
     write_photos(tmp_path / "in", 2, size=(80, 64))
     code = packshot(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--models-dir",
@@ -79,7 +79,7 @@ def test_cli_with_a_models_folder_generates_backgrounds(tmp_path, capsys, tiny_d
 def test_auto_mask_uses_sam_when_its_weights_are_present(tmp_path):
     """Tiny SAM (random weights) through the store: the job records SAM as the mask source, and the
     product pixels under the mask it made are still untouched."""
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
     from tests.factories.sam import write_tiny_sam
 
     write_tiny_sam(tmp_path / "models", "sam-vit_b")
@@ -105,9 +105,9 @@ def test_batch_with_a_users_own_controlnet_model(tmp_path, tiny_diffusion_models
 
     import torch
 
-    from core.cli.main import main as packshot
-    from core.generation.components import load_controlnet
-    from core.models.store import ModelStore
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.generation.components import load_controlnet
+    from packshot.core.models.store import ModelStore
 
     models = tmp_path / "models"
     own = models / "my-brand"
@@ -137,7 +137,7 @@ def test_batch_with_a_users_own_controlnet_model(tmp_path, tiny_diffusion_models
 
 
 def test_si2_runs_on_the_papers_folder_when_sd2_inpainting_is_absent(tmp_path, tiny_diffusion_models_dir):  # noqa: F811
-    from core.cli.main import main as packshot
+    from packshot.core.cli.main import main as packshot
 
     only_paper = tmp_path / "models"
     only_paper.mkdir()

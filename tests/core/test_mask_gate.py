@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.jobs import BatchJob, DoubtfulMasks, JobSettings, MaskSettings
-from core.masking.result import MaskResult
-from core.project import ProjectStore
-from core.quality.mask_gate import mask_doubt
+from packshot.core.jobs import BatchJob, DoubtfulMasks, JobSettings, MaskSettings
+from packshot.core.masking.result import MaskResult
+from packshot.core.project import ProjectStore
+from packshot.core.quality.mask_gate import mask_doubt
 from tests.core.batch_helpers import ScoredDiscMasker, no_models_runtime, write_photos
 
 RED, BLUE, GREEN = (200, 40, 40), (40, 90, 200), (30, 140, 60)  # item_000, item_001, item_002
@@ -50,7 +50,7 @@ def test_continue_renders_and_names_the_doubtful_mask_everywhere(tmp_path, capsy
     assert doubts == {"item_000.jpg": None, "item_001.jpg": "score 0.12 is below 0.50", "item_002.jpg": None}
     assert store.runs()[-1]["summary_json"] and "item_001.jpg" in store.runs()[-1]["summary_json"]
 
-    from core.cli.batch_cmd import _print_summary
+    from packshot.core.cli.batch_cmd import _print_summary
 
     _print_summary(summary, tmp_path / "out", tmp_path / "in", "continue")
     printed = capsys.readouterr().out
@@ -121,7 +121,7 @@ def test_cli_reports_doubtful_masks_by_name(tmp_path, capsys, monkeypatch):
 def test_review_csv_carries_the_doubt(tmp_path, capsys):
     from skimage import data
 
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     write_photos(tmp_path / "in", 1)
     Image.fromarray(data.astronaut()[::3, ::3]).save(tmp_path / "in" / "astronaut.png")

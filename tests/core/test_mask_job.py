@@ -1,4 +1,4 @@
-"""core.jobs.MaskJob: the one masking loop (packshot masks, the batch, the app) and the project state
+"""packshot.core.jobs.MaskJob: the one masking loop (packshot masks, the batch, the app) and the project state
 every face honours (reviewed masks kept, rejected photos skipped)."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.jobs import BatchJob, JobContext, JobSettings, load_mask_file
-from core.jobs.mask_job import MaskJob
-from core.progress import CancelToken
-from core.project import ProjectStore
+from packshot.core.jobs import BatchJob, JobContext, JobSettings, load_mask_file
+from packshot.core.jobs.mask_job import MaskJob
+from packshot.core.progress import CancelToken
+from packshot.core.project import ProjectStore
 from tests.core.batch_helpers import ScoredDiscMasker, no_models_runtime, run_batch, write_photos
 
 BLUE = (40, 90, 200)  # item_001
@@ -78,7 +78,7 @@ def test_cancel_keeps_the_finished_masks(tmp_path):
 
 def test_the_batch_and_packshot_masks_mask_through_mask_job(tmp_path, monkeypatch):
     """Both faces call MaskJob.mask_photo once per photo, and give the same masks for the same photos."""
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     write_photos(tmp_path / "in", 2)
     calls = []

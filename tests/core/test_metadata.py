@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import load_photo, output_format_for, save_image
-from core.jobs import BatchJob, JobSettings
-from core.jobs.export import ExportJob, ExportSettings
-from core.recipe import Recipe, read_recipe, save_output, sidecar_path
-from core.runtime import Runtime
+from packshot.core.images import load_photo, output_format_for, save_image
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.jobs.export import ExportJob, ExportSettings
+from packshot.core.recipe import Recipe, read_recipe, save_output, sidecar_path
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, no_models_store, product_photo, srgb_icc
 
 MAKE, MODEL, LENS, ARTIST, COPYRIGHT, TAKEN = "Canon", "EOS R5", "RF 50mm F1.8 STM", "Ann Lee", "(c) Shop Ltd", \
@@ -106,7 +106,7 @@ def test_auto_output_format_follows_the_input():
     assert output_format_for("a.bmp", "auto") == "png"
     assert output_format_for("a.jpg", "auto", alpha=True) == "png"  # JPEG has no transparency
     assert output_format_for("a.jpg", "webp") == "webp" and output_format_for("a.png", "jpeg") == "jpg"
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     with pytest.raises(PackshotError, match="Unknown output format 'gif'"):
         output_format_for("a.png", "gif")

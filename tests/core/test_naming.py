@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import TemplateError
-from core.naming import (
+from packshot.core.errors import TemplateError
+from packshot.core.naming import (
     MAX_COMPONENT,
     check_name_template,
     display_name,

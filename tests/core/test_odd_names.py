@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import core.images
-from core.errors import ImageReadError, user_message
-from core.images import load_photo, scan_photos
-from core.project import ProjectStore
-from core.recipe import read_recipe
+import packshot.core.images
+from packshot.core.errors import ImageReadError, user_message
+from packshot.core.images import load_photo, scan_photos
+from packshot.core.project import ProjectStore
+from packshot.core.recipe import read_recipe
 from tests.core.batch_helpers import product_photo, run_batch, tree_hashes
 
 ODD = os.fsdecode(b"caf\xe9")  # Latin-1 "café": not UTF-8, so Python holds the byte as a lone surrogate
@@ -84,10 +84,10 @@ def test_a_failure_on_such_a_name_is_reported_escaped(tmp_path, capsys):
 def test_the_log_file_takes_such_a_name(tmp_path):
     import logging
 
-    from core import logfile
+    from packshot.core import logfile
 
     path = logfile.setup_file_logging(tmp_path / "log")
-    logging.getLogger("core.test").warning("reading %s", tmp_path / f"{ODD}.jpg")
+    logging.getLogger("packshot.core.test").warning("reading %s", tmp_path / f"{ODD}.jpg")
     logfile.flush()
     assert "caf\\udce9.jpg" in Path(path).read_text(encoding="utf-8")
 
@@ -192,7 +192,7 @@ def test_a_photo_that_cannot_be_read_mid_batch_fails_alone(tmp_path, capsys, mon
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return real(self)
 
-    monkeypatch.setattr(core.images.Path, "read_bytes", denied)
+    monkeypatch.setattr(packshot.core.images.Path, "read_bytes", denied)
     assert run_batch([str(folder), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
     said = capsys.readouterr().out
     assert "a.jpg: cannot read it: permission denied." in said and "unexpected" not in said.lower()
@@ -200,7 +200,7 @@ def test_a_photo_that_cannot_be_read_mid_batch_fails_alone(tmp_path, capsys, mon
 
 
 def test_masks_command_and_its_review_csv_take_such_a_name(tmp_path, capsys):
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     folder = tmp_path / "in"
     folder.mkdir()

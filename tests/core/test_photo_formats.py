@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, TiffImagePlugin, TiffTags
 
-import core.images
-from core.errors import ImageReadError
-from core.images import list_photos, load_photo, output_format_for, read_exif
+import packshot.core.images
+from packshot.core.errors import ImageReadError
+from packshot.core.images import list_photos, load_photo, output_format_for, read_exif
 from tests.core.batch_helpers import product_photo, run_batch, tree_hashes
 
 # XYZ -> linear sRGB as the DNG's ColorMatrix1: the "camera" then sees linear sRGB, so colours are known.
@@ -109,9 +109,9 @@ def test_a_damaged_raw_is_one_line_naming_the_file(tmp_path, data):
 
 
 def test_raw_format_without_readable_exif_is_logged_not_fatal(tmp_path, caplog):
-    from core.raw_photos import raw_exif
+    from packshot.core.raw_photos import raw_exif
 
-    with caplog.at_level("INFO", logger="core.raw_photos"):
+    with caplog.at_level("INFO", logger="packshot.core.raw_photos"):
         assert raw_exif(b"FUJIFILMCCD-RAW 0201" + bytes(100), "x.raf") is None
     assert "x.raf" in caplog.text and "carry none" in caplog.text
 
@@ -132,13 +132,13 @@ def test_pillow_heif_is_imported_only_for_a_heic_photo():
     import subprocess
     import sys
 
-    code = "import sys, core.images; print('pillow_heif' in sys.modules)"
+    code = "import sys, packshot.core.images; print('pillow_heif' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"  # its import costs every command that never meets a HEIC
 
 
 def test_heic_without_pillow_heif_is_a_one_line_hint(tmp_path, monkeypatch):
-    monkeypatch.setattr(core.images, "_heif_opener", lambda: False)
+    monkeypatch.setattr(packshot.core.images, "_heif_opener", lambda: False)
     (tmp_path / "phone.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
     with pytest.raises(ImageReadError, match=r"^phone\.heic: HEIC/HEIF photos need pillow-heif.*pip install "
                                              r"pillow-heif"):

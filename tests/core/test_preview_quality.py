@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli.main import main
-from core.jobs import BatchJob, JobSettings
-from core.models.store import ModelStore
-from core.recipe import read_recipe
-from core.runtime import Runtime
+from packshot.core.cli.main import main
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.models.store import ModelStore
+from packshot.core.recipe import read_recipe
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion import save_taesd_folder
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
@@ -72,7 +72,7 @@ def test_preview_quality_is_part_of_the_job(models_with_taesd, tmp_path):
 
 
 def test_live_previews_reach_a_callback_that_asks_for_them(models_with_taesd, tmp_path):
-    from core.jobs import JobContext, PhotoJob
+    from packshot.core.jobs import JobContext, PhotoJob
 
     write_photos(tmp_path / "in", 1, size=(96, 72))
     ctx = JobContext(JobSettings.from_flat(dict(**TINY)), runtime=Runtime(store=store_for(models_with_taesd, tmp_path)))

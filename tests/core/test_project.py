@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import PackshotError
-from core.project import SCHEMA_VERSION, NewResult, ProjectStore
+from packshot.core.errors import PackshotError
+from packshot.core.project import SCHEMA_VERSION, NewResult, ProjectStore
 
 
 def _result(out: Path, variant: int, **kw) -> NewResult:
@@ -144,7 +144,7 @@ def test_one_store_used_from_two_threads(tmp_path):
 
 
 def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
-    from core.project import _SCHEMA_V1
+    from packshot.core.project import _SCHEMA_V1
 
     db = tmp_path / ".packshot" / "project.sqlite"
     db.parent.mkdir()
@@ -165,7 +165,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_photos(tmp_path):
 
 
 def test_a_version_3_store_moves_the_apps_rejected_flag_into_the_store(tmp_path):
-    from core.project import _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3
+    from packshot.core.project import _SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3
 
     db = tmp_path / ".packshot" / "project.sqlite"
     db.parent.mkdir()

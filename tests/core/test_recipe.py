@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from core.jobs import JobContext, JobSettings
-from core.models.integrity import write_lock
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.jobs import JobContext, JobSettings
+from packshot.core.models.integrity import write_lock
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 
 
 def test_recipe_models_are_absolute_and_a_plain_local_folder_is_revision_local(tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-from core.cli.main import main as packshot
-from core.recipe import read_recipe
+from packshot.core.cli.main import main as packshot
+from packshot.core.recipe import read_recipe
 from tests.core.batch_helpers import write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 

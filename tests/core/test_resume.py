@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.project import ProjectStore
+from packshot.core.project import ProjectStore
 from tests.core.batch_helpers import pixel_hash, tree_hashes, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ COUNT = 14
 
 
 def _command(inp: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "core.cli.main", "batch", str(inp), "--out", str(out), "--no-progress",
+    return [sys.executable, "-m", "packshot.core.cli.main", "batch", str(inp), "--out", str(out), "--no-progress",
             "--variants", "2", "--engine", "gradient", "--format", "png"]
 
 
@@ -80,7 +80,7 @@ def test_sigkill_then_resume_gives_the_same_outputs(tmp_path):
 
 def test_rerun_with_other_generation_settings_reuses_the_stored_automatic_mask(tmp_path):
     """Changing the background (or prompt) redoes the photos but not their masks; a new photo does."""
-    from core.jobs import BatchJob, JobSettings
+    from packshot.core.jobs import BatchJob, JobSettings
     from tests.core.batch_helpers import no_models_runtime, write_photos
 
     class NoMasks:  # any call means the mask was computed again

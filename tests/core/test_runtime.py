@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import core.runtime
-from core.generation.engines import engine_for
-from core.jobs import BatchJob, JobContext, JobSettings
-from core.masking.sam_models import sam_for
-from core.runtime import LoadOnce, Runtime
+import packshot.core.runtime
+from packshot.core.generation.engines import engine_for
+from packshot.core.jobs import BatchJob, JobContext, JobSettings
+from packshot.core.masking.sam_models import sam_for
+from packshot.core.runtime import LoadOnce, Runtime
 from tests.core.batch_helpers import write_photos
 
 WAIT = 30  # seconds a thread may wait for another in these tests before the test fails
@@ -35,7 +35,7 @@ def sam_runtime(models: Path) -> Runtime:
 
 @pytest.fixture
 def count_sam_loads(monkeypatch):
-    from core.masking import sam_models
+    from packshot.core.masking import sam_models
 
     loads: list[Path] = []
     real = sam_models.load_sam_checkpoint
@@ -154,7 +154,7 @@ def test_unload_releases_sam_and_the_next_request_loads_again(sam_models, count_
 
 # -- diffusion models through the runtime ---------------------------------------------------------
 def test_engines_of_one_runtime_share_one_load_and_unload_frees_it(tiny_diffusion_store, monkeypatch):
-    from core.generation import loaded
+    from packshot.core.generation import loaded
 
     built = []
 
@@ -196,12 +196,12 @@ def runtimes_made(monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(core.runtime, "Runtime", CountingRuntime)
+    monkeypatch.setattr(packshot.core.runtime, "Runtime", CountingRuntime)
     return made
 
 
 def test_each_cli_command_builds_exactly_one_runtime(tmp_path, runtimes_made, capsys):
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     write_photos(tmp_path / "in", 2, size=(96, 72))
     models = ["--models-dir", str(tmp_path / "no-models"), "--device", "cpu"]
@@ -234,7 +234,7 @@ def test_a_batch_given_a_runtime_makes_none_of_its_own(tmp_path, runtimes_made):
 
 
 def test_settings_for_another_models_folder_than_the_runtimes_are_refused(tmp_path):
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     runtime = Runtime(tmp_path / "a", offline=True)
     with pytest.raises(PackshotError, match="models folder"):
@@ -264,8 +264,8 @@ def test_cached_keeps_one_value_per_kind_and_key_until_unload(tmp_path):
 def test_what_may_load_models_refuses_to_run_without_a_runtime():
     """No hidden private runtime: a learned prior or an auto masker handed none says so; the classic
     ones need no weights and none."""
-    from core.masking.maskers import build_masker
-    from core.masking.prior import get_prior
+    from packshot.core.masking.maskers import build_masker
+    from packshot.core.masking.prior import get_prior
 
     with pytest.raises(ValueError, match="Runtime"):
         get_prior("isnet")

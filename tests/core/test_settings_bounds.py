@@ -8,14 +8,14 @@ import math
 
 import pytest
 
-from core import options
-from core.cli import batch_cmd
-from core.cli.main import main as packshot
-from core.errors import SettingError
-from core.generation.settings import GenerationSettings
-from core.jobs import JobSettings
-from core.recipe import Recipe
-from core.settings_bounds import Range
+from packshot.core import options
+from packshot.core.cli import batch_cmd
+from packshot.core.cli.main import main as packshot
+from packshot.core.errors import SettingError
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.jobs import JobSettings
+from packshot.core.recipe import Recipe
+from packshot.core.settings_bounds import Range
 from tests.core.batch_helpers import write_photos
 
 

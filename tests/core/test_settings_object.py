@@ -8,12 +8,12 @@ from dataclasses import fields
 
 import pytest
 
-from core import options
-from core.cli import batch_cmd, eval_cmd
-from core.generation.settings import GenerationSettings, Scheduler
-from core.jobs import BatchJob, Engine, JobContext, JobSettings, MaskSettings, Shadow
-from core.project import ProjectStore
-from core.runtime import Runtime
+from packshot.core import options
+from packshot.core.cli import batch_cmd, eval_cmd
+from packshot.core.generation.settings import GenerationSettings, Scheduler
+from packshot.core.jobs import BatchJob, Engine, JobContext, JobSettings, MaskSettings, Shadow
+from packshot.core.project import ProjectStore
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, no_models_store, write_photos
 
 # Options of `packshot batch` that are about this run of the command, not job settings.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import TemplateError
-from core.jobs import BatchJob, JobSettings
-from core.templates import (
+from packshot.core.errors import TemplateError
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.templates import (
     PromptTemplate,
     check_variables,
     fill_template,

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import warmup
-from core.generation import matting
+from packshot.core import warmup
+from packshot.core.generation import matting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def test_the_estimator_loads_without_pymatting_package_init():
 
 def _child(code: str, cache: Path, home: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), XDG_CACHE_HOME=str(home / "cache"), HOME=str(home))
-    return subprocess.run([sys.executable, *(["-c", code] if code != "warmup" else ["-m", "core.warmup"])],
+    return subprocess.run([sys.executable, *(["-c", code] if code != "warmup" else ["-m", "packshot.core.warmup"])],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 

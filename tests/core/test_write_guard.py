@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import PackshotError, UnsafeWriteError
-from core.recipe import Recipe, save_output
-from core.write_guard import (
+from packshot.core.errors import PackshotError, UnsafeWriteError
+from packshot.core.recipe import Recipe, save_output
+from packshot.core.write_guard import (
     NotOursError,
     OtherJobError,
     WriteGuard,
@@ -169,7 +169,7 @@ def test_temp_files_are_named_so_a_sweep_removes_only_ours(tmp_path):
 
 
 def test_write_atomic_leaves_only_its_own_temp_names(tmp_path, monkeypatch):
-    from core.images import write_atomic
+    from packshot.core.images import write_atomic
 
     seen = []
     real_replace = os.replace
@@ -186,7 +186,7 @@ def test_write_atomic_leaves_only_its_own_temp_names(tmp_path, monkeypatch):
 
 def test_an_object_store_output_never_lands_among_the_photos(tmp_path):
     """URIs have no inodes or links: their text is their identity (core.cluster.storage.Tree)."""
-    from core.cluster.storage import Tree
+    from packshot.core.cluster.storage import Tree
 
     out = Tree.at("s3://bucket")
     out.protected = ("s3://bucket/photos",)
@@ -205,8 +205,8 @@ def test_a_mask_written_for_a_photo_never_lands_on_that_photo(tmp_path):
 
     import numpy as np
 
-    from core.errors import UnsafeWriteError
-    from core.jobs.masks import save_mask_atomic
+    from packshot.core.errors import UnsafeWriteError
+    from packshot.core.jobs.masks import save_mask_atomic
 
     photos = tmp_path / "photos"
     photos.mkdir()

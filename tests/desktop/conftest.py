@@ -52,7 +52,7 @@ def models_dir(tiny_diffusion_models_dir: Path, tmp_path_factory: pytest.TempPat
 
 @pytest.fixture
 def app_settings(models_dir: Path):
-    from desktop.settings import AppSettings
+    from packshot.desktop.settings import AppSettings
 
     return AppSettings(models_dir=str(models_dir), device="cpu", first_run_done=True)
 
@@ -62,7 +62,7 @@ TEST_JOB = {"engine": "si2-controlnet", "masker": "classic", "variants": 2, "ste
 
 
 def job_for_test(**changes):
-    from core.jobs import JobSettings
+    from packshot.core.jobs import JobSettings
 
     return JobSettings.from_flat({**TEST_JOB, **changes})
 
@@ -74,12 +74,12 @@ def make_window(qtbot):
     ``make_window(settings, engine="white", ...)`` starts from ``TEST_JOB`` with those changes;
     ``make_window(settings)`` from the saved job settings, as the app does (``TEST_JOB`` when none
     are saved yet), so a second window sees what the first one saved."""
-    from desktop.options_store import load_job_settings, save_job_settings
+    from packshot.desktop.options_store import load_job_settings, save_job_settings
 
     windows = []
 
     def make(settings, **changes):
-        from desktop.main_window import MainWindow
+        from packshot.desktop.main_window import MainWindow
 
         if changes:
             job = job_for_test(**changes)

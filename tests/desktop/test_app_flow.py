@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
-from core.project import ProjectStore
+from packshot.core.project import ProjectStore
 
 TIMEOUT = 60_000
 
@@ -166,7 +166,7 @@ def test_click_tool_sends_photo_coordinates(qtbot, make_window, app_settings, ph
 def test_the_trainer_opened_from_the_window_proposes_the_open_folder(qtbot, make_window, app_settings, photos_dir,
                                                                      monkeypatch):
     """Training → the wizard's photos field holds the folder the window has open (no typing it again)."""
-    from desktop.trainer_wizard import TrainerWizard
+    from packshot.desktop.trainer_wizard import TrainerWizard
 
     seen: list[str] = []
     def exec_(wizard) -> int:  # instead of the modal loop: note the field, then let Qt delete the wizard

@@ -8,7 +8,7 @@ from tests.desktop.test_guided_flow import wait_idle
 
 def test_batch_photo_job_export_and_masks_share_the_windows_runtime(qtbot, make_window, app_settings, photos_dir,
                                                                      tmp_path, monkeypatch):
-    from core.generation import loaded
+    from packshot.core.generation import loaded
 
     built = []
 

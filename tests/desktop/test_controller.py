@@ -6,11 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import desktop.controller as controller_module
-from core.jobs import JobSettings
-from desktop.controller import JobController, RunPlan, batch_message, next_seed
-from desktop.export_actions import ExportJob
-from desktop.gui_jobs import BatchRunJob, PhotoRunJob
+import packshot.desktop.controller as controller_module
+from packshot.core.jobs import JobSettings
+from packshot.desktop.controller import JobController, RunPlan, batch_message, next_seed
+from packshot.desktop.export_actions import ExportJob
+from packshot.desktop.gui_jobs import BatchRunJob, PhotoRunJob
 
 
 class FakeWorkspace:

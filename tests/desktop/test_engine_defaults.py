@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from desktop.settings import AppSettings
-from desktop.templates_panel import TemplatesPanel
+from packshot.desktop.settings import AppSettings
+from packshot.desktop.templates_panel import TemplatesPanel
 
 TIMEOUT = 60_000
 
@@ -63,6 +63,6 @@ def test_missing_weights_are_reported_once_and_nothing_is_queued(qtbot, make_win
 
 
 def _with_workspace(settings):
-    from desktop.workspace import Workspace
+    from packshot.desktop.workspace import Workspace
 
     return settings, Workspace(settings.models_path)

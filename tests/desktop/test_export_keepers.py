@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.cli.main import main as packshot
-from core.project import ProjectStore
-from core.runtime import Runtime
-from desktop.export_actions import export_chosen
+from packshot.core.cli.main import main as packshot
+from packshot.core.project import ProjectStore
+from packshot.core.runtime import Runtime
+from packshot.desktop.export_actions import export_chosen
 from tests.core.batch_helpers import no_models_store, write_photos
 
 

@@ -5,28 +5,29 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import desktop
+import packshot.desktop
 
-ALLOWED = {"core.jobs", "core.errors", "core.images", "core.progress", "core.runtime", "core.app_api"}
+CORE = "packshot.core"
+ALLOWED = {f"packshot.core.{name}" for name in ("jobs", "errors", "images", "progress", "runtime", "app_api")}
 
 
 def core_imports(source: str) -> set[str]:
-    """The core modules a file's source imports (``from core import x`` imports ``core.x``)."""
+    """The core modules a file's source imports (``from packshot.core import x`` imports ``packshot.core.x``)."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name == "core" or a.name.startswith("core."))
+            found.update(a.name for a in node.names if a.name == CORE or a.name.startswith(CORE + "."))
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module == "core":
-                found.update(f"core.{a.name}" for a in node.names)
-            elif node.module.startswith("core."):
+            if node.module == CORE:
+                found.update(f"{CORE}.{a.name}" for a in node.names)
+            elif node.module.startswith(CORE + "."):
                 found.add(node.module)
     return found
 
 
 def test_desktop_imports_at_most_the_six_allowed_core_modules():
     used: dict[str, list[str]] = {}
-    for path in sorted(Path(desktop.__file__).parent.rglob("*.py")):
+    for path in sorted(Path(packshot.desktop.__file__).parent.rglob("*.py")):
         for module in core_imports(path.read_text(encoding="utf-8")):
             used.setdefault(module, []).append(path.name)
     outside = {m: files for m, files in used.items() if m not in ALLOWED}
@@ -35,13 +36,13 @@ def test_desktop_imports_at_most_the_six_allowed_core_modules():
 
 
 def test_the_walk_sees_every_import_form():
-    source = "import core\nimport core.naming\nfrom core import options\nfrom core.jobs.settings import X\n" \
-             "def f():\n    from core.project import P\n"
-    assert core_imports(source) == {"core", "core.naming", "core.options", "core.jobs.settings", "core.project"}
+    source = ("import packshot.core\nimport packshot.core.naming\nfrom packshot.core import options\n"
+              "from packshot.core.jobs.settings import X\ndef f():\n    from packshot.core.project import P\n")
+    assert core_imports(source) == {CORE, f"{CORE}.naming", f"{CORE}.options", f"{CORE}.jobs.settings", f"{CORE}.project"}
 
 
 def test_every_name_the_door_lists_resolves():
-    import core.app_api as door
+    import packshot.core.app_api as door
 
     for name in door.__all__:
         assert getattr(door, name) is not None, name

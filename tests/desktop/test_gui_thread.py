@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from desktop.workers import GUI_SWITCH_INTERVAL
+from packshot.desktop.workers import GUI_SWITCH_INTERVAL
 
 
 @pytest.fixture
@@ -26,8 +26,8 @@ def test_a_window_lets_its_gui_thread_take_the_gil_back_quickly(make_window, app
 
 
 def test_hidden_results_decode_their_previews_only_once_shown(qtbot, photos_dir, monkeypatch):
-    import desktop.results as results_module
-    from desktop.results import ResultsPanel
+    import packshot.desktop.results as results_module
+    from packshot.desktop.results import ResultsPanel
 
     started = []
     real_start = results_module.start_worker

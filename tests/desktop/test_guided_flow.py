@@ -143,9 +143,9 @@ def test_options_persist_across_a_restart(qtbot, make_window, app_settings, phot
 
 def test_cli_and_app_give_identical_outputs_and_recipes(qtbot, make_window, app_settings, photos_dir, tmp_path,
                                                          models_dir):
-    from core.cli.main import main
-    from core.images import load_photo
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main
+    from packshot.core.images import load_photo
+    from packshot.core.recipe import read_recipe
 
     cli_out = tmp_path / "cli-out"
     assert main(["batch", str(photos_dir), "--out", str(cli_out), "--engine", "white", "--masker", "classic",
@@ -168,8 +168,8 @@ def test_cli_and_app_give_identical_outputs_and_recipes(qtbot, make_window, app_
 
 
 def test_export_writes_files_that_replay(qtbot, make_window, app_settings, photos_dir, tmp_path):
-    from core.images import load_photo
-    from core.jobs.replay import replay
+    from packshot.core.images import load_photo
+    from packshot.core.jobs.replay import replay
 
     window = make_window(app_settings)
     window.open_folder(photos_dir)

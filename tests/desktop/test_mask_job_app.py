@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.jobs.mask_job import MaskJob
+from packshot.core.jobs.mask_job import MaskJob
 from tests.core.batch_helpers import run_batch
 
 TIMEOUT = 60_000

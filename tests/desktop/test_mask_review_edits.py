@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from core.project import ProjectStore
+from packshot.core.project import ProjectStore
 from tests.desktop.test_app_flow import drag, open_for_review
 
 TIMEOUT = 60_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from core.project import ProjectStore
+from packshot.core.project import ProjectStore
 
 TIMEOUT = 60_000
 

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from core.errors import ImageReadError
-from core.images import load_photo
-from core.project import ProjectStore
-from desktop.flow import TAB_MASKS
+from packshot.core.errors import ImageReadError
+from packshot.core.images import load_photo
+from packshot.core.project import ProjectStore
+from packshot.desktop.flow import TAB_MASKS
 
 TIMEOUT = 60_000
 

@@ -7,9 +7,9 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 
-from core.masking.postprocess import resize_mask
-from desktop.mask_editing import mask_labels
-from desktop.mask_view import DISPLAY_MAX, MaskView, display_size, overlay_image
+from packshot.core.masking.postprocess import resize_mask
+from packshot.desktop.mask_editing import mask_labels
+from packshot.desktop.mask_view import DISPLAY_MAX, MaskView, display_size, overlay_image
 
 
 def test_labels_mark_inside_and_outline():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from core.generation import matting
+from packshot.core.generation import matting
 
 TIMEOUT = 20_000
 

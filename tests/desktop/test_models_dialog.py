@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from core.errors import Cancelled
-from core.progress import Progress
-from desktop import models_dialog
-from desktop.models_dialog import ModelsDialog
-from desktop.settings import AppSettings, load_settings
+from packshot.core.errors import Cancelled
+from packshot.core.progress import Progress
+from packshot.desktop import models_dialog
+from packshot.desktop.models_dialog import ModelsDialog
+from packshot.desktop.settings import AppSettings, load_settings
 
 
 def wait_rows(qtbot, dialog):
@@ -60,6 +60,6 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, tmp_path, monkeypat
 
 
 def _dialog(settings):
-    from desktop.workspace import Workspace
+    from packshot.desktop.workspace import Workspace
 
     return ModelsDialog(settings, Workspace(settings.models_path))

@@ -9,10 +9,10 @@ import threading
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import QDialog
 
-from core.progress import Progress
-from desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts, next_action
-from desktop.queue import GenerationQueue
-from desktop.queue_panel import QueuePanel
+from packshot.core.progress import Progress
+from packshot.desktop.flow import TAB_MASKS, TAB_PHOTOS, TAB_PROMPT, TAB_RESULTS, StepCounts, next_action
+from packshot.desktop.queue import GenerationQueue
+from packshot.desktop.queue_panel import QueuePanel
 from tests.desktop.conftest import product_photo
 from tests.desktop.test_guided_flow import wait_idle
 
@@ -22,7 +22,7 @@ LAPTOP = QSize(1366, 768 - 28)  # a 1366 x 768 screen less its panel
 
 def test_the_window_fits_a_laptop_with_a_deep_project_and_cancel_all_shows(qtbot, make_window, app_settings,
                                                                              tmp_path):
-    from desktop.window_helpers import default_window_size
+    from packshot.desktop.window_helpers import default_window_size
 
     deep = tmp_path.joinpath(*[f"a-long-folder-name-{i}" for i in range(8)], "photos")
     deep.mkdir(parents=True)
@@ -48,7 +48,7 @@ def test_the_window_fits_a_laptop_with_a_deep_project_and_cancel_all_shows(qtbot
 
 
 def test_the_next_action_label_is_never_clipped(qtbot):
-    from desktop.stepper import BUTTON_PADDING, Stepper
+    from packshot.desktop.stepper import BUTTON_PADDING, Stepper
 
     stepper = Stepper()
     qtbot.addWidget(stepper)
@@ -72,8 +72,8 @@ def test_the_next_action_label_is_never_clipped(qtbot):
 
 def test_first_start_waits_for_an_open_dialog_before_the_models_dialog(qtbot, make_window, app_settings, tmp_path,
                                                                        monkeypatch):
-    from desktop import app as app_module
-    from desktop.settings import AppSettings
+    from packshot.desktop import app as app_module
+    from packshot.desktop.settings import AppSettings
 
     window = make_window(AppSettings(models_dir=str(tmp_path / "no-models"), device="cpu"))
     shown = []
@@ -91,7 +91,7 @@ def test_first_start_waits_for_an_open_dialog_before_the_models_dialog(qtbot, ma
 
 def test_start_up_opens_the_folder_before_the_first_run_check(qtbot, make_window, app_settings, photos_dir,
                                                               monkeypatch):
-    from desktop import app as app_module
+    from packshot.desktop import app as app_module
 
     window = make_window(app_settings)
     window.settings.first_run_done = False

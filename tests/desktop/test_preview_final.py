@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.runtime import Runtime
+from packshot.core.runtime import Runtime
 from tests.desktop.test_guided_flow import TIMEOUT, wait_idle
 
 
 def test_preview_then_render_final_equals_replay_as_final(qtbot, make_window, app_settings, photos_dir):
-    from core.images import load_photo
-    from core.jobs.replay import replay
-    from core.recipe import read_recipe
+    from packshot.core.images import load_photo
+    from packshot.core.jobs.replay import replay
+    from packshot.core.recipe import read_recipe
 
     window = make_window(app_settings)
     window.open_folder(photos_dir)
@@ -43,7 +43,7 @@ def test_preview_then_render_final_equals_replay_as_final(qtbot, make_window, ap
 
 
 def _store(app_settings):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(app_settings.models_dir, offline=True, use_hf_cache=False)
 

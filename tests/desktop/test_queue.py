@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from core.progress import Progress
-from desktop.queue import GenerationQueue
+from packshot.core.progress import Progress
+from packshot.desktop.queue import GenerationQueue
 
 
 class StepJob:
@@ -113,7 +113,7 @@ def test_failed_job_is_reported_and_queue_goes_on(qtbot):
 
 
 def test_cancel_all_counts_cancelled_items_apart_from_done(qtbot):
-    from desktop.queue_panel import QueuePanel
+    from packshot.desktop.queue_panel import QueuePanel
 
     queue = GenerationQueue()
     panel = QueuePanel(queue)
@@ -134,7 +134,7 @@ def test_cancel_all_counts_cancelled_items_apart_from_done(qtbot):
 
 
 def test_a_job_that_returned_is_done_even_if_cancel_came_after_its_last_step(qtbot):
-    from desktop.queue_panel import QueuePanel
+    from packshot.desktop.queue_panel import QueuePanel
 
     class SavesAfterLastStep:
         label = "saves"
@@ -166,10 +166,10 @@ def test_a_job_that_returned_is_done_even_if_cancel_came_after_its_last_step(qtb
 def test_photo_job_saved_when_cancel_arrives_is_done(app_settings, photos_dir, tmp_path):
     """The queue raises a pending cancel at each progress report; PhotoJob's last report comes after
     its results are saved and recorded, so that one must not turn the finished photo into "cancelled"."""
-    from core.progress import CancelToken
-    from desktop.gui_jobs import PhotoRunJob
-    from desktop.job_settings import for_run
-    from desktop.workspace import Workspace
+    from packshot.core.progress import CancelToken
+    from packshot.desktop.gui_jobs import PhotoRunJob
+    from packshot.desktop.job_settings import for_run
+    from packshot.desktop.workspace import Workspace
     from tests.desktop.conftest import job_for_test
 
     out = tmp_path / "out"

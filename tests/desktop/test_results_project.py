@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import Qt
 
-from core.jobs import BatchJob, JobSettings
-from core.runtime import Runtime
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_store
 
 TIMEOUT = 60_000
@@ -221,8 +221,8 @@ def test_before_after_of_a_size_preset_compares_like_with_like(qtbot, make_windo
 def test_caption_names_the_product_relative_expansion_and_the_qc_verdict():
     from pathlib import Path
 
-    from core.project import ResultRecord
-    from desktop.results import result_caption
+    from packshot.core.project import ResultRecord
+    from packshot.desktop.results import result_caption
 
     def record(flag: bool, **qc) -> ResultRecord:
         return ResultRecord(id=1, photo_id=1, job_key="k", variant=1, seed=3, engine="si2-controlnet",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from core.errors import ModelMissingError
-from desktop import errors
-from desktop.settings import AppSettings, load_settings, save_settings, settings_path
+from packshot.core.errors import ModelMissingError
+from packshot.desktop import errors
+from packshot.desktop.settings import AppSettings, load_settings, save_settings, settings_path
 
 
 def test_settings_round_trip_in_isolated_config():
@@ -72,7 +72,7 @@ def test_uncaught_exception_on_a_worker_thread_becomes_a_message(qtbot, monkeypa
 
 
 def test_settings_dialog_saves_models_folder_device_and_defaults(qtbot, tmp_path):
-    from desktop.settings_dialog import SettingsDialog
+    from packshot.desktop.settings_dialog import SettingsDialog
 
     settings = AppSettings()
     dialog = SettingsDialog(settings)
@@ -92,8 +92,8 @@ def test_command_line_options_hold_for_the_run_and_are_not_saved(qtbot, tmp_path
 
     from PySide6.QtWidgets import QApplication
 
-    from desktop import app as app_module
-    from desktop.main_window import MainWindow
+    from packshot.desktop import app as app_module
+    from packshot.desktop.main_window import MainWindow
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own hooks
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
@@ -117,7 +117,7 @@ def test_command_line_options_hold_for_the_run_and_are_not_saved(qtbot, tmp_path
 
 
 def test_settings_dialog_saves_an_overridden_value_only_when_the_user_changes_it(qtbot, tmp_path):
-    from desktop.settings_dialog import SettingsDialog
+    from packshot.desktop.settings_dialog import SettingsDialog
 
     save_settings(AppSettings(models_dir="/saved/models", device="auto"))
     settings = load_settings()

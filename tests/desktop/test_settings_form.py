@@ -10,16 +10,16 @@ import json
 import pytest
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox
 
-from core import options
-from core.generation.settings import GenerationSettings
-from core.jobs import JobSettings
-from core.jobs.settings import MaskSettings, OutputSettings, QualitySettings
-from desktop.options_store import load_job_settings, save_job_settings
-from desktop.settings import AppSettings
-from desktop.settings_dialog import SettingsDialog
-from desktop.settings_form import bounds, field_label
-from desktop.templates_panel import TemplatesPanel
-from desktop.workspace import Workspace
+from packshot.core import options
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.jobs import JobSettings
+from packshot.core.jobs.settings import MaskSettings, OutputSettings, QualitySettings
+from packshot.desktop.options_store import load_job_settings, save_job_settings
+from packshot.desktop.settings import AppSettings
+from packshot.desktop.settings_dialog import SettingsDialog
+from packshot.desktop.settings_form import bounds, field_label
+from packshot.desktop.templates_panel import TemplatesPanel
+from packshot.desktop.workspace import Workspace
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_advanced_settings_sit_behind_the_disclosure(qtbot, panel):
 
 
 def test_a_value_out_of_range_or_typed_wrong_names_the_setting(panel):
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     panel.form.control("generation", "gradient").edit.setText("#ffffff-#000000")
     with pytest.raises(PackshotError, match="Gradient"):

@@ -6,7 +6,7 @@ from tests.desktop.test_guided_flow import wait_idle
 
 
 def test_keep_shadow_from_the_background_step(qtbot, make_window, app_settings, photos_dir):
-    from core.recipe import read_recipe
+    from packshot.core.recipe import read_recipe
 
     window = make_window(app_settings)
     window.open_folder(photos_dir)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import scan_photos
-from core.models.store import ModelStore
+from packshot.core.images import scan_photos
+from packshot.core.models.store import ModelStore
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 
@@ -64,7 +64,7 @@ def _jars(folder: Path, count: int) -> Path:
 
 
 def _wizard(qtbot, tmp_path, base_dir, data: Path):
-    from desktop.trainer_wizard import TrainerWizard
+    from packshot.desktop.trainer_wizard import TrainerWizard
 
     (tmp_path / "models").mkdir()
     wizard = TrainerWizard(ModelStore(tmp_path / "models", offline=True, download_dir=base_dir, use_hf_cache=False))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from desktop.cli import register
+from packshot.desktop.cli import register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def fake_exec(*_):
 
 QApplication.__base_exec = QApplication.exec
 QApplication.exec = fake_exec
-from desktop.app import main
+from packshot.desktop.app import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.templates import load_templates
-from desktop.settings import AppSettings
-from desktop.templates_panel import TemplatesPanel, user_templates_path
-from desktop.workspace import Workspace
+from packshot.core.templates import load_templates
+from packshot.desktop.settings import AppSettings
+from packshot.desktop.templates_panel import TemplatesPanel, user_templates_path
+from packshot.desktop.workspace import Workspace
 
 
 def run_settings(panel: TemplatesPanel, app: AppSettings | None = None):
     """What a run of the app would ask for with this panel (``desktop.job_settings.for_run``)."""
-    from desktop.job_settings import for_run
+    from packshot.desktop.job_settings import for_run
 
     app = app or AppSettings()
     return for_run(panel.job_settings(), app, Workspace(app.models_path))

@@ -8,9 +8,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from desktop import thumbnails
-from desktop.photo_grid import PhotoGrid
-from desktop.thumbnails import PhotoEntry, PhotoListModel, StatusRole, load_thumbnail
+from packshot.desktop import thumbnails
+from packshot.desktop.photo_grid import PhotoGrid
+from packshot.desktop.thumbnails import PhotoEntry, PhotoListModel, StatusRole, load_thumbnail
 from tests.desktop.conftest import product_photo
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from core import logfile
-from desktop import errors
-from desktop.app import display_problem
-from desktop.workers import start_worker
+from packshot.core import logfile
+from packshot.desktop import errors
+from packshot.desktop.app import display_problem
+from packshot.desktop.workers import start_worker
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ def test_worker_relays_the_same_exception_object_and_the_log_has_its_traceback(q
 
 
 def test_a_cancel_is_no_error_dialog(qtbot, monkeypatch):
-    from core.errors import Cancelled
+    from packshot.core.errors import Cancelled
 
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text()) or 0)
@@ -73,9 +73,9 @@ def test_a_known_failure_shows_its_own_message(qtbot, tmp_path, monkeypatch):
 
 def test_a_photo_jobs_failure_carries_its_exception_object(tmp_path):
     """The queue's GenerateJob re-raises ``outcome.error``: the app sees the engine's own exception."""
-    from core.errors import ImageReadError
-    from core.jobs import JobSettings, PhotoJob
-    from core.jobs.context import JobContext
+    from packshot.core.errors import ImageReadError
+    from packshot.core.jobs import JobSettings, PhotoJob
+    from packshot.core.jobs.context import JobContext
     from tests.core.batch_helpers import no_models_runtime
 
     broken = tmp_path / "broken.jpg"
@@ -99,7 +99,7 @@ def test_no_display_is_detected_before_qt_starts():
 def test_gui_without_a_display_says_so_in_one_line_instead_of_aborting(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env.update(PYTHONPATH=str(REPO), XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
-    done = subprocess.run([sys.executable, "-m", "desktop"], cwd=REPO, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "packshot.desktop"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 1, (done.returncode, done.stderr)  # not -6 (SIGABRT)
     assert done.stderr.startswith("packshot gui: no display") and len(done.stderr.strip().splitlines()) == 1

@@ -115,7 +115,7 @@ def build_components(size: str = "tiny", *, with_controlnet: bool = True, seed: 
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel, UniPCMultistepScheduler
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from core.generation.components import DiffusionComponents
+    from packshot.core.generation.components import DiffusionComponents
 
     full = size == "full"
     torch.manual_seed(seed)

@@ -18,7 +18,7 @@ def tiny_diffusion_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_diffusion_store(tiny_diffusion_models_dir: Path, tmp_path: Path):
     """A ModelStore that finds the tiny models and can neither download nor read a HF cache."""
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(tiny_diffusion_models_dir, offline=True, download_dir=tmp_path / "downloads",
                       use_hf_cache=False)
@@ -27,8 +27,8 @@ def tiny_diffusion_store(tiny_diffusion_models_dir: Path, tmp_path: Path):
 @pytest.fixture(scope="session")
 def tiny_diffusion_runtime(tiny_diffusion_models_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """One Runtime over the tiny models for the whole session: they load once, as in one app or CLI run."""
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
     return Runtime(store=ModelStore(tiny_diffusion_models_dir, offline=True, use_hf_cache=False,
                                     download_dir=tmp_path_factory.mktemp("runtime-downloads")))

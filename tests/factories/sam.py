@@ -15,7 +15,7 @@ def write_tiny_sam(models_dir: Path, model_id: str = "sam-vit_b", seed: int = 0,
     import torch
     from safetensors.torch import save_file
 
-    from core.masking.sam_models import SAM_BUILDERS
+    from packshot.core.masking.sam_models import SAM_BUILDERS
 
     torch.manual_seed(seed)
     model = SAM_BUILDERS["tiny"]()
@@ -31,7 +31,7 @@ def write_full_size_sam(models_dir: Path, variant: str = "vit_b", seed: int = 0)
     import torch
     from safetensors.torch import save_file
 
-    from core.masking.sam_models import SAM_BUILDERS
+    from packshot.core.masking.sam_models import SAM_BUILDERS
 
     torch.manual_seed(seed)
     model = SAM_BUILDERS[variant]()

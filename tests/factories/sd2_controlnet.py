@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from packshot.trainer.train import TRAINED_MARKER
 from tests.factories.diffusion import (
     FULL_CONDITIONING,
     FULL_TEXT,
@@ -26,7 +27,6 @@ from tests.factories.diffusion import (
     load_test_tokenizer,
     write_tokenizer,
 )
-from trainer.train import TRAINED_MARKER
 
 # As published in stabilityai/stable-diffusion-2-base/scheduler/scheduler_config.json (epsilon prediction).
 SD2_BASE_SCHEDULER = dict(
@@ -47,7 +47,7 @@ def build_sd2_components(size: str = "tiny", *, with_controlnet: bool = True, se
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from core.generation.components import DiffusionComponents
+    from packshot.core.generation.components import DiffusionComponents
 
     full = size == "full"
     torch.manual_seed(seed)

@@ -28,6 +28,6 @@ def tiny_sd2_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_sd2_store(tiny_sd2_models_dir: Path, tiny_diffusion_models_dir: Path):
     """A ModelStore with the SD2 models as the user's folder and the SI2 models (paper, SD2 inpainting) beside."""
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(tiny_sd2_models_dir, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
+from packshot.core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
 
 FULL_COMPACT = dict(num_feat=64, num_conv=32)  # realesr-general-x4v3
 FULL_RRDB = dict(num_feat=64, num_block=23, num_grow=32)  # RealESRGAN_x4plus

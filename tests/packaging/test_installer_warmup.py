@@ -13,7 +13,7 @@ from tests.packaging.test_installer import install
 
 FAKE_PYTHON = """#!/bin/sh
 echo "$0 $*" >> "{log}"
-if [ "$1" = "-m" ] && [ "$2" = "core.warmup" ]; then exit {warmup_rc}; fi
+if [ "$1" = "-m" ] && [ "$2" = "packshot.core.warmup" ]; then exit {warmup_rc}; fi
 exit 0
 """
 

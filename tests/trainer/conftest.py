@@ -13,7 +13,7 @@ def tiny_models(tmp_path, tiny_diffusion_models_dir):
 
 @pytest.fixture
 def store(tiny_models, tiny_diffusion_models_dir):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(tiny_models, offline=True, download_dir=tiny_diffusion_models_dir, use_hf_cache=False)
 
@@ -21,7 +21,7 @@ def store(tiny_models, tiny_diffusion_models_dir):
 @pytest.fixture
 def runtime(store):
     """The runtime a training run gets (as ``packshot train`` and the training process make one)."""
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return Runtime(store=store)
 

@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import PackshotError
-from core.models.store import ModelStore
-from trainer.captions import CAPTION_MODEL_ID, CaptionSource, caption_model_available, propose_captions
+from packshot.core.errors import PackshotError
+from packshot.core.models.store import ModelStore
+from packshot.trainer.captions import (
+    CAPTION_MODEL_ID,
+    CaptionSource,
+    caption_model_available,
+    propose_captions,
+)
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.generation.engines.diffusion import DiffusionEngine
-from core.generation.settings import GenerationSettings
+from packshot.core.generation.engines.diffusion import DiffusionEngine
+from packshot.core.generation.settings import GenerationSettings
+from packshot.trainer.dataset import prepare_samples
+from packshot.trainer.train import TrainConfig, run_dir, train_controlnet
+from packshot.trainer.validation import fixed_loss
 from tests.core.generation.helpers import product_photo
-from trainer.dataset import prepare_samples
-from trainer.train import TrainConfig, run_dir, train_controlnet
-from trainer.validation import fixed_loss
 
 
 def _overfit(runtime, brand_photos, mode, lr):

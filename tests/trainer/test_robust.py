@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, PackshotError
-from core.progress import CancelToken
-from trainer.train import TrainConfig, estimate_run, read_losses, run_dir, train_controlnet
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.progress import CancelToken
+from packshot.trainer.train import TrainConfig, estimate_run, read_losses, run_dir, train_controlnet
 
 
 def _config(brand_photos, **kw):
@@ -147,8 +147,8 @@ class _CountingMasker:
 
 
 def test_a_missing_base_model_is_refused_before_any_mask(tmp_path, brand_photos):
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
     (tmp_path / "empty-models").mkdir()
     empty = Runtime(store=ModelStore(tmp_path / "empty-models", offline=True, use_hf_cache=False))

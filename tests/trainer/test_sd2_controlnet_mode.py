@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled
-from core.generation.engines import engine_for
-from core.generation.sd2_components import load_sd2_components
-from core.generation.settings import GenerationSettings
-from core.models.store import ModelStore
-from core.progress import CancelToken
-from core.runtime import Runtime
+from packshot.core.errors import Cancelled
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.sd2_components import load_sd2_components
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.models.store import ModelStore
+from packshot.core.progress import CancelToken
+from packshot.core.runtime import Runtime
+from packshot.trainer.dataset import prepare_samples
+from packshot.trainer.train import TRAINED_MARKER, TrainConfig, read_losses, run_dir, train_controlnet
+from packshot.trainer.validation import fixed_loss
 from tests.core.generation.helpers import CallRecorder, product_photo
-from trainer.dataset import prepare_samples
-from trainer.train import TRAINED_MARKER, TrainConfig, read_losses, run_dir, train_controlnet
-from trainer.validation import fixed_loss
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_config_defaults_to_sd2_base_and_the_papers_learning_rate(brand_photos):
 
 def test_trains_a_4_channel_controlnet_on_the_cutout_and_the_engine_loads_it(sd2_store, tiny_models, brand_photos,
                                                                              tiny_sd2_models_dir):
-    from trainer import train as train_module
+    from packshot.trainer import train as train_module
 
     seen_controls = []
     original = train_module._Run.micro_loss

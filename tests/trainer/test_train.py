@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled
-from core.generation.components import load_components
-from core.models.store import ModelStore
-from core.progress import CancelToken
-from core.runtime import Runtime
-from trainer.train import TrainConfig, read_losses, run_dir, train_controlnet
+from packshot.core.errors import Cancelled
+from packshot.core.generation.components import load_components
+from packshot.core.models.store import ModelStore
+from packshot.core.progress import CancelToken
+from packshot.core.runtime import Runtime
+from packshot.trainer.train import TrainConfig, read_losses, run_dir, train_controlnet
 
 
 def _config(brand_photos, **kw):
@@ -123,7 +123,7 @@ def test_resume_after_an_interrupt_drops_the_lost_steps_losses_and_says_where_it
 
     assert [s for s, _ in read_losses(work)] == [1, 2, 3]
     seen = []
-    with caplog.at_level("INFO", logger="trainer.train"):
+    with caplog.at_level("INFO", logger="packshot.trainer.train"):
         train_controlnet(config, runtime, progress=seen.append)
     assert [s for s, _ in read_losses(work)] == [1, 2, 3, 4]
     resumed = [p for p in seen if p.stage == "resume"]

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.generation.components import load_components
-from core.generation.engines import engine_for
-from core.generation.settings import GenerationSettings
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.generation.components import load_components
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
+from packshot.trainer.train import read_losses
 from tests.core.generation.helpers import product_photo
 from tests.trainer.conftest import make_photos
-from trainer.train import read_losses
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS, BATCH = 3, 1
@@ -43,7 +43,7 @@ def test_two_processes_shard_the_data_and_only_the_main_one_writes(tmp_path, tin
     data, masks = make_photos(tmp_path / "brand", tmp_path / "masks", count=4)
     cmd = _accelerate() + ["launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-                           "-m", "core.cli.main", "train", str(data), "--name", "two-procs", "--models-dir", str(models),
+                           "-m", "packshot.core.cli.main", "train", str(data), "--name", "two-procs", "--models-dir", str(models),
                            "--masks", str(masks), "--steps", str(STEPS), "--batch-size", str(BATCH), "--resolution",
                            "64", "--checkpoint-every", "2", "--device", "cpu", "--lr", "1e-3"]
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}

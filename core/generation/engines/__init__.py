@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from core.generation.engines.base import BackgroundEngine
+from packshot.core.generation.engines.base import BackgroundEngine
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 GENERATIVE = ("si2-controlnet", "si2", "sd2-controlnet", "flux2-klein")
 PLAIN = ("white", "color", "gradient", "blur", "image")
@@ -32,26 +32,26 @@ def engine_for(runtime: Runtime, name: str, device: str = "auto", model: Optiona
 def build_engine(name: str, runtime: Runtime, device: str, model: Optional[str]) -> BackgroundEngine:
     """A new engine called ``name`` (use ``engine_for``: it keeps one per name, device and model)."""
     if name == "sd2-controlnet":  # the paper's ablation: SD2 base + a 4-channel ControlNet the user trained
-        from core.generation.engines.sd2_controlnet import SD2ControlNetEngine
+        from packshot.core.generation.engines.sd2_controlnet import SD2ControlNetEngine
 
         return SD2ControlNetEngine(runtime, device, model_id=model)
     if name == "flux2-klein":  # FLUX.2 [klein] inpainting, beside the paper's engine (never picked by auto)
-        from core.generation.engines.flux2_klein import Flux2KleinEngine
+        from packshot.core.generation.engines.flux2_klein import Flux2KleinEngine
 
         return Flux2KleinEngine(runtime, device, model_id=model)
     if name in GENERATIVE:
-        from core.generation.engines.diffusion import DiffusionEngine
+        from packshot.core.generation.engines.diffusion import DiffusionEngine
 
         return DiffusionEngine(name, runtime, device, model_id=model)
     if name == "blur":
-        from core.generation.engines.blur import BlurEngine
+        from packshot.core.generation.engines.blur import BlurEngine
 
         return BlurEngine()
     if name == "image":
-        from core.generation.engines.image import ImageEngine
+        from packshot.core.generation.engines.image import ImageEngine
 
         return ImageEngine()
-    from core.generation.engines.plain import ColorEngine, GradientEngine, WhiteEngine
+    from packshot.core.generation.engines.plain import ColorEngine, GradientEngine, WhiteEngine
 
     return {"white": WhiteEngine, "color": ColorEngine, "gradient": GradientEngine}[name]()
 

@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, ProgressCallback
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, ProgressCallback
 
 
 class BackgroundEngine:

@@ -15,11 +15,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import PackshotError
-from core.generation.engines.base import BackgroundEngine, object_mask
-from core.generation.framing import product_box
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check
+from packshot.core.errors import PackshotError
+from packshot.core.generation.engines.base import BackgroundEngine, object_mask
+from packshot.core.generation.framing import product_box
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check
 
 WORK_SIDE = 512  # inpainting and blurring run at this size: the result is blurred anyway
 # Below this share of the photo's visible area, what is left is a fringe, not a background.

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ModelMissingError
-from core.generation.engines.base import BackgroundEngine, object_mask
-from core.generation.engines.upscaled import LearnedUpscale
-from core.generation.framing import Letterbox
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check, preview_every
+from packshot.core.errors import ModelMissingError
+from packshot.core.generation.engines.base import BackgroundEngine, object_mask
+from packshot.core.generation.engines.upscaled import LearnedUpscale
+from packshot.core.generation.framing import Letterbox
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check, preview_every
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 PAPER_MODEL = "photo-background-generation"
 SI2_MODEL = "sd2-inpainting"
@@ -67,8 +67,8 @@ class DiffusionEngine(LearnedUpscale, BackgroundEngine):
 
     def models(self):
         """This engine's models, loaded by its runtime on first use (shared with its other engines)."""
-        from core.devices import default_dtype, pick_device
-        from core.generation.loaded import diffusion_models
+        from packshot.core.devices import default_dtype, pick_device
+        from packshot.core.generation.loaded import diffusion_models
 
         device = pick_device(self.device_preference)
         loaded = diffusion_models(self.runtime, self.resolve_folder(), device, default_dtype(device))
@@ -107,7 +107,7 @@ class DiffusionEngine(LearnedUpscale, BackgroundEngine):
 
     def tiny_decoder(self, loaded: Any) -> Any:
         """TAESD for previews and live previews, when its weights are present (else None)."""
-        from core.generation import preview
+        from packshot.core.generation import preview
 
         return preview.tiny_decoder(self.runtime, loaded.device, loaded.dtype)
 
@@ -137,7 +137,7 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
     """
     import cv2
 
-    from core.generation.preview import LivePreview, plan_quality
+    from packshot.core.generation.preview import LivePreview, plan_quality
 
     plan = plan_quality(settings.quality, settings.steps, settings.resolution)
     height, width = photo.pixels.shape[:2]
@@ -172,7 +172,7 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
         enlarge = None
     backgrounds = [box.from_canvas(image, enlarge) for image in out]
     if upscaler is not None and str(settings.detail) == "repaint":
-        from core.generation.detail import repaint, supports_repaint
+        from packshot.core.generation.detail import repaint, supports_repaint
 
         if supports_repaint(pipeline):
             backgrounds = [repaint(pipeline, photo.rgb8, product, bg, settings, seed, controlnet_scale=controlnet_scale,

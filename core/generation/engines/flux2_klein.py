@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from core.errors import ModelMissingError, PackshotError
-from core.generation.engines.base import BackgroundEngine
-from core.generation.engines.upscaled import LearnedUpscale
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check
+from packshot.core.errors import ModelMissingError, PackshotError
+from packshot.core.generation.engines.base import BackgroundEngine
+from packshot.core.generation.engines.upscaled import LearnedUpscale
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def safetensors_params(folder: Path) -> int:
 def canvas_note(resolution: int, quality: str = "final") -> Optional[str]:
     """What a run is told when ``--resolution`` asks for more than the pipeline paints (about 1 MP): which photos
     get a smaller canvas, and that their background is enlarged to the photo's size afterwards. None: no cap."""
-    from core.generation.preview import plan_quality
+    from packshot.core.generation.preview import plan_quality
 
     side = plan_quality(quality, 1, resolution).resolution
     if side * side <= MAX_PIXELS:
@@ -147,7 +147,7 @@ def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, r
         if bf16 is None:
             bf16 = bool(torch.cuda.is_bf16_supported())
         if memory_gb is None:
-            from core.devices import cuda_memory_gb
+            from packshot.core.devices import cuda_memory_gb
 
             memory_gb = cuda_memory_gb(device)
         return KleinDevicePlan(device, torch.bfloat16 if bf16 else torch.float16, 0 < memory_gb < OFFLOAD_BELOW_GB)
@@ -156,7 +156,7 @@ def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, r
 
 # -- loading ----------------------------------------------------------------------------------------
 def read_klein_index(folder: Path) -> dict:
-    from core.generation.components import model_index_json
+    from packshot.core.generation.components import model_index_json
 
     data = model_index_json(folder, IncompatibleKleinError)
     if data.get("_class_name") not in KLEIN_PIPELINES:
@@ -172,7 +172,7 @@ def read_klein_index(folder: Path) -> dict:
 def load_flux2_klein(folder: Path, dtype: Any = None) -> Any:
     """``Flux2KleinInpaintPipeline`` over the components of ``folder``, each loaded with its own
     ``from_pretrained`` (safetensors, offline); nothing in the folder is imported or executed."""
-    from core.generation.components import quiet_library_logs
+    from packshot.core.generation.components import quiet_library_logs
 
     with quiet_library_logs():
         return _load(Path(folder), dtype)
@@ -254,8 +254,8 @@ def load_reference(settings: GenerationSettings) -> Any:
     """The style reference as a PIL image (None without one); refuses a file whose sha256 is not the recorded one."""
     if not settings.reference:
         return None
-    from core.images import load_photo
-    from core.jobs.settings import file_sha256
+    from packshot.core.images import load_photo
+    from packshot.core.jobs.settings import file_sha256
 
     path = Path(settings.reference)
     photo = load_photo(path)  # ImageReadError naming the file and why
@@ -315,7 +315,7 @@ class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
 
     def plan(self, settings: Optional[GenerationSettings] = None) -> KleinDevicePlan:
         """Where and how the model runs; raises the one-line refusal on a CPU for a full-size model."""
-        from core.devices import pick_device
+        from packshot.core.devices import pick_device
 
         folder = self.resolve_folder()
         settings = settings or GenerationSettings()
@@ -344,8 +344,8 @@ class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         import cv2
 
-        from core.generation.engines.diffusion import object_map
-        from core.generation.preview import plan_quality
+        from packshot.core.generation.engines.diffusion import object_map
+        from packshot.core.generation.preview import plan_quality
 
         settings.validate()
         check(cancel)
@@ -405,8 +405,8 @@ def generate_canvases(pipeline: Any, canvas: np.ndarray, generate: np.ndarray, *
     import torch
     from PIL import Image
 
-    from core.generation.components import quiet_library_logs
-    from core.progress import preview_every
+    from packshot.core.generation.components import quiet_library_logs
+    from packshot.core.progress import preview_every
 
     image = Image.fromarray(np.ascontiguousarray(canvas))
     mask = mask_image(generate)

@@ -6,9 +6,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.generation.engines.base import BackgroundEngine
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check
+from packshot.core.generation.engines.base import BackgroundEngine
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check
 
 
 def cover_fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -30,7 +30,7 @@ class ImageEngine(BackgroundEngine):
     def render(self, photo: Any, mask: Any, settings: GenerationSettings,
                progress: Optional[ProgressCallback] = None,
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
-        from core.images import load_photo
+        from packshot.core.images import load_photo
 
         settings.validate()
         check(cancel)

@@ -6,9 +6,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.generation.engines.base import BackgroundEngine
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, Progress, ProgressCallback, check
+from packshot.core.generation.engines.base import BackgroundEngine
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, Progress, ProgressCallback, check
 
 
 def _rgb(value: Any, what: str) -> np.ndarray:

@@ -14,11 +14,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.errors import ModelMissingError, PackshotError
-from core.generation.engines.diffusion import DiffusionEngine, render_background
-from core.generation.sd2_components import CONTROLNET_PIPELINE, loaded_sd2_controlnet
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken, ProgressCallback, check
+from packshot.core.errors import ModelMissingError, PackshotError
+from packshot.core.generation.engines.diffusion import DiffusionEngine, render_background
+from packshot.core.generation.sd2_components import CONTROLNET_PIPELINE, loaded_sd2_controlnet
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken, ProgressCallback, check
 
 ENGINE_NAME = "sd2-controlnet"
 TRAIN_HINT = "packshot train PHOTOS --name NAME --mode sd2-controlnet"
@@ -75,7 +75,7 @@ class SD2ControlNetEngine(DiffusionEngine):
 
     def models(self):
         """The runtime's SD2 base + ControlNet of this engine's model (loaded on first use)."""
-        from core.devices import default_dtype, pick_device
+        from packshot.core.devices import default_dtype, pick_device
 
         device = pick_device(self.device_preference)
         return loaded_sd2_controlnet(self.runtime, self.resolve_folder(), device, default_dtype(device))

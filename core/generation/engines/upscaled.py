@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from core.generation.settings import GenerationSettings
+from packshot.core.generation.settings import GenerationSettings
 
 if TYPE_CHECKING:
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
 
 class LearnedUpscale:
@@ -25,28 +25,28 @@ class LearnedUpscale:
     device_preference: str
 
     def _device_type(self) -> str:
-        from core.devices import pick_device
+        from packshot.core.devices import pick_device
 
         return pick_device(self.device_preference).type
 
     def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
         """The upscaler that enlarges this engine's backgrounds for ``settings`` (None: bicubic); raises
         ``ModelMissingError`` when the settings ask for one that is not here."""
-        from core.generation.upscale import resolve_upscaler
+        from packshot.core.generation.upscale import resolve_upscaler
 
         return resolve_upscaler(self.store, settings, self._device_type())
 
     def upscaler_for(self, settings: GenerationSettings) -> Any:
         """The runtime's loaded upscaler for ``settings``, or None."""
-        from core.devices import pick_device
-        from core.generation.upscale import loaded_upscaler
+        from packshot.core.devices import pick_device
+        from packshot.core.generation.upscale import loaded_upscaler
 
         model_id = self.upscaler_id(settings)
         return None if model_id is None else loaded_upscaler(self.runtime, model_id, pick_device(self.device_preference))
 
     def upscaler_record(self, settings: GenerationSettings) -> dict:
         """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""
-        from core.generation.upscale import RECIPE_ROLE, upscaler_file
+        from packshot.core.generation.upscale import RECIPE_ROLE, upscaler_file
 
         model_id = self.upscaler_id(settings)
         if model_id is None:
@@ -57,6 +57,6 @@ class LearnedUpscale:
 
     def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
         """The note a final render carries when ``detail auto`` finds no upscaler (None otherwise)."""
-        from core.generation.upscale import missing_note
+        from packshot.core.generation.upscale import missing_note
 
         return missing_note(self.store, settings, self._device_type())

@@ -1,6 +1,6 @@
 import pytest
 
-from core.cli.main import build_parser, main
+from packshot.core.cli.main import build_parser, main
 
 
 def _commands():

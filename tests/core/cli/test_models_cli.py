@@ -1,11 +1,11 @@
 import subprocess
 import sys
 
-from core.cli.main import main
+from packshot.core.cli.main import main
 
 
 def test_help_runs_offline_in_a_fresh_process():
-    out = subprocess.run([sys.executable, "-m", "core.cli.main", "--help"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "packshot.core.cli.main", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
     assert "models" in out.stdout
 

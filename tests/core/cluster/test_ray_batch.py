@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli.main import main
-from core.errors import PackshotError
-from core.jobs import BatchJob, JobSettings
-from core.recipe import read_recipe
-from core.runtime import Runtime
+from packshot.core.cli.main import main
+from packshot.core.errors import PackshotError
+from packshot.core.jobs import BatchJob, JobSettings
+from packshot.core.recipe import read_recipe
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import no_models_runtime, write_photos
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 
@@ -52,8 +52,8 @@ def test_white_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny_diffusion_models_dir):  # noqa: F811
-    from core.cluster.ray_batch import RayBatch
-    from core.models.store import ModelStore
+    from packshot.core.cluster.ray_batch import RayBatch
+    from packshot.core.models.store import ModelStore
 
     write_photos(tmp_path / "in", 2, size=(96, 72))
     flat = dict(engine="si2-controlnet", template="marble", resolution=64, steps=2, device="cpu", seed=4,
@@ -72,7 +72,7 @@ def test_generated_batch_on_ray_equals_the_local_batch(local_ray, tmp_path, tiny
 
 
 def test_bad_inputs_are_named_and_the_rest_finish(local_ray, tmp_path):
-    from core.cluster.ray_batch import RayBatch
+    from packshot.core.cluster.ray_batch import RayBatch
 
     write_photos(tmp_path / "in", 2, size=(120, 90))
     (tmp_path / "in" / "broken.jpg").write_bytes(b"not a jpeg at all")
@@ -92,7 +92,7 @@ def test_a_killed_driver_resumes_to_the_same_outputs(tmp_path):
     BatchJob(tmp_path / "in", reference, JobSettings.from_flat(dict(engine="gradient")),
              runtime=no_models_runtime(tmp_path)).run()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "core.cli.main", "batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+    argv = [sys.executable, "-m", "packshot.core.cli.main", "batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
             "--engine", "gradient", "--ray", "--no-progress"]
     driver = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
@@ -120,11 +120,11 @@ def test_the_driver_and_every_stage_agree_on_the_upscaler_and_the_job_key(tmp_pa
     actors' GPUs are given (``render_gpus``)."""
     import torch
 
-    from core import devices
-    from core.cluster.ray_batch import RayBatch
-    from core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
-    from core.jobs import JobContext
-    from core.models.store import ModelStore
+    from packshot.core import devices
+    from packshot.core.cluster.ray_batch import RayBatch
+    from packshot.core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
+    from packshot.core.jobs import JobContext
+    from packshot.core.models.store import ModelStore
     from tests.factories.upscaler import write_compact, write_rrdb
 
     models = tmp_path / "models"
@@ -162,7 +162,7 @@ def test_the_driver_and_every_stage_agree_on_the_upscaler_and_the_job_key(tmp_pa
 
 
 def test_without_ray_installed_it_says_what_to_install(monkeypatch):
-    from core.cluster import ray_batch
+    from packshot.core.cluster import ray_batch
 
     real_import = builtins.__import__
 

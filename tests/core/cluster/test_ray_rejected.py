@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.cli.main import main
-from core.project import ProjectStore
+from packshot.core.cli.main import main
+from packshot.core.project import ProjectStore
 from tests.core.batch_helpers import write_photos
 
 pytest.importorskip("ray")

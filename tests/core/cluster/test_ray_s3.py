@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli.main import main
-from core.cluster.storage import Tree, parse_storage_options
-from core.errors import PackshotError
-from core.jobs import BatchSummary, JobSettings
-from core.recipe import RECIPE_KEY, read_recipe
+from packshot.core.cli.main import main
+from packshot.core.cluster.storage import Tree, parse_storage_options
+from packshot.core.errors import PackshotError
+from packshot.core.jobs import BatchSummary, JobSettings
+from packshot.core.recipe import RECIPE_KEY, read_recipe
 from tests.core.batch_helpers import product_photo, srgb_icc, write_photos
 
 pytest.importorskip("ray")
@@ -122,8 +122,8 @@ def test_s3_batch_equals_the_local_batch_names_failures_and_resumes_from_s3(loca
 
 
 def test_an_object_gone_between_listing_and_reading_fails_that_photo_by_its_uri(bucket, tmp_path):
-    from core.cluster.remote import RemotePhotoJob
-    from core.jobs.context import JobContext
+    from packshot.core.cluster.remote import RemotePhotoJob
+    from packshot.core.jobs.context import JobContext
     from tests.core.batch_helpers import no_models_runtime
 
     inputs, outputs = Tree.at(bucket.uri("photos"), bucket.options), Tree.at(bucket.uri("out"), bucket.options)
@@ -137,7 +137,7 @@ def test_an_object_gone_between_listing_and_reading_fails_that_photo_by_its_uri(
 
 def _stages_in_process(inp, out, options: dict, store) -> BatchSummary:
     """Each photo through the four stage objects the Ray actors are, in turn, here in this process."""
-    from core.cluster.ray_batch import MaskStage, RayBatch, ReadStage, RenderStage, SaveStage
+    from packshot.core.cluster.ray_batch import MaskStage, RayBatch, ReadStage, RenderStage, SaveStage
 
     batch = RayBatch(inp, out, JobSettings.from_flat(dict(engine="white")), storage_options=options,
                      runtime=store)
@@ -155,7 +155,7 @@ def _stages_in_process(inp, out, options: dict, store) -> BatchSummary:
 
 def test_one_side_local_the_other_on_s3(bucket, tmp_path):
     """S3 in, a local folder out (failures.csv there); a local folder in, S3 out: the local batch's outputs."""
-    from core.jobs import BatchJob
+    from packshot.core.jobs import BatchJob
     from tests.core.batch_helpers import no_models_runtime
 
     store = no_models_runtime(tmp_path)

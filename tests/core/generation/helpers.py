@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.generation.engines import engine_for
-from core.images import Photo
-from core.masking.result import MaskResult
+from packshot.core.generation.engines import engine_for
+from packshot.core.images import Photo
+from packshot.core.masking.result import MaskResult
 
 
 def product_photo(width: int = 97, height: int = 61, *, dtype=np.uint8, seed: int = 0) -> tuple[Photo, MaskResult]:
@@ -46,6 +46,6 @@ class CallRecorder:
 
 def plain_engine(name: str):
     """A plain engine (no weights) from a runtime of its own, as a one-off caller would get it."""
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return engine_for(Runtime(), name)

@@ -15,8 +15,8 @@ import pytest
 import skimage.data
 from skimage.color import rgb2lab
 
-from core.generation.composite import composite
-from core.generation.matting import edge_pixels, foreground_tiles
+from packshot.core.generation.composite import composite
+from packshot.core.generation.matting import edge_pixels, foreground_tiles
 
 H, W = 240, 320
 RAMP = 8.0  # soft edge half width in px (a 16 px ramp: a large photo's or a slightly defocused edge)

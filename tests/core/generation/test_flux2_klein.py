@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import Cancelled, PackshotError
-from core.generation.engines import engine_for
-from core.generation.engines.flux2_klein import (
+from packshot.core.errors import Cancelled, PackshotError
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.engines.flux2_klein import (
     DEFAULT_MODEL,
     Flux2KleinEngine,
     canvas_size,
@@ -21,8 +21,8 @@ from core.generation.engines.flux2_klein import (
     plan_device,
     safetensors_params,
 )
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken
 from tests.core.generation.helpers import product_photo
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 from tests.factories.flux2_klein import save_flux2_klein_folder
@@ -39,8 +39,8 @@ def klein_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runtime(klein_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
     return Runtime(store=ModelStore(klein_dir, offline=True, use_hf_cache=False,
                                     download_dir=tmp_path_factory.mktemp("downloads")))
@@ -114,7 +114,7 @@ def test_reference_changes_the_output_and_equals_diffusers(engine, klein_dir, tm
 def test_replay_refuses_a_changed_reference(engine, tmp_path):
     from PIL import Image
 
-    from core.jobs.settings import file_sha256
+    from packshot.core.jobs.settings import file_sha256
 
     photo, mask = product_photo(64, 48)
     path = tmp_path / "look.png"
@@ -171,10 +171,10 @@ def test_tiny_model_is_small_enough_for_the_cpu(klein_dir):
 def test_cli_batch_with_a_reference_records_it_and_replays_bit_identically(tmp_path, klein_dir, capsys):
     from PIL import Image
 
-    from core.cli.main import main as packshot
-    from core.jobs.replay import replay
-    from core.jobs.settings import file_sha256
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.jobs.replay import replay
+    from packshot.core.jobs.settings import file_sha256
+    from packshot.core.recipe import read_recipe
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(80, 56))
@@ -192,7 +192,7 @@ def test_cli_batch_with_a_reference_records_it_and_replays_bit_identically(tmp_p
     recipe = read_recipe(outputs[0])
     assert recipe.engine == "flux2-klein" and DEFAULT_MODEL in recipe.models
     assert recipe.settings["reference"] == str(look) and recipe.settings["extra"]["reference_sha256"] == file_sha256(look)
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     out = np.asarray(Image.open(outputs[0]).convert("RGB"))
     again = replay(outputs[0], runtime=Runtime(klein_dir), device="cpu", allow=[look.parent])
@@ -203,9 +203,9 @@ def test_cli_batch_with_a_reference_records_it_and_replays_bit_identically(tmp_p
 
 
 def test_a_nine_b_is_never_used_in_place_of_the_four_b(tmp_path):
-    from core.errors import ModelMissingError
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.errors import ModelMissingError
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
     save_flux2_klein_folder(tmp_path / "flux2-klein-9b")
     runtime = Runtime(store=ModelStore(tmp_path, offline=True, use_hf_cache=False, download_dir=tmp_path / "dl"))
@@ -216,8 +216,8 @@ def test_a_nine_b_is_never_used_in_place_of_the_four_b(tmp_path):
 
 
 def test_auto_still_means_the_papers_engine(klein_dir):
-    from core.jobs import JobContext, JobSettings
-    from core.runtime import Runtime
+    from packshot.core.jobs import JobContext, JobSettings
+    from packshot.core.runtime import Runtime
 
     ctx = JobContext(JobSettings.from_flat(dict(resolution=64, steps=2, device="cpu")), runtime=Runtime(klein_dir))
     assert ctx.engine_name == "white"  # the paper's weights are absent: never flux2-klein in its place
@@ -225,8 +225,8 @@ def test_auto_still_means_the_papers_engine(klein_dir):
 
 def test_cli_on_a_cpu_refuses_a_full_size_model_in_one_line_before_any_work(tmp_path, klein_dir, capsys,
                                                                             monkeypatch):
-    from core.cli.main import main as packshot
-    from core.generation.engines import flux2_klein
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.generation.engines import flux2_klein
     from tests.core.batch_helpers import write_photos
 
     monkeypatch.setattr(flux2_klein, "CPU_MAX_TRANSFORMER_PARAMS", 10)  # the tiny model stands for the 4B
@@ -245,8 +245,8 @@ def test_eval_measures_object_expansion_for_the_paper_and_flux2_klein(tmp_path, 
                                                                      tiny_diffusion_models_dir, monkeypatch):  # noqa: F811
     import argparse
 
-    from core.cli import eval_cmd
-    from core.models import store as store_module
+    from packshot.core.cli import eval_cmd
+    from packshot.core.models import store as store_module
     from tests.core.quality.test_eval_outputs import make_folder, read_rows
 
     # The paper's tiny weights in the download folder, the tiny klein in the models folder.
@@ -282,8 +282,8 @@ def test_live_previews_decode_the_current_latents_and_the_last_one_is_the_result
 def test_the_job_says_what_flux2_klein_ignores_or_does_not_need(klein_dir, tmp_path):
     from PIL import Image
 
-    from core.jobs import JobContext, JobSettings
-    from core.runtime import Runtime
+    from packshot.core.jobs import JobContext, JobSettings
+    from packshot.core.runtime import Runtime
 
     look = tmp_path / "look.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(look)
@@ -324,10 +324,10 @@ class _Spy:
 def test_final_backgrounds_reach_the_photo_size_through_the_upscaler(klein_upscaled_dir, tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from core.generation.upscale import CPU_UPSCALER
-    from core.jobs.render import render_images
-    from core.models.store import ModelStore
-    from core.runtime import Runtime
+    from packshot.core.generation.upscale import CPU_UPSCALER
+    from packshot.core.jobs.render import render_images
+    from packshot.core.models.store import ModelStore
+    from packshot.core.runtime import Runtime
 
     runtime = Runtime(store=ModelStore(klein_upscaled_dir, offline=True, use_hf_cache=False,
                                        download_dir=tmp_path / "downloads"))
@@ -355,10 +355,10 @@ def test_final_backgrounds_reach_the_photo_size_through_the_upscaler(klein_upsca
 
 def test_an_upscaled_klein_output_records_its_upscaler_and_replays_identically(klein_upscaled_dir, tmp_path,
                                                                                capsys):
-    from core.cli.main import main as packshot
-    from core.generation.upscale import CPU_UPSCALER, RECIPE_ROLE
-    from core.jobs.settings import file_sha256
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.generation.upscale import CPU_UPSCALER, RECIPE_ROLE
+    from packshot.core.jobs.settings import file_sha256
+    from packshot.core.recipe import read_recipe
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(150, 96))
@@ -377,8 +377,8 @@ def test_an_upscaled_klein_output_records_its_upscaler_and_replays_identically(k
 
 
 def test_a_resolution_past_the_pipelines_cap_is_said(klein_dir):
-    from core.jobs import JobContext, JobSettings
-    from core.runtime import Runtime
+    from packshot.core.jobs import JobContext, JobSettings
+    from packshot.core.runtime import Runtime
 
     def notes(**flat) -> list[str]:
         return JobContext(JobSettings.from_flat(dict(engine="flux2-klein", steps=4, device="cpu", **flat)),

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.generation.composite import composite
-from core.generation.engines import engine_for
-from core.generation.presets import apply_preset, get_preset
-from core.generation.settings import GenerationSettings
-from core.generation.shadow import Shadow, shadow_map
-from core.images import load_photo
-from core.masking.result import MaskResult
+from packshot.core.generation.composite import composite
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.presets import apply_preset, get_preset
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.generation.shadow import Shadow, shadow_map
+from packshot.core.images import load_photo
+from packshot.core.masking.result import MaskResult
 from tests.core.generation.helpers import plain_engine, product_photo
 
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, ModelMissingError
-from core.generation.components import load_components
-from core.generation.engines import engine_for
-from core.generation.settings import GenerationSettings
-from core.progress import CancelToken
-from core.runtime import Runtime
+from packshot.core.errors import Cancelled, ModelMissingError
+from packshot.core.generation.components import load_components
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.progress import CancelToken
+from packshot.core.runtime import Runtime
 from tests.core.generation.helpers import CallRecorder, product_photo
 from tests.factories.diffusion import PIPELINE_MARKER
 
@@ -180,7 +180,7 @@ def test_si2_engine_runs_without_controlnet_from_the_sd2_folder(tiny_diffusion_r
 
 
 def test_si2_falls_back_to_the_paper_folder_and_equals_controlnet_scale_zero(tiny_diffusion_models_dir, tmp_path):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     only_paper = tmp_path / "models"
     only_paper.mkdir()
@@ -198,7 +198,7 @@ def test_si2_falls_back_to_the_paper_folder_and_equals_controlnet_scale_zero(tin
 
 
 def test_missing_models_raise_a_message_naming_the_fix(tmp_path):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     store = ModelStore(tmp_path / "empty", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     runtime = Runtime(store=store)
@@ -246,9 +246,9 @@ def test_our_loop_matches_a_textbook_loop_and_embeds_the_control_image_once(pape
 
 
 def test_cpu_offload_placement_gives_the_same_images(tiny_diffusion_models_dir):
-    from core.generation.components import load_components
-    from core.generation.pipeline import BackgroundPipeline
-    from core.generation.placement import place, remove_hooks, wants_offload
+    from packshot.core.generation.components import load_components
+    from packshot.core.generation.pipeline import BackgroundPipeline
+    from packshot.core.generation.placement import place, remove_hooks, wants_offload
 
     assert wants_offload(torch.device("cuda"), 4.0) and not wants_offload(torch.device("cuda"), 24.0)
     assert not wants_offload(torch.device("cpu"), 4.0)
@@ -269,8 +269,8 @@ def test_loading_and_placing_models_logs_no_library_warnings_and_restores_levels
     """diffusers warns "should be kept in float32: []" on each .to(dtype); users must not see it."""
     import logging
 
-    from core.generation.components import QUIET_LIBRARIES
-    from core.generation.placement import place
+    from packshot.core.generation.components import QUIET_LIBRARIES
+    from packshot.core.generation.placement import place
 
     class Collect(logging.Handler):
         def __init__(self):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import Cancelled, ImageReadError
-from core.generation.engines import ENGINE_NAMES, engine_for
-from core.generation.framing import Letterbox
-from core.generation.settings import GenerationSettings
-from core.images import Photo
-from core.masking.result import MaskResult
-from core.progress import CancelToken
-from core.runtime import Runtime
+from packshot.core.errors import Cancelled, ImageReadError
+from packshot.core.generation.engines import ENGINE_NAMES, engine_for
+from packshot.core.generation.framing import Letterbox
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import Photo
+from packshot.core.masking.result import MaskResult
+from packshot.core.progress import CancelToken
+from packshot.core.runtime import Runtime
 from tests.core.generation.helpers import plain_engine, product_photo
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.generation.composite import composite
-from core.generation.engines import engine_for
-from core.generation.engines.blur import NoBackgroundError
-from core.generation.presets import frame_photo, get_preset
-from core.generation.settings import GenerationSettings
-from core.images import Photo, load_photo
-from core.masking.result import MaskResult
+from packshot.core.generation.composite import composite
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.engines.blur import NoBackgroundError
+from packshot.core.generation.presets import frame_photo, get_preset
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.images import Photo, load_photo
+from packshot.core.masking.result import MaskResult
 from tests.core.generation.helpers import plain_engine, product_photo
 
 SAMPLES = Path(__file__).resolve().parents[3] / "resources" / "samples"

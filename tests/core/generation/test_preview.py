@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled
-from core.generation.pipeline import BackgroundPipeline
-from core.generation.preview import (
+from packshot.core.errors import Cancelled
+from packshot.core.generation.pipeline import BackgroundPipeline
+from packshot.core.generation.preview import (
     PREVIEW,
     LivePreview,
     Quality,

@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from core.errors import ModelMissingError, PackshotError
-from core.generation.components import IncompatibleModelError
-from core.generation.composite import composite
-from core.generation.engines import engine_for
-from core.generation.sd2_components import load_sd2_components
-from core.generation.settings import GenerationSettings
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.errors import ModelMissingError, PackshotError
+from packshot.core.generation.components import IncompatibleModelError
+from packshot.core.generation.composite import composite
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.sd2_components import load_sd2_components
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 from tests.core.batch_helpers import write_photos
 from tests.core.generation.helpers import CallRecorder, product_photo
 from tests.factories.sd2_fixtures import SD2_CONTROLNET_ID
@@ -96,8 +96,8 @@ def test_an_inpainting_folder_is_refused_by_name(tiny_diffusion_models_dir, tiny
 
 def test_batch_cli_with_engine_and_model_and_auto_engine_from_the_model(tmp_path, capsys, tiny_sd2_models_dir,
                                                                          tiny_diffusion_models_dir):
-    from core.cli.main import main as packshot
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
 
     write_photos(tmp_path / "in", 1, size=(80, 64))
     common = ["--models-dir", str(tiny_sd2_models_dir), "--resolution", "64", "--steps", "2", "--device", "cpu",
@@ -116,7 +116,7 @@ def test_batch_cli_with_engine_and_model_and_auto_engine_from_the_model(tmp_path
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "item_000.png")),
                           np.asarray(Image.open(tmp_path / "auto" / "item_000.png")))
     # Replaying the recipe finds the same trained model and renders the same pixels.
-    from core.jobs.replay import replay
+    from packshot.core.jobs.replay import replay
 
     store = ModelStore(tiny_sd2_models_dir, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     again = replay(tmp_path / "out" / "item_000.png", runtime=Runtime(store=store), device="cpu")

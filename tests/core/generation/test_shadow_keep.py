@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.generation.settings import GenerationSettings
-from core.generation.shadow import KeptShadow, Shadow, keep_shadow
-from core.generation.shadow_matte import estimate_shadow_matte
-from core.images import Photo
-from core.jobs.render import make_shadow, render_images
-from core.masking import build_masker
-from core.masking.backdrop import srgb8_to_linear
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.generation.shadow import KeptShadow, Shadow, keep_shadow
+from packshot.core.generation.shadow_matte import estimate_shadow_matte
+from packshot.core.images import Photo
+from packshot.core.jobs.render import make_shadow, render_images
+from packshot.core.masking import build_masker
+from packshot.core.masking.backdrop import srgb8_to_linear
 from tests import studio_scenes as St
 from tests.core.generation.helpers import plain_engine
 
@@ -123,7 +123,7 @@ def test_a_studio_shot_without_shadow_says_so(masker):
 
 
 def test_16bit_photo_and_a_framed_photo_keep_their_shadow(masker):
-    from core.generation.presets import frame_photo
+    from packshot.core.generation.presets import frame_photo
 
     scene = St.shot("bottle of coffee on white")
     photo16 = Photo(pixels=scene.image.astype(np.uint16) * 257)
@@ -150,7 +150,7 @@ def test_make_shadow_validates_its_inputs():
 
 
 def test_batch_with_shadow_keep_notes_the_lifestyle_photo(tmp_path, capsys):
-    from core.cli.main import main as packshot
+    from packshot.core.cli.main import main as packshot
 
     src = tmp_path / "in"
     src.mkdir()
@@ -167,9 +167,9 @@ def test_batch_with_shadow_keep_notes_the_lifestyle_photo(tmp_path, capsys):
     est = srgb8_to_linear(result).mean(-1)[outside]  # on white, the output's own darkening
     assert np.corrcoef(est, scene.matte[outside])[0, 1] >= 0.85
     # the recipe says "keep" and replay makes the same image again (same photo, same stored mask)
-    from core.jobs.replay import replay
-    from core.recipe import read_recipe
-    from core.runtime import Runtime
+    from packshot.core.jobs.replay import replay
+    from packshot.core.recipe import read_recipe
+    from packshot.core.runtime import Runtime
 
     assert read_recipe(out / "mug.png").shadow == {"kind": "keep"}
     assert np.array_equal(replay(out / "mug.png", runtime=Runtime()), result)  # the CLI's models folder
@@ -178,7 +178,7 @@ def test_batch_with_shadow_keep_notes_the_lifestyle_photo(tmp_path, capsys):
 def test_kept_shadow_never_touches_solid_product_pixels_on_the_corpus():
     """On studio corpus shots with their shadows (the classic mask, as a user without weights gets it):
     the kept matte is 1 wherever the mask is solid, and there the output is the photo, bit for bit."""
-    from core.generation.composite import composite
+    from packshot.core.generation.composite import composite
     from tests import studio_corpus as C
 
     classes = ("hard-cast-shadow", "contact-shadow", "tone-on-tone", "white-on-white", "plain")

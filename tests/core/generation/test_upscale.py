@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import ModelMissingError, UnsafeWeightsError
-from core.generation.engines import engine_for
-from core.generation.settings import GenerationSettings
-from core.generation.upscale import (
+from packshot.core.errors import ModelMissingError, UnsafeWeightsError
+from packshot.core.generation.engines import engine_for
+from packshot.core.generation.settings import GenerationSettings
+from packshot.core.generation.upscale import (
     CPU_UPSCALER,
     GPU_UPSCALER,
     RECIPE_ROLE,
@@ -28,8 +28,8 @@ from core.generation.upscale import (
     replay_settings,
     resolve_upscaler,
 )
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 from tests.core.generation.helpers import product_photo
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 from tests.factories.sd2_fixtures import tiny_sd2_models_dir  # noqa: F401
@@ -182,8 +182,8 @@ def test_a_textured_background_has_no_seam_where_tiles_meet(compact):
 
 
 def test_a_long_upscale_stops_between_tiles_when_cancelled(compact):
-    from core.errors import Cancelled
-    from core.progress import CancelToken
+    from packshot.core.errors import Cancelled
+    from packshot.core.progress import CancelToken
 
     compact.tile = 16
     seen = []
@@ -246,7 +246,7 @@ def models_with_upscaler(tiny_diffusion_models_dir, tmp_path) -> Path:  # noqa: 
 
 
 def test_the_product_is_pasted_bit_exact_over_the_upscaled_background(models_with_upscaler, tmp_path):
-    from core.jobs.render import render_images
+    from packshot.core.jobs.render import render_images
 
     runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
     engine = engine_for(runtime, "si2-controlnet", "cpu")
@@ -264,7 +264,7 @@ def test_the_product_is_pasted_bit_exact_over_the_upscaled_background(models_wit
 
 
 def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, tmp_path):  # noqa: F811
-    from core.jobs.render import render_images
+    from packshot.core.jobs.render import render_images
     from tests.factories.sd2_fixtures import SD2_CONTROLNET_ID
 
     models = tmp_path / "models"
@@ -285,8 +285,8 @@ def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, 
 
 
 def test_a_batch_output_records_its_upscaler_and_replays_identically(models_with_upscaler, tmp_path, capsys):
-    from core.cli.main import main as packshot
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(150, 96))
@@ -312,7 +312,7 @@ def test_a_batch_output_records_its_upscaler_and_replays_identically(models_with
 
 def test_an_explicit_upscale_without_the_model_fails_before_any_work(tiny_diffusion_models_dir, tmp_path,  # noqa: F811
                                                                       capsys):
-    from core.cli.main import main as packshot
+    from packshot.core.cli.main import main as packshot
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(80, 64))
@@ -324,7 +324,7 @@ def test_an_explicit_upscale_without_the_model_fails_before_any_work(tiny_diffus
 
 
 def test_a_hostile_recipe_sha_is_refused_by_name():
-    from core.recipe import Recipe, RecipeError
+    from packshot.core.recipe import Recipe, RecipeError
 
     data = {"input_path": "/x.png", "input_sha256": SHA0, "engine": "si2", "seed": 1, "variant": 1,
             "models": {CPU_UPSCALER: {"role": RECIPE_ROLE, "sha256": "../../etc"}}}
@@ -335,8 +335,8 @@ def test_a_hostile_recipe_sha_is_refused_by_name():
 def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_with_upscaler, tmp_path, capsys):
     import shutil
 
-    from core.cli.main import main as packshot
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(150, 96))
@@ -364,7 +364,7 @@ def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_wit
 
 # -- the detail pass (--detail repaint) ------------------------------------------------------------------
 def test_tiles_of_the_detail_pass_cover_the_image_and_overlap():
-    from core.generation.detail import tile_starts
+    from packshot.core.generation.detail import tile_starts
 
     for length, tile in ((2000, 512), (97, 64), (512, 512), (40, 64)):
         starts = tile_starts(length, tile, overlap=min(64, tile // 4))
@@ -374,8 +374,8 @@ def test_tiles_of_the_detail_pass_cover_the_image_and_overlap():
 
 
 def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_with_upscaler, tmp_path):
-    from core.generation.detail import REPAINT_STRENGTH
-    from core.jobs.render import render_images
+    from packshot.core.generation.detail import REPAINT_STRENGTH
+    from packshot.core.jobs.render import render_images
 
     runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
     engine = engine_for(runtime, "si2-controlnet", "cpu")
@@ -408,8 +408,8 @@ def test_img2img_at_full_strength_is_the_plain_generation(tiny_diffusion_models_
 
 
 def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, capsys):
-    from core.cli.main import main as packshot
-    from core.recipe import read_recipe
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(150, 96))

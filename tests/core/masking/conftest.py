@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.masking.sam_models import sam_for
+from packshot.core.masking.sam_models import sam_for
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def tiny_sam_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_store(tiny_sam_dir: Path):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     return ModelStore(tiny_sam_dir, offline=True)
 
@@ -29,7 +29,7 @@ def tiny_store(tiny_sam_dir: Path):
 @pytest.fixture
 def tiny_runtime(tiny_store):
     """The test's runtime over the tiny SAM: its maskers and ``tiny_sam`` share one loaded model."""
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return Runtime(store=tiny_store)
 

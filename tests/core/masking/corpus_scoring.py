@@ -122,10 +122,10 @@ def judge(masker: Any, scene: Scene, min_score: Optional[float] = None) -> tuple
     """The scene through ``masker`` and the batch's gate, as core/jobs/photo.py does; (verdict, mask)."""
     import time
 
-    from core.images import Photo
-    from core.jobs.masks import quantize_mask
-    from core.jobs.settings import DEFAULT_DOUBT_SCORE
-    from core.quality.mask_gate import mask_doubt
+    from packshot.core.images import Photo
+    from packshot.core.jobs.masks import quantize_mask
+    from packshot.core.jobs.settings import DEFAULT_DOUBT_SCORE
+    from packshot.core.quality.mask_gate import mask_doubt
 
     start = time.perf_counter()
     result = masker.compute(Photo(pixels=scene.image))
@@ -149,6 +149,6 @@ class TruePrior:
         self.mask = mask
 
     def __call__(self, rgb8: np.ndarray) -> Any:
-        from core.masking.prior import PriorResult
+        from packshot.core.masking.prior import PriorResult
 
         return PriorResult(self.mask.copy(), 1.0, {"work_size": [rgb8.shape[1], rgb8.shape[0]]})

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.images import Photo
-from core.masking.maskers import PriorMasker
-from core.masking.prior_classic import ClassicPrior
+from packshot.core.images import Photo
+from packshot.core.masking.maskers import PriorMasker
+from packshot.core.masking.prior_classic import ClassicPrior
 from tests import studio_corpus as C
 from tests.core.masking import corpus_scoring as S
 

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.masking.result import MaskResult
-from core.quality.mask_evidence import mask_evidence
-from core.quality.mask_gate import mask_doubt
+from packshot.core.masking.result import MaskResult
+from packshot.core.quality.mask_evidence import mask_evidence
+from packshot.core.quality.mask_gate import mask_doubt
 from tests import studio_scenes as St
 
 
@@ -87,8 +87,8 @@ def test_the_shadow_step_taking_much_is_named(scenes):
 
 
 def test_maskers_store_their_evidence_and_the_gate_uses_it(scenes):
-    from core.images import Photo
-    from core.masking import build_masker
+    from packshot.core.images import Photo
+    from packshot.core.masking import build_masker
 
     scene = scenes["box of chelsea on blue"]
     result = build_masker("classic").compute(Photo(pixels=scene.image))
@@ -142,7 +142,7 @@ def _box_on_paper(product: tuple[int, int, int], paper=(228, 226, 222), seed: in
 
 
 def test_an_outline_barely_different_from_the_backdrop_is_named():
-    from core.quality.mask_evidence import LOW_SEPARATION_SHARE
+    from packshot.core.quality.mask_evidence import LOW_SEPARATION_SHARE
 
     # a white box on white paper, about 2 ΔE apart: a pixel of outline lost or gained there is
     # invisible to every other cue, so the outline cannot be vouched for

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import ModelMissingError, UnsafeWeightsError
-from core.images import Photo
-from core.masking.maskers import build_masker
-from core.masking.prior import check_prior_weights, get_prior, resolve_prior
-from core.masking.prior_learned import BiRefNetPrior, IsNetPrior
-from core.models.manifest import load_manifest
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.errors import ModelMissingError, UnsafeWeightsError
+from packshot.core.images import Photo
+from packshot.core.masking.maskers import build_masker
+from packshot.core.masking.prior import check_prior_weights, get_prior, resolve_prior
+from packshot.core.masking.prior_learned import BiRefNetPrior, IsNetPrior
+from packshot.core.models.manifest import load_manifest
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 from tests.factories.birefnet import (
     build_tiny_birefnet,
     expected_logit,
@@ -155,11 +155,11 @@ def test_cpu_picks_lite_a_gpu_picks_the_full_model_and_either_alone_is_used(mode
     assert resolve_prior("birefnet", both, device="cpu") == ("birefnet-lite", None)
     assert get_prior("birefnet", Runtime(store=both), device="cpu").model_id == "birefnet-general-lite"
     # this machine has no GPU: what a session for "auto" would run on decides
-    monkeypatch.setattr("core.masking.prior_learned.runs_on_gpu", lambda device="auto": True)
+    monkeypatch.setattr("packshot.core.masking.prior_learned.runs_on_gpu", lambda device="auto": True)
     assert resolve_prior("auto", both, device="auto") == ("birefnet", None)
     assert resolve_prior("auto", both, device="cpu") == ("birefnet-lite", None)  # an explicit CPU stays lite
     assert resolve_prior("birefnet-lite", both, device="auto") == ("birefnet-lite", None)
-    monkeypatch.setattr("core.masking.prior_learned.runs_on_gpu", lambda device="auto": False)
+    monkeypatch.setattr("packshot.core.masking.prior_learned.runs_on_gpu", lambda device="auto": False)
     assert resolve_prior("auto", both, device="auto") == ("birefnet-lite", None)
     # only one variant present: that one, whatever the device
     assert resolve_prior("auto", store_with(models_root, "full"), device="cpu") == ("birefnet", None)
@@ -176,7 +176,7 @@ def test_explicit_birefnet_without_weights_is_the_stores_clear_message(models_ro
     check_prior_weights("birefnet", store_with(models_root, "full"), device="cpu")  # the full one will do
     check_prior_weights("auto", empty)  # auto falls back, never raises
     check_prior_weights("classic", empty)
-    monkeypatch.setattr("core.masking.prior_learned.runs_on_gpu", lambda device="auto": True)
+    monkeypatch.setattr("packshot.core.masking.prior_learned.runs_on_gpu", lambda device="auto": True)
     with pytest.raises(ModelMissingError, match=r"'birefnet-general' .*972\.7 MB"):
         check_prior_weights("birefnet", empty)  # on a GPU, the full one
     with pytest.raises(ValueError, match="auto, classic, isnet, birefnet, birefnet-lite"):
@@ -184,7 +184,7 @@ def test_explicit_birefnet_without_weights_is_the_stores_clear_message(models_ro
 
 
 def test_batch_with_explicit_birefnet_and_no_weights_fails_before_any_work(tmp_path):
-    from core.jobs import BatchJob, JobSettings
+    from packshot.core.jobs import BatchJob, JobSettings
     from tests.core.batch_helpers import no_models_runtime, write_photos
 
     write_photos(tmp_path / "in", 1)
@@ -226,10 +226,10 @@ def test_masks_command_takes_the_birefnet_prior(models_root, tmp_path, capsys, m
 
     from PIL import Image
 
-    from core.cli.main import main
-    from core.masking import load_mask_png
+    from packshot.core.cli.main import main
+    from packshot.core.masking import load_mask_png
 
-    monkeypatch.setattr("core.models.store.default_download_dir", lambda: tmp_path / "downloads")
+    monkeypatch.setattr("packshot.core.models.store.default_download_dir", lambda: tmp_path / "downloads")
     photos, out = tmp_path / "in", tmp_path / "masks"
     photos.mkdir()
     img, truth = textured_scene(150, 201, (50, 40, 150, 120))
@@ -244,9 +244,9 @@ def test_masks_command_takes_the_birefnet_prior(models_root, tmp_path, capsys, m
 
 
 def test_no_weights_notes_say_what_birefnet_and_sam_would_improve(models_root, tmp_path, tiny_sam_dir):
-    from core.jobs.context import JobContext
-    from core.jobs.settings import JobSettings
-    from core.masking.hints import mask_weights_missing, missing_weights_notes
+    from packshot.core.jobs.context import JobContext
+    from packshot.core.jobs.settings import JobSettings
+    from packshot.core.masking.hints import mask_weights_missing, missing_weights_notes
 
     # nothing at all: backgrounds, and the masks (BiRefNet for the CPU + SAM), each with its command and size
     ctx = JobContext(JobSettings.from_flat(dict(device="cpu")), runtime=Runtime(store=_store(tmp_path / "no-models")))

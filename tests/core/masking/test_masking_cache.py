@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import Photo
-from core.masking import EmbeddingCache
-from core.masking.embedding import photo_key
-from core.progress import CancelToken
+from packshot.core.images import Photo
+from packshot.core.masking import EmbeddingCache
+from packshot.core.masking.embedding import photo_key
+from packshot.core.progress import CancelToken
 
 
 def _photo(seed: int, size=(90, 120)) -> Photo:
@@ -60,7 +60,7 @@ def test_precompute_on_a_worker_thread_then_clicks_need_no_encoder(tiny_sam, enc
     worker.join(timeout=120)
     assert done == [2], "the unreadable file is skipped, the others encoded"
     assert len(encoder_calls) == 2
-    from core.images import load_photo
+    from packshot.core.images import load_photo
 
     cache.get(load_photo(paths[1]))
     assert len(encoder_calls) == 2 and cache.hits == 1
@@ -95,7 +95,7 @@ def test_photo_key_changes_with_content_and_not_with_copies():
 
 
 def test_maskers_expose_precompute(tiny_runtime, encoder_calls):
-    from core.masking import build_masker
+    from packshot.core.masking import build_masker
 
     photos = [_photo(30), _photo(31)]
     assert build_masker("classic").precompute(photos) == 0

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import ModelMissingError
-from core.images import Photo, load_photo
-from core.masking import build_masker
-from core.runtime import Runtime
+from packshot.core.errors import ModelMissingError
+from packshot.core.images import Photo, load_photo
+from packshot.core.masking import build_masker
+from packshot.core.runtime import Runtime
 from tests.core.masking import scenes as S
 
 
@@ -89,7 +89,7 @@ def test_classic_mask_on_disc_touching_the_frame(classic):
 
 
 def test_barrier_cue_sees_a_product_coloured_like_its_background():
-    from core.masking.barrier import barrier_saliency
+    from packshot.core.masking.barrier import barrier_saliency
 
     rng = np.random.default_rng(0)
     lab = np.full((120, 160, 3), 128, np.float32) + rng.normal(0, 1.5, (120, 160, 3)).astype(np.float32)

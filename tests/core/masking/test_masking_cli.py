@@ -8,8 +8,8 @@ import csv
 import numpy as np
 from PIL import Image
 
-from core.cli import masks_cmd
-from core.masking import load_mask_png
+from packshot.core.cli import masks_cmd
+from packshot.core.masking import load_mask_png
 from tests.core.masking import scenes as S
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import ImageReadError
-from core.images import Photo, load_photo
-from core.masking import build_masker, load_mask_png, mask_path_for, save_mask_png
-from core.masking.maskers import from_alpha_channel
+from packshot.core.errors import ImageReadError
+from packshot.core.images import Photo, load_photo
+from packshot.core.masking import build_masker, load_mask_png, mask_path_for, save_mask_png
+from packshot.core.masking.maskers import from_alpha_channel
 
 
 def test_mask_path_follows_photo_stem(tmp_path):

@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import ModelMissingError, UnsafeWeightsError
-from core.images import Photo, load_photo
-from core.masking.maskers import build_masker
-from core.masking.prior import get_prior, resolve_prior
-from core.masking.prior_learned import IsNetPrior
-from core.models.manifest import ManifestFile, load_manifest
-from core.models.store import ModelStore
-from core.runtime import Runtime
+from packshot.core.errors import ModelMissingError, UnsafeWeightsError
+from packshot.core.images import Photo, load_photo
+from packshot.core.masking.maskers import build_masker
+from packshot.core.masking.prior import get_prior, resolve_prior
+from packshot.core.masking.prior_learned import IsNetPrior
+from packshot.core.models.manifest import ManifestFile, load_manifest
+from packshot.core.models.store import ModelStore
+from packshot.core.runtime import Runtime
 from tests.factories.isnet import build_tiny_isnet, expected_probability, write_tiny_isnet
 
 GREY, RED, BLUE = (200, 200, 200), (200, 30, 30), (30, 60, 200)
@@ -261,7 +261,7 @@ def test_downloads_through_the_url_path_of_the_manifest_entry(tmp_path, monkeypa
                                       sha256=hashlib.sha256(payload).hexdigest()),), approx_bytes=len(payload))
         assert isinstance(fake.files[0], ManifestFile)
         manifest = dict(load_manifest(), **{"isnet-general-use": fake})
-        monkeypatch.setattr("core.models.store.load_manifest", lambda: manifest)
+        monkeypatch.setattr("packshot.core.models.store.load_manifest", lambda: manifest)
         store = ModelStore(tmp_path / "user", offline=False, download_dir=tmp_path / "dl", use_hf_cache=False)
         folder = store.ensure("isnet-general-use")
     finally:
@@ -275,10 +275,10 @@ def test_downloads_through_the_url_path_of_the_manifest_entry(tmp_path, monkeypa
 def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):
     import csv
 
-    monkeypatch.setattr("core.models.store.default_download_dir", lambda: tmp_path / "downloads")
+    monkeypatch.setattr("packshot.core.models.store.default_download_dir", lambda: tmp_path / "downloads")
     from PIL import Image
 
-    from core.cli.main import main
+    from packshot.core.cli.main import main
 
     photos, out = tmp_path / "in", tmp_path / "masks"
     photos.mkdir()
@@ -289,7 +289,7 @@ def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):
     assert "with isnet into" in capsys.readouterr().out
     with open(out / "review.csv", newline="") as handle:
         assert [r["source"] for r in csv.DictReader(handle)] == ["isnet"]
-    from core.masking import load_mask_png
+    from packshot.core.masking import load_mask_png
 
     assert iou(load_mask_png(out / "red box.png", (201, 150)).mask, truth) >= 0.95
     assert main([*argv, "--redo", "--models-dir", str(tmp_path / "none")]) == 1
@@ -298,5 +298,5 @@ def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):
 
 def test_importing_masking_does_not_import_onnxruntime():
     code = ("import sys, core.masking, core.masking.prior, core.masking.maskers; "
-            "core.masking.get_prior; sys.exit('onnxruntime' in sys.modules)")
+            "packshot.core.masking.get_prior; sys.exit('onnxruntime' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3]).returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.masking.postprocess import (
+from packshot.core.masking.postprocess import (
     clean_mask,
     drop_specks,
     fill_holes,
@@ -82,7 +82,7 @@ def test_clean_mask_of_empty_and_full():
 
 
 def test_cleaning_decided_at_model_size_matches_cleaning_at_full_size():
-    from core.masking.sam_predict import _clean_via_work_size
+    from packshot.core.masking.sam_predict import _clean_via_work_size
 
     small = np.zeros((64, 96), bool)
     small[10:50, 20:70] = True

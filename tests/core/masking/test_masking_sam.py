@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, UnsafeWeightsError
-from core.images import Photo
-from core.masking import build_masker
-from core.masking.embedding import compute_embedding, predictor_for
-from core.masking.prompts import prompts_from_prior
-from core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, infer_arch, sam_for
-from core.masking.sam_predict import Prompts, predict
-from core.progress import CancelToken
+from packshot.core.errors import Cancelled, UnsafeWeightsError
+from packshot.core.images import Photo
+from packshot.core.masking import build_masker
+from packshot.core.masking.embedding import compute_embedding, predictor_for
+from packshot.core.masking.prompts import prompts_from_prior
+from packshot.core.masking.sam_models import SAM_ARCHS, SAM_BUILDERS, infer_arch, sam_for
+from packshot.core.masking.sam_predict import Prompts, predict
+from packshot.core.progress import CancelToken
 from tests.core.masking import scenes as S
 
 
@@ -40,7 +40,7 @@ def test_vit_b_has_the_published_parameter_count():
 
 
 def test_tiny_sam_loads_through_the_store_and_safe_loader(tiny_runtime, tiny_sam_dir, monkeypatch):
-    import core.models.safe_load as safe_load
+    import packshot.core.models.safe_load as safe_load
 
     calls = []
     real = safe_load.load_state_dict
@@ -67,7 +67,7 @@ def test_checkpoints_that_are_not_sam_are_refused():
 
 
 def test_a_pth_that_would_run_code_is_refused_and_does_not_run(tmp_path):
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     marker = tmp_path / "pwned"
 
@@ -147,15 +147,15 @@ def test_encoder_can_be_cancelled_between_blocks(tiny_sam):
 
 
 def test_an_empty_sam_mask_falls_back_to_the_priors_mask(tiny_runtime, monkeypatch):
-    import core.masking.maskers as maskers
-    from core.masking.sam_predict import predict as real_predict
+    import packshot.core.masking.maskers as maskers
+    from packshot.core.masking.sam_predict import predict as real_predict
 
     def predict_nothing(*args, **kwargs):
         pred = real_predict(*args, **kwargs)
         pred.mask = np.zeros_like(pred.mask)
         return pred
 
-    monkeypatch.setattr("core.masking.sam_predict.predict", predict_nothing)
+    monkeypatch.setattr("packshot.core.masking.sam_predict.predict", predict_nothing)
     masker = build_masker("auto", tiny_runtime, device="cpu")
     image, truth = S.product_on_plain(240, 320)
     result = masker.compute(Photo(pixels=image))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.images import Photo
-from core.masking import build_masker
-from core.masking.result import MaskResult
-from core.masking.session import GrabCutBackend, MaskSession
+from packshot.core.images import Photo
+from packshot.core.masking import build_masker
+from packshot.core.masking.result import MaskResult
+from packshot.core.masking.session import GrabCutBackend, MaskSession
 from tests.core.masking import scenes as S
 
 

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from core.images import Photo
-from core.masking import build_masker
-from core.masking.backdrop import backdrop_regions, estimate_backdrop, shadow_likelihood
-from core.masking.maskers import studio_shadow
-from core.masking.prior_classic import ClassicPrior
-from core.masking.prompts import prompts_at_work_size, prompts_from_prior
+from packshot.core.images import Photo
+from packshot.core.masking import build_masker
+from packshot.core.masking.backdrop import backdrop_regions, estimate_backdrop, shadow_likelihood
+from packshot.core.masking.maskers import studio_shadow
+from packshot.core.masking.prior_classic import ClassicPrior
+from packshot.core.masking.prompts import prompts_at_work_size, prompts_from_prior
 from tests import studio_scenes as St
 
 
@@ -49,7 +49,7 @@ def test_studio_mask_is_the_product_only(classic, scenes, name):
 
 def test_the_old_prior_did_swallow_the_shadow(scenes):
     # the failure this fixes, measured on the same scene: the colour path keeps the contact shadow
-    from core.masking.maskers import PriorMasker
+    from packshot.core.masking.maskers import PriorMasker
 
     scene = scenes["mug of brick on beige"]
     old = PriorMasker(ClassicPrior(use_backdrop=False)).compute(Photo(pixels=scene.image))
@@ -147,7 +147,7 @@ def test_sam_prompts_are_not_seeded_from_shadow(scenes):
 
 
 def test_sam_masker_records_backdrop_and_prompts_avoid_shadow(tiny_sam, scenes):
-    from core.masking.maskers import SamMasker
+    from packshot.core.masking.maskers import SamMasker
 
     scene = scenes["mug of brick on beige"]
     masker = SamMasker(tiny_sam, ClassicPrior(use_backdrop=False))  # a prior that swallows the shadow
@@ -172,7 +172,7 @@ class _ShadowBlindPrior(ClassicPrior):
 
 
 def test_any_prior_loses_the_backdrop_shadow(scenes):
-    from core.masking.maskers import PriorMasker
+    from packshot.core.masking.maskers import PriorMasker
 
     scene = scenes["bottle of coffee on white"]
     blind = _ShadowBlindPrior()

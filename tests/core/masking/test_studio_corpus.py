@@ -165,7 +165,7 @@ def test_recall_and_false_flags_count_the_right_masks():
 
 
 def test_judge_runs_a_scene_the_way_the_batch_does(scenes):
-    from core.masking.maskers import PriorMasker, build_masker
+    from packshot.core.masking.maskers import PriorMasker, build_masker
 
     scene = of(scenes, "plain")[0]
     verdict, pred = Cs.judge(build_masker("classic"), scene)

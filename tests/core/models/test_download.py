@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from core.errors import Cancelled, ChecksumMismatchError
-from core.models.integrity import LOCK_NAME, read_lock
-from core.models.manifest import ManifestFile, load_manifest
-from core.models.store import ModelStore
-from core.progress import CancelToken
+from packshot.core.errors import Cancelled, ChecksumMismatchError
+from packshot.core.models.integrity import LOCK_NAME, read_lock
+from packshot.core.models.manifest import ManifestFile, load_manifest
+from packshot.core.models.store import ModelStore
+from packshot.core.progress import CancelToken
 
 PAYLOAD = bytes(range(256)) * 12_000  # ~3 MB: several 1 MB chunks
 
@@ -52,7 +52,7 @@ def _store_with_url(tmp_path, monkeypatch, url, sha=None):
                    files=(ManifestFile("sam_vit_b_01ec64.pth", len(PAYLOAD), sha),), approx_bytes=len(PAYLOAD))
     manifest = dict(load_manifest())
     manifest["sam-vit_b"] = fake
-    monkeypatch.setattr("core.models.store.load_manifest", lambda: manifest)
+    monkeypatch.setattr("packshot.core.models.store.load_manifest", lambda: manifest)
     return ModelStore(tmp_path / "user", offline=False, download_dir=tmp_path / "dl", use_hf_cache=False)
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.main import main
-from core.errors import NoConnectionError
-from core.models.store import PARTIAL_DIRNAME, ModelStore
+from packshot.core.cli.main import main
+from packshot.core.errors import NoConnectionError
+from packshot.core.models.store import PARTIAL_DIRNAME, ModelStore
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -52,7 +52,7 @@ def test_offline_download_is_one_line_and_leaves_no_folder(tmp_path, no_network,
 def test_a_lost_connection_keeps_the_partial_file_for_resume(tmp_path, monkeypatch):
     import urllib.request
 
-    from core.models import download
+    from packshot.core.models import download
 
     store = ModelStore(download_dir=tmp_path / "dl", offline=False, use_hf_cache=False)
     spec = store.spec("sam-vit_b")
@@ -100,7 +100,7 @@ def test_offline_download_in_a_fresh_process_has_no_traceback(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="0", XDG_DATA_HOME=str(tmp_path / "data"),
                XDG_STATE_HOME=str(tmp_path / "state"), HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
                https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", NO_PROXY="", no_proxy="")
-    done = subprocess.run([sys.executable, "-m", "core.cli.main", "models", "download", "sam-vit_b"], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "packshot.core.cli.main", "models", "download", "sam-vit_b"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "no connection to" in done.stderr, done.stderr

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import huggingface_hub
 import pytest
 
-from core.errors import ChecksumMismatchError
-from core.models.integrity import read_lock
-from core.models.store import ModelStore
+from packshot.core.errors import ChecksumMismatchError
+from packshot.core.models.integrity import read_lock
+from packshot.core.models.store import ModelStore
 from tests.factories.model_folders import make_diffusers_folder
 
 

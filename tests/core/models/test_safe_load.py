@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.errors import UnsafeWeightsError, user_message
-from core.models.safe_load import load_state_dict
+from packshot.core.errors import UnsafeWeightsError, user_message
+from packshot.core.models.safe_load import load_state_dict
 
 
 class _RunsCode:

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from core.errors import ModelMissingError
-from core.models.store import ModelStore
+from packshot.core.errors import ModelMissingError
+from packshot.core.models.store import ModelStore
 from tests.factories.model_folders import make_diffusers_folder
 
 
@@ -108,7 +108,7 @@ def test_verify_names_file_missing_since_lock(fake_models_dir, tmp_path):
 
 
 def test_revision_comes_from_the_download_record(fake_models_dir, tmp_path):
-    from core.models.integrity import write_lock
+    from packshot.core.models.integrity import write_lock
 
     store = ModelStore(fake_models_dir, offline=True, download_dir=tmp_path / "dl")
     assert store.revision("photo-background-generation") == "local"  # placed by hand: no hub commit known

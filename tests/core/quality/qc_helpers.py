@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.masking.result import MaskResult
+from packshot.core.masking.result import MaskResult
 
 PRODUCT = np.array([200, 30, 30], np.uint8)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.errors import ModelMissingError
-from core.quality.clip_score import ClipScorer, find_clip_model, is_clip_folder
+from packshot.core.errors import ModelMissingError
+from packshot.core.quality.clip_score import ClipScorer, find_clip_model, is_clip_folder
 
 
 def manual_cosine(scorer: ClipScorer, image: np.ndarray, prompt: str) -> float:
@@ -44,7 +44,7 @@ def test_score_is_100_times_clamped_cosine(tiny_clip_dir):
 
 
 def test_lookup_order_and_messages(tmp_path, tiny_clip_dir):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
     found = find_clip_model(store)
@@ -65,7 +65,7 @@ def test_lookup_finds_an_openai_clip_in_the_hugging_face_cache(tmp_path, tiny_cl
     """A CLIP fetched earlier by any tool (hub cache layout: refs/main -> snapshots/<commit>/) is used offline."""
     from huggingface_hub import constants
 
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     repo = Path(constants.HF_HUB_CACHE) / "models--openai--clip-vit-base-patch32"
     commit = "0123456789abcdef0123456789abcdef01234567"

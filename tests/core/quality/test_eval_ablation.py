@@ -13,8 +13,8 @@ from tests.factories.sd2_fixtures import SD2_CONTROLNET_ID
 
 def test_eval_lists_the_baseline_the_paper_and_the_ablation(tmp_path, capsys, tiny_sd2_models_dir,
                                                             tiny_diffusion_models_dir, monkeypatch):
-    from core.cli import eval_cmd
-    from core.models import store as store_module
+    from packshot.core.cli import eval_cmd
+    from packshot.core.models import store as store_module
 
     # The SI2 models are found in the download folder, the trained SD2 ControlNet in the models folder.
     monkeypatch.setattr(store_module, "default_download_dir", lambda: tiny_diffusion_models_dir)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import ModelMissingError
-from core.generation.engines import engine_for
-from core.images import save_image
-from core.quality.evaluate import EvalConfig, run_eval
-from core.quality.metric import expansion
-from core.runtime import Runtime
+from packshot.core.errors import ModelMissingError
+from packshot.core.generation.engines import engine_for
+from packshot.core.images import save_image
+from packshot.core.quality.evaluate import EvalConfig, run_eval
+from packshot.core.quality.metric import expansion
+from packshot.core.runtime import Runtime
 
 PRODUCT = (200, 40, 30)
 
@@ -45,7 +45,7 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def test_eval_plain_engines_writes_csv_markdown_and_plot(tmp_path, tiny_clip_dir):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     photos, masks = make_folder(tmp_path)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
@@ -91,10 +91,10 @@ def test_eval_plain_engines_writes_csv_markdown_and_plot(tmp_path, tiny_clip_dir
 
 
 def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, tiny_diffusion_runtime):
-    from core.generation.composite import composite
-    from core.generation.settings import GenerationSettings
-    from core.images import load_photo
-    from core.jobs import load_mask_file
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.settings import GenerationSettings
+    from packshot.core.images import load_photo
+    from packshot.core.jobs import load_mask_file
 
     photos, masks = make_folder(tmp_path, n=1, with_masks=1, size=(64, 48))
     out = tmp_path / "out"
@@ -121,7 +121,7 @@ def test_eval_tiny_generative_engines_same_seeds_no_clip(tmp_path, tiny_diffusio
 
 
 def test_missing_models_fail_before_any_output(tmp_path):
-    from core.models.store import ModelStore
+    from packshot.core.models.store import ModelStore
 
     photos, _ = make_folder(tmp_path, n=1, with_masks=0)
     store = ModelStore(tmp_path / "models", offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
@@ -131,7 +131,7 @@ def test_missing_models_fail_before_any_output(tmp_path):
 
 
 def test_cli_eval_runs_and_parses_seeds(tmp_path, capsys):
-    from core.cli import eval_cmd
+    from packshot.core.cli import eval_cmd
 
     photos, masks = make_folder(tmp_path, n=1, with_masks=1)
     parser = argparse.ArgumentParser(prog="packshot")
@@ -151,8 +151,8 @@ def test_cli_eval_runs_and_parses_seeds(tmp_path, capsys):
 
 
 def test_summary_warns_when_resegmentation_loses_the_product(tmp_path):
-    from core.quality.clip_score import ClipLookup
-    from core.quality.evaluate import EvalRow, summarise, write_markdown
+    from packshot.core.quality.clip_score import ClipLookup
+    from packshot.core.quality.evaluate import EvalRow, summarise, write_markdown
 
     def row(engine: str, iou: float, signed: float) -> EvalRow:
         return EvalRow("a.png", engine, 0, expansion=0.0, expansion_object=0.0, signed=signed, iou=iou,
@@ -171,8 +171,8 @@ def test_eval_never_writes_into_the_photos_folder_and_takes_any_file_name(tmp_pa
     import hashlib
     import os
 
-    from core.errors import UnsafeWriteError
-    from core.models.store import ModelStore
+    from packshot.core.errors import UnsafeWriteError
+    from packshot.core.models.store import ModelStore
 
     photos, _ = make_folder(tmp_path, n=2, with_masks=0)
     os.rename(photos / "p1.png", os.path.join(os.fsencode(photos), b"caf\xe9.png"))

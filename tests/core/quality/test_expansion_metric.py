@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.quality.metric import as_bool_mask, expansion, iou, signed_expansion
+from packshot.core.quality.metric import as_bool_mask, expansion, iou, signed_expansion
 
 
 def rect(h: int, w: int, y0: int, y1: int, x0: int, x1: int, dtype=bool) -> np.ndarray:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import Cancelled
-from core.progress import CancelToken
-from core.quality.metric import expansion
-from core.quality.qc import QCSettings, QualityGate, retry_seed
-from core.quality.resegment import MaskerResegmenter
+from packshot.core.errors import Cancelled
+from packshot.core.progress import CancelToken
+from packshot.core.quality.metric import expansion
+from packshot.core.quality.qc import QCSettings, QualityGate, retry_seed
+from packshot.core.quality.resegment import MaskerResegmenter
 from tests.core.quality.qc_helpers import ColourKeyMasker, product_mask, seeded_generate
 
 
 def independent_score(seed: int) -> float:
     """The expansion of seed's image, computed without the gate."""
     masker = ColourKeyMasker()
-    from core.images import Photo
+    from packshot.core.images import Photo
 
     return expansion(product_mask(), masker.compute(Photo(pixels=seeded_generate(seed))).mask).expansion_object
 
@@ -103,7 +103,7 @@ def test_cancel_stops_before_generating(reseg):
 
 
 def test_empty_product_mask_is_a_clear_error(reseg):
-    from core.errors import PackshotError
+    from packshot.core.errors import PackshotError
 
     with pytest.raises(PackshotError, match="mask is empty"):
         QualityGate(reseg).check(seeded_generate(0), np.zeros((64, 64), bool), seed=0)

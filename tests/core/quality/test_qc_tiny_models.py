@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.generation.engines import engine_for
-from core.images import Photo
-from core.masking.result import MaskResult
-from core.quality.metric import expansion
-from core.quality.qc import QCSettings, QualityGate, retry_seed
-from core.quality.resegment import MaskerResegmenter
+from packshot.core.generation.engines import engine_for
+from packshot.core.images import Photo
+from packshot.core.masking.result import MaskResult
+from packshot.core.quality.metric import expansion
+from packshot.core.quality.qc import QCSettings, QualityGate, retry_seed
+from packshot.core.quality.resegment import MaskerResegmenter
 from tests.core.quality.qc_helpers import PRODUCT, ColourKeyMasker
 
 pytestmark = pytest.mark.slow
@@ -25,8 +25,8 @@ def scene() -> tuple[Photo, MaskResult]:
 
 
 def test_retries_on_tiny_model_outputs_keep_the_lowest_expansion(tiny_diffusion_runtime):
-    from core.generation.composite import composite
-    from core.generation.settings import GenerationSettings
+    from packshot.core.generation.composite import composite
+    from packshot.core.generation.settings import GenerationSettings
 
     photo, mask = scene()
     engine = engine_for(tiny_diffusion_runtime, "si2-controlnet", "cpu")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.images import Photo
-from core.quality.resegment import MaskerResegmenter, keep_parts_touching, prompts_from_mask, to_rgb8
+from packshot.core.images import Photo
+from packshot.core.quality.resegment import MaskerResegmenter, keep_parts_touching, prompts_from_mask, to_rgb8
 from tests.core.quality.qc_helpers import PRODUCT, ColourKeyMasker
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import ModelMissingError
-from core.quality.resegment import MaskerResegmenter, SamResegmenter, build_resegmenter, prompts_from_mask
+from packshot.core.errors import ModelMissingError
+from packshot.core.quality.resegment import (
+    MaskerResegmenter,
+    SamResegmenter,
+    build_resegmenter,
+    prompts_from_mask,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +24,7 @@ def sam_models_dir(tmp_path_factory: pytest.TempPathFactory):
 
 
 def runtime_for(models_dir, tmp_path):
-    from core.runtime import Runtime
+    from packshot.core.runtime import Runtime
 
     return Runtime(models_dir, offline=True, download_dir=tmp_path / "dl", use_hf_cache=False)
 
@@ -72,7 +77,7 @@ def test_classic_resegmentation_recovers_a_product_on_a_plain_background(tmp_pat
     grown[90:105, 60:100] = True  # the background model added a stand under the product
     img[grown & ~m_in] = (30, 60, 160)
     out = reseg.segment(img, m_in)
-    from core.quality.metric import expansion
+    from packshot.core.quality.metric import expansion
 
     s = expansion(m_in, out)
     assert s.iou < 0.95 and s.expansion_object == pytest.approx(600 / 3600, abs=0.05)
