@@ -124,7 +124,7 @@ def install(args: argparse.Namespace) -> int:
 
 
 def prepare_first_use(env: Path) -> bool:
-    """Compile now what the first photo would otherwise compile (``core.warmup``), in the final
+    """Compile now what the first photo would otherwise compile (``packshot.core.warmup``), in the final
     environment (after the swap: its caches are keyed by path). A failure only makes the first
     photo slower, so the install goes on."""
     done = subprocess.run([str(env_python(env)), "-m", "packshot.core.warmup"], check=False)

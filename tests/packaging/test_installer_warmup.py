@@ -1,4 +1,4 @@
-"""The installer prepares the first photo's work (``core.warmup``) in the final environment, and a
+"""The installer prepares the first photo's work (``packshot.core.warmup``) in the final environment, and a
 failed preparation never fails the install. uv and the environment's Python are stand-ins that
 record how they were called (no network, no real environment)."""
 
@@ -51,9 +51,9 @@ def test_install_prepares_the_first_photo_in_the_final_environment(tmp_path, cap
     assert _install(tmp_path, uv) == 0
     calls = log.read_text().splitlines()
     env = tmp_path / "app" / "env"
-    warmups = [c for c in calls if c.endswith("-m core.warmup")]
-    assert warmups == [f"{env / 'bin' / 'python'} -m core.warmup"]  # after the swap: caches are keyed by path
-    check = next(i for i, c in enumerate(calls) if " -c import core" in c)
+    warmups = [c for c in calls if c.endswith("-m packshot.core.warmup")]
+    assert warmups == [f"{env / 'bin' / 'python'} -m packshot.core.warmup"]  # after the swap: caches are keyed by path
+    check = next(i for i, c in enumerate(calls) if " -c import packshot.core" in c)
     assert calls.index(warmups[0]) > check
     out = capsys.readouterr().out
     assert "[5/6] Preparing the first photo's work ahead" in out and "not prepared ahead" not in out
