@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BATCH = ("from core.cli.main import main; import sys; "
+BATCH = ("from packshot.core.cli.main import main; import sys; "
          "sys.exit(main(['batch', sys.argv[1], '--out', sys.argv[2], '--engine', 'white', '--no-progress']))")
 
 

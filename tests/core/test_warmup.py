@@ -53,7 +53,7 @@ def test_first_load_of_the_estimator_says_what_it_prepares_and_leaves_a_marker(t
 
 def test_the_estimator_loads_without_pymatting_package_init():
     """The package ``__init__`` compiles ~30 numba functions; only the estimator's module is needed."""
-    code = ("import sys; from core.generation.matting import foreground_estimator; foreground_estimator(); "
+    code = ("import sys; from packshot.core.generation.matting import foreground_estimator; foreground_estimator(); "
             "print(sorted(m for m in sys.modules if m.startswith('pymatting')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -67,7 +67,7 @@ def _child(code: str, cache: Path, home: Path) -> subprocess.CompletedProcess:
 
 
 COMPOSITE = ("import logging, numpy as np; logging.basicConfig(level=logging.WARNING);"
-             "from core.generation.matting import foreground_tiles;"
+             "from packshot.core.generation.matting import foreground_tiles;"
              "a = np.zeros((40, 40), np.float32); a[10:30, 10:30] = 1; a[9, 10:30] = .5;"
              "print(len(list(foreground_tiles(np.full((40, 40, 3), 128, np.uint8), a))))")
 

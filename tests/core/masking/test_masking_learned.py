@@ -297,6 +297,6 @@ def test_masks_command_takes_a_prior(isnet_dir, tmp_path, capsys, monkeypatch):
 
 
 def test_importing_masking_does_not_import_onnxruntime():
-    code = ("import sys, core.masking, core.masking.prior, core.masking.maskers; "
+    code = ("import sys, packshot.core.masking, packshot.core.masking.prior, packshot.core.masking.maskers; "
             "packshot.core.masking.get_prior; sys.exit('onnxruntime' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3]).returncode == 0
