@@ -138,6 +138,7 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
     counter = _ByteCounter(spec.id, total, progress, cancel)
     target.mkdir(parents=True, exist_ok=True)
     record: dict[str, dict] = {}
+    refused: list[str] = []
     for sibling in files:
         counter.current = sibling.rfilename
         check(cancel)
@@ -148,17 +149,62 @@ def download_hub_model(spec: ModelSpec, target: Path, progress: ProgressCallback
             _reraise_as_known(exc, str(target / sibling.rfilename))
             raise
         digest = sha256_file(local)
-        expected = sibling.lfs.sha256 if sibling.lfs else None
-        if expected and digest != expected:
+        why = hub_mismatch(local, sibling, digest)
+        if why:  # refused and deleted; the other files still come (and stay in the partials folder)
             local.unlink()
-            raise ChecksumMismatchError(
-                f"{spec.id}: {sibling.rfilename} arrived corrupted (sha256 {digest[:12]}..., hub says "
-                f"{expected[:12]}...). It was deleted; run the download again."
-            )
-        record[sibling.rfilename] = {"bytes": local.stat().st_size, "sha256": digest}
+            refused.append(f"{sibling.rfilename} arrived corrupted ({why})")
+            continue
+        record[sibling.rfilename] = {"bytes": local.stat().st_size, "sha256": digest, "checked": _checked_by(sibling)}
+    if refused:
+        kept = f"; the {len(record)} file(s) that matched are kept and resume" if record else ""
+        raise ChecksumMismatchError(
+            f"{spec.id}: {'; '.join(refused)}. Refused and deleted{kept}; run the download again.")
     write_lock(target, spec.id, record, repo_id=spec.repo_id or "", revision=spec.revision, commit=info.sha or "")
     shutil.rmtree(target / ".cache", ignore_errors=True)
     return target
+
+
+def _lfs_sha256(sibling) -> Optional[str]:
+    lfs = getattr(sibling, "lfs", None)
+    if lfs is None:
+        return None
+    return getattr(lfs, "sha256", None) or (lfs.get("sha256") if isinstance(lfs, dict) else None)
+
+
+def _checked_by(sibling) -> str:
+    """What the lock file says a file was checked against at download."""
+    if _lfs_sha256(sibling):
+        return "hub sha256"
+    return "hub git blob" if getattr(sibling, "blob_id", None) else "hub size"
+
+
+def git_blob_sha1(path: Path) -> str:
+    """Git's object id of a file's bytes (what the hub lists as ``blob_id`` for a file not stored in LFS)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hub_mismatch(local: Path, sibling, digest: str) -> Optional[str]:
+    """Why a downloaded file is not the one the hub lists (size, then LFS sha256 or git blob id); None if it is.
+
+    The hub gives every file's size; an LFS file's sha256, any other file's git object id (``blob_id``)."""
+    size = local.stat().st_size
+    expected_size = getattr(sibling, "size", None)
+    if expected_size is not None and size != expected_size:
+        return f"{size} bytes, hub says {expected_size}"
+    sha256 = _lfs_sha256(sibling)
+    if sha256:
+        return None if digest == sha256 else f"sha256 {digest[:12]}..., hub says {sha256[:12]}..."
+    blob = getattr(sibling, "blob_id", None)
+    if blob:
+        actual = git_blob_sha1(local)
+        return None if actual == blob else f"git blob {actual[:12]}..., hub says {blob[:12]}..."
+    return None  # the hub listed neither (metadata not requested): the size is all there is to check
 
 
 def _read(response, part: Path) -> bytes:

@@ -206,3 +206,41 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def check_recorded(folder: Path, stamps: Optional[Path] = None,
+                   on_bytes: Optional[Callable[[int], None]] = None) -> list[str]:
+    """Problems of ``folder`` against the checksums its download recorded (``packshot-lock.json``); [] if none.
+
+    For loads: every recorded file must exist with its size (a ``stat``), and its bytes must hash to the
+    recorded sha256. A file already hashed at the same size and modification time is not hashed again:
+    ``stamps`` (a file of ours, outside the model folder) remembers those. A folder without a lock (the
+    user's own, the Hugging Face cache) has nothing recorded here: ``verify_folder`` covers it.
+    """
+    recorded = read_lock(folder).get("files", {})
+    if not recorded:
+        return []
+    seen = _read_json(stamps).get("files", {}) if stamps is not None else {}
+    problems, checked = [], {}
+    for rel, want in sorted(recorded.items()):
+        path = folder / rel
+        try:
+            stat = path.stat()
+        except OSError:
+            problems.append(f"missing: {rel}")
+            continue
+        if want.get("bytes") is not None and stat.st_size != want["bytes"]:
+            problems.append(f"wrong size: {rel} ({stat.st_size} bytes, recorded {want['bytes']})")
+            continue
+        stamp = [stat.st_size, stat.st_mtime_ns, want.get("sha256")]
+        if seen.get(rel) != stamp and want.get("sha256"):
+            digest = sha256_file(path, on_bytes)
+            if digest != want["sha256"]:
+                problems.append(f"checksum mismatch: {rel} (sha256 {digest[:12]}..., recorded "
+                                f"{want['sha256'][:12]}...)")
+                continue
+        checked[rel] = stamp
+    if stamps is not None and checked != seen:
+        stamps.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(stamps, {"folder": str(folder), "files": checked})
+    return problems

@@ -13,6 +13,7 @@ command would warn about), while the bytes that did arrive stay in the partials 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -20,9 +21,15 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from packshot.core.errors import ModelMissingError, NoConnectionError, disk_full_error, is_disk_full
+from packshot.core.errors import (
+    ChecksumMismatchError,
+    ModelMissingError,
+    NoConnectionError,
+    disk_full_error,
+    is_disk_full,
+)
 from packshot.core.models.download import download_hub_model, download_url_model
-from packshot.core.models.integrity import VerifyReport, missing_parts, verify_folder
+from packshot.core.models.integrity import VerifyReport, check_recorded, missing_parts, verify_folder
 from packshot.core.models.manifest import ModelSpec, human_bytes, load_manifest, user_model_spec
 from packshot.core.progress import CancelToken, ProgressCallback, no_progress
 
@@ -209,10 +216,19 @@ class ModelStore:
             return VerifyReport(model_id, None, problems=["not downloaded"])
         return verify_folder(spec, folder, record_to=self._record_path(model_id, folder))
 
+    def check_recorded(self, model_id: str, folder: Path) -> None:
+        """Before a load: ``folder``'s files against the sha256 its download recorded (each file hashed once per
+        size and modification time; later loads only ``stat``). Raises ``ChecksumMismatchError`` naming the files."""
+        key = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+        stamps = self.download_dir.parent / "verified" / f"{model_id}-{key}-loads.json"
+        problems = check_recorded(Path(folder), stamps)
+        if problems:
+            raise ChecksumMismatchError(
+                f"{model_id} in {folder} is not what was downloaded ({'; '.join(problems)}). Delete that folder "
+                f"and run `packshot models download {model_id}` again.")
+
     def _record_path(self, model_id: str, folder: Path) -> Optional[Path]:
         """Where verify keeps first-seen hashes of a folder that is not ours (None: the folder is ours)."""
-        import hashlib
-
         if folder.resolve().is_relative_to(self.download_dir):
             return None
         key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]

@@ -207,10 +207,16 @@ def _load(folder: Path, dtype: Any) -> Any:
     return pipeline
 
 
-def loaded_klein(runtime: Runtime, folder: Path, plan: KleinDevicePlan) -> LoadedKlein:
-    """The FLUX.2 [klein] pipeline of ``folder`` placed by ``plan``, once per ``runtime``."""
+def loaded_klein(runtime: Runtime, folder: Path, plan: KleinDevicePlan, model_id: str = DEFAULT_MODEL) -> LoadedKlein:
+    """The FLUX.2 [klein] pipeline of ``folder`` placed by ``plan``, once per ``runtime``; a downloaded folder's
+    files are first checked against the sha256 its download recorded (``ModelStore.check_recorded``)."""
     key = (str(Path(folder).resolve()), str(plan.device), str(plan.dtype), plan.offload)
-    return runtime.cached("FLUX.2 klein models", key, lambda: LoadedKlein(Path(folder), plan))
+
+    def load() -> LoadedKlein:
+        runtime.store.check_recorded(model_id, Path(folder))  # ChecksumMismatchError naming the files
+        return LoadedKlein(Path(folder), plan)
+
+    return runtime.cached("FLUX.2 klein models", key, load)
 
 
 class LoadedKlein:
@@ -328,7 +334,7 @@ class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
         self.plan(settings)
 
     def models(self, settings: Optional[GenerationSettings] = None) -> LoadedKlein:
-        return loaded_klein(self.runtime, self.resolve_folder(), self.plan(settings))
+        return loaded_klein(self.runtime, self.resolve_folder(), self.plan(settings), self.model_id)
 
     def batch_size(self, loaded: LoadedKlein) -> int:
         """One variant at a time on the CPU and with offload (bit-identical to a replay); a few at once on a GPU
