@@ -176,7 +176,7 @@ def _unreadable(filename: object) -> bool:
 
 def _shown(name: object) -> str:
     """A file name as text any terminal takes (bytes that are not UTF-8 escaped)."""
-    from packshot.core.naming import display_name  # here: core.naming imports this module
+    from packshot.core.naming import display_name  # here: packshot.core.naming imports this module
 
     return display_name(os.fsdecode(name) if isinstance(name, (bytes, os.PathLike)) else str(name))
 

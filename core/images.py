@@ -10,7 +10,7 @@ purpose: GPS (where a product was shot is no business of a shop page), the maker
 large, its offsets break on rewrite), the thumbnail (it would show the original, not the output)
 and the pixel dimensions (presets change them).
 
-Photographers' files: camera RAW goes through LibRaw (core.raw_photos); HEIC through pillow-heif,
+Photographers' files: camera RAW goes through LibRaw (packshot.core.raw_photos); HEIC through pillow-heif,
 registered on the first HEIC met; an animation gives its first frame; a floating-point TIFF is
 clipped to [0, 1] at 16 bits; a damaged ICC profile is left out. Each of those is said in
 ``Photo.notes``, which the batch reports per photo. ``scan_photos`` names every photo-named entry it
@@ -75,7 +75,7 @@ class Photo:
 
     @property
     def from_raw(self) -> bool:
-        """A camera RAW file, demosaiced by LibRaw (see core.raw_photos)."""
+        """A camera RAW file, demosaiced by LibRaw (see packshot.core.raw_photos)."""
         return self.source_format == "RAW"
 
     @property

@@ -24,7 +24,7 @@ _log_file: Optional[Path] = None
 
 
 def default_log_dir() -> Path:
-    """The same folder as the app's ``desktop.settings.log_dir()``: one log for the CLI and the app."""
+    """The same folder as the app's ``packshot.desktop.settings.log_dir()``: one log for the CLI and the app."""
     import platformdirs
 
     return Path(platformdirs.user_log_dir("packshot"))

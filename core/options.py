@@ -6,7 +6,7 @@ value read back from the parsed namespace (``from_namespace``), the JSON form (`
 A field whose type is itself a settings dataclass is a nested group.
 
 Bounds are declared in the same ``option(...)`` (``bounds=Range(...)``, ``choices``, ``check``,
-``max_length``, ``shape``; see ``core.settings_bounds``) and checked whenever a settings object is
+``max_length``, ``shape``; see ``packshot.core.settings_bounds``) and checked whenever a settings object is
 built (``coerce_fields``, which every settings class calls in ``__post_init__``), so the CLI, the app,
 project stores and replayed recipes refuse the same values with the same one-line message; ``--help``
 prints each range with its unit.

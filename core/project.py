@@ -207,7 +207,7 @@ class ProjectStore:
     def _check_writable(self) -> None:
         """Try a real write: permission bits say nothing for root, a read-only mount or a full disk."""
         try:
-            fd, probe = make_temp(self.path.parent)  # Packshot's own temp name (core.write_guard)
+            fd, probe = make_temp(self.path.parent)  # Packshot's own temp name (packshot.core.write_guard)
             os.close(fd)
             probe.unlink(missing_ok=True)
         except OSError as exc:

@@ -33,7 +33,7 @@ def is_raw_path(path: Path | str) -> bool:
 
 
 def decode_raw(data: bytes, path: Path) -> Any:
-    """A ``core.images.Photo`` (16-bit sRGB, upright, ``source_format`` "RAW") from a RAW file's bytes."""
+    """A ``packshot.core.images.Photo`` (16-bit sRGB, upright, ``source_format`` "RAW") from a RAW file's bytes."""
     from packshot.core.images import MAX_PIXELS, MIN_SIDE, Photo, exif_for_output
 
     name = display_name(path.name)

@@ -10,14 +10,14 @@ EXIF UserComment because it is UTF-8, namespaced, and leaves the camera's own co
 recipe does not fit (JPEG's XMP segment holds 65,502 bytes) it goes into a sidecar
 ``<output>.recipe.json`` beside the image instead. Everything is written atomically.
 
-Replaying a recipe is a job: ``core.jobs.replay``. This module imports nothing from ``core.jobs``.
+Replaying a recipe is a job: ``packshot.core.jobs.replay``. This module imports nothing from ``packshot.core.jobs``.
 
 A recipe is untrusted input (a file someone may have sent you): every field is checked when one is
 read (``Recipe.from_dict``), each against the bounds declared on its field here, and a bad one is
 named in one line ("recipe field `seed`: 'x' is not a whole number"). Values that belong to the job
 settings (engine names, the generation settings' ranges) are checked where those live, before any
-file is read (``core.jobs.render.check_recipe``); paths are resolved only inside the folders a
-replay may read (``core.jobs.replay``). Unknown fields are ignored, and logged: a field has no effect
+file is read (``packshot.core.jobs.render.check_recipe``); paths are resolved only inside the folders a
+replay may read (``packshot.core.jobs.replay``). Unknown fields are ignored, and logged: a field has no effect
 unless this version reads it, and a recipe from a later 1.x release may carry one more (a newer
 ``version`` is refused).
 """
@@ -125,7 +125,7 @@ class Recipe:
     settings: dict = option(help="GenerationSettings.to_dict() for this one image", default_factory=dict,
                             cli=False)
     models: dict = option(help='model id -> {"revision": ..., "path": ...}; the upscaler also with "sha256" and '
-                               '"role": "upscaler" (core.generation.upscale)', default_factory=dict,
+                               '"role": "upscaler" (packshot.core.generation.upscale)', default_factory=dict,
                           check=_models_problem, cli=False)
     mask: dict = option(help='{"path": relative to the output\'s folder, "source", "state", "sha256"}',
                         default_factory=dict, check=_mask_problem, cli=False)

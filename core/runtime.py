@@ -9,9 +9,9 @@ the runtime owns what it loaded.
 
 The runtime only manages lifetimes: ``cached(kind, key, load)`` keeps one value per (kind, key).
 How each kind is keyed and loaded lives beside its domain (engines in
-``core.generation.engines.engine_for``, diffusion components in ``core.generation.loaded``, SAM in
-``core.masking.sam_models``, ONNX sessions in ``core.masking.prior_learned``, tiny decoders in
-``core.generation.preview``, upscalers in ``core.generation.upscale``, ...), so this module imports
+``packshot.core.generation.engines.engine_for``, diffusion components in ``packshot.core.generation.loaded``, SAM in
+``packshot.core.masking.sam_models``, ONNX sessions in ``packshot.core.masking.prior_learned``, tiny decoders in
+``packshot.core.generation.preview``, upscalers in ``packshot.core.generation.upscale``, ...), so this module imports
 no domain module and no import circle goes through it.
 """
 

@@ -1,6 +1,6 @@
 """What a setting's value may be: ranges with units, ids, devices, text lengths.
 
-A settings field declares its bounds once, in its ``option(...)`` (``core.options``): ``bounds=Range(1,
+A settings field declares its bounds once, in its ``option(...)`` (``packshot.core.options``): ``bounds=Range(1,
 200, "denoising steps")``, ``check=model_id_problem``, ``max_length=...``. The same declaration is
 checked when any settings object is built (the CLI, the app, a project store, a recipe being replayed)
 and printed in ``--help``. Each check returns None for a good value, else the problem in words

@@ -1,6 +1,6 @@
 """Work a fresh install would otherwise do during its first photo, done ahead of time.
 
-The installer runs ``python -m core.warmup`` once the environment is in place, so the first photo
+The installer runs ``python -m packshot.core.warmup`` once the environment is in place, so the first photo
 is as fast as every later one. Each step says what it prepares; a step already done is skipped
 (cheaply, without importing what it would prepare).
 """
@@ -54,7 +54,7 @@ def prepare(say: Callable[[str], None] = print, force: bool = False,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.warmup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m packshot.core.warmup", description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="run every step, even those already done")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the steps' own first-use warnings would repeat our lines

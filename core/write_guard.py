@@ -35,7 +35,7 @@ from typing import Optional
 
 from packshot.core.errors import UnsafeWriteError
 
-STORE_DIRNAME = ".packshot"  # the project's own folder (core.project.STORE_DIRNAME; not imported: no cycle)
+STORE_DIRNAME = ".packshot"  # the project's own folder (packshot.core.project.STORE_DIRNAME; not imported: no cycle)
 TMP_PREFIX = ".packshot-tmp-"
 STALE_FOREIGN_TEMP_S = 24 * 3600  # a temp file of another machine (shared disk) is swept only when this old
 _TMP_NAME = re.compile(r"^\.packshot-tmp-(?P<host>[A-Za-z0-9]{1,32})-(?P<pid>\d{1,10})-[a-z0-9_]{6,}")

@@ -1,4 +1,4 @@
-"""``python -m desktop [FOLDER]`` starts Packshot Studio."""
+"""``python -m packshot.desktop [FOLDER]`` starts Packshot Studio."""
 
 from packshot.desktop.app import main
 

@@ -1,4 +1,4 @@
-"""Start Packshot Studio: ``packshot-studio [FOLDER]``, ``packshot gui [FOLDER]``, ``python -m desktop``.
+"""Start Packshot Studio: ``packshot-studio [FOLDER]``, ``packshot gui [FOLDER]``, ``python -m packshot.desktop``.
 
 Start-up imports Qt, numpy and PIL only; torch and the model code are imported by the worker
 thread the first time it needs them, so the window shows within about a second.

@@ -33,7 +33,7 @@ def _nothing(_result: Any) -> None:
 @dataclass(frozen=True)
 class RunPlan:
     """What a generation needs from the app: the photo folder, the project, the settings of the run
-    (``desktop.job_settings.for_run``) and the prompt templates file."""
+    (``packshot.desktop.job_settings.for_run``) and the prompt templates file."""
 
     folder: Path
     out_dir: Path

@@ -2,7 +2,7 @@
 
 Each photo's chosen result goes to the export folder with its recipe. When the size preset is the
 one the result was made with, its pixels are written as they are; for another preset the recipe is
-rendered again framed for that preset (``core.jobs.render_from_recipe`` frames before rendering,
+rendered again framed for that preset (``packshot.core.jobs.render_from_recipe`` frames before rendering,
 exactly like the batch), never stretched or padded after the fact. So every exported file replays
 to itself with ``packshot replay``.
 """

@@ -1,9 +1,9 @@
 """The queue jobs of the desktop app (no Qt): the app submits core's own jobs.
 
-"Run on all" and "Run on the selection" run ``core.jobs.BatchJob`` (folder lock, name-clash and
+"Run on all" and "Run on the selection" run ``packshot.core.jobs.BatchJob`` (folder lock, name-clash and
 template-variable checks, resume, skip-done), "Try on this photo" and "Regenerate" one
-``core.jobs.PhotoJob`` of such a batch. Their ``JobSettings`` come from
-``desktop.job_settings.for_run`` only. ``run`` executes on the queue's worker thread,
+``packshot.core.jobs.PhotoJob`` of such a batch. Their ``JobSettings`` come from
+``packshot.desktop.job_settings.for_run`` only. ``run`` executes on the queue's worker thread,
 where models load (once, by the main window's ``Runtime``, which every job is handed); the GUI
 thread only builds these objects.
 """

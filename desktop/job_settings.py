@@ -1,6 +1,6 @@
-"""The ONE place in the app that turns its choices into the ``core.jobs.JobSettings`` a job runs.
+"""The ONE place in the app that turns its choices into the ``packshot.core.jobs.JobSettings`` a job runs.
 
-The Background step's controls are made from ``JobSettings`` itself (``desktop.settings_form``) and
+The Background step's controls are made from ``JobSettings`` itself (``packshot.desktop.settings_form``) and
 read back as one; this module adds what a run needs beyond the panel: the machine group (the app's
 device and models folder), the template named rather than copied when its text is unchanged, the
 variables CSV, and "one image" for engines that paint no prompt (as core would note it).

@@ -2,7 +2,7 @@
 (a side bar with what each step has done and one obvious next action), and the queue dock.
 
 All work is core's: the Background step's controls are made from ``JobSettings`` and read back as
-one (``desktop.job_settings.for_run`` adds the machine and the variables), "Run" submits core's
+one (``packshot.desktop.job_settings.for_run`` adds the machine and the variables), "Run" submits core's
 ``BatchJob``, and what the app saves and restores is that ``JobSettings``."""
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self.results.reveal_requested.connect(reveal_in_file_manager)
         self.results.photo_step_requested.connect(self.step_photo)
         self.results.reference_requested.connect(self.templates.set_reference)
+        self.templates.detail_explained.connect(self.results.set_final_detail)
+        self.results.set_final_detail(self.templates.detail_text())
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
 
         self.pages = StepPages(self.grid, self.mask_panel, self.templates, self.results)

@@ -1,7 +1,7 @@
 """Mask review work done off the GUI thread (no Qt): open a photo, edit its mask, save it.
 
 One ``MaskEditor`` lives on the review's serial worker thread and holds the masker (SAM or the
-classic fallback, built once) and the ``core.masking`` session of the photo under review. Each
+classic fallback, built once) and the ``packshot.core.masking`` session of the photo under review. Each
 public method is one unit of work the panel queues; all return plain data for the GUI.
 """
 
@@ -50,7 +50,7 @@ class EditResult:
 
 class MaskEditor:
     def __init__(self, out_dir: Path, mask_settings: Any, workspace: Workspace) -> None:
-        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices);
+        """``mask_settings``: ``packshot.desktop.job_settings.mask_settings`` (the batch's masker choices);
         ``workspace``: the main window's (project store, mask context and the models behind it)."""
         self.out_dir = Path(out_dir)
         self.mask_settings = mask_settings

@@ -248,7 +248,7 @@ class MaskReviewPanel(QWidget):
 
     # -- project --------------------------------------------------------------------------------
     def set_session(self, session: ProjectSession, mask_settings: Any) -> None:
-        """``mask_settings``: ``desktop.job_settings.mask_settings`` (the batch's masker choices)."""
+        """``mask_settings``: ``packshot.desktop.job_settings.mask_settings`` (the batch's masker choices)."""
         self._cancel_lookahead()
         self._edit_pool.waitForDone(30_000)  # the old editor's last edits finish before it goes
         self.session = session

@@ -19,7 +19,7 @@ import platformdirs
 log = logging.getLogger(__name__)
 
 APP_NAME = "packshot"
-DEVICES = ("auto", "cuda", "mps", "cpu")  # core.devices.DEVICE_CHOICES (no core import at start-up)
+DEVICES = ("auto", "cuda", "mps", "cpu")  # packshot.core.devices.DEVICE_CHOICES (no core import at start-up)
 MAX_RECENT = 8
 
 
@@ -39,7 +39,7 @@ class AppSettings:
     models_dir: str = ""  # empty = the model store's default (platformdirs data dir / HF cache)
     device: str = "auto"
     # The job settings (engine, template, steps, ...) are a ``JobSettings`` of their own, kept by
-    # ``desktop.options_store``: no default of core is copied here.
+    # ``packshot.desktop.options_store``: no default of core is copied here.
     export_quality: int = 95  # JPEG / WebP quality of exports (an export choice, not a job setting)
     first_run_done: bool = False
     recent_folders: list[str] = field(default_factory=list)

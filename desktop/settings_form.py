@@ -1,7 +1,7 @@
 """Widgets made from ``JobSettings``' field metadata, as ``packshot batch``'s options are.
 
-Each command-line field of ``core.jobs.JobSettings`` becomes one control: its label, tooltip
-(the CLI's help text), range, choices and default come from the field (``core.options``), so an
+Each command-line field of ``packshot.core.jobs.JobSettings`` becomes one control: its label, tooltip
+(the CLI's help text), range, choices and default come from the field (``packshot.core.options``), so an
 option added to core appears in the app and the command line at once and no default is copied by
 hand. ``SettingsForm`` lays the controls out (the everyday ones first, the rest behind an
 "Advanced" disclosure) and reads them back as a ``JobSettings``.

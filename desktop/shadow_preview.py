@@ -1,6 +1,6 @@
 """A small live preview of the chosen shadow on the current photo (computed off the GUI thread).
 
-The picture comes from one core function made for it (``core.jobs.preview_shadow``): the photo and
+The picture comes from one core function made for it (``packshot.core.jobs.preview_shadow``): the photo and
 its stored mask with the settings' shadow, background and size preset.
 """
 

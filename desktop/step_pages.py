@@ -10,7 +10,7 @@ from packshot.desktop.stepper import Stepper
 
 
 class StepPages(QWidget):
-    """``tabs`` holds the pages (index = ``desktop.flow.TAB_*``); ``stepper`` moves between them."""
+    """``tabs`` holds the pages (index = ``packshot.desktop.flow.TAB_*``); ``stepper`` moves between them."""
 
     def __init__(self, grid: QWidget, masks: QWidget, background: QWidget, results: QWidget) -> None:
         super().__init__()

@@ -1,5 +1,5 @@
 """The stepper's words and its one next action, kept up to date from the window's public parts
-(the counts and the action itself are ``desktop.flow``'s Qt-free functions)."""
+(the counts and the action itself are ``packshot.desktop.flow``'s Qt-free functions)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The wizard's training page: a training *process* watched through its events file.
 
-Training never runs inside the app: ``trainer.process.TrainingProcess`` starts
-``python -m trainer.run_process``, and a timer polls its JSON-lines events for progress, the loss
+Training never runs inside the app: ``packshot.trainer.process.TrainingProcess`` starts
+``python -m packshot.trainer.run_process``, and a timer polls its JSON-lines events for progress, the loss
 curve and how it ended. If the process dies (crash, out-of-memory kill) the page says so and the
 app carries on; the last checkpoint stays, so running again resumes.
 """
@@ -166,7 +166,7 @@ class TrainPage(QWizardPage):
         self.watcher.start(TrainingProcess(config, self.store, restart=restart))
 
     def handle_event(self, event: dict) -> None:
-        """One event of the training process (see ``trainer.run_process``)."""
+        """One event of the training process (see ``packshot.trainer.run_process``)."""
         kind = event.get("event")
         if kind == "resumed":  # the steps past the checkpoint are trained again: drop their plotted losses
             kept = [(s, v) for s, v in zip(self.steps, self.losses) if s <= event["step"]]

@@ -1,6 +1,6 @@
 """The fine-tuning wizard: photos, captions to review, the new model's settings, then training.
 
-Training runs in a separate process (``desktop.trainer_run``), the same job as ``packshot train``;
+Training runs in a separate process (``packshot.desktop.trainer_run``), the same job as ``packshot train``;
 the app stays up whatever happens to it. The settings page can time a short probe of the real
 step first to estimate the run's duration and memory.
 """

@@ -2,7 +2,7 @@
 
 The napari habit: a worker wraps a plain function, reports through Qt signals (queued to the GUI
 thread because the signal object lives there), and can be cancelled through a ``CancelToken`` that
-the function checks. Long model work that must own the models goes to ``desktop.queue`` instead.
+the function checks. Long model work that must own the models goes to ``packshot.desktop.queue`` instead.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def favour_gui_thread() -> None:
 
 class WorkerSignals(QObject):
     started = Signal()
-    progress = Signal(object)  # core.progress.Progress
+    progress = Signal(object)  # packshot.core.progress.Progress
     returned = Signal(object)
     errored = Signal(object)  # the exception object itself, traceback attached (napari's thread_worker)
     cancelled = Signal()

@@ -3,9 +3,9 @@
 The CLI trains in its own process (this one), so ``accelerate launch`` spreads it over several GPUs
 with no code change:
 
-    accelerate launch --multi_gpu --num_processes 8 -m core.cli.main train PHOTOS --name my-brand
+    accelerate launch --multi_gpu --num_processes 8 -m packshot.core.cli.main train PHOTOS --name my-brand
 
-The desktop app instead starts ``python -m trainer.run_process`` so that training can never take it down.
+The desktop app instead starts ``python -m packshot.trainer.run_process`` so that training can never take it down.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Training samples from a folder of the brand's photos: image, background mask, caption.
 
 Masks come from reviewed PNGs named like the photos when given, otherwise from the same masker the
-batch job uses; they are computed once and cached beside the run. Captions: see ``trainer.captions``.
+batch job uses; they are computed once and cached beside the run. Captions: see ``packshot.trainer.captions``.
 Photos that cannot be read or whose mask leaves no product or no background are skipped and named;
 training refuses to start with fewer than ``MIN_USABLE_PHOTOS`` usable photos.
 
@@ -135,7 +135,7 @@ class BrandDataset:
         sample = self.samples[index]
         rgb = load_photo(sample.photo).rgb8
         # The soft object map, area-resized like the authors' 9-channel training script: the ControlNet is
-        # trained (and run, core.generation.pipeline) on the soft map; only the UNet's copy is binarised.
+        # trained (and run, packshot.core.generation.pipeline) on the soft map; only the UNet's copy is binarised.
         product = cv2.imread(str(sample.mask_png), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
         h, w = product.shape
         scale = self.resolution * 1.5 / min(h, w)

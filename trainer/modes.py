@@ -8,7 +8,7 @@
 
 The first two see the same 9-channel input (noisy latents, background mask, masked-image latents) and the
 background mask as the control image, as at inference; the ablation sees the 4 noisy-latent channels and
-the object cut-out in [-1, 1] (``core.generation.sd2_pipeline.cutout_control``), as its engine does.
+the object cut-out in [-1, 1] (``packshot.core.generation.sd2_pipeline.cutout_control``), as its engine does.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Starting and watching a training process from another process (the desktop app); no Qt here.
 
-``TrainingProcess.start`` writes a job file and launches ``python -m trainer.run_process`` with
+``TrainingProcess.start`` writes a job file and launches ``python -m packshot.trainer.run_process`` with
 ``subprocess``; ``poll()`` returns the new events and, once the process has exited, ``outcome``
 says how it ended, including a process that died without a word (killed, crashed, out of memory).
 """

@@ -1,8 +1,8 @@
-"""Entry point of a training process: ``python -m trainer.run_process JOB.json``.
+"""Entry point of a training process: ``python -m packshot.trainer.run_process JOB.json``.
 
 The desktop app starts this with ``subprocess`` so that a crash, an out-of-memory kill or a CUDA
 fault in training cannot take the app down. JOB.json holds the TrainConfig, how to build the model
-store, and the paths of the events file (JSON lines, see ``trainer.events``), the cancel file
+store, and the paths of the events file (JSON lines, see ``packshot.trainer.events``), the cancel file
 (its existence asks the run to stop after the current step, keeping a checkpoint) and the log.
 The last event is ``done``, ``cancelled`` or ``error``; without one the process died.
 """
@@ -85,7 +85,7 @@ def run_job(job: dict) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m trainer.run_process JOB.json", file=sys.stderr)
+        print("usage: python -m packshot.trainer.run_process JOB.json", file=sys.stderr)
         return 2
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     if job.get("log"):

@@ -5,12 +5,12 @@ mask, masked-image latents) the ControlNet also sees, with the background mask a
 AdamW, constant learning rate, grad-norm clip 1.0, 10% empty captions, optional gradient
 accumulation, fp16 mixed precision on CUDA only (fp32 on the CPU, never bf16).
 
-``mode`` picks what trains (see ``trainer.modes``): the paper's ControlNet, a LoRA on the UNet, or the
+``mode`` picks what trains (see ``packshot.trainer.modes``): the paper's ControlNet, a LoRA on the UNet, or the
 paper's ablation, a 4-channel ControlNet on SD2 base (``sd2-controlnet``: noisy latents only, the object
 cut-out as control image, epsilon or v-prediction as the base's scheduler says).
 Checkpoints (trained part, optimizer state, RNG state) every ``checkpoint_every`` steps and on
 cancel; a rerun resumes at the saved step with the same optimizer state and the same data order.
-Several GPUs: ``accelerate launch --multi_gpu -m core.cli.main train ...`` runs this unchanged
+Several GPUs: ``accelerate launch --multi_gpu -m packshot.core.cli.main train ...`` runs this unchanged
 (data sharded by accelerate, only the main process writes).
 """
 
@@ -46,8 +46,8 @@ KEEP_CHECKPOINTS = 2  # older checkpoints are deleted: each one is ~4 GB for the
 class TrainConfig:
     data_dir: Path
     name: str  # the new model's id (its folder name in the models folder)
-    base_model: Optional[str] = None  # None: the mode's base (trainer.modes.DEFAULT_BASE)
-    mode: str = "controlnet"  # see trainer.modes.MODES
+    base_model: Optional[str] = None  # None: the mode's base (packshot.trainer.modes.DEFAULT_BASE)
+    mode: str = "controlnet"  # see packshot.trainer.modes.MODES
     steps: int = 1000
     batch_size: int = 4
     grad_accum: int = 1  # micro-batches per optimizer step (effective batch = batch_size * grad_accum * GPUs)

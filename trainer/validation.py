@@ -15,7 +15,7 @@ def fixed_loss(folder: Path, samples: list[Sample], resolution: int, *, seed: in
                mode: str = "controlnet") -> float:
     """Mean epsilon-MSE of the model in ``folder`` over ``samples`` at spread timesteps, fixed noise.
 
-    ``mode``'s inputs (``trainer.modes``): SI2's 9 channels and the background map, or for ``sd2-controlnet``
+    ``mode``'s inputs (``packshot.trainer.modes``): SI2's 9 channels and the background map, or for ``sd2-controlnet``
     SD2 base's 4 channels and the cut-out; an SD2 base folder without a ControlNet gets the fresh one training
     starts from.
     """

@@ -214,7 +214,7 @@ def _run_with_bar(job: BatchJob, dist: Distributed, quiet: bool) -> BatchSummary
 
 
 def _run_on_ray(args: argparse.Namespace, settings: JobSettings, runtime: Any) -> int:
-    """The same batch as Ray Data stages (core.cluster.ray_batch); the same summary at the end.
+    """The same batch as Ray Data stages (packshot.core.cluster.ray_batch); the same summary at the end.
     ``runtime`` serves the local checks; each Ray actor makes its own."""
     from packshot.core.cluster.ray_batch import RayBatch, import_ray
 
@@ -308,7 +308,7 @@ def _dry_run(job: BatchJob) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run ``batch`` alone (``python -m core.cli.batch_cmd``); ``packshot batch`` is the usual way."""
+    """Run ``batch`` alone (``python -m packshot.core.cli.batch_cmd``); ``packshot batch`` is the usual way."""
     parser = argparse.ArgumentParser(prog="packshot")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])

@@ -1,6 +1,6 @@
 """``packshot export SOURCE... --out DIR``: finished outputs at a size preset, format and bit depth.
 
-SOURCE is an output file, or a batch output folder (its photos' keepers). See ``core.jobs.export``:
+SOURCE is an output file, or a batch output folder (its photos' keepers). See ``packshot.core.jobs.export``:
 a different preset renders the result again from its recipe (framed before rendering, like the
 batch), so every exported file replays bit-identically with ``packshot replay``.
 """

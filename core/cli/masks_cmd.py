@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if not photos:
         print(f"No photos in {args.input}.")
         return 0
-    # The batch's own mask settings and masker (core.jobs.MaskJob, the one masking loop); no background.
+    # The batch's own mask settings and masker (packshot.core.jobs.MaskJob, the one masking loop); no background.
     settings = JobSettings.from_flat({"engine": "white", **{k: getattr(args, k) for k in MASK_OPTIONS}})
     context = JobContext(settings, runtime=Runtime(args.models_dir))
     guard = WriteGuard(args.out, [args.input, *photos])  # masks never land on (or among) the photos

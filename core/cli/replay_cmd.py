@@ -4,7 +4,7 @@ The new image is written atomically beside the output under a name not taken yet
 (``<name>.replay.<ext>``, ``<name>.replay-2.<ext>``, ...) or to ``--out`` when nothing is there; with
 ``--overwrite``, ``--out`` may replace a file Packshot made (it carries a recipe), never a photo. The
 recipe is checked as strictly as the command line, and the files it names are read only inside the
-output's folder, its project and the folders named with ``--allow-dir`` (``core.jobs.replay``). The
+output's folder, its project and the folders named with ``--allow-dir`` (``packshot.core.jobs.replay``). The
 command then says whether the new image is identical to the stored one (the largest pixel
 difference), which is how a user checks that a result is reproducible: bit-identical for the plain
 engines, the same seed on the same weights for the generative ones.

@@ -1,7 +1,7 @@
 """The batch and photo jobs of a Ray batch whose input or output folder is a URI (``s3://…``).
 
 They are the local ``BatchJob`` and ``PhotoJob`` with their file access redirected through
-``core.cluster.storage.Tree``: the same listing rule and order, the same names, the same decoding and
+``packshot.core.cluster.storage.Tree``: the same listing rule and order, the same names, the same decoding and
 encoding code, so outputs match the local batch's byte for byte except the recipe's ``input_path``,
 which names the original where it lives (its URI). Resume is the local rule: an output whose recipe
 carries this job's key and the photo's sha256 is done.

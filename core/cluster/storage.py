@@ -5,7 +5,7 @@ A remote folder (``s3://bucket/photos``, ``gs://…``, ``az://…``) is named in
 records relative to its output) runs unchanged; every read and write of a mirror path goes to the URI
 at the same relative place. Object stores make a single PUT visible whole or not at all, so remote
 writes go straight to their final key; local folders keep the temp-file-and-rename of
-``core.images.write_atomic``.
+``packshot.core.images.write_atomic``.
 
 Credentials are whatever the fsspec implementation finds (for S3: ``AWS_*`` variables, ``~/.aws``, an
 instance role; ``AWS_ENDPOINT_URL`` for MinIO and the like), plus the ``--storage-option`` values.
@@ -103,7 +103,7 @@ class Tree:
     options: dict = field(default_factory=dict)
     _fs: Any = field(default=None, repr=False, compare=False)
     # URIs of input folders: nothing is written into them (an object store has no links or inodes, so the
-    # text of a URI is its identity; local folders go through core.write_guard instead).
+    # text of a URI is its identity; local folders go through packshot.core.write_guard instead).
     protected: tuple[str, ...] = ()
 
     @classmethod
@@ -180,7 +180,7 @@ class Tree:
     # -- writing -------------------------------------------------------------------------
     def check_write(self, local: Path) -> str:
         """The URI ``local`` is written to, or ``UnsafeWriteError`` when it lies in an input folder (from its
-        own folder up to this tree's root, as ``core.write_guard`` judges local folders)."""
+        own folder up to this tree's root, as ``packshot.core.write_guard`` judges local folders)."""
         uri = self.uri_of(local)
         folder, root = uri.rsplit("/", 1)[0], self.where
         while True:

@@ -1,6 +1,6 @@
 """Backgrounds behind product photos: the paper's SI2 + ControlNet, SD2 inpainting, and plain ones.
 
-Engines come from a ``core.runtime.Runtime``, which owns the models they load. Light to import: torch and diffusers load only when a generative engine first renders.
+Engines come from a ``packshot.core.runtime.Runtime``, which owns the models they load. Light to import: torch and diffusers load only when a generative engine first renders.
 
     engine = engine_for(Runtime(models_dir), "si2-controlnet")  # or "si2", "white", "blur", ...
     photo, mask_result = frame_photo(photo, mask_result, "square-2000")  # "original": unchanged

@@ -149,7 +149,7 @@ def with_text_and_vae(folder: Path, unet: Any, controlnet: Any, dtype: Any) -> D
         str(folder), subfolder="text_encoder", local_files_only=True, dtype=dtype,
         use_safetensors=_has_safetensors(folder / "text_encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(str(folder), subfolder="tokenizer", local_files_only=True)
-    # Only the config's beta schedule and prediction type matter: core.generation.schedulers builds the
+    # Only the config's beta schedule and prediction type matter: packshot.core.generation.schedulers builds the
     # chosen sampler (UniPC by default) from them, whatever scheduler the folder ships (SD2 base: PNDM).
     scheduler_config = dict(UniPCMultistepScheduler.load_config(str(folder), subfolder="scheduler",
                                                                 local_files_only=True))

@@ -3,7 +3,7 @@
 Where the soft mask is 1 the output is the photo's own pixel values (bit-identical, in the photo's
 bit depth); where it is 0 it is the background; in between, the two are blended. At those soft-edge
 pixels the photo's colour is partly the backdrop it was shot on, so by default the blend uses the
-product's estimated own colour instead (``core.generation.matting``): no beige rim on white.
+product's estimated own colour instead (``packshot.core.generation.matting``): no beige rim on white.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The paper letterboxes photos to 512 x 512 (fit, then pad). The padded band is background to be
 generated; after generation it is cut off again and the background is scaled to the photo's size
-(by a learned upscaler at final quality when one is present: ``core.generation.upscale``).
+(by a learned upscaler at final quality when one is present: ``packshot.core.generation.upscale``).
 (Output presets frame the photo onto their own canvas before this: see ``presets.frame_photo``.)
 """
 
@@ -48,7 +48,7 @@ class Letterbox:
     def from_canvas(self, array: np.ndarray, upscaler: Optional[Callable[..., np.ndarray]] = None) -> np.ndarray:
         """Cut the photo's area out of a canvas-sized result and scale it to the photo's size.
 
-        ``upscaler`` (``core.generation.upscale.Upscaler``): enlarges an H x W x 3 image to (width, height)
+        ``upscaler`` (``packshot.core.generation.upscale.Upscaler``): enlarges an H x W x 3 image to (width, height)
         with detail; used when the photo is larger than its area on the canvas. None: bicubic."""
         import cv2
 

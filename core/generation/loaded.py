@@ -1,7 +1,7 @@
 """The diffusion models of one folder on one device: UNet, VAE, text encoder (+ ControlNet on demand).
 
 ``diffusion_models(runtime, ...)`` keeps one ``LoadedModels`` per (model folder, device, dtype) in
-a ``core.runtime.Runtime``, shared by its engines: ``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet,
+a ``packshot.core.runtime.Runtime``, shared by its engines: ``si2`` falling back to the paper's folder and ``si2-controlnet`` then share one UNet,
 VAE and text encoder in memory; the ControlNet is added only when an engine needs it.
 """
 

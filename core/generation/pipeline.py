@@ -119,7 +119,7 @@ class BackgroundPipeline:
         ``decoder``: another decoder for the final latents (the tiny TAESD one for previews).
         ``strength`` < 1: img2img, as diffusers' img2img pipelines do: ``image``'s own latents noised to the
         step ``strength`` of the way down, then only the remaining steps (the detail pass over an
-        upscaled background, ``core.generation.detail``).
+        upscaled background, ``packshot.core.generation.detail``).
         """
         import torch
 

@@ -1,7 +1,7 @@
 """Our denoising pipeline for the paper's ablation: SD2 base + a text-to-image ControlNet (4 channels).
 
 One object, one ``__call__``, with the same signature, scheduler, seeds, guidance and step callback
-as ``BackgroundPipeline`` (``core.generation.pipeline``), so the engines share the letterboxing,
+as ``BackgroundPipeline`` (``packshot.core.generation.pipeline``), so the engines share the letterboxing,
 quality plans and live previews of ``render_background``. What differs is the model's input:
 
 - the UNet and the ControlNet see only the 4 scaled noisy-latent channels (no mask, no masked image:
@@ -9,7 +9,7 @@ quality plans and live previews of ``render_background``. What differs is the mo
 - the ControlNet's control image is the object cut-out: the photo where the object map is 1, black
   elsewhere, in [-1, 1] (the soft map multiplies the photo, so the edge fades to black).
 
-The product is pasted back afterwards, as for every engine (``core.generation.composite``).
+The product is pasted back afterwards, as for every engine (``packshot.core.generation.composite``).
 """
 
 from __future__ import annotations

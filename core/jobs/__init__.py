@@ -9,7 +9,7 @@ the one masking loop (``packshot masks``, each photo of a batch, the app's masks
 says what "auto" means, from the settings and the model store alone.
 
 Maskers and the QC gate live in a ``JobContext`` shared by the jobs of a run; the models behind them
-belong to the ``core.runtime.Runtime`` the context is given (the CLI and the app each make one), so
+belong to the ``packshot.core.runtime.Runtime`` the context is given (the CLI and the app each make one), so
 they load once.
 """
 

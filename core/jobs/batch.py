@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class BatchJob:
     """A folder of photos into an output folder. ``prepare()`` validates all before any work.
 
-    ``runtime``: where the models come from (the caller's ``core.runtime.Runtime``).
+    ``runtime``: where the models come from (the caller's ``packshot.core.runtime.Runtime``).
     """
 
     def __init__(self, input_dir: Path | str, out_dir: Path | str, settings: JobSettings, *,
@@ -61,7 +61,7 @@ class BatchJob:
         self.skipped_inputs: list[SkippedFile] = []  # photo-named entries that cannot be read, with the reason
         self.run_id: Optional[int] = None
         self._lock: Any = None
-        self.guard: Optional[WriteGuard] = None  # every output goes through it (core.write_guard)
+        self.guard: Optional[WriteGuard] = None  # every output goes through it (packshot.core.write_guard)
         self.replaceable: set[str] = set()  # job keys whose existing outputs this run may replace
 
     @property
@@ -108,7 +108,7 @@ class BatchJob:
             raise
 
     def list_inputs(self) -> list[Path]:
-        """The input folder's photos, sorted (core.cluster lists an object store's instead)."""
+        """The input folder's photos, sorted (packshot.core.cluster lists an object store's instead)."""
         if not self.input_dir.is_dir():
             raise ImageReadError(f"Input folder not found: {self.input_dir}")
         in_root, out_root = self.input_dir.resolve(), self.out_dir.resolve()
@@ -330,7 +330,7 @@ class BatchJob:
         except DiskFullError:  # stops the batch: every photo after it would fail the same way
             status = "disk full"
             raise
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (core.cli.signals): finished work is kept
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (packshot.core.cli.signals): finished work is kept
             status = getattr(exc, "status", "interrupted")
             raise
         finally:

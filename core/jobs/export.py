@@ -2,14 +2,14 @@
 
 ``ExportJob`` frames before rendering exactly like the batch. When the requested preset is the one
 the output was made with (and the output is stored losslessly), its pixels are re-encoded; else
-the output's recipe is rendered again with the new preset (``core.jobs.render.render_from_recipe``,
+the output's recipe is rendered again with the new preset (``packshot.core.jobs.render.render_from_recipe``,
 the batch's own path), which gives a new recipe. Finished pixels are never scaled
 (``apply_preset``): a file made that way would not replay to itself. Every exported file carries
 its recipe (bit depth and quality included) and the original's EXIF and ICC, so
 ``packshot replay`` makes it again bit-identically.
 
 One bad item never stops the export: it is reported by name and the rest goes on. Every write
-goes through ``core.write_guard`` (never onto a source, an original or a file Packshot did not make);
+goes through ``packshot.core.write_guard`` (never onto a source, an original or a file Packshot did not make);
 a file an earlier (perhaps killed) export of the same item already wrote is kept, not redone, so
 re-running an interrupted export resumes it.
 """

@@ -123,7 +123,7 @@ class MaskJob:
         self.white, self.redo, self.keep_empty = white, redo, keep_empty
         self._stems = stems
         self._guard = guard
-        self._store_hook = store  # a PhotoJob's own writer (core.cluster puts masks beside remote outputs)
+        self._store_hook = store  # a PhotoJob's own writer (packshot.core.cluster puts masks beside remote outputs)
 
     @property
     def stems(self) -> dict[Path, str]:

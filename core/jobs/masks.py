@@ -20,7 +20,7 @@ def quantize_mask(result: Any) -> Any:
 
 def save_mask_atomic(path: Path, alpha: np.ndarray, *, photo: Optional[Path] = None) -> Path:
     """8-bit greyscale PNG of the soft mask (255 = product), written temp-then-rename by the one mask
-    writer (``core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours.
+    writer (``packshot.core.masking.maskio.save_mask_png``), so it carries the polarity chunk every reader honours.
     ``photo``: the photo the mask is of; checked by the write guard (never that file, by any path)."""
     from packshot.core.masking.maskio import save_mask_png
 
@@ -38,7 +38,7 @@ def save_mask_atomic(path: Path, alpha: np.ndarray, *, photo: Optional[Path] = N
 def load_mask_file(path: Path, size: tuple[int, int], source: str = "file") -> Any:
     """A mask PNG as a MaskResult at ``size`` (w, h), quantised to the 8 bits the job stores.
 
-    Read by ``core.masking.load_mask_png``: it honours the polarity chunk ``packshot masks --white
+    Read by ``packshot.core.masking.load_mask_png``: it honours the polarity chunk ``packshot masks --white
     background`` writes, resizes masks of the same aspect ratio and refuses any other size."""
     from packshot.core.masking.maskio import load_mask_png
 

@@ -179,7 +179,7 @@ class PhotoJob:
         self.render_stage(work, progress, cancel)
         return self.save_stage(work, progress, cancel)
 
-    # -- the stages: run in turn here, on separate workers by core.cluster --------------------
+    # -- the stages: run in turn here, on separate workers by packshot.core.cluster --------------------
     def read(self, progress: ProgressCallback = no_progress, cancel: Optional[CancelToken] = None) -> PhotoWork:
         progress(Progress("photo", 0, 4, f"{self.name}: reading"))
         photo, sha = self.load_input()
@@ -192,7 +192,7 @@ class PhotoJob:
                          notes=list(photo.notes))  # what reading changed (first frame, dropped ICC...)
 
     def load_input(self) -> tuple[Photo, str]:
-        """The photo and its sha256 (core.cluster reads them from an object store instead)."""
+        """The photo and its sha256 (packshot.core.cluster reads them from an object store instead)."""
         return load_photo(self.path), self.input_sha()
 
     @property
@@ -313,7 +313,7 @@ class PhotoJob:
 
     def _store_mask(self, path: Path, mask: Any, state: str, origin: Optional[dict] = None
                     ) -> tuple[Any, Path, str]:
-        """Where ``MaskJob`` writes this photo's project mask (core.cluster adds its upload here)."""
+        """Where ``MaskJob`` writes this photo's project mask (packshot.core.cluster adds its upload here)."""
         from packshot.core.jobs.mask_job import store_mask
 
         store_mask(self.guard, self.project, self.path, path, mask, state, origin)

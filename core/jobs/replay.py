@@ -4,7 +4,7 @@ For the deterministic engines the result is bit-identical; for the generative on
 seed on the same weights (bit-identical on the same device and library versions).
 
 A recipe is untrusted input (someone may have sent the file). Its values are checked as strictly as
-the command line's (``core.jobs.render.check_recipe``) and the files it names are read only inside
+the command line's (``packshot.core.jobs.render.check_recipe``) and the files it names are read only inside
 the folders a replay may read (``ReadScope``):
 
 - the output's own folder, and the Packshot project that holds it (that folder or its parent, with a
@@ -19,7 +19,7 @@ line naming the recipe field. Model ids are checked as ids and resolved only by 
 
 Where a replay writes (``replay_target``): beside the output under a name that does not exist yet,
 or at ``--out`` only if nothing is there, or, with ``--overwrite``, over a file Packshot made (it
-carries a recipe); never over an input photo, compared by identity (``core.write_guard``).
+carries a recipe); never over an input photo, compared by identity (``packshot.core.write_guard``).
 """
 
 from __future__ import annotations

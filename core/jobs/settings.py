@@ -2,7 +2,7 @@
 
 Every field is declared once, with its default, help text and command-line flag; ``packshot
 batch``'s options, eval's and masks' shared options, the project store's JSON and the job key are
-all derived from these classes (``core.options``). ``JobSettings.generation`` is the
+all derived from these classes (``packshot.core.options``). ``JobSettings.generation`` is the
 ``GenerationSettings`` the engines receive (filled per photo with its prompt and seeds).
 """
 
@@ -77,7 +77,7 @@ class DoubtfulMasks(Choice):
 ENGINES = Engine.values()
 GENERATIVE_ENGINES = tuple(e.value for e in Engine if e.generative)
 CONTROLNET_MODEL = "photo-background-generation"
-TMP_PREFIX = TEMP_NAME_PREFIX  # every temp file Packshot writes starts so (core.write_guard); a sweep removes only these
+TMP_PREFIX = TEMP_NAME_PREFIX  # every temp file Packshot writes starts so (packshot.core.write_guard); a sweep removes only these
 DEFAULT_GENERATIVE_TEMPLATE = "studio"  # a generative engine with no prompt at all paints this
 LOCK_NAME = "batch.lock"  # OUT_DIR/.packshot/batch.lock: one batch per output folder at a time
 DEFAULT_DOUBT_SCORE = 0.5  # masks scoring below this are reported for review

@@ -1,6 +1,6 @@
 """Product masks: automatic (salient prior -> SAM, or the prior alone), interactive, files.
 
-Public API (imported lazily: ``import core.masking`` loads neither torch nor OpenCV):
+Public API (imported lazily: ``import packshot.core.masking`` loads neither torch nor OpenCV):
 
 - ``MaskResult(mask, alpha, score, source, details)``: full-resolution bool mask, soft float32
   alpha, trust score in [0, 1], source "sam-vit_b" | "sam-vit_l" | "sam-vit_h" | "sam-tiny" |
@@ -19,7 +19,7 @@ Public API (imported lazily: ``import core.masking`` loads neither torch nor Ope
   masks_dir)``.
 - Post-processing: ``fill_holes``, ``drop_specks``, ``clean_mask``, ``soft_alpha``, ``snap_to_edges``,
   ``resize_mask``, ``resize_alpha``.
-- SAM loading: ``sam_for(runtime, variant, device) -> LoadedSam`` (``core.masking.sam_models``; one
+- SAM loading: ``sam_for(runtime, variant, device) -> LoadedSam`` (``packshot.core.masking.sam_models``; one
   per runtime, checkpoint and device), ``load_sam_checkpoint``, ``SAM_BUILDERS``, ``infer_arch``.
 - Priors: ``get_prior(name, runtime)``, ``resolve_prior(name, store)``, ``PRIORS``, ``CHOICES``,
   ``ClassicPrior`` (OpenCV, no weights), ``IsNetPrior`` (IS-Net ONNX, when its weights are present).

@@ -15,7 +15,7 @@ UNSURE_BELOW_HALF = 0.45  # a product pixel's guided alpha from here up to 0.5 i
 
 
 def _cv2():
-    import cv2  # lazy: keeps `import core.masking` light
+    import cv2  # lazy: keeps `import packshot.core.masking` light
 
     return cv2
 

@@ -18,7 +18,7 @@ class MaskResult:
     ``source`` names the path that made it ("sam-vit_b", "sam-tiny", "classic", "alpha-channel",
     "file", "edited"); ``details`` holds JSON-friendly facts (prompts, SAM IoU, fallbacks).
     ``doubt``: set by a masker that knows its mask is suspect, and why (e.g. no studio backdrop found);
-    the batch's mask gate (``core.quality.mask_gate``) reports it and may hold the photo for review.
+    the batch's mask gate (``packshot.core.quality.mask_gate``) reports it and may hold the photo for review.
     """
 
     mask: np.ndarray

@@ -77,7 +77,7 @@ def _work_copy(rgb8: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarra
 
 
 def edge_map(small: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
-    """(edges, threshold): the photo's narrow edges (``core.masking.backdrop.narrow_edges``), the noise
+    """(edges, threshold): the photo's narrow edges (``packshot.core.masking.backdrop.narrow_edges``), the noise
     measured away from the mask's outline (smooth backdrop, sensor noise and JPEG)."""
     import cv2
 

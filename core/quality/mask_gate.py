@@ -1,7 +1,7 @@
 """The batch's mask quality gate: is an automatic mask worth a human look before it is used?
 
 A mask is doubtful when its masker says why (``MaskResult.doubt``: e.g. no studio backdrop was
-found), when the photo itself disagrees with it (``core.quality.mask_evidence``: the outline runs
+found), when the photo itself disagrees with it (``packshot.core.quality.mask_evidence``: the outline runs
 over smooth pixels or barely differs from the backdrop, backdrop or shadow is kept as product,
 outlines lie outside the mask; the maskers store these findings in ``details["evidence"]``), when
 its score is below the threshold, or when SAM and the salient prior that seeded it disagree

@@ -1,9 +1,9 @@
 """Automatic quality control: score each generated result, flag it, optionally regenerate.
 
-The gate is independent of how images are made: its caller (``core.jobs.PhotoJob``, which the
+The gate is independent of how images are made: its caller (``packshot.core.jobs.PhotoJob``, which the
 batch and the app's queue both run) passes a ``generate(seed) -> image`` callable and the gate asks
 for new seeds while the result is over the threshold, keeping the lowest-expansion one.
-(``packshot eval`` does not use the gate: it measures every result with ``core.quality.metric``.)
+(``packshot eval`` does not use the gate: it measures every result with ``packshot.core.quality.metric``.)
 
     gate = QualityGate(build_resegmenter("auto", runtime), QCSettings(threshold=0.10, retries=2))
     result = gate.run(lambda s: render_and_composite(photo, mask, s), mask.mask, seed=42)

@@ -6,7 +6,7 @@ resolution. Two kinds:
   mask and a box around it (the paper re-segments with SAM from points). The box is widened by
   ``box_margin`` because SAM keeps its mask inside the box: a tight box would hide exactly the
   expansion we are looking for.
-- ``MaskerResegmenter``: any ``core.masking`` masker run on the generated image alone (the classic
+- ``MaskerResegmenter``: any ``packshot.core.masking`` masker run on the generated image alone (the classic
   prior when no SAM weights are present; a deterministic masker in tests).
 """
 
@@ -135,7 +135,7 @@ class SamResegmenter:
 
 
 class MaskerResegmenter:
-    """Any ``core.masking`` masker (``.compute(photo) -> MaskResult``) run on the generated image.
+    """Any ``packshot.core.masking`` masker (``.compute(photo) -> MaskResult``) run on the generated image.
 
     With ``connected_to_input`` (default) only the parts of the masker's output that touch the input
     mask count: an unprompted masker also finds separate objects the background added (a vase

@@ -5,7 +5,7 @@ so the time is the pipeline's own: read, mask, composite with edge matting, writ
 empty numba cache (``NUMBA_CACHE_DIR``) and home folder:
 
 - ``fresh``: nothing prepared, the first photo compiles the edge-matting code;
-- ``installer``: ``python -m core.warmup`` ran first (what the installer does), then the photo;
+- ``installer``: ``python -m packshot.core.warmup`` ran first (what the installer does), then the photo;
 - ``warm``: the same photo again in a new process, everything cached;
 - ``whole package``: fresh, but pymatting imported as a package first (every one of its numba
   functions compiled, what the first photo cost before the estimator was loaded on its own).
@@ -66,7 +66,7 @@ def main() -> None:
         rows.append(("fresh install, first photo", _batch(fresh, photos, "first")))
         rows.append(("warm (same install, new process)", _batch(fresh, photos, "again")))
         prepared = Path(tmp) / "installer"
-        rows.append(("installer step: python -m core.warmup",
+        rows.append(("installer step: python -m packshot.core.warmup",
                      _timed([sys.executable, "-m", "packshot.core.warmup"], _env(prepared))))
         rows.append(("prepared install, first photo", _batch(prepared, photos, "first")))
         whole = Path(tmp) / "whole"

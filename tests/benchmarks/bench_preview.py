@@ -6,7 +6,7 @@
 
 Both qualities run through ``render_background`` (the engine path): final = the paper's settings
 (512 px, 20 UniPC steps, guidance 7.5 on every step, full VAE decode); preview =
-``core.generation.preview.PREVIEW``. Stages are timed with step callbacks; a step with guidance
+``packshot.core.generation.preview.PREVIEW``. Stages are timed with step callbacks; a step with guidance
 runs the UNet + ControlNet on a batch of 2, a step without on a batch of 1. The preview's mean
 absolute pixel difference from the final of the same seed is printed too: with random weights it
 is a plumbing figure (both decode noise-like images), not a quality measure.

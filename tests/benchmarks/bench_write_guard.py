@@ -1,7 +1,7 @@
 """What the write guard costs a batch: ``python -m tests.benchmarks.bench_write_guard [--count N] [--rounds R]``.
 
 The same ``BatchJob`` (white engine, classic mask, small photos so that per-file costs show most) with
-``core.write_guard`` on, and with its checks replaced by no-ops; a fresh run (every output written)
+``packshot.core.write_guard`` on, and with its checks replaced by no-ops; a fresh run (every output written)
 and a resumed run (every photo already done: the guard reads each existing output's recipe once in
 ``prepare``). Rounds alternate and the best of each is kept. Prints a table; nothing is asserted.
 """

@@ -1,7 +1,7 @@
 """A full disk stops the batch with one clear line, loses nothing, and the same command resumes.
 
 Two ways to fill the disk: a patched ``fsync`` that fails with ENOSPC in the middle of the batch
-(outputs and masks go through ``core.images.write_atomic``), and a real 3 MB tmpfs (root only) that
+(outputs and masks go through ``packshot.core.images.write_atomic``), and a real 3 MB tmpfs (root only) that
 fills up under the outputs and the SQLite project store.
 """
 
@@ -52,7 +52,7 @@ def _assert_consistent(out: Path) -> None:
 
 
 class _FullAfter:
-    """A stand-in for ``core.images.os`` whose ``fsync`` fails with ENOSPC after ``n`` successes."""
+    """A stand-in for ``packshot.core.images.os`` whose ``fsync`` fails with ENOSPC after ``n`` successes."""
 
     def __init__(self, n: int) -> None:
         self.left = n

@@ -21,7 +21,7 @@ TINY = dict(resolution=64, steps=2, device="cpu")
 
 def test_auto_engine_uses_the_papers_model_when_its_weights_are_present(tiny_diffusion_runtime):  # noqa: F811
     ctx = JobContext(JobSettings.from_flat(dict(**TINY)), runtime=tiny_diffusion_runtime)
-    # The only download it suggests is the optional upscaler's (core.generation.upscale).
+    # The only download it suggests is the optional upscaler's (packshot.core.generation.upscale).
     assert ctx.engine_name == "si2-controlnet" and not any("models download" in n and "No upscaler" not in n
                                                            for n in ctx.notes)
 

@@ -1,4 +1,4 @@
-"""Preparing the first photo's work ahead (``core.warmup``) and the edge-matting first-use notice.
+"""Preparing the first photo's work ahead (``packshot.core.warmup``) and the edge-matting first-use notice.
 
 The slow test compiles for real, from an empty numba cache, in child processes: the first use says
 what it prepares (on stderr, where the CLI shows warnings), the installer's step is skipped once

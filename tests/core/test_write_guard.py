@@ -1,4 +1,4 @@
-"""``core.write_guard``: one gate for every write, judged by file identity, never by path text."""
+"""``packshot.core.write_guard``: one gate for every write, judged by file identity, never by path text."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def test_write_atomic_leaves_only_its_own_temp_names(tmp_path, monkeypatch):
 
 
 def test_an_object_store_output_never_lands_among_the_photos(tmp_path):
-    """URIs have no inodes or links: their text is their identity (core.cluster.storage.Tree)."""
+    """URIs have no inodes or links: their text is their identity (packshot.core.cluster.storage.Tree)."""
     from packshot.core.cluster.storage import Tree
 
     out = Tree.at("s3://bucket")

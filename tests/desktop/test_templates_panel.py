@@ -11,7 +11,7 @@ from packshot.desktop.workspace import Workspace
 
 
 def run_settings(panel: TemplatesPanel, app: AppSettings | None = None):
-    """What a run of the app would ask for with this panel (``desktop.job_settings.for_run``)."""
+    """What a run of the app would ask for with this panel (``packshot.desktop.job_settings.for_run``)."""
     from packshot.desktop.job_settings import for_run
 
     app = app or AppSettings()

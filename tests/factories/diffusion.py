@@ -3,7 +3,7 @@
 ``save_si2_folder`` writes a folder laid out like stabilityai/stable-diffusion-2-inpainting and
 ``save_si2_controlnet_folder`` one laid out like yahoo-inc/photo-background-generation (including
 a stray ``pipeline.py`` that leaves a marker file and raises if anything ever executes it). Both
-load through ``core.generation.components.load_components``, the function that loads real weights.
+load through ``packshot.core.generation.components.load_components``, the function that loads real weights.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 model_index.json, transformer/ (Flux2Transformer2DModel), vae/ (AutoencoderKLFlux2), text_encoder/
 (Qwen3ForCausalLM), tokenizer/ (Qwen2Tokenizer, a byte-level BPE built offline with a chat template)
 and scheduler/ (FlowMatchEulerDiscreteScheduler), all weights as safetensors. It loads through
-``core.generation.engines.flux2_klein.load_flux2_klein``, the function that loads the real weights.
+``packshot.core.generation.engines.flux2_klein.load_flux2_klein``, the function that loads the real weights.
 
 Sizes: a 64 px canvas is 4 x 4 = 16 image tokens; the text encoder has 28 layers so the pipeline's
 default hidden-state layers (9, 18, 27) exist, each 16 wide (the transformer reads 3 x 16 = 48).

@@ -1,7 +1,7 @@
 """Tiny SAM for tests: real segment_anything classes, embed dim 32, depth 2, random weights.
 
 Written as a state dict (safetensors) into ``<models_dir>/<model_id>/`` so tests load it through
-the model store and ``core.masking.sam_models.sam_for``, the path the published checkpoints take.
+the model store and ``packshot.core.masking.sam_models.sam_for``, the path the published checkpoints take.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``save_sd2_base_folder`` writes a folder laid out like stabilityai/stable-diffusion-2-base (model_index.json
 naming StableDiffusionPipeline, a PNDM scheduler config as published, a 4-channel UNet, VAE, CLIP text
 encoder and tokenizer); ``save_sd2_controlnet_folder`` the same plus a 4-channel ``controlnet/``, laid out as
-``packshot train --mode sd2-controlnet`` writes it. Both load through ``core.generation.sd2_components``,
+``packshot train --mode sd2-controlnet`` writes it. Both load through ``packshot.core.generation.sd2_components``,
 the loader the real weights go through. Tiny shapes for tests, full SD2-base shapes for benchmarks.
 """
 

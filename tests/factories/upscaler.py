@@ -4,7 +4,7 @@
 ``body.N.weight``) and ``write_rrdb`` an RRDBNet one (the layout of ``RealESRGAN_x4plus.pth``:
 ``conv_first``, ``body.N.rdbK.convJ``, ``conv_up1`` ...), as safetensors or as a ``.pth`` with the
 tensors under ``params``/``params_ema`` like the published files. Both load through
-``core.generation.upscale.load_upscaler``, the function that loads the real weights.
+``packshot.core.generation.upscale.load_upscaler``, the function that loads the real weights.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Background engines by name. ``engine_for(runtime, name, device, model)`` keeps one per (name,
-device, model) in the ``core.runtime.Runtime`` it is handed; generative engines ask that runtime
+device, model) in the ``packshot.core.runtime.Runtime`` it is handed; generative engines ask that runtime
 for their models."""
 
 from __future__ import annotations

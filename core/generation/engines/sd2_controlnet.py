@@ -3,8 +3,8 @@
 It runs a ControlNet the user trained with ``packshot train --mode sd2-controlnet`` (no such weights are
 published), named with ``--model ID`` or, when exactly one such model is in the models folder, that one.
 Framing, seeds, steps, guidance, previews and the paste-back of the product are those of the other
-generative engines (``render_background``, the learned upscale of ``core.generation.upscale``, then
-``core.generation.composite``).
+generative engines (``render_background``, the learned upscale of ``packshot.core.generation.upscale``, then
+``packshot.core.generation.composite``).
 """
 
 from __future__ import annotations

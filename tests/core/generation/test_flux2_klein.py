@@ -297,7 +297,7 @@ def test_the_job_says_what_flux2_klein_ignores_or_does_not_need(klein_dir, tmp_p
     assert any("Non-Commercial" in n for n in named.notes)
 
 
-# -- the learned upscale (core.generation.upscale), as for the paper's engine ------------------------------
+# -- the learned upscale (packshot.core.generation.upscale), as for the paper's engine ------------------------------
 @pytest.fixture(scope="module")
 def klein_upscaled_dir(klein_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny klein beside a tiny SRVGGNetCompact (the CPU's upscaler) in one models folder."""

@@ -95,7 +95,7 @@ def test_an_empty_folder_from_an_older_failed_download_is_silent_and_removed(tmp
 
 
 def test_offline_download_in_a_fresh_process_has_no_traceback(tmp_path):
-    """The reported case end to end (`python -m core.cli.main models download ...`), network blocked
+    """The reported case end to end (`python -m packshot.core.cli.main models download ...`), network blocked
     by pointing every proxy at a closed local port."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="0", XDG_DATA_HOME=str(tmp_path / "data"),
                XDG_STATE_HOME=str(tmp_path / "state"), HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
