@@ -1,5 +1,5 @@
-"""What the desktop app uses from core beyond ``core.jobs``, ``core.errors``, ``core.progress``,
-``core.images`` and ``core.runtime``: one listed front door, so the app never reaches into internals.
+"""What the desktop app uses from core beyond ``packshot.core.jobs``, ``packshot.core.errors``, ``packshot.core.progress``,
+``packshot.core.images`` and ``packshot.core.runtime``: one listed front door, so the app never reaches into internals.
 
 Names load on first use (PEP 562 ``__getattr__``): importing this module costs nothing at the app's
 start, and a name that is not listed here is an ``AttributeError``, not a reach past the door.

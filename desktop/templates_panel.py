@@ -1,6 +1,6 @@
 """The Background step: template and variables, the filled prompt, and every job setting.
 
-The settings controls are made from ``core.jobs.JobSettings`` (``desktop.settings_form``): label,
+The settings controls are made from ``packshot.core.jobs.JobSettings`` (``packshot.desktop.settings_form``): label,
 help, range, choices and default from the fields, as ``packshot batch`` makes its options; the
 everyday ones are shown, the rest sit behind "Advanced settings". ``job_settings()`` reads the
 panel back as one ``JobSettings``. The filled prompt is previewed for the selected photo, so a
@@ -399,7 +399,7 @@ class TemplatesPanel(QWidget):
         return self._workspace.missing_model_error(self.engine(), self.model())
 
     def resolved_engine(self) -> str:
-        """The engine a job will run: "auto" as core.jobs resolves it (si2-controlnet or white)."""
+        """The engine a job will run: "auto" as packshot.core.jobs resolves it (si2-controlnet or white)."""
         return self._workspace.resolved_engine(self.engine(), self.model())
 
     def engine(self) -> str:

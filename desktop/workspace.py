@@ -54,7 +54,7 @@ class Workspace:
                                           models_dir=str(self._models_dir) if self._models_dir else None))
 
     def resolved_engine(self, engine: str, model: Optional[str] = None) -> str:
-        """The engine core will run: "auto" resolved by ``core.jobs.engines.resolve_engine`` (the
+        """The engine core will run: "auto" resolved by ``packshot.core.jobs.engines.resolve_engine`` (the
         paper's engine when its weights are here, else white), as the CLI's jobs resolve it."""
         if engine != "auto":
             return engine

@@ -12,7 +12,7 @@ so a re-run after a killed driver skips them and loses only the photos that were
 Per-photo failures are reported by name (summary and ``.packshot/failures.csv``), never fatal.
 
 Input and output may each be a local (or mounted) folder or a URI fsspec opens (``s3://bucket/photos``;
-see ``core.cluster.storage``): the stages then read the photos' bytes and write outputs, masks and
+see ``packshot.core.cluster.storage``): the stages then read the photos' bytes and write outputs, masks and
 ``failures.csv`` through fsspec, with the same names and bytes.
 """
 
@@ -76,7 +76,7 @@ class _Stage:
         self.replaceable = set(replaceable)  # job keys the driver's write check found replaceable
 
     def job(self, row: dict) -> Any:
-        """The photo's job; its writes go through its write guard (core.write_guard) like the local batch's."""
+        """The photo's job; its writes go through its write guard (packshot.core.write_guard) like the local batch's."""
         if self.trees is not None:
             from packshot.core.cluster.remote import RemotePhotoJob
 
@@ -221,7 +221,7 @@ class RayBatch:
         """The batch's settings with the upscaler the render actors will run written in, so every stage and this
         driver agree on it, and so on the job key and the recipe's record.
 
-        Each process would otherwise choose by its own device (``core.generation.upscale.resolve_upscaler``):
+        Each process would otherwise choose by its own device (``packshot.core.generation.upscale.resolve_upscaler``):
         the CPU stages (read, save: Ray hides the GPUs from them) and a CPU driver the compact model, the GPU
         actors Real-ESRGAN x4plus, and the saved recipe would name a model that did not make the image.
         ``upscaler`` is not part of the job key (the resolved one is), so pinning changes no key. When the

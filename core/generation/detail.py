@@ -4,7 +4,7 @@ background, so textures are painted at the output's size rather than only enlarg
 Each tile (the engine's canvas size, overlapping its neighbours by ``OVERLAP`` pixels) is the upscaled
 background with the product's own pixels where the product is, and the same soft generate-mask as the
 first pass: the model repaints only background, and the product is pasted back bit-exact afterwards
-(``core.generation.composite``). Tiles are cross-faded over their overlap. Every tile has its own seed,
+(``packshot.core.generation.composite``). Tiles are cross-faded over their overlap. Every tile has its own seed,
 derived from the variant's, so a replay paints the same.
 """
 

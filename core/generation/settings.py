@@ -1,6 +1,6 @@
 """What a caller asks of a background engine: one dataclass, serialisable into a recipe.
 
-Each field carries its help text and command-line flag (``core.options``): ``packshot batch``'s
+Each field carries its help text and command-line flag (``packshot.core.options``): ``packshot batch``'s
 background options are generated from this class, and ``JobSettings.generation`` is one of these.
 """
 
@@ -33,16 +33,16 @@ SCHEDULERS = Scheduler.values()
 
 
 class Detail(Choice):
-    """How a generated background reaches the output's size (``core.generation.upscale``)."""
+    """How a generated background reaches the output's size (``packshot.core.generation.upscale``)."""
 
     AUTO = "auto"  # a learned upscale at final quality when the device's upscaler is downloaded, else bicubic
     OFF = "off"  # bicubic, as the paper does
     UPSCALE = "upscale"  # a learned upscale at final quality; fails when no upscaler is downloaded
-    REPAINT = "repaint"  # the upscale, then a low-strength tiled img2img of the same model (core.generation.detail)
+    REPAINT = "repaint"  # the upscale, then a low-strength tiled img2img of the same model (packshot.core.generation.detail)
 
 
 class Quality(Choice):
-    """``final``: the paper's settings. ``preview``: the same models and seed, less work (core.generation.preview)."""
+    """``final``: the paper's settings. ``preview``: the same models and seed, less work (packshot.core.generation.preview)."""
 
     PREVIEW = "preview"
     FINAL = "final"

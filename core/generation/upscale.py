@@ -4,9 +4,9 @@ The paper's engine paints a 512-pixel canvas; the photo's own size is often 4-12
 quality, when the model is present, the generated background is enlarged by a learned x4 upscaler
 (Real-ESRGAN x4plus on a GPU, its compact SRVGGNet variant realesr-general-x4v3 on the CPU), repeated
 until it covers the output, then area-resized to the exact size. The product is pasted back over it
-at full resolution afterwards (``core.generation.composite``), so its pixels never pass through here.
+at full resolution afterwards (``packshot.core.generation.composite``), so its pixels never pass through here.
 
-Weights are read by ``core.models.safe_load`` (safetensors, or a ``.pth`` through torch's weights-only
+Weights are read by ``packshot.core.models.safe_load`` (safetensors, or a ``.pth`` through torch's weights-only
 unpickler) and the architecture is recognised from the state dict by spandrel; only the two
 architectures of the manifest's models are accepted.
 
@@ -40,7 +40,7 @@ GPU_UPSCALER = "realesrgan-x4plus"  # RRDBNet, 16.7 M parameters
 CPU_UPSCALER = "realesr-general-x4v3"  # SRVGGNetCompact, 1.2 M parameters
 ARCHITECTURES = ("ESRGAN", "Compact")  # spandrel's ids for RRDBNet and SRVGGNetCompact
 RECIPE_ROLE = "upscaler"  # how a recipe's ``models`` entry says it is the upscaler, not the engine's model
-# The engines whose backgrounds go through it (``core.generation.engines.upscaled.LearnedUpscale``).
+# The engines whose backgrounds go through it (``packshot.core.generation.engines.upscaled.LearnedUpscale``).
 UPSCALED_ENGINES = ("si2-controlnet", "si2", "sd2-controlnet", "flux2-klein")
 FEATHER = 8  # input pixels over which two tiles cross-fade
 

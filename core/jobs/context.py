@@ -1,5 +1,5 @@
 """The job context the jobs of one run share: engine, masker, QC gate, templates, and the runtime
-(``core.runtime.Runtime``) their models come from."""
+(``packshot.core.runtime.Runtime``) their models come from."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ class JobContext:
                             str(self.settings.machine.device))  # size and the fix
 
     def _resolve_engine(self) -> str:
-        """``core.jobs.engines.resolve_engine``: the same answer the app's engine menu shows."""
+        """``packshot.core.jobs.engines.resolve_engine``: the same answer the app's engine menu shows."""
         from packshot.core.jobs.engines import resolve_engine
 
         resolved = resolve_engine(self.settings, self.model_store)
@@ -178,7 +178,7 @@ class JobContext:
         return resolved.name
 
     def _resolve_upscaler(self) -> Optional[str]:
-        """The learned upscaler a generative engine enlarges backgrounds with (``core.generation.upscale``);
+        """The learned upscaler a generative engine enlarges backgrounds with (``packshot.core.generation.upscale``);
         None: bicubic (said in a note when ``--detail auto`` finds none). An explicit one that is missing
         fails now, before any work."""
         from packshot.core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler

@@ -100,7 +100,7 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Runtime, d
 
     ``quality``: render at another quality than recorded (a preview's recipe as ``final``): same seed,
     same models, same everything else. Models come from ``runtime``. ``scope``:
-    the folders the recipe's paths must lie in (``core.jobs.replay.read_scope``; None: the caller
+    the folders the recipe's paths must lie in (``packshot.core.jobs.replay.read_scope``; None: the caller
     trusts the recipe, as an export of the project's own outputs does). Every value is checked
     (``check_recipe``) before any file is read."""
     gs = check_recipe(recipe, quality)

@@ -29,7 +29,7 @@ class BackgroundEngine:
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         raise NotImplementedError
 
-    # The learned upscale (``core.generation.engines.upscaled.LearnedUpscale`` overrides these): an engine
+    # The learned upscale (``packshot.core.generation.engines.upscaled.LearnedUpscale`` overrides these): an engine
     # that paints at the photo's own size never upscales.
     def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
         """The upscaler that enlarges this engine's backgrounds for ``settings``; None: none."""

@@ -129,10 +129,10 @@ def render_background(pipeline: Any, photo: Any, mask: Any, settings: Generation
                       label: str = "generate", tiny_decoder: Any = None, upscaler: Any = None) -> list[np.ndarray]:
     """Letterbox the photo onto the model canvas, run ``pipeline``, return full-size backgrounds.
 
-    ``settings.quality`` decides the work (``core.generation.preview.plan_quality``): the final
+    ``settings.quality`` decides the work (``packshot.core.generation.preview.plan_quality``): the final
     quality runs the settings as given; a preview runs fewer steps on a smaller canvas, with
     guidance on the first steps only, decoded by ``tiny_decoder`` when there is one.
-    ``upscaler`` (``core.generation.upscale.Upscaler``, final quality only) enlarges the background to
+    ``upscaler`` (``packshot.core.generation.upscale.Upscaler``, final quality only) enlarges the background to
     the photo's size; None: bicubic.
     """
     import cv2

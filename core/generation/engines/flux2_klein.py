@@ -5,8 +5,8 @@ side is ``--resolution``, both sides multiples of the model's 16 px token), neve
 take a style reference photo (``--reference IMAGE``, the pipeline's ``image_reference``). The pipeline
 paints at most about 1 MP (a larger ``--resolution`` is capped, and the run says so: ``canvas_note``); at
 final quality a canvas smaller than the photo reaches the photo's size through the learned upscaler
-(``core.generation.upscale``), as the paper's engine's does; previews stay bicubic. The product is pasted
-back bit-exact afterwards, as for every engine (``core.generation.composite``).
+(``packshot.core.generation.upscale``), as the paper's engine's does; previews stay bicubic. The product is pasted
+back bit-exact afterwards, as for every engine (``packshot.core.generation.composite``).
 
 The pipeline is diffusers' own, assembled from components loaded one by one (model_index.json read as
 data, nothing in the folder executed), and called with the inputs diffusers documents: so an output
@@ -381,7 +381,7 @@ class Flux2KleinEngine(LearnedUpscale, BackgroundEngine):
 def to_photo_size(image: np.ndarray, size: tuple[int, int], upscaler: Any = None,
                   cancel: Optional[CancelToken] = None) -> np.ndarray:
     """A canvas-sized background at the photo's ``size`` = (width, height): through ``upscaler``
-    (``core.generation.upscale.Upscaler``) when the photo is larger than the canvas, else bicubic up / area down."""
+    (``packshot.core.generation.upscale.Upscaler``) when the photo is larger than the canvas, else bicubic up / area down."""
     import cv2
 
     width, height = size

@@ -1,7 +1,7 @@
 """The learned upscale between the generation and the paste-back, for the engines that use it.
 
 ``LearnedUpscale`` is mixed into the generative engines (``DiffusionEngine`` and its SD2 variant,
-``Flux2KleinEngine``): it says which upscaler (``core.generation.upscale``) enlarges their backgrounds
+``Flux2KleinEngine``): it says which upscaler (``packshot.core.generation.upscale``) enlarges their backgrounds
 for given settings on the engine's device, loads it from the runtime, and writes the recipe's record.
 Engines without it answer None (``BackgroundEngine``'s defaults): they paint at the photo's size.
 """
