@@ -53,11 +53,12 @@ class TrainingProcess:
         job_file = self.folder / "job.json"
         job_file.write_text(json.dumps(self.job, indent=2), encoding="utf-8")
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])  # the checkout holding core/ and trainer/
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # The same Python finds packshot where this process found it (site-packages or the editable install);
+        # cwd is the job's folder, so no package folder lands on the child's path as a generic "core"/"trainer".
         with open(self.folder / "output.txt", "wb") as out:  # library chatter and a crash's last words
-            self.popen = subprocess.Popen([self.python, "-m", "packshot.trainer.run_process", str(job_file)], cwd=root,
-                                          env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.popen = subprocess.Popen([self.python, "-m", "packshot.trainer.run_process", str(job_file)],
+                                          cwd=self.folder, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL)
         return self
 
     def poll(self) -> list[dict]:
