@@ -53,7 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 def install_root() -> Path:
-    """The folder holding the ``core`` package: the checkout, or site-packages."""
+    """The folder holding the ``core`` package: the checkout (an editable install), or site-packages/packshot."""
     return Path(__file__).resolve().parents[1]
 
 
