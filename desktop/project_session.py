@@ -44,14 +44,16 @@ def is_project_dir(folder: Path) -> bool:
 
 def install_dirs() -> list[Path]:
     """Folders that belong to Packshot's installation: its packages and resources, the Python
-    environment, and the whole checkout when it runs from one (a project there would dirty it)."""
+    environment, and the folder holding the packages: the whole checkout when it runs from one (a
+    project there would dirty it), else the installed ``packshot`` package folder."""
     from packshot.core.app_api import install_root
 
-    root = install_root()  # the checkout, or site-packages
-    dirs = [root / "core", root / "desktop", root / "resources", Path(sys.prefix), Path(sys.base_prefix)]
-    if (root / "pyproject.toml").is_file() and (root / "core").is_dir():
+    root = install_root()  # the checkout (an editable install), or site-packages/packshot
+    dirs = [root / top for top in ("core", "desktop", "trainer", "resources")]
+    checkout = (root / "pyproject.toml").is_file() and (root / "core").is_dir()
+    if checkout or root.name == "packshot":
         dirs.append(root)
-    return [d.resolve() for d in dirs]
+    return [d.resolve() for d in (*dirs, Path(sys.prefix), Path(sys.base_prefix))]
 
 
 def writable(folder: Path) -> bool:

@@ -26,19 +26,22 @@ def wait_for(app, condition, seconds: float, what: str) -> None:
 def main(photos: Path, export_dir: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from packshot.core.jobs import JobSettings
     from packshot.desktop.main_window import MainWindow
     from packshot.desktop.settings import AppSettings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow(AppSettings(device="cpu", masker="classic", first_run_done=True))
+    # The job settings are the app's JobSettings (the masker and engine are no AppSettings fields).
+    job = JobSettings.from_flat({"masker": "classic", "engine": "white", "variants": 1})
+    window = MainWindow(AppSettings(device="cpu", first_run_done=True), job)
     window.ask_before_closing = False
     window.show()
     if not window.open_folder(photos):
         raise SystemExit(f"smoke: could not open {photos}")
-    window.templates.engine_combo.setCurrentText("white")
-    window.run_on_all()
+    if not window.run_on_all():
+        raise SystemExit(f"smoke: the batch was not queued ({window.status_label.text()})")
     idle = lambda: not window.queue.busy and all(  # noqa: E731
-        window.queue_panel.state_of(i) not in ("queued", "running") for i in window.queue_panel._rows)
+        window.queue_panel.state_of(i) not in ("queued", "running") for i in window.queue_panel.item_ids())
     wait_for(app, idle, 600, "the batch")
     item = window.export_chosen("original", export_dir)
     wait_for(app, idle, 600, "the export")
