@@ -16,9 +16,11 @@ a variant depends on its own seed only), progress, live previews (the current la
 FLUX.2 VAE) and cancel between steps through ``callback_on_step_end``, an fp16 overflow check, and the
 device policy below.
 
-Devices: bf16 on CUDA cards that have it, fp16 otherwise (every step checked for overflow), model CPU
-offload below 16 GB of GPU memory; fp32 on the CPU, only for small models (tests): the 4B model is
-refused there in one line saying what it would cost and what to use instead. Never bf16 on the CPU.
+Devices (``decide_plan``, a pure function of the device's kind, memory and bf16 support): bf16 on CUDA cards
+that have it, fp16 otherwise (every step checked for overflow), model CPU offload on cards that cannot hold
+the whole model (the 4B's half-precision weights and a 1 MP canvas: about 19 GB; always below 16 GB); fp16 on
+Apple's MPS where unified memory holds the model; fp32 on the CPU, only for small models (tests): the 4B model
+is refused there in one line saying what it would cost and what to use instead. Never bf16 on the CPU.
 """
 
 from __future__ import annotations
@@ -133,16 +135,60 @@ def cpu_refusal(transformer_params: int, text_params: int, resolution: int, step
             "--quality preview for speed) here, or run flux2-klein on a CUDA GPU with 13 GB or more.")
 
 
-def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, resolution: int = 1024,
-                steps: int = 4, memory_gb: Optional[float] = None, bf16: Optional[bool] = None) -> KleinDevicePlan:
-    """Precision and offload for ``device`` (``memory_gb``/``bf16``: stand-ins for the probes in tests)."""
-    import torch
+# Half-precision weights plus about this much for a 1 MP canvas' activations and the VAE's decode.
+ACTIVATIONS_GB = 3.0
+# macOS lets the GPU use about this share of unified memory (Metal's recommended working set).
+MPS_USABLE_FRACTION = 0.7
 
-    kind = getattr(device, "type", str(device))
+
+def half_weights_gb(transformer_params: int, text_params: int) -> float:
+    return (transformer_params + text_params) * 2 / 1e9
+
+
+def decide_plan(kind: str, transformer_params: int, *, text_params: int = 0, memory_gb: float = 0.0,
+                bf16: bool = False, resolution: int = 1024, steps: int = 4) -> tuple[str, bool]:
+    """(dtype name, model CPU offload) for a device of ``kind`` ("cuda", "mps", "cpu") with ``memory_gb`` (the
+    GPU's; unified memory on a Mac) and ``bf16`` support: a pure function of the device's properties.
+
+    CUDA: bf16 where the card has it, else fp16 (every step checked for overflow); the whole model on the card
+    when it holds the half-precision weights and a 1 MP canvas' activations (and at least ``OFFLOAD_BELOW_GB``),
+    else model CPU offload (one component on the card at a time); a card too small even for that is refused.
+    MPS: fp16 (checked for overflow) when the Mac's GPU share of unified memory holds the model (offload frees
+    nothing there: CPU and GPU share it), else refused. CPU: fp32 for small models only. Refusals are one line.
+    """
+    weights = half_weights_gb(transformer_params, text_params)
     if kind == "cpu":
         if transformer_params > CPU_MAX_TRANSFORMER_PARAMS:
             raise PackshotError(cpu_refusal(transformer_params, text_params, resolution, steps))
-        return KleinDevicePlan(device, torch.float32, False)  # never bf16 on the CPU (~80x slower here)
+        return "float32", False  # never bf16 on the CPU (~80x slower here)
+    if kind == "cuda":
+        whole = weights + ACTIVATIONS_GB
+        offload = 0 < memory_gb < max(OFFLOAD_BELOW_GB, whole)
+        one_part = max(transformer_params, text_params) * 2 / 1e9 + ACTIVATIONS_GB  # the largest component
+        if offload and memory_gb < one_part:
+            raise PackshotError(
+                f"The flux2-klein engine needs a GPU with about {one_part:.0f} GB of memory or more (its "
+                f"{transformer_params / 1e9:.1f}B-parameter model, one part at a time); this one has "
+                f"{memory_gb:.0f} GB. Use --engine si2-controlnet here.")
+        return ("bfloat16" if bf16 else "float16"), offload
+    if kind == "mps":
+        usable = memory_gb * MPS_USABLE_FRACTION
+        if usable < weights + ACTIVATIONS_GB:
+            raise PackshotError(
+                f"The flux2-klein engine needs about {weights + ACTIVATIONS_GB:.0f} GB of the Mac's GPU memory "
+                f"(its model in float16 and a 1 MP canvas); this Mac has {memory_gb:.0f} GB of unified memory, of "
+                f"which macOS lends the GPU about {usable:.0f} GB. Use --engine si2-controlnet here, or a Mac with "
+                f"{(weights + ACTIVATIONS_GB) / MPS_USABLE_FRACTION:.0f} GB or more.")
+        return "float16", False
+    raise PackshotError(f"The flux2-klein engine cannot run on a '{kind}' device; use cuda, mps or cpu.")
+
+
+def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, resolution: int = 1024,
+                steps: int = 4, memory_gb: Optional[float] = None, bf16: Optional[bool] = None) -> KleinDevicePlan:
+    """``decide_plan`` for ``device``, its properties probed (``memory_gb``/``bf16``: stand-ins for the probes)."""
+    import torch
+
+    kind = getattr(device, "type", str(device))
     if kind == "cuda":
         if bf16 is None:
             bf16 = bool(torch.cuda.is_bf16_supported())
@@ -150,8 +196,13 @@ def plan_device(device: Any, transformer_params: int, *, text_params: int = 0, r
             from packshot.core.devices import cuda_memory_gb
 
             memory_gb = cuda_memory_gb(device)
-        return KleinDevicePlan(device, torch.bfloat16 if bf16 else torch.float16, 0 < memory_gb < OFFLOAD_BELOW_GB)
-    return KleinDevicePlan(device, torch.float16, False)  # MPS: half precision, checked for overflow
+    elif kind == "mps" and memory_gb is None:
+        from packshot.core.devices import system_memory_gb
+
+        memory_gb = system_memory_gb()
+    dtype, offload = decide_plan(kind, transformer_params, text_params=text_params, memory_gb=memory_gb or 0.0,
+                                 bf16=bool(bf16), resolution=resolution, steps=steps)
+    return KleinDevicePlan(device, getattr(torch, dtype), offload)
 
 
 # -- loading ----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from packshot.core.generation.engines.flux2_klein import (
     DEFAULT_MODEL,
     Flux2KleinEngine,
     canvas_size,
+    decide_plan,
     mask_image,
     plan_device,
     safetensors_params,
@@ -148,20 +149,66 @@ def test_progress_every_step_and_cancel_between_steps(engine):
         engine.render(photo, mask, settings(), progress=cancel_after_first, cancel=token)
 
 
-def test_device_policy():
+FOUR_B = dict(transformer_params=3_900_000_000, text_params=4_000_000_000)  # FLUX.2 [klein] 4B + Qwen3-4B
+
+
+@pytest.mark.parametrize("kind, memory_gb, bf16, expected", [
+    ("cuda", 80.0, True, ("bfloat16", False)),   # H100: bf16, the whole model on the card
+    ("cuda", 24.0, True, ("bfloat16", False)),   # RTX 4090
+    ("cuda", 24.0, False, ("float16", False)),   # a card without bf16: fp16 (overflow-checked)
+    ("cuda", 16.7, True, ("bfloat16", True)),    # a 16 GB card: weights + activations do not fit, offload
+    ("cuda", 12.0, False, ("float16", True)),    # RTX 3060 12 GB: offload, one component at a time
+    ("mps", 64.0, False, ("float16", False)),    # a 64 GB Mac
+    ("mps", 32.0, True, ("float16", False)),     # 32 GB of unified memory: ~22 GB for the GPU
+])
+def test_device_decision_for_the_4b(kind, memory_gb, bf16, expected):
+    assert decide_plan(kind, memory_gb=memory_gb, bf16=bf16, **FOUR_B) == expected
+
+
+@pytest.mark.parametrize("kind, memory_gb, said", [
+    ("cpu", 0.0, "minutes per image"),
+    ("cuda", 8.0, "this one has 8 GB"),        # too small even for offload
+    ("mps", 16.0, "16 GB of unified memory"),  # macOS lends the GPU ~11 GB: too little
+    ("mps", 24.0, "24 GB of unified memory"),
+])
+def test_devices_that_cannot_hold_the_4b_are_refused_in_one_line(kind, memory_gb, said):
+    with pytest.raises(PackshotError) as refused:
+        decide_plan(kind, memory_gb=memory_gb, bf16=True, **FOUR_B)
+    message = str(refused.value)
+    assert "\n" not in message and said in message and "--engine si2-controlnet" in message
+
+
+def test_small_models_run_anywhere_and_never_in_bf16_on_the_cpu():
     import torch
 
-    cuda = torch.device("cuda")
-    assert plan_device(cuda, 4_000_000_000, memory_gb=24, bf16=True).dtype == torch.bfloat16
-    old = plan_device(cuda, 4_000_000_000, memory_gb=24, bf16=False)
-    assert old.dtype == torch.float16 and not old.offload
-    assert plan_device(cuda, 4_000_000_000, memory_gb=12, bf16=True).offload
-    assert plan_device(torch.device("cpu"), 1000).dtype == torch.float32  # never bf16 on the CPU
-    with pytest.raises(PackshotError) as refused:
-        plan_device(torch.device("cpu"), 3_900_000_000, text_params=4_000_000_000, resolution=1024, steps=4)
-    message = str(refused.value)
-    assert "\n" not in message and "GB of memory" in message and "minutes per image" in message
-    assert "--engine si2-controlnet" in message
+    tiny = dict(transformer_params=100_000, text_params=100_000)
+    assert decide_plan("cpu", **tiny) == ("float32", False)
+    assert decide_plan("cpu", memory_gb=0, bf16=True, **tiny) == ("float32", False)
+    assert decide_plan("mps", memory_gb=8.0, **tiny) == ("float16", False)
+    assert decide_plan("cuda", memory_gb=4.0, bf16=True, **tiny) == ("bfloat16", True)  # below 16 GB: offload
+    plan = plan_device(torch.device("cuda"), 4_000_000_000, memory_gb=24, bf16=True)  # the torch wrapper
+    assert (plan.dtype, plan.offload) == (torch.bfloat16, False)
+    assert plan_device(torch.device("cpu"), 1000).dtype == torch.float32
+
+
+def test_an_fp16_overflow_is_a_clear_error_not_a_noise_image(engine):
+    """fp16 runs (CUDA without bf16, MPS) check every step's latents: inf/NaN stops the run with one line."""
+    from packshot.core.generation.engines.flux2_klein import generate_canvases
+
+    photo, mask = product_photo(64, 48)
+    pipeline = engine.models(settings()).pipeline
+    hook = pipeline.transformer.register_forward_hook(lambda _m, _i, out: (out[0] * float("inf"),))
+    try:
+        with pytest.raises(PackshotError) as overflow:
+            generate_canvases(pipeline, photo.rgb8, 1.0 - mask.alpha, prompt="a marble counter", seeds=[0],
+                              steps=STEPS, guidance=1.0, check_overflow=True)
+        images = generate_canvases(pipeline, photo.rgb8, 1.0 - mask.alpha, prompt="a marble counter", seeds=[0],
+                                   steps=STEPS, guidance=1.0, check_overflow=False)
+    finally:
+        hook.remove()
+    message = str(overflow.value)
+    assert "overflowed in float16" in message and "\n" not in message and "--engine si2-controlnet" in message
+    assert images[0].shape == (48, 64, 3)  # unchecked (fp32, bf16) it would have gone on to a noise image
 
 
 def test_tiny_model_is_small_enough_for_the_cpu(klein_dir):
@@ -369,8 +416,9 @@ def test_an_upscaled_klein_output_records_its_upscaler_and_replays_identically(k
     recipe = read_recipe(tmp_path / "out" / "item_000.png")
     weights = next((klein_upscaled_dir / CPU_UPSCALER).iterdir())
     assert next(iter(recipe.models)) == DEFAULT_MODEL  # the engine's model first: replay reads it from there
-    assert recipe.models[CPU_UPSCALER] == {"revision": "local", "path": str(weights.resolve()), "role": RECIPE_ROLE,
-                                           "sha256": file_sha256(weights)}
+    record = recipe.models[CPU_UPSCALER]  # (the upscaler's record may say more, e.g. the device it ran on)
+    assert {k: record.get(k) for k in ("revision", "path", "role", "sha256")} == {
+        "revision": "local", "path": str(weights.resolve()), "role": RECIPE_ROLE, "sha256": file_sha256(weights)}
     capsys.readouterr()
     assert packshot(["replay", str(tmp_path / "out" / "item_000.png"), *models]) == 0
     assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
