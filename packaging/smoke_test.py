@@ -3,10 +3,12 @@
     python packaging/smoke_test.py [--keep] [--index-arg=...]...
 
 Steps, each timed: build the Linux installer (``build_installer.py``); run it with a fresh HOME and
-install prefix; check the menu entry and the ``packshot`` command; start the installed app
-offscreen (``smoke_app.py``: open ``resources/samples``, a white batch through the app's queue,
-export, quit with status 0); uninstall and check that the app, its menu entry and its commands are
-gone while the user's data folder stays. Prints a table for the README.
+install prefix; check that the installer prepared the first photo (``-m packshot.core.warmup``), the
+menu entry (its ``Exec`` is the installed ``packshot-studio``) and both commands; check that the app
+imports as ``packshot.*`` only and finds its resources inside the install, not in this checkout;
+start the installed app offscreen (``smoke_app.py``: open ``resources/samples``, a white batch
+through the app's queue, export, quit with status 0); uninstall and check that the app, its menu
+entry and its commands are gone while the user's data folder stays. Prints a table for the README.
 
 On this project's machines PyPI is reached through pip's configuration, which uv does not read:
 pass the same indexes with ``--index-arg`` (the defaults below are this machine's).
@@ -24,6 +26,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run by the installed Python, from an empty folder: the names and files it imports come from the install.
+LAYOUT_CHECK = """
+import importlib.util, sys
+from pathlib import Path
+import packshot.core, packshot.resources
+from packshot.core.models.manifest import MANIFEST_PATH
+from packshot.core.templates import TEMPLATES_FILE
+prefix = Path(sys.argv[1]).resolve()
+samples = Path(packshot.resources.__path__[0]) / "samples"
+for path in (Path(packshot.core.__file__), MANIFEST_PATH, TEMPLATES_FILE, samples):
+    assert path.exists() and path.resolve().is_relative_to(prefix), f"{path} is not in {prefix}"
+generic = [n for n in ("core", "desktop", "trainer", "resources") if importlib.util.find_spec(n)]
+assert not generic, f"generic top-level names importable: {generic}"
+print(MANIFEST_PATH)
+"""
 LOCAL_INDEXES = ["--index-arg=--extra-index-url=file:///opt/pypi-more/simple",
                  "--index-arg=--extra-index-url=file:///opt/pypi/simple", "--index-arg=--find-links=/opt/wheels"]
 
@@ -59,13 +76,24 @@ def main() -> int:
     step("build the installer", rows, lambda: run([sys.executable, str(ROOT / "packaging" / "build_installer.py"),
                                                    "--out", str(dist), "--work", str(work / "build")]))
     artefact = next(dist.glob("Packshot-Setup-*.run"))
-    step("install (fresh HOME)", rows, lambda: run(["sh", str(artefact), "--prefix", str(prefix),
-                                                    "--torch-index", args.torch_index, *index_args], env=env))
+    installed = step("install (fresh HOME)", rows, lambda: run(
+        ["sh", str(artefact), "--prefix", str(prefix), "--torch-index", args.torch_index, *index_args], env=env))
+    prepared = ("Prepared edge matting", "Already prepared: edge matting")
+    assert any(p in installed.stdout for p in prepared) and "not prepared ahead" not in installed.stdout, (
+        f"the installer's warmup step (-m packshot.core.warmup) did not run:\n{installed.stdout[-2000:]}")
     entry = home / ".local" / "share" / "applications" / "packshot-studio.desktop"
-    command = home / ".local" / "bin" / "packshot"
-    assert entry.is_file() and command.exists(), "no menu entry or command after the install"
-    step("packshot --help", rows, lambda: run([str(command), "--help"], env=env))
+    command, studio = home / ".local" / "bin" / "packshot", home / ".local" / "bin" / "packshot-studio"
+    assert entry.is_file() and command.exists() and studio.exists(), "no menu entry or commands after the install"
     python = prefix / "env" / "bin" / "python"
+    exec_line = next(line for line in entry.read_text().splitlines() if line.startswith("Exec="))
+    assert exec_line == f"Exec={prefix / 'env' / 'bin' / 'packshot-studio'} %f", exec_line
+    empty = work / "empty"
+    empty.mkdir()
+    step("packshot --help", rows, lambda: run([str(command), "--help"], env=env, cwd=empty))
+    step("packshot-studio --help", rows, lambda: run([str(studio), "--help"], env=env, cwd=empty))
+    step("packshot models list", rows, lambda: run([str(command), "models", "list"], env=env, cwd=empty))
+    step("names and resources from the install", rows, lambda: run(
+        [str(python), "-c", LAYOUT_CHECK, str(prefix)], env=env, cwd=empty))
     export_dir = work / "export"
     samples = work / "samples"
     shutil.copytree(ROOT / "resources" / "samples", samples, ignore=shutil.ignore_patterns("*.py", "*.md"))
@@ -77,10 +105,12 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     (data / "keep-me.txt").write_text("user data")
     step("uninstall", rows, lambda: run([str(prefix / "uninstall")], env=env))
-    assert not prefix.exists() and not entry.exists() and not command.exists(), "uninstall left the app behind"
+    assert not prefix.exists() and not entry.exists() and not command.exists() and not studio.exists(), (
+        "uninstall left the app behind")
     assert (data / "keep-me.txt").is_file(), "uninstall removed the user's data"
     size_mb = artefact.stat().st_size / 1e6
-    print(f"\nInstaller smoke test ({sys.platform}): {used.stdout.strip()}")
+    warmup = next((line.strip() for line in installed.stdout.splitlines() if line.startswith(prepared)), "")
+    print(f"\nInstaller smoke test ({sys.platform}): {used.stdout.strip()}; installer step 5: {warmup}")
     print(f"{'step':<40}{'seconds':>9}")
     for name, seconds in rows:
         print(f"{name:<40}{seconds:>9.1f}")
