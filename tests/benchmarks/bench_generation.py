@@ -3,24 +3,39 @@
     python -m tests.benchmarks.bench_generation                      # tiny ratio + full-size CPU estimate
     python -m tests.benchmarks.bench_generation --skip-full          # tiny models only (seconds)
     python -m tests.benchmarks.bench_generation --device cuda --variants 4 --full-steps 20
+    python -m tests.benchmarks.bench_generation --device cuda --engine flux2-klein --results rows.jsonl
 
 (a) per-image time of ``render_background`` (letterbox + our BackgroundPipeline + un-letterbox) and
     of a minimal denoising loop written here, on the same components and settings; target <= 1.05.
 (b) full-size SI2 + ControlNet architecture with random weights: one image at ``--full-steps``
     steps, timed per phase; on the CPU the 20-step figure is extrapolated from the measured
     per-step time (printed as such).
+(c) ``--engine si2-controlnet|flux2-klein``: one engine's full-size architecture with random weights, built
+    once on the device, then one row per ``--rows`` entry (dtype : variants per call : mode, mode being
+    eager, channels_last, compile or compile+channels_last): a warm-up call (compilation included), then a
+    timed one; seconds per image and peak GPU memory. Every row is time-boxed (``--row-timeout``) and
+    appended to ``--results`` (JSON lines) as soon as it ends, so a run cut short keeps what it measured.
+    si2-controlnet: the paper's SI2 UNet + ControlNet (shapes as published), ``BackgroundPipeline``, 512 px,
+    20 steps, guidance 7.5. flux2-klein: FLUX.2 [klein] 4B's transformer (3.9B), FLUX.2 VAE and Qwen3-4B
+    text encoder (configs as published; 7.75, 0.17 and 8.05 GB in bf16, the hub's file sizes) in diffusers'
+    ``Flux2KleinInpaintPipeline``, run by the engine's ``generate_canvases``, 1024 px, 4 steps.
+    ``--models tiny`` runs the same rows on the test-sized models (a CPU smoke test of this code).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from packshot.core.generation.components import quiet_library_logs
 from packshot.core.generation.engines.diffusion import render_background
 from packshot.core.generation.pipeline import BackgroundPipeline
 from packshot.core.generation.settings import GenerationSettings
@@ -152,6 +167,217 @@ def full_size_timing(device, dtype, steps: int, variants: int, size: int, tokeni
             "per_image_20": (fixed + 20 * per_step) / variants, "step_times": step_times.tolist()}
 
 
+# -- (c) one engine, rows of dtype x variants x mode --------------------------------------------------------
+# FLUX.2 [klein] 4B as published (black-forest-labs/FLUX.2-klein-4B): 5 double + 20 single blocks, 24 heads
+# of 128, text width 3 x 2560 (Qwen3-4B's hidden states 9, 18, 27); 3.88B parameters.
+KLEIN_4B_TRANSFORMER = dict(
+    patch_size=1, in_channels=128, num_layers=5, num_single_layers=20, attention_head_dim=128,
+    num_attention_heads=24, joint_attention_dim=7680, timestep_guidance_channels=256, mlp_ratio=3.0,
+    axes_dims_rope=(32, 32, 32, 32), rope_theta=2000, eps=1e-6, guidance_embeds=False,
+)
+QWEN3_4B = dict(vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
+                num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
+                rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=True)
+ENGINE_DEFAULTS = {  # size, steps, guidance, rows
+    "si2-controlnet": (512, 20, 7.5, "fp16:1:eager,fp16:4:eager,bf16:1:eager,bf16:4:eager,"
+                                     "fp16:1:compile+channels_last,fp16:4:compile+channels_last"),
+    "flux2-klein": (1024, 4, 1.0, "bf16:1:eager,bf16:4:eager,fp16:1:eager,fp16:4:eager,"
+                                  "bf16:1:compile+channels_last,bf16:4:compile+channels_last"),
+}
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+MODES = ("eager", "channels_last", "compile", "compile+channels_last")
+
+
+class RowTimeout(Exception):
+    pass
+
+
+@contextmanager
+def time_box(seconds: float):
+    """Raise ``RowTimeout`` in this (main) thread once ``seconds`` have passed: between two torch calls."""
+    def on_alarm(*_):
+        raise RowTimeout(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def require_device(device: torch.device) -> None:
+    """One line and exit status 2 when CUDA is asked for and there is none."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"bench_generation: --device {device} needs an NVIDIA GPU with a CUDA build of torch; "
+                         f"none here (torch {torch.__version__}, CUDA available: no).")
+
+
+def parse_rows(text: str) -> list[tuple[str, int, str]]:
+    rows = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        dtype, variants, mode = item.split(":")
+        if dtype not in DTYPES or mode not in MODES or int(variants) < 1:
+            raise SystemExit(f"bench_generation: bad row '{item}' (DTYPE:VARIANTS:MODE, DTYPE one of "
+                             f"{', '.join(DTYPES)}, MODE one of {', '.join(MODES)}).")
+        rows.append((dtype, int(variants), mode))
+    return rows
+
+
+def _building_on(device: torch.device):
+    """Modules made inside are initialised on ``device`` (seconds on a GPU instead of minutes on its CPU)."""
+    return torch.device(device) if device.type == "cuda" else _nothing()
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+class Si2Runner:
+    """The paper's engine: full-size SI2 UNet + ControlNet + SD2 VAE and text encoder, ``BackgroundPipeline``."""
+
+    def __init__(self, device: torch.device, models: str, tokenizer_dir: Path) -> None:
+        with _building_on(device):
+            self.c = build_components(models, with_controlnet=True, tokenizer_dir=tokenizer_dir)
+        self.device = device
+
+    def convs(self) -> list:
+        return [self.c.unet, self.c.controlnet, self.c.vae]
+
+    def denoisers(self) -> list:
+        return [self.c.unet, self.c.controlnet]
+
+    def place(self, dtype: torch.dtype) -> None:
+        for module in self.c.modules():
+            module.to(self.device, dtype)
+        self.dtype = dtype
+
+    def run(self, size: int, steps: int, guidance: float, variants: int) -> None:
+        pipe = BackgroundPipeline(self.c, self.device, self.dtype)
+        _, _, generate = make_photo(size)
+        image = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8)
+        pipe(image, generate, prompt="a product on a marble table", negative_prompt="blurry",
+             seeds=list(range(variants)), steps=steps, guidance=guidance, max_batch=variants)
+
+
+class KleinRunner:
+    """FLUX.2 [klein] 4B: diffusers' Flux2KleinInpaintPipeline assembled as the engine's loader assembles it,
+    run by the engine's own ``generate_canvases``."""
+
+    def __init__(self, device: torch.device, models: str, tokenizer_dir: Path) -> None:
+        from diffusers import (
+            AutoencoderKLFlux2,
+            FlowMatchEulerDiscreteScheduler,
+            Flux2KleinInpaintPipeline,
+            Flux2Transformer2DModel,
+        )
+        from transformers import Qwen2TokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+        from packshot.core.generation.engines.flux2_klein import load_flux2_klein
+        from tests.factories import flux2_klein as tiny
+
+        self.device = device
+        if models == "tiny":  # through the engine's real loading path
+            folder = tiny.save_flux2_klein_folder(Path(tempfile.mkdtemp(prefix="bench-klein-")) / "klein")
+            self.pipeline = load_flux2_klein(folder)
+            return
+        half = torch.bfloat16  # built in fp32 on the device, kept in half precision (peak ~24 GB, not 32)
+        with _building_on(device):
+            transformer = Flux2Transformer2DModel(**KLEIN_4B_TRANSFORMER).to(half)
+            text_encoder = Qwen3ForCausalLM(Qwen3Config(**QWEN3_4B)).to(half)
+            vae = AutoencoderKLFlux2().to(half)  # diffusers' defaults are the FLUX.2 VAE's shapes
+        tokenizer = Qwen2TokenizerFast.from_pretrained(str(tiny.write_tokenizer(tokenizer_dir / "qwen")))
+        scheduler = FlowMatchEulerDiscreteScheduler(**tiny.SCHEDULER)
+        for module in (transformer, vae, text_encoder):
+            module.eval().requires_grad_(False)
+        self.pipeline = Flux2KleinInpaintPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder,
+                                                  tokenizer=tokenizer, transformer=transformer, is_distilled=True)
+        self.pipeline.set_progress_bar_config(disable=True)
+
+    def convs(self) -> list:
+        return [self.pipeline.vae]
+
+    def denoisers(self) -> list:
+        return [self.pipeline.transformer]
+
+    def place(self, dtype: torch.dtype) -> None:
+        for module in (self.pipeline.transformer, self.pipeline.vae, self.pipeline.text_encoder):
+            module.to(self.device, dtype)
+        self.dtype = dtype
+
+    def run(self, size: int, steps: int, guidance: float, variants: int) -> None:
+        from packshot.core.generation.engines.flux2_klein import generate_canvases
+
+        _, _, generate = make_photo(size)
+        canvas = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8)
+        generate_canvases(self.pipeline, canvas, generate, prompt="a product on a marble table",
+                          seeds=list(range(variants)), steps=steps, guidance=guidance, max_batch=variants)
+
+
+def _set_mode(runner, mode: str) -> None:
+    """channels_last on the convolutional modules; torch.compile (in place) on the denoisers."""
+    memory_format = torch.channels_last if "channels_last" in mode else torch.contiguous_format
+    for module in runner.convs():
+        module.to(memory_format=memory_format)
+    for module in runner.denoisers():
+        if "compile" in mode:
+            module.compile()
+        else:
+            module._compiled_call_impl = None  # undo an earlier row's compile
+
+
+def engine_rows(engine: str, device: torch.device, models: str, rows: list[tuple[str, int, str]], size: int,
+                steps: int, guidance: float, row_timeout: float, results: Path | None) -> list[dict]:
+    """Build ``engine`` once, then time each row in turn; each row is printed and appended as it ends."""
+    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    t0 = time.perf_counter()
+    tok = Path(tempfile.mkdtemp(prefix="bench-tok-"))
+    runner = (KleinRunner if engine == "flux2-klein" else Si2Runner)(device, models, write_tokenizer(tok))
+    print(f"# {engine} ({models} random weights) built on {dev} in {time.perf_counter() - t0:.0f} s; "
+          f"{size} px, {steps} steps, guidance {guidance}", flush=True)
+    print("| engine | px | steps | dtype | variants | mode | s/image | peak GPU GB | status |", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    out = []
+    for dtype_name, variants, mode in rows:
+        row = dict(engine=engine, models=models, device=dev, size=size, steps=steps, guidance=guidance,
+                   dtype=dtype_name, variants=variants, mode=mode, s_per_image=None, peak_gb=None, status="ok")
+        try:
+            with time_box(row_timeout):
+                with quiet_library_logs():  # "modules ... should be kept in float32: []" on every .to(dtype)
+                    runner.place(DTYPES[dtype_name])
+                _set_mode(runner, mode)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(device)
+                runner.run(size, steps, guidance, variants)  # warm-up: compilation, cuDNN autotuning
+                _sync(device)
+                start = time.perf_counter()
+                runner.run(size, steps, guidance, variants)
+                _sync(device)
+                row["s_per_image"] = (time.perf_counter() - start) / variants
+            if device.type == "cuda":
+                row["peak_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
+        except RowTimeout as exc:
+            row["status"] = str(exc)
+        except Exception as exc:  # an out-of-memory or a compile failure ends the row, not the run
+            row["status"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+        out.append(row)
+        if results is not None:
+            with open(results, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+        print(format_row(row), flush=True)
+    return out
+
+
+def format_row(row: dict) -> str:
+    seconds = f"{row['s_per_image']:.3f}" if row.get("s_per_image") is not None else "-"
+    peak = f"{row['peak_gb']:.1f}" if row.get("peak_gb") is not None else "-"
+    return (f"| {row['engine']} | {row['size']} | {row['steps']} | {row['dtype']} | {row['variants']} | "
+            f"{row['mode']} | {seconds} | {peak} | {row['status']} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -167,10 +393,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-tiny", action="store_true")
     parser.add_argument("--skip-seconds", action="store_true", help="skip (b), the full-size 512 px timing")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    matrix = parser.add_argument_group("(c) one engine's rows (--engine)")
+    matrix.add_argument("--engine", choices=sorted(ENGINE_DEFAULTS), help="run (c) for this engine, nothing else")
+    matrix.add_argument("--models", choices=("full", "tiny"), default="full")
+    matrix.add_argument("--rows", help="DTYPE:VARIANTS:MODE,... (default: the engine's six rows)")
+    matrix.add_argument("--size", type=int, help="canvas side in px (default 512 / 1024)")
+    matrix.add_argument("--steps", type=int, help="denoising steps (default 20 / 4)")
+    matrix.add_argument("--guidance", type=float, help="guidance scale (default 7.5 / 1.0)")
+    matrix.add_argument("--row-timeout", type=float, default=120.0, help="seconds one row may take")
+    matrix.add_argument("--results", type=Path, help="append each row here as a JSON line")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    require_device(device)
+    if args.engine:
+        size, steps, guidance, rows = ENGINE_DEFAULTS[args.engine]
+        torch.manual_seed(0)
+        engine_rows(args.engine, device, args.models, parse_rows(args.rows or rows), args.size or size,
+                    args.steps or steps, args.guidance if args.guidance is not None else guidance,
+                    args.row_timeout, args.results)
+        return 0
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     torch.manual_seed(0)
     rows = []
