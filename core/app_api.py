@@ -19,6 +19,7 @@ _HOMES = {
     "DEVICE_CHOICES": "packshot.core.devices",  # the --device choices
     "PRESETS": "packshot.core.generation.presets",  # output size presets
     "apply_preset": "packshot.core.generation.presets",
+    "auto_detail_text": "packshot.core.generation.detail",  # what --detail auto means for an engine on a device kind
     "FILE_ONLY": "packshot.core.logfile",  # the log file and its records
     "LOG_NAME": "packshot.core.logfile",
     "log_file": "packshot.core.logfile",
@@ -41,7 +42,7 @@ _HOMES = {
 _MODULES = {"options": "packshot.core.options"}  # the settings' field metadata (labels, help, ranges, defaults)
 
 __all__ = sorted([*_HOMES, *_MODULES, "install_root", "matting_needs_preparing", "matting_first_use_message",
-                  "warm_up_matting"])
+                  "warm_up_matting", "device_kind"])
 
 
 def __getattr__(name: str) -> Any:
@@ -75,3 +76,11 @@ def warm_up_matting() -> None:
     from packshot.core.generation import matting
 
     matting.warm_up()
+
+
+def device_kind(preference: str = "auto") -> str:
+    """"cuda", "mps" or "cpu": the device core renders on for ``preference`` (imports torch: call it off the
+    GUI thread)."""
+    from packshot.core.devices import pick_device
+
+    return pick_device(preference).type

@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self.results.reveal_requested.connect(reveal_in_file_manager)
         self.results.photo_step_requested.connect(self.step_photo)
         self.results.reference_requested.connect(self.templates.set_reference)
+        self.templates.detail_explained.connect(self.results.set_final_detail)
+        self.results.set_final_detail(self.templates.detail_text())
         self.results.preset_combo.setCurrentText(self.templates.preset.currentText())
 
         self.pages = StepPages(self.grid, self.mask_panel, self.templates, self.results)

@@ -289,6 +289,8 @@ class ResultsPanel(QWidget):
         self.final_btn.setToolTip("The selected preview again at the paper's settings: same models, same seed")
         self.final_btn.clicked.connect(self._final)
         buttons.addWidget(self.final_btn)
+        self.final_detail = QLabel()  # what the final render's detail setting does here (set_final_detail)
+        buttons.addWidget(self.final_detail)
         buttons.addWidget(self.zoom_btn)
         buttons.addWidget(self.reveal_btn)
         buttons.addWidget(self.reference_btn)
@@ -327,6 +329,14 @@ class ResultsPanel(QWidget):
         if self.strip.iconSize().width() != tile:
             self.strip.setIconSize(QSize(tile, tile))
             self.strip.setGridSize(QSize(tile + 24, tile + 96))
+
+    def set_final_detail(self, text: str) -> None:
+        """Show beside "Render final" what its background's detail setting means here (the Background step's
+        words, e.g. "auto on this CPU: learned upscale, no detail pass")."""
+        self.final_detail.setText(f"<i>{_escape(text)}</i>" if text else "")
+        self.final_detail.setVisible(bool(text))
+        tip = "The selected preview again at the paper's settings: same models, same seed"
+        self.final_btn.setToolTip(f"{tip}; {text}" if text else tip)
 
     # -- where files go -----------------------------------------------------------------------
     def set_export_dir(self, folder: Optional[Path], project: Optional[Path]) -> None:

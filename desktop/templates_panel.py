@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from packshot.core.app_api import (
     PromptTemplate,
+    auto_detail_text,
     load_templates,
     load_variables_csv,
     photo_variables,
@@ -52,6 +53,7 @@ from packshot.core.jobs import (
 from packshot.desktop.job_settings import machine_settings, prompt_settings
 from packshot.desktop.settings import AppSettings, config_dir
 from packshot.desktop.settings_form import ChoiceControl, SettingsForm, settings_fields
+from packshot.desktop.workers import start_worker
 from packshot.desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class TemplatesPanel(QWidget):
     try_requested = Signal()
     run_all_requested = Signal()
     settings_changed = Signal()
+    detail_explained = Signal(str)  # what the background's --detail does here (Results' "Render final" shows it)
 
     def __init__(self, settings: AppSettings, workspace: Workspace, job: Optional[JobSettings] = None,
                  parent: Optional[QWidget] = None) -> None:
@@ -136,6 +139,10 @@ class TemplatesPanel(QWidget):
         self.engine_note.setWordWrap(True)
         self.shadow_note = QLabel()
         self.shadow_note.setWordWrap(True)
+        self.detail_note = QLabel()  # what --detail auto means on this machine (core's resolve_detail)
+        self.detail_note.setWordWrap(True)
+        self._probing_device = False
+        self.settings_changed.connect(self._refresh_detail_note)
         self._built = True
         self.refresh_models(select=job.model)
 
@@ -143,6 +150,7 @@ class TemplatesPanel(QWidget):
         eng_layout = QVBoxLayout(eng_box)
         eng_layout.addWidget(self.engine_note)
         eng_layout.addWidget(self.shadow_note)
+        eng_layout.addWidget(self.detail_note)
         eng_layout.addWidget(self.form)
         self.preview = QLabel()
         self.preview.setWordWrap(True)
@@ -371,6 +379,35 @@ class TemplatesPanel(QWidget):
         self.engine_note.setVisible(bool(note))  # an empty note takes no room
         self.refresh_preview()
         self.settings_changed.emit()
+
+    def detail_text(self) -> str:
+        """What the background's detail setting does for the chosen engine on this machine ("" for an engine
+        that paints at the photo's size); "auto" in core's words (``auto_detail_text``)."""
+        effective = self.resolved_engine()
+        if effective not in GENERATIVE:
+            return ""
+        chosen = str(self.form.control("generation", "detail").get())
+        if chosen != "auto":
+            return f"detail: {chosen}"
+        kind = self._workspace.known_device_kind(self._settings.device)
+        if kind is None:  # asking needs torch: on a worker, then this note again
+            if not self._probing_device:
+                self._probing_device = True
+                start_worker(self._workspace.probe_device_kind, self._settings.device,
+                             on_error=lambda exc: log.info("Device probe failed: %s", exc),
+                             on_finished=self._device_known)
+            return "detail auto: finding this machine's device…"
+        return auto_detail_text(effective, kind)
+
+    def _device_known(self) -> None:
+        self._probing_device = False
+        self._refresh_detail_note()
+
+    def _refresh_detail_note(self) -> None:
+        text = self.detail_text()
+        self.detail_note.setText(f"<i>{_escape(text)}</i>" if text else "")
+        self.detail_note.setVisible(bool(text))
+        self.detail_explained.emit(text)
 
     def _engine_note(self, engine: str, effective: str) -> str:
         if engine == "auto":

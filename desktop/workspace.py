@@ -90,6 +90,24 @@ class Workspace:
             self._engine_answers[key] = error
         return error
 
+    # -- the device ----------------------------------------------------------------------------
+    def known_device_kind(self, preference: str) -> Optional[str]:
+        """"cuda", "mps" or "cpu" for the device setting ``preference`` when known without probing (None: ask
+        ``probe_device_kind`` on a worker: it imports torch)."""
+        if preference == "cpu":
+            return "cpu"
+        with self._lock:
+            return self._engine_answers.get(("device", preference))
+
+    def probe_device_kind(self, preference: str) -> str:
+        """Core's device for ``preference`` (``pick_device``), remembered."""
+        from packshot.core.app_api import device_kind
+
+        kind = device_kind(preference)
+        with self._lock:
+            self._engine_answers[("device", preference)] = kind
+        return kind
+
     # -- projects and masks ---------------------------------------------------------------------
     def project_store(self, out_dir: Path) -> Any:
         from packshot.core.app_api import ProjectStore

@@ -59,7 +59,7 @@ class _Stage:
     """One photo per call; the job context (and its models) is built once per actor."""
 
     def __init__(self, settings: dict, out_dir: str, threads: int = 0, trees: Optional[dict] = None,
-                 replaceable: tuple = ()) -> None:
+                 replaceable: tuple = (), render_device: Optional[str] = None) -> None:
         if threads:
             import torch
 
@@ -69,7 +69,8 @@ class _Stage:
 
         job_settings = JobSettings.from_dict(settings)
         self.runtime = Runtime(job_settings.machine.models_dir)  # this actor's own models
-        self.context = JobContext(job_settings, runtime=self.runtime)
+        # Every stage records the render actors' device (the save stage writes the recipe on a CPU).
+        self.context = JobContext(job_settings, runtime=self.runtime, render_device=render_device)
         self.out_dir = Path(out_dir)
         # Set when input or output is a URI; the trees' file systems are opened once per actor.
         self.trees = {k: Tree.from_dict(v) for k, v in trees.items()} if trees else None
@@ -226,7 +227,7 @@ class RayBatch:
         actors Real-ESRGAN x4plus, and the saved recipe would name a model that did not make the image.
         ``upscaler`` is not part of the job key (the resolved one is), so pinning changes no key. When the
         actors' device finds none but another device would, every stage is told ``--detail off`` (bicubic,
-        what the actors would do) and the run says why.
+        what the actors would do) and the run says why. ``--detail auto`` is pinned alike (``_pinned_detail``).
         """
         from packshot.core.devices import pick_device
         from packshot.core.generation.upscale import UPSCALED_ENGINES, missing_note, resolve_upscaler
@@ -234,21 +235,39 @@ class RayBatch:
 
         settings = self.batch.settings
         g = settings.generation
-        if g.upscaler or str(g.detail) == "off" or str(g.quality) != "final":
-            return settings  # named already, or none runs
+        if str(g.detail) == "off" or str(g.quality) != "final":
+            return settings  # none runs
         store = self.runtime.store
-        if resolve_engine(settings, store).name not in UPSCALED_ENGINES:
+        engine = resolve_engine(settings, store).name
+        if engine not in UPSCALED_ENGINES:
             return settings
         device = self.render_device_type()
         chosen = resolve_upscaler(store, g, device)  # ModelMissingError for --detail upscale without one
         # The CPU stages choose as a CPU does; this driver as its own device does.
         others = {"cpu", pick_device(str(settings.machine.device)).type}
-        if all(resolve_upscaler(store, g, other) == chosen for other in others):
-            return settings  # every process chooses alike: the settings (and recipes) stay the local batch's
-        if chosen is not None:
-            return replace(settings, generation=replace(g, upscaler=chosen))
-        self.upscale_note = missing_note(store, g, device)
-        return replace(settings, generation=replace(g, detail="off"))
+        if g.upscaler or all(resolve_upscaler(store, g, other) == chosen for other in others):
+            pass  # named already, or every process chooses alike: the local batch's settings (and recipes)
+        elif chosen is not None:
+            settings = replace(settings, generation=replace(g, upscaler=chosen))
+        else:
+            self.upscale_note = missing_note(store, g, device)
+            return replace(settings, generation=replace(g, detail="off"))
+        return settings if chosen is None else self._pinned_detail(settings, engine, device)
+
+    def _pinned_detail(self, settings: JobSettings, engine: str, device: str) -> JobSettings:
+        """``--detail auto`` written as the pass the render actors' device gives it (``resolve_detail``: the
+        detail pass on a GPU) when the CPU stages or this driver would read it otherwise."""
+        from packshot.core.devices import pick_device
+        from packshot.core.generation.detail import resolve_detail
+
+        g = settings.generation
+        if str(g.detail) != "auto":
+            return settings
+        chosen = resolve_detail("auto", engine, device, "final")
+        others = {"cpu", pick_device(str(settings.machine.device)).type}
+        if all(resolve_detail("auto", engine, other, "final") == chosen for other in others):
+            return settings
+        return replace(settings, generation=replace(g, detail=chosen))
 
     def rows(self) -> list[dict]:
         """One row per photo, as the read stage takes it."""
@@ -260,6 +279,7 @@ class RayBatch:
         """What every stage's actor is built from (plain data: it travels to the actors)."""
         return {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
                 "threads": threads, "replaceable": tuple(sorted(self.batch.replaceable)),
+                "render_device": self.render_device_type(),
                 "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
                 if self.remote else None}
 

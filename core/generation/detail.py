@@ -6,6 +6,10 @@ background with the product's own pixels where the product is, and the same soft
 first pass: the model repaints only background, and the product is pasted back bit-exact afterwards
 (``packshot.core.generation.composite``). Tiles are cross-faded over their overlap. Every tile has its own seed,
 derived from the variant's, so a replay paints the same.
+
+What ``--detail auto`` means is one pure function of (engine, device kind, quality): ``resolve_detail``. Its
+answer, not ``auto``, is what a final render runs and what its recipe records, so a replay on another device
+runs the recorded pass rather than choosing again.
 """
 
 from __future__ import annotations
@@ -18,9 +22,41 @@ import numpy as np
 from packshot.core.progress import CancelToken, Progress, check
 
 REPAINT_ENGINES = ("si2-controlnet", "si2")  # their pipeline starts from an image; sd2-controlnet's does not
+GPU_KINDS = ("cuda", "mps")  # devices the detail pass is meant for (minutes per photo on a CPU)
 REPAINT_STRENGTH = 0.3  # the share of the denoising schedule repainted: detail, not a new background
 OVERLAP = 64  # output pixels two neighbouring tiles share (cross-faded; at most a quarter of a tile)
 SEED_SPAN = 2**32
+
+
+def resolve_detail(requested: str, engine: str, device_type: str, quality: str) -> str:
+    """The pass a render runs: "off" (bicubic), "upscale" or "repaint", from the ``--detail`` asked for, the
+    engine, the device kind ("cpu", "cuda", "cuda:1", "mps") and the quality. Pure: no model store, no device probe.
+
+    ``auto`` gives what a user of that device should get: the detail pass on a GPU (CUDA or MPS) for the
+    engines that can run it, the learned upscale alone on the CPU (its time fits the preview budget; the
+    detail pass's does not). Previews and engines that paint at the photo's size never upscale; ``repaint``
+    asked of an engine that cannot start from an image is its upscale."""
+    from packshot.core.generation.upscale import UPSCALED_ENGINES
+
+    if str(quality) != "final" or engine not in UPSCALED_ENGINES or str(requested) == "off":
+        return "off"
+    if str(requested) == "auto":
+        gpu = str(device_type).split(":")[0] in GPU_KINDS
+        return "repaint" if gpu and engine in REPAINT_ENGINES else "upscale"
+    return "repaint" if str(requested) == "repaint" and engine in REPAINT_ENGINES else "upscale"
+
+
+def auto_detail_text(engine: str, device_type: str) -> str:
+    """What ``--detail auto`` means for ``engine`` at final quality on ``device_type``, in a few words (the
+    app's Background step and Results' "Render final" show it)."""
+    kind = str(device_type).split(":")[0]
+    where = {"cuda": "this GPU (CUDA)", "mps": "this GPU (MPS)"}.get(kind, "this CPU")
+    detail = resolve_detail("auto", engine, device_type, "final")
+    if detail == "off":
+        return f"auto: no upscale ({engine} paints at the photo's size)"
+    if detail == "repaint":
+        return f"auto on {where}: learned upscale + detail pass (repaint)"
+    return f"auto on {where}: learned upscale, no detail pass"
 
 
 def supports_repaint(pipeline: Any) -> bool:

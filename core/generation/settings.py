@@ -35,7 +35,7 @@ SCHEDULERS = Scheduler.values()
 class Detail(Choice):
     """How a generated background reaches the output's size (``packshot.core.generation.upscale``)."""
 
-    AUTO = "auto"  # a learned upscale at final quality when the device's upscaler is downloaded, else bicubic
+    AUTO = "auto"  # on a GPU repaint, on the CPU upscale (packshot.core.generation.detail.resolve_detail); bicubic without a model
     OFF = "off"  # bicubic, as the paper does
     UPSCALE = "upscale"  # a learned upscale at final quality; fails when no upscaler is downloaded
     REPAINT = "repaint"  # the upscale, then a low-strength tiled img2img of the same model (packshot.core.generation.detail)
@@ -111,12 +111,14 @@ class GenerationSettings:
                               help="final (the paper's settings) or preview (same seed, fewer steps, smaller "
                                    "canvas, guidance on the first steps, tiny decoder: under a minute on a "
                                    "laptop CPU); replay a preview with --quality final")
-    detail: Detail = option(Detail.AUTO,
+    # Not in the job key either: the pass it resolves to on the rendering device goes in (packshot.core.jobs.context).
+    detail: Detail = option(Detail.AUTO, in_key=False,
                             help="how the 512-pixel background reaches the photo's size at final quality: auto "
-                                 "(a learned x4 upscale when its model is downloaded, else bicubic, said in a "
-                                 "note), upscale (learned; fails without the model), repaint (upscale, then a "
-                                 "low-strength tiled pass of the same model paints detail at full size: si2 and "
-                                 "si2-controlnet, meant for a GPU) or off (bicubic); previews never upscale")
+                                 "(on a GPU repaint for si2 and si2-controlnet, else upscale; bicubic when no "
+                                 "upscaler is downloaded, said in a note), upscale (a learned x4 upscale; fails "
+                                 "without the model), repaint (upscale, then a low-strength tiled pass of the same "
+                                 "model paints detail at full size: si2 and si2-controlnet, meant for a GPU) or off "
+                                 "(bicubic); previews never upscale; recipes record the pass that ran")
     # Not in the job key: the upscaler that runs (resolved for the rendering device) goes in instead, so one
     # chosen by --detail auto and the same one named here (or pinned by a Ray driver) are the same job.
     upscaler: Optional[str] = option(None, metavar="MODEL_ID", check=model_id_problem, in_key=False,

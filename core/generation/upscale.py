@@ -46,9 +46,23 @@ FEATHER = 8  # input pixels over which two tiles cross-fade
 
 
 def preferred_upscalers(device_type: str) -> tuple[str, ...]:
-    """Upscalers in order of preference: the large model on a GPU, the compact one on the CPU (its time fits
-    the CPU's budget; the large one's does not)."""
-    return (GPU_UPSCALER, CPU_UPSCALER) if device_type == "cuda" else (CPU_UPSCALER,)
+    """Upscalers in order of preference: the large model on a GPU (CUDA or MPS), the compact one on the CPU
+    (its time fits the CPU's budget; the large one's does not)."""
+    return (GPU_UPSCALER, CPU_UPSCALER) if str(device_type).split(":")[0] in ("cuda", "mps") else (CPU_UPSCALER,)
+
+
+def resolve_pass(store: ModelStore, settings: GenerationSettings, engine: str,
+                 device_type: str) -> tuple[str, Optional[str]]:
+    """(detail, upscaler id) that a render of ``engine`` runs on ``device_type``: the pure
+    ``packshot.core.generation.detail.resolve_detail``, and "off" with no upscaler when none runs (a preview,
+    ``--detail off``, another engine, or ``auto`` finding no model here: bicubic, said by ``missing_note``).
+    What a final render's recipe records, in place of ``auto``."""
+    from packshot.core.generation.detail import resolve_detail
+
+    upscaler = resolve_upscaler(store, settings, device_type) if engine in UPSCALED_ENGINES else None
+    if upscaler is None:
+        return "off", None
+    return resolve_detail(str(settings.detail), engine, device_type, str(settings.quality)), upscaler
 
 
 def resolve_upscaler(store: ModelStore, settings: GenerationSettings, device_type: str) -> Optional[str]:
@@ -295,6 +309,21 @@ def replay_settings(settings: GenerationSettings, recorded: dict, models: dict) 
     if recorded.get("quality", "final") == "final":
         return replace(settings, detail="off", upscaler=None)
     return settings
+
+
+def check_replay_device(settings: GenerationSettings, models: dict, device_type: str, output_name: str) -> None:
+    """A detail pass recorded on a GPU is not replayed on the CPU: it would take many minutes per photo and
+    could not give the same image (other kernels). Refused in one line saying what it would take."""
+    found = recorded_upscaler(models)
+    if str(settings.detail) != "repaint" or found is None:
+        return
+    made_on = str((models.get(found[0]) or {}).get("device") or "")
+    here = str(device_type).split(":")[0]
+    if made_on.split(":")[0] in ("cuda", "mps") and here == "cpu":
+        raise PackshotError(f"{output_name} was made with the detail pass (--detail repaint) on a GPU ({made_on}); "
+                            "this replay would run on the CPU, where it takes many minutes and cannot give the "
+                            f"same image. Replay it on a machine with a {made_on.upper()} GPU (--device "
+                            f"{made_on.split(':')[0]}), or make a new output here with --detail upscale.")
 
 
 def check_replay_weights(store: ModelStore, models: dict, output_name: str) -> None:

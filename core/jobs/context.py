@@ -48,9 +48,12 @@ class JobContext:
     """
 
     def __init__(self, settings: JobSettings, *, runtime: Runtime,
-                 templates_path: Optional[Path] = None) -> None:
+                 templates_path: Optional[Path] = None, render_device: Optional[str] = None) -> None:
         self.settings = settings
         self.runtime = runtime
+        # The device kind the backgrounds are rendered on (a Ray stage is told its render actors'); it
+        # decides what --detail auto means (packshot.core.generation.detail.resolve_detail) and is recorded.
+        self._render_device = render_device
         _check_models_dir(settings, self.runtime)
         g, p = settings.generation, settings.prompt
         if g.variants < 1:
@@ -81,11 +84,15 @@ class JobContext:
         self.reference_sha256 = self._reference_sha256()
         if self.reference_sha256:
             key_extra["reference"] = self.reference_sha256
-        # A downloaded upscaler changes the outputs (with none, the key stays what it was).
+        # A downloaded upscaler changes the outputs (with none, the key stays what it was), and so does the
+        # detail pass: the resolved pass is in the key (and the recipe), not the --detail asked for.
         self.upscaler_id = self._resolve_upscaler()
+        self.detail = self._resolved_detail()
         self._upscaler_record: Optional[dict] = None
         if self.upscaler_id:
             key_extra["upscaler"] = self.upscaler_id
+            if self.detail == "repaint":
+                key_extra["detail"] = self.detail
         self.job_key = settings.job_key(self.engine_name, key_extra)
         self._engine: Any = None
         self._masker: Any = None
@@ -185,9 +192,7 @@ class JobContext:
 
         if self.engine_name not in UPSCALED_ENGINES:
             return None
-        from packshot.core.devices import pick_device
-
-        g, device = self.settings.generation, pick_device(str(self.settings.machine.device)).type
+        g, device = self.settings.generation, self.render_device
         upscaler = resolve_upscaler(self.model_store, g, device)
         if upscaler is None and (note := missing_note(self.model_store, g, device)):
             self.notes.append(note)
@@ -197,6 +202,24 @@ class JobContext:
             self.notes.append(f"--detail repaint is for {' and '.join(REPAINT_ENGINES)}: the '{self.engine_name}' "
                               "engine's backgrounds are upscaled only.")
         return upscaler
+
+    @property
+    def render_device(self) -> str:
+        """"cpu", "cuda" or "mps": the given one, else this process's choice (asked on first use: torch)."""
+        if self._render_device is None:
+            from packshot.core.devices import pick_device
+
+            self._render_device = pick_device(str(self.settings.machine.device)).type
+        return self._render_device
+
+    def _resolved_detail(self) -> str:
+        """The pass the backgrounds get ("off", "upscale", "repaint"; never "auto"): what is rendered and recorded."""
+        from packshot.core.generation.detail import resolve_detail
+
+        g = self.settings.generation
+        if not self.upscaler_id:
+            return "off"
+        return resolve_detail(str(g.detail), self.engine_name, self.render_device, str(g.quality))
 
     def _mask_models(self) -> Optional[dict]:
         """Which models the automatic masks come from: masks change when weights appear, so does the key."""
@@ -289,8 +312,12 @@ class JobContext:
         g = self.settings.generation
         if seeds is None:
             seeds = [g.seed + i for i in range(self.variants)]
+        # A final render records the pass it ran, not "auto"; a preview keeps what was asked (no pass ran:
+        # rendered at final quality later, it resolves then).
+        ran = {"detail": self.detail, "upscaler": self.upscaler_id} if str(g.quality) == "final" and \
+            self.generative else {}
         return replace(g, prompt=prompt, negative_prompt=negative, seed=seeds[0], variants=len(seeds),
-                       seeds=tuple(seeds), **self._reference_extra(g))
+                       seeds=tuple(seeds), **self._reference_extra(g), **ran)
 
     def model_info(self) -> dict:
         if not self.generative:
@@ -301,6 +328,7 @@ class JobContext:
             info[model_id] = {"revision": self.model_store.revision(model_id),  # "local": placed by hand
                               "path": str(Path(path).resolve()) if path else None}  # models_dir may be relative
         if self._upscaler_record is None:  # once per run: it may hash the weights
-            self._upscaler_record = self.engine.upscaler_record(self.settings.generation) if self.upscaler_id else {}
+            ran = replace(self.settings.generation, upscaler=self.upscaler_id)  # the one resolved for render_device
+            self._upscaler_record = self.engine.upscaler_record(ran, self.render_device) if self.upscaler_id else {}
         return {**info, **self._upscaler_record}  # the engine's model first: replay reads it from there
 

@@ -129,6 +129,9 @@ def render_from_recipe(recipe: Recipe, output_path: Path, *, runtime: Runtime, d
     # The upscaler the output was made with, byte for byte, or none when it was made without one.
     gs = upscale.replay_settings(gs, recipe.settings, recipe.models)
     upscale.check_replay_weights(runtime.store, recipe.models, Path(output_path).name)
+    from packshot.core.devices import pick_device  # the recorded pass, not "auto" chosen again on this device
+
+    upscale.check_replay_device(gs, recipe.models, pick_device(device).type, Path(output_path).name)
     # si2-controlnet records the one model it used: the paper's or the user's fine-tuned one; sd2-controlnet
     # the user's trained one.
     model = next(iter(upscale.engine_models(recipe.models)), None) if recipe.engine in ("si2-controlnet", "sd2-controlnet", "flux2-klein") \

@@ -39,7 +39,7 @@ class BackgroundEngine:
         """The loaded upscaler for ``settings``, or None."""
         return None
 
-    def upscaler_record(self, settings: GenerationSettings) -> dict:
+    def upscaler_record(self, settings: GenerationSettings, device_type: Optional[str] = None) -> dict:
         """The recipe's record of the upscaler; {} for none."""
         return {}
 

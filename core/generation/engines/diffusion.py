@@ -96,7 +96,7 @@ class DiffusionEngine(LearnedUpscale, BackgroundEngine):
     def render(self, photo: Any, mask: Any, settings: GenerationSettings,
                progress: Optional[ProgressCallback] = None,
                cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
-        settings.validate()
+        settings = self.with_resolved_detail(settings.validate())  # "auto": the detail pass on a GPU
         check(cancel)
         loaded = self.models()
         max_batch = self.batch_size(loaded)

@@ -29,6 +29,20 @@ class LearnedUpscale:
 
         return pick_device(self.device_preference).type
 
+    def with_resolved_detail(self, settings: GenerationSettings) -> GenerationSettings:
+        """``settings`` with ``detail`` the pass that runs on this engine's device ("off", "upscale" or
+        "repaint": ``packshot.core.generation.detail.resolve_detail``, never "auto") and ``upscaler`` the model that
+        runs it: what the engine renders, so a caller that hands it "auto" (eval, the app) gets what the
+        batch gets on this device."""
+        from dataclasses import replace
+
+        from packshot.core.generation.upscale import resolve_pass
+
+        detail, upscaler = resolve_pass(self.store, settings, getattr(self, "name", ""), self._device_type())
+        if detail == "off" and str(settings.quality) != "final":
+            return settings  # a preview keeps what was asked: rendered at final quality later, it resolves then
+        return replace(settings, detail=detail, upscaler=upscaler)
+
     def upscaler_id(self, settings: GenerationSettings) -> Optional[str]:
         """The upscaler that enlarges this engine's backgrounds for ``settings`` (None: bicubic); raises
         ``ModelMissingError`` when the settings ask for one that is not here."""
@@ -44,8 +58,9 @@ class LearnedUpscale:
         model_id = self.upscaler_id(settings)
         return None if model_id is None else loaded_upscaler(self.runtime, model_id, pick_device(self.device_preference))
 
-    def upscaler_record(self, settings: GenerationSettings) -> dict:
-        """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role); {} for none."""
+    def upscaler_record(self, settings: GenerationSettings, device_type: Optional[str] = None) -> dict:
+        """What a recipe's ``models`` records of the upscaler (id -> revision, path, sha256, role, and the
+        device kind it ran on: ``device_type``, else this engine's); {} for none."""
         from packshot.core.generation.upscale import RECIPE_ROLE, upscaler_file
 
         model_id = self.upscaler_id(settings)
@@ -53,7 +68,8 @@ class LearnedUpscale:
             return {}
         found = upscaler_file(self.store, model_id)
         return {model_id: {"revision": self.store.revision(model_id), "path": str(found.path.resolve()),
-                           "sha256": found.sha256, "role": RECIPE_ROLE}}
+                           "sha256": found.sha256, "role": RECIPE_ROLE,
+                           "device": str(device_type or self._device_type()).split(":")[0]}}
 
     def upscale_note(self, settings: GenerationSettings) -> Optional[str]:
         """The note a final render carries when ``detail auto`` finds no upscaler (None otherwise)."""

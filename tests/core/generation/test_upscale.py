@@ -296,9 +296,10 @@ def test_a_batch_output_records_its_upscaler_and_replays_identically(models_with
                      "--no-progress", *models]) == 0
     recipe = read_recipe(out / "item_000.png")
     weights = next((models_with_upscaler / CPU_UPSCALER).iterdir())
-    assert recipe.settings["detail"] == "auto"
+    # --detail auto, recorded as what it resolved to on this CPU (a replay elsewhere runs the same pass)
+    assert (recipe.settings["detail"], recipe.settings["upscaler"]) == ("upscale", CPU_UPSCALER)
     assert recipe.models[CPU_UPSCALER] == {
-        "revision": "local", "path": str(weights.resolve()), "role": RECIPE_ROLE,
+        "revision": "local", "path": str(weights.resolve()), "role": RECIPE_ROLE, "device": "cpu",
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
     assert next(iter(recipe.models)) == "photo-background-generation"
     capsys.readouterr()
@@ -344,12 +345,20 @@ def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_wit
     models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
     assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
                      "--no-progress", *models]) == 0
-    exported = tmp_path / "export"
-    assert packshot(["export", str(out / "item_000.png"), "--out", str(exported), "--preset", "square-1000",
-                     "--no-progress", *models]) == 0
-    [image] = exported.glob("*.png")
-    recipe = read_recipe(image)
-    assert recipe.preset == "square-1000" and recipe.models[CPU_UPSCALER]["role"] == RECIPE_ROLE
+    from packshot.core.generation.presets import PRESETS
+    from packshot.core.images import load_photo
+
+    # Every size preset: the background reaches the preset's size through the recorded upscaler.
+    for preset in [p for p in PRESETS.values() if p.width is not None]:
+        folder = tmp_path / f"export-{preset.name}"
+        assert packshot(["export", str(out / "item_000.png"), "--out", str(folder), "--preset", preset.name,
+                         "--no-progress", *models]) == 0
+        [made] = folder.glob("*.png")
+        recipe = read_recipe(made)
+        assert load_photo(made).size == (preset.width, preset.height), preset.name
+        assert recipe.preset == preset.name and recipe.models[CPU_UPSCALER]["role"] == RECIPE_ROLE
+        assert (recipe.settings["detail"], recipe.settings["upscaler"]) == ("upscale", CPU_UPSCALER)
+    [image] = (tmp_path / "export-square-1000").glob("*.png")
     capsys.readouterr()
     assert packshot(["replay", str(image), *models]) == 0
     assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
@@ -422,3 +431,12 @@ def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, 
     capsys.readouterr()
     assert packshot(["replay", str(out / "item_000.png"), *models]) == 0
     assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
+    # The same recipe saying the pass ran on a GPU: a CPU replay is refused in one line, before any work.
+    from packshot.core.errors import PackshotError
+    from packshot.core.jobs.render import render_from_recipe
+
+    recipe.models[CPU_UPSCALER]["device"] = "cuda"
+    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    with pytest.raises(PackshotError, match=r"^item_000.png was made with the detail pass .* on a GPU \(cuda\)"):
+        render_from_recipe(recipe, out / "item_000.png", runtime=runtime, device="cpu")
+    assert runtime.loaded().get("upscalers", 0) == 0
