@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from typing import Callable, Optional
 
 from packshot.core.models.manifest import ModelSpec
 
+log = logging.getLogger(__name__)
 LOCK_NAME = "packshot-lock.json"
 SINGLE_FILE_KINDS = ("sam", "onnx", "upscaler")  # one weights file per model folder
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -203,7 +206,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # Ray actors on one machine may write at once
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
 
@@ -234,6 +237,9 @@ def check_recorded(folder: Path, stamps: Optional[Path] = None,
             continue
         stamp = [stat.st_size, stat.st_mtime_ns, want.get("sha256")]
         if seen.get(rel) != stamp and want.get("sha256"):
+            if stat.st_size > 100_000_000:
+                log.info("Checking %s (%.1f GB) against the sha256 recorded at download (once per file)",
+                         path, stat.st_size / 1e9)
             digest = sha256_file(path, on_bytes)
             if digest != want["sha256"]:
                 problems.append(f"checksum mismatch: {rel} (sha256 {digest[:12]}..., recorded "
