@@ -109,6 +109,19 @@ def missing_note(store: ModelStore, settings: GenerationSettings, device_type: s
             "learned upscale, or pass --detail off to silence this.")
 
 
+def pass_note(label: str, engine: Any, settings: GenerationSettings) -> Optional[str]:
+    """One line saying what ``engine``'s backgrounds go through for ``settings`` on its device (eval's report
+    says it per engine); None for an engine that paints at the photo's size."""
+    resolve = getattr(engine, "with_resolved_detail", None)
+    if resolve is None or str(settings.quality) != "final":
+        return None
+    ran = resolve(settings)
+    if str(ran.detail) == "off":
+        return f"{label}: backgrounds enlarged with a bicubic filter (no learned upscaler ran; --detail {settings.detail})."
+    what = "learned upscale + detail pass (repaint)" if str(ran.detail) == "repaint" else "learned upscale"
+    return f"{label}: backgrounds enlarged by {ran.upscaler} ({what}, --detail {settings.detail} on this device)."
+
+
 class Upscaler:
     """One loaded upscaler: ``upscaler(image, (width, height))`` enlarges an H x W x 3 uint8 image."""
 

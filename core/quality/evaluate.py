@@ -170,6 +170,10 @@ def run_eval(photos_dir: Path | str, out_dir: Path | str, config: EvalConfig,
     for report in (CSV_NAME, MD_NAME, PNG_NAME):
         guard.check(out_dir / report, overwrite=True, key_of=_eval_file)
     notes: list[str] = []
+    from packshot.core.generation.upscale import pass_note  # the learned upscale, as the batch runs it here
+
+    probe = GenerationSettings(steps=config.steps, guidance=config.guidance, resolution=config.resolution)
+    notes.extend(note for name, engine in engines.items() if (note := pass_note(name, engine, probe)))
 
     rows: list[EvalRow] = []
     total = len(photos) * len(engines) * len(config.seeds)

@@ -440,3 +440,22 @@ def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, 
     with pytest.raises(PackshotError, match=r"^item_000.png was made with the detail pass .* on a GPU \(cuda\)"):
         render_from_recipe(recipe, out / "item_000.png", runtime=runtime, device="cpu")
     assert runtime.loaded().get("upscalers", 0) == 0
+
+
+# -- eval: the engines render as the batch does on this device, and the report says which pass ran ----------
+def test_eval_upscales_like_the_batch_and_says_so(models_with_upscaler, tmp_path):
+    from packshot.core.images import save_image
+    from packshot.core.quality.evaluate import EvalConfig, run_eval
+
+    photos = tmp_path / "photos"
+    photo, mask = product_photo(150, 96)
+    save_image(photos / "p0.png", photo.pixels)
+    save_image(tmp_path / "masks" / "p0.png", np.repeat((mask.alpha * 255).astype(np.uint8)[..., None], 3, axis=2))
+    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    config = EvalConfig(engines=("si2-controlnet",), seeds=(0,), prompt="a table", steps=2, resolution=64,
+                        masks_dir=tmp_path / "masks", resegmenter="classic", device="cpu")
+    report = run_eval(photos, tmp_path / "out", config, runtime)
+    assert not report.rows[0].error
+    said = f"si2-controlnet: backgrounds enlarged by {CPU_UPSCALER} (learned upscale, --detail auto on this device)."
+    assert said in report.notes and said in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert runtime.loaded()["upscalers"] == 1  # it really ran
