@@ -4,14 +4,23 @@ Training never runs inside the app: ``packshot.trainer.process.TrainingProcess``
 ``python -m packshot.trainer.run_process``, and a timer polls its JSON-lines events for progress, the loss
 curve and how it ended. If the process dies (crash, out-of-memory kill) the page says so and the
 app carries on; the last checkpoint stays, so running again resumes.
+
+Lifetime: no page here may sit in a Python reference cycle (a stored bound method of itself, of its
+wizard, or a callback object that holds one). A cycle hands the widget's destruction to Python's
+cyclic garbage collector, which runs at whatever allocation crosses its threshold, and pyqtgraph
+paints in Python: a parentless page (or wizard) that was shown could be destroyed from inside its own
+plot's ``paintEvent`` and crash the process. Without cycles a widget goes when its last reference
+goes, or with its Qt parent. So the watcher reports through signals, and pages reach their wizard
+through ``weak_method``.
 """
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Callable, Optional
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,13 +68,25 @@ class FittedImage(QLabel):
         self.setPixmap(fitted)
 
 
-class ProcessWatcher:
-    """Polls a TrainingProcess on a timer; calls ``on_event`` per event and ``on_end`` with the outcome."""
+def weak_method(method: Callable) -> Callable:
+    """``method`` callable later without keeping its object alive (a page holding its wizard's bound
+    method would make the two a reference cycle; see the module's note)."""
+    ref = weakref.WeakMethod(method)
+    return lambda *args: ref()(*args)
 
-    def __init__(self, parent, on_event: Callable[[dict], None], on_end: Callable) -> None:
+
+class ProcessWatcher(QObject):
+    """Polls a TrainingProcess on a timer; emits ``event`` per event and ``ended(outcome, process)``.
+
+    Signals rather than stored callbacks: Qt connections do not keep the receiving page alive."""
+
+    event = Signal(object)
+    ended = Signal(object, object)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
         self.process = None
-        self.on_event, self.on_end = on_event, on_end
-        self.timer = QTimer(parent, interval=POLL_MS, timeout=self._poll)
+        self.timer = QTimer(self, interval=POLL_MS, timeout=self._poll)
 
     def start(self, process) -> None:
         self.process = process.start()
@@ -75,12 +96,12 @@ class ProcessWatcher:
         if self.process is None:
             return
         for event in self.process.poll():
-            self.on_event(event)
+            self.event.emit(event)
         outcome = self.process.outcome()
         if outcome is not None:
             self.timer.stop()
             process, self.process = self.process, None
-            self.on_end(outcome, process)
+            self.ended.emit(outcome, process)
 
     @property
     def busy(self) -> bool:
@@ -92,7 +113,9 @@ class ProcessWatcher:
 
 
 class TrainPage(QWizardPage):
-    """Runs the job; Stop asks the process to stop after the current step, keeping a checkpoint."""
+    """Runs the job; Stop asks the process to stop after the current step, keeping a checkpoint.
+
+    ``make_config`` and ``restart`` come from the wizard: pass them through ``weak_method``."""
 
     def __init__(self, store, make_config: Callable, restart: Callable[[], bool]) -> None:
         super().__init__()
@@ -143,7 +166,9 @@ class TrainPage(QWizardPage):
         layout.addWidget(self.eval_table, 1)
         self.grid_paths: dict[int, str] = {}
         self.eval_rows: list[dict] = []
-        self.watcher = ProcessWatcher(self, self.handle_event, self._ended)
+        self.watcher = ProcessWatcher(self)
+        self.watcher.event.connect(self.handle_event)
+        self.watcher.ended.connect(self._ended)
 
     @property
     def process(self):

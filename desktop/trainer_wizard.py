@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from packshot.desktop.errors import user_message
 from packshot.desktop.trainer_captions import CaptionsPage
-from packshot.desktop.trainer_run import ProcessWatcher, TrainPage
+from packshot.desktop.trainer_run import ProcessWatcher, TrainPage, weak_method
 
 MODE_LABELS = {"controlnet": "Paper's ControlNet (9-channel, SI2 frozen)",
                "lora": "Brand style: LoRA on the SI2 UNet (small, quick)",
@@ -135,7 +135,8 @@ class SettingsPage(QWizardPage):
             form.addRow(label, widget)
         form.addRow(self.estimate_label)
         self.registerField("name", self.name)  # not "name*": the valid default must not need an edit
-        self.watcher = ProcessWatcher(self, lambda event: None, self._estimated)
+        self.watcher = ProcessWatcher(self)
+        self.watcher.ended.connect(self._estimated)
 
     def estimate(self) -> None:
         from packshot.trainer.process import TrainingProcess
@@ -180,10 +181,14 @@ class TrainerWizard(QWizard):
         self.setWindowTitle("Train on your brand's photos")
         self.data_page = DataPage(photos_folder)
         self.captions_page = CaptionsPage(store)
-        self.settings_page = SettingsPage(store, self.config)
-        self.train_page = TrainPage(store, self.config, lambda: self.settings_page.restart.isChecked())
+        # Weak: a page holding the wizard's own bound method would make a reference cycle (see trainer_run).
+        self.settings_page = SettingsPage(store, weak_method(self.config))
+        self.train_page = TrainPage(store, weak_method(self.config), weak_method(self.restart_requested))
         for page in (self.data_page, self.captions_page, self.settings_page, self.train_page):
             self.addPage(page)
+
+    def restart_requested(self) -> bool:
+        return self.settings_page.restart.isChecked()
 
     def config(self):
         """The TrainConfig of the pages as they stand; writes the reviewed captions for the process."""
@@ -208,3 +213,10 @@ class TrainerWizard(QWizard):
         self.train_page.cancel()
         self.settings_page.watcher.cancel()
         super().reject()
+
+    def done(self, result: int) -> None:
+        super().done(result)
+        # Opened from the main window, the wizard is its child: kept, it would stay hidden for the rest
+        # of the session with its plot and timers, one more per opening. Deleted by Qt's event loop, at
+        # a safe point; a process still stopping writes its checkpoint on its own.
+        self.deleteLater()
