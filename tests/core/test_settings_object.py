@@ -137,8 +137,10 @@ def test_context_passes_the_nested_generation_settings_through(tmp_path):
     got = ctx.generation_settings("a red mug", "blurry", [9, 11])
     assert got.prompt == "a red mug" and got.seeds == (9, 11) and got.variants == 2
     for f in fields(GenerationSettings):
-        if f.name not in ("prompt", "negative_prompt", "seed", "variants", "seeds"):
+        if f.name not in ("prompt", "negative_prompt", "seed", "variants", "seeds", "detail", "upscaler"):
             assert getattr(got, f.name) == getattr(gen, f.name), f.name
+    # --detail auto becomes the pass that runs here (no upscaler in this store: bicubic), as the recipe records it
+    assert (got.detail, got.upscaler) == (ctx.detail, ctx.upscaler_id) == ("off", None)
 
 
 def test_eval_shares_the_batch_options():
