@@ -5,7 +5,9 @@
 Steps, each timed: build the Linux installer (``build_installer.py``); run it with a fresh HOME and
 install prefix; check that the installer prepared the first photo (``-m packshot.core.warmup``), the
 menu entry (its ``Exec`` is the installed ``packshot-studio``) and both commands; check that the app
-imports as ``packshot.*`` only and finds its resources inside the install, not in this checkout;
+imports as ``packshot.*`` only and finds its resources inside the install, not in this checkout, that
+``python -m packshot.desktop``, the training child (``-m packshot.trainer.run_process``) and
+``accelerate launch -m packshot.core.cli.main batch`` start;
 start the installed app offscreen (``smoke_app.py``: open ``resources/samples``, a white batch
 through the app's queue, export, quit with status 0); uninstall and check that the app, its menu
 entry and its commands are gone while the user's data folder stays. Prints a table for the README.
@@ -26,6 +28,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The app's training child (``-m packshot.trainer.run_process``) started as the wizard starts it, on a folder
+# with no photos and no weights: it must start and report its error event (not "No module named ...").
+TRAINING_CHILD = """
+import sys, tempfile, time
+from pathlib import Path
+from packshot.core.models.store import ModelStore
+from packshot.trainer.process import TrainingProcess
+from packshot.trainer.train import TrainConfig
+tmp = Path(tempfile.mkdtemp())
+proc = TrainingProcess(TrainConfig(data_dir=tmp / "photos", name="smoke"), ModelStore(tmp / "models")).start()
+deadline = time.monotonic() + 300
+while proc.running and time.monotonic() < deadline:
+    time.sleep(0.2)
+proc.poll()
+out = (proc.folder / "output.txt").read_text()
+assert proc.final and proc.final["event"] == "error" and "No module named" not in out, (proc.final, out[-2000:])
+"""
 # Run by the installed Python, from an empty folder: the names and files it imports come from the install.
 LAYOUT_CHECK = """
 import importlib.util, sys
@@ -94,12 +113,20 @@ def main() -> int:
     step("packshot models list", rows, lambda: run([str(command), "models", "list"], env=env, cwd=empty))
     step("names and resources from the install", rows, lambda: run(
         [str(python), "-c", LAYOUT_CHECK, str(prefix)], env=env, cwd=empty))
+    step("python -m packshot.desktop --help", rows, lambda: run(
+        [str(python), "-m", "packshot.desktop", "--help"], env=env, cwd=empty))
+    step("training child (-m packshot.trainer.run_process)", rows, lambda: run(
+        [str(python), "-c", TRAINING_CHILD], env={**env, "HF_HUB_OFFLINE": "1"}, cwd=empty))
     export_dir = work / "export"
     samples = work / "samples"
     shutil.copytree(ROOT / "resources" / "samples", samples, ignore=shutil.ignore_patterns("*.py", "*.md"))
     used = step("app: open, white batch, export, quit", rows, lambda: run(
         [str(python), str(ROOT / "packaging" / "smoke_app.py"), str(samples), str(export_dir)], env=env,
         cwd=work))
+    step("accelerate launch -m packshot.core.cli.main", rows, lambda: run(
+        [str(prefix / "env" / "bin" / "accelerate"), "launch", "--cpu", "--num_processes", "1", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "packshot.core.cli.main", "batch", str(samples),
+         "--out", str(work / "accelerate-out"), "--engine", "white", "--no-progress"], env=env, cwd=empty))
     installed_mb = sum(p.stat().st_size for p in prefix.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
     data = home / ".local" / "share" / "packshot"
     data.mkdir(parents=True, exist_ok=True)
@@ -111,11 +138,11 @@ def main() -> int:
     size_mb = artefact.stat().st_size / 1e6
     warmup = next((line.strip() for line in installed.stdout.splitlines() if line.startswith(prepared)), "")
     print(f"\nInstaller smoke test ({sys.platform}): {used.stdout.strip()}; installer step 5: {warmup}")
-    print(f"{'step':<40}{'seconds':>9}")
+    print(f"{'step':<50}{'seconds':>9}")
     for name, seconds in rows:
-        print(f"{name:<40}{seconds:>9.1f}")
-    print(f"{'installer size':<40}{size_mb:>8.1f} MB")
-    print(f"{'installed size (torch build included)':<40}{installed_mb / 1000:>8.1f} GB")
+        print(f"{name:<50}{seconds:>9.1f}")
+    print(f"{'installer size':<50}{size_mb:>8.1f} MB")
+    print(f"{'installed size (torch build included)':<50}{installed_mb / 1000:>8.1f} GB")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
