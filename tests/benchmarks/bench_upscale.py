@@ -6,7 +6,7 @@ on the CPU only with ``--large``). Per output size, the background the 512-pixel
 of that size (its letterboxed area: 512 x 384 for 4:3, 512 x 341 for 3:2) is enlarged to the photo's size.
 
 On the CPU: 2000 x 1500 and 6000 x 4000, fp32, peak RSS. With ``--device cuda``: 2000 x 1500, 2000 x 2000
-and 6000 x 4000 in fp16 (what ``core.generation.upscale.Upscaler`` runs on CUDA), after one warm-up call,
+and 6000 x 4000 in fp16 (what ``packshot.core.generation.upscale.Upscaler`` runs on CUDA), after one warm-up call,
 with the peak GPU memory of each row; then the detail pass (``--detail repaint``: the full-size SI2 +
 ControlNet with random weights, fp16, 20 steps at strength 0.3, 512-pixel tiles) over a 2000 x 2000
 upscaled background. Without CUDA, ``--device cuda`` says so in one line and exits 2. Prints seconds

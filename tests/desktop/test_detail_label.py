@@ -1,5 +1,5 @@
 """The Background step and Results' "Render final" say what --detail auto means on this machine, in core's words
-(``core.generation.detail.auto_detail_text``); no GPU here, so core's device choice is stood in for."""
+(``packshot.core.generation.detail.auto_detail_text``); no GPU here, so core's device choice is stood in for."""
 
 from __future__ import annotations
 
