@@ -324,6 +324,21 @@ def replay_settings(settings: GenerationSettings, recorded: dict, models: dict) 
     return settings
 
 
+def record_ran(recipe: Any, runtime: Runtime, device: str) -> None:
+    """A recipe rendered at final quality from a preview's (``replay --quality final``) made to say the pass that
+    ran and its upscaler, as a batch's final recipe does, so replaying the new file makes it again."""
+    from packshot.core.generation.engines import engine_for
+    from packshot.core.jobs.render import check_recipe
+
+    if recipe.engine not in UPSCALED_ENGINES or recipe.settings.get("quality", "final") != "final":
+        return
+    model = next(iter(engine_models(recipe.models)), None) if recipe.engine != "si2" else None  # as render_from_recipe
+    engine = engine_for(runtime, recipe.engine, device, model=model)
+    ran = engine.with_resolved_detail(check_recipe(recipe))  # a preview's request, resolved as the render did
+    recipe.settings = {**recipe.settings, "detail": str(ran.detail), "upscaler": ran.upscaler}
+    recipe.models = {**{m: recipe.models[m] for m in engine_models(recipe.models)}, **engine.upscaler_record(ran)}
+
+
 def check_replay_device(settings: GenerationSettings, models: dict, device_type: str, output_name: str) -> None:
     """A detail pass recorded on a GPU is not replayed on the CPU: it would take many minutes per photo and
     could not give the same image (other kernels). Refused in one line saying what it would take."""

@@ -459,3 +459,26 @@ def test_eval_upscales_like_the_batch_and_says_so(models_with_upscaler, tmp_path
     said = f"si2-controlnet: backgrounds enlarged by {CPU_UPSCALER} (learned upscale, --detail auto on this device)."
     assert said in report.notes and said in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
     assert runtime.loaded()["upscalers"] == 1  # it really ran
+
+
+def test_a_preview_replayed_as_final_records_the_pass_that_ran_and_replays_identically(models_with_upscaler,
+                                                                                     tmp_path, capsys):
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    out = tmp_path / "out"
+    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
+                     "--quality", "preview", "--no-progress", *models]) == 0
+    preview = read_recipe(out / "item_000.png")
+    assert preview.settings["detail"] == "auto" and CPU_UPSCALER not in preview.models  # no pass ran
+    assert packshot(["replay", str(out / "item_000.png"), "--quality", "final", *models]) == 0
+    final = read_recipe(out / "item_000.final.png")
+    assert (final.settings["quality"], final.settings["detail"], final.settings["upscaler"]) == \
+        ("final", "upscale", CPU_UPSCALER)
+    assert final.models[CPU_UPSCALER]["role"] == RECIPE_ROLE and final.models[CPU_UPSCALER]["device"] == "cpu"
+    capsys.readouterr()
+    assert packshot(["replay", str(out / "item_000.final.png"), *models]) == 0
+    assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
