@@ -334,7 +334,7 @@ class ResultsPanel(QWidget):
         """Show beside "Render final" what its background's detail setting means here (the Background step's
         words, e.g. "auto on this CPU: learned upscale, no detail pass")."""
         self.final_detail.setText(f"<i>{_escape(text)}</i>" if text else "")
-        self.final_detail.setVisible(bool(text))
+        self.final_detail.setVisible(bool(text) and not self.final_btn.isHidden())  # beside the button, or not at all
         tip = "The selected preview again at the paper's settings: same models, same seed"
         self.final_btn.setToolTip(f"{tip}; {text}" if text else tip)
 
@@ -527,6 +527,7 @@ class ResultsPanel(QWidget):
         selected = self.selected_result()
         self.final_btn.setVisible(bool(selected and (selected.recipe or {}).get("settings", {}).get("quality")
                                        == "preview"))
+        self.final_detail.setVisible(not self.final_btn.isHidden() and bool(self.final_detail.text()))
         self.keep_btn.setEnabled(self.selected_result() is not None)
         self.reference_btn.setEnabled(selected is not None)
         self.regen_btn.setEnabled(self._photo is not None)

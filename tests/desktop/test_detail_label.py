@@ -15,6 +15,7 @@ def test_on_the_cpu_both_controls_say_the_upscale_alone(qtbot, make_window, app_
     assert window.templates.detail_note.text() == f"<i>{CPU_TEXT}</i>"
     assert window.results.final_detail.text() == f"<i>{CPU_TEXT}</i>"
     assert CPU_TEXT in window.results.final_btn.toolTip()
+    assert not window.results.final_detail.isVisibleTo(window.results)  # shown beside a visible Render final only
 
 
 def test_on_a_gpu_auto_is_the_detail_pass_and_an_explicit_choice_is_shown_as_is(qtbot, make_window, app_settings,

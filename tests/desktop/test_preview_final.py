@@ -30,6 +30,9 @@ def test_preview_then_render_final_equals_replay_as_final(qtbot, make_window, ap
     qtbot.waitUntil(window.results.previews_loaded, timeout=10_000)
     window.results.select_variant(0)
     assert window.results.final_btn.isVisibleTo(window.results)  # offered for a preview only
+    # beside it, what its --detail auto means on this machine (core's words)
+    assert window.results.final_detail.isVisibleTo(window.results)
+    assert "auto on this CPU: learned upscale" in window.results.final_detail.text()
     with qtbot.waitSignal(window.results.final_requested, timeout=TIMEOUT):
         window.results.final_btn.click()
     wait_idle(qtbot, window)
