@@ -24,6 +24,9 @@ from typing import Optional
 
 import numpy as np
 
+from packshot.core.masking.backdrop_hard import thin_hard_shadows
+from packshot.core.masking.backdrop_reflection import floor_reflection
+
 WORK_SIDE = 256  # the colour field is smooth: fit it on a small copy
 BORDER = 0.04  # border strip width, fraction of the short side
 FIT_TOL = 0.08  # relative colour residual under which a pixel is "explained" by the field
@@ -47,6 +50,7 @@ HARD_SHADOW_FLAT = 0.04  # and flat: its log-ratio within this of the median
 HARD_SHADOW_SHARE = 0.8  # over this share of the region
 HARD_SHADOW_OPEN = 0.25  # share of the ring around it that must be open backdrop
 HARD_SHADOW_MAX_SHARE = 0.5  # and all of them together at most this share of the product left
+UNMIX_OFF_LINE = 0.35  # distance from the F - B line, as a share of |F - B|, of a pixel unmix_outline moves
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -295,6 +299,7 @@ class BackdropRegions:
     enclosed: np.ndarray  # bool: clean-backdrop regions the product encloses (inside a handle)
     likelihood: np.ndarray  # float: shadow_likelihood
     hard: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a hard shadow cut off by its edge
+    reflection: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a glossy floor's mirror image
 
 
 def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
@@ -326,6 +331,10 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     reach[0] = False
     hard = _hard_shadows(labels, count, reach, t, outside)
     outside |= hard
+    # a thin or broken-up hard shadow lies in the outline band the flood stopped at
+    thin = thin_hard_shadows(t, d, outside)
+    hard |= thin
+    outside |= thin
     reach[np.unique(labels[hard])] = True
     # the thickened outline itself: a backdrop-coloured pixel there joins the outside when it is
     # as bright as its outside neighbours (the shadow continues up to the product); the product's
@@ -339,7 +348,10 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
             break
         outside |= grow
     outside |= _backdrop_lines(outside, explained)
-    shadow = outside & (likelihood > 0.5)
+    # a glossy floor's mirror image of the product has the product's colours, not the backdrop's
+    reflection = floor_reflection(srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3])), backdrop.colour, ~outside)
+    outside |= reflection
+    shadow = outside & (likelihood > 0.5) & ~reflection
     # enclosed clean-backdrop pockets: a handle's hole, the gap under a stool's rung
     enclosed = np.zeros((h, w), bool)
     if count > 1:
@@ -361,7 +373,7 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
             if ring.any() and float(outside[ring].mean()) > 0.3:
                 pocket[c] = False
         enclosed = pocket[labels]
-    return BackdropRegions(outside, shadow, enclosed, likelihood, hard)
+    return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection)
 
 
 def _flood(passable: np.ndarray, strip: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -481,7 +493,35 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     diff = fg - bg
     norm2 = (diff * diff).sum(-1)
     a = ((lin - bg) * diff).sum(-1) / np.maximum(norm2, 1e-6)
-    usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05)
+    # a mixed pixel lies on the F - B line; a pixel of a textured product off it (a dark grain
+    # at the outline) tells nothing about coverage and keeps its label
+    off = lin - bg - a[..., None] * diff
+    on_line = (off * off).sum(-1) <= UNMIX_OFF_LINE ** 2 * norm2
+    usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05) & on_line
     out = mask.copy()
     out[usable] = a[usable] >= 0.5
+    _keep_product_like(out, mask, inner > 0, lin, bg, norm2)
     return out
+
+
+def _keep_product_like(out: np.ndarray, mask: np.ndarray, inner: np.ndarray, lin: np.ndarray,
+                       bg: np.ndarray, contrast2: np.ndarray, reach: int = 3) -> None:
+    """Put back (in place) the product pixels unmixing dropped that are far from the backdrop (over
+    half the product-backdrop contrast ``contrast2``, squared) and closer in colour to a product
+    pixel within ``reach`` px than to the backdrop: the dark rim or a grain of a textured product
+    is far from the local mean colour of the product, not a mix with the backdrop."""
+    ys, xs = np.nonzero(mask & ~out)
+    if ys.size == 0:
+        return
+    h, w = mask.shape
+    p = lin[ys, xs]
+    to_backdrop = ((p - bg[ys, xs]) ** 2).sum(-1)
+    far = to_backdrop > 0.25 * contrast2[ys, xs]
+    ys, xs, p, to_backdrop = ys[far], xs[far], p[far], to_backdrop[far]
+    keep = np.zeros(ys.size, bool)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+            near = inner[ny, nx] & (((p - lin[ny, nx]) ** 2).sum(-1) < to_backdrop)
+            keep |= near
+    out[ys[keep], xs[keep]] = True

@@ -1,0 +1,106 @@
+"""Dark, hard cast shadows that the backdrop flood (backdrop.backdrop_regions) could not reach.
+
+A hard shadow's edge is as sharp as a product's outline, so the flood stops at it; a thin one
+(a shadow raking sideways, a few pixels wide at working size) lies entirely in the thickened
+outline band and leaves no region at all. Physically it is still the backdrop times one factor:
+neutral in linear light, and that factor is flat across its core (the penumbra only brightens it
+towards the open backdrop). So the candidates here are the connected pieces of "backdrop colour,
+clearly darker" pixels the flood left, edge band included, and a piece is shadow when
+
+- its core (the darker half of its pixels) is dark (a hard shadow keeps 25-60 % of the light) and flat,
+- open backdrop surrounds a good share of it (a shadow lies on the floor or the sweep, beside the product),
+- what is left of the product after taking it is at least as large as it (a flat grey product
+  that is all "shadow" stays product).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_CORE_T = 0.62  # the core keeps at most this share of the backdrop's light (dark, hard shadows)
+MIN_CORE_T = 0.2  # and more than this (darker pieces are far more often a dark part of the product)
+CORE_FLAT = 0.2  # log-t spread from the 10th percentile to the median: the darker half is flat,
+QUIET_GRADIENT = 0.05  # or, for a thin piece that is mostly penumbra: its pixels with |d log t| under this
+QUIET_SHARE = 0.1  # (at least this share of them)
+QUIET_SPREAD = 0.1  # spread this little in log t (10th to 90th percentile)
+MIN_OPEN = 0.3  # share of the ring around the piece that is open backdrop
+MIN_AREA = 0.0005  # pieces smaller than this share of the frame are left to GrabCut
+PENUMBRA = 3  # px at working size: a hard shadow's soft rim is narrower
+MAX_ALONG_PRODUCT = 0.4  # share of a piece's outline that may run along the product
+MAX_ALONG_WIDE = 0.75  # ... or this share, for a piece with a body (a shadow on the sweep behind it)
+CHROMA_SLACK = 3.5  # a piece's pixels may deviate from neutral by this many noise sigmas (JPEG in the dark)
+
+
+def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """H x W bool: dark, flat, backdrop-coloured pieces beside the open backdrop (see module doc).
+
+    ``t``, ``d``: backdrop.ratio_and_deviation at working size; ``outside``: what the flood reached.
+    """
+    import cv2
+
+    h, w = t.shape
+    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    candidate = (d < CHROMA_SLACK * sigma) & (t > 0.06) & (t < 0.88) & ~outside
+    count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
+    out = np.zeros((h, w), bool)
+    if count <= 1:
+        return out
+    areas = np.bincount(labels.ravel(), minlength=count)
+    near = cv2.dilate(outside.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)  # across the edge band
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[near & candidate])] = True
+    logt = np.log(np.maximum(t, 1e-3))
+    # product, as far as colour tells: not reached and not bright backdrop colour (the band the
+    # flood stopped in along the shadow's own outer edge is bright backdrop colour)
+    product_like = ~outside & ~((d < CHROMA_SLACK * sigma) & (t >= 0.88))
+    quiet = _log_gradient(t) < QUIET_GRADIENT
+    for c in np.nonzero(touching & (areas >= MIN_AREA * h * w))[0]:
+        if c == 0:
+            continue
+        region = labels == c
+        p10, p25, p50 = np.percentile(logt[region], [10, 25, 50])
+        if not np.log(MIN_CORE_T) < p25 < np.log(MAX_CORE_T) or not _flat(logt, region, quiet):
+            continue
+        # the core and its penumbra only: product pixels the piece runs into are brighter than
+        # the core and farther from it than a hard shadow's penumbra is wide
+        core = region & (logt <= p50 + CORE_FLAT / 2)
+        penumbra = cv2.dilate(core.astype(np.uint8), np.ones((2 * PENUMBRA + 1,) * 2, np.uint8)).astype(bool)
+        region &= penumbra
+        r8 = region.astype(np.uint8)
+        ring = cv2.dilate(r8, np.ones((21, 21), np.uint8)).astype(bool) & ~cv2.dilate(
+            r8, np.ones((7, 7), np.uint8)).astype(bool)
+        if not ring.any() or float(outside[ring].mean()) < MIN_OPEN:
+            continue
+        # a shadow meets its product at the base (or where the product hides it); a dark rim of
+        # the product itself runs along the product for half its outline
+        rim = cv2.dilate(r8, np.ones((9, 9), np.uint8)).astype(bool) & ~cv2.dilate(
+            r8, np.ones((5, 5), np.uint8)).astype(bool)  # past the penumbra and the outline band
+        body = cv2.erode(r8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).sum() / max(1, r8.sum())
+        # a wide shadow on the sweep may run along the product's side; a sliver there is its rim
+        if float(product_like[rim].mean()) > (MAX_ALONG_WIDE if body >= 0.4 else MAX_ALONG_PRODUCT):
+            continue
+        out |= region
+    # the product must remain the larger part: a flat grey product is not its own shadow
+    if out.any() and out.sum() > (~outside & ~out).sum():
+        return np.zeros((h, w), bool)
+    return out
+
+
+def _log_gradient(t: np.ndarray) -> np.ndarray:
+    import cv2
+
+    logt = np.log(np.maximum(cv2.GaussianBlur(t, (0, 0), 0.8), 1e-3))
+    return np.hypot(cv2.Sobel(logt, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(logt, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+
+
+def _flat(logt: np.ndarray, region: np.ndarray, quiet: np.ndarray) -> bool:
+    """The piece's darker half is flat, or (a thin piece, mostly penumbra) its quiet pixels are."""
+    values = logt[region]
+    p10, p50 = np.percentile(values, [10, 50])
+    if p50 - p10 <= CORE_FLAT:
+        return True
+    calm = logt[region & quiet]
+    if calm.size < max(5, QUIET_SHARE * values.size):
+        return False
+    p10, p90 = np.percentile(calm, [10, 90])
+    return bool(p90 - p10 <= QUIET_SPREAD)
