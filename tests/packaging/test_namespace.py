@@ -24,7 +24,8 @@ def test_every_package_folder_is_listed_under_the_packshot_name():
     assert config["package-dir"] == {f"packshot.{top}": top for top in FOLDERS}
     on_disk = {"packshot." + ".".join(init.parent.relative_to(ROOT).parts)
                for top in FOLDERS for init in (ROOT / top).rglob("__init__.py")}
-    assert set(config["packages"]) == on_disk
+    data_folders = {"packshot.resources.samples"}  # photos the app opens on first start, shipped as data
+    assert set(config["packages"]) == on_disk | data_folders
 
 
 def test_the_code_imports_only_the_packshot_names():
@@ -58,4 +59,5 @@ def test_the_wheel_holds_only_the_packshot_tree(tmp_path):
     assert tops == {"packshot", wheel.name.split("-py")[0] + ".dist-info"}
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"packshot/core/cli/main.py", "packshot/desktop/app.py", "packshot/trainer/cli.py",
-            "packshot/resources/models.json"} <= names
+            "packshot/resources/models.json", "packshot/resources/samples/red_mug.jpg"} <= names
+    assert not [n for n in names if "/screenshots/" in n]  # documentation, not the app
