@@ -215,6 +215,22 @@ class TrainPage(QWizardPage):
             self._show_eval(event.get("rows", []))
         elif kind == "data" and event.get("problems"):
             self.problems.setText("Skipped or questionable:\n" + "\n".join(event["problems"][:10]))
+        self._fit_window()
+
+    def _fit_window(self) -> None:
+        """Content shown during the run (the comparison table, wrapped messages) can need more height than
+        the wizard gave this page when it opened it; Qt then lays the plot, grids and table over each
+        other rather than growing the window. So grow it, within the screen (moved up if need be)."""
+        layout, window = self.layout(), self.window()
+        layout.activate()
+        short = layout.totalMinimumHeightForWidth(self.width()) - self.height()
+        if short <= 0 or window is self:  # a window of its own is kept at its layout's minimum by Qt
+            return
+        screen, frame = window.screen().availableGeometry(), window.frameGeometry()
+        border = frame.height() - window.height()  # title bar and frame
+        height = min(window.height() + short, screen.height() - border)
+        window.resize(window.width(), height)
+        window.move(frame.left(), max(screen.top(), min(frame.top(), screen.bottom() + 1 - height - border)))
 
     def _show_grids(self) -> None:
         first, last = min(self.grid_paths), max(self.grid_paths)
@@ -237,11 +253,16 @@ class TrainPage(QWizardPage):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.eval_table.setItem(i, j, item)
-        self.eval_table.resizeColumnsToContents()
-        header = self.eval_table.horizontalHeader()
-        self.eval_table.setMaximumHeight(header.height() + sum(self.eval_table.rowHeight(r) for r in range(len(rows)))
-                                         + 2 * self.eval_table.frameWidth() + 4)
-        self.eval_table.show()
+        table = self.eval_table
+        table.resizeColumnsToContents()
+        table.resizeRowsToContents()
+        # Every row, no vertical scrolling: the page's minimum counts the table, so the window grows for it
+        # (_fit_window). A horizontal scroll bar, where the columns are wider than the table, takes its room.
+        columns = table.horizontalHeader().length() + table.verticalHeader().sizeHint().width()
+        scroll = table.horizontalScrollBar().sizeHint().height() if columns > table.width() else 0
+        table.setFixedHeight(table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
+                             + 2 * table.frameWidth() + scroll + 2)
+        table.show()
 
     def _plot(self) -> None:
         if self.plot is not None:
@@ -258,6 +279,7 @@ class TrainPage(QWizardPage):
             text = outcome.message
         self.status.setText(text)
         self.cancel_button.setEnabled(False)
+        self._fit_window()
         self.completeChanged.emit()
 
     def cancel(self) -> None:

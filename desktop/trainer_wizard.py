@@ -186,6 +186,10 @@ class TrainerWizard(QWizard):
         self.train_page = TrainPage(store, weak_method(self.config), weak_method(self.restart_requested))
         for page in (self.data_page, self.captions_page, self.settings_page, self.train_page):
             self.addPage(page)
+        # Room for the training page's plot, validation grids and table from the start (it grows the
+        # window, within the screen, if its content needs more).
+        screen = self.screen().availableGeometry()
+        self.resize(min(960, screen.width() * 9 // 10), min(720, screen.height() * 9 // 10))
 
     def restart_requested(self) -> bool:
         return self.settings_page.restart.isChecked()
