@@ -38,8 +38,11 @@ class ClassicPrior:
     def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
                  grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6,
                  grow_levels: tuple[float, ...] = (0.8, 0.6, 0.4), grow_margin: float = 0.05,
-                 grow_agreement: float = 0.85, grow_trial_side: int = 200, use_backdrop: bool = True) -> None:
+                 grow_agreement: float = 0.85, grow_trial_side: int = 200, use_backdrop: bool = True, use_evidence: bool = True) -> None:
         self.use_backdrop = use_backdrop  # studio shots: model the backdrop and its shadows (backdrop.py)
+        # studio shots: a product's own chroma, light and texture keep it from the backdrop's flood
+        # (classic_evidence.py), however close its colour is to the paper's
+        self.use_evidence = use_evidence
         self.work_side = work_side
         self.border = border
         self.clusters = clusters
@@ -62,7 +65,13 @@ class ClassicPrior:
             # seamless backdrop both sides of the outline are known; the guided snap is not needed)
             from packshot.core.masking.backdrop import unmix_outline
 
-            mask = clean_mask(unmix_outline(rgb8, _full_res_outline(rgb8, mask, scale)))
+            mask = unmix_outline(rgb8, _full_res_outline(rgb8, mask, scale))
+            if self.use_evidence:
+                from packshot.core.masking.classic_outline import colour_noise, unmix_faint_outline
+
+                # a tone-on-tone outline: the same unmixing, trusted down to the backdrop's noise
+                mask = unmix_faint_outline(rgb8, mask, colour_noise(rgb8))
+            mask = clean_mask(mask)
             details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
@@ -114,6 +123,8 @@ class ClassicPrior:
 
         h, w = small.shape[:2]
         regions = backdrop_regions(small, backdrop)
+        if self.use_evidence:
+            regions = _with_product_evidence(small, backdrop, regions, strip)
         initial = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
         if not initial.any() or initial.mean() > 0.95:
             return None
@@ -241,6 +252,89 @@ class ClassicPrior:
             scale = max(float(np.percentile(spread, 95)) * 1.5, 6.0)
             best = np.minimum(best, np.linalg.norm(pixels - centres[c], axis=1) / scale)
         return best.reshape(lab.shape[:2])
+
+
+def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarray):
+    """``regions`` with the product-evidence bodies taken out of the backdrop's flood and its pockets.
+
+    The flood reaches whatever is backdrop-coloured and not fenced off by an outline, and a pocket
+    the product encloses is taken for backdrop seen through it; both go wrong on a tone-on-tone
+    product whose faint outline has a gap, or whose body the outline encloses. A pocket stays a hole
+    only when little of it carries product evidence (a hole shows the bare paper).
+    """
+    import dataclasses
+
+    import cv2
+
+    from packshot.core.masking.classic_evidence import EVIDENCE_LEVEL, evidence_bodies, evidence_cues, spread
+
+    cues = evidence_cues(small, backdrop.colour, strip)
+    # the backdrop model refits on every pixel its first fit explains, and a tone-on-tone product
+    # is among them, bending the field towards its own colour: refit without what the cues call
+    # product, and measure again against that paper
+    first = evidence_bodies(np.maximum(cues["chroma"], cues["texture"]), min_area=0.0)
+    if first.any():
+        from packshot.core.masking.backdrop import estimate_backdrop
+
+        refit = estimate_backdrop(small, product=cv2.dilate(first.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0,
+                                  work_side=128)  # a smooth field: a small copy is enough
+        if refit.is_studio:
+            cues = evidence_cues(small, refit.colour, strip)
+    evidence = np.maximum(cues["chroma"], cues["texture"])
+    # each cue reaches past the outline as far as its window (and blur): take that back, and leave
+    # the outline itself to the flood and GrabCut
+    bodies = np.zeros(evidence.shape, bool)
+    for name, cue in cues.items():
+        bodies |= _erode(evidence_bodies(cue), spread(name))
+    # only down to the product's base: the lowest row the flood left to it, or its faint outline
+    # runs down to (a narrow edge; a reflection's is blurred): below it a glossy floor's
+    # reflection carries the product's chroma and texture too
+    left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
+    bodies &= ~strip
+    if left.sum() >= 0.002 * left.size:  # (when the flood took it all, there is no base to go by)
+        bodies &= _above_bottom_of(_with_outlines(small, left))
+    if not bodies.any():
+        return regions
+    # pockets are judged on the evidence itself: a hole a few pixels wide has no eroded body, and
+    # the bare paper it shows keeps most of it under the level however the window smears its rim
+    enclosed = regions.enclosed & ~_pockets_with_evidence(regions.enclosed, evidence > EVIDENCE_LEVEL)
+    return dataclasses.replace(regions, outside=regions.outside & ~bodies, enclosed=enclosed)
+
+
+def _with_outlines(small: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """``product`` and the faint outlines (``backdrop.faint_outlines``) connected to it."""
+    import cv2
+
+    from packshot.core.masking.backdrop import faint_outlines
+
+    if not product.any():
+        return product
+    joined = product | faint_outlines(small)
+    count, labels = cv2.connectedComponents(joined.astype(np.uint8), connectivity=8)
+    ids = np.unique(labels[product])
+    return np.isin(labels, ids[ids > 0])
+
+
+def _above_bottom_of(mask: np.ndarray, margin: int = 2) -> np.ndarray:
+    """Bool: every row from the top down to ``margin`` rows under the lowest of ``mask`` (none when it is empty)."""
+    rows = np.zeros_like(mask, dtype=bool)
+    if mask.any():
+        rows[:int(np.nonzero(mask.any(axis=1))[0].max()) + 1 + margin] = True
+    return rows
+
+
+def _pockets_with_evidence(enclosed: np.ndarray, bodies: np.ndarray, share: float = 0.75) -> np.ndarray:
+    """The connected parts of ``enclosed`` of which at least ``share`` is product evidence."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(enclosed.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return np.zeros_like(enclosed)
+    area = np.bincount(labels.ravel(), minlength=count)
+    hit = np.bincount(labels.ravel(), weights=bodies.ravel().astype(np.float64), minlength=count)
+    keep = hit >= share * np.maximum(area, 1)
+    keep[0] = False
+    return keep[labels]
 
 
 def _full_res_outline(rgb8: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:

@@ -1,0 +1,83 @@
+"""The full-size outline of a product whose colour is a few ΔE from its backdrop's.
+
+``backdrop.unmix_outline`` puts each edge pixel on the product side when it is more than half
+product colour, but only where the product and backdrop colours nearby differ by a fixed amount
+(a tone-on-tone product falls under it, and its outline stays where the work-size mask put it,
+a pixel or two inside). Here the same unmixing runs on lightly averaged pixels and is trusted
+wherever the two colours are more than a few noise spreads apart, the noise measured on the
+photo's own backdrop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEPARATION = 4.0  # product and backdrop colours at least this many noise spreads apart
+PIXEL_SIGMA = 0.8  # px: the averaging each edge pixel gets before it is unmixed
+
+
+def colour_noise(rgb8: np.ndarray, width: float = 0.04) -> float:
+    """Per-channel noise spread (linear RGB) along the frame's border (``width`` of the short side):
+    the RMS of its fine detail, after the same light averaging an edge pixel gets. The border is
+    mostly backdrop; the median of the four sides keeps a product touching one of them out."""
+    import cv2
+
+    from packshot.core.masking.backdrop import srgb8_to_linear
+
+    h, w = rgb8.shape[:2]
+    b = max(8, int(round(width * min(h, w))))
+    sides = (rgb8[:b], rgb8[h - b:], rgb8[:, :b], rgb8[:, w - b:])
+    spreads = []
+    for side in sides:
+        lin = srgb8_to_linear(np.ascontiguousarray(side[:, :, :3]))
+        fine = cv2.GaussianBlur(lin, (0, 0), PIXEL_SIGMA) - cv2.GaussianBlur(lin, (0, 0), 3.0)
+        spreads.append(float(np.sqrt(np.mean(fine ** 2))))
+    return float(np.median(spreads))
+
+
+def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int = 3,
+                        sigma: float = 3.0) -> np.ndarray:
+    """``mask`` with each pixel within ``band`` px of its outline set by unmixing (more than half
+    product colour = product), where the product and backdrop colours nearby are at least
+    ``SEPARATION`` noise spreads apart; elsewhere the label stays."""
+    mask = mask.astype(bool)
+    if not mask.any() or mask.all():
+        return mask.copy()
+    # work on the outline's box only (a margin for the blurs): a full-size photo is large
+    ys, xs = np.nonzero(mask)
+    m = band + int(np.ceil(4 * sigma))
+    y0, y1 = max(0, ys.min() - m), min(mask.shape[0], ys.max() + m + 1)
+    x0, x1 = max(0, xs.min() - m), min(mask.shape[1], xs.max() + m + 1)
+    out = mask.copy()
+    out[y0:y1, x0:x1] = _unmix_box(rgb8[y0:y1, x0:x1], mask[y0:y1, x0:x1], noise, band, sigma)
+    return out
+
+
+def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int, sigma: float) -> np.ndarray:
+    import cv2
+
+    from packshot.core.masking.backdrop import srgb8_to_linear
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    m8 = mask.astype(np.uint8)
+    inner = cv2.erode(m8, k).astype(np.float32)
+    outer = (1 - cv2.dilate(m8, k)).astype(np.float32)
+    zone = (cv2.dilate(m8, k) > 0) & ~(inner > 0)
+    lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
+
+    def local_mean(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wsum = cv2.GaussianBlur(weight, (0, 0), sigma)
+        val = cv2.GaussianBlur(lin * weight[:, :, None], (0, 0), sigma)
+        return val / np.maximum(wsum, 1e-4)[:, :, None], wsum
+
+    fg, fw = local_mean(inner)
+    bg, bw = local_mean(outer)
+    pixel = cv2.GaussianBlur(lin, (0, 0), PIXEL_SIGMA)
+    diff = fg - bg
+    norm2 = (diff * diff).sum(-1)
+    a = ((pixel - bg) * diff).sum(-1) / np.maximum(norm2, 1e-9)
+    # the projection's noise is the pixel's noise over the colour difference's length
+    usable = zone & (norm2 > 3 * (SEPARATION * noise) ** 2) & (fw > 0.02) & (bw > 0.02)
+    out = mask.copy()
+    out[usable] = a[usable] >= 0.5
+    return out
