@@ -158,6 +158,7 @@ class RayBatch:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.render_gpus = render_gpus
         self.upscale_note: Optional[str] = None  # set by ``pinned_settings`` when the actors will run none
+        self.pinned_device: Optional[str] = None  # the render actors' device kind, when ``pinned_settings`` asked
 
     def prepare(self) -> None:
         """The folder's lock, then the local batch's checks (inputs, templates, models, name clashes, the
@@ -241,7 +242,7 @@ class RayBatch:
         engine = resolve_engine(settings, store).name
         if engine not in UPSCALED_ENGINES:
             return settings
-        device = self.render_device_type()
+        device = self.pinned_device = self.render_device_type()
         chosen = resolve_upscaler(store, g, device)  # ModelMissingError for --detail upscale without one
         # The CPU stages choose as a CPU does; this driver as its own device does.
         others = {"cpu", pick_device(str(settings.machine.device)).type}
@@ -279,7 +280,7 @@ class RayBatch:
         """What every stage's actor is built from (plain data: it travels to the actors)."""
         return {"settings": self.batch.settings.to_dict(), "out_dir": str(self.batch.out_dir.resolve()),
                 "threads": threads, "replaceable": tuple(sorted(self.batch.replaceable)),
-                "render_device": self.render_device_type(),
+                "render_device": self.pinned_device,  # recorded with the upscaler by every stage
                 "trees": {"input": self.input_tree.to_dict(), "output": self.output_tree.to_dict()}
                 if self.remote else None}
 

@@ -145,3 +145,29 @@ def test_a_detail_pass_made_on_a_gpu_is_refused_on_the_cpu_in_one_line():
     check_replay_device(replace(repaint, detail="upscale"), models, "cpu", "shoe.png")  # the upscale runs anywhere
     made_on_cpu = {GPU_UPSCALER: {**models[GPU_UPSCALER], "device": "cpu"}}
     check_replay_device(repaint, made_on_cpu, "cpu", "shoe.png")
+
+
+def test_ray_stages_agree_with_gpu_actors_on_the_pass_its_key_and_its_record(upscalers, tmp_path):
+    """GPU render actors would resolve auto to the detail pass, the CPU stages (read, save) and a CPU driver to
+    the upscale: the driver pins the actors' pass and every stage records the actors' device. No Ray is started
+    (the actors' GPUs are given)."""
+    from packshot.core.cluster.ray_batch import RayBatch
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(64, 48))
+    runtime = Runtime(store=_store(upscalers, tmp_path))
+    settings = JobSettings.from_flat(dict(engine="si2-controlnet", steps=2, resolution=64, masker="classic",
+                                          prior="classic"))
+    batch = RayBatch(tmp_path / "in", tmp_path / "out", settings, render_gpus=1.0, runtime=runtime)
+    pinned = batch.pinned_settings()
+    assert (pinned.generation.detail, pinned.generation.upscaler) == ("repaint", GPU_UPSCALER)
+    assert batch.stage_kwargs(threads=0)["render_device"] == "cuda"
+    save_stage = JobContext(pinned, runtime=runtime, render_device=batch.pinned_device)  # on a CPU
+    render_actor = JobContext(pinned, runtime=runtime, render_device="cuda")
+    local_gpu = JobContext(settings, runtime=runtime, render_device="cuda")  # `packshot batch` on that GPU
+    assert save_stage.job_key == render_actor.job_key == local_gpu.job_key
+    assert save_stage.generation_settings("p", "n").detail == "repaint"
+    assert save_stage.model_info()[GPU_UPSCALER]["device"] == "cuda"
+    # CPU actors: every process resolves alike, nothing is pinned.
+    assert RayBatch(tmp_path / "in", tmp_path / "out", settings, render_gpus=0.0, runtime=runtime).pinned_settings() \
+        == settings
