@@ -41,7 +41,9 @@ def floor_reflection(lin: np.ndarray, backdrop: np.ndarray, product: np.ndarray)
         base = _best_base(lin, backdrop, blob, top, top + height - 1)
         if base is not None:
             below = np.zeros((h, w), bool)
-            below[base + 1:top + height] = True
+            # the row just under the base line stays product: a base line found one row too
+            # high would otherwise cut the product's foot (a row of reflection kept costs less)
+            below[base + 2:top + height] = True
             out |= blob & below
     return out
 
@@ -61,7 +63,7 @@ def _mirror_fit(lin: np.ndarray, backdrop: np.ndarray, blob: np.ndarray, base: i
     """Explained share of the rows' structure (their variation along the row, so a uniform floor
     shading drops out) for rows base+1..bottom, or None when the fit is not a faint, fading mirror
     image. A uniformly coloured part of a product has no structure to explain and is not taken."""
-    total = resid = 0.0
+    total = resid = raw_target = raw_mirror = 0.0
     rhos = []
     w = blob.shape[1]
     for k in range(1, bottom - base + 1):
@@ -76,6 +78,8 @@ def _mirror_fit(lin: np.ndarray, backdrop: np.ndarray, blob: np.ndarray, base: i
         bd = backdrop[row, cols]
         target = lin[row, cols] - bd
         mirror = lin[src, cols] - bd
+        raw_target += float((target * target).sum())
+        raw_mirror += float((mirror * mirror).sum())
         target = (target - target.mean(axis=0)).ravel()
         mirror = (mirror - mirror.mean(axis=0)).ravel()
         energy = float(mirror @ mirror)
@@ -89,6 +93,10 @@ def _mirror_fit(lin: np.ndarray, backdrop: np.ndarray, blob: np.ndarray, base: i
         r = target - rho * mirror
         resid += float(r @ r)
     if len(rhos) < MIN_ROWS or total <= 0 or max(rhos[:MIN_ROWS]) < MIN_RHO:
+        return None
+    # a mirror image stands out from the floor less than what it mirrors (a product's own lower
+    # part may well stand out more: a dark base under a pale body)
+    if raw_target > raw_mirror:
         return None
     # a reflection fades away from the base
     if np.mean(rhos[-MIN_ROWS:]) > np.mean(rhos[:MIN_ROWS]) + 0.02:

@@ -112,7 +112,7 @@ def test_a_glossy_floors_mirror_image_is_found_below_the_base():
     regions = backdrop_regions(rgb8, backdrop)
     assert regions.reflection is not None
     below = np.zeros_like(product)
-    below[base + 1:base + 12, 160:240] = True  # the strongest part of the copy, near the base
+    below[base + 2:base + 12, 160:240] = True  # the strongest part of the copy, near the base
     assert regions.outside[below].mean() > 0.9
     assert regions.outside[product].mean() < 0.01
     assert not (regions.shadow & regions.reflection).any()
