@@ -134,11 +134,38 @@ def take(out: Path, home: Path, fit_screen: bool = False) -> int:
     sdialog.show()
     shot(app, sdialog, out / "settings.png")
     sdialog.close()
+    shot_training(app, window, photos, home, out)
     window.tabs.setCurrentIndex(TAB_PHOTOS)
     window.close()
     _ = Qt
     print("\n".join(str(p.relative_to(ROOT)) for p in sorted(out.glob("*.png"))))
     return 0
+
+
+def shot_training(app, window, photos: Path, home: Path, out: Path) -> None:
+    """The trainer wizard's training page after a real run of 4 steps on the samples: progress, loss plot,
+    validation grids and the base-vs-fine-tuned table. The base model is the tests' tiny random one
+    (no weights to download), so the grids show noise: the page's layout is what this shows."""
+    from packshot.core.models.store import ModelStore
+    from packshot.desktop.trainer_wizard import TrainerWizard
+    from tests.factories.diffusion import build_models_dir
+
+    (home / "trained").mkdir()
+    store = ModelStore(home / "trained", offline=True, download_dir=build_models_dir(home / "tiny-base"),
+                       use_hf_cache=False)
+    wizard = TrainerWizard(store, window, photos_folder=photos)
+    wizard.show()
+    pump(app, wizard.isVisible)
+    wizard.next()  # captions
+    wizard.next()  # the new model's settings
+    s = wizard.settings_page
+    s.name.setText("sample-brand")
+    for box, value in ((s.steps, 4), (s.batch, 2), (s.resolution, 64), (s.holdout, 1), (s.validation_steps, 2)):
+        box.setValue(value)
+    wizard.next()  # starts the training process
+    pump(app, lambda: wizard.train_page.isComplete() and wizard.train_page.eval_table.isVisible(), 900)
+    shot(app, wizard, out / "training.png")
+    wizard.close()
 
 
 def pump(app, condition, timeout: float = 20.0) -> None:
