@@ -16,7 +16,11 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 4. **outlines outside the mask**: long edges in what was taken as backdrop, far from the mask,
    that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
 5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask).
-6. **outline separation**: the colour difference (CIE76 ΔE) between the product just inside the
+6. **holes and cuts** (core/quality/evidence_holes.py, evidence_cut.py): a hole in the mask with
+   no edge round it (product left out), a hole that shows the backdrop unchanged but is filled
+   (backdrop kept), and pixels that do not fit the backdrop model just outside a stretch of outline
+   with no edge (the mask cut through the product there; a second opinion from the backdrop model).
+7. **outline separation**: the colour difference (CIE76 ΔE) between the product just inside the
    outline and the backdrop just outside it. Where it is under ``LOW_SEPARATION_DE`` (a difference
    the eye barely sees) the outline cannot be trusted: a white jar on white paper loses or gains a
    pixel of outline there without any other cue noticing, and that pixel is 1-3 % of the product.
@@ -170,6 +174,9 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
                                f"({off_share:.0%} of it runs over smooth pixels)")
 
     low = outline_separation(small, m, outline)
+    _holes_and_cuts(ev, m, support, edges, t, d, sigma, regions,
+                    tone_on_tone=low is not None and low > LOW_SEPARATION_SHARE)
+
     if low is not None:
         ev.numbers["outline_low_separation"] = round(low, 4)
         if low > LOW_SEPARATION_SHARE and not ev.findings:
@@ -196,6 +203,48 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     if removed is not None and float(removed) > SHADOW_STEP_MAX:
         ev.findings.append(f"the shadow step took {float(removed):.0%} of the mask away as shadow")
     return ev
+
+
+def _holes_and_cuts(ev: MaskEvidence, m: np.ndarray, support: np.ndarray, edges: np.ndarray, t, d, sigma,
+                    regions: list, tone_on_tone: bool) -> None:
+    """Holes with no outline, the backdrop kept in a hole, product cut off beside an open outline
+    (core/quality/evidence_holes.py, evidence_cut.py): mistakes of a few percent the other cues miss."""
+    from packshot.core.quality.evidence_cut import CUT_DOUBT, cut_off_beside_open_outline, in_holes
+    from packshot.core.quality.evidence_holes import HOLE_DOUBT, filled_holes, holes_without_outline
+
+    share, holes = holes_without_outline(m, support)
+    hole_named = False
+    if holes is not None:
+        ev.numbers["holes_without_outline"] = round(share, 4)
+        if share > HOLE_DOUBT:
+            ev.findings.append(f"the mask has a hole {_where(holes, m)} with no outline around it in the photo "
+                               f"({share:.1%} of the product): part of the product is left out")
+            hole_named = True
+    if t is None:
+        return
+    # a patch of the backdrop's colour inside a product that has that colour itself proves no hole;
+    # a region already named (a kept corner, shadow or backdrop) is not named twice
+    if not regions and not tone_on_tone:
+        share, filled = filled_holes(m, edges, t, d, sigma, _reaches_out)
+        if filled is not None:
+            ev.numbers["backdrop_in_hole"] = round(share, 4)
+            if share >= MOST_OF_MASK:  # a big hole kept, or the product itself looks like the backdrop
+                ev.findings.append(f"{share:.0%} of the mask is the backdrop unchanged ({_where(filled, m)}): "
+                                   "a hole in the product kept as product, or a product of the backdrop's colour")
+            else:
+                ev.findings.append(f"the backdrop seen through a hole in the product is kept as product "
+                                   f"({_where(filled, m)}, {share:.0%} of the mask)")
+    share, cut = cut_off_beside_open_outline(m, support, t, d, sigma)
+    if cut is not None:
+        ev.numbers["cut_off"] = round(share, 4)
+        if share > CUT_DOUBT and in_holes(m, cut):
+            if hole_named:
+                return
+            ev.findings.append(f"the mask has a hole {_where(cut, m)} where the photo shows product, not backdrop "
+                               f"({share:.1%} of the product's size): part of the product is left out")
+        elif share > CUT_DOUBT:
+            ev.findings.append(f"the product goes on past the mask's edge {_where(cut, m)}, where the edge "
+                               f"follows no outline ({share:.1%} of the product's size): part of it is cut off")
 
 
 def outline_separation(small: np.ndarray, m: np.ndarray, outline: np.ndarray) -> Optional[float]:
