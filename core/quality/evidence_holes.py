@@ -1,6 +1,6 @@
 """Holes in a mask that the photo does not back: gate evidence (core/quality/mask_evidence.py).
 
-Two mistakes leave a mask's outline where the photo has none, or no outline where it has one:
+Mistakes that leave a mask's outline where the photo has none, or no outline where it has one:
 
 - a **hole with no outline**: a hole through a real product (a mug's handle) has the product's
   edge all round it. A hole whose rim runs over smooth pixels is a patch of the product (a white
@@ -9,7 +9,11 @@ Two mistakes leave a mask's outline where the photo has none, or no outline wher
   brightness, smooth) is the backdrop seen through the product, kept as product. A shadow or
   glass darkens what it shows; this one is the backdrop unchanged.
 
-Both work on the gate's work copy (a few hundred px long) and cost a few milliseconds.
+- a **hole that is not the backdrop**: a hole through a product shows the backdrop (or its
+  shadow: the same colour, darker). A hole whose pixels do not fit the backdrop model at all (the
+  inside of a glass, a face of the product) is product left out.
+
+All work on the gate's work copy (a few hundred px long) and cost a few milliseconds.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ HOLE_RIM_OFF = 0.5  # share of a hole's rim over smooth pixels above which it is
 HOLE_DOUBT = 0.002  # share of the product in holes with no outline that is suspect
 FILLED_MIN = 0.02  # an enclosed backdrop region is reported from this share of the mask
 BACKDROP_EXACT = 0.05  # within this share of the backdrop's brightness it is the backdrop unchanged
+NOT_BACKDROP_MIN = 0.005  # a hole that is not the backdrop is reported from this share of the mask
+NOISE_FACTOR = 2.0  # times the backdrop's own 99th-percentile colour deviation that is not the backdrop
 
 
 def holes_without_outline(m: np.ndarray, support: np.ndarray) -> tuple[float, Optional[np.ndarray]]:
@@ -71,4 +77,31 @@ def filled_holes(m: np.ndarray, edges: np.ndarray, t: np.ndarray, d: np.ndarray,
         if not reaches_out(region, m):  # one that reaches the outline is a kept corner or shadow
             found |= region
             total += size
+    return total / max(1.0, area), (found if total else None)
+
+
+def holes_not_backdrop(m: np.ndarray, t: np.ndarray, d: np.ndarray,
+                       sigma: np.ndarray) -> tuple[float, Optional[np.ndarray]]:
+    """(share of the mask's area, the holes): holes in ``m`` (from ``NOT_BACKDROP_MIN`` of its area)
+    whose pixels mostly do not fit the backdrop model: colour ratio not neutral beyond the backdrop's
+    own noise (its 99th percentile away from the mask), or brighter than the backdrop."""
+    import cv2
+
+    far = ~cv2.dilate(m.astype(np.uint8), np.ones((17, 17), np.uint8)).astype(bool)
+    if far.sum() < 100:
+        return 0.0, None
+    z = d / sigma
+    unlike = (z > max(1.0, NOISE_FACTOR * float(np.percentile(z[far], 99)))) | (t > 1.1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~m).astype(np.uint8), connectivity=4)
+    outer = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    area = float(m.sum())
+    found = np.zeros(m.shape, bool)
+    for c in range(1, count):
+        if c in outer or stats[c, cv2.CC_STAT_AREA] < NOT_BACKDROP_MIN * area:
+            continue
+        hole = labels == c
+        core = cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # not its mixed rim
+        if core.sum() >= 10 and unlike[core].mean() > 0.5:
+            found |= hole
+    total = int(found.sum())
     return total / max(1.0, area), (found if total else None)

@@ -17,7 +17,7 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
    that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
 5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask).
 6. **holes and cuts** (core/quality/evidence_holes.py, evidence_cut.py): a hole in the mask with
-   no edge round it (product left out), a hole that shows the backdrop unchanged but is filled
+   no edge round it or that shows no backdrop (product left out), a hole that shows the backdrop unchanged but is filled
    (backdrop kept), and pixels that do not fit the backdrop model just outside a stretch of outline
    with no edge (the mask cut through the product there; a second opinion from the backdrop model).
 7. **outline separation**: the colour difference (CIE76 ΔE) between the product just inside the
@@ -210,7 +210,12 @@ def _holes_and_cuts(ev: MaskEvidence, m: np.ndarray, support: np.ndarray, edges:
     """Holes with no outline, the backdrop kept in a hole, product cut off beside an open outline
     (core/quality/evidence_holes.py, evidence_cut.py): mistakes of a few percent the other cues miss."""
     from packshot.core.quality.evidence_cut import CUT_DOUBT, cut_off_beside_open_outline, in_holes
-    from packshot.core.quality.evidence_holes import HOLE_DOUBT, filled_holes, holes_without_outline
+    from packshot.core.quality.evidence_holes import (
+        HOLE_DOUBT,
+        filled_holes,
+        holes_not_backdrop,
+        holes_without_outline,
+    )
 
     share, holes = holes_without_outline(m, support)
     hole_named = False
@@ -222,6 +227,13 @@ def _holes_and_cuts(ev: MaskEvidence, m: np.ndarray, support: np.ndarray, edges:
             hole_named = True
     if t is None:
         return
+    share, holes = holes_not_backdrop(m, t, d, sigma)
+    if holes is not None:
+        ev.numbers["holes_not_backdrop"] = round(share, 4)
+        if not hole_named:
+            ev.findings.append(f"the mask has a hole {_where(holes, m)} that shows no backdrop ({share:.1%} of "
+                               "the product's size): part of the product is left out")
+            hole_named = True
     # a patch of the backdrop's colour inside a product that has that colour itself proves no hole;
     # a region already named (a kept corner, shadow or backdrop) is not named twice
     if not regions and not tone_on_tone:

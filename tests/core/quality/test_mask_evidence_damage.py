@@ -1,7 +1,7 @@
 """The mask gate on fixed corpus scenes (tests/studio_corpus.py) with masks damaged on purpose.
 
 Each damage is a mistake a masker makes (a bite out of the product, a hole where the product has
-a highlight, a hole's backdrop kept, a shadow kept, a corner of a vignetted backdrop kept); the
+a highlight, a glass kept only along its rim, a hole's backdrop kept, a shadow kept, a corner of a vignetted backdrop kept); the
 gate must flag it and name it. The true masks of the same scenes must pass. The scenes come from
 the development seeds (not the test seed 11 or the confirmation seed 0); the score is 1.0, so only
 the photo's evidence can flag a mask.
@@ -26,6 +26,8 @@ SCENES = {  # (class, scene seed): the damages each scene is used for
     ("hard-cast-shadow", 5000035): ("bite", "shadow"),
     ("hard-cast-shadow", 5000045): ("shadow",),
     ("vignetting", 5000009): ("corner",),
+    ("transparent", 5000009): ("glass",),
+    ("transparent", 5000079): ("glass",),
 }
 
 
@@ -55,6 +57,12 @@ def hole(mask: np.ndarray) -> np.ndarray:
     out = mask.copy()
     cv2.circle(out.view(np.uint8), (int(x), int(y)), max(5, int(0.35 * d.max())), 0, -1)
     return out
+
+
+def rim_only(mask: np.ndarray) -> np.ndarray:
+    """Only the outer part of the product: its inside (the half farthest from the outline) left out."""
+    d = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    return mask & ~(d > 0.3 * d.max())
 
 
 def filled(mask: np.ndarray) -> np.ndarray:
@@ -101,6 +109,13 @@ def test_a_bite_out_of_the_product_is_named(scenes, key):
 def test_a_hole_where_the_product_is_is_named(scenes, key):
     doubt = _doubt(scenes[key], hole(scenes[key].mask))
     assert doubt and "the mask has a hole" in doubt and "left out" in doubt, doubt
+
+
+@pytest.mark.parametrize("key", [k for k, uses in SCENES.items() if "glass" in uses], ids=lambda k: f"{k[0]}-{k[1]}")
+def test_a_glass_kept_only_along_its_rim_is_named(scenes, key):
+    # what a masker keeps of a glass when it takes the backdrop seen through it for backdrop
+    doubt = _doubt(scenes[key], rim_only(scenes[key].mask))
+    assert doubt and "the mask has a hole in the middle" in doubt and "left out" in doubt, doubt
 
 
 @pytest.mark.parametrize("key", [k for k, uses in SCENES.items() if "filled" in uses],
