@@ -14,6 +14,7 @@ import numpy as np
 
 SEPARATION = 4.0  # product and backdrop colours at least this many noise spreads apart
 PIXEL_SIGMA = 0.8  # px: the averaging each edge pixel gets before it is unmixed
+CLEAR_EDGE = 0.003  # squared colour difference above which backdrop.unmix_outline has decided
 
 
 def colour_noise(rgb8: np.ndarray, width: float = 0.04) -> float:
@@ -39,7 +40,8 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
                         sigma: float = 3.0) -> np.ndarray:
     """``mask`` with each pixel within ``band`` px of its outline set by unmixing (more than half
     product colour = product), where the product and backdrop colours nearby are at least
-    ``SEPARATION`` noise spreads apart; elsewhere the label stays."""
+    ``SEPARATION`` noise spreads apart and no more than ``CLEAR_EDGE`` (``backdrop.unmix_outline``
+    settles clearer edges); elsewhere the label stays."""
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
@@ -77,7 +79,9 @@ def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int, sigm
     norm2 = (diff * diff).sum(-1)
     a = ((pixel - bg) * diff).sum(-1) / np.maximum(norm2, 1e-9)
     # the projection's noise is the pixel's noise over the colour difference's length
-    usable = zone & (norm2 > 3 * (SEPARATION * noise) ** 2) & (fw > 0.02) & (bw > 0.02)
+    # only where ``unmix_outline`` (its fixed bar, norm2 > 0.003) did not decide: on a clear edge the
+    # averaged pixel would lean towards the backdrop and eat into the product
+    usable = zone & (norm2 > 3 * (SEPARATION * noise) ** 2) & (norm2 <= CLEAR_EDGE) & (fw > 0.02) & (bw > 0.02)
     out = mask.copy()
     out[usable] = a[usable] >= 0.5
     return out

@@ -123,7 +123,7 @@ class ClassicPrior:
 
         h, w = small.shape[:2]
         regions = backdrop_regions(small, backdrop)
-        if self.use_evidence:
+        if self.use_evidence and _faint(clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01), evidence):
             regions = _with_product_evidence(small, backdrop, regions, strip)
         initial = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
         if not initial.any() or initial.mean() > 0.95:
@@ -254,6 +254,17 @@ class ClassicPrior:
         return best.reshape(lab.shape[:2])
 
 
+FAINT_BELOW = 4.0  # colour distance (border-cluster spreads) under which a product's part is faint
+
+
+def _faint(left: np.ndarray, colour_distance: np.ndarray) -> bool:
+    """Whether what the backdrop's flood left of the product has a faint part: a quarter of it
+    under ``FAINT_BELOW`` spreads from the border's colours (or nothing left). Then the flood may
+    have taken more of it. A product that stands out clearly all over was stopped by its outline,
+    and the product evidence would only add what looks like it: a glossy floor's reflection."""
+    return not left.any() or float(np.percentile(colour_distance[left], 25)) < FAINT_BELOW
+
+
 def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarray):
     """``regions`` with the product-evidence bodies taken out of the backdrop's flood and its pockets.
 
@@ -286,13 +297,10 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
     bodies = np.zeros(evidence.shape, bool)
     for name, cue in cues.items():
         bodies |= _erode(evidence_bodies(cue), spread(name))
-    # only down to the product's base: the lowest row the flood left to it, or its faint outline
-    # runs down to (a narrow edge; a reflection's is blurred): below it a glossy floor's
-    # reflection carries the product's chroma and texture too
     left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
     bodies &= ~strip
     if left.sum() >= 0.002 * left.size:  # (when the flood took it all, there is no base to go by)
-        bodies &= _above_bottom_of(_with_outlines(small, left))
+        bodies = _without_reflection(bodies, evidence, _above_bottom_of(left))
     if not bodies.any():
         return regions
     # pockets are judged on the evidence itself: a hole a few pixels wide has no eroded body, and
@@ -301,18 +309,18 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
     return dataclasses.replace(regions, outside=regions.outside & ~bodies, enclosed=enclosed)
 
 
-def _with_outlines(small: np.ndarray, product: np.ndarray) -> np.ndarray:
-    """``product`` and the faint outlines (``backdrop.faint_outlines``) connected to it."""
-    import cv2
-
-    from packshot.core.masking.backdrop import faint_outlines
-
-    if not product.any():
-        return product
-    joined = product | faint_outlines(small)
-    count, labels = cv2.connectedComponents(joined.astype(np.uint8), connectivity=8)
-    ids = np.unique(labels[product])
-    return np.isin(labels, ids[ids > 0])
+def _without_reflection(bodies: np.ndarray, evidence: np.ndarray, above: np.ndarray,
+                        fainter: float = 0.5) -> np.ndarray:
+    """``bodies`` less what lies under the product's base (``above`` is False there) when it is a
+    reflection: a glossy floor mirrors the product, fainter (its evidence under ``fainter`` times
+    the product's), while a part of the product itself that the flood took is as strong as the rest."""
+    below = bodies & ~above
+    kept = bodies & above
+    if not below.any() or not kept.any():
+        return bodies
+    if float(np.median(evidence[below])) < fainter * float(np.median(evidence[kept])):
+        return kept
+    return bodies
 
 
 def _above_bottom_of(mask: np.ndarray, margin: int = 2) -> np.ndarray:

@@ -15,7 +15,9 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 3. **parts at the frame**: mask parts touching the frame that the main product does not reach.
 4. **outlines outside the mask**: long edges in what was taken as backdrop, far from the mask,
    that are not a shadow's neutral step: part of the product is missing (tone-on-tone).
-5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask).
+5. what the masker's shadow step took (``details["shadow_removed"]``, fraction of the mask), and a
+   large hard shadow it cut off beside a grey or glass product (mostly the backdrop's chroma), which
+   could be part of that product; beside a coloured product a neutral, darker region cannot be.
 6. **holes and cuts** (core/quality/evidence_holes.py, evidence_cut.py): a hole in the mask with
    no edge round it or that shows no backdrop (product left out), a hole that shows the backdrop unchanged but is filled
    (backdrop kept), and pixels that do not fit the backdrop model just outside a stretch of outline
@@ -49,6 +51,7 @@ RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 LOW_SEPARATION_DE = 4.0  # ΔE between the two sides of the outline under which it cannot be trusted
 LOW_SEPARATION_SHARE = 0.08  # share of the outline that low before the mask is suspect
+NEUTRAL_PRODUCT = 0.5  # share of the mask with the backdrop's chroma from which a product counts as grey
 _SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
 
 
@@ -196,7 +199,9 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
 
     hard = float(details.get("hard_shadow") or 0.0)
-    if hard > HARD_SHADOW_DOUBT:
+    # the hedge is for a product a neutral shadow could be part of (glass, grey): a coloured product
+    # (most of the mask off the backdrop's chroma) cannot have lost a neutral, darker region to it
+    if hard > HARD_SHADOW_DOUBT and (d is None or _neutral_share(m, d, sigma) >= NEUTRAL_PRODUCT):
         ev.findings.append(f"a dark, flat region beside the product ({hard:.0%} of its size) was taken for its "
                            "shadow: if the product is glass or grey, it may be part of it")
     removed = details.get("shadow_removed_fraction")
@@ -276,7 +281,6 @@ def outline_separation(small: np.ndarray, m: np.ndarray, outline: np.ndarray) ->
 
     inside, n_in = local_mean(ring_in)
     outside, n_out = local_mean(ring_out)
-    h, w = m.shape
     judged = outline & (n_in > 0) & (n_out > 0)
     judged[:3, :] = judged[-3:, :] = judged[:, :3] = judged[:, -3:] = False
     n = int(judged.sum())
@@ -284,6 +288,11 @@ def outline_separation(small: np.ndarray, m: np.ndarray, outline: np.ndarray) ->
         return None
     delta = np.linalg.norm(inside[judged] - outside[judged], axis=1)
     return float((delta < LOW_SEPARATION_DE).mean())
+
+
+def _neutral_share(m: np.ndarray, d: np.ndarray, sigma: np.ndarray) -> float:
+    """Share of the mask whose chroma is the backdrop's (a grey or glass product: most of it)."""
+    return float((d[m] < 2.0 * sigma[m]).mean()) if m.any() else 0.0
 
 
 def _side_shares(outline: np.ndarray, unsupported: np.ndarray, m: np.ndarray) -> list[tuple[float, float]]:
