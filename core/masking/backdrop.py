@@ -463,19 +463,25 @@ def _backdrop_lines(outside: np.ndarray, explained: np.ndarray) -> np.ndarray:
     return line[labels]
 
 
-def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: float = 2.5) -> np.ndarray:
-    """Move the outline of ``mask`` to where the product covers half of each edge pixel.
+@dataclass
+class OutlineSides:
+    """Around a mask's outline: the band ``zone`` (within ``band`` px, not deep inside), the solid
+    product ``inner``, the photo in linear light, and the local means (and weights) of the product
+    just inside (``fg``, ``fw``) and of the backdrop just outside (``bg``, ``bw``)."""
 
-    An edge pixel is a mix ``a * F + (1 - a) * B`` of the product colour F nearby and the backdrop
-    B nearby (clean or shaded); both are local means of the pixels just inside and just outside,
-    and ``a`` is the projection of the pixel onto the F - B line in linear light. Pixels where F
-    and B are too alike to tell keep their label.
-    """
+    zone: np.ndarray
+    inner: np.ndarray
+    lin: np.ndarray
+    fg: np.ndarray
+    fw: np.ndarray
+    bg: np.ndarray
+    bw: np.ndarray
+
+
+def outline_sides(rgb8: np.ndarray, mask: np.ndarray, band: int, sigma: float) -> OutlineSides:
+    """The two sides of ``mask``'s outline, as the unmixing steps read them (Gaussian ``sigma``)."""
     import cv2
 
-    mask = mask.astype(bool)
-    if not mask.any() or mask.all():
-        return mask.copy()
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     m8 = mask.astype(np.uint8)
     inner = cv2.erode(m8, k).astype(np.float32)
@@ -490,6 +496,22 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
 
     fg, fw = local_mean(inner)
     bg, bw = local_mean(outer)
+    return OutlineSides(zone, inner, lin, fg, fw, bg, bw)
+
+
+def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: float = 2.5) -> np.ndarray:
+    """Move the outline of ``mask`` to where the product covers half of each edge pixel.
+
+    An edge pixel is a mix ``a * F + (1 - a) * B`` of the product colour F nearby and the backdrop
+    B nearby (clean or shaded); both are local means of the pixels just inside and just outside,
+    and ``a`` is the projection of the pixel onto the F - B line in linear light. Pixels where F
+    and B are too alike to tell keep their label.
+    """
+    mask = mask.astype(bool)
+    if not mask.any() or mask.all():
+        return mask.copy()
+    sides = outline_sides(rgb8, mask, band, sigma)
+    zone, inner, lin, fg, fw, bg, bw = sides.zone, sides.inner, sides.lin, sides.fg, sides.fw, sides.bg, sides.bw
     diff = fg - bg
     norm2 = (diff * diff).sum(-1)
     a = ((lin - bg) * diff).sum(-1) / np.maximum(norm2, 1e-6)

@@ -58,22 +58,10 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
 def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int, sigma: float) -> np.ndarray:
     import cv2
 
-    from packshot.core.masking.backdrop import srgb8_to_linear
+    from packshot.core.masking.backdrop import outline_sides
 
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    m8 = mask.astype(np.uint8)
-    inner = cv2.erode(m8, k).astype(np.float32)
-    outer = (1 - cv2.dilate(m8, k)).astype(np.float32)
-    zone = (cv2.dilate(m8, k) > 0) & ~(inner > 0)
-    lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
-
-    def local_mean(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        wsum = cv2.GaussianBlur(weight, (0, 0), sigma)
-        val = cv2.GaussianBlur(lin * weight[:, :, None], (0, 0), sigma)
-        return val / np.maximum(wsum, 1e-4)[:, :, None], wsum
-
-    fg, fw = local_mean(inner)
-    bg, bw = local_mean(outer)
+    sides = outline_sides(rgb8, mask, band, sigma)
+    zone, lin, fg, fw, bg, bw = sides.zone, sides.lin, sides.fg, sides.fw, sides.bg, sides.bw
     pixel = cv2.GaussianBlur(lin, (0, 0), PIXEL_SIGMA)
     diff = fg - bg
     norm2 = (diff * diff).sum(-1)
