@@ -343,8 +343,8 @@ def check_replay_device(settings: GenerationSettings, models: dict, device_type:
     """A detail pass recorded on a GPU is not replayed on the CPU: it would take many minutes per photo and
     could not give the same image (other kernels). Refused in one line saying what it would take."""
     found = recorded_upscaler(models)
-    if str(settings.detail) != "repaint" or found is None:
-        return
+    if str(settings.detail) != "repaint" or found is None or str(settings.quality) != "final":
+        return  # a preview runs no upscale or detail pass
     made_on = str((models.get(found[0]) or {}).get("device") or "")
     here = str(device_type).split(":")[0]
     if made_on.split(":")[0] in ("cuda", "mps") and here == "cpu":

@@ -231,10 +231,12 @@ def replay_to(output: Path | str, target: Path | str, *, runtime: Runtime, devic
     pixels = render_from_recipe(recipe, output, runtime=runtime, device=device, check_input=check_input,
                                 quality=quality, scope=scope)
     if quality is not None:  # the new file's recipe says what it is, and the upscale pass that ran
+        was_final = recipe.settings.get("quality", "final") == "final"
         recipe.settings = {**recipe.settings, "quality": str(quality)}
-        from packshot.core.generation.upscale import record_ran
+        if not was_final:  # a final recipe already records the pass that ran (re-resolving could differ)
+            from packshot.core.generation.upscale import record_ran
 
-        record_ran(recipe, runtime, device)
+            record_ran(recipe, runtime, device)
     mask_file = recipe.mask_file(output)
     if mask_file is not None:  # the copy's recipe must still find the mask from its own folder
         recipe.mask = {**recipe.mask, "path": os.path.relpath(mask_file, target.resolve().parent)}

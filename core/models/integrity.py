@@ -247,6 +247,9 @@ def check_recorded(folder: Path, stamps: Optional[Path] = None,
                 continue
         checked[rel] = stamp
     if stamps is not None and checked != seen:
-        stamps.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(stamps, {"folder": str(folder), "files": checked})
+        try:  # only a memo of hashing done: a read-only data folder means hashing again next time
+            stamps.parent.mkdir(parents=True, exist_ok=True)
+            _write_json(stamps, {"folder": str(folder), "files": checked})
+        except OSError as exc:
+            log.info("Could not remember the checked files in %s: %s", stamps, exc)
     return problems

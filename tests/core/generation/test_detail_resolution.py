@@ -143,6 +143,7 @@ def test_a_detail_pass_made_on_a_gpu_is_refused_on_the_cpu_in_one_line():
     assert "--device cuda" in line and "--detail upscale" in line  # what it would take
     check_replay_device(repaint, models, "cuda", "shoe.png")  # on a GPU: replayed
     check_replay_device(replace(repaint, detail="upscale"), models, "cpu", "shoe.png")  # the upscale runs anywhere
+    check_replay_device(replace(repaint, quality="preview"), models, "cpu", "shoe.png")  # a preview runs no pass
     made_on_cpu = {GPU_UPSCALER: {**models[GPU_UPSCALER], "device": "cpu"}}
     check_replay_device(repaint, made_on_cpu, "cpu", "shoe.png")
 

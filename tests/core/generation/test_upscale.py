@@ -482,3 +482,31 @@ def test_a_preview_replayed_as_final_records_the_pass_that_ran_and_replays_ident
     capsys.readouterr()
     assert packshot(["replay", str(out / "item_000.final.png"), *models]) == 0
     assert "identical to the stored output (max pixel difference 0)" in capsys.readouterr().out
+
+
+def test_a_final_output_replayed_as_final_keeps_the_pass_its_recipe_recorded(models_with_upscaler, tmp_path,
+                                                                            monkeypatch):
+    """Re-resolving ``auto`` for a final recipe could name a pass that did not run (an older recipe's "auto"
+    ran the upscale alone; on a GPU auto now means the detail pass): the recorded fields are kept as they are."""
+    import packshot.core.generation.upscale as upscale_module
+    from packshot.core.cli.main import main as packshot
+    from packshot.core.recipe import read_recipe
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    out = tmp_path / "out"
+    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
+                     "--no-progress", *models]) == 0
+    made = read_recipe(out / "item_000.png")
+
+    def re_resolved(*args, **kwargs):
+        raise AssertionError("a final recipe's pass was resolved again")
+
+    monkeypatch.setattr(upscale_module, "record_ran", re_resolved)
+    assert packshot(["replay", str(out / "item_000.png"), "--quality", "final", "--out",
+                     str(tmp_path / "again.png"), *models]) == 0
+    again = read_recipe(tmp_path / "again.png")
+    assert (again.settings["detail"], again.settings["upscaler"]) == (made.settings["detail"],
+                                                                     made.settings["upscaler"])
+    assert again.models == made.models
