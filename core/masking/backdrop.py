@@ -44,6 +44,7 @@ EDGE_NOISE_FACTOR = 4.0  # a faint outline's gradient is this many times the pho
 EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
 CHANNEL_WEIGHTS = (1.0, 0.5, 0.5)  # L, a, b: JPEG keeps colour at half resolution, so its edges ring
 NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
+POCKET_RING_OPEN = 0.5  # share of open backdrop round a pocket above which it is a faint body, not a hole
 HARD_SHADOW_MIN_AREA = 0.002  # regions smaller than this share of the frame are left to GrabCut
 HARD_SHADOW_MAX_T = 0.88  # a hard shadow's core is at most this share of the backdrop's light
 HARD_SHADOW_FLAT = 0.04  # and flat: its log-ratio within this of the median
@@ -370,7 +371,7 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
             region = (labels == c).astype(np.uint8)
             ring = cv2.dilate(region, np.ones((17, 17), np.uint8)).astype(bool) & ~cv2.dilate(
                 region, np.ones((7, 7), np.uint8)).astype(bool)  # beyond the outline's band
-            if ring.any() and float(outside[ring].mean()) > 0.3:
+            if ring.any() and float(outside[ring].mean()) > POCKET_RING_OPEN:
                 pocket[c] = False
         enclosed = pocket[labels]
     return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection)
