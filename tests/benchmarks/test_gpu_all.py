@@ -65,7 +65,8 @@ def test_rows_are_timed_boxed_and_appended_as_they_end(tmp_path):
 
 
 def test_a_part_past_its_time_is_stopped_and_what_it_printed_is_kept(tmp_path):
+    # the child must outlive its 2 s time box: a deliberate sleep in the child, the test waits on its exit
     status = gpu_all.run_part("sleeper", ["timeit", "-n", "1", "-r", "1", "print('| early row |'); "
-                                          "import time; time.sleep(60)"], 2, tmp_path, [])
+                                          "import time; time.sleep(60)"], 2, tmp_path, [])  # sleep-ok
     assert status.startswith("stopped after 2 s")
     assert "| early row |" in (tmp_path / "sleeper.log").read_text()

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from packshot.core.generation.upscale import CPU_UPSCALER, GPU_UPSCALER
+from packshot.core.models.store import ModelStore
 
 FULL_COMPACT = dict(num_feat=64, num_conv=32)  # realesr-general-x4v3
 FULL_RRDB = dict(num_feat=64, num_block=23, num_grow=32)  # RealESRGAN_x4plus
@@ -81,3 +82,15 @@ def write_rrdb(models_dir: Path, model_id: str = GPU_UPSCALER, *, size: str = "t
     """``<models_dir>/<model_id>/<filename>``: a random RRDBNet x4 (``.pth`` under ``params_ema`` by default)."""
     dims = TINY_RRDB if size == "tiny" else FULL_RRDB
     return save_weights(rrdb_state(**dims, seed=seed), Path(models_dir) / model_id / filename)
+
+
+def offline_store(models_dir: Path, tmp_path: Path) -> ModelStore:
+    """A model store over ``models_dir`` that never downloads and ignores the Hugging Face cache."""
+    return ModelStore(models_dir, offline=True, download_dir=tmp_path / "downloads", use_hf_cache=False)
+
+
+def write_both(models_dir: Path) -> Path:
+    """``models_dir`` holding both tiny upscalers (the CPU's compact one and the GPU's RRDBNet)."""
+    write_compact(models_dir)
+    write_rrdb(models_dir)
+    return models_dir

@@ -24,16 +24,11 @@ from packshot.core.generation.upscale import (
     resolve_pass,
 )
 from packshot.core.jobs import JobContext, JobSettings
-from packshot.core.models.store import ModelStore
 from packshot.core.runtime import Runtime
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
-from tests.factories.upscaler import write_compact, write_rrdb
+from tests.factories.upscaler import offline_store
 
 SHA0 = "0" * 64
-
-
-def _store(models_dir: Path, tmp_path: Path) -> ModelStore:
-    return ModelStore(models_dir, offline=True, download_dir=tmp_path / "downloads", use_hf_cache=False)
 
 
 @pytest.mark.parametrize("engine", ["si2-controlnet", "si2"])
@@ -72,16 +67,8 @@ def test_the_words_say_what_auto_means_on_each_device():
 
 
 # -- with the model store: the upscaler that runs it ---------------------------------------------------------
-@pytest.fixture
-def upscalers(tmp_path) -> Path:
-    models = tmp_path / "models"
-    write_compact(models)
-    write_rrdb(models)
-    return models
-
-
 def test_the_pass_and_its_upscaler_per_device(upscalers, tmp_path):
-    store = _store(upscalers, tmp_path)
+    store = offline_store(upscalers, tmp_path)
     auto = GenerationSettings()
     assert resolve_pass(store, auto, "si2-controlnet", "cuda") == ("repaint", GPU_UPSCALER)
     assert resolve_pass(store, auto, "si2-controlnet", "mps") == ("repaint", GPU_UPSCALER)
@@ -90,13 +77,13 @@ def test_the_pass_and_its_upscaler_per_device(upscalers, tmp_path):
     assert resolve_pass(store, replace(auto, quality="preview"), "si2", "cuda") == ("off", None)
     assert resolve_pass(store, auto, "white", "cuda") == ("off", None)
     # auto with no model here: bicubic, and that is what is recorded
-    assert resolve_pass(_store(tmp_path / "empty", tmp_path), auto, "si2", "cuda") == ("off", None)
+    assert resolve_pass(offline_store(tmp_path / "empty", tmp_path), auto, "si2", "cuda") == ("off", None)
 
 
 def _context(upscalers: Path, tmp_path: Path, device: str, **generation) -> JobContext:
     settings = JobSettings.from_flat(dict(engine="si2-controlnet", steps=2, resolution=64, masker="classic",
                                           prior="classic", **generation))
-    return JobContext(settings, runtime=Runtime(store=_store(upscalers, tmp_path)), render_device=device)
+    return JobContext(settings, runtime=Runtime(store=offline_store(upscalers, tmp_path)), render_device=device)
 
 
 def test_the_recipe_records_the_resolved_pass_not_auto(upscalers, tmp_path):
@@ -125,7 +112,7 @@ def test_a_replay_runs_the_recorded_pass_whatever_the_device(upscalers, tmp_path
     recorded = {"quality": "final", "detail": "upscale", "upscaler": CPU_UPSCALER}
     models = {"photo-background-generation": {}, CPU_UPSCALER: {"role": RECIPE_ROLE, "sha256": SHA0, "device": "cpu"}}
     settings = replay_settings(GenerationSettings(detail="upscale", upscaler=CPU_UPSCALER), recorded, models)
-    engine = engine_for(Runtime(store=_store(upscalers, tmp_path)), "si2-controlnet", "cuda")
+    engine = engine_for(Runtime(store=offline_store(upscalers, tmp_path)), "si2-controlnet", "cuda")
     monkeypatch.setattr(type(engine), "_device_type", lambda self: "cuda")
     assert engine.with_resolved_detail(settings).detail == "upscale"
     assert engine.with_resolved_detail(GenerationSettings()).detail == "repaint"  # auto, on this "GPU"
@@ -156,7 +143,7 @@ def test_ray_stages_agree_with_gpu_actors_on_the_pass_its_key_and_its_record(ups
     from tests.core.batch_helpers import write_photos
 
     write_photos(tmp_path / "in", 1, size=(64, 48))
-    runtime = Runtime(store=_store(upscalers, tmp_path))
+    runtime = Runtime(store=offline_store(upscalers, tmp_path))
     settings = JobSettings.from_flat(dict(engine="si2-controlnet", steps=2, resolution=64, masker="classic",
                                           prior="classic"))
     batch = RayBatch(tmp_path / "in", tmp_path / "out", settings, render_gpus=1.0, runtime=runtime)

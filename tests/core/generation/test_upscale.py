@@ -28,31 +28,23 @@ from packshot.core.generation.upscale import (
     replay_settings,
     resolve_upscaler,
 )
-from packshot.core.models.store import ModelStore
 from packshot.core.runtime import Runtime
 from tests.core.generation.helpers import product_photo
 from tests.factories.diffusion_fixtures import tiny_diffusion_models_dir  # noqa: F401
 from tests.factories.sd2_fixtures import tiny_sd2_models_dir  # noqa: F401
-from tests.factories.upscaler import compact_state, save_weights, write_compact, write_rrdb
+from tests.factories.upscaler import (
+    compact_state,
+    offline_store,
+    save_weights,
+    write_compact,
+)
 
 SHA0 = "0" * 64
 
 
-def _store(models_dir: Path, tmp_path: Path) -> ModelStore:
-    return ModelStore(models_dir, offline=True, download_dir=tmp_path / "downloads", use_hf_cache=False)
-
-
-@pytest.fixture
-def upscalers(tmp_path) -> Path:
-    models = tmp_path / "models"
-    write_compact(models)
-    write_rrdb(models)
-    return models
-
-
 @pytest.fixture
 def compact(upscalers, tmp_path):
-    return loaded_upscaler(Runtime(store=_store(upscalers, tmp_path)), CPU_UPSCALER, "cpu")
+    return loaded_upscaler(Runtime(store=offline_store(upscalers, tmp_path)), CPU_UPSCALER, "cpu")
 
 
 def _textured(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -76,7 +68,7 @@ def _whole(upscaler, image: np.ndarray) -> np.ndarray:
 
 # -- loading ----------------------------------------------------------------------------------------
 def test_both_real_layouts_load_through_the_runtime_once(upscalers, tmp_path):
-    runtime = Runtime(store=_store(upscalers, tmp_path))
+    runtime = Runtime(store=offline_store(upscalers, tmp_path))
     small = loaded_upscaler(runtime, CPU_UPSCALER, "cpu")
     large = loaded_upscaler(runtime, GPU_UPSCALER, "cpu")
     assert (small.architecture, small.scale) == ("Compact", 4)
@@ -203,7 +195,7 @@ def test_a_long_upscale_stops_between_tiles_when_cancelled(compact):
 
 # -- when it runs -------------------------------------------------------------------------------------
 def test_which_upscaler_runs(upscalers, tmp_path):
-    store = _store(upscalers, tmp_path)
+    store = offline_store(upscalers, tmp_path)
     final = GenerationSettings()
     assert resolve_upscaler(store, final, "cpu") == CPU_UPSCALER  # the compact one fits the CPU
     assert resolve_upscaler(store, final, "cuda") == GPU_UPSCALER
@@ -214,7 +206,7 @@ def test_which_upscaler_runs(upscalers, tmp_path):
 
 
 def test_without_a_model_auto_says_so_and_upscale_fails_naming_the_download(tmp_path):
-    store = _store(tmp_path / "empty", tmp_path)
+    store = offline_store(tmp_path / "empty", tmp_path)
     final = GenerationSettings()
     assert resolve_upscaler(store, final, "cpu") is None
     assert f"packshot models download {CPU_UPSCALER}" in missing_note(store, final, "cpu")
@@ -248,7 +240,7 @@ def models_with_upscaler(tiny_diffusion_models_dir, tmp_path) -> Path:  # noqa: 
 def test_the_product_is_pasted_bit_exact_over_the_upscaled_background(models_with_upscaler, tmp_path):
     from packshot.core.jobs.render import render_images
 
-    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    runtime = Runtime(store=offline_store(models_with_upscaler, tmp_path))
     engine = engine_for(runtime, "si2-controlnet", "cpu")
     photo, mask = product_photo(97, 61)
     settings = GenerationSettings(steps=2, resolution=64, prompt="a table")
@@ -272,7 +264,7 @@ def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, 
     for folder in tiny_sd2_models_dir.iterdir():
         (models / folder.name).symlink_to(folder, target_is_directory=True)
     write_compact(models)
-    runtime = Runtime(store=_store(models, tmp_path))
+    runtime = Runtime(store=offline_store(models, tmp_path))
     engine = engine_for(runtime, "sd2-controlnet", "cpu", model=SD2_CONTROLNET_ID)
     photo, mask = product_photo(97, 61)
     settings = GenerationSettings(steps=2, resolution=64, prompt="a table")
@@ -386,7 +378,7 @@ def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_w
     from packshot.core.generation.detail import REPAINT_STRENGTH
     from packshot.core.jobs.render import render_images
 
-    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    runtime = Runtime(store=offline_store(models_with_upscaler, tmp_path))
     engine = engine_for(runtime, "si2-controlnet", "cpu")
     photo, mask = product_photo(150, 96)
     settings = GenerationSettings(steps=4, resolution=64, prompt="a table", detail="repaint")
@@ -401,7 +393,7 @@ def test_the_detail_pass_repaints_the_background_and_leaves_the_product(models_w
 
 
 def test_img2img_at_full_strength_is_the_plain_generation(tiny_diffusion_models_dir, tmp_path):  # noqa: F811
-    runtime = Runtime(store=_store(tiny_diffusion_models_dir, tmp_path))
+    runtime = Runtime(store=offline_store(tiny_diffusion_models_dir, tmp_path))
     pipeline = engine_for(runtime, "si2-controlnet", "cpu").pipeline
     canvas = _textured(64, 64)
     generate = np.ones((64, 64), np.float32)
@@ -436,7 +428,7 @@ def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, 
     from packshot.core.jobs.render import render_from_recipe
 
     recipe.models[CPU_UPSCALER]["device"] = "cuda"
-    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    runtime = Runtime(store=offline_store(models_with_upscaler, tmp_path))
     with pytest.raises(PackshotError, match=r"^item_000.png was made with the detail pass .* on a GPU \(cuda\)"):
         render_from_recipe(recipe, out / "item_000.png", runtime=runtime, device="cpu")
     assert runtime.loaded().get("upscalers", 0) == 0
@@ -451,7 +443,7 @@ def test_eval_upscales_like_the_batch_and_says_so(models_with_upscaler, tmp_path
     photo, mask = product_photo(150, 96)
     save_image(photos / "p0.png", photo.pixels)
     save_image(tmp_path / "masks" / "p0.png", np.repeat((mask.alpha * 255).astype(np.uint8)[..., None], 3, axis=2))
-    runtime = Runtime(store=_store(models_with_upscaler, tmp_path))
+    runtime = Runtime(store=offline_store(models_with_upscaler, tmp_path))
     config = EvalConfig(engines=("si2-controlnet",), seeds=(0,), prompt="a table", steps=2, resolution=64,
                         masks_dir=tmp_path / "masks", resegmenter="classic", device="cpu")
     report = run_eval(photos, tmp_path / "out", config, runtime)
