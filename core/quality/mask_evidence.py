@@ -26,6 +26,14 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
    outline and the backdrop just outside it. Where it is under ``LOW_SEPARATION_DE`` (a difference
    the eye barely sees) the outline cannot be trusted: a white jar on white paper loses or gains a
    pixel of outline there without any other cue noticing, and that pixel is 1-3 % of the product.
+   Said when a one-pixel slip along that stretch would move ``LOW_SEPARATION_AT_RISK`` of the
+   product or more (a thin product), not for a short stretch on a big one.
+8. **a cast shadow kept at the base** (core/quality/evidence_shadow.py): a neutral, darker region
+   at the bottom of a coloured product's mask reaching its outline; found where the cues above
+   miss it because the shadow has a sharp outline of its own.
+A region with the backdrop's colour that is most of the mask (glass, a white product) is not
+reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
+the outline confirms the mask there.
 
 Everything runs on a copy ``WORK_SIDE`` px long: a few tens of milliseconds per photo.
 ``findings`` are sentences a photographer understands, most serious first.
@@ -43,6 +51,7 @@ OUTLINE_UNSUPPORTED_ALL = 0.2  # share of the whole outline off edges that is su
 OUTLINE_UNSUPPORTED_SIDE = 0.35  # share of one side's outline off edges that is suspect
 SIDE_MIN_SHARE = 0.1  # a side counts when it holds this share of the outline
 MOST_OF_MASK = 0.4  # a backdrop-like region this large is the product itself, tone-on-tone or glass
+OWN_BODY = 0.2  # a darker neutral region this large inside an outline seen all round is the product's (glass)
 REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
 SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
@@ -51,6 +60,9 @@ RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 LOW_SEPARATION_DE = 4.0  # ΔE between the two sides of the outline under which it cannot be trusted
 LOW_SEPARATION_SHARE = 0.08  # share of the outline that low before the mask is suspect
+LOW_SEPARATION_AT_RISK = 0.005  # ... and a one-pixel slip along it moves this share of the product
+OUTLINE_CONFIRMED_OFF = 0.06  # share of the outline off edges up to which the outline is seen all round
+OUTLINE_CONFIRMED_LOW = 0.1  # ... and share of it barely visible (ΔE < LOW_SEPARATION_DE)
 NEUTRAL_PRODUCT = 0.5  # share of the mask with the backdrop's chroma from which a product counts as grey
 _SIDES = ("on the right side", "along the bottom", "on the left side", "along the top")
 
@@ -153,8 +165,14 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     backdrop, t, d, sigma = _backdrop_fit(small, m)
     regions = _regions_inside(m, unsupported, frame, edges, t, d, sigma) if backdrop is not None else []
     reported_outline = False
+    low = outline_separation(small, m, outline)
+    # the mask's edge follows a clear outline all round: a product that has the backdrop's colour
+    # inside it (glass, a white label) is confirmed by its outline, so "cannot be checked" is not true
+    outline_seen = off_share <= OUTLINE_CONFIRMED_OFF and (low is None or low <= OUTLINE_CONFIRMED_LOW)
     for kind, share, where in regions:
         ev.numbers[f"{kind}_inside"] = round(share, 4)
+        if outline_seen and (share >= MOST_OF_MASK or (kind == "shadow" and share >= OWN_BODY)):
+            continue  # a large neutral region inside an outline seen all round is the product's body (glass)
         if share >= MOST_OF_MASK:  # then it is the product itself that looks like the backdrop
             ev.findings.append(f"most of the product ({share:.0%} of the mask) has the backdrop's colour, or "
                                "its shadow's: the mask cannot be checked against the photo there")
@@ -176,16 +194,28 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
             ev.findings.append(f"the mask's edge does not follow the product's outline "
                                f"({off_share:.0%} of it runs over smooth pixels)")
 
-    low = outline_separation(small, m, outline)
     _holes_and_cuts(ev, m, support, edges, t, d, sigma, regions,
                     tone_on_tone=low is not None and low > LOW_SEPARATION_SHARE)
 
     if low is not None:
         ev.numbers["outline_low_separation"] = round(low, 4)
-        if low > LOW_SEPARATION_SHARE and not ev.findings:
+        # how much of the product a one-pixel slip along the barely visible stretch would move: the
+        # same share of the outline matters more on a thin product than on a round one
+        at_risk = low * n_outline / max(1.0, float(m.sum()))
+        ev.numbers["outline_low_separation_at_risk"] = round(at_risk, 4)
+        if low > LOW_SEPARATION_SHARE and at_risk >= LOW_SEPARATION_AT_RISK and not ev.findings:
             ev.findings.append(f"along {low:.0%} of the mask's edge the product and the backdrop differ by less "
                                f"than {LOW_SEPARATION_DE:.0f} ΔE (barely visible): the edge there cannot be "
                                "checked, product may be cut off or backdrop kept")
+
+    if t is not None and not any(kind == "shadow" for kind, _, _ in regions):
+        from packshot.core.quality.evidence_shadow import kept_base_shadow
+
+        share, kept = kept_base_shadow(m, t, d, sigma)
+        if kept is not None:
+            ev.numbers["base_shadow_kept"] = round(share, 4)
+            ev.findings.append(f"the backdrop's shadow is kept as product ({_where(kept, m)}, {share:.0%} of the "
+                               "mask): a flat, darker patch of the backdrop's own colour at the product's base")
 
     stray = _frame_parts(m, frame)
     if stray > 0:
