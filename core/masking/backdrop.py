@@ -52,6 +52,7 @@ HARD_SHADOW_SHARE = 0.8  # over this share of the region
 HARD_SHADOW_OPEN = 0.25  # share of the ring around it that must be open backdrop
 HARD_SHADOW_MAX_SHARE = 0.5  # and all of them together at most this share of the product left
 UNMIX_OFF_LINE = 0.35  # distance from the F - B line, as a share of |F - B|, of a pixel unmix_outline moves
+UNMIX_MIN_ANGLE = 0.15  # sine of the angle between F and B (as RGB vectors) under which their shares cannot be told
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -523,8 +524,31 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05) & on_line
     out = mask.copy()
     out[usable] = a[usable] >= 0.5
+    out |= mask & usable & _mostly_product(lin, fg, bg)
     _keep_product_like(out, mask, inner > 0, lin, bg, norm2)
     return out
+
+
+def _mostly_product(lin: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Bool: pixels that hold under half of the backdrop's light, allowing the product's own shading.
+
+    The key light, roundness and a darker rim scale the product's colour: an edge pixel is
+    ``alpha * F + beta * B`` with ``alpha`` free (shading times coverage) and ``beta`` the uncovered
+    share. A darker rim (``alpha`` < 1, ``beta`` = 0) projects onto the F - B line nearer the backdrop
+    when the backdrop is darker than the product, yet holds none of it. Solved per pixel where F and
+    B differ in hue (their directions apart by ``UNMIX_MIN_ANGLE``); elsewhere nothing is claimed.
+    """
+    ff = (fg * fg).sum(-1)
+    bb = (bg * bg).sum(-1)
+    fb = (fg * bg).sum(-1)
+    det = ff * bb - fb * fb
+    apart = det > (UNMIX_MIN_ANGLE ** 2) * ff * bb  # sin^2 of the angle between F and B
+    pf = (lin * fg).sum(-1)
+    pb = (lin * bg).sum(-1)
+    safe = np.where(apart, det, 1.0)
+    alpha = (bb * pf - fb * pb) / safe
+    beta = (ff * pb - fb * pf) / safe
+    return apart & (beta < 0.5) & (alpha > 0.0)
 
 
 def _keep_product_like(out: np.ndarray, mask: np.ndarray, inner: np.ndarray, lin: np.ndarray,

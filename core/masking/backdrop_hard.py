@@ -29,6 +29,15 @@ PENUMBRA = 3  # px at working size: a hard shadow's soft rim is narrower
 MAX_ALONG_PRODUCT = 0.4  # share of a piece's outline that may run along the product
 MAX_ALONG_WIDE = 0.75  # ... or this share, for a piece with a body (a shadow on the sweep behind it)
 CHROMA_SLACK = 3.5  # a piece's pixels may deviate from neutral by this many noise sigmas (JPEG in the dark)
+# a long, thin shadow is mostly penumbra, so its darker half is not flat by CORE_FLAT; it may still be
+# taken when everything else says shadow: lying out on open backdrop, touching the product only
+# at one end, neutral to within the noise, no body, and a log-t spread under this
+LOOSE_FLAT = 0.5
+LOOSE_OPEN = 0.6  # share of its ring that is open backdrop
+LOOSE_ALONG = (0.02, 0.35)  # share of its outline along the product: attached (a cast shadow starts at
+#                             the product), yet not running along it
+LOOSE_NEUTRAL = 1.3  # median chroma deviation, in noise sigmas
+LOOSE_BODY = 0.65  # share surviving a 5 x 5 erosion (a glass body is all body)
 
 
 def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -59,7 +68,10 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
             continue
         region = labels == c
         p10, p25, p50 = np.percentile(logt[region], [10, 25, 50])
-        if not np.log(MIN_CORE_T) < p25 < np.log(MAX_CORE_T) or not _flat(logt, region, quiet):
+        if not np.log(MIN_CORE_T) < p25 < np.log(MAX_CORE_T):
+            continue
+        flat = _flat(logt, region, quiet)
+        if not flat and not (p50 - p10 <= LOOSE_FLAT and float(np.median(d[region] / sigma[region])) <= LOOSE_NEUTRAL):
             continue
         # the core and its penumbra only: product pixels the piece runs into are brighter than
         # the core and farther from it than a hard shadow's penumbra is wide
@@ -77,7 +89,11 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
             r8, np.ones((5, 5), np.uint8)).astype(bool)  # past the penumbra and the outline band
         body = cv2.erode(r8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).sum() / max(1, r8.sum())
         # a wide shadow on the sweep may run along the product's side; a sliver there is its rim
-        if float(product_like[rim].mean()) > (MAX_ALONG_WIDE if body >= 0.4 else MAX_ALONG_PRODUCT):
+        along = float(product_like[rim].mean())
+        if along > (MAX_ALONG_WIDE if body >= 0.4 else MAX_ALONG_PRODUCT):
+            continue
+        if not flat and not (float(outside[ring].mean()) >= LOOSE_OPEN and LOOSE_ALONG[0] <= along <= LOOSE_ALONG[1]
+                             and body <= LOOSE_BODY):
             continue
         out |= region
     # the product must remain the larger part: a flat grey product is not its own shadow
