@@ -32,6 +32,7 @@ CHROMA_SLACK = 3.5  # a piece's pixels may deviate from neutral by this many noi
 # a long, thin shadow is mostly penumbra, so its darker half is not flat by CORE_FLAT; it may still be
 # taken when everything else says shadow: lying out on open backdrop, touching the product only
 # at one end, neutral to within the noise, no body, and a log-t spread under this
+SANDWICH = 12  # px at working size: a candidate pixel with product this near on two opposite sides is product
 LOOSE_FLAT = 0.5
 LOOSE_OPEN = 0.6  # share of its ring that is open backdrop
 LOOSE_ALONG = (0.02, 0.35)  # share of its outline along the product: attached (a cast shadow starts at
@@ -45,11 +46,30 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
 
     ``t``, ``d``: backdrop.ratio_and_deviation at working size; ``outside``: what the flood reached.
     """
-    import cv2
-
     h, w = t.shape
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     candidate = (d < CHROMA_SLACK * sigma) & (t > 0.06) & (t < 0.88) & ~outside
+    # product, as far as colour tells: not reached and not bright backdrop colour (the band the
+    # flood stopped in along the shadow's own outer edge is bright backdrop colour)
+    product_like = ~outside & ~((d < CHROMA_SLACK * sigma) & (t >= 0.88))
+    # a shadow lies on the floor beside the product, never between two parts of it: a grey part
+    # of the product (a headband's end between its ear cups, a band of shading) is not taken
+    between = _between(product_like & ~candidate, SANDWICH)
+    logt = np.log(np.maximum(t, 1e-3))
+    quiet = _log_gradient(t) < QUIET_GRADIENT
+    out = _dark_flat_pieces(candidate, t, d, sigma, logt, quiet, outside, product_like) & ~between
+    # the product must remain the larger part: a flat grey product is not its own shadow
+    if out.any() and out.sum() > (~outside & ~out).sum():
+        return np.zeros((h, w), bool)
+    return out
+
+
+def _dark_flat_pieces(candidate: np.ndarray, t: np.ndarray, d: np.ndarray, sigma: np.ndarray, logt: np.ndarray,
+                      quiet: np.ndarray, outside: np.ndarray, product_like: np.ndarray) -> np.ndarray:
+    """The connected pieces of ``candidate`` that pass the shadow tests (module doc)."""
+    import cv2
+
+    h, w = t.shape
     count, labels = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
     out = np.zeros((h, w), bool)
     if count <= 1:
@@ -58,11 +78,6 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
     near = cv2.dilate(outside.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)  # across the edge band
     touching = np.zeros(count, bool)
     touching[np.unique(labels[near & candidate])] = True
-    logt = np.log(np.maximum(t, 1e-3))
-    # product, as far as colour tells: not reached and not bright backdrop colour (the band the
-    # flood stopped in along the shadow's own outer edge is bright backdrop colour)
-    product_like = ~outside & ~((d < CHROMA_SLACK * sigma) & (t >= 0.88))
-    quiet = _log_gradient(t) < QUIET_GRADIENT
     for c in np.nonzero(touching & (areas >= MIN_AREA * h * w))[0]:
         if c == 0:
             continue
@@ -96,10 +111,21 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
                              and body <= LOOSE_BODY):
             continue
         out |= region
-    # the product must remain the larger part: a flat grey product is not its own shadow
-    if out.any() and out.sum() > (~outside & ~out).sum():
-        return np.zeros((h, w), bool)
     return out
+
+
+def _between(solid: np.ndarray, reach: int) -> np.ndarray:
+    """Bool: pixels with ``solid`` within ``reach`` px on both sides, left and right or above and below."""
+    import cv2
+
+    s8 = solid.astype(np.uint8)
+    line = np.ones((1, reach + 1), np.uint8)
+    # an anchor at one end of the line: the dilation looks only to that side
+    left = cv2.dilate(s8, line, anchor=(reach, 0)).astype(bool)
+    right = cv2.dilate(s8, line, anchor=(0, 0)).astype(bool)
+    up = cv2.dilate(s8, line.T, anchor=(0, reach)).astype(bool)
+    down = cv2.dilate(s8, line.T, anchor=(0, 0)).astype(bool)
+    return (left & right) | (up & down)
 
 
 def _log_gradient(t: np.ndarray) -> np.ndarray:
