@@ -54,6 +54,8 @@ MOST_OF_MASK = 0.4  # a backdrop-like region this large is the product itself, t
 OWN_BODY = 0.2  # a darker neutral region this large inside an outline seen all round is the product's (glass)
 REGION_MIN = 0.03  # a region inside the mask is reported from this share of the mask's area
 STRAY_EDGES = 0.35  # outline length outside the mask, as a share of the mask's outline, that is suspect
+MIRROR_SHARE = 0.8  # share of those outside edges inside the mask's mirror image under its base: a reflection
+REFLECTION_FAINTER = 0.6  # ... whose edges are at most this share of the strength of the product's outline
 SHADOW_SIDE = 0.8  # the darker side of a shadow's edge is at most this share of the backdrop's light
 HARD_SHADOW_DOUBT = 0.3  # a hard shadow the classic masker cut off, as a share of the mask, that is suspect
 RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for it to be a kept shadow
@@ -223,7 +225,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     if stray > 0 and "corner_inside" not in ev.numbers:  # else already named as a corner of the backdrop
         ev.findings.append(f"a separate patch at the edge of the frame is kept as product ({stray:.0%} of the mask)")
 
-    missing, where = _outlines_outside(m, edges, t, d, sigma, frame, n_outline)
+    missing, where = _outlines_outside(m, edges, t, d, sigma, frame, n_outline, small)
     ev.numbers["outlines_outside"] = round(missing, 3)
     if missing > STRAY_EDGES:
         ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
@@ -445,7 +447,7 @@ def _frame_parts(m: np.ndarray, frame: np.ndarray) -> float:
 
 
 def _outlines_outside(m: np.ndarray, edges: np.ndarray, t, d, sigma, frame: np.ndarray,
-                      n_outline: int) -> tuple[float, str]:
+                      n_outline: int, small: Optional[np.ndarray] = None) -> tuple[float, str]:
     """Length of edges outside the mask (not a shadow's neutral step), as a share of the mask's outline."""
     import cv2
 
@@ -470,5 +472,44 @@ def _outlines_outside(m: np.ndarray, edges: np.ndarray, t, d, sigma, frame: np.n
     if not length:
         return 0.0, ""
     region = keep[labels]
+    if small is not None and _reflection(small, m, edges, region):
+        return 0.0, ""  # a glossy floor's reflection: the product's own edges, flipped under its base, fainter
     share = length / max(40, n_outline) * (1.0 if thin is not cand else 0.5)
     return share, _where(region, m) if m.any() else "in the frame"
+
+
+def _reflection(small: np.ndarray, m: np.ndarray, edges: np.ndarray, region: np.ndarray) -> bool:
+    """Whether the edges ``region`` outside the mask are a glossy floor's reflection of the product:
+    most of them inside the mask's mirror image under its base, and fainter than the product's own
+    outline (a floor reflects 15-50 % of the light; a part of the product cut off is as strong)."""
+    from packshot.core.masking.backdrop import colour_gradient
+
+    mirrored = _mirrored_below(m)
+    if mirrored is None or float(mirrored[region].mean()) < MIRROR_SHARE:
+        return False
+    import cv2
+
+    outline = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    ring = cv2.dilate(outline.astype(np.uint8), _disk(1)).astype(bool) & edges
+    if ring.sum() < 10:
+        return False
+    grad = colour_gradient(small)
+    return float(np.median(grad[region])) < REFLECTION_FAINTER * float(np.median(grad[ring]))
+
+
+def _mirrored_below(m: np.ndarray) -> Optional[np.ndarray]:
+    """The mask flipped about its base row (where a glossy floor shows the product's reflection),
+    grown by a few pixels; None when nothing of it lies in the frame."""
+    import cv2
+
+    rows = np.nonzero(m.any(axis=1))[0]
+    if not len(rows):
+        return None
+    base = int(rows.max())
+    span = min(m.shape[0] - 1 - base, base - int(rows.min()))
+    if span < 2:
+        return None
+    flipped = np.zeros_like(m)
+    flipped[base + 1:base + 1 + span] = m[base - 1:base - 1 - span:-1] if base - 1 - span >= 0 else \
+        m[base - 1::-1][:span]
+    return cv2.dilate(flipped.astype(np.uint8), _disk(3)).astype(bool)

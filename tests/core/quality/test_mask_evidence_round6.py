@@ -7,7 +7,9 @@ test seed 11 or the confirmation seed 0), session 6's cues:
 - a glass product's true mask passes: its body has the backdrop's colour, but its outline is seen
   all round, so "the mask cannot be checked" is not said (before: all 5 flagged);
 - a barely visible stretch of outline is not flagged when a one-pixel slip along it would move
-  under 0.5 % of the product (a vase whose outline is barely visible along 8 % of its length).
+  under 0.5 % of the product (a vase whose outline is barely visible along 8 % of its length);
+- a glossy floor's reflection (the product's edges flipped under its base, fainter) is not taken
+  for a part of the product left outside the mask (before: all 4 true masks flagged).
 The score is 1.0, so only the photo's evidence can flag a mask.
 """
 
@@ -72,3 +74,18 @@ def test_a_short_barely_visible_stretch_on_a_big_product_passes():
     assert evidence.numbers["outline_low_separation"] > 0.08, "over the share that used to be flagged"
     assert evidence.numbers["outline_low_separation_at_risk"] < 0.005
     assert _doubt(scene, scene.mask) is None
+
+
+GLOSSY_SCENES = (5000082, 7000078, 13000186, 13000236)
+
+
+@pytest.mark.parametrize("seed", GLOSSY_SCENES)
+def test_a_glossy_floors_reflection_is_not_a_missing_part(seed):
+    """The true mask passes (the faint mirror image under the base is the floor's, not product);
+    the same mask with the bottom 15 % of the product cut off is still flagged."""
+    scene = Sc.make_scene(seed, "glossy-floor", SIZE)
+    assert _doubt(scene, scene.mask) is None, scene.name
+    ys = np.nonzero(scene.mask)[0]
+    cut = scene.mask.copy()
+    cut[ys.max() - int(0.15 * (ys.max() - ys.min())):] = False
+    assert _doubt(scene, cut) is not None, scene.name
