@@ -22,10 +22,12 @@ from __future__ import annotations
 import numpy as np
 
 WINDOW = 7  # px at work size: averaging over 49 pixels cuts the noise seven-fold
+WIDE_WINDOW = 15  # and over 225 for the wide chroma cue: a large body tinted under the 7 px noise
 NOISE_PERCENTILE = 95  # the border's spread: this percentile of each cue along the strip
 MIN_CHROMA = 0.006  # neutral-ratio deviation below which no photo calls a pixel coloured (JPEG, rounding)
 MIN_TEXTURE = 0.004  # and a texture energy (log-light units)
 EVIDENCE_LEVEL = 1.5  # product_evidence above this: more than the border's 95th percentile by half
+MIN_LIGHT = 0.02  # share of light above the fitted backdrop below which no window counts as lit (fit error)
 
 
 def chroma_offset(lin: np.ndarray, backdrop_lin: np.ndarray, window: int = WINDOW) -> np.ndarray:
@@ -72,13 +74,34 @@ def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray)
     weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
     level = cv2.blur((lin @ weights) / np.maximum(backdrop_lin @ weights, 1e-4), (WINDOW, WINDOW))
     damp = np.sqrt(np.clip(level, 0.05, 1.0)).astype(np.float32)
-    cues = {"chroma": (chroma_offset(lin, backdrop_lin), MIN_CHROMA), "texture": (texture_energy(lin), MIN_TEXTURE)}
+    cues = {"chroma": (chroma_offset(lin, backdrop_lin), MIN_CHROMA), "texture": (texture_energy(lin), MIN_TEXTURE),
+            "chroma_wide": (chroma_offset(lin, backdrop_lin, WIDE_WINDOW), MIN_CHROMA)}
     out = {}
     for name, (cue, floor) in cues.items():
         cue = cue * damp
         unit = max(float(np.percentile(cue[strip], NOISE_PERCENTILE)), floor)
         out[name] = (cue / unit).astype(np.float32)
     return out
+
+
+def light_excess(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray) -> np.ndarray:
+    """H x W float32: how much brighter than the clean backdrop each pixel's window is, in units of
+    its spread along the frame's border (at least ``MIN_LIGHT``); 0 where it is not brighter.
+
+    A highlight, or the lit face of a white product on white paper, adds light; the paper and its
+    shadows never do. But a sweep's bend and a vignetting field the quadratic fit misses do too: they
+    reach the frame or surround the product, so the caller keeps only what the product encloses.
+    """
+    import cv2
+
+    from packshot.core.masking.backdrop import srgb8_to_linear
+
+    lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    level = cv2.blur((lin @ weights) / np.maximum(backdrop_lin @ weights, 1e-4), (WINDOW, WINDOW))
+    excess = np.maximum(level - 1.0, 0.0).astype(np.float32)
+    unit = max(float(np.percentile(excess[strip], NOISE_PERCENTILE)), MIN_LIGHT)
+    return excess / unit
 
 
 def product_evidence(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray) -> np.ndarray:
@@ -89,7 +112,7 @@ def product_evidence(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarr
 
 def spread(cue: str) -> int:
     """How many px past an outline a cue reaches (its window, and the texture's blur)."""
-    return WINDOW // 2 + (2 if cue == "texture" else 0)
+    return (WIDE_WINDOW if cue == "chroma_wide" else WINDOW) // 2 + (2 if cue == "texture" else 0)
 
 
 def evidence_bodies(evidence: np.ndarray, level: float = EVIDENCE_LEVEL, min_area: float = 0.0005) -> np.ndarray:

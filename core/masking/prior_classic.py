@@ -123,8 +123,9 @@ class ClassicPrior:
 
         h, w = small.shape[:2]
         regions = backdrop_regions(small, backdrop)
-        if self.use_evidence and _faint(clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01), evidence):
-            regions = _with_product_evidence(small, backdrop, regions, strip)
+        if self.use_evidence:
+            left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
+            regions = _with_product_evidence(small, backdrop, regions, strip, faint=_faint(left, evidence))
         initial = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
         if not initial.any() or initial.mean() > 0.95:
             return None
@@ -265,19 +266,28 @@ def _faint(left: np.ndarray, colour_distance: np.ndarray) -> bool:
     return not left.any() or float(np.percentile(colour_distance[left], 25)) < FAINT_BELOW
 
 
-def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarray):
+def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarray, faint: bool = True):
     """``regions`` with the product-evidence bodies taken out of the backdrop's flood and its pockets.
 
     The flood reaches whatever is backdrop-coloured and not fenced off by an outline, and a pocket
     the product encloses is taken for backdrop seen through it; both go wrong on a tone-on-tone
     product whose faint outline has a gap, or whose body the outline encloses. A pocket stays a hole
     only when little of it carries product evidence (a hole shows the bare paper).
+    When what the flood left stands out clearly (not ``faint``: a white box's dark side face, its
+    pale front flooded), only bodies above the base are taken back and the pockets stay as they are:
+    under the base a glossy floor mirrors such a product as strongly as the flood's loss would be.
     """
     import dataclasses
 
     import cv2
 
-    from packshot.core.masking.classic_evidence import EVIDENCE_LEVEL, evidence_bodies, evidence_cues, spread
+    from packshot.core.masking.classic_evidence import (
+        EVIDENCE_LEVEL,
+        evidence_bodies,
+        evidence_cues,
+        light_excess,
+        spread,
+    )
 
     cues = evidence_cues(small, backdrop.colour, strip)
     # the backdrop model refits on every pixel its first fit explains, and a tone-on-tone product
@@ -299,14 +309,49 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
         bodies |= _erode(evidence_bodies(cue), spread(name))
     left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
     bodies &= ~strip
+    light = light_excess(small, (refit if first.any() and refit.is_studio else backdrop).colour, strip)
+    if not faint:
+        bodies &= _above_bottom_of(left)
+        outside = regions.outside & ~bodies
+        outside &= ~_lit_enclosed(light, outside | regions.enclosed, strip)
+        return dataclasses.replace(regions, outside=outside)
     if left.sum() >= 0.002 * left.size:  # (when the flood took it all, there is no base to go by)
         bodies = _without_reflection(bodies, evidence, _above_bottom_of(left))
-    if not bodies.any():
-        return regions
     # pockets are judged on the evidence itself: a hole a few pixels wide has no eroded body, and
     # the bare paper it shows keeps most of it under the level however the window smears its rim
-    enclosed = regions.enclosed & ~_pockets_with_evidence(regions.enclosed, evidence > EVIDENCE_LEVEL)
-    return dataclasses.replace(regions, outside=regions.outside & ~bodies, enclosed=enclosed)
+    lit_or_evident = np.maximum(evidence, light) > EVIDENCE_LEVEL
+    enclosed = regions.enclosed & ~_pockets_with_evidence(regions.enclosed, lit_or_evident)
+    outside = regions.outside & ~bodies
+    outside &= ~_lit_enclosed(light, outside | enclosed, strip)
+    return dataclasses.replace(regions, outside=outside, enclosed=enclosed)
+
+
+
+
+def _lit_enclosed(light: np.ndarray, backdrop: np.ndarray, strip: np.ndarray, ring_share: float = 0.5) -> np.ndarray:
+    """The lit bodies (``light`` over the evidence level: brighter than the paper) that the product
+    rings: at least ``ring_share`` of the band round each is not ``backdrop``, and none reaches the
+    frame. A highlight stripe on a white ball, the flood having come in at its faint ends; not a
+    sweep's bend or a vignetting misfit, which reach the frame or ring the product themselves."""
+    import cv2
+
+    from packshot.core.masking.classic_evidence import evidence_bodies, spread
+
+    lit = evidence_bodies(light)
+    count, labels = cv2.connectedComponents(lit.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return lit
+    # the band just past each body's window reach: what lies beside the lit surface
+    ring = cv2.dilate(lit.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~lit
+    # a ring pixel counts for the body nearby (the bodies are few and apart: a dilated label map will do)
+    near = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
+    total = np.bincount(near[ring], minlength=count)
+    product = np.bincount(near[ring], weights=(~backdrop[ring]).astype(np.float64), minlength=count)
+    touches = np.zeros(count, bool)
+    touches[np.unique(labels[strip & lit])] = True
+    keep = (product >= ring_share * np.maximum(total, 1)) & ~touches
+    keep[0] = False
+    return _erode(keep[labels], spread("light"))
 
 
 def _without_reflection(bodies: np.ndarray, evidence: np.ndarray, above: np.ndarray,

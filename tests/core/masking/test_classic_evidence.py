@@ -13,6 +13,7 @@ from packshot.core.masking.classic_evidence import (
     chroma_offset,
     evidence_bodies,
     evidence_cues,
+    light_excess,
     product_evidence,
     spread,
     texture_energy,
@@ -67,7 +68,7 @@ def test_product_evidence_marks_the_product_not_the_shadow_or_the_paper():
     strip = border_strip((H, W))
     evidence = product_evidence(rgb8, paper, strip)
     cues = evidence_cues(rgb8, paper, strip)
-    assert set(cues) == {"chroma", "texture"}
+    assert set(cues) == {"chroma", "texture", "chroma_wide"}
     assert np.allclose(evidence, np.maximum(cues["chroma"], cues["texture"]))
     inner = product.copy()
     inner[:, :] = False
@@ -141,3 +142,34 @@ def test_pockets_with_evidence_keeps_holes_of_bare_paper():
     evidence[5:7, 5:15] = True  # the window smears the rim of a hole
     taken = _pockets_with_evidence(enclosed, evidence)
     assert taken[25, 40] and not taken[10, 10]
+
+
+def test_light_excess_sees_a_highlight_not_the_paper_or_its_shadow():
+    rgb8, paper, _, shade = _scene(noise=0.004)
+    lin = srgb8_to_linear(rgb8)
+    stripe = np.zeros(shade.shape, bool)
+    stripe[30:95, 70:80] = True  # a highlight: the paper's colour, a tenth brighter
+    lin[stripe] = np.clip(PAPER * 1.1, 0, 1)
+    rgb8 = np.clip(np.round(linear_to_srgb(lin) * 255), 0, 255).astype(np.uint8)
+    light = light_excess(rgb8, paper, border_strip((H, W)))
+    inner_stripe = np.zeros_like(stripe)
+    inner_stripe[36:89, 73:77] = True
+    assert float(light[inner_stripe].min()) > EVIDENCE_LEVEL
+    assert float(light[shade].max()) == 0.0  # a shadow only darkens
+    far = ~cv2.dilate((stripe | shade).astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+    assert float((light[far] > EVIDENCE_LEVEL).mean()) < 0.01
+
+
+def test_lit_enclosed_takes_a_highlight_the_product_flanks_not_a_lit_band_at_the_frame():
+    from packshot.core.masking.prior_classic import _lit_enclosed
+
+    light = np.zeros((H, W), np.float32)
+    light[20:100, 70:82] = 4.0  # a highlight stripe down the product
+    light[0:12, :] = 4.0  # a sweep's bend the fit missed: lit, reaching the frame
+    backdrop = np.ones((H, W), bool)
+    backdrop[20:100, 50:102] = False  # the product, flanking the stripe
+    backdrop[20:100, 70:82] = True  # the flood came in at the stripe's faint ends
+    taken = _lit_enclosed(light, backdrop, border_strip((H, W)))
+    assert taken[60, 76] and not taken[5, 76]
+    backdrop[20:100, 50:102] = True  # the same lit stripe on open paper: nothing flanks it
+    assert not _lit_enclosed(light, backdrop, border_strip((H, W))).any()
