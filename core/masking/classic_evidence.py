@@ -27,7 +27,8 @@ NOISE_PERCENTILE = 95  # the border's spread: this percentile of each cue along 
 MIN_CHROMA = 0.006  # neutral-ratio deviation below which no photo calls a pixel coloured (JPEG, rounding)
 MIN_TEXTURE = 0.004  # and a texture energy (log-light units)
 EVIDENCE_LEVEL = 1.5  # product_evidence above this: more than the border's 95th percentile by half
-MIN_LIGHT = 0.02  # share of light above the fitted backdrop below which no window counts as lit (fit error)
+PAPER_PERCENTILE = 80  # of a cue over the flood's reach (some of it may be product the flood took)
+MIN_LIGHT = 0.01  # share of light above the fitted backdrop below which no window counts as lit (fit error)
 
 
 def chroma_offset(lin: np.ndarray, backdrop_lin: np.ndarray, window: int = WINDOW) -> np.ndarray:
@@ -57,12 +58,15 @@ def texture_energy(lin: np.ndarray, window: int = WINDOW) -> np.ndarray:
     return np.sqrt(np.maximum(cv2.blur(fine * fine, (window, window)), 0.0))
 
 
-def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray) -> dict[str, np.ndarray]:
+def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray,
+                  paper: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """{"chroma": ..., "texture": ...}: each cue in units of its spread along the frame's border.
 
     Above 1: the pixel's neighbourhood differs from the backdrop more than almost any stretch of the
     frame's border does. ``strip`` marks the border pixels (their noise is the unit); ``backdrop_lin``
-    is the fitted clean backdrop (``Backdrop.colour``) at ``rgb8``'s size.
+    is the fitted clean backdrop (``Backdrop.colour``) at ``rgb8``'s size. ``paper`` (optional) marks
+    what the backdrop's flood reached: mostly paper, and the paper by the product can be noisier than
+    at the frame (the fit bends less well there); its ``PAPER_PERCENTILE`` raises the unit to match.
     """
     import cv2
 
@@ -80,6 +84,8 @@ def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray)
     for name, (cue, floor) in cues.items():
         cue = cue * damp
         unit = max(float(np.percentile(cue[strip], NOISE_PERCENTILE)), floor)
+        if name == "chroma_wide" and paper is not None and paper.sum() > strip.sum():
+            unit = max(unit, float(np.percentile(cue[paper], PAPER_PERCENTILE)))
         out[name] = (cue / unit).astype(np.float32)
     return out
 

@@ -289,7 +289,10 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
         spread,
     )
 
-    cues = evidence_cues(small, backdrop.colour, strip)
+    # the flood's reach, clear of the outline and the frame: mostly paper, to measure its noise on
+    paper = _erode(regions.outside, 3) & ~strip
+    fit = backdrop
+    cues = evidence_cues(small, fit.colour, strip, paper)
     # the backdrop model refits on every pixel its first fit explains, and a tone-on-tone product
     # is among them, bending the field towards its own colour: refit without what the cues call
     # product, and measure again against that paper
@@ -300,7 +303,8 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
         refit = estimate_backdrop(small, product=cv2.dilate(first.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0,
                                   work_side=128)  # a smooth field: a small copy is enough
         if refit.is_studio:
-            cues = evidence_cues(small, refit.colour, strip)
+            fit = refit
+            cues = evidence_cues(small, fit.colour, strip, paper)
     evidence = np.maximum(cues["chroma"], cues["texture"])
     # each cue reaches past the outline as far as its window (and blur): take that back, and leave
     # the outline itself to the flood and GrabCut
@@ -309,9 +313,12 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
         bodies |= _erode(evidence_bodies(cue), spread(name))
     left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
     bodies &= ~strip
-    light = light_excess(small, (refit if first.any() and refit.is_studio else backdrop).colour, strip)
+    light = light_excess(small, fit.colour, strip)
     if not faint:
-        bodies &= _above_bottom_of(left)
+        # only what joins the product and stays clear of the frame: a vignetting corner's misfit
+        # or a wall's bend can carry chroma too
+        bodies = _joining(bodies & _above_bottom_of(left) & regions.outside, left, strip,
+                          min_area=0.5 * float(left.sum()))
         outside = regions.outside & ~bodies
         outside &= ~_lit_enclosed(light, outside | regions.enclosed, strip)
         return dataclasses.replace(regions, outside=outside)
@@ -326,6 +333,23 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
     return dataclasses.replace(regions, outside=outside, enclosed=enclosed)
 
 
+
+def _joining(bodies: np.ndarray, product: np.ndarray, strip: np.ndarray, min_area: float = 0.0) -> np.ndarray:
+    """The 8-connected parts of ``bodies`` of at least ``min_area`` px that touch ``product`` (within
+    2 px) and come no nearer than 2 px to ``strip``: a pale face the flood took beside a dark one
+    the outline kept, not a sliver of shadow along the outline."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bodies.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return bodies
+    near = cv2.dilate(product.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    frame = cv2.dilate(strip.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep &= np.isin(np.arange(count), labels[near & bodies])
+    keep[np.unique(labels[frame & bodies])] = False
+    keep[0] = False
+    return keep[labels]
 
 
 def _lit_enclosed(light: np.ndarray, backdrop: np.ndarray, strip: np.ndarray, ring_share: float = 0.5) -> np.ndarray:

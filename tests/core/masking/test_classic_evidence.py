@@ -173,3 +173,22 @@ def test_lit_enclosed_takes_a_highlight_the_product_flanks_not_a_lit_band_at_the
     assert taken[60, 76] and not taken[5, 76]
     backdrop[20:100, 50:102] = True  # the same lit stripe on open paper: nothing flanks it
     assert not _lit_enclosed(light, backdrop, border_strip((H, W))).any()
+
+
+def test_the_wide_chroma_cue_takes_its_unit_from_the_paper_the_flood_reached_too():
+    """Paper by the product can carry more colour noise than the frame's strip (a sweep the fit
+    follows less well there): measured only on the strip, its blotches read as product."""
+    rng = np.random.default_rng(3)
+    lin = np.broadcast_to(PAPER, (H, W, 3)).copy()
+    blotches = cv2.GaussianBlur(rng.standard_normal((H, W, 3)).astype(np.float32), (0, 0), 6.0)
+    centre = np.zeros((H, W), bool)
+    centre[20:100, 25:135] = True
+    lin[centre] *= 1.0 + 0.4 * blotches[centre]  # slow colour blotches in the middle only
+    rgb8 = np.clip(np.round(linear_to_srgb(np.clip(lin, 0, 1)) * 255), 0, 255).astype(np.uint8)
+    strip = border_strip((H, W))
+    inner = np.zeros_like(centre)
+    inner[30:90, 35:125] = True
+    strip_only = evidence_cues(rgb8, PAPER, strip)["chroma_wide"]
+    with_paper = evidence_cues(rgb8, PAPER, strip, paper=~strip)["chroma_wide"]
+    assert float((strip_only[inner] > EVIDENCE_LEVEL).mean()) > 0.3
+    assert float((with_paper[inner] > EVIDENCE_LEVEL).mean()) < 0.25
