@@ -31,6 +31,9 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 8. **a cast shadow kept at the base** (core/quality/evidence_shadow.py): a neutral, darker region
    at the bottom of a coloured product's mask reaching its outline; found where the cues above
    miss it because the shadow has a sharp outline of its own.
+9. **the edge beside the outline** (core/quality/evidence_rim.py): at 800 px, where the photo's
+   strongest edges run inside the mask's outline (a rim of backdrop kept, or a part beyond an
+   inner outline left out), summed as a share of the product.
 A region with the backdrop's colour that is most of the mask (glass, a white product) is not
 reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
 the outline confirms the mask there.
@@ -218,6 +221,17 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
             ev.numbers["base_shadow_kept"] = round(share, 4)
             ev.findings.append(f"the backdrop's shadow is kept as product ({_where(kept, m)}, {share:.0%} of the "
                                "mask): a flat, darker patch of the backdrop's own colour at the product's base")
+
+    from packshot.core.quality.evidence_rim import RIM_DOUBT, edge_inside_mask
+
+    rim, rim_at = edge_inside_mask(rgb8, mask)
+    ev.numbers["edge_inside_mask"] = round(rim, 4)
+    if rim > RIM_DOUBT and rim_at is not None:
+        at = cv2.resize(rim_at.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        ev.findings.append(f"the mask's edge runs beside the product's outline, not on it "
+                           f"({_where(at, m) if at.any() else 'along its edge'}; the photo's outline lies "
+                           f"inside the mask, {rim:.1%} of the product's size between them): a rim of backdrop "
+                           "is kept, or a part beyond an inner outline is left out")
 
     stray = _frame_parts(m, frame)
     if stray > 0:
