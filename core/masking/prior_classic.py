@@ -73,6 +73,11 @@ class ClassicPrior:
                 mask = unmix_faint_outline(rgb8, mask, colour_noise(rgb8))
             mask = clean_mask(mask)
             details["outline"] = "unmixed"
+        elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
+            from packshot.core.masking.backdrop_dark import full_res_outline
+
+            mask = full_res_outline(rgb8, _full_res_outline(rgb8, mask, scale), scale)
+            details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
@@ -91,6 +96,12 @@ class ClassicPrior:
                 studio = self._segment_studio(small, backdrop, evidence, strip)
                 if studio is not None:
                     return studio
+            else:  # dark paper: its own noise-aware model (backdrop_dark.py)
+                from packshot.core.masking.backdrop_dark import is_dark, segment_dark
+
+                dark = segment_dark(small, strip) if is_dark(backdrop) else None
+                if dark is not None:
+                    return dark[0], dark[1], dict(dark[2], backdrop=backdrop_reason, prior=self.name)
         mask, score, details = self._grabcut_from(small, evidence, strip)
         details["cue"] = "colour"
         if mask.any() and score < self.barrier_below:
