@@ -37,6 +37,7 @@ PAPER_NOISE = 4.0  # noise units (3 channels together) within which a pixel is p
 BRIGHTER = 2.5  # noise units (along the paper's colour) above which a pixel is brighter than the paper
 SHADOW_MIN = 0.12  # the darkest shadow, as a share of the paper's light
 EDGE_FACTOR = 1.6  # an outline's gradient: this many times the border's 99th-percentile gradient
+EDGE_CLOSE = 7  # px: gaps an outline may have
 NARROW_RATIO = 1.3  # and this many times its gradient at a coarse blur (a shadow's rim is wide)
 SMOOTH_BORDER = 0.85  # share of the border that must be paper for the model to hold
 POCKET_MIN = 0.002  # an enclosed pocket of clean paper at least this share of the frame is a hole
@@ -198,9 +199,10 @@ def outlines(small: np.ndarray, noise_from: np.ndarray) -> np.ndarray:
     coarse = np.sqrt(((cx / scale) ** 2 + (cy / scale) ** 2).sum(-1))
     threshold = EDGE_FACTOR * float(np.percentile(fine[noise_from], 99))
     edges = (fine > threshold) & (fine > NARROW_RATIO * coarse)
+    # gaps of a few px closed, then thickened: one weak spot along an outline must not let the flood in
     closed = cv2.morphologyEx(edges.astype(np.uint8), cv2.MORPH_CLOSE,
-                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    return closed.astype(bool)
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (EDGE_CLOSE, EDGE_CLOSE)))
+    return cv2.dilate(closed, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, DarkPaper]]:
