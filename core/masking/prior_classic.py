@@ -56,7 +56,8 @@ class ClassicPrior:
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
         small = _downscale(rgb8, self.work_side)
-        mask_small, score, details = self.segment_small(small)
+        # dark paper's model leans on the noise the downscale averages away (see backdrop_dark.py)
+        mask_small, score, details = self.segment_small(small, dark_paper=rgb8.shape[1] / small.shape[1] >= 1.5)
         details["work_size"] = [small.shape[1], small.shape[0]]
         mask = resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0]))
         scale = rgb8.shape[1] / small.shape[1]
@@ -80,8 +81,9 @@ class ClassicPrior:
             details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
-    def segment_small(self, small: np.ndarray) -> tuple[np.ndarray, float, dict]:
-        """Segment an image already at working size; returns (mask, score, details)."""
+    def segment_small(self, small: np.ndarray, dark_paper: bool = True) -> tuple[np.ndarray, float, dict]:
+        """Segment an image already at working size; returns (mask, score, details). ``dark_paper``:
+        a dark backdrop may take its own model (backdrop_dark.py)."""
         h, w = small.shape[:2]
         strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
         lab = self.lab(small, strip)
@@ -99,7 +101,7 @@ class ClassicPrior:
             else:  # dark paper: its own noise-aware model (backdrop_dark.py)
                 from packshot.core.masking.backdrop_dark import is_dark, segment_dark
 
-                dark = segment_dark(small, strip) if is_dark(backdrop) else None
+                dark = segment_dark(small, strip) if dark_paper and is_dark(backdrop) else None
                 if dark is not None:
                     return dark[0], dark[1], dict(dark[2], backdrop=backdrop_reason, prior=self.name)
         mask, score, details = self._grabcut_from(small, evidence, strip)
