@@ -60,7 +60,9 @@ def texture_energy(lin: np.ndarray, window: int = WINDOW) -> np.ndarray:
 
 def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray,
                   paper: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """{"chroma": ..., "texture": ...}: each cue in units of its spread along the frame's border.
+    """{"chroma": ..., "texture": ..., "chroma_wide": ...}: each cue in units of its spread along the
+    frame's border (``chroma_wide``: the chroma averaged over ``WIDE_WINDOW``, for a large body tinted
+    too faintly for the 7 px window).
 
     Above 1: the pixel's neighbourhood differs from the backdrop more than almost any stretch of the
     frame's border does. ``strip`` marks the border pixels (their noise is the unit); ``backdrop_lin``

@@ -346,7 +346,6 @@ def _with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarr
     return dataclasses.replace(regions, outside=outside, enclosed=enclosed)
 
 
-
 def _joining(bodies: np.ndarray, product: np.ndarray, strip: np.ndarray, min_area: float = 0.0) -> np.ndarray:
     """The 8-connected parts of ``bodies`` of at least ``min_area`` px that touch ``product`` (within
     2 px) and come no nearer than 2 px to ``strip``: a pale face the flood took beside a dark one
