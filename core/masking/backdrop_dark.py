@@ -44,10 +44,6 @@ EDGE_THICKEN = 3  # px: the outline's width once closed
 # above the work size, it made 3 masks unclean and none clean.)
 NARROW_RATIO = 1.3  # and this many times its gradient at a coarse blur (a shadow's rim is wide)
 SMOOTH_BORDER = 0.85  # share of the border that must be paper for the model to hold
-HARD_MIN_AREA = 0.002  # a hard cast shadow: at least this share of the frame,
-HARD_FLAT = 0.15  # its log light within this of its median over HARD_SHARE of it (its penumbra the rest),
-HARD_SHARE = 0.7
-HARD_OPEN = 0.3  # and over this share of the ring round it open paper
 CONTACT_LIGHT = 0.9  # a contact shadow under the base keeps less than this share of the paper's light
 POCKET_MIN = 0.002  # an enclosed pocket of clean paper at least this share of the frame is a hole
 POCKET_CLEAN = 0.85  # its light: at least this share of the paper's
@@ -280,21 +276,6 @@ def _contact_shadow(left: np.ndarray, paper: DarkPaper) -> np.ndarray:
     dark = np.bincount(flat, weights=(paper.light < CONTACT_LIGHT).ravel().astype(np.float64), minlength=count)
     take = (under >= 0.8 * area) & (dark >= 0.5 * area)
     take[0] = False
-    # a hard cast shadow falls sideways: cut off by its own sharp rim, flat (one factor of the paper's
-    # light all over, where the product is shaded by its roundness and key light), out on open paper
-    for c in np.nonzero(~take & (area >= HARD_MIN_AREA * h * w) & (dark >= 0.8 * area))[0]:
-        if c == 0:
-            continue
-        region = labels == c
-        logt = np.log(np.maximum(paper.light[region], 1e-3))
-        if float((np.abs(logt - np.median(logt)) < HARD_FLAT).mean()) < HARD_SHARE:
-            continue
-        r8 = region.astype(np.uint8)
-        ring = cv2.dilate(r8, np.ones((21, 21), np.uint8)).astype(bool) & ~cv2.dilate(r8, np.ones((7, 7), np.uint8)
-                                                                                       ).astype(bool)
-        # a "shadow" as large as half of the rest is more likely a flat, dark product
-        if ring.any() and float((~left[ring]).mean()) >= HARD_OPEN and area[c] <= 0.5 * (left.sum() - area[c]):
-            take[c] = True
     return take[labels]
 
 
