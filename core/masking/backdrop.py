@@ -52,6 +52,10 @@ HARD_SHADOW_SHARE = 0.8  # over this share of the region
 HARD_SHADOW_OPEN = 0.25  # share of the ring around it that must be open backdrop
 HARD_SHADOW_MAX_SHARE = 0.5  # and all of them together at most this share of the product left
 UNMIX_OFF_LINE = 0.35  # distance from the F - B line, as a share of |F - B|, of a pixel unmix_outline moves
+# an edge pixel is product from this estimated coverage up: below a half because cutting product
+# off costs more than a sliver of backdrop (the product must not change), and because the estimate
+# runs low along thin parts and where JPEG blurs the colour of an edge with little lightness step
+UNMIX_HALF = 0.4
 UNMIX_MIN_ANGLE = 0.15  # sine of the angle between F and B (as RGB vectors) under which their shares cannot be told
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
@@ -523,7 +527,7 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     on_line = (off * off).sum(-1) <= UNMIX_OFF_LINE ** 2 * norm2
     usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05) & on_line
     out = mask.copy()
-    out[usable] = a[usable] >= 0.5
+    out[usable] = a[usable] >= UNMIX_HALF
     out |= mask & usable & _mostly_product(lin, fg, bg)
     _keep_product_like(out, mask, inner > 0, lin, bg, norm2)
     return out

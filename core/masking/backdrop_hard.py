@@ -46,6 +46,8 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
 
     ``t``, ``d``: backdrop.ratio_and_deviation at working size; ``outside``: what the flood reached.
     """
+    import cv2
+
     h, w = t.shape
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     candidate = (d < CHROMA_SLACK * sigma) & (t > 0.06) & (t < 0.88) & ~outside
@@ -54,7 +56,10 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
     product_like = ~outside & ~((d < CHROMA_SLACK * sigma) & (t >= 0.88))
     # a shadow lies on the floor beside the product, never between two parts of it: a grey part
     # of the product (a headband's end between its ear cups, a band of shading) is not taken
-    between = _between(product_like & ~candidate, SANDWICH)
+    # (a highlight deep inside the product is the paper's colour, but it is product all the same;
+    # the bright band the flood stopped in lies along the open backdrop)
+    inner = ~outside & ~candidate & ~cv2.dilate(outside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    between = _between((product_like & ~candidate) | inner, SANDWICH)
     logt = np.log(np.maximum(t, 1e-3))
     quiet = _log_gradient(t) < QUIET_GRADIENT
     out = _dark_flat_pieces(candidate, t, d, sigma, logt, quiet, outside, product_like) & ~between
