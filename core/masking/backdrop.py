@@ -540,7 +540,8 @@ def _mostly_product(lin: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarr
     ``alpha * F + beta * B`` with ``alpha`` free (shading times coverage) and ``beta`` the uncovered
     share. A darker rim (``alpha`` < 1, ``beta`` = 0) projects onto the F - B line nearer the backdrop
     when the backdrop is darker than the product, yet holds none of it. Solved per pixel where F and
-    B differ in hue (their directions apart by ``UNMIX_MIN_ANGLE``); elsewhere nothing is claimed.
+    B differ in hue (their directions apart by ``UNMIX_MIN_ANGLE``) and the pixel is darker than F;
+    elsewhere nothing is claimed.
     """
     ff = (fg * fg).sum(-1)
     bb = (bg * bg).sum(-1)
@@ -552,7 +553,11 @@ def _mostly_product(lin: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarr
     safe = np.where(apart, det, 1.0)
     alpha = (bb * pf - fb * pb) / safe
     beta = (ff * pb - fb * pf) / safe
-    return apart & (beta < 0.5) & (alpha > 0.0)
+    # (a shaded backdrop pixel, k * B, holds no product light at all: alpha must outweigh beta; and
+    # only a pixel darker than the product is its shaded rim: beside a near-black product any
+    # mix solves with a large alpha)
+    darker = (lin @ _LUMA) < (fg @ _LUMA)
+    return apart & darker & (beta < 0.5) & (alpha > beta)
 
 
 def _keep_product_like(out: np.ndarray, mask: np.ndarray, inner: np.ndarray, lin: np.ndarray,
