@@ -528,13 +528,15 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     usable = zone & (norm2 > 0.003) & (fw > 0.05) & (bw > 0.05) & on_line
     out = mask.copy()
     out[usable] = a[usable] >= UNMIX_HALF
-    out |= mask & usable & _mostly_product(lin, fg, bg)
+    dropped = mask & usable & ~out  # only these can be kept: solve for them alone (full-size photos)
+    out[dropped] = _mostly_product(lin[dropped], fg[dropped], bg[dropped])
     _keep_product_like(out, mask, inner > 0, lin, bg, norm2)
     return out
 
 
 def _mostly_product(lin: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Bool: pixels that hold under half of the backdrop's light, allowing the product's own shading.
+    """Bool per pixel (N x 3 colours in, N out): under half of the backdrop's light, allowing the
+    product's own shading.
 
     The key light, roundness and a darker rim scale the product's colour: an edge pixel is
     ``alpha * F + beta * B`` with ``alpha`` free (shading times coverage) and ``beta`` the uncovered
