@@ -183,6 +183,7 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
         studio = False
     elif luminance < MIN_LUMINANCE:
         reason, studio = "the backdrop is too dark to show a shadow", False
+        details["too_dark"] = True  # a smooth backdrop all the same: backdrop_dark.py models it
     else:
         reason = (f"seamless backdrop {details['colour_srgb8']}: {share:.0%} of the border follows one "
                   f"smooth colour (residual {noise:.1%})")

@@ -318,12 +318,20 @@ def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], rgb: np.ndar
     take = np.zeros(count, bool)
     for c in range(1, count):
         piece = labels == c
-        rim = cv2.dilate(piece.astype(np.uint8), near).astype(bool) & outline
-        if rim.sum() >= 3 and (rim & smooth_outline).sum() >= 0.6 * rim.sum():
+        grown = cv2.dilate(piece.astype(np.uint8), near).astype(bool)
+        rim = grown & outline
+        beyond = grown & ~m_small  # a swallowed shadow goes on past the mask's outline
+        if rim.sum() >= 3 and (rim & smooth_outline).sum() >= 0.6 * rim.sum() \
+                and (beyond & shadow).sum() >= 0.5 * max(1, int(beyond.sum())):
             take[c] = True
     if not take.any():
         return None
     shade = resize_mask(take[labels], (mask.shape[1], mask.shape[0]))
+    # the piece was found at the work size: where it meets the product it may cover a work pixel
+    # of product at full size, so a band of that width along what stays is given back
+    band = int(np.ceil(mask.shape[1] / max(1, size[0]))) + 1
+    kept = (mask & ~shade).astype(np.uint8)
+    shade &= ~cv2.dilate(kept, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))).astype(bool)
     trimmed = drop_specks(mask & ~shade)
     return trimmed if trimmed.sum() >= least * mask.sum() else None
 
