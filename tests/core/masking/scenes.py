@@ -165,6 +165,15 @@ def retina_reference() -> tuple[np.ndarray, np.ndarray]:
     return img, binary_fill_holes(disc)
 
 
+def linear_to_noisy8(lin: np.ndarray, noise: float = 0.004, seed: int = 0) -> np.ndarray:
+    """A linear-light scene as an 8-bit photo: sRGB-encoded, with Gaussian sensor noise (in sRGB units)."""
+    from packshot.core.masking.backdrop import linear_to_srgb
+
+    rng = np.random.default_rng(seed)
+    srgb = linear_to_srgb(lin) + rng.normal(0, noise, lin.shape).astype(np.float32)
+    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0

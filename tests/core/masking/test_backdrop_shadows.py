@@ -12,22 +12,16 @@ import numpy as np
 from packshot.core.masking.backdrop import (
     backdrop_regions,
     estimate_backdrop,
-    linear_to_srgb,
     ratio_and_deviation,
     srgb8_to_linear,
     unmix_outline,
 )
 from packshot.core.masking.backdrop_hard import thin_hard_shadows
 from packshot.core.masking.backdrop_reflection import floor_reflection
+from tests.core.masking.scenes import linear_to_noisy8
 
 H, W = 300, 400
 BEIGE = np.array([0.75, 0.62, 0.45], np.float32)
-
-
-def _to8(lin: np.ndarray, noise: float = 0.004, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    srgb = linear_to_srgb(lin) + rng.normal(0, noise, lin.shape).astype(np.float32)
-    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
 
 
 def _textured_product(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -48,7 +42,7 @@ def _scene_with_raking_shadow() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         shadow[y, 220:380 - 3 * (y - 222)] = True
     lin[shadow] *= 0.4
     lin[product] = _textured_product(np.random.default_rng(1), 150, 50).reshape(-1, 3)
-    return _to8(lin), product, shadow
+    return linear_to_noisy8(lin), product, shadow
 
 
 def test_a_thin_hard_shadow_cut_off_by_its_sharp_edge_is_backdrop():
@@ -103,7 +97,7 @@ def _glossy_scene(reflect: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, in
     else:  # the product simply goes on with a pattern of its own
         product[base + 1:base + span + 1, x0:x1] = True
         lin[base + 1:base + span + 1, x0:x1] = _textured_product(np.random.default_rng(9), span, x1 - x0)[:, ::-1] * 0.7
-    return _to8(lin), product, lin, base
+    return linear_to_noisy8(lin), product, lin, base
 
 
 def test_a_glossy_floors_mirror_image_is_found_below_the_base():
@@ -134,7 +128,7 @@ def test_unmixing_keeps_a_textured_products_dark_rim():
     rim = product & ~np.pad(product[1:-1, 1:-1] & product[:-2, 1:-1] & product[2:, 1:-1]
                             & product[1:-1, :-2] & product[1:-1, 2:], 1)
     lin[rim] *= 0.3  # a dark rim, far from the product's mean colour and from the backdrop's
-    rgb8 = _to8(lin)
+    rgb8 = linear_to_noisy8(lin)
     out = unmix_outline(rgb8, product)
     assert (product & ~out).sum() <= 0.002 * product.sum()
 

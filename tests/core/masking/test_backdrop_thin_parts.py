@@ -16,18 +16,12 @@ import pytest
 from packshot.core.masking.backdrop import (
     backdrop_regions,
     estimate_backdrop,
-    linear_to_srgb,
     unmix_outline,
 )
+from tests.core.masking.scenes import linear_to_noisy8
 
 H, W = 300, 400
 GREY = np.array([0.45, 0.45, 0.45], np.float32)
-
-
-def _to8(lin: np.ndarray, noise: float = 0.004, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    srgb = linear_to_srgb(lin) + rng.normal(0, noise, lin.shape).astype(np.float32)
-    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
 
 
 def _textured(rng: np.random.Generator, h: int, w: int, base: tuple[float, float, float]) -> np.ndarray:
@@ -54,7 +48,7 @@ def _scene_with_soft_thin_shadow() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lin *= (1.0 - darkening)[:, :, None]
     lin[product] = _textured(np.random.default_rng(3), 161, 50, (0.12, 0.35, 0.10)).reshape(-1, 3)
     shadow = (darkening > 0.34) & ~product  # the darker half of it: well inside the shadow
-    return _to8(lin), product, shadow
+    return linear_to_noisy8(lin), product, shadow
 
 
 def test_a_long_thin_shadow_that_is_mostly_penumbra_is_backdrop():
@@ -79,7 +73,7 @@ def test_a_darker_rim_beside_a_darker_backdrop_stays_product():
     edge = np.minimum(xs - 50, 109 - xs).astype(np.float32)  # px from the nearest side
     shade = np.clip(0.25 + 0.25 * edge, 0.25, 1.0)  # a rim at a quarter of the light, 3 px wide
     lin[20:100, 50:110] = pink * shade[None, :, None]
-    rgb8 = _to8(lin, noise=0.002)
+    rgb8 = linear_to_noisy8(lin, noise=0.002)
     out = unmix_outline(rgb8, product)
     rim = product & ~cv2.erode(product.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert out[rim].mean() > 0.95
@@ -96,7 +90,7 @@ def test_a_mix_of_product_and_backdrop_still_goes_by_coverage():
     lin[10:50, 20:40] = pink
     lin[10:50, 40] = 0.75 * pink + 0.25 * green  # three quarters product
     lin[10:50, 41] = 0.25 * pink + 0.75 * green  # a quarter product
-    rgb8 = _to8(lin, noise=0.001)
+    rgb8 = linear_to_noisy8(lin, noise=0.001)
     mask = np.zeros((h, w), bool)
     mask[10:50, 20:42] = True  # one pixel too wide
     out = unmix_outline(rgb8, mask)
@@ -138,7 +132,7 @@ def test_an_edge_pixel_a_little_under_half_covered_stays_product():
     lin[10:50, 20:40] = pink
     lin[10:50, 40] = 0.45 * pink + 0.55 * green
     lin[10:50, 19] = 0.30 * pink + 0.70 * green
-    rgb8 = _to8(lin, noise=0.001)
+    rgb8 = linear_to_noisy8(lin, noise=0.001)
     mask = np.zeros((h, w), bool)
     mask[10:50, 19:41] = True
     out = unmix_outline(rgb8, mask)
