@@ -20,6 +20,13 @@ def _cv2():
     return cv2
 
 
+def erode_disk(mask: np.ndarray, radius: float) -> np.ndarray:
+    """``mask`` eroded by a disk of ``radius`` px (at least 1)."""
+    cv2 = _cv2()
+    r = max(1, int(round(radius)))
+    return cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+
+
 def fill_holes(mask: np.ndarray, max_fraction: Optional[float] = 0.01) -> np.ndarray:
     """Fill enclosed background regions smaller than ``max_fraction`` of the product area.
 

@@ -119,12 +119,12 @@ def test_the_classic_prior_keeps_a_tone_on_tone_product_the_flood_would_take():
 
 @pytest.mark.parametrize("rows,expect", [((5, 20), 23), ((0, 0), None)])
 def test_above_bottom_of_stops_under_the_lowest_row(rows, expect):
-    from packshot.core.masking.prior_classic import _above_bottom_of
+    from packshot.core.masking.flood_evidence import above_bottom_of
 
     mask = np.zeros((40, 30), bool)
     if rows != (0, 0):
         mask[rows[0]:rows[1] + 1, 10:20] = True
-    out = _above_bottom_of(mask, margin=2)
+    out = above_bottom_of(mask, margin=2)
     if expect is None:
         assert not out.any()
     else:
@@ -132,7 +132,7 @@ def test_above_bottom_of_stops_under_the_lowest_row(rows, expect):
 
 
 def test_pockets_with_evidence_keeps_holes_of_bare_paper():
-    from packshot.core.masking.prior_classic import _pockets_with_evidence
+    from packshot.core.masking.flood_evidence import pockets_with_evidence
 
     enclosed = np.zeros((40, 60), bool)
     enclosed[5:15, 5:15] = True  # a handle's hole: bare paper
@@ -140,7 +140,7 @@ def test_pockets_with_evidence_keeps_holes_of_bare_paper():
     evidence = np.zeros_like(enclosed)
     evidence[20:30, 30:50] = True
     evidence[5:7, 5:15] = True  # the window smears the rim of a hole
-    taken = _pockets_with_evidence(enclosed, evidence)
+    taken = pockets_with_evidence(enclosed, evidence)
     assert taken[25, 40] and not taken[10, 10]
 
 
@@ -161,7 +161,7 @@ def test_light_excess_sees_a_highlight_not_the_paper_or_its_shadow():
 
 
 def test_lit_enclosed_takes_a_highlight_the_product_flanks_not_a_lit_band_at_the_frame():
-    from packshot.core.masking.prior_classic import _lit_enclosed
+    from packshot.core.masking.flood_evidence import lit_enclosed
 
     light = np.zeros((H, W), np.float32)
     light[20:100, 70:82] = 4.0  # a highlight stripe down the product
@@ -169,10 +169,10 @@ def test_lit_enclosed_takes_a_highlight_the_product_flanks_not_a_lit_band_at_the
     backdrop = np.ones((H, W), bool)
     backdrop[20:100, 50:102] = False  # the product, flanking the stripe
     backdrop[20:100, 70:82] = True  # the flood came in at the stripe's faint ends
-    taken = _lit_enclosed(light, backdrop, border_strip((H, W)))
+    taken = lit_enclosed(light, backdrop, border_strip((H, W)))
     assert taken[60, 76] and not taken[5, 76]
     backdrop[20:100, 50:102] = True  # the same lit stripe on open paper: nothing flanks it
-    assert not _lit_enclosed(light, backdrop, border_strip((H, W))).any()
+    assert not lit_enclosed(light, backdrop, border_strip((H, W))).any()
 
 
 def test_the_wide_chroma_cue_takes_its_unit_from_the_paper_the_flood_reached_too():
