@@ -178,6 +178,8 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         ev.numbers[f"{kind}_inside"] = round(share, 4)
         if outline_seen and (share >= MOST_OF_MASK or (kind == "shadow" and share >= OWN_BODY)):
             continue  # a large neutral region inside an outline seen all round is the product's body (glass)
+        if outline_seen and kind == "backdrop":
+            continue  # a pale patch of a white product: its outline is on edges and clear of the paper all round
         if share >= MOST_OF_MASK:  # then it is the product itself that looks like the backdrop
             ev.findings.append(f"most of the product ({share:.0%} of the mask) has the backdrop's colour, or "
                                "its shadow's: the mask cannot be checked against the photo there")
