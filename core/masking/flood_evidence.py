@@ -74,10 +74,7 @@ def with_product_evidence(small: np.ndarray, backdrop, regions, strip: np.ndarra
     if not faint:
         # only what joins the product and stays clear of the frame: a vignetting corner's misfit
         # or a wall's bend can carry chroma too
-        # nor a hard shadow the flood found cut off by its own edge: it carries the paper's chroma
-        # times a factor, which a misfit of the paper's gradient can read as the product's own
-        hard = regions.hard if regions.hard is not None else np.zeros_like(bodies)
-        bodies = _joining(bodies & above_bottom_of(left) & regions.outside & ~hard, left, strip,
+        bodies = _joining(bodies & above_bottom_of(left) & regions.outside, left, strip,
                           min_area=0.5 * float(left.sum()))
         outside = regions.outside & ~bodies
         outside &= ~lit_enclosed(light, outside | regions.enclosed, strip)
