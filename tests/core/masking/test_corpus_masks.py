@@ -17,15 +17,15 @@ from packshot.core.masking.prior_classic import ClassicPrior
 from tests import studio_corpus as C
 from tests.core.masking import corpus_scoring as S
 
-SIZE = 480  # long side: small enough for the default run
-PER_CLASS = 3
-# what this sample of 30 at 480 px measured (clean 83 %, recall 20 %, false flags 28 %), less a margin.
-# It is weaker than the full corpus (N = 300, 800 x 600, the benchmark: clean 76 %, recall 79 %,
-# false flags 12 %): here one pixel of outline is a larger share of the product, and the 5 masks that
-# are not clean lose 0.7-2.1 % of it. The floors catch a regression; the benchmark carries the figures.
-MIN_CLEAN = 0.75
-MIN_RECALL = 0.15
-MAX_FALSE_FLAGS = 0.35
+SIZE = (800, 600)  # the benchmark's size: the gate's finer outline check runs from 800 px
+PER_CLASS = 6
+# what this sample of 60 measures (clean 75 %, recall 80 %, false flags 18 %), less a margin for a
+# sample of 60; the full corpus (N = 300, seed 0, the benchmark) measures clean 83 %, recall 88 %,
+# false flags 18 %. The floors catch a regression; the benchmark carries the figures. (Until this
+# round the sample was 30 scenes at 480 px with floors of 75 %, 15 % and 35 %.)
+MIN_CLEAN = 0.68
+MIN_RECALL = 0.65
+MAX_FALSE_FLAGS = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,7 @@ def test_classic_masks_and_the_gate_on_the_small_corpus(scenes):
     assert overall.recall is None or overall.recall >= MIN_RECALL, table
     assert overall.false_flags is None or overall.false_flags <= MAX_FALSE_FLAGS, table
     # the silent failures the issue is about: a mask that is badly wrong (IoU under 0.9 or more than
-    # 5 % of the product lost) is flagged, all but one in the sample
+    # 5 % of the product lost) is flagged, all but one in 30 (two of these 60 pass silently: a hard
+    # shadow on black paper kept beside a bag, a white box on white paper)
     silent = [r.name for r in rows if (r.iou < 0.9 or r.lost > 0.05) and not r.flagged]
-    assert len(silent) <= 1, (silent, table)
+    assert len(silent) <= len(rows) // 30, (silent, table)
