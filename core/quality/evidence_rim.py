@@ -31,18 +31,11 @@ RIM_SIDE = 800  # the cue's work size (long side, px), where it was measured: a 
 BAND = 3.5  # px across the outline, each side, searched for the photo's edge
 WINDOW = 7  # px: edges are pooled over this square around each outline pixel
 RIM_DOUBT = 0.025  # area between the mask's edge and the photo's stronger inner edge, share of the mask
-# and the offset averaged over the whole outline (px): a thin product (stool, ring, headphones) has
-# so much outline for its area that stripes running close inside its edges alone pass RIM_DOUBT;
-# a rim of backdrop kept or a part left out moves the edge further. Development seeds 7 and 13:
-# 14 clean masks no longer flagged, 1 catch lost (a stool losing 1.5 %); seed 5, held out: false
-# flags 17 -> 16 %, recall unchanged (thin parts 25 -> 12 % false flags)
-MIN_MEAN_OFFSET = 0.42
 
 
 def edge_inside_mask(rgb8: np.ndarray, mask: np.ndarray) -> tuple[float, Optional[np.ndarray]]:
     """(share of the mask's area, the outline pixels concerned, at ``RIM_SIDE`` px): how far the
-    photo's strongest edges run inside the mask's outline, summed; (0, None) below that size, and
-    (share, None) when that is under ``MIN_MEAN_OFFSET`` px averaged over the outline."""
+    photo's strongest edges run inside the mask's outline, summed; (0, None) below that size."""
     import cv2
 
     from packshot.core.masking.backdrop import colour_gradient
@@ -81,6 +74,4 @@ def edge_inside_mask(rgb8: np.ndarray, mask: np.ndarray) -> tuple[float, Optiona
     offset[judged] = num[judged] / den[judged]
     inside = np.clip(-offset, 0.0, None) * judged
     share = float(inside.sum() / area)
-    if inside.sum() < MIN_MEAN_OFFSET * max(1, int(outline.sum())):
-        return share, None
     return share, (inside > 0.5)
