@@ -147,6 +147,20 @@ def test_a_flat_background_stays_flat_across_tiles(compact):
     assert np.abs(out[4:] - out[:-4]).max() <= 1 and np.abs(out[:, 4:] - out[:, :-4]).max() <= 1
 
 
+def _one_batch_output(tmp_path: Path, models_dir: Path, *extra: str, steps: str = "2") -> tuple[Path, list[str]]:
+    """One small photo through ``packshot batch`` on the CPU with the tiny upscalers (``extra``: more
+    flags); (the output folder, the models arguments a replay or export of it needs)."""
+    from packshot.core.cli.main import main as packshot
+    from tests.core.batch_helpers import write_photos
+
+    write_photos(tmp_path / "in", 1, size=(150, 96))
+    out = tmp_path / "out"
+    models = ["--models-dir", str(models_dir), "--device", "cpu"]
+    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", steps,
+                     *extra, "--no-progress", *models]) == 0
+    return out, models
+
+
 def _boundary_step(out: np.ndarray, boundaries: list[int], scale: int) -> tuple[float, float]:
     """Mean absolute step between neighbouring output columns across tile boundaries, and across every other
     column of the same phase of the x``scale`` pixel grid (a random network paints each phase its own way)."""
@@ -279,13 +293,8 @@ def test_the_sd2_controlnet_engine_enlarges_through_it_too(tiny_sd2_models_dir, 
 def test_a_batch_output_records_its_upscaler_and_replays_identically(models_with_upscaler, tmp_path, capsys):
     from packshot.core.cli.main import main as packshot
     from packshot.core.recipe import read_recipe
-    from tests.core.batch_helpers import write_photos
 
-    write_photos(tmp_path / "in", 1, size=(150, 96))
-    out = tmp_path / "out"
-    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
-                     "--no-progress", *models]) == 0
+    out, models = _one_batch_output(tmp_path, models_with_upscaler)
     recipe = read_recipe(out / "item_000.png")
     weights = next((models_with_upscaler / CPU_UPSCALER).iterdir())
     # --detail auto, recorded as what it resolved to on this CPU (a replay elsewhere runs the same pass)
@@ -330,13 +339,8 @@ def test_an_export_at_another_size_goes_through_the_recorded_upscaler(models_wit
 
     from packshot.core.cli.main import main as packshot
     from packshot.core.recipe import read_recipe
-    from tests.core.batch_helpers import write_photos
 
-    write_photos(tmp_path / "in", 1, size=(150, 96))
-    out = tmp_path / "out"
-    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
-                     "--no-progress", *models]) == 0
+    out, models = _one_batch_output(tmp_path, models_with_upscaler)
     from packshot.core.generation.presets import PRESETS
     from packshot.core.images import load_photo
 
@@ -411,13 +415,8 @@ def test_img2img_at_full_strength_is_the_plain_generation(tiny_diffusion_models_
 def test_a_repainted_output_replays_identically(models_with_upscaler, tmp_path, capsys):
     from packshot.core.cli.main import main as packshot
     from packshot.core.recipe import read_recipe
-    from tests.core.batch_helpers import write_photos
 
-    write_photos(tmp_path / "in", 1, size=(150, 96))
-    out = tmp_path / "out"
-    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "4",
-                     "--detail", "repaint", "--no-progress", *models]) == 0
+    out, models = _one_batch_output(tmp_path, models_with_upscaler, "--detail", "repaint", steps="4")
     recipe = read_recipe(out / "item_000.png")
     assert recipe.settings["detail"] == "repaint" and recipe.models[CPU_UPSCALER]["role"] == RECIPE_ROLE
     capsys.readouterr()
@@ -457,13 +456,8 @@ def test_a_preview_replayed_as_final_records_the_pass_that_ran_and_replays_ident
                                                                                      tmp_path, capsys):
     from packshot.core.cli.main import main as packshot
     from packshot.core.recipe import read_recipe
-    from tests.core.batch_helpers import write_photos
 
-    write_photos(tmp_path / "in", 1, size=(150, 96))
-    out = tmp_path / "out"
-    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
-                     "--quality", "preview", "--no-progress", *models]) == 0
+    out, models = _one_batch_output(tmp_path, models_with_upscaler, "--quality", "preview")
     preview = read_recipe(out / "item_000.png")
     assert preview.settings["detail"] == "auto" and CPU_UPSCALER not in preview.models  # no pass ran
     assert packshot(["replay", str(out / "item_000.png"), "--quality", "final", *models]) == 0
@@ -483,13 +477,8 @@ def test_a_final_output_replayed_as_final_keeps_the_pass_its_recipe_recorded(mod
     import packshot.core.generation.upscale as upscale_module
     from packshot.core.cli.main import main as packshot
     from packshot.core.recipe import read_recipe
-    from tests.core.batch_helpers import write_photos
 
-    write_photos(tmp_path / "in", 1, size=(150, 96))
-    out = tmp_path / "out"
-    models = ["--models-dir", str(models_with_upscaler), "--device", "cpu"]
-    assert packshot(["batch", str(tmp_path / "in"), "--out", str(out), "--resolution", "64", "--steps", "2",
-                     "--no-progress", *models]) == 0
+    out, models = _one_batch_output(tmp_path, models_with_upscaler)
     made = read_recipe(out / "item_000.png")
 
     def re_resolved(*args, **kwargs):
