@@ -10,10 +10,11 @@ import numpy as np
 
 def quantize_mask(result: Any) -> Any:
     """The MaskResult as an 8-bit PNG would give it back: alpha in 1/255 steps, mask = alpha >= 0.5."""
-    from packshot.core.masking.result import MaskResult
+    from packshot.core.masking.result import MaskResult, stored_mask
 
     alpha8 = np.clip(np.rint(np.asarray(result.alpha, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return MaskResult(mask=alpha8 >= 128, alpha=alpha8.astype(np.float32) / 255.0, score=result.score,
+    alpha = alpha8.astype(np.float32) / 255.0
+    return MaskResult(mask=stored_mask(alpha), alpha=alpha, score=result.score,
                       source=result.source, details=dict(result.details),
                       doubt=getattr(result, "doubt", None))
 

@@ -22,7 +22,7 @@ from packshot.core.masking.postprocess import finish_mask, snap_to_edges
 from packshot.core.masking.prior import CHOICES as PRIOR_CHOICES
 from packshot.core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
 from packshot.core.masking.prompts import prompts_at_work_size
-from packshot.core.masking.result import MaskResult
+from packshot.core.masking.result import MaskResult, stored_mask
 from packshot.core.progress import CancelToken, ProgressCallback, check, no_progress
 from packshot.core.quality.mask_evidence import mask_evidence
 from packshot.core.quality.metric import iou as _iou
@@ -89,7 +89,7 @@ class PriorMasker:
                 removed = 1.0 - trimmed.sum() / max(1, mask.sum())
                 mask, alpha = finish_mask(trimmed, rgb)
                 details.update(backdrop=note, shadow_removed=True, shadow_removed_fraction=round(float(removed), 4))
-        details["evidence"] = mask_evidence(rgb, mask, details).to_json()
+        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
@@ -199,7 +199,7 @@ class SamMasker:
             details["prior_empty"] = True
         if removed is not None:
             details["shadow_removed_fraction"] = removed
-        details["evidence"] = mask_evidence(rgb, mask, details).to_json()
+        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details).to_json()
         if backdrop_note:
             details["backdrop"] = backdrop_note
         if self.prior_fallback:

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from packshot.core.errors import ImageReadError
 from packshot.core.images import save_image
 from packshot.core.masking.postprocess import resize_alpha
-from packshot.core.masking.result import MaskResult
+from packshot.core.masking.result import MaskResult, stored_mask
 
 Polarity = Literal["product", "background"]
 POLARITY_KEY = "packshot:mask-white"
@@ -80,4 +80,4 @@ def load_mask_png(path: Path | str, size: tuple[int, int], white: Polarity = "pr
                                  "they cannot be aligned (different aspect ratio).")
         alpha = resize_alpha(alpha, (w, h))
         details["resized_from"] = [mw, mh]
-    return MaskResult(alpha >= 0.5, alpha, 1.0, "file", details)
+    return MaskResult(stored_mask(alpha), alpha, 1.0, "file", details)

@@ -8,6 +8,14 @@ from typing import Optional
 import numpy as np
 
 
+def stored_mask(alpha: np.ndarray) -> np.ndarray:
+    """The mask a batch keeps and uses: the soft alpha as its 8-bit PNG reads back (alpha >= 0.5).
+
+    It can differ from the masker's own binary mask by a pixel where the soft edge follows the
+    photo, so the gate judges this one: the mask the product is protected by."""
+    return np.asarray(alpha) >= 0.5
+
+
 @dataclass
 class MaskResult:
     """A product mask at the photo's full resolution.

@@ -172,3 +172,19 @@ def test_a_dark_patch_enclosed_by_the_product_is_not_named_a_kept_shadow():
     mask[200:290, 330:380] = True
     doubt = mask_doubt(_result(mask), 0.5, image=image)
     assert doubt and "shadow is kept as product" in doubt, doubt
+
+
+def test_the_gate_judges_the_mask_the_batch_stores():
+    """The masker's binary mask and its soft alpha (the guided edge) differ by a pixel here and there;
+    the batch keeps alpha >= 0.5 (the 8-bit PNG), so that is the mask the evidence must be about."""
+    from packshot.core.images import Photo
+    from packshot.core.jobs.masks import quantize_mask
+    from packshot.core.masking.maskers import build_masker
+    from tests import studio_corpus as Sc
+
+    scene = Sc.make_scene(11_000_091, "thin-parts-holes", (800, 600))
+    result = build_masker("classic").compute(Photo(pixels=scene.image))
+    stored = quantize_mask(result).mask
+    assert (stored != result.mask).any()  # the case this is about: the two masks differ
+    details = {k: v for k, v in result.details.items() if k != "evidence"}
+    assert result.details["evidence"] == mask_evidence(scene.image, stored, details).to_json()
