@@ -57,6 +57,13 @@ UNMIX_OFF_LINE = 0.35  # distance from the F - B line, as a share of |F - B|, of
 # runs low along thin parts and where JPEG blurs the colour of an edge with little lightness step
 UNMIX_HALF = 0.4
 UNMIX_MIN_ANGLE = 0.15  # sine of the angle between F and B (as RGB vectors) under which their shares cannot be told
+# the sweep's bend: where along the frame's height (top = 0) and how wide a band the step is searched
+BEND_AT = tuple(np.linspace(0.2, 0.8, 25))
+BEND_WIDTH = (0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
+BEND_MIN_STEP = 0.04  # log brightness: a smaller step is left to the quadratic
+BEND_TIGHT = 0.03  # relative residual under which a pixel is closely explained ...
+BEND_GAIN = 0.05  # ... and the share of the frame the bend must add to it to be kept
+MIN_CHANNEL_LEVEL = 0.05  # sRGB level (0..1) under which a channel's weight in the deviation stops falling
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -131,6 +138,62 @@ def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4,
     return coef.astype(np.float32), keep
 
 
+def _fit_field(lin: np.ndarray, basis: np.ndarray, usable: np.ndarray, excluded: Optional[np.ndarray],
+               tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """(coef, relative residual): the field fitted to the border (``usable``), then refitted on every
+    pixel that fit explains (the centre pins down vignetting and fall-off), ``excluded`` left out."""
+    coef, _ = _robust_fit(basis[usable], lin[usable], tol=tol)
+    residual = _relative_residual(lin, basis @ coef)
+    explained = residual <= tol
+    if excluded is not None:
+        explained &= ~excluded
+    if explained.sum() > usable.sum():
+        coef2, _ = _robust_fit(basis[explained][::2], lin[explained][::2], rounds=2, tol=tol)
+        residual2 = _relative_residual(lin, basis @ coef2)
+        if (residual2[usable] <= tol).mean() >= (residual[usable] <= tol).mean() - 0.02:
+            coef, residual = coef2, residual2
+    return coef, residual
+
+
+def _sweep_bend(lin: np.ndarray, fit: np.ndarray, paper: np.ndarray) -> Optional[np.ndarray]:
+    """H x W: the smooth step (0 above, 1 below) that best follows the rows' brightness left over
+    once the quadratic ``fit`` is taken out, on the ``paper`` it explains; None when too few rows.
+
+    A seamless sweep bends from wall to floor behind the product, and the two are lit differently:
+    the paper's brightness steps by up to a fifth over a band a twentieth to a quarter of the frame
+    high. A quadratic cannot follow that, so the paper near the bend reads as a tenth brighter or
+    darker than the field and the flood stops there. Rows' medians (of log luminance ratio) make a
+    1-D profile; the step's place and width are searched on it (``BEND_AT``, ``BEND_WIDTH``)."""
+    h, w = paper.shape
+    log_ratio = np.log(np.maximum(lin @ _LUMA, 1e-4) / np.maximum(fit @ _LUMA, 1e-4))
+    counts = paper.sum(axis=1)
+    rows = counts >= 0.2 * w
+    if rows.sum() < 0.5 * h:
+        return None
+    profile = np.array([np.median(log_ratio[r][paper[r]]) for r in np.nonzero(rows)[0]], np.float64)
+    y = (np.nonzero(rows)[0] + 0.5) / h
+    base = np.stack([np.ones_like(y), y, y * y], axis=-1)
+    best, best_err, step_size = None, np.inf, 0.0
+    for at in BEND_AT:
+        for width in BEND_WIDTH:
+            step = _smoothstep((y - at) / width + 0.5)
+            a = np.concatenate([base, step[:, None]], axis=-1)
+            coef, *_ = np.linalg.lstsq(a, profile, rcond=None)
+            err = float(((a @ coef - profile) ** 2).sum())
+            if err < best_err:
+                best, best_err, step_size = (at, width), err, abs(float(coef[-1]))
+    if step_size < BEND_MIN_STEP:
+        return None  # no bend worth a second fit
+    at, width = best
+    yy = (np.arange(h, dtype=np.float32) + 0.5) / h
+    return np.broadcast_to(_smoothstep((yy - at) / width + 0.5)[:, None], (h, w)).astype(np.float32)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
 def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
                       work_side: int = WORK_SIDE) -> Backdrop:
     """The clean backdrop colour at every pixel of ``rgb8`` and whether this is a studio shot at all.
@@ -156,18 +219,18 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
     # sensor noise and JPEG are a larger share of a dark backdrop's level: allow for it
     dark = float(np.clip(np.sqrt(DARK_LUMINANCE / max(float(np.median(lin[usable] @ _LUMA)), 1e-4)), 1.0, DARK_MAX))
     tol = FIT_TOL * dark
-    coef, keep = _robust_fit(basis[usable], lin[usable], tol=tol)
-    residual = _relative_residual(lin, basis @ coef)
-    # refit on everything the border fit explains: the centre pins down vignetting and fall-off
-    explained = residual <= tol
+    excluded = None
     if product is not None:
-        explained &= ~(cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0)
-    if explained.sum() > usable.sum():
-        coef2, _ = _robust_fit(basis[explained][::2], lin[explained][::2], rounds=2, tol=tol)
-        fit2 = basis @ coef2
-        residual2 = _relative_residual(lin, fit2)
-        if (residual2[usable] <= tol).mean() >= (residual[usable] <= tol).mean() - 0.02:
-            coef, residual = coef2, residual2
+        excluded = cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+    coef, residual = _fit_field(lin, basis, usable, excluded, tol)
+    # the sweep's bend (wall and floor lit differently): a step across the frame no quadratic follows
+    paper = residual <= 2 * tol  # the paper near the bend is off by over ``tol``
+    bend = _sweep_bend(lin, basis @ coef, paper if excluded is None else paper & ~excluded)
+    if bend is not None:
+        bent = np.concatenate([basis, bend[:, :, None]], axis=-1)
+        coef_b, residual_b = _fit_field(lin, bent, usable, excluded, tol)
+        if (residual_b <= BEND_TIGHT).mean() >= (residual <= BEND_TIGHT).mean() + BEND_GAIN:
+            basis, coef, residual = bent, coef_b, residual_b
     fit = np.clip(basis @ coef, 1e-4, 1.0)
     inliers = residual[usable] <= tol
     share = float(inliers.mean())
@@ -196,13 +259,26 @@ def _srgb8(lin: np.ndarray) -> list[int]:
     return [int(round(v)) for v in linear_to_srgb(np.asarray(lin, np.float32)) * 255]
 
 
-def ratio_and_deviation(rgb8: np.ndarray, backdrop: Backdrop) -> tuple[np.ndarray, np.ndarray]:
-    """(t, d): the pixel's luminance over the backdrop's, and how far its colour ratio is from neutral."""
+def ratio_and_deviation(rgb8: np.ndarray, backdrop: Backdrop,
+                        noise_weighted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(t, d): the pixel's luminance over the backdrop's, and how far its colour ratio is from neutral.
+
+    ``noise_weighted``: weigh each channel's deviation by how precisely the photo gives it. An
+    8-bit channel's relative error in linear light grows as 1 / its sRGB value, so on saturated
+    paper (a red sweep's green and blue near 20 / 255) the dim channels' noise alone puts the clean
+    paper 3 sigma off neutral; weighted by the squared sRGB level, a white backdrop is unchanged and
+    a hue change still shows in full (it moves a channel by a factor, far past its noise).
+    """
     lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
     bd = np.maximum(backdrop.colour, 1e-4)
     ratio = lin / bd
     t = (ratio * (bd * _LUMA)).sum(-1) / (bd * _LUMA).sum(-1)
-    d = np.sqrt(np.mean((ratio / np.maximum(t, 1e-3)[..., None] - 1.0) ** 2, axis=-1))
+    off = (ratio / np.maximum(t, 1e-3)[..., None] - 1.0) ** 2
+    if noise_weighted:
+        weight = np.maximum(linear_to_srgb(bd), MIN_CHANNEL_LEVEL) ** 2
+        d = np.sqrt((off * weight).sum(-1) / weight.sum(-1))
+    else:
+        d = np.sqrt(np.mean(off, axis=-1))
     return t.astype(np.float32), d.astype(np.float32)
 
 
@@ -317,7 +393,7 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     import cv2
 
     h, w = rgb8.shape[:2]
-    t, d = ratio_and_deviation(rgb8, backdrop)
+    t, d = ratio_and_deviation(rgb8, backdrop, noise_weighted=True)
     likelihood = _likelihood(t, d)
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     # backdrop-coloured: neutral ratio, from deep shadow up to a little brighter than the fit
