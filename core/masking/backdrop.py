@@ -63,7 +63,7 @@ BEND_WIDTH = (0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
 BEND_MIN_STEP = 0.04  # log brightness: a smaller step is left to the quadratic
 BEND_TIGHT = 0.03  # relative residual under which a pixel is closely explained ...
 BEND_GAIN = 0.05  # ... and the share of the frame the bend must add to it to be kept
-MIN_CHANNEL_LEVEL = 0.05  # sRGB level (0..1) under which a channel's weight in the deviation stops falling
+CHANNEL_NOISE_FLOOR = 0.04  # relative noise of a channel under which it counts in full (clean paper: 0.01-0.03)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
 
@@ -266,8 +266,10 @@ def ratio_and_deviation(rgb8: np.ndarray, backdrop: Backdrop,
     ``noise_weighted``: weigh each channel's deviation by how precisely the photo gives it. An
     8-bit channel's relative error in linear light grows as 1 / its sRGB value, so on saturated
     paper (a red sweep's green and blue near 20 / 255) the dim channels' noise alone puts the clean
-    paper 3 sigma off neutral; weighted by the squared sRGB level, a white backdrop is unchanged and
-    a hue change still shows in full (it moves a channel by a factor, far past its noise).
+    paper 3 sigma off neutral. Each channel's noise is measured on the paper along the frame; a
+    channel noisier than ``CHANNEL_NOISE_FLOOR`` counts the less, by its variance. Paper whose
+    channels are all clean (white, grey, beige, pastel) reads exactly as unweighted, and a hue
+    change still shows in full (it moves a channel by a factor, far past its noise).
     """
     lin = srgb8_to_linear(np.ascontiguousarray(rgb8[:, :, :3]))
     bd = np.maximum(backdrop.colour, 1e-4)
@@ -275,7 +277,10 @@ def ratio_and_deviation(rgb8: np.ndarray, backdrop: Backdrop,
     t = (ratio * (bd * _LUMA)).sum(-1) / (bd * _LUMA).sum(-1)
     off = (ratio / np.maximum(t, 1e-3)[..., None] - 1.0) ** 2
     if noise_weighted:
-        weight = np.maximum(linear_to_srgb(bd), MIN_CHANNEL_LEVEL) ** 2
+        # each channel's noise, measured on the paper along the frame (its median squared deviation)
+        paper = border_strip(t.shape) & (np.abs(t - 1.0) < 0.1)
+        noise = np.median(off[paper], axis=0) if paper.sum() >= 50 else np.zeros(3, np.float32)
+        weight = 1.0 / np.maximum(noise, CHANNEL_NOISE_FLOOR ** 2)
         d = np.sqrt((off * weight).sum(-1) / weight.sum(-1))
     else:
         d = np.sqrt(np.mean(off, axis=-1))

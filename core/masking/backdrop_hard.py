@@ -39,7 +39,6 @@ LOOSE_ALONG = (0.02, 0.35)  # share of its outline along the product: attached (
 #                             the product), yet not running along it
 LOOSE_NEUTRAL = 1.3  # median chroma deviation, in noise sigmas
 LOOSE_BODY = 0.65  # share surviving a 5 x 5 erosion (a glass body is all body)
-SPLIT_NEUTRAL = 1.0  # noise sigmas: a shadow's pixels cut out of a piece joined to the product are this neutral
 
 
 def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -72,12 +71,7 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
 
 def _dark_flat_pieces(candidate: np.ndarray, t: np.ndarray, d: np.ndarray, sigma: np.ndarray, logt: np.ndarray,
                       quiet: np.ndarray, outside: np.ndarray, product_like: np.ndarray) -> np.ndarray:
-    """The connected pieces of ``candidate`` that pass the shadow tests (module doc).
-
-    A piece that fails may be a shadow joined to a dark, neutral part of the product (a black print
-    at the base, the product's own dark rim): then its pixels at the shadow's one level, with their
-    penumbra, are tried on their own, under stricter tests (``_level_pieces``).
-    """
+    """The connected pieces of ``candidate`` that pass the shadow tests (module doc)."""
     import cv2
 
     h, w = t.shape
@@ -89,107 +83,40 @@ def _dark_flat_pieces(candidate: np.ndarray, t: np.ndarray, d: np.ndarray, sigma
     near = cv2.dilate(outside.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)  # across the edge band
     touching = np.zeros(count, bool)
     touching[np.unique(labels[near & candidate])] = True
-    neutral = d < SPLIT_NEUTRAL * sigma
     for c in np.nonzero(touching & (areas >= MIN_AREA * h * w))[0]:
         if c == 0:
             continue
         region = labels == c
-        taken = _shadow_piece(region, d, sigma, logt, quiet, outside, product_like)
-        if taken is None:
-            for piece in _level_pieces(region, logt, neutral, near, outside, MIN_AREA * h * w):
-                part = _shadow_piece(piece, d, sigma, logt, quiet, outside, product_like, strict=True)
-                if part is not None:
-                    out |= part
+        p10, p25, p50 = np.percentile(logt[region], [10, 25, 50])
+        if not np.log(MIN_CORE_T) < p25 < np.log(MAX_CORE_T):
             continue
-        out |= taken
+        flat = _flat(logt, region, quiet)
+        if not flat and not (p50 - p10 <= LOOSE_FLAT and float(np.median(d[region] / sigma[region])) <= LOOSE_NEUTRAL):
+            continue
+        # the core and its penumbra only: product pixels the piece runs into are brighter than
+        # the core and farther from it than a hard shadow's penumbra is wide
+        core = region & (logt <= p50 + CORE_FLAT / 2)
+        penumbra = cv2.dilate(core.astype(np.uint8), np.ones((2 * PENUMBRA + 1,) * 2, np.uint8)).astype(bool)
+        region &= penumbra
+        r8 = region.astype(np.uint8)
+        ring = cv2.dilate(r8, np.ones((21, 21), np.uint8)).astype(bool) & ~cv2.dilate(
+            r8, np.ones((7, 7), np.uint8)).astype(bool)
+        if not ring.any() or float(outside[ring].mean()) < MIN_OPEN:
+            continue
+        # a shadow meets its product at the base (or where the product hides it); a dark rim of
+        # the product itself runs along the product for half its outline
+        rim = cv2.dilate(r8, np.ones((9, 9), np.uint8)).astype(bool) & ~cv2.dilate(
+            r8, np.ones((5, 5), np.uint8)).astype(bool)  # past the penumbra and the outline band
+        body = cv2.erode(r8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).sum() / max(1, r8.sum())
+        # a wide shadow on the sweep may run along the product's side; a sliver there is its rim
+        along = float(product_like[rim].mean())
+        if along > (MAX_ALONG_WIDE if body >= 0.4 else MAX_ALONG_PRODUCT):
+            continue
+        if not flat and not (float(outside[ring].mean()) >= LOOSE_OPEN and LOOSE_ALONG[0] <= along <= LOOSE_ALONG[1]
+                             and body <= LOOSE_BODY):
+            continue
+        out |= region
     return out
-
-
-def _shadow_piece(region: np.ndarray, d: np.ndarray, sigma: np.ndarray, logt: np.ndarray, quiet: np.ndarray,
-                  outside: np.ndarray, product_like: np.ndarray, strict: bool = False) -> np.ndarray | None:
-    """The piece trimmed to its core and penumbra when it passes the shadow tests, else None.
-
-    ``strict`` (a piece cut out of a larger one at one level): its core must be flat, and it must
-    lie out on open backdrop and run along the product for little of its outline, however wide.
-    """
-    import cv2
-
-    p10, p25, p50 = np.percentile(logt[region], [10, 25, 50])
-    if not np.log(MIN_CORE_T) < p25 < np.log(MAX_CORE_T):
-        return None
-    flat = _flat(logt, region, quiet)
-    neutral = float(np.median(d[region] / sigma[region]))
-    if strict and not (flat and neutral <= LOOSE_NEUTRAL):
-        return None
-    if not flat and not (p50 - p10 <= LOOSE_FLAT and neutral <= LOOSE_NEUTRAL):
-        return None
-    # the core and its penumbra only: product pixels the piece runs into are brighter than
-    # the core and farther from it than a hard shadow's penumbra is wide
-    core = region & (logt <= p50 + CORE_FLAT / 2)
-    penumbra = cv2.dilate(core.astype(np.uint8), np.ones((2 * PENUMBRA + 1,) * 2, np.uint8)).astype(bool)
-    region = region & penumbra
-    r8 = region.astype(np.uint8)
-    ring = cv2.dilate(r8, np.ones((21, 21), np.uint8)).astype(bool) & ~cv2.dilate(
-        r8, np.ones((7, 7), np.uint8)).astype(bool)
-    if not ring.any():
-        return None
-    open_share = float(outside[ring].mean())
-    if open_share < (LOOSE_OPEN if strict else MIN_OPEN):
-        return None
-    # a shadow meets its product at the base (or where the product hides it); a dark rim of
-    # the product itself runs along the product for half its outline
-    rim = cv2.dilate(r8, np.ones((9, 9), np.uint8)).astype(bool) & ~cv2.dilate(
-        r8, np.ones((5, 5), np.uint8)).astype(bool)  # past the penumbra and the outline band
-    body = cv2.erode(r8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).sum() / max(1, r8.sum())
-    # a wide shadow on the sweep may run along the product's side; a sliver there is its rim
-    along = float(product_like[rim].mean())
-    if along > (MAX_ALONG_WIDE if body >= 0.4 and not strict else MAX_ALONG_PRODUCT):
-        return None
-    if not flat and not (open_share >= LOOSE_OPEN and LOOSE_ALONG[0] <= along <= LOOSE_ALONG[1]
-                         and body <= LOOSE_BODY):
-        return None
-    return region
-
-
-def _level_pieces(region: np.ndarray, logt: np.ndarray, neutral: np.ndarray, near: np.ndarray,
-                  open_backdrop: np.ndarray, min_area: float) -> list[np.ndarray]:
-    """The parts of ``region`` at its commonest level among its ``neutral`` pixels (their densest
-    ``CORE_FLAT`` band of log t), each with its penumbra (the region's pixels within ``PENUMBRA`` px
-    that are brighter and lie towards the open backdrop), that reach the open backdrop and are
-    ``min_area`` px or more.
-
-    A shadow is the paper times one factor, neutral to within the noise; the dark part of a product
-    it joins is neutral only roughly (within ``CHROMA_SLACK``, not ``SPLIT_NEUTRAL``), so it crosses
-    the level in specks that the core leaves out.
-    """
-    import cv2
-
-    calm = logt[region & neutral]
-    if calm.size < 5:
-        return []
-    edges = np.arange(calm.min(), calm.max() + CORE_FLAT / 4, CORE_FLAT / 4)
-    if edges.size < 5:
-        level = float(np.median(calm))
-    else:
-        hist, _ = np.histogram(calm, edges)
-        start = int(np.argmax(np.convolve(hist, np.ones(4), mode="valid")))
-        inside = calm[(calm >= edges[start]) & (calm <= edges[start + 4])]
-        level = float(np.median(inside)) if inside.size else float(np.median(calm))
-    at_level = region & (np.abs(logt - level) <= CORE_FLAT / 2)
-    if at_level.sum() >= 0.95 * region.sum():
-        return []  # one level already: nothing to cut off
-    core = cv2.morphologyEx((at_level & neutral).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    count, labels = cv2.connectedComponents(core & at_level.astype(np.uint8), connectivity=8)
-    grow = np.ones((2 * PENUMBRA + 1,) * 2, np.uint8)
-    # the penumbra lies between the core and the open backdrop, not between the core and the product
-    towards_open = cv2.dilate(open_backdrop.astype(np.uint8), grow).astype(bool) & region & (logt > level)
-    pieces = []
-    for c in range(1, count):
-        piece = labels == c
-        if piece.sum() < min_area or not (piece & near).any():
-            continue
-        pieces.append(piece | (cv2.dilate(piece.astype(np.uint8), grow).astype(bool) & towards_open))
-    return pieces
 
 
 def _between(solid: np.ndarray, reach: int) -> np.ndarray:
