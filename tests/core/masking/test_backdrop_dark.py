@@ -131,14 +131,14 @@ def test_jpeg_ringing_beside_a_strong_outline_is_no_outline():
     assert (edges & beyond).sum() <= 20
 
 
-def _corpus_mask(scene_id: int) -> tuple[float, float]:
-    """(IoU, product lost) of the classic prior's full-size mask on a dark-on-dark corpus scene at 800 x 600."""
+def _corpus_mask(scene_id: int, size: tuple[int, int] = (800, 600)) -> tuple[float, float]:
+    """(IoU, product lost) of the classic prior's full-size mask on a dark-on-dark corpus scene."""
     from packshot.core.masking.maskers import prior_to_full_mask
     from tests.core.masking.corpus_scoring import iou as scene_iou
     from tests.core.masking.corpus_scoring import product_lost
     from tests.studio_corpus import make_scene
 
-    scene = make_scene(scene_id, "dark-on-dark", (800, 600))
+    scene = make_scene(scene_id, "dark-on-dark", size)
     result = ClassicPrior()(scene.image)
     assert result.details.get("cue") == "dark-backdrop"
     mask, _ = prior_to_full_mask(result, scene.image)
@@ -160,3 +160,11 @@ def test_dark_corpus_shots_keep_neither_their_soft_shadow_nor_the_ringing(scene_
 def test_a_dark_body_beside_a_highlight_stays_product(scene_id):
     scene_iou, lost = _corpus_mask(scene_id)
     assert lost <= 0.03 and scene_iou >= 0.93, (scene_iou, lost)
+
+
+def test_a_faint_outline_beside_a_highlight_on_noisy_paper_is_kept():
+    """Test seed 11: a glossy tube 4 ΔE off a paper whose sensor noise JPEG kept. Its outline is a small
+    share of its highlight's edge a few px away; asking that of it (as on a flattened border) lost
+    29 % of the tube. The border's own gradients hold JPEG's steps here, so only they count."""
+    scene_iou, lost = _corpus_mask(11000036, (640, 480))
+    assert lost <= 0.03, (scene_iou, lost)
