@@ -194,8 +194,9 @@ def _to_linear(srgb: np.ndarray) -> np.ndarray:
     return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def outlines(small: np.ndarray, noise_from: np.ndarray) -> np.ndarray:
-    """Narrow gradients that stand out of those over ``noise_from`` (the frame's border)."""
+def outlines(small: np.ndarray, noise_from: np.ndarray, ringing: bool = False) -> np.ndarray:
+    """Narrow gradients that stand out of those over ``noise_from`` (the frame's border); with
+    ``ringing``, where JPEG has flattened that border, not those a small share of the strongest near them."""
     import cv2
 
     g = small[:, :, :3].astype(np.float32) / 255.0
@@ -216,7 +217,7 @@ def outlines(small: np.ndarray, noise_from: np.ndarray) -> np.ndarray:
     threshold = EDGE_FACTOR * float(np.percentile(fine[noise_from], 99))
     ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_REACH + 1, 2 * RING_REACH + 1))
     edges = (fine > threshold) & (fine > NARROW_RATIO * coarse)
-    if float(np.median(spread)) < FLAT_SPREAD / 255.0:
+    if ringing and float(np.median(spread)) < FLAT_SPREAD / 255.0:
         # JPEG has flattened the border to one level: its gradients say nothing of the steps JPEG
         # makes elsewhere (ringing beside a strong outline, a shadow's ramp in steps); those are a
         # small share of the strongest gradient near them. (Where sensor noise survives JPEG, the
@@ -244,13 +245,8 @@ def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, Dar
         return None
     strip = border_strip((h, w))
     edges = outlines(small, strip & paper.paper)
-    passable = paper.paper & ~edges
-    count, labels = cv2.connectedComponents(passable.astype(np.uint8), connectivity=4)
-    frame = border_strip((h, w), 0.01)
-    reach = np.zeros(count, bool)
-    reach[np.unique(labels[frame & passable])] = True
-    reach[0] = False
-    outside = reach[labels]
+    outside, labels, reach = _flood(paper.paper & ~edges)
+    outside |= _ringing_band(small, strip & paper.paper, paper.paper, outside)
     # the outline band between the flood and the product: the paper's pixels there go with the side
     # whose light they share (a shadow runs on up to the product)
     for _ in range(3):
@@ -260,6 +256,7 @@ def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, Dar
             break
         outside |= grow
     # pockets of clean paper the product encloses: the backdrop seen through a handle
+    count = len(reach)
     areas = np.bincount(labels.ravel(), minlength=count)
     clean_share = np.bincount(labels.ravel(), weights=paper.clean.ravel().astype(np.float64), minlength=count)
     pocket = ~reach & (areas >= POCKET_MIN * h * w) & (clean_share >= 0.8 * np.maximum(areas, 1))
@@ -271,6 +268,39 @@ def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, Dar
         return None
     details.update(dark_coverage=round(float(mask.mean()), 4))
     return mask, details, paper
+
+
+def _flood(passable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reached, labels, reach): the ``passable`` pixels the frame reaches, with the components and
+    which of them it reaches."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(passable.astype(np.uint8), connectivity=4)
+    frame = border_strip(passable.shape, 0.01)
+    reach = np.zeros(count, bool)
+    reach[np.unique(labels[frame & passable])] = True
+    reach[0] = False
+    return reach[labels], labels, reach
+
+
+def _ringing_band(small: np.ndarray, noise_from: np.ndarray, paper: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    """Paper the flood reaches once JPEG's ringing and a shadow's steps no longer count as outlines
+    (``outlines(ringing=True)``), in pieces that stay within ``RING_REACH`` px of where it reached
+    before: a band beside the product. A dark product's own faint outline is also a small share of
+    a highlight or a label's edge beside it; past it the flood runs on into the body, far from the
+    first flood, and that piece is left alone."""
+    import cv2
+
+    more = _flood(paper & ~outlines(small, noise_from, ringing=True))[0] & ~outside
+    if not more.any():
+        return more
+    depth = cv2.distanceTransform((~outside).astype(np.uint8), cv2.DIST_L2, 3)
+    count, labels = cv2.connectedComponents(more.astype(np.uint8), connectivity=8)
+    deepest = np.zeros(count, np.float32)
+    np.maximum.at(deepest, labels.ravel(), depth.ravel())
+    take = deepest <= RING_REACH
+    take[0] = False
+    return take[labels]
 
 
 def _contact_shadow(left: np.ndarray, paper: DarkPaper) -> np.ndarray:

@@ -124,7 +124,7 @@ def test_jpeg_ringing_beside_a_strong_outline_is_no_outline():
     assert ok
     small = _downscale(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy(), 400)
     inside = cv2.resize(box.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_AREA) >= 0.5
-    edges = outlines(small, border_strip(inside.shape) & fit_paper(small).paper)
+    edges = outlines(small, border_strip(inside.shape) & fit_paper(small).paper, ringing=True)
     beyond = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3) > 3
     ring = cv2.morphologyEx(inside.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(bool)
     assert (edges & ring).mean() > 0.5 * ring.mean()  # the box's own outline is still found
@@ -145,12 +145,20 @@ def _corpus_mask(scene_id: int, size: tuple[int, int] = (800, 600)) -> tuple[flo
     return scene_iou(mask, scene.mask), product_lost(mask, scene.mask)
 
 
-# development seed 5: a vase's soft cast shadow beside its base (IoU 0.893 before), a bright box's
-# ringing and contact shadow (0.883), a bag's ringing along its slanted sides (0.933)
-@pytest.mark.parametrize("scene_id", [5000188, 5000218, 5000248])
-def test_dark_corpus_shots_keep_neither_their_soft_shadow_nor_the_ringing(scene_id):
+# development seed 5: a bright box's ringing and contact shadow (IoU 0.883 before), a bag's ringing
+# along its slanted sides (0.933)
+@pytest.mark.parametrize("scene_id", [5000218, 5000248])
+def test_dark_corpus_shots_do_not_keep_the_ringing_beside_their_outline(scene_id):
     scene_iou, lost = _corpus_mask(scene_id)
     assert scene_iou >= 0.95 and lost <= 0.01, (scene_iou, lost)
+
+
+def test_the_flood_past_ringing_stops_short_of_a_dark_body():
+    """Development seed 5: a dark mottled shoe whose outline is a small share of the edges inside it.
+    Past that outline the flood ran on through its body (51 % of the shoe lost) until the pieces it
+    takes past ringing were kept within a band beside the first flood."""
+    scene_iou, lost = _corpus_mask(5000172)
+    assert lost <= 0.01 and scene_iou >= 0.9, (scene_iou, lost)
 
 
 # development seeds 5 and 7: a tube and a bottle with a highlight stripe; the unmixing's product
