@@ -224,8 +224,9 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
         excluded = cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
     coef, residual = _fit_field(lin, basis, usable, excluded, tol)
     # the sweep's bend (wall and floor lit differently): a step across the frame no quadratic follows
+    # (not on paper so dim that the tolerances are at their cap: its noise, not its light, is what shows)
     paper = residual <= 2 * tol  # the paper near the bend is off by over ``tol``
-    bend = _sweep_bend(lin, basis @ coef, paper if excluded is None else paper & ~excluded)
+    bend = None if dark >= DARK_MAX else _sweep_bend(lin, basis @ coef, paper if excluded is None else paper & ~excluded)
     if bend is not None:
         bent = np.concatenate([basis, bend[:, :, None]], axis=-1)
         coef_b, residual_b = _fit_field(lin, bent, usable, excluded, tol)
