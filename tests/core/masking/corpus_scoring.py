@@ -140,6 +140,17 @@ def judge(masker: Any, scene: Scene, min_score: Optional[float] = None) -> tuple
     return verdict, pred
 
 
+def classic_corpus_mask(seed: int, cls: str, size: tuple[int, int] = (800, 600)) -> tuple[Scene, np.ndarray]:
+    """A corpus scene and the mask a batch keeps for it with the classic masker (the 8-bit PNG's mask)."""
+    from packshot.core.images import Photo
+    from packshot.core.jobs.masks import quantize_mask
+    from packshot.core.masking.maskers import build_masker
+    from tests import studio_corpus as Sc
+
+    scene = Sc.make_scene(seed, cls, size)
+    return scene, quantize_mask(build_masker("classic").compute(Photo(pixels=scene.image))).mask
+
+
 class TruePrior:
     """A salient prior that returns the scene's true mask at full resolution (a perfect learned prior)."""
 

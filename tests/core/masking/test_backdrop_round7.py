@@ -110,12 +110,7 @@ CORPUS_CASES = [
 
 @pytest.mark.parametrize("seed,cls,was", CORPUS_CASES, ids=[str(c[0]) for c in CORPUS_CASES])
 def test_corpus_scenes_the_old_rules_got_wrong_are_clean(seed: int, cls: str, was: str):
-    from packshot.core.images import Photo
-    from packshot.core.jobs.masks import quantize_mask
-    from packshot.core.masking.maskers import build_masker
-    from tests import studio_corpus as Sc
     from tests.core.masking import corpus_scoring as Cs
 
-    scene = Sc.make_scene(seed, cls, (800, 600))
-    pred = quantize_mask(build_masker("classic").compute(Photo(pixels=scene.image))).mask
+    scene, pred = Cs.classic_corpus_mask(seed, cls)
     assert Cs.clean(pred, scene.mask), (was, Cs.iou(pred, scene.mask), Cs.product_lost(pred, scene.mask))
