@@ -124,7 +124,8 @@ def _relative_residual(lin: np.ndarray, fit: np.ndarray) -> np.ndarray:
 
 def _robust_fit(basis: np.ndarray, values: np.ndarray, rounds: int = 4,
                 tol: float = FIT_TOL) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares quadratic per channel, refitted on the pixels it explains; (coef 6x3, inliers)."""
+    """Least squares on ``basis`` (the quadratic, and the sweep's bend when fitted) per channel,
+    refitted on the pixels it explains; (coef k x 3, inliers)."""
     keep = np.ones(len(values), bool)
     coef = np.zeros((basis.shape[1], 3), np.float32)
     for i in range(rounds):
@@ -211,17 +212,16 @@ def estimate_backdrop(rgb8: np.ndarray, product: Optional[np.ndarray] = None,
     basis = _basis(sh, sw)
     strip = border_strip((sh, sw))
     usable = strip.copy()
+    excluded = None
     if product is not None:
-        usable &= ~(cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0)
+        excluded = cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+        usable &= ~excluded
     if usable.sum() < 50:
         return Backdrop(np.zeros((h, w, 3), np.float32), False, "no backdrop visible along the frame",
                         {"border_inliers": 0.0})
     # sensor noise and JPEG are a larger share of a dark backdrop's level: allow for it
     dark = float(np.clip(np.sqrt(DARK_LUMINANCE / max(float(np.median(lin[usable] @ _LUMA)), 1e-4)), 1.0, DARK_MAX))
     tol = FIT_TOL * dark
-    excluded = None
-    if product is not None:
-        excluded = cv2.resize(product.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
     coef, residual = _fit_field(lin, basis, usable, excluded, tol)
     # the sweep's bend (wall and floor lit differently): a step across the frame no quadratic follows
     # (not on paper so dim that the tolerances are at their cap: its noise, not its light, is what shows)
