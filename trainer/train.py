@@ -218,7 +218,9 @@ class _Run:
                 self.draws_seen.extend(int(d) for d in batch["draw"])
             last = i == len(batches) - 1
             ctx = acc.no_sync(self.model) if not last else _null()
-            with ctx:  # gradients are all-reduced once per optimizer step, not per micro-batch
+            # gradients whatever grad mode the calling thread was left in (an inference context the app
+            # or a library entered and did not leave would otherwise make every step's loss graph-less)
+            with ctx, torch.enable_grad():  # all-reduced once per optimizer step, not per micro-batch
                 loss = self.micro_loss(batch) / len(batches)
                 acc.backward(loss)
             total += loss.detach().float().item()
@@ -247,7 +249,8 @@ class _Run:
             if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            self.accelerator.backward(self.micro_loss(batch))
+            with torch.enable_grad():  # as in step(): whatever grad mode the caller left on
+                self.accelerator.backward(self.micro_loss(batch))
             if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)

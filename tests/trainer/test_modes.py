@@ -60,3 +60,16 @@ def test_lora_model_is_listed_and_changes_the_generators_output(store, runtime, 
         assert torch.isfinite(next(unet.parameters())).all()
     finally:
         runtime.unload()
+
+
+def test_training_computes_gradients_whatever_the_callers_grad_mode(runtime, tiny_models, brand_photos):
+    """A thread that left autograd off (an inference context the app or a library entered) must not
+    turn a training step into "element 0 of tensors does not require grad"."""
+    import torch
+
+    data, masks = brand_photos
+    config = TrainConfig(data_dir=data, masks_dir=masks, name="grad-off", mode="controlnet", steps=1, batch_size=2,
+                         resolution=64, checkpoint_every=1, learning_rate=1e-3, device="cpu", probe_steps=0)
+    with torch.no_grad():
+        folder = train_controlnet(config, runtime)
+    assert (folder / "controlnet" / "config.json").is_file()
