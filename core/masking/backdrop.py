@@ -39,11 +39,10 @@ DARK_MAX = 2.0  # up to twice (a black frame, MIN_LUMINANCE, is no backdrop to f
 MIN_LUMINANCE = 0.02  # a near-black backdrop shows no shadow worth measuring (linear Y)
 SHARP_EDGE = 0.12  # |d log Y| per work pixel above which an edge is a product outline, not a shadow's
 NARROW_EDGE = 0.035  # a weaker step still counts as an outline when it is narrow:
-NARROW_RATIO = 1.5  # its gradient at 0.8 px blur is this many times the one at 2.5 px
+NARROW_RATIO = 1.5  # its gradient at 0.8 px blur is this many times the one at 2.5 px (a soft shadow's rim stays near 1)
 EDGE_NOISE_FACTOR = 4.0  # a faint outline's gradient is this many times the photo's typical (noise) one
 EDGE_MIN = 0.9  # and at least this many Lab units per work pixel
 CHANNEL_WEIGHTS = (1.0, 0.5, 0.5)  # L, a, b: JPEG keeps colour at half resolution, so its edges ring
-NARROW_RATIO = 1.5  # fine-over-coarse gradient of an outline (a soft shadow's rim stays near 1)
 POCKET_RING_OPEN = 0.5  # share of open backdrop round a pocket above which it is a faint body, not a hole
 HARD_SHADOW_MIN_AREA = 0.002  # regions smaller than this share of the frame are left to GrabCut
 HARD_SHADOW_MAX_T = 0.88  # a hard shadow's core is at most this share of the backdrop's light
@@ -63,6 +62,12 @@ BEND_WIDTH = (0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
 BEND_MIN_STEP = 0.04  # log brightness: a smaller step is left to the quadratic
 BEND_TIGHT = 0.03  # relative residual under which a pixel is closely explained ...
 BEND_GAIN = 0.05  # ... and the share of the frame the bend must add to it to be kept
+# JPEG's ringing beside a strong outline (``jpeg_ringing``): its swing as a share of the step, and
+# its reach in work pixels (a block of 8-16 px at 2-4 px per work pixel); deviations are capped
+# so that a product's own far-off colour does not excuse everything around it
+RING_SHARE = 0.05
+RING_REACH = 4
+RING_CAP = 2000.0
 CHANNEL_NOISE_FLOOR = 0.04  # relative noise of a channel under which it counts in full (clean paper: 0.01-0.03)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _LUT = None
@@ -402,8 +407,9 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     t, d = ratio_and_deviation(rgb8, backdrop, noise_weighted=True)
     likelihood = _likelihood(t, d)
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
-    # backdrop-coloured: neutral ratio, from deep shadow up to a little brighter than the fit
-    explained = (d < 2.5 * sigma) & (t > 0.08) & (t < 1.12)
+    # backdrop-coloured: neutral ratio (allowing for JPEG's ringing beside a strong outline), from
+    # deep shadow up to a little brighter than the fit
+    explained = jpeg_ringing(d / sigma) & (t > 0.08) & (t < 1.12)
     sharp = _sharp_edges(t)
     strip = border_strip((h, w), 0.01)
     plain = _flood(explained & ~sharp, strip)[2]
@@ -463,6 +469,21 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
                 pocket[c] = False
         enclosed = pocket[labels]
     return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection)
+
+
+def jpeg_ringing(deviation: np.ndarray, limit: float = 2.5) -> np.ndarray:
+    """Paper pixels that JPEG's ringing pushed off the paper's colour, beside a strong outline.
+
+    JPEG quantises colour in blocks (8 px, 16 for subsampled chroma), so beside a saturated product
+    the paper's pixels of the same block swing by a few percent of the step: 10-16 noise units next
+    to a step of 600 on an 800 px photo. ``deviation`` is in noise units; a pixel counts as paper when
+    it stays under ``limit`` plus ``RING_SHARE`` of the largest deviation within ``RING_REACH`` px.
+    """
+    import cv2
+
+    z = np.minimum(deviation, RING_CAP).astype(np.float32)
+    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_REACH + 1, 2 * RING_REACH + 1))
+    return z < limit + RING_SHARE * cv2.dilate(z, reach)
 
 
 def _flood(passable: np.ndarray, strip: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
