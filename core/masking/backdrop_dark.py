@@ -18,7 +18,8 @@ in units of what the frame's border shows after a light blur:
    outline, a shadow's ramp in steps), so a second flood there does not stop at gradients that are a
    small share of the strongest near them, and what it reaches within a band beside the first is paper;
 5. the backdrop is the paper that the frame reaches without crossing an outline; a pocket of clean
-   paper the product encloses (a handle's loop) is backdrop too. The product is the rest;
+   paper the product encloses (a handle's loop) is backdrop too. The product is the rest, less a
+   glossy floor's mirror image of it (``backdrop_reflection.py``, asked to explain more of the rows);
 6. its outline is unmixed (``unmix_dark``); what stands off the paper inside it stays product.
 """
 
@@ -34,6 +35,7 @@ from packshot.core.masking.backdrop import (
     border_strip,
     linear_to_srgb,
 )
+from packshot.core.masking.backdrop_reflection import floor_reflection
 
 BLUR = 1.2  # px at the work size: averages the noise of ~18 pixels, keeps an outline within a pixel
 EDGE_BLUR = 0.8  # a finer blur for the outline test
@@ -71,6 +73,9 @@ UNMIX_HALF = 0.2  # the share of product at which an outline pixel is product (a
 FULL_HALF = 0.4
 FULL_BLUR = 0.7
 WORK_BAND = 3  # px at the work size: how far the flood's outline may be off
+# the share of a glossy floor's rows the mirror model must explain (backdrop_reflection.py): more than
+# on light paper, because a dark product's own shading fades towards the floor much as a reflection does
+REFLECTION_EXPLAINED = 0.75
 
 
 @dataclass
@@ -267,6 +272,12 @@ def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, Dar
     enclosed = pocket[labels]
     outside |= _contact_shadow(~outside & ~enclosed, paper)
     mask = clean_mask(~outside & ~enclosed, hole_fraction=0.01)
+    # a glossy floor's mirror image of the product: off the paper's colour, so the flood kept it
+    reflection = floor_reflection(_to_linear(small[:, :, :3].astype(np.float32) / 255.0), _to_linear(paper.fit),
+                                  mask, min_explained=REFLECTION_EXPLAINED) if mask.any() else mask
+    if reflection.any():
+        mask = clean_mask(mask & ~reflection, hole_fraction=0.01)
+        details.update(dark_reflection=round(float(reflection.mean()), 4))
     if not mask.any() or mask.mean() > 0.9:
         return None
     details.update(dark_coverage=round(float(mask.mean()), 4))

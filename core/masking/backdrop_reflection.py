@@ -22,11 +22,13 @@ MAX_SPAN = 0.5  # the reflection is at most this share of the product + reflecti
 MIN_ROWS = 3  # fewer reflection rows than this are left to GrabCut and the outline
 
 
-def floor_reflection(lin: np.ndarray, backdrop: np.ndarray, product: np.ndarray) -> np.ndarray:
+def floor_reflection(lin: np.ndarray, backdrop: np.ndarray, product: np.ndarray,
+                     min_explained: float = MIN_EXPLAINED) -> np.ndarray:
     """H x W bool: the pixels of ``product`` that are the floor's mirror image of the rest of it.
 
     ``lin``: the photo in linear RGB; ``backdrop``: the clean backdrop colour (same size);
-    ``product``: what the backdrop model left as product (working size, a few hundred px).
+    ``product``: what the backdrop model left as product (working size, a few hundred px);
+    ``min_explained``: the share of the rows' structure the mirror model must explain.
     """
     import cv2
 
@@ -38,7 +40,7 @@ def floor_reflection(lin: np.ndarray, backdrop: np.ndarray, product: np.ndarray)
         if stats[c, cv2.CC_STAT_AREA] < 0.01 * h * w or height < 4 * MIN_ROWS:
             continue
         blob = labels == c
-        base = _best_base(lin, backdrop, blob, top, top + height - 1)
+        base = _best_base(lin, backdrop, blob, top, top + height - 1, min_explained)
         if base is not None:
             below = np.zeros((h, w), bool)
             # the row just under the base line stays product: a base line found one row too
@@ -48,9 +50,10 @@ def floor_reflection(lin: np.ndarray, backdrop: np.ndarray, product: np.ndarray)
     return out
 
 
-def _best_base(lin: np.ndarray, backdrop: np.ndarray, blob: np.ndarray, top: int, bottom: int) -> int | None:
+def _best_base(lin: np.ndarray, backdrop: np.ndarray, blob: np.ndarray, top: int, bottom: int,
+               min_explained: float = MIN_EXPLAINED) -> int | None:
     """The base row whose mirror model best explains the blob's rows below it, or None."""
-    best, best_score = None, MIN_EXPLAINED
+    best, best_score = None, min_explained
     lowest = bottom - int(MAX_SPAN * (bottom - top + 1))
     for base in range(bottom - MIN_ROWS, max(lowest, top + MIN_ROWS) - 1, -1):
         score = _mirror_fit(lin, backdrop, blob, base, bottom)
