@@ -63,10 +63,10 @@ BEND_MIN_STEP = 0.04  # log brightness: a smaller step is left to the quadratic
 BEND_TIGHT = 0.03  # relative residual under which a pixel is closely explained ...
 BEND_GAIN = 0.05  # ... and the share of the frame the bend must add to it to be kept
 # JPEG's ringing beside a strong outline (``jpeg_ringing``): its swing as a share of the step, and
-# its reach in work pixels (a block of 8-16 px at 2-4 px per work pixel); deviations are capped
-# so that a product's own far-off colour does not excuse everything around it
+# its reach in the photo's pixels (a block); deviations are capped so that a product's own far-off
+# colour does not excuse everything around it
 RING_SHARE = 0.05
-RING_REACH = 4
+RING_BLOCK = 8
 RING_CAP = 2000.0
 CHANNEL_NOISE_FLOOR = 0.04  # relative noise of a channel under which it counts in full (clean paper: 0.01-0.03)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
@@ -396,10 +396,11 @@ class BackdropRegions:
     reflection: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a glossy floor's mirror image
 
 
-def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
+def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -> BackdropRegions:
     """Backdrop and shadow that the frame reaches without crossing a product's sharp outline.
 
-    Run it at a working size (a few hundred px): the edge test is per pixel.
+    Run it at a working size (a few hundred px): the edge test is per pixel. ``scale``: how many of
+    the photo's pixels one pixel of ``rgb8`` spans (JPEG's ringing reaches a block of the photo's).
     """
     import cv2
 
@@ -409,7 +410,8 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
     # backdrop-coloured: neutral ratio (allowing for JPEG's ringing beside a strong outline), from
     # deep shadow up to a little brighter than the fit
-    explained = jpeg_ringing(d / sigma) & (t > 0.08) & (t < 1.12)
+    reach = max(1, int(np.ceil(RING_BLOCK / max(scale, 1e-6))))
+    explained = jpeg_ringing(d / sigma, reach) & (t > 0.08) & (t < 1.12)
     sharp = _sharp_edges(t)
     strip = border_strip((h, w), 0.01)
     plain = _flood(explained & ~sharp, strip)[2]
@@ -471,19 +473,19 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop) -> BackdropRegions:
     return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection)
 
 
-def jpeg_ringing(deviation: np.ndarray, limit: float = 2.5) -> np.ndarray:
+def jpeg_ringing(deviation: np.ndarray, reach: int, limit: float = 2.5) -> np.ndarray:
     """Paper pixels that JPEG's ringing pushed off the paper's colour, beside a strong outline.
 
     JPEG quantises colour in blocks (8 px, 16 for subsampled chroma), so beside a saturated product
     the paper's pixels of the same block swing by a few percent of the step: 10-16 noise units next
     to a step of 600 on an 800 px photo. ``deviation`` is in noise units; a pixel counts as paper when
-    it stays under ``limit`` plus ``RING_SHARE`` of the largest deviation within ``RING_REACH`` px.
+    it stays under ``limit`` plus ``RING_SHARE`` of the largest deviation within ``reach`` px.
     """
     import cv2
 
     z = np.minimum(deviation, RING_CAP).astype(np.float32)
-    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RING_REACH + 1, 2 * RING_REACH + 1))
-    return z < limit + RING_SHARE * cv2.dilate(z, reach)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    return z < limit + RING_SHARE * cv2.dilate(z, disk)
 
 
 def _flood(passable: np.ndarray, strip: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

@@ -284,7 +284,7 @@ def studio_shadow(rgb: np.ndarray, side: int = 400) -> tuple[Optional[np.ndarray
     backdrop = estimate_backdrop(small, work_side=256)
     if not backdrop.is_studio:
         return None, None
-    return backdrop_regions(small, backdrop).shadow, backdrop.reason
+    return backdrop_regions(small, backdrop, 1.0 / factor).shadow, backdrop.reason
 
 
 def _without_shadow(mask: np.ndarray, shadow: Optional[np.ndarray], rgb: np.ndarray,

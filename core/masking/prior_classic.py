@@ -58,10 +58,10 @@ class ClassicPrior:
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
         small = _downscale(rgb8, self.work_side)
         # dark paper's model leans on the noise the downscale averages away (see backdrop_dark.py)
-        mask_small, score, details = self.segment_small(small, dark_paper=rgb8.shape[1] / small.shape[1] >= 1.5)
+        scale = rgb8.shape[1] / small.shape[1]
+        mask_small, score, details = self.segment_small(small, dark_paper=scale >= 1.5, scale=scale)
         details["work_size"] = [small.shape[1], small.shape[0]]
         mask = resize_mask(mask_small, (rgb8.shape[1], rgb8.shape[0]))
-        scale = rgb8.shape[1] / small.shape[1]
         if details.get("cue") == "backdrop" and scale > 1.0 and mask.any():
             # put the outline where the photo's edge pixels are half product, at full size (on a
             # seamless backdrop both sides of the outline are known; the guided snap is not needed)
@@ -82,9 +82,11 @@ class ClassicPrior:
             details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
-    def segment_small(self, small: np.ndarray, dark_paper: bool = True) -> tuple[np.ndarray, float, dict]:
+    def segment_small(self, small: np.ndarray, dark_paper: bool = True, scale: float = 1.0
+                      ) -> tuple[np.ndarray, float, dict]:
         """Segment an image already at working size; returns (mask, score, details). ``dark_paper``:
-        a dark backdrop may take its own model (backdrop_dark.py)."""
+        a dark backdrop may take its own model (backdrop_dark.py); ``scale``: the photo's pixels per
+        working pixel."""
         h, w = small.shape[:2]
         strip = _border_strip((h, w), max(2, int(round(self.border * min(h, w)))))
         lab = self.lab(small, strip)
@@ -96,7 +98,7 @@ class ClassicPrior:
             backdrop = estimate_backdrop(small)
             backdrop_reason = backdrop.reason  # recorded either way: a review can say why
             if backdrop.is_studio:
-                studio = self._segment_studio(small, backdrop, evidence, strip)
+                studio = self._segment_studio(small, backdrop, evidence, strip, scale)
                 if studio is not None:
                     return studio
             else:  # dark paper: its own noise-aware model (backdrop_dark.py)
@@ -125,8 +127,8 @@ class ClassicPrior:
             details = dict(details, backdrop=backdrop_reason)
         return mask, score, dict(details, prior=self.name)
 
-    def _segment_studio(self, small: np.ndarray, backdrop, evidence: np.ndarray, strip: np.ndarray
-                        ) -> tuple[np.ndarray, float, dict] | None:
+    def _segment_studio(self, small: np.ndarray, backdrop, evidence: np.ndarray, strip: np.ndarray,
+                        scale: float = 1.0) -> tuple[np.ndarray, float, dict] | None:
         """Product = what the backdrop (clean or shadowed) does not reach; GrabCut settles the outline.
 
         None when nothing is left once the backdrop is taken away (the colour path then decides).
@@ -136,7 +138,7 @@ class ClassicPrior:
         from packshot.core.masking.backdrop import backdrop_regions
 
         h, w = small.shape[:2]
-        regions = backdrop_regions(small, backdrop)
+        regions = backdrop_regions(small, backdrop, scale)
         if self.use_evidence:
             left = clean_mask(~regions.outside & ~regions.enclosed, hole_fraction=0.01)
             regions = with_product_evidence(small, backdrop, regions, strip, faint=is_faint(left, evidence))

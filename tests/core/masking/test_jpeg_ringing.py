@@ -6,18 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from packshot.core.masking.backdrop import RING_REACH, jpeg_ringing
+from packshot.core.masking.backdrop import jpeg_ringing
 from tests.core.masking.corpus_scoring import classic_corpus_mask, iou, product_lost
 
 
 def test_a_swing_beside_a_strong_step_is_paper_and_the_same_swing_far_from_it_is_not():
+    reach = 4
     deviation = np.full((40, 80), 1.0, np.float32)  # noise units: clean paper
     deviation[:, 40:] = 600.0  # a saturated product from column 40
-    deviation[10, 40 - RING_REACH + 1] = 15.0  # ringing inside the block beside the outline
-    deviation[10, 40 - RING_REACH - 10] = 15.0  # the same swing on open paper: a mark, not ringing
-    paper = jpeg_ringing(deviation)
-    assert paper[10, 40 - RING_REACH + 1]
-    assert not paper[10, 40 - RING_REACH - 10]
+    deviation[10, 40 - reach + 1] = 15.0  # ringing inside the block beside the outline
+    deviation[10, 40 - reach - 10] = 15.0  # the same swing on open paper: a mark, not ringing
+    paper = jpeg_ringing(deviation, reach)
+    assert paper[10, 40 - reach + 1]
+    assert not paper[10, 40 - reach - 10]
     assert not paper[:, 40:].any()  # the product itself stays off the paper
 
 
