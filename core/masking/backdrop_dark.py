@@ -34,6 +34,7 @@ from packshot.core.masking.backdrop import (
     Backdrop,
     border_strip,
     linear_to_srgb,
+    srgb8_to_linear,
 )
 from packshot.core.masking.backdrop_reflection import floor_reflection
 
@@ -273,7 +274,7 @@ def dark_product_mask(small: np.ndarray) -> Optional[tuple[np.ndarray, dict, Dar
     outside |= _contact_shadow(~outside & ~enclosed, paper)
     mask = clean_mask(~outside & ~enclosed, hole_fraction=0.01)
     # a glossy floor's mirror image of the product: off the paper's colour, so the flood kept it
-    reflection = floor_reflection(_to_linear(small[:, :, :3].astype(np.float32) / 255.0), _to_linear(paper.fit),
+    reflection = floor_reflection(srgb8_to_linear(np.ascontiguousarray(small[:, :, :3])), _to_linear(paper.fit),
                                   mask, min_explained=REFLECTION_EXPLAINED) if mask.any() else mask
     if reflection.any():
         mask = clean_mask(mask & ~reflection, hole_fraction=0.01)

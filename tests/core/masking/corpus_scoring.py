@@ -151,6 +151,13 @@ def classic_corpus_mask(seed: int, cls: str, size: tuple[int, int] = (800, 600))
     return scene, quantize_mask(build_masker("classic").compute(Photo(pixels=scene.image))).mask
 
 
+def assert_classic_mask_clean(seed: int, cls: str, why: str = "", size: tuple[int, int] = (800, 600)) -> None:
+    """Assert that the classic mask a batch keeps for this corpus scene is clean (``clean``); ``why``
+    says what went wrong there before, for the failure message."""
+    scene, pred = classic_corpus_mask(seed, cls, size)
+    assert clean(pred, scene.mask), (why, iou(pred, scene.mask), product_lost(pred, scene.mask))
+
+
 class TruePrior:
     """A salient prior that returns the scene's true mask at full resolution (a perfect learned prior)."""
 

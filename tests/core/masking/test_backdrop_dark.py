@@ -202,11 +202,9 @@ def test_the_full_size_outline_keeps_no_rim_of_dark_paper():
 def test_a_glossy_black_floors_reflection_is_not_kept_as_product(seed):
     """Glossy black floors: the mirror image is off the paper's colour, so the flood kept it
     (IoU 0.74 and 0.79 before the dark path looked for it)."""
-    from tests.core.masking.corpus_scoring import classic_corpus_mask, product_lost
+    from tests.core.masking.corpus_scoring import assert_classic_mask_clean
 
-    scene, mask = classic_corpus_mask(seed, "glossy-floor")
-    assert iou(mask, scene.mask) >= 0.95
-    assert product_lost(mask, scene.mask) <= 0.01
+    assert_classic_mask_clean(seed, "glossy-floor")
 
 
 @pytest.mark.parametrize("seed, cls", [(13_000_322, "dark-on-dark"), (21_000_219, "contact-shadow")])

@@ -111,10 +111,9 @@ CORPUS_CASES = [
 
 @pytest.mark.parametrize("seed,cls,was", CORPUS_CASES, ids=[str(c[0]) for c in CORPUS_CASES])
 def test_corpus_scenes_the_old_rules_got_wrong_are_clean(seed: int, cls: str, was: str):
-    from tests.core.masking import corpus_scoring as Cs
+    from tests.core.masking.corpus_scoring import assert_classic_mask_clean
 
-    scene, pred = Cs.classic_corpus_mask(seed, cls)
-    assert Cs.clean(pred, scene.mask), (was, Cs.iou(pred, scene.mask), Cs.product_lost(pred, scene.mask))
+    assert_classic_mask_clean(seed, cls, was)
 
 
 def test_an_edge_pixel_a_little_under_half_covered_stays_product():
