@@ -89,13 +89,26 @@ class PriorMasker:
                 removed = 1.0 - trimmed.sum() / max(1, mask.sum())
                 mask, alpha = finish_mask(trimmed, rgb)
                 details.update(backdrop=note, shadow_removed=True, shadow_removed_fraction=round(float(removed), 4))
-        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details).to_json()
+        second = self._second_reading(rgb, cancel)
+        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
         return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=_no_studio_doubt(details))
+
+    def _second_reading(self, rgb: np.ndarray, cancel: Optional[CancelToken]) -> Optional[np.ndarray]:
+        """The prior's mask from a smaller copy of the photo, for the gate (core/quality/evidence_scale.py);
+        None for a prior that has no working size to change (a learned one reads at its network's size)."""
+        at_work_side = getattr(self.prior, "at_work_side", None)
+        if at_work_side is None:
+            return None
+        from packshot.core.quality.evidence_scale import second_work_side
+
+        check(cancel)
+        other = at_work_side(second_work_side(self.prior.work_side))
+        return stored_mask(prior_to_full_mask(other(rgb), rgb)[1])
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from packshot.core.masking.session import GrabCutBackend, MaskSession

@@ -55,6 +55,14 @@ class ClassicPrior:
         self.grow_agreement = grow_agreement  # GrabCut-vs-seed IoU a grown mask needs to be kept
         self.grow_trial_side = grow_trial_side  # long side of the copy on which growth levels are compared
 
+    def at_work_side(self, side: int) -> ClassicPrior:
+        """The same prior reading photos at another working size (the gate's second reading)."""
+        import copy
+
+        other = copy.copy(self)
+        other.work_side = side
+        return other
+
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
         small = _downscale(rgb8, self.work_side)
         # dark paper's model leans on the noise the downscale averages away (see backdrop_dark.py)

@@ -34,6 +34,9 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 9. **the edge beside the outline** (core/quality/evidence_rim.py): at 800 px, where the photo's
    strongest edges run inside the mask's outline (a rim of backdrop kept, or a part beyond an
    inner outline left out), summed as a share of the product.
+10. **a second reading** (core/quality/evidence_scale.py), when the masker gives one: the same
+   masker on a smaller copy of the photo. A mask that changes by more than ``UNSETTLED`` of its
+   area hangs on pixel-wide decisions; one that does not change settles the doubts of 7 and 9.
 A region with the backdrop's colour that is most of the mask (glass, a white product) is not
 reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
 the outline confirms the mask there.
@@ -132,9 +135,14 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = None,
-                  work_side: int = WORK_SIDE) -> MaskEvidence:
-    """Check ``mask`` (H x W bool, True = product) against the photo ``rgb8`` (H x W x 3 uint8)."""
+                  work_side: int = WORK_SIDE, second_reading: Optional[np.ndarray] = None) -> MaskEvidence:
+    """Check ``mask`` (H x W bool, True = product) against the photo ``rgb8`` (H x W x 3 uint8).
+
+    ``second_reading``: the same masker's mask from a smaller copy of the photo (H x W bool), when
+    it has one (core/quality/evidence_scale.py)."""
     import cv2
+
+    from packshot.core.quality.evidence_scale import SETTLED, SHADOW_LIGHT, UNSETTLED, reading_change
 
     details = details or {}
     ev = MaskEvidence()
@@ -168,6 +176,11 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
                                                                                  sides)}
 
     backdrop, t, d, sigma = _backdrop_fit(small, m)
+    changed_share, changed = (None, None) if second_reading is None else reading_change(
+        mask.astype(bool), second_reading.astype(bool),
+        None if t is None else (d < 2.0 * sigma) & (t > 0.12) & (t < SHADOW_LIGHT))
+    # the readings agree: an outline the photo barely shows still did not move
+    settled = changed_share is not None and changed_share <= SETTLED
     regions = _regions_inside(m, unsupported, frame, edges, t, d, sigma) if backdrop is not None else []
     reported_outline = False
     low = outline_separation(small, m, outline)
@@ -210,7 +223,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         # same share of the outline matters more on a thin product than on a round one
         at_risk = low * n_outline / max(1.0, float(m.sum()))
         ev.numbers["outline_low_separation_at_risk"] = round(at_risk, 4)
-        if low > LOW_SEPARATION_SHARE and at_risk >= LOW_SEPARATION_AT_RISK and not ev.findings:
+        if low > LOW_SEPARATION_SHARE and at_risk >= LOW_SEPARATION_AT_RISK and not ev.findings and not settled:
             ev.findings.append(f"along {low:.0%} of the mask's edge the product and the backdrop differ by less "
                                f"than {LOW_SEPARATION_DE:.0f} ΔE (barely visible): the edge there cannot be "
                                "checked, product may be cut off or backdrop kept")
@@ -228,7 +241,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
 
     rim, rim_at = edge_inside_mask(rgb8, mask)
     ev.numbers["edge_inside_mask"] = round(rim, 4)
-    if rim > RIM_DOUBT and rim_at is not None:
+    if rim > RIM_DOUBT and rim_at is not None and not settled:
         at = cv2.resize(rim_at.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
         ev.findings.append(f"the mask's edge runs beside the product's outline, not on it "
                            f"({_where(at, m) if at.any() else 'along its edge'}; the photo's outline lies "
@@ -245,6 +258,13 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     ev.numbers["outlines_outside"] = round(missing, 3)
     if missing > STRAY_EDGES:
         ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
+
+    if changed_share is not None:
+        ev.numbers["second_reading_change"] = round(changed_share, 4)
+        if changed_share > UNSETTLED:
+            ev.findings.append(f"the mask is not settled by the photo: read again at a smaller size, "
+                               f"{changed_share:.1%} of it changes ({_where(changed, mask.astype(bool))}), so "
+                               "its edge there hangs on a pixel-wide decision")
 
     hard = float(details.get("hard_shadow") or 0.0)
     # the hedge is for a product a neutral shadow could be part of (glass, grey): a coloured product

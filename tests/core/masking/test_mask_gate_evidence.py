@@ -187,4 +187,13 @@ def test_the_gate_judges_the_mask_the_batch_stores():
     stored = quantize_mask(result).mask
     assert (stored != result.mask).any()  # the case this is about: the two masks differ
     details = {k: v for k, v in result.details.items() if k != "evidence"}
-    assert result.details["evidence"] == mask_evidence(scene.image, stored, details).to_json()
+    # the classic masker's second reading (core/quality/evidence_scale.py), as it stores it
+    from packshot.core.masking.maskers import prior_to_full_mask
+    from packshot.core.masking.prior_classic import ClassicPrior
+    from packshot.core.masking.result import stored_mask
+    from packshot.core.quality.evidence_scale import second_work_side
+
+    second = stored_mask(prior_to_full_mask(ClassicPrior(work_side=second_work_side(400))(scene.image),
+                                            scene.image)[1])
+    assert result.details["evidence"] == mask_evidence(scene.image, stored, details,
+                                                       second_reading=second).to_json()
