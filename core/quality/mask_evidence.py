@@ -36,7 +36,9 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
    inner outline left out), summed as a share of the product.
 10. **a second reading** (core/quality/evidence_scale.py), when the masker gives one: the same
    masker on a smaller copy of the photo. A mask that changes by more than ``UNSETTLED`` of its
-   area hangs on pixel-wide decisions; one that does not change settles the doubts of 7 and 9.
+   area hangs on pixel-wide decisions. One that does not change settles the cues that only say a
+   mistake *may* be there: 7 and 9, a stretch of outline the same colour as the backdrop (2), outlines
+   outside the mask (4) and a flat shadow that may be part of a grey product (5).
 A region with the backdrop's colour that is most of the mask (glass, a white product) is not
 reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
 the outline confirms the mask there.
@@ -200,7 +202,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
             ev.findings.append(f"a corner of the backdrop is kept as product ({where}, {share:.0%} of the mask)")
         elif kind == "shadow":
             ev.findings.append(f"the backdrop's shadow is kept as product ({where}, {share:.0%} of the mask)")
-        else:
+        elif not settled:  # "may be cut off or backdrop kept": the second reading did not move it
             ev.findings.append(f"the product and the backdrop are nearly the same colour {where} and the mask's "
                                f"edge there follows no outline ({share:.0%} of the mask): product may be cut off "
                                "or backdrop kept")
@@ -256,7 +258,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
 
     missing, where = _outlines_outside(m, edges, t, d, sigma, frame, n_outline, small)
     ev.numbers["outlines_outside"] = round(missing, 3)
-    if missing > STRAY_EDGES:
+    if missing > STRAY_EDGES and not settled:
         ev.findings.append(f"there are outlines outside the mask ({where}): part of the product may be missing")
 
     if changed_share is not None:
@@ -269,7 +271,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
     hard = float(details.get("hard_shadow") or 0.0)
     # the hedge is for a product a neutral shadow could be part of (glass, grey): a coloured product
     # (most of the mask off the backdrop's chroma) cannot have lost a neutral, darker region to it
-    if hard > HARD_SHADOW_DOUBT and (d is None or _neutral_share(m, d, sigma) >= NEUTRAL_PRODUCT):
+    if hard > HARD_SHADOW_DOUBT and not settled and (d is None or _neutral_share(m, d, sigma) >= NEUTRAL_PRODUCT):
         ev.findings.append(f"a dark, flat region beside the product ({hard:.0%} of its size) was taken for its "
                            "shadow: if the product is glass or grey, it may be part of it")
     removed = details.get("shadow_removed_fraction")

@@ -20,6 +20,7 @@ from tests.core.masking import corpus_scoring as Cs
 SIZE = (800, 600)
 LOW_SEPARATION_SCENE = 5000047  # tone-on-tone: the true outline barely differs from the paper along 64 %
 RIM_SCENE = 5000097  # tone-on-tone: the photo's strongest edge runs inside the true outline
+SAME_COLOUR_SCENE = 5000037  # tone-on-tone: a stretch of the true outline runs over smooth, paper-coloured pixels
 
 
 def _box(shape, y0, y1, x0, x1) -> np.ndarray:
@@ -60,7 +61,8 @@ def _scene(seed: int, cls: str = "tone-on-tone"):
 
 
 @pytest.mark.parametrize("seed, said", [(LOW_SEPARATION_SCENE, "barely visible"),
-                                        (RIM_SCENE, "runs beside the product's outline")])
+                                        (RIM_SCENE, "runs beside the product's outline"),
+                                        (SAME_COLOUR_SCENE, "nearly the same colour")])
 def test_readings_that_agree_settle_an_outline_that_cannot_be_checked(seed, said):
     scene = _scene(seed)
     alone = mask_evidence(scene.image, scene.mask)
