@@ -89,14 +89,16 @@ class PriorMasker:
                 removed = 1.0 - trimmed.sum() / max(1, mask.sum())
                 mask, alpha = finish_mask(trimmed, rgb)
                 details.update(backdrop=note, shadow_removed=True, shadow_removed_fraction=round(float(removed), 4))
-        second = self._second_reading(rgb, cancel)
+        doubt = _no_studio_doubt(details)
+        # a photo with no studio backdrop is doubtful as it is: a second reading would not change that
+        second = None if doubt else self._second_reading(rgb, cancel)
         details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason
         if self.prior_fallback:
             details["prior_fallback"] = self.prior_fallback
-        return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=_no_studio_doubt(details))
+        return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=doubt)
 
     def _second_reading(self, rgb: np.ndarray, cancel: Optional[CancelToken]) -> Optional[np.ndarray]:
         """The prior's mask from a smaller copy of the photo, for the gate (core/quality/evidence_scale.py);

@@ -122,3 +122,15 @@ def test_dark_paper_readings_that_part_do_not_flag_a_clean_mask(seed):
     assert result.details["cue"] == "dark-backdrop"
     assert result.details["evidence"]["second_reading_change"] > UNSETTLED
     assert result.clean and not result.flagged, result.doubt
+
+
+def test_a_photo_with_no_studio_backdrop_is_not_read_twice():
+    """Its mask is doubtful for want of a backdrop whatever a second reading says: the time is saved."""
+    from pathlib import Path
+
+    from packshot.core.images import load_photo
+
+    photo = load_photo(Path(__file__).parents[3] / "resources" / "samples" / "coffee_cup.jpg")
+    result = build_masker("classic").compute(photo)
+    assert result.doubt and "no studio backdrop" in result.doubt
+    assert "second_reading_change" not in result.details["evidence"]
