@@ -1,8 +1,8 @@
 """The gate's second reading (core/quality/evidence_scale.py): the classic prior run again on a
 smaller copy of the photo, and how much of the mask that changes.
 
-Corpus scenes from the development seed 5 (tests/studio_corpus.py; not the test seed 11 or the
-confirmation seed 0). The end-to-end cases run the classic masker the way a batch does.
+Corpus scenes from the development seeds 5, 7, 13 and 21 (tests/studio_corpus.py; not the test
+seed 11 or the confirmation seed 0). The end-to-end cases run the classic masker the way a batch does.
 """
 
 from __future__ import annotations
