@@ -13,7 +13,9 @@ On a studio shot (core/masking/backdrop.py finds a seamless backdrop) steps 1-4 
 backdrop model: everything the frame reaches over backdrop-coloured pixels (clean or in shadow)
 without crossing a sharp outline is background, which keeps contact and cast shadows, the gaps
 between legs and the backdrop seen through a handle out of the mask; GrabCut only settles the
-outline. Photos without a backdrop (lifestyle, textured surfaces) take the colour path.
+outline, and a symmetric product's side whose edge the key light washed out is mirrored back from
+its other side where the photo shows that edge (core/masking/symmetry.py). Photos without a
+backdrop (lifestyle, textured surfaces) take the colour path.
 Runs on a downscaled copy (``work_side`` px long side); the mask comes back at the input size.
 """
 
@@ -39,11 +41,14 @@ class ClassicPrior:
     def __init__(self, work_side: int = 400, border: float = 0.04, clusters: int = 8,
                  grabcut_iters: int = 4, min_cluster_weight: float = 0.03, barrier_below: float = 0.6,
                  grow_levels: tuple[float, ...] = (0.8, 0.6, 0.4), grow_margin: float = 0.05,
-                 grow_agreement: float = 0.85, grow_trial_side: int = 200, use_backdrop: bool = True, use_evidence: bool = True) -> None:
+                 grow_agreement: float = 0.85, grow_trial_side: int = 200, use_backdrop: bool = True, use_evidence: bool = True,
+                 use_symmetry: bool = True) -> None:
         self.use_backdrop = use_backdrop  # studio shots: model the backdrop and its shadows (backdrop.py)
         # studio shots: a product's own chroma, light and texture keep it from the backdrop's flood
         # (classic_evidence.py), however close its colour is to the paper's
         self.use_evidence = use_evidence
+        # studio shots: a symmetric product's washed-out side mirrored from its other side (symmetry.py)
+        self.use_symmetry = use_symmetry
         self.work_side = work_side
         self.border = border
         self.clusters = clusters
@@ -83,6 +88,12 @@ class ClassicPrior:
                 mask = unmix_faint_outline(rgb8, mask, colour_noise(rgb8))
             mask = clean_mask(mask)
             details["outline"] = "unmixed"
+        if details.get("cue") == "backdrop" and self.use_symmetry and mask.any():
+            from packshot.core.masking.symmetry import complete_by_symmetry
+
+            # the side whose edge the key light washed out, mirrored from the side that shows it
+            mask, mirrored = complete_by_symmetry(rgb8, mask)
+            details.update(mirrored)
         elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
             from packshot.core.masking.backdrop_dark import full_res_outline
 

@@ -109,9 +109,10 @@ def test_the_classic_masker_records_its_second_reading():
 
 @pytest.mark.parametrize("seed, cls", [(13000190, "tone-on-tone"), (21000194, "tone-on-tone"), (7000090, "transparent")])
 def test_a_wrong_mask_no_other_cue_names_is_flagged_as_unsure(seed, cls):
-    """Each loses 3.7-9.6 % of its product and passed the gate before the second reading."""
+    """Each lost 3.7-9.6 % of its product and passed the gate before the second reading (with the
+    symmetry step the glass loses 1.7 %: still not clean)."""
     result, _ = Cs.judge(build_masker("classic"), _scene(seed, cls))
-    assert not result.clean and result.lost > 0.03
+    assert not result.clean and result.lost > 0.015
     assert result.doubt is not None and result.doubt.startswith("the mask is unsure"), result.doubt
 
 
