@@ -113,7 +113,8 @@ def test_a_wrong_mask_no_other_cue_names_is_flagged_as_unsure(seed, cls):
     symmetry step the glass loses 1.7 %: still not clean)."""
     result, _ = Cs.judge(build_masker("classic"), _scene(seed, cls))
     assert not result.clean and result.lost > 0.015
-    assert result.doubt is not None and result.doubt.startswith("the mask is unsure"), result.doubt
+    # (since the symmetry step moved its outline, 13000190's rim is named too)
+    assert result.doubt is not None and "the mask is unsure" in result.doubt, result.doubt
 
 
 @pytest.mark.parametrize("seed", [5000058, 5000118])
