@@ -91,7 +91,7 @@ class PriorMasker:
                 details.update(backdrop=note, shadow_removed=True, shadow_removed_fraction=round(float(removed), 4))
         doubt = _no_studio_doubt(details)
         # a photo with no studio backdrop is doubtful as it is: a second reading would not change that
-        second = None if doubt else self._second_reading(rgb, cancel, prior.mirrored)
+        second = None if doubt else self._second_reading(rgb, cancel)
         details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
@@ -100,12 +100,9 @@ class PriorMasker:
             details["prior_fallback"] = self.prior_fallback
         return MaskResult(mask, alpha, prior.score, self.prior.name, details, doubt=doubt)
 
-    def _second_reading(self, rgb: np.ndarray, cancel: Optional[CancelToken],
-                        mirrored: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+    def _second_reading(self, rgb: np.ndarray, cancel: Optional[CancelToken]) -> Optional[np.ndarray]:
         """The prior's mask from a smaller copy of the photo, for the gate (core/quality/evidence_scale.py);
-        None for a prior that has no working size to change (a learned one reads at its network's size).
-        ``mirrored``: what the first reading's symmetry step added, given to the second as it is (the
-        readings are to tell whether the photo settles the segmentation, not that step's edge test)."""
+        None for a prior that has no working size to change (a learned one reads at its network's size)."""
         at_work_side = getattr(self.prior, "at_work_side", None)
         if at_work_side is None:
             return None
@@ -113,8 +110,7 @@ class PriorMasker:
 
         check(cancel)
         other = at_work_side(second_work_side(self.prior.work_side))
-        second = stored_mask(prior_to_full_mask(other(rgb), rgb)[1])
-        return second if mirrored is None else second | mirrored
+        return stored_mask(prior_to_full_mask(other(rgb), rgb)[1])
 
     def session(self, photo: Photo, initial: Optional[MaskResult] = None) -> MaskSession:
         from packshot.core.masking.session import GrabCutBackend, MaskSession

@@ -38,9 +38,6 @@ class PriorResult:
     mask: np.ndarray  # H x W bool
     score: float  # 0..1: how clearly the product separates from its background
     details: dict = field(default_factory=dict)
-    # the pixels a shape step added on the photo's say-so (the classic prior's mirror symmetry), at
-    # the image's size: the gate's second reading is given them rather than asked for them again
-    mirrored: Optional[np.ndarray] = None
 
 
 class SalientPrior(Protocol):

@@ -61,14 +61,11 @@ class ClassicPrior:
         self.grow_trial_side = grow_trial_side  # long side of the copy on which growth levels are compared
 
     def at_work_side(self, side: int) -> ClassicPrior:
-        """The same prior reading photos at another working size (the gate's second reading), without
-        the symmetry step: what that adds the photo's edges confirm, and the first reading's
-        additions are handed to the gate with it (``PriorResult.mirrored``)."""
+        """The same prior reading photos at another working size (the gate's second reading)."""
         import copy
 
         other = copy.copy(self)
         other.work_side = side
-        other.use_symmetry = False
         return other
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
@@ -91,21 +88,18 @@ class ClassicPrior:
                 mask = unmix_faint_outline(rgb8, mask, colour_noise(rgb8))
             mask = clean_mask(mask)
             details["outline"] = "unmixed"
+        if details.get("cue") == "backdrop" and self.use_symmetry and mask.any():
+            from packshot.core.masking.symmetry import complete_by_symmetry
+
+            # the side whose edge the key light washed out, mirrored from the side that shows it
+            mask, mirrored = complete_by_symmetry(rgb8, mask)
+            details.update(mirrored)
         elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
             from packshot.core.masking.backdrop_dark import full_res_outline
 
             mask = full_res_outline(rgb8, _full_res_outline(rgb8, mask, scale), scale)
             details["outline"] = "unmixed"
-        mirrored = None
-        if details.get("cue") == "backdrop" and self.use_symmetry and mask.any():
-            from packshot.core.masking.symmetry import complete_by_symmetry
-
-            # the side whose edge the key light washed out, mirrored from the side that shows it
-            completed, symmetry = complete_by_symmetry(rgb8, mask)
-            details.update(symmetry)
-            mirrored = (completed & ~mask) if (completed != mask).any() else None
-            mask = completed
-        return PriorResult(mask, score, details, mirrored=mirrored)
+        return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray, dark_paper: bool = True, scale: float = 1.0
                       ) -> tuple[np.ndarray, float, dict]:

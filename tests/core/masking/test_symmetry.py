@@ -119,20 +119,3 @@ def test_an_edge_needs_to_stand_out_of_the_noise():
     restored, details = complete_by_symmetry(_photo(truth, colour=PAPER), mask)
     assert (restored == mask).all() and details["symmetry_added"] == 0
     assert cv2.countNonZero(restored.astype(np.uint8)) == int(mask.sum())
-
-
-def test_the_second_reading_is_given_the_mirrored_parts_not_asked_for_them():
-    """The gate's second reading asks whether the photo settles the segmentation; what the symmetry
-    step added (confirmed by the photo's edges) is handed to it as it is."""
-    from packshot.core.masking.maskers import PriorMasker
-
-    scene = Sc.make_scene(13000300, "tone-on-tone", (800, 600))
-    prior = ClassicPrior()
-    first = prior(scene.image)
-    assert first.mirrored is not None and first.mirrored.any() and (first.mask >= first.mirrored).all()
-    assert prior.at_work_side(320).use_symmetry is False and prior.use_symmetry is True
-    masker = PriorMasker(prior)
-    second = masker._second_reading(scene.image, None, first.mirrored)
-    assert (second >= first.mirrored).all()
-    without = masker._second_reading(scene.image, None)
-    assert not (without >= first.mirrored).all()  # the second reading alone does not add them
