@@ -206,6 +206,8 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
             ev.findings.append(f"the product and the backdrop are nearly the same colour {where} and the mask's "
                                f"edge there follows no outline ({share:.0%} of the mask): product may be cut off "
                                "or backdrop kept")
+        else:
+            continue  # not said: the side's own outline cue below may still speak
         reported_outline = True
     if n_outline >= 20 and not reported_outline:
         worst = max(range(4), key=lambda i: sides[i][1] if sides[i][0] >= SIDE_MIN_SHARE else -1.0)
