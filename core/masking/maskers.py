@@ -9,6 +9,7 @@ every result names the prior it used in ``details["prior"]``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -92,7 +93,11 @@ class PriorMasker:
         doubt = _no_studio_doubt(details)
         # a photo with no studio backdrop is doubtful as it is: a second reading would not change that
         second = None if doubt else self._second_reading(rgb, cancel)
-        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second).to_json()
+        # the first reading as the second is compared with: before a shape step the second does not take
+        first = None if second is None or prior.unmirrored is None else stored_mask(
+            prior_to_full_mask(dataclasses.replace(prior, mask=prior.unmirrored), rgb)[1])
+        details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second,
+                                            first_reading=first).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
         if self.fallback_reason:
             details["fallback"] = self.fallback_reason

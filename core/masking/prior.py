@@ -38,6 +38,10 @@ class PriorResult:
     mask: np.ndarray  # H x W bool
     score: float  # 0..1: how clearly the product separates from its background
     details: dict = field(default_factory=dict)
+    # the mask before a shape step that reads no more of the photo (the classic prior's mirror
+    # symmetry), when that step changed it: the gate's second reading, which does not take the step
+    # (both readings would agree on what it adds), is compared with this
+    unmirrored: Optional[np.ndarray] = None
 
 
 class SalientPrior(Protocol):

@@ -61,11 +61,14 @@ class ClassicPrior:
         self.grow_trial_side = grow_trial_side  # long side of the copy on which growth levels are compared
 
     def at_work_side(self, side: int) -> ClassicPrior:
-        """The same prior reading photos at another working size (the gate's second reading)."""
+        """The same prior reading photos at another working size (the gate's second reading), without
+        the symmetry step: that step would make the two readings agree where the photo does not
+        settle the mask (the first reading's mask before it is ``PriorResult.unmirrored``)."""
         import copy
 
         other = copy.copy(self)
         other.work_side = side
+        other.use_symmetry = False
         return other
 
     def __call__(self, rgb8: np.ndarray) -> PriorResult:
@@ -92,8 +95,10 @@ class ClassicPrior:
             from packshot.core.masking.symmetry import complete_by_symmetry
 
             # the side whose edge the key light washed out, mirrored from the side that shows it
-            mask, mirrored = complete_by_symmetry(rgb8, mask)
-            details.update(mirrored)
+            completed, symmetry = complete_by_symmetry(rgb8, mask)
+            details.update(symmetry)
+            if (completed != mask).any():
+                return PriorResult(completed, score, details, unmirrored=mask)
         elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
             from packshot.core.masking.backdrop_dark import full_res_outline
 

@@ -137,11 +137,13 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = None,
-                  work_side: int = WORK_SIDE, second_reading: Optional[np.ndarray] = None) -> MaskEvidence:
+                  work_side: int = WORK_SIDE, second_reading: Optional[np.ndarray] = None,
+                  first_reading: Optional[np.ndarray] = None) -> MaskEvidence:
     """Check ``mask`` (H x W bool, True = product) against the photo ``rgb8`` (H x W x 3 uint8).
 
     ``second_reading``: the same masker's mask from a smaller copy of the photo (H x W bool), when
-    it has one (core/quality/evidence_scale.py)."""
+    it has one (core/quality/evidence_scale.py); ``first_reading``: what it is compared with, when
+    that is not ``mask`` (the mask before a shape step the second reading does not take)."""
     import cv2
 
     from packshot.core.quality.evidence_scale import SETTLED, SHADOW_LIGHT, UNSETTLED, reading_change
@@ -179,7 +181,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
 
     backdrop, t, d, sigma = _backdrop_fit(small, m)
     changed_share, changed = (None, None) if second_reading is None else reading_change(
-        mask.astype(bool), second_reading.astype(bool),
+        (mask if first_reading is None else first_reading).astype(bool), second_reading.astype(bool),
         None if t is None else (d < 2.0 * sigma) & (t > 0.12) & (t < SHADOW_LIGHT))
     # the readings agree: an outline the photo barely shows still did not move
     settled = changed_share is not None and changed_share <= SETTLED

@@ -123,3 +123,30 @@ def test_an_edge_needs_to_stand_out_of_the_noise():
     restored, details = complete_by_symmetry(_photo(truth, colour=PAPER), mask)
     assert (restored == mask).all() and details["symmetry_added"] == 0
     assert cv2.countNonZero(restored.astype(np.uint8)) == int(mask.sum())
+
+
+def test_the_second_reading_is_compared_with_the_mask_before_the_symmetry_step():
+    """Both readings mirrored would agree on what the step adds, and so hide where the photo leaves
+    the mask unsure: the second reading skips the step and meets the first reading's mask before it."""
+    from packshot.core.masking.maskers import PriorMasker
+    from packshot.core.quality.evidence_scale import reading_change
+    from packshot.core.quality.mask_evidence import mask_evidence
+
+    scene = Sc.make_scene(13000300, "tone-on-tone", (800, 600))
+    prior = ClassicPrior()
+    first = prior(scene.image)
+    assert first.unmirrored is not None and (first.mask >= first.unmirrored).all()
+    assert (first.mask != first.unmirrored).any()
+    second_prior = prior.at_work_side(320)
+    assert second_prior.use_symmetry is False and prior.use_symmetry is True
+    assert second_prior(scene.image).unmirrored is None
+    masker = PriorMasker(prior)
+    second = masker._second_reading(scene.image, None)
+    before = stored_mask(prior_to_full_mask(ClassicPrior(use_symmetry=False)(scene.image), scene.image)[1])
+    result, final = Cs.judge(masker, scene)
+    stored = result.details["evidence"]["second_reading_change"]
+    against_before = mask_evidence(scene.image, final, result.details, second_reading=second, first_reading=before)
+    against_final = mask_evidence(scene.image, final, result.details, second_reading=second)
+    assert stored == against_before.numbers["second_reading_change"]
+    assert stored < against_final.numbers["second_reading_change"]
+    assert reading_change(before, second)[0] < reading_change(final, second)[0]
