@@ -91,6 +91,11 @@ class ClassicPrior:
                 mask = unmix_faint_outline(rgb8, mask, colour_noise(rgb8))
             mask = clean_mask(mask)
             details["outline"] = "unmixed"
+        elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
+            from packshot.core.masking.backdrop_dark import full_res_outline
+
+            mask = full_res_outline(rgb8, _full_res_outline(rgb8, mask, scale), scale)
+            details["outline"] = "unmixed"
         if details.get("cue") == "backdrop" and self.use_symmetry and mask.any():
             from packshot.core.masking.symmetry import complete_by_symmetry
 
@@ -99,11 +104,6 @@ class ClassicPrior:
             details.update(symmetry)
             if (completed != mask).any():
                 return PriorResult(completed, score, details, unmirrored=mask)
-        elif details.get("cue") == "dark-backdrop" and scale > 1.0 and mask.any():
-            from packshot.core.masking.backdrop_dark import full_res_outline
-
-            mask = full_res_outline(rgb8, _full_res_outline(rgb8, mask, scale), scale)
-            details["outline"] = "unmixed"
         return PriorResult(mask, score, details)
 
     def segment_small(self, small: np.ndarray, dark_paper: bool = True, scale: float = 1.0
