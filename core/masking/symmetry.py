@@ -109,20 +109,23 @@ def complete_by_symmetry(rgb8: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray
     edges = gradient > max(EDGE_NOISE * noise, MIN_EDGE)
     twice_axis = _axis_on_edges(inside, gradient, edges, twice_axis - 2 * x0, shift) + 2 * x0
     details["symmetry_axis"] = float(twice_axis) / 2.0
-    added = mirror(mask, twice_axis)[y0:y1, x0:x1] & ~inside
+    added = mirror(inside, twice_axis - 2 * x0) & ~inside  # (the box holds the mask and its mirror image)
     if not added.any():
         return mask, details
     reach = np.ones((2 * EDGE_REACH + 1, 2 * EDGE_REACH + 1), np.uint8)
     on_edge = cv2.dilate(edges.astype(np.uint8), reach).astype(bool)
     union = inside | added
     outline = union & ~cv2.erode(union.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    count, labels = cv2.connectedComponents(added.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(added.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
     for c in range(1, count):
-        part = labels == c
+        # each part is judged within its own box (and the pixel round it): a full-size photo is large
+        left, top, width, height = stats[c, :4]
+        box = (slice(max(0, top - 1), top + height + 1), slice(max(0, left - 1), left + width + 1))
+        part = labels[box] == c
         # the part's own stretch of the new outline (not the mask's, which it leaves as it was)
-        new_outline = outline & ~inside & cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        keep[c] = new_outline.sum() < 3 or float(on_edge[new_outline].mean()) >= EDGE_SUPPORT
+        new_outline = outline[box] & ~inside[box] & cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        keep[c] = new_outline.sum() < 3 or float(on_edge[box][new_outline].mean()) >= EDGE_SUPPORT
     keep[0] = False
     kept = keep[labels]
     # the mirrored outline lands up to a pixel off its place (the axis is known to half a pixel, and
