@@ -11,6 +11,10 @@ clearly darker" pixels the flood left, edge band included, and a piece is shadow
 - open backdrop surrounds a good share of it (a shadow lies on the floor or the sweep, beside the product),
 - what is left of the product after taking it is at least as large as it (a flat grey product
   that is all "shadow" stays product).
+
+A candidate pixel must also be as neutral as this photo's own paper allows (``paper_chroma_noise``):
+the fixed allowance for JPEG in the dark lets a dark, coloured product's pixels join the shadow's
+piece where they touch it at the base, and the piece, half product, then fails every test.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ PENUMBRA = 3  # px at working size: a hard shadow's soft rim is narrower
 MAX_ALONG_PRODUCT = 0.4  # share of a piece's outline that may run along the product
 MAX_ALONG_WIDE = 0.75  # ... or this share, for a piece with a body (a shadow on the sweep behind it)
 CHROMA_SLACK = 3.5  # a piece's pixels may deviate from neutral by this many noise sigmas (JPEG in the dark)
+PAPER_NOISE_TIMES = 3.0  # ... and by at most this many times the paper's own 90th-percentile deviation
+PAPER_NOISE_FLOOR = 0.04  # (never less than this: a shadow is tinted a little by the room's light)
 # a long, thin shadow is mostly penumbra, so its darker half is not flat by CORE_FLAT; it may still be
 # taken when everything else says shadow: lying out on open backdrop, touching the product only
 # at one end, neutral to within the noise, no body, and a log-t spread under this
@@ -38,7 +44,8 @@ LOOSE_OPEN = 0.6  # share of its ring that is open backdrop
 LOOSE_ALONG = (0.02, 0.35)  # share of its outline along the product: attached (a cast shadow starts at
 #                             the product), yet not running along it
 LOOSE_NEUTRAL = 1.3  # median chroma deviation, in noise sigmas
-LOOSE_BODY = 0.65  # share surviving a 5 x 5 erosion (a glass body is all body)
+LOOSE_BODY = 0.7  # share surviving a 5 x 5 erosion (a glass body is all body; a raking shadow bounded by
+#                   the paper's own chroma noise, without the dark product pixels that frayed it, reads 0.65)
 
 
 def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -50,7 +57,10 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
 
     h, w = t.shape
     sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
-    candidate = (d < CHROMA_SLACK * sigma) & (t > 0.06) & (t < 0.88) & ~outside
+    # off the paper's chroma by more than its noise, in a body: a dark product's pixels (JPEG's fringe
+    # along a shadow's own sharp edge is a line a pixel or two wide, and stays)
+    off = cv2.morphologyEx((d >= paper_chroma_noise(t, d)).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    candidate = (d < CHROMA_SLACK * sigma) & ~off.astype(bool) & (t > 0.06) & (t < 0.88) & ~outside
     # product, as far as colour tells: not reached and not bright backdrop colour (the band the
     # flood stopped in along the shadow's own outer edge is bright backdrop colour)
     product_like = ~outside & ~((d < CHROMA_SLACK * sigma) & (t >= 0.88))
@@ -67,6 +77,19 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
     if out.any() and out.sum() > (~outside & ~out).sum():
         return np.zeros((h, w), bool)
     return out
+
+
+def paper_chroma_noise(t: np.ndarray, d: np.ndarray) -> np.ndarray | float:
+    """How far from neutral a shadow on this photo's paper may read: ``PAPER_NOISE_TIMES`` the paper's
+    90th-percentile deviation along the frame, growing as 1 / sqrt(t) into the dark (the noise does),
+    at least ``PAPER_NOISE_FLOOR``; no limit (inf) when too little of the frame is clean paper."""
+    from packshot.core.masking.backdrop import border_strip
+
+    paper = border_strip(t.shape, 0.02) & (np.abs(t - 1.0) < 0.1)
+    if paper.sum() < 50:
+        return np.inf
+    spread = PAPER_NOISE_TIMES * float(np.percentile(d[paper], 90))
+    return np.maximum(spread / np.sqrt(np.clip(t, 0.05, 1.0)), PAPER_NOISE_FLOOR)
 
 
 def _dark_flat_pieces(candidate: np.ndarray, t: np.ndarray, d: np.ndarray, sigma: np.ndarray, logt: np.ndarray,
