@@ -25,6 +25,11 @@ WINDOW = 7  # px at work size: averaging over 49 pixels cuts the noise seven-fol
 WIDE_WINDOW = 15  # and over 225 for the wide chroma cue: a large body tinted under the 7 px noise
 NOISE_PERCENTILE = 95  # the border's spread: this percentile of each cue along the strip
 MIN_CHROMA = 0.006  # neutral-ratio deviation below which no photo calls a pixel coloured (JPEG, rounding)
+# ... on paper this light (its sRGB level, 0-1) or lighter. 8-bit JPEG rounds a smooth patch's colour
+# by about a level per channel, the same way across the patch, and a level is a larger share of a
+# darker colour: in linear light 2.4 / level of it. So on darker paper the floor rises as 1 / level
+# (a shadow on paper at level 0.16 read 2 % off neutral against the fitted paper: over four units)
+CHROMA_FLOOR_LEVEL = 0.78
 MIN_TEXTURE = 0.004  # and a texture energy (log-light units)
 EVIDENCE_LEVEL = 1.5  # product_evidence above this: more than the border's 95th percentile by half
 PAPER_PERCENTILE = 80  # of a cue over the flood's reach (some of it may be product the flood took)
@@ -80,8 +85,10 @@ def evidence_cues(rgb8: np.ndarray, backdrop_lin: np.ndarray, strip: np.ndarray,
     weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
     level = cv2.blur((lin @ weights) / np.maximum(backdrop_lin @ weights, 1e-4), (WINDOW, WINDOW))
     damp = np.sqrt(np.clip(level, 0.05, 1.0)).astype(np.float32)
-    cues = {"chroma": (chroma_offset(lin, backdrop_lin), MIN_CHROMA), "texture": (texture_energy(lin), MIN_TEXTURE),
-            "chroma_wide": (chroma_offset(lin, backdrop_lin, WIDE_WINDOW), MIN_CHROMA)}
+    paper_level = float(np.median(rgb8[strip][:, :3].astype(np.float32).mean(-1))) / 255.0 if strip.any() else 1.0
+    chroma_floor = MIN_CHROMA * max(1.0, CHROMA_FLOOR_LEVEL / max(paper_level, 1e-3))
+    cues = {"chroma": (chroma_offset(lin, backdrop_lin), chroma_floor), "texture": (texture_energy(lin), MIN_TEXTURE),
+            "chroma_wide": (chroma_offset(lin, backdrop_lin, WIDE_WINDOW), chroma_floor)}
     out = {}
     for name, (cue, floor) in cues.items():
         cue = cue * damp
