@@ -480,9 +480,10 @@ def _thick_walled(pockets: np.ndarray, outside: np.ndarray) -> np.ndarray:
 
     A hole shows the backdrop through a ring of product: a handle, a strap, the legs and rungs of a
     stool. That ring is thin beside the hole (at most 0.82 of the hole's radius on the 41 holes of
-    development seeds 7 and 21). A pale patch of a white box's face is ringed by the box itself, as thick as
-    the product is wide. The wall is how far the pocket's rim lies from the open backdrop or from
-    another pocket (a stool's gaps side by side are walled by one leg, not by the whole stool).
+    development seeds 7 and 21). A pale patch of a white box's face, or a label's white centre, is
+    ringed by the product itself, as thick as the product is wide. The wall is how far the pocket's
+    rim lies from the open backdrop or from another pocket (a stool's gaps side by side are walled
+    by one leg, not by the whole stool).
     """
     import cv2
 
