@@ -21,7 +21,7 @@ import numpy as np
 from packshot.core.images import Photo
 from packshot.core.masking.postprocess import finish_mask, snap_to_edges
 from packshot.core.masking.prior import CHOICES as PRIOR_CHOICES
-from packshot.core.masking.prior import PRIORS, SalientPrior, get_prior, resolve_prior
+from packshot.core.masking.prior import PRIORS, PriorResult, SalientPrior, get_prior, resolve_prior
 from packshot.core.masking.prompts import prompts_at_work_size
 from packshot.core.masking.result import MaskResult, stored_mask
 from packshot.core.progress import CancelToken, ProgressCallback, check, no_progress
@@ -93,9 +93,7 @@ class PriorMasker:
         doubt = _no_studio_doubt(details)
         # a photo with no studio backdrop is doubtful as it is: a second reading would not change that
         second = None if doubt else self._second_reading(rgb, cancel)
-        # the first reading as the second is compared with: before a shape step the second does not take
-        first = None if second is None or prior.unmirrored is None else stored_mask(
-            prior_to_full_mask(dataclasses.replace(prior, mask=prior.unmirrored), rgb)[1])
+        first = None if second is None else reading_before_shape_steps(prior, rgb)
         details["evidence"] = mask_evidence(rgb, stored_mask(alpha), details, second_reading=second,
                                             first_reading=first).to_json()
         details["seconds"] = round(time.perf_counter() - start, 3)
@@ -139,6 +137,15 @@ def _no_studio_doubt(details: dict) -> Optional[str]:
         return None
     return (f"{reason}; the classic mask goes by colour alone here (a learned prior, BiRefNet, or SAM "
             "separates a product from a busy scene)")
+
+
+def reading_before_shape_steps(prior: PriorResult, rgb: np.ndarray) -> Optional[np.ndarray]:
+    """The stored mask the prior would give without its shape step (the classic prior's mirror
+    symmetry): what the gate's second reading, which does not take that step, is compared with.
+    None when the step changed nothing (the prior's own mask is then the first reading)."""
+    if prior.unmirrored is None:
+        return None
+    return stored_mask(prior_to_full_mask(dataclasses.replace(prior, mask=prior.unmirrored), rgb)[1])
 
 
 def prior_to_full_mask(prior: Any, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

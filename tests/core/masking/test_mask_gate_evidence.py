@@ -7,8 +7,6 @@ flag it, and checks the reason names what is wrong; true masks pass.
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
@@ -190,7 +188,7 @@ def test_the_gate_judges_the_mask_the_batch_stores():
     assert (stored != result.mask).any()  # the case this is about: the two masks differ
     details = {k: v for k, v in result.details.items() if k != "evidence"}
     # the classic masker's second reading (core/quality/evidence_scale.py), as it stores it
-    from packshot.core.masking.maskers import prior_to_full_mask
+    from packshot.core.masking.maskers import prior_to_full_mask, reading_before_shape_steps
     from packshot.core.masking.prior_classic import ClassicPrior
     from packshot.core.masking.result import stored_mask
     from packshot.core.quality.evidence_scale import second_work_side
@@ -198,8 +196,6 @@ def test_the_gate_judges_the_mask_the_batch_stores():
     second = stored_mask(prior_to_full_mask(ClassicPrior(work_side=second_work_side(400))(scene.image),
                                             scene.image)[1])
     # the second reading skips the symmetry step, so it is compared with the mask before that step
-    prior = ClassicPrior()(scene.image)
-    first = None if prior.unmirrored is None else stored_mask(
-        prior_to_full_mask(dataclasses.replace(prior, mask=prior.unmirrored), scene.image)[1])
+    first = reading_before_shape_steps(ClassicPrior()(scene.image), scene.image)
     assert result.details["evidence"] == mask_evidence(scene.image, stored, details, second_reading=second,
                                                        first_reading=first).to_json()
