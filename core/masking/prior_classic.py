@@ -181,10 +181,17 @@ class ClassicPrior:
         gc[regions.shadow & ~cv2.dilate(initial.astype(np.uint8), band).astype(bool)] = cv2.GC_BGD
         refined = _grabcut(small, gc, self.grabcut_iters)
         mask = clean_mask(refined & ~(outside & erode_disk(outside, 1))) if refined.any() else refined
+        contact = 0
         if mask.any():
-            from packshot.core.masking.backdrop import unmix_outline
+            from packshot.core.masking.backdrop import ratio_and_deviation, unmix_outline
+            from packshot.core.masking.backdrop_contact import contact_band
 
             mask = clean_mask(unmix_outline(small, mask))
+            # the contact shadow's band under a pale product's base, which the flood and GrabCut left
+            band = contact_band(mask, *ratio_and_deviation(small, backdrop, noise_weighted=True))
+            if band.any():
+                contact = int(band.sum())
+                mask = clean_mask(mask & ~band)
         if not mask.any():
             return None
         agreement = _iou(mask, initial)
@@ -198,7 +205,7 @@ class ClassicPrior:
                        shadow_fraction=round(float(regions.shadow.mean()), 4), backdrop=backdrop.reason,
                        hard_shadow=round(float(regions.hard.sum() / max(1, mask.sum())), 4)
                        if regions.hard is not None else 0.0,
-                       prior=self.name)
+                       contact_band=round(contact / max(1, int(mask.sum())), 4), prior=self.name)
         return mask, float(score), details
 
     def _grow(self, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
