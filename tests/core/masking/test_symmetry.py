@@ -97,8 +97,10 @@ def _classic(scene, use_symmetry: bool) -> np.ndarray:
     return stored_mask(prior_to_full_mask(prior(scene.image), scene.image)[1])
 
 
-# products that lost 1.2-5.5 % along one side (tone-on-tone balls, a white bag and vase, a ball beside its hard shadow)
-@pytest.mark.parametrize("seed, cls", [(13000300, "tone-on-tone"), (5000127, "white-on-white"),
+# products that lost 1.2-5.5 % along one side (a tone-on-tone vase and ball, a white bag and vase, a ball
+# beside its hard shadow); (13000300, a tone-on-tone ball, loses under 1 % without the step since GrabCut
+# decides the flooded regions the product encloses, prior_classic.py)
+@pytest.mark.parametrize("seed, cls", [(13000060, "tone-on-tone"), (5000127, "white-on-white"),
                                        (5000286, "tone-on-tone"), (21000325, "white-on-white"),
                                        (7000146, "hard-cast-shadow")])
 def test_a_symmetric_product_losing_one_side_of_its_outline_comes_out_clean(seed, cls):
