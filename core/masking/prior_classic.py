@@ -179,9 +179,9 @@ class ClassicPrior:
         gc[regions.enclosed & ~erode_disk(regions.enclosed, 2)] = cv2.GC_PR_BGD
         gc[erode_disk(regions.enclosed, 2)] = cv2.GC_BGD
         gc[regions.shadow & ~cv2.dilate(initial.astype(np.uint8), band).astype(bool)] = cv2.GC_BGD
-        # paper-coloured, unshaded regions the flood reached that the product evidence now encloses:
-        # the flood came in through what is product, so they are not surely backdrop; GrabCut's colour
-        # models decide (a white vase's smooth, unlit faces; a hole shows the backdrop's own colours)
+        # unshaded, paper-coloured regions the flood reached that the product evidence now encloses:
+        # the flood came in through what is product, so they are not surely backdrop, and GrabCut's
+        # colour models decide (a white vase's smooth face; a real hole shows the backdrop's colours)
         hard = regions.hard if regions.hard is not None else np.zeros_like(initial)
         flooded_inside = fill_holes(initial, None) & ~initial & ~regions.enclosed & ~regions.shadow & ~hard
         gc[flooded_inside] = cv2.GC_PR_BGD

@@ -77,7 +77,6 @@ def test_the_shadows_end_beside_the_base_is_taken():
 
 def test_a_dark_products_column_never_steps_back_up():
     t, d, mask, product = _scene(body=0.3)
-    assert not contact_band(mask, t, d)[product].any()
     assert not contact_band(mask, t, d).any()
 
 
@@ -87,8 +86,8 @@ def test_a_coloured_band_is_product():
     assert not contact_band(mask, t, d).any()
 
 
-# a white jar and a beige cake on paper of their own colour, a white box: the tight contact shadow
-# under the base was kept as product, and the gate let all three through
+# a white shoe and a white tube on white paper, a pale tube a few ΔE off its paper: the tight contact
+# shadow under the base was kept as product, and the gate let all three through
 @pytest.mark.parametrize("seed, cls", [(5000017, "white-on-white"), (5000066, "tone-on-tone"),
                                        (13000311, "white-on-white")])
 def test_a_corpus_contact_shadow_under_a_pale_product_is_taken_away(seed, cls):
