@@ -307,9 +307,14 @@ def shadow_likelihood(rgb8: np.ndarray, backdrop: Backdrop) -> np.ndarray:
     return _likelihood(t, d)
 
 
+def chroma_sigma(t: np.ndarray) -> np.ndarray:
+    """The colour noise (sensor, JPEG) a backdrop pixel's deviation from neutral has at light ``t``:
+    it grows as the pixel darkens."""
+    return 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+
+
 def _likelihood(t: np.ndarray, d: np.ndarray) -> np.ndarray:
-    # colour noise (sensor, JPEG) grows as the pixel darkens: allow more deviation there
-    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    sigma = chroma_sigma(t)
     neutral = np.exp(-0.5 * (d / sigma) ** 2)
     darker = np.clip((0.97 - t) / 0.06, 0.0, 1.0)
     not_black = np.clip((t - 0.06) / 0.08, 0.0, 1.0)
@@ -395,6 +400,8 @@ class BackdropRegions:
     likelihood: np.ndarray  # float: shadow_likelihood
     hard: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a hard shadow cut off by its edge
     reflection: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a glossy floor's mirror image
+    t: Optional[np.ndarray] = None  # float: ratio_and_deviation (noise-weighted): light over the backdrop's
+    d: Optional[np.ndarray] = None  # float: ... and distance from neutral
 
 
 def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -> BackdropRegions:
@@ -408,7 +415,7 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -
     h, w = rgb8.shape[:2]
     t, d = ratio_and_deviation(rgb8, backdrop, noise_weighted=True)
     likelihood = _likelihood(t, d)
-    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    sigma = chroma_sigma(t)
     # backdrop-coloured: neutral ratio (allowing for JPEG's ringing beside a strong outline), from
     # deep shadow up to a little brighter than the fit
     reach = max(1, int(np.ceil(RING_BLOCK / max(scale, 1e-6))))
@@ -472,7 +479,7 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -
                 pocket[c] = False
         enclosed = pocket[labels]
         enclosed &= ~_thick_walled(enclosed, outside)
-    return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection)
+    return BackdropRegions(outside, shadow, enclosed, likelihood, hard, reflection, t, d)
 
 
 def _thick_walled(pockets: np.ndarray, outside: np.ndarray) -> np.ndarray:

@@ -37,10 +37,12 @@ MIN_WIDTH = 0.1  # a band piece spans at least this share of the mask's width: a
 def contact_band(mask: np.ndarray, t: np.ndarray, d: np.ndarray) -> np.ndarray:
     """H x W bool: the pixels of ``mask`` that are a contact shadow's band under its base (module doc).
 
-    ``t``, ``d``: ``backdrop.ratio_and_deviation`` (noise-weighted) at the mask's size.
+    ``t``, ``d``: ``backdrop.ratio_and_deviation`` (noise-weighted) at the mask's size, as
+    ``BackdropRegions`` holds them.
     """
     import cv2
 
+    from packshot.core.masking.backdrop import chroma_sigma
     from packshot.core.masking.backdrop_hard import CHROMA_SLACK, paper_chroma_noise
 
     mask = mask.astype(bool)
@@ -50,8 +52,7 @@ def contact_band(mask: np.ndarray, t: np.ndarray, d: np.ndarray) -> np.ndarray:
         return out
     h = mask.shape[0]
     reach = max(3, int(MAX_HEIGHT * (ys.max() - ys.min() + 1)))
-    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
-    neutral = (d < CHROMA_SLACK * sigma) & (d < paper_chroma_noise(t, d)) & (t < SHADED)
+    neutral = (d < CHROMA_SLACK * chroma_sigma(t)) & (d < paper_chroma_noise(t, d)) & (t < SHADED)
     for x in range(int(xs.min()), int(xs.max()) + 1):
         column = np.nonzero(mask[:, x])[0]
         if column.size == 0 or column[-1] >= h - 1:

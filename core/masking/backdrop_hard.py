@@ -55,8 +55,10 @@ def thin_hard_shadows(t: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.n
     """
     import cv2
 
+    from packshot.core.masking.backdrop import chroma_sigma
+
     h, w = t.shape
-    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
+    sigma = chroma_sigma(t)
     # off the paper's chroma by more than its noise, in a body: a dark product's pixels (JPEG's fringe
     # along a shadow's own sharp edge is a line a pixel or two wide, and stays)
     off = cv2.morphologyEx((d >= paper_chroma_noise(t, d)).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

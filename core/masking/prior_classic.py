@@ -190,12 +190,12 @@ class ClassicPrior:
         mask = clean_mask(refined & ~(outside & erode_disk(outside, 1))) if refined.any() else refined
         contact = 0
         if mask.any():
-            from packshot.core.masking.backdrop import ratio_and_deviation, unmix_outline
+            from packshot.core.masking.backdrop import unmix_outline
             from packshot.core.masking.backdrop_contact import contact_band
 
             mask = clean_mask(unmix_outline(small, mask))
             # the contact shadow's band under a pale product's base, which the flood and GrabCut left
-            band = contact_band(mask, *ratio_and_deviation(small, backdrop, noise_weighted=True))
+            band = contact_band(mask, regions.t, regions.d)
             if band.any():
                 contact = int(band.sum())
                 mask = clean_mask(mask & ~band)

@@ -412,15 +412,14 @@ def _backdrop_fit(small: np.ndarray, m: np.ndarray):
     """The backdrop fitted on the pixels outside the mask; (backdrop, t, d, sigma) or Nones off a studio shot."""
     import cv2
 
-    from packshot.core.masking.backdrop import estimate_backdrop, ratio_and_deviation
+    from packshot.core.masking.backdrop import chroma_sigma, estimate_backdrop, ratio_and_deviation
 
     grown = cv2.dilate(m.astype(np.uint8), _disk(3)).astype(bool)
     backdrop = estimate_backdrop(small, product=grown, work_side=max(small.shape[:2]))
     if not backdrop.is_studio:
         return None, None, None, None
     t, d = ratio_and_deviation(small, backdrop)
-    sigma = 0.035 / np.sqrt(np.clip(t, 0.05, 1.0))
-    return backdrop, t, d, sigma
+    return backdrop, t, d, chroma_sigma(t)
 
 
 def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, edges: np.ndarray,
