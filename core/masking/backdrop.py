@@ -440,6 +440,12 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -
     thin = thin_hard_shadows(t, d, outside)
     hard |= thin
     outside |= thin
+    # a "shadow" that is the mirror image of the product's other side is its own shaded side (symmetry.py)
+    from packshot.core.masking.symmetry import mirrored_halves
+
+    own_side = mirrored_halves(~outside, hard)
+    hard &= ~own_side
+    outside &= ~own_side
     reach[np.unique(labels[hard])] = True
     # the thickened outline itself: a backdrop-coloured pixel there joins the outside when it is
     # as bright as its outside neighbours (the shadow continues up to the product); the product's
