@@ -28,6 +28,10 @@ three-quarter views the step mostly does nothing (step 2). Dark paper is left ou
 from its own noise model, and there the same step fixed 8 masks and broke 12. The gate's second
 reading does not take this step (``ClassicPrior.at_work_side``): it reads no more of the photo, and
 both readings taking it would agree where the photo leaves the mask unsure.
+
+The same measure guards the backdrop model's hard-shadow step (``mirrored_halves``, called in
+``backdrop.backdrop_regions``): a "shadow" piece without which a product is lopsided, and with which it
+is its own mirror image, is the product's shaded side (a grey bottle's, a glass jar's clear body).
 """
 
 from __future__ import annotations
