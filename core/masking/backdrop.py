@@ -26,6 +26,7 @@ import numpy as np
 
 from packshot.core.masking.backdrop_hard import thin_hard_shadows
 from packshot.core.masking.backdrop_reflection import floor_reflection
+from packshot.core.masking.symmetry import mirrored_halves
 
 WORK_SIDE = 256  # the colour field is smooth: fit it on a small copy
 BORDER = 0.04  # border strip width, fraction of the short side
@@ -398,10 +399,10 @@ class BackdropRegions:
     shadow: np.ndarray  # bool: the part of ``outside`` that is in shadow
     enclosed: np.ndarray  # bool: clean-backdrop regions the product encloses (inside a handle)
     likelihood: np.ndarray  # float: shadow_likelihood
-    hard: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a hard shadow cut off by its edge
-    reflection: Optional[np.ndarray] = None  # bool: the part of ``outside`` that is a glossy floor's mirror image
-    t: Optional[np.ndarray] = None  # float: ratio_and_deviation (noise-weighted): light over the backdrop's
-    d: Optional[np.ndarray] = None  # float: ... and distance from neutral
+    hard: np.ndarray  # bool: the part of ``outside`` that is a hard shadow cut off by its edge
+    reflection: np.ndarray  # bool: the part of ``outside`` that is a glossy floor's mirror image
+    t: np.ndarray  # float: ratio_and_deviation (noise-weighted): light over the backdrop's
+    d: np.ndarray  # float: ... and distance from neutral
 
 
 def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -> BackdropRegions:
@@ -441,8 +442,6 @@ def backdrop_regions(rgb8: np.ndarray, backdrop: Backdrop, scale: float = 1.0) -
     hard |= thin
     outside |= thin
     # a "shadow" that is the mirror image of the product's other side is its own shaded side (symmetry.py)
-    from packshot.core.masking.symmetry import mirrored_halves
-
     own_side = mirrored_halves(~outside, hard)
     hard &= ~own_side
     outside &= ~own_side

@@ -182,8 +182,7 @@ class ClassicPrior:
         # unshaded, paper-coloured regions the flood reached that the product evidence now encloses:
         # the flood came in through what is product, so they are not surely backdrop, and GrabCut's
         # colour models decide (a white vase's smooth face; a real hole shows the backdrop's colours)
-        hard = regions.hard if regions.hard is not None else np.zeros_like(initial)
-        flooded_inside = fill_holes(initial, None) & ~initial & ~regions.enclosed & ~regions.shadow & ~hard
+        flooded_inside = fill_holes(initial, None) & ~initial & ~regions.enclosed & ~regions.shadow & ~regions.hard
         gc[flooded_inside] = cv2.GC_PR_BGD
         outside &= ~flooded_inside
         refined = _grabcut(small, gc, self.grabcut_iters)
@@ -210,8 +209,7 @@ class ClassicPrior:
         details = dict(cue="backdrop", init="backdrop", agreement=round(agreement, 4), contrast=round(contrast, 4),
                        edge_touch=round(edge_touch, 4), coverage=round(float(mask.mean()), 4),
                        shadow_fraction=round(float(regions.shadow.mean()), 4), backdrop=backdrop.reason,
-                       hard_shadow=round(float(regions.hard.sum() / max(1, mask.sum())), 4)
-                       if regions.hard is not None else 0.0,
+                       hard_shadow=round(float(regions.hard.sum() / max(1, mask.sum())), 4),
                        contact_band=round(contact / max(1, int(mask.sum())), 4), prior=self.name)
         return mask, float(score), details
 
