@@ -193,7 +193,9 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         None if t is None else (d < 2.0 * sigma) & (t > 0.12) & (t < SHADOW_LIGHT))
     # the readings agree: an outline the photo barely shows still did not move
     settled = changed_share is not None and changed_share <= SETTLED
-    regions = _regions_inside(m, unsupported, frame, edges, t, d, sigma) if backdrop is not None else []
+    regions, mirrored = _regions_inside(m, unsupported, frame, edges, t, d, sigma) if backdrop is not None else ([], 0.0)
+    if mirrored:
+        ev.numbers["mirrored_inside"] = round(mirrored, 4)  # darker, but the product's own (its mirror image)
     reported_outline = False
     low = outline_separation(small, m, outline)
     # the mask's edge follows a clear outline all round: a product that has the backdrop's colour
@@ -431,8 +433,9 @@ def _backdrop_fit(small: np.ndarray, m: np.ndarray):
 
 
 def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, edges: np.ndarray,
-                    t: np.ndarray, d: np.ndarray, sigma: np.ndarray) -> list[tuple[str, float, str]]:
-    """Backdrop-like regions inside the mask: ("corner" | "shadow" | "backdrop", share of mask, where)."""
+                    t: np.ndarray, d: np.ndarray, sigma: np.ndarray) -> tuple[list[tuple[str, float, str]], float]:
+    """(backdrop-like regions inside the mask: ("corner" | "shadow" | "backdrop", share of mask, where),
+    the share of the mask in darker regions that its mirror image shows are the product's own)."""
     import cv2
 
     area = float(m.sum())
@@ -444,6 +447,7 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
     near_off = cv2.dilate(unsupported.astype(np.uint8), _disk(3)).astype(bool)
     near_frame = cv2.dilate(frame.astype(np.uint8), _disk(3)).astype(bool)
     found = []
+    mirrored_share = 0.0
     axis: Optional[int] = None  # the mask's mirror axis, found when a shadow-like region first asks
     for c in range(1, count):
         size = stats[c, cv2.CC_STAT_AREA]
@@ -461,12 +465,14 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
         elif darker and (open_side or (_uniform_shadow(tc, share) and _reaches_out(region, m))):
             if axis is None:
                 axis = _mirror_axis_if_symmetric(m)
-            if not _mirrored_by_product(region, m, axis):
+            if _mirrored_by_product(region, m, axis):
+                mirrored_share += share
+            else:
                 found.append(("shadow", share, _where(region, m)))
         elif open_side and not darker:
             found.append(("backdrop", share, _where(region, m)))
     found.sort(key=lambda f: -f[1])
-    return found[:2]
+    return found[:2], mirrored_share
 
 
 def _mirror_axis_if_symmetric(m: np.ndarray) -> int:
