@@ -465,7 +465,8 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
         elif darker and (open_side or (_uniform_shadow(tc, share) and _reaches_out(region, m))):
             if axis is None:
                 axis = _mirror_axis_if_symmetric(m)
-            if _mirrored_by_product(region, m, axis):
+            # (most of the mask is the product itself looking like the backdrop: said as such below)
+            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis):
                 mirrored_share += share
             else:
                 found.append(("shadow", share, _where(region, m)))
