@@ -45,8 +45,8 @@ the outline confirms the mask there. Nor is a darker region of a mirror-symmetri
 (``SYMMETRIC_MASK``) whose mirror image is product too (``MIRRORED_REGION``): a glass body, a
 shaded face or a dark neck, where the product's other side says what it is. A cast shadow beside
 the product makes its mask lopsided; one straight below it is left to cue 8. (Round 14, development
-seeds 5, 7, 13 and 21, 1200 scenes: 17 clean masks no longer flagged, 8 of them glass, and no
-wrong mask let through, false flags 14.5 -> 12.9 %. A dark box whose kept-shadow finding went is
+seeds 5, 7, 13 and 21, 1200 scenes: 15 clean masks no longer flagged, 8 of them glass, and no
+wrong mask let through, false flags 14.5 -> 13.1 %. A dark box whose kept-shadow finding went is
 flagged by its bottom outline, which that finding had stood in for.)
 
 Everything runs on a copy ``WORK_SIDE`` px long: a few tens of milliseconds per photo.
