@@ -660,6 +660,16 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
+    from packshot.core.masking.postprocess import outline_box
+
+    # only pixels within ``band`` of the outline change, and each reads the Gaussian's reach round it
+    box = outline_box(mask, 2 * band + int(np.ceil(4 * sigma)) + 2)
+    out = mask.copy()
+    out[box] = _unmix_box(rgb8[box], mask[box], band, sigma)
+    return out
+
+
+def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, band: int, sigma: float) -> np.ndarray:
     sides = outline_sides(rgb8, mask, band, sigma)
     zone, inner, lin, fg, fw, bg, bw = sides.zone, sides.inner, sides.lin, sides.fg, sides.fw, sides.bg, sides.bw
     diff = fg - bg

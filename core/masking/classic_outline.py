@@ -45,13 +45,12 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
+    from packshot.core.masking.postprocess import outline_box
+
     # work on the outline's box only (a margin for the blurs): a full-size photo is large
-    ys, xs = np.nonzero(mask)
-    m = band + int(np.ceil(4 * sigma))
-    y0, y1 = max(0, ys.min() - m), min(mask.shape[0], ys.max() + m + 1)
-    x0, x1 = max(0, xs.min() - m), min(mask.shape[1], xs.max() + m + 1)
+    box = outline_box(mask, band + int(np.ceil(4 * sigma)))
     out = mask.copy()
-    out[y0:y1, x0:x1] = _unmix_box(rgb8[y0:y1, x0:x1], mask[y0:y1, x0:x1], noise, band, sigma)
+    out[box] = _unmix_box(rgb8[box], mask[box], noise, band, sigma)
     return out
 
 

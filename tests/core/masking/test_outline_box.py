@@ -1,0 +1,75 @@
+"""The full-size outline steps run on the box round the mask (postprocess.outline_box): the answer
+must be the one the whole frame gives, with the product in the middle of the frame or touching it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from packshot.core.masking import backdrop, classic_outline, postprocess
+from tests import studio_corpus as Sc
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return Sc.make_scene(11_000_023, "hard-cast-shadow", (800, 600))
+
+
+def _masks(scene):
+    """The true mask, a copy moved to touch the frame's left edge, and one with a ragged outline
+    (what a work-size mask looks like before the full-size steps)."""
+    import cv2
+
+    true = scene.mask
+    left = np.zeros_like(true)
+    xs = np.flatnonzero(true.any(axis=0))
+    left[:, : true.shape[1] - xs[0]] = true[:, xs[0]:]
+    small = cv2.resize(true.astype(np.uint8), (100, 75), interpolation=cv2.INTER_AREA)
+    ragged = cv2.resize(small, true.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    return {"true": true, "touching the frame": left, "ragged": ragged}
+
+
+def test_outline_box_grows_and_clips():
+    mask = np.zeros((50, 80), bool)
+    mask[10:20, 30:41] = True
+    assert postprocess.outline_box(mask, 5) == (slice(5, 25), slice(25, 46))
+    assert postprocess.outline_box(mask, 40) == (slice(0, 50), slice(0, 80))
+
+
+@pytest.mark.parametrize("which", ["true", "touching the frame", "ragged"])
+def test_soft_alpha_in_its_box_is_the_whole_frames(scene, which):
+    mask = _masks(scene)[which]
+    rgb = scene.image[..., :3]
+    for method, guide in (("guided", rgb), ("feather", None)):
+        whole = postprocess._soft_alpha_in_box(mask, guide, 3, method, 1e-3)
+        boxed = postprocess.soft_alpha(mask, guide, 3, method)
+        assert boxed.shape == mask.shape and boxed.dtype == np.float32
+        # the guided filter's box sums run along each row: the same to float32 rounding
+        np.testing.assert_allclose(boxed, whole, rtol=0, atol=1e-6, err_msg=method)
+        assert np.array_equal(boxed >= 0.5, whole >= 0.5), method
+
+
+@pytest.mark.parametrize("which", ["true", "touching the frame", "ragged"])
+def test_snap_to_edges_in_its_box_is_the_whole_frames(scene, which):
+    mask = _masks(scene)[which]
+    rgb = scene.image[..., :3]
+    whole = postprocess._guided_filter(postprocess._grey01(rgb), mask.astype(np.float32), 8, 1e-3) >= 0.5
+    assert np.array_equal(postprocess.snap_to_edges(mask, rgb, 8), whole)
+
+
+@pytest.mark.parametrize("which", ["true", "touching the frame", "ragged"])
+def test_unmixing_in_its_box_is_the_whole_frames(scene, which):
+    mask = _masks(scene)[which]
+    rgb = np.ascontiguousarray(scene.image[..., :3])
+    assert np.array_equal(backdrop.unmix_outline(rgb, mask), backdrop._unmix_box(rgb, mask, 2, 2.5))
+    noise = classic_outline.colour_noise(rgb)
+    assert np.array_equal(classic_outline.unmix_faint_outline(rgb, mask, noise),
+                          classic_outline._unmix_box(rgb, mask, noise, 3, 3.0))
+
+
+def test_the_steps_change_the_ragged_outline(scene):
+    """The comparisons above mean something only if the steps move pixels of a ragged outline."""
+    mask = _masks(scene)["ragged"]
+    rgb = np.ascontiguousarray(scene.image[..., :3])
+    assert (backdrop.unmix_outline(rgb, mask) != mask).sum() > 100
+    assert (postprocess.snap_to_edges(mask, rgb, 8) != mask).sum() > 100
