@@ -50,9 +50,12 @@ def fill_holes(mask: np.ndarray, max_fraction: Optional[float] = 0.01) -> np.nda
     area = int(mask.sum())
     if area == 0:
         return mask.copy()
-    background = (~mask).astype(np.uint8)
+    # on the box round the mask and a pixel more: that ring of background joins the frame's border
+    box = outline_box(mask, 1)
+    inside = mask[box]
+    background = (~inside).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
-    h, w = mask.shape
+    h, w = inside.shape
     touches = np.zeros(count, bool)
     # a background component touching the border is outside, never a hole
     for edge in (labels[0, :], labels[h - 1, :], labels[:, 0], labels[:, w - 1]):
@@ -60,7 +63,9 @@ def fill_holes(mask: np.ndarray, max_fraction: Optional[float] = 0.01) -> np.nda
     limit = np.inf if max_fraction is None else max_fraction * area
     fill = ~touches & (stats[:, cv2.CC_STAT_AREA] <= limit)
     fill[0] = False  # label 0 is the product itself
-    return mask | fill[labels]
+    out = mask.copy()
+    out[box] |= fill[labels]
+    return out
 
 
 def drop_specks(mask: np.ndarray, keep_fraction: float = 0.05, min_pixels: int = 0) -> np.ndarray:
@@ -71,13 +76,18 @@ def drop_specks(mask: np.ndarray, keep_fraction: float = 0.05, min_pixels: int =
     """
     cv2 = _cv2()
     mask = mask.astype(bool)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if not mask.any():
+        return mask.copy()
+    box = outline_box(mask, 0)  # every component lies in it
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask[box].astype(np.uint8), connectivity=8)
     if count <= 2:
         return mask.copy()
     areas = stats[1:, cv2.CC_STAT_AREA]
     threshold = max(keep_fraction * areas.max(), min_pixels)
     keep = np.concatenate([[False], areas >= threshold])
-    return keep[labels]
+    out = np.zeros_like(mask)
+    out[box] = keep[labels]
+    return out
 
 
 def clean_mask(mask: np.ndarray, *, hole_fraction: Optional[float] = 0.01,

@@ -73,3 +73,49 @@ def test_the_steps_change_the_ragged_outline(scene):
     rgb = np.ascontiguousarray(scene.image[..., :3])
     assert (backdrop.unmix_outline(rgb, mask) != mask).sum() > 100
     assert (postprocess.snap_to_edges(mask, rgb, 8) != mask).sum() > 100
+
+
+def _holes_whole_frame(mask: np.ndarray, max_fraction: float) -> np.ndarray:
+    """fill_holes' answer from scipy on the whole frame: background pieces (4-connected) that do not
+    touch the frame and are at most ``max_fraction`` of the product."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(~mask, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    fill = (sizes <= max_fraction * mask.sum()) & ~np.isin(np.arange(count + 1), border)
+    fill[0] = False
+    return mask | fill[labels]
+
+
+def _specks_whole_frame(mask: np.ndarray, keep_fraction: float) -> np.ndarray:
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    keep = sizes >= keep_fraction * sizes[1:].max()
+    keep[0] = False
+    return keep[labels]
+
+
+@pytest.mark.parametrize("where", ["middle", "touching the frame"])
+def test_holes_and_specks_in_the_box_are_the_whole_frames(where):
+    """A ring (its hole is background, kept), a pin-hole (filled), a hole cut open to the frame when the
+    ring touches it (kept), and specks beside it (dropped): the same answer as on the whole frame."""
+    import cv2
+
+    mask = np.zeros((300, 400), np.uint8)
+    x = 200 if where == "middle" else 60
+    cv2.circle(mask, (x, 150), 60, 1, -1)
+    cv2.circle(mask, (x, 150), 30, 0, -1)  # the ring's hole: 2800 px, over 1 % of the ring
+    mask = mask.astype(bool)
+    mask[150, x + 45] = False  # a pin-hole in the ring
+    mask[20:23, 300:303] = True  # a speck far off
+    mask[150:152, x + 70:x + 72] = True  # a speck beside the ring
+    if where != "middle":
+        mask[140:160, 0:40] = False  # the ring opened to the frame's left edge: its hole is outside
+    for fraction in (0.01, 0.5):
+        assert np.array_equal(postprocess.fill_holes(mask, fraction), _holes_whole_frame(mask, fraction))
+    assert np.array_equal(postprocess.drop_specks(mask), _specks_whole_frame(mask, 0.05))
+    assert postprocess.fill_holes(mask)[150, x + 45] and not postprocess.drop_specks(mask)[21, 301]
+    assert postprocess.fill_holes(mask, 0.5)[150, x] == (where == "middle")
