@@ -660,13 +660,11 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
-    from packshot.core.masking.postprocess import outline_box
+    from packshot.core.masking.postprocess import on_outline_tiles
 
     # only pixels within ``band`` of the outline change, and each reads the Gaussian's reach round it
-    box = outline_box(mask, 2 * band + int(np.ceil(4 * sigma)) + 2)
-    out = mask.copy()
-    out[box] = _unmix_box(rgb8[box], mask[box], band, sigma)
-    return out
+    return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, band, sigma), mask, (rgb8,), reach=band + 1,
+                            margin=2 * band + int(np.ceil(4 * sigma)) + 2)
 
 
 def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, band: int, sigma: float) -> np.ndarray:

@@ -45,13 +45,11 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
-    from packshot.core.masking.postprocess import outline_box
+    from packshot.core.masking.postprocess import on_outline_tiles
 
-    # work on the outline's box only (a margin for the blurs): a full-size photo is large
-    box = outline_box(mask, band + int(np.ceil(4 * sigma)))
-    out = mask.copy()
-    out[box] = _unmix_box(rgb8[box], mask[box], noise, band, sigma)
-    return out
+    # work near the outline only (a margin for the blurs): a full-size photo is large
+    return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, noise, band, sigma), mask, (rgb8,), reach=band + 1,
+                            margin=2 * band + int(np.ceil(4 * sigma)) + 2)
 
 
 def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int, sigma: float) -> np.ndarray:

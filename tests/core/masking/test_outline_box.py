@@ -1,5 +1,6 @@
-"""The full-size outline steps run on the box round the mask (postprocess.outline_box): the answer
-must be the one the whole frame gives, with the product in the middle of the frame or touching it."""
+"""The full-size outline steps run on the box round the mask (postprocess.outline_box) or on the tiles
+the outline crosses (postprocess.on_outline_tiles): the answer must be the one the whole frame gives,
+with the product in the middle of the frame or touching it."""
 
 from __future__ import annotations
 
@@ -57,8 +58,11 @@ def test_snap_to_edges_in_its_box_is_the_whole_frames(scene, which):
     assert np.array_equal(postprocess.snap_to_edges(mask, rgb, 8), whole)
 
 
+@pytest.mark.parametrize("tile", [postprocess.OUTLINE_TILE, 48])
 @pytest.mark.parametrize("which", ["true", "touching the frame", "ragged"])
-def test_unmixing_in_its_box_is_the_whole_frames(scene, which):
+def test_unmixing_on_the_outlines_tiles_is_the_whole_frames(scene, which, tile, monkeypatch):
+    """(Tiles of 48 px: the outline crosses many tile borders.)"""
+    monkeypatch.setattr(postprocess, "OUTLINE_TILE", tile)
     mask = _masks(scene)[which]
     rgb = np.ascontiguousarray(scene.image[..., :3])
     assert np.array_equal(backdrop.unmix_outline(rgb, mask), backdrop._unmix_box(rgb, mask, 2, 2.5))
