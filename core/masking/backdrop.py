@@ -662,7 +662,8 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
         return mask.copy()
     from packshot.core.masking.postprocess import on_outline_tiles
 
-    # only pixels within ``band`` of the outline change, and each reads the Gaussian's reach round it
+    # a pixel changes only within ``band`` of the outline, and its answer reads the product and backdrop
+    # masks (``band`` round) under the Gaussian (4 sigma round): only the tiles the outline crosses
     return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, band, sigma), mask, (rgb8,), reach=band + 1,
                             margin=2 * band + int(np.ceil(4 * sigma)) + 2)
 

@@ -47,7 +47,8 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
         return mask.copy()
     from packshot.core.masking.postprocess import on_outline_tiles
 
-    # work near the outline only (a margin for the blurs): a full-size photo is large
+    # a pixel changes only within ``band`` of the outline, and its answer reads the product and backdrop
+    # masks (``band`` round) under the Gaussian (4 sigma round): only the tiles the outline crosses
     return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, noise, band, sigma), mask, (rgb8,), reach=band + 1,
                             margin=2 * band + int(np.ceil(4 * sigma)) + 2)
 
