@@ -20,7 +20,7 @@ same in R, G and B in linear light: "same chroma as the backdrop, only darker". 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -660,11 +660,18 @@ def unmix_outline(rgb8: np.ndarray, mask: np.ndarray, band: int = 2, sigma: floa
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
+    return unmix_on_outline_tiles(lambda rgb, m: _unmix_box(rgb, m, band, sigma), rgb8, mask, band, sigma)
+
+
+def unmix_on_outline_tiles(unmix: Callable[[np.ndarray, np.ndarray], np.ndarray], rgb8: np.ndarray,
+                           mask: np.ndarray, band: int, sigma: float) -> np.ndarray:
+    """``unmix(rgb8_crop, mask_crop)`` (an unmixing of the pixels within ``band`` of the outline, its
+    sides' colours taken under a Gaussian of ``sigma``) run on the tiles the outline crosses only."""
     from packshot.core.masking.postprocess import on_outline_tiles
 
     # a pixel changes only within ``band`` of the outline, and its answer reads the product and backdrop
-    # masks (``band`` round) under the Gaussian (4 sigma round): only the tiles the outline crosses
-    return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, band, sigma), mask, (rgb8,), reach=band + 1,
+    # masks (``band`` round) under the Gaussian (4 sigma round)
+    return on_outline_tiles(lambda m, rgb: unmix(rgb, m), mask, (rgb8,), reach=band + 1,
                             margin=2 * band + int(np.ceil(4 * sigma)) + 2)
 
 

@@ -428,17 +428,13 @@ def full_res_outline(rgb8: np.ndarray, mask: np.ndarray, scale: float) -> np.nda
     """The upscaled work-size ``mask`` (``scale`` times smaller) with its outline unmixed at full size
     within a work pixel of where it is (one pixel's noise on dark paper is as large as the product's
     contrast: ``unmix_dark`` blurs first)."""
-    from packshot.core.masking.postprocess import clean_mask
+    from packshot.core.masking.postprocess import clean_mask, outline_box
 
     band = max(2, int(np.ceil(scale)))
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+    if not mask.any():
         return mask
     # only the outline's surroundings matter: crop to them (the frame's border is kept for the noise)
-    h, w = mask.shape
-    pad = int(8 * band + 8 * OUTLINE_BLUR) + 4
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    box = outline_box(mask, int(8 * band + 8 * OUTLINE_BLUR) + 4)
     out = mask.copy()
-    out[y0:y1, x0:x1] = unmix_dark(rgb8[y0:y1, x0:x1], mask[y0:y1, x0:x1], band, blur=FULL_BLUR, half=FULL_HALF)
+    out[box] = unmix_dark(rgb8[box], mask[box], band, blur=FULL_BLUR, half=FULL_HALF)
     return clean_mask(out)

@@ -45,12 +45,9 @@ def unmix_faint_outline(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: 
     mask = mask.astype(bool)
     if not mask.any() or mask.all():
         return mask.copy()
-    from packshot.core.masking.postprocess import on_outline_tiles
+    from packshot.core.masking.backdrop import unmix_on_outline_tiles
 
-    # a pixel changes only within ``band`` of the outline, and its answer reads the product and backdrop
-    # masks (``band`` round) under the Gaussian (4 sigma round): only the tiles the outline crosses
-    return on_outline_tiles(lambda m, rgb: _unmix_box(rgb, m, noise, band, sigma), mask, (rgb8,), reach=band + 1,
-                            margin=2 * band + int(np.ceil(4 * sigma)) + 2)
+    return unmix_on_outline_tiles(lambda rgb, m: _unmix_box(rgb, m, noise, band, sigma), rgb8, mask, band, sigma)
 
 
 def _unmix_box(rgb8: np.ndarray, mask: np.ndarray, noise: float, band: int, sigma: float) -> np.ndarray:

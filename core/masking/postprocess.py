@@ -141,9 +141,8 @@ def soft_alpha(mask: np.ndarray, guide: Optional[np.ndarray] = None, radius: Opt
     exactly 0 or 1, so the product interior is put back bit-exactly by the compositor.
     """
     mask = mask.astype(bool)
-    hard = mask.astype(np.float32)
     if method == "hard" or not mask.any() or mask.all():
-        return hard
+        return mask.astype(np.float32)
     radius = default_edge_radius(mask.shape) if radius is None else max(1, int(radius))
     if method == "auto":
         method = "guided" if guide is not None else "feather"

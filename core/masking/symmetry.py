@@ -124,6 +124,7 @@ def complete_by_symmetry(rgb8: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray
     import cv2
 
     from packshot.core.masking.backdrop import colour_gradient
+    from packshot.core.masking.postprocess import outline_box
 
     mask = mask.astype(bool)
     symmetry, twice_axis = mirror_axis(mask)
@@ -133,12 +134,11 @@ def complete_by_symmetry(rgb8: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray
     # the photo's edges around the product (a box with a margin for the reach): a full-size photo is large
     h, w = mask.shape
     shift = max(3, round(AXIS_SEARCH * max(h, w)))
-    ys, xs = np.nonzero(mask)
-    margin = 2 * shift + 4 * EDGE_REACH + 2  # (the mirror image may sit up to twice the shift over)
-    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + margin + 1)
-    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
-    inside = mask[y0:y1, x0:x1]
-    gradient = colour_gradient(np.ascontiguousarray(rgb8[y0:y1, x0:x1, :3]), 0.7)
+    # (the mirror image may sit up to twice the shift over)
+    around = outline_box(mask, 2 * shift + 4 * EDGE_REACH + 2)
+    x0 = around[1].start
+    inside = mask[around]
+    gradient = colour_gradient(np.ascontiguousarray(rgb8[around][:, :, :3]), 0.7)
     clear_of_product = ~cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     noise = float(np.median(gradient[clear_of_product])) if clear_of_product.any() else 0.0
     edges = gradient > max(EDGE_NOISE * noise, MIN_EDGE)
@@ -168,7 +168,7 @@ def complete_by_symmetry(rgb8: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray
     open_side = cv2.dilate((~(inside | kept)).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     kept &= ~open_side
     out = mask.copy()
-    out[y0:y1, x0:x1] |= kept
+    out[around] |= kept
     details["symmetry_added"] = round(float(kept.sum()) / max(1, int(mask.sum())), 4)
     return out, details
 
