@@ -5,6 +5,7 @@ on the randomised studio corpus (tests/studio_corpus.py).
     python -m tests.benchmarks.bench_masks --size 6000x4000 --repeat 1
     python -m tests.benchmarks.bench_masks --corpus 300    # 800 x 600 unless --size (or --size random)
     python -m tests.benchmarks.bench_masks --corpus 300 --perfect-prior
+    python -m tests.benchmarks.bench_masks --corpus 300 --workers 2 --against tests/benchmarks/records/classic-seed0-800x600.json
 
 ``--corpus N``: N corpus scenes (classes cycled evenly, seeded by --seed) through the masker a batch
 uses (``build_masker(--masker)``, default settings) and the batch's mask gate (``mask_doubt`` at the
@@ -14,6 +15,9 @@ clean, the share flagged) and false flags (of the clean masks, the share flagged
 median and worst product lost, and seconds per photo. ``--perfect-prior`` hands the true mask in
 where a learned prior's output goes (a ``PriorMasker`` over a prior that returns it) and so
 measures how much product the post-processing (edge finish, shadow trimming) takes away.
+``--record FILE`` writes each scene's verdict and a digest of its mask; ``--against FILE`` then lists,
+scene by scene, what a change did to the masks and the gate (fixed, broken, caught, missed, false
+flags, cleared): the way a round tells its gains from its losses.
 
 Prints a table: seconds per photo (median of --repeat runs, after one warm-up) for the classic
 mask (backdrop model on, and the colour-only path it replaces on studio shots), the backdrop
@@ -24,6 +28,7 @@ scene's true mask where it applies.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -59,6 +64,13 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="with --corpus, a line per scene not clean or flagged")
     parser.add_argument("--save", default="", metavar="DIR",
                         help="with --corpus, write each scene not clean or flagged (photo, true and predicted mask)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="with --corpus, score scenes in this many processes (s/photo then reads the "
+                             "time of photos that shared the cores: time with 1)")
+    parser.add_argument("--record", default="", metavar="FILE",
+                        help="with --corpus, write each scene's verdict and a digest of its mask (JSON)")
+    parser.add_argument("--against", default="", metavar="FILE",
+                        help="with --corpus, compare with a recorded run of the same scenes, scene by scene")
     args = parser.parse_args()
     if args.corpus:
         corpus_table(args)
@@ -105,7 +117,6 @@ def main() -> None:
 def corpus_table(args: argparse.Namespace) -> None:
     """Score ``args.corpus`` corpus scenes through the batch's masker and gate; print the table."""
     from packshot.core.jobs.settings import DEFAULT_DOUBT_SCORE
-    from packshot.core.masking.maskers import PriorMasker, build_masker
     from tests import studio_corpus as Sc
     from tests.core.masking import corpus_scoring as Cs
 
@@ -115,20 +126,26 @@ def corpus_table(args: argparse.Namespace) -> None:
     unknown = set(classes) - set(Sc.CLASSES)
     if unknown:
         raise SystemExit(f"unknown class {', '.join(sorted(unknown))}; the classes are {', '.join(Sc.CLASSES)}")
-    masker = None if args.perfect_prior else build_masker(args.masker)
+    jobs = [(args.seed * 1_000_003 + i, classes[i % len(classes)]) for i in range(args.corpus)]
     save = Path(args.save) if args.save else None
-    rows: list[Cs.Scored] = []
-    for scene in Sc.iter_corpus(args.corpus, args.seed, size, classes):
-        used = PriorMasker(Cs.TruePrior(scene.mask)) if args.perfect_prior else masker
-        r, pred = Cs.judge(used, scene)
-        rows.append(r)
+    scored = _score_corpus(jobs, size, None if args.perfect_prior else args.masker, max(1, args.workers),
+                           keep_masks=save is not None)
+    rows: list[Cs.Scored] = [r for r, _, _ in scored]
+    for (scene_id, cls), (r, _, packed) in zip(jobs, scored):
         if (args.list or save) and (not r.clean or r.flagged):
             if args.list:
                 print(f"{'clean' if r.clean else 'NOT clean'}, {'flagged' if r.flagged else 'not flagged'}: "
                       f"IoU {r.iou:.3f}, lost {100 * r.lost:.2f} %: {r.name}" + (f" -- {r.doubt}" if r.doubt else "")
                       + (" [the shadow step trimmed the mask]" if r.details.get("shadow_removed") else ""))
             if save:
+                scene = Sc.make_scene(scene_id, cls, size)
+                pred = np.unpackbits(packed, count=scene.mask.size).reshape(scene.mask.shape).astype(bool)
                 write_case(save, scene, pred)
+    recorded = [Cs.record(scene_id, r, digest) for (scene_id, _), (r, digest, _) in zip(jobs, scored)]
+    if args.record:
+        Path(args.record).write_text(json.dumps({"seed": args.seed, "size": args.size or "800x600",
+                                                 "masker": "perfect-prior" if args.perfect_prior else args.masker,
+                                                 "scenes": recorded}, indent=1))
     what = "true mask as prior (post-processing only)" if args.perfect_prior else f"masker {args.masker!r}"
     print(f"Studio corpus: {args.corpus} scenes, seed {args.seed}, size {args.size or '800x600'}, {what}, "
           f"gate at score {DEFAULT_DOUBT_SCORE}")
@@ -136,6 +153,46 @@ def corpus_table(args: argparse.Namespace) -> None:
     if args.perfect_prior:
         over = sum(r.lost > 0.005 for r in rows)
         print(f"scenes losing more than 0.5 % of the product: {over} of {len(rows)}")
+    if args.against:
+        lines, counts = Cs.compare(json.loads(Path(args.against).read_text())["scenes"], recorded)
+        print(f"\nagainst {args.against}:")
+        print("\n".join(lines) if lines else "no mask and no flag changed")
+        print(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+_MASKER = None  # the scoring processes' masker (built once per process, see _score_corpus)
+
+
+def _score_one(job: tuple) -> tuple:
+    """One corpus scene through the masker (the true mask as the prior when the kind is None) and the
+    gate: (verdict, the mask's digest, the mask bit-packed when kept)."""
+    from packshot.core.masking.maskers import PriorMasker, build_masker
+    from tests import studio_corpus as Sc
+    from tests.core.masking import corpus_scoring as Cs
+
+    global _MASKER
+    scene_id, cls, size, kind, keep = job
+    scene = Sc.make_scene(scene_id, cls, size)
+    if kind is None:
+        verdict, pred = Cs.judge(PriorMasker(Cs.TruePrior(scene.mask)), scene)
+    else:
+        if _MASKER is None:
+            _MASKER = build_masker(kind)
+        verdict, pred = Cs.judge(_MASKER, scene)
+    return verdict, Cs.mask_digest(pred), np.packbits(pred) if keep else None
+
+
+def _score_corpus(jobs: list[tuple[int, str]], size, kind: str | None, workers: int, keep_masks: bool) -> list[tuple]:
+    """``_score_one`` for every job, in order; over ``workers`` forked processes when more than one
+    (the first scene runs here first, so the masker and every lazy import are loaded before the fork)."""
+    tasks = [(scene_id, cls, size, kind, keep_masks) for scene_id, cls in jobs]
+    if workers <= 1 or len(tasks) <= 1:
+        return [_score_one(t) for t in tasks]
+    import multiprocessing
+
+    first = _score_one(tasks[0])
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [first] + pool.map(_score_one, tasks[1:], chunksize=4)
 
 
 def write_case(folder: Path, scene: Scene, pred: np.ndarray) -> None:

@@ -170,3 +170,46 @@ class TruePrior:
         from packshot.core.masking.prior import PriorResult
 
         return PriorResult(self.mask.copy(), 1.0, {"work_size": [rgb8.shape[1], rgb8.shape[0]]})
+
+
+def mask_digest(pred: np.ndarray) -> str:
+    """A short digest of a mask: two runs that give the same digest gave the same mask."""
+    import hashlib
+
+    return hashlib.sha1(np.packbits(pred).tobytes() + str(pred.shape).encode()).hexdigest()[:16]
+
+
+def record(scene_id: int, verdict: Scored, digest: str) -> dict:
+    """One scene's verdict as a JSON-ready row (``bench_masks --record``), its mask as ``mask_digest``,
+    so that a later run can tell a changed mask from the same one."""
+    return {"scene": int(scene_id), "class": verdict.cls, "name": verdict.name, "iou": round(verdict.iou, 5),
+            "lost": round(verdict.lost, 5), "clean": verdict.clean, "flagged": verdict.flagged,
+            "doubt": verdict.doubt, "mask": digest}
+
+
+def compare(before: list[dict], after: list[dict]) -> tuple[list[str], dict[str, int]]:
+    """What changed scene by scene between two recorded runs of the same scenes (``bench_masks
+    --against``): a line per scene whose mask or flag changed, and the counts. fixed / broken: a mask
+    not clean before is clean now / the other way; caught / missed: a mask not clean now that the gate
+    flags and did not / no longer flags; false / cleared: a clean mask now flagged / no longer flagged."""
+    old = {row["scene"]: row for row in before}
+    lines: list[str] = []
+    counts = dict.fromkeys(("masks changed", "fixed", "broken", "caught", "missed", "false", "cleared"), 0)
+    for new in after:
+        was = old.get(new["scene"])
+        if was is None or (was["mask"] == new["mask"] and was["flagged"] == new["flagged"]):
+            continue
+        counts["masks changed"] += was["mask"] != new["mask"]
+        tag = ""
+        if was["clean"] != new["clean"]:
+            tag = "FIXED" if new["clean"] else "BROKEN"
+            counts["fixed" if new["clean"] else "broken"] += 1
+        if was["flagged"] != new["flagged"]:
+            if new["clean"]:
+                counts["false" if new["flagged"] else "cleared"] += 1
+            else:
+                counts["caught" if new["flagged"] else "missed"] += 1
+        lines.append(f"{new['scene']} {new['class']:17s} IoU {was['iou']:.3f} -> {new['iou']:.3f}, lost "
+                     f"{100 * was['lost']:.2f} -> {100 * new['lost']:.2f} %, flagged {int(was['flagged'])} -> "
+                     f"{int(new['flagged'])} {tag}".rstrip())
+    return lines, counts

@@ -173,3 +173,27 @@ def test_judge_runs_a_scene_the_way_the_batch_does(scenes):
     assert verdict.iou == pytest.approx(Cs.iou(pred, scene.mask))
     perfect, kept = Cs.judge(PriorMasker(Cs.TruePrior(scene.mask)), scene)
     assert perfect.iou > 0.9 and kept.shape == scene.mask.shape
+
+
+def test_two_recorded_runs_compare_scene_by_scene():
+    """``bench_masks --record`` / ``--against``: what changed between two runs of the same scenes."""
+    true = np.zeros((40, 40), bool)
+    true[10:30, 10:30] = True
+    eaten = true.copy()
+    eaten[10:30, 10:13] = False  # 15 % lost: not clean
+
+    def run(masks_and_flags):
+        rows = []
+        for scene_id, (pred, flagged) in enumerate(masks_and_flags):
+            verdict = Cs.score("a", pred, true, "doubt" if flagged else None)
+            rows.append(Cs.record(scene_id, verdict, Cs.mask_digest(pred)))
+        return rows
+
+    before = run([(eaten, True), (true, False), (true, True), (eaten, True), (true, False)])
+    after = run([(true, False), (eaten, False), (true, False), (eaten, False), (true, False)])
+    lines, counts = Cs.compare(before, after)
+    assert counts == {"masks changed": 2, "fixed": 1, "broken": 1, "caught": 0, "missed": 1, "false": 0,
+                      "cleared": 2}
+    assert len(lines) == 4 and "FIXED" in lines[0] and "BROKEN" in lines[1]  # scene 4 did not change
+    assert Cs.compare(before, before) == ([], dict.fromkeys(counts, 0))
+    assert Cs.mask_digest(true) != Cs.mask_digest(eaten) and Cs.mask_digest(true) == Cs.mask_digest(true.copy())
