@@ -146,6 +146,7 @@ def corpus_table(args: argparse.Namespace) -> None:
         Path(args.record).write_text(json.dumps({"seed": args.seed, "size": args.size or "800x600",
                                                  "masker": "perfect-prior" if args.perfect_prior else args.masker,
                                                  "scenes": recorded}, indent=1))
+        print(f"recorded {len(recorded)} scenes in {args.record}")
     what = "true mask as prior (post-processing only)" if args.perfect_prior else f"masker {args.masker!r}"
     print(f"Studio corpus: {args.corpus} scenes, seed {args.seed}, size {args.size or '800x600'}, {what}, "
           f"gate at score {DEFAULT_DOUBT_SCORE}")
@@ -154,8 +155,13 @@ def corpus_table(args: argparse.Namespace) -> None:
         over = sum(r.lost > 0.005 for r in rows)
         print(f"scenes losing more than 0.5 % of the product: {over} of {len(rows)}")
     if args.against:
-        lines, counts = Cs.compare(json.loads(Path(args.against).read_text())["scenes"], recorded)
+        against = json.loads(Path(args.against).read_text())
+        lines, counts = Cs.compare(against["scenes"], recorded)
         print(f"\nagainst {args.against}:")
+        here = (args.size or "800x600", "perfect-prior" if args.perfect_prior else args.masker)
+        if (against.get("size"), against.get("masker")) != here:
+            print(f"(recorded at size {against.get('size')} with {against.get('masker')}; this run: size {here[0]} "
+                  f"with {here[1]}: the masks differ for that alone)")
         print("\n".join(lines) if lines else "no mask and no flag changed")
         print(", ".join(f"{k} {v}" for k, v in counts.items()))
 

@@ -191,13 +191,19 @@ def compare(before: list[dict], after: list[dict]) -> tuple[list[str], dict[str,
     """What changed scene by scene between two recorded runs of the same scenes (``bench_masks
     --against``): a line per scene whose mask or flag changed, and the counts. fixed / broken: a mask
     not clean before is clean now / the other way; caught / missed: a mask not clean now that the gate
-    flags and did not / no longer flags; false / cleared: a clean mask now flagged / no longer flagged."""
-    old = {row["scene"]: row for row in before}
+    flags and did not / no longer flags; false / cleared: a clean mask now flagged / no longer flagged;
+    and how many of ``after``'s scenes ``before`` does not hold."""
+    # a scene is its seed and its class (a run over fewer classes gives the same seed another class)
+    old = {(row["scene"], row["class"]): row for row in before}
     lines: list[str] = []
-    counts = dict.fromkeys(("masks changed", "fixed", "broken", "caught", "missed", "false", "cleared"), 0)
+    counts = dict.fromkeys(("masks changed", "fixed", "broken", "caught", "missed", "false", "cleared",
+                            "not in the record"), 0)
     for new in after:
-        was = old.get(new["scene"])
-        if was is None or (was["mask"] == new["mask"] and was["flagged"] == new["flagged"]):
+        was = old.get((new["scene"], new["class"]))
+        if was is None:
+            counts["not in the record"] += 1
+            continue
+        if was["mask"] == new["mask"] and was["flagged"] == new["flagged"]:
             continue
         counts["masks changed"] += was["mask"] != new["mask"]
         tag = ""

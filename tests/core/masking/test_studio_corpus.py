@@ -193,7 +193,10 @@ def test_two_recorded_runs_compare_scene_by_scene():
     after = run([(true, False), (eaten, False), (true, False), (eaten, False), (true, False)])
     lines, counts = Cs.compare(before, after)
     assert counts == {"masks changed": 2, "fixed": 1, "broken": 1, "caught": 0, "missed": 1, "false": 0,
-                      "cleared": 2}
+                      "cleared": 2, "not in the record": 0}
     assert len(lines) == 4 and "FIXED" in lines[0] and "BROKEN" in lines[1]  # scene 4 did not change
     assert Cs.compare(before, before) == ([], dict.fromkeys(counts, 0))
+    # the same seed with another class (a run over fewer classes) is another scene
+    other = [dict(row, **{"class": "b"}) for row in after]
+    assert Cs.compare(before, other) == ([], dict(dict.fromkeys(counts, 0), **{"not in the record": 5}))
     assert Cs.mask_digest(true) != Cs.mask_digest(eaten) and Cs.mask_digest(true) == Cs.mask_digest(true.copy())
