@@ -630,7 +630,12 @@ def corpus(n: int, seed: int = 0, size: Size = (800, 600),
     return list(iter_corpus(n, seed, size, classes))
 
 
+def corpus_ids(n: int, seed: int = 0, classes: tuple[str, ...] = CLASSES) -> list[tuple[int, str]]:
+    """The (scene seed, class) of each of ``corpus``'s scenes: ``make_scene`` makes one from them."""
+    return [(seed * 1_000_003 + i, classes[i % len(classes)]) for i in range(n)]
+
+
 def iter_corpus(n: int, seed: int = 0, size: Size = (800, 600), classes: tuple[str, ...] = CLASSES):
     """The scenes of ``corpus`` one at a time (a large corpus need not sit in memory)."""
-    for i in range(n):
-        yield make_scene(seed * 1_000_003 + i, classes[i % len(classes)], size)
+    for scene_seed, cls in corpus_ids(n, seed, classes):
+        yield make_scene(scene_seed, cls, size)

@@ -126,7 +126,7 @@ def corpus_table(args: argparse.Namespace) -> None:
     unknown = set(classes) - set(Sc.CLASSES)
     if unknown:
         raise SystemExit(f"unknown class {', '.join(sorted(unknown))}; the classes are {', '.join(Sc.CLASSES)}")
-    jobs = [(args.seed * 1_000_003 + i, classes[i % len(classes)]) for i in range(args.corpus)]
+    jobs = Sc.corpus_ids(args.corpus, args.seed, classes)
     save = Path(args.save) if args.save else None
     scored = _score_corpus(jobs, size, None if args.perfect_prior else args.masker, max(1, args.workers),
                            keep_masks=save is not None)
