@@ -187,11 +187,19 @@ class ClassicPrior:
         outside &= ~flooded_inside
         refined = _grabcut(small, gc, self.grabcut_iters)
         mask = clean_mask(refined & ~(outside & erode_disk(outside, 1))) if refined.any() else refined
-        contact = 0
+        contact = body = 0
         if mask.any():
             from packshot.core.masking.backdrop import unmix_outline
             from packshot.core.masking.backdrop_contact import contact_band
 
+            if self.use_evidence:
+                from packshot.core.masking.enclosed_bodies import walled_off_bodies
+
+                # a pale face the flood took whole, told apart as a region (its outline walls it off)
+                bodies = walled_off_bodies(small, mask)
+                if bodies.any():
+                    mask = clean_mask(mask | bodies)
+                    body = int(bodies.sum())
             mask = clean_mask(unmix_outline(small, mask))
             # the contact shadow's band under a pale product's base, which the flood and GrabCut left
             band = contact_band(mask, regions.t, regions.d)
@@ -211,6 +219,8 @@ class ClassicPrior:
                        shadow_fraction=round(float(regions.shadow.mean()), 4), backdrop=backdrop.reason,
                        hard_shadow=round(float(regions.hard.sum() / max(1, mask.sum())), 4),
                        contact_band=round(contact / max(1, int(mask.sum())), 4), prior=self.name)
+        if body:
+            details["walled_off_body"] = round(body / max(1, int(mask.sum())), 4)
         return mask, float(score), details
 
     def _grow(self, small: np.ndarray, core: np.ndarray, evidence: np.ndarray, barrier: np.ndarray,
