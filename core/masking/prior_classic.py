@@ -13,9 +13,10 @@ On a studio shot (core/masking/backdrop.py finds a seamless backdrop) steps 1-4 
 backdrop model: everything the frame reaches over backdrop-coloured pixels (clean or in shadow)
 without crossing a sharp outline is background, which keeps contact and cast shadows, the gaps
 between legs and the backdrop seen through a handle out of the mask; GrabCut only settles the
-outline, and a symmetric product's side whose edge the key light washed out is mirrored back from
-its other side where the photo shows that edge (core/masking/symmetry.py). Photos without a
-backdrop (lifestyle, textured surfaces) take the colour path.
+outline, a pale face the flood took whole comes back as a region its outline walls off
+(core/masking/enclosed_bodies.py), and a symmetric product's side whose edge the key light washed
+out is mirrored back from its other side where the photo shows that edge (core/masking/symmetry.py).
+Photos without a backdrop (lifestyle, textured surfaces) take the colour path.
 Runs on a downscaled copy (``work_side`` px long side); the mask comes back at the input size.
 """
 
