@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from packshot.core.masking.postprocess import disk
+
 WALL_RADIUS = 3  # px (work size) the outlines are grown by: gaps up to ~6 px are closed
 BODY_MIN = 0.02  # share of the mask's area from which a walled-off region is judged
 BODY_LIGHT = (0.85, 1.15)  # its median light as a share of the paper's: unshaded
@@ -47,7 +49,7 @@ def walled_off_bodies(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not mask.any():
         return found
     edges, _ = narrow_edges(small)
-    wall = cv2.dilate(edges.astype(np.uint8), _disk(WALL_RADIUS)).astype(bool) | mask
+    wall = cv2.dilate(edges.astype(np.uint8), disk(WALL_RADIUS)).astype(bool) | mask
     free = ~wall
     count, labels, stats, _ = cv2.connectedComponentsWithStats(free.astype(np.uint8), connectivity=4)
     frame = np.zeros((h, w), bool)
@@ -64,12 +66,11 @@ def walled_off_bodies(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     lin = srgb8_to_linear(np.ascontiguousarray(small[:, :, :3]))
     luma = lin @ LUMA
     # chromaticity: the colour with its light divided out, compared with the paper's around the region
-    # (the paper's hue drifts across a sweep; the region's own surroundings average that out)
     chroma = lin / np.maximum(luma, 1e-4)[..., None]
     passed = []
     for c in candidates:
         region = labels == c
-        ring = cv2.dilate(region.astype(np.uint8), _disk(2 * WALL_RADIUS + 1 + RING)).astype(bool) & paper
+        ring = cv2.dilate(region.astype(np.uint8), disk(2 * WALL_RADIUS + 1 + RING)).astype(bool) & paper
         if ring.sum() < 30 or _sides(region, ring) < RING_SIDES:
             continue  # enclosed by product (a hole), or paper on one side only: no fair comparison
         light = float(np.median(luma[region]) / max(float(np.median(luma[ring])), 1e-4))
@@ -83,11 +84,11 @@ def walled_off_bodies(small: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if passed:
         # a sweep's hue drifts across the frame, so the paper beside a region need not be its
         # paper: the region must be off the paper's own model too, fitted on what the frame reaches
-        fitted = _off_the_fitted_paper(small, paper)
+        fitted = _off_the_fitted_paper(small, lin, paper)
         for region in passed:
             if fitted(region) >= BODY_CHROMA:
                 # back out to the outline the wall was grown from (the outline is unmixed afterwards)
-                found |= cv2.dilate(region.astype(np.uint8), _disk(WALL_RADIUS)).astype(bool) & ~paper
+                found |= cv2.dilate(region.astype(np.uint8), disk(WALL_RADIUS)).astype(bool) & ~paper
     return found & ~mask
 
 
@@ -99,22 +100,17 @@ def _sides(region: np.ndarray, ring: np.ndarray) -> int:
     return int((np.bincount(sector, minlength=8) >= 0.03 * len(ry)).sum())
 
 
-def _off_the_fitted_paper(small: np.ndarray, paper: np.ndarray):
+def _off_the_fitted_paper(small: np.ndarray, lin: np.ndarray, paper: np.ndarray):
     """A function of a region: how far its mean chroma lies off the backdrop fitted on ``paper``
-    (a face the flood took does not bend that fit towards its own colour)."""
-    from packshot.core.masking.backdrop import estimate_backdrop, ratio_and_deviation, srgb8_to_linear
+    (a face the flood took does not bend that fit towards its own colour). ``lin``: ``small`` in linear RGB."""
+    from packshot.core.masking.backdrop import estimate_backdrop, ratio_and_deviation
 
     h, w = paper.shape
     backdrop = estimate_backdrop(small, product=~paper, work_side=max(h, w))
     if not backdrop.is_studio:
         return lambda region: 0.0
     light, _ = ratio_and_deviation(small, backdrop)
-    ratio = srgb8_to_linear(np.ascontiguousarray(small[:, :, :3])) / np.maximum(backdrop.colour, 1e-4)
+    ratio = lin / np.maximum(backdrop.colour, 1e-4)
     residual = ratio / np.maximum(light, 1e-3)[..., None] - 1.0  # signed: a region's mean keeps its tint
     return lambda region: float(np.linalg.norm(residual[region].mean(0)))
 
-
-def _disk(radius: int) -> np.ndarray:
-    import cv2
-
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

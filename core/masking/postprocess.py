@@ -61,11 +61,15 @@ def on_outline_tiles(step: Callable[..., np.ndarray], mask: np.ndarray, images: 
     return out
 
 
+def disk(radius: int) -> np.ndarray:
+    """A disk-shaped structuring element of ``radius`` px (OpenCV's ellipse, 2 r + 1 wide)."""
+    cv2 = _cv2()
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
 def erode_disk(mask: np.ndarray, radius: float) -> np.ndarray:
     """``mask`` eroded by a disk of ``radius`` px (at least 1)."""
-    cv2 = _cv2()
-    r = max(1, int(round(radius)))
-    return cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))).astype(bool)
+    return _cv2().erode(mask.astype(np.uint8), disk(max(1, int(round(radius))))).astype(bool)
 
 
 def fill_holes(mask: np.ndarray, max_fraction: Optional[float] = 0.01) -> np.ndarray:

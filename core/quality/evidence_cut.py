@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from packshot.core.masking.postprocess import disk
+
 NOISE_FACTOR = 2.0  # times the backdrop's own 99th-percentile deviation that a pixel must exceed
 CUT_DOUBT = 0.005  # share of the mask's area cut off that is suspect (clean allows 1 % lost)
 CUT_MAX = 0.6  # an unfitting region larger than this share of the mask is backdrop the model misses
@@ -28,15 +30,15 @@ def cut_off_beside_open_outline(m: np.ndarray, support: np.ndarray, t: np.ndarra
     m8 = m.astype(np.uint8)
     outline = m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
     outline[:2, :] = outline[-2:, :] = outline[:, :2] = outline[:, -2:] = False
-    far = ~cv2.dilate(m8, _disk(8)).astype(bool)
+    far = ~cv2.dilate(m8, disk(8)).astype(bool)
     if far.sum() < 100 or not outline.any():
         return 0.0, None
     z = d / sigma
     threshold = max(1.0, NOISE_FACTOR * float(np.percentile(z[far], 99)))
     unlike = ((z > threshold) | (t > 1.1)) & ~m
     unlike[:2, :] = unlike[-2:, :] = unlike[:, :2] = unlike[:, -2:] = False
-    near_edge = cv2.dilate((outline & support).astype(np.uint8), _disk(3)).astype(bool)
-    start = cv2.dilate((outline & ~support).astype(np.uint8), _disk(3)).astype(bool) & ~near_edge & unlike
+    near_edge = cv2.dilate((outline & support).astype(np.uint8), disk(3)).astype(bool)
+    start = cv2.dilate((outline & ~support).astype(np.uint8), disk(3)).astype(bool) & ~near_edge & unlike
     unlike = cv2.morphologyEx(unlike.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.astype(np.uint8), connectivity=8)
     area = float(m.sum())
@@ -59,8 +61,3 @@ def in_holes(m: np.ndarray, region: np.ndarray) -> bool:
     outer[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
     return float(outer[labels[region]].mean()) < 0.5
 
-
-def _disk(radius: int) -> np.ndarray:
-    import cv2
-
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

@@ -60,6 +60,8 @@ from typing import Optional
 
 import numpy as np
 
+from packshot.core.masking.postprocess import disk
+
 WORK_SIDE = 400
 OUTLINE_UNSUPPORTED_ALL = 0.2  # share of the whole outline off edges that is suspect
 OUTLINE_UNSUPPORTED_SIDE = 0.35  # share of one side's outline off edges that is suspect
@@ -120,8 +122,8 @@ def edge_map(small: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
 
     from packshot.core.masking.backdrop import narrow_edges
 
-    band = cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool) & ~cv2.erode(m.astype(np.uint8),
-                                                                                _disk(4)).astype(bool)
+    band = cv2.dilate(m.astype(np.uint8), disk(4)).astype(bool) & ~cv2.erode(m.astype(np.uint8),
+                                                                                disk(4)).astype(bool)
     return narrow_edges(small, ~band)
 
 
@@ -130,18 +132,13 @@ def outline_off_edges(small: np.ndarray, m: np.ndarray) -> np.ndarray:
     import cv2
 
     edges, _ = edge_map(small, m)
-    support = cv2.dilate(edges.astype(np.uint8), _disk(2)).astype(bool)
+    support = cv2.dilate(edges.astype(np.uint8), disk(2)).astype(bool)
     h, w = m.shape
     outline = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8),
                              borderType=cv2.BORDER_REPLICATE).astype(bool)
     outline[:2, :] = outline[-2:, :] = outline[:, :2] = outline[:, -2:] = False
     return outline & ~support
 
-
-def _disk(radius: int) -> np.ndarray:
-    import cv2
-
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = None,
@@ -172,7 +169,7 @@ def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = 
         return ev
     edges, threshold = edge_map(small, m)
     ev.numbers["edge_threshold"] = round(threshold, 3)
-    support = cv2.dilate(edges.astype(np.uint8), _disk(2)).astype(bool)
+    support = cv2.dilate(edges.astype(np.uint8), disk(2)).astype(bool)
 
     m8 = m.astype(np.uint8)
     outline = m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
@@ -357,8 +354,8 @@ def outline_separation(small: np.ndarray, m: np.ndarray, outline: np.ndarray) ->
 
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     m8 = m.astype(np.uint8)
-    ring_in = cv2.erode(m8, _disk(1)).astype(bool) & ~cv2.erode(m8, _disk(4)).astype(bool)
-    ring_out = cv2.dilate(m8, _disk(4)).astype(bool) & ~cv2.dilate(m8, _disk(1)).astype(bool)
+    ring_in = cv2.erode(m8, disk(1)).astype(bool) & ~cv2.erode(m8, disk(4)).astype(bool)
+    ring_out = cv2.dilate(m8, disk(4)).astype(bool) & ~cv2.dilate(m8, disk(1)).astype(bool)
 
     def local_mean(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = cv2.boxFilter(ring.astype(np.float32), -1, (9, 9), normalize=False)
@@ -424,7 +421,7 @@ def _backdrop_fit(small: np.ndarray, m: np.ndarray):
 
     from packshot.core.masking.backdrop import chroma_sigma, estimate_backdrop, ratio_and_deviation
 
-    grown = cv2.dilate(m.astype(np.uint8), _disk(3)).astype(bool)
+    grown = cv2.dilate(m.astype(np.uint8), disk(3)).astype(bool)
     backdrop = estimate_backdrop(small, product=grown, work_side=max(small.shape[:2]))
     if not backdrop.is_studio:
         return None, None, None, None
@@ -439,13 +436,13 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
     import cv2
 
     area = float(m.sum())
-    inside = cv2.erode(m.astype(np.uint8), _disk(1)).astype(bool)
-    smooth = ~cv2.dilate(edges.astype(np.uint8), _disk(1)).astype(bool)
+    inside = cv2.erode(m.astype(np.uint8), disk(1)).astype(bool)
+    smooth = ~cv2.dilate(edges.astype(np.uint8), disk(1)).astype(bool)
     neutral = d < 2.0 * sigma
     like = inside & smooth & neutral & (t > 0.12) & (t < 1.08)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(like.astype(np.uint8), connectivity=8)
-    near_off = cv2.dilate(unsupported.astype(np.uint8), _disk(3)).astype(bool)
-    near_frame = cv2.dilate(frame.astype(np.uint8), _disk(3)).astype(bool)
+    near_off = cv2.dilate(unsupported.astype(np.uint8), disk(3)).astype(bool)
+    near_frame = cv2.dilate(frame.astype(np.uint8), disk(3)).astype(bool)
     found = []
     mirrored_share = 0.0
     axis: Optional[int] = None  # the mask's mirror axis, found when a shadow-like region first asks
@@ -501,7 +498,7 @@ def _reaches_out(region: np.ndarray, m: np.ndarray) -> bool:
     at the mask's outline); one enclosed by product all round is seen through glass or is its shading."""
     import cv2
 
-    rim = cv2.dilate(region.astype(np.uint8), _disk(3)).astype(bool) & ~region
+    rim = cv2.dilate(region.astype(np.uint8), disk(3)).astype(bool) & ~region
     return float((rim & ~m).sum()) >= RIM_OUT_SHARE * max(1, int(rim.sum()))
 
 
@@ -533,15 +530,15 @@ def _outlines_outside(m: np.ndarray, edges: np.ndarray, t, d, sigma, frame: np.n
     """Length of edges outside the mask (not a shadow's neutral step), as a share of the mask's outline."""
     import cv2
 
-    away = ~cv2.dilate(m.astype(np.uint8), _disk(4)).astype(bool)
-    far = away & ~cv2.dilate(frame.astype(np.uint8), _disk(2)).astype(bool)
+    away = ~cv2.dilate(m.astype(np.uint8), disk(4)).astype(bool)
+    far = away & ~cv2.dilate(frame.astype(np.uint8), disk(2)).astype(bool)
     cand = edges & far
     if t is not None:
         # a hard shadow's edge: the backdrop's own colour ratio (neutral) on both sides, and a real
         # shadow on the darker one (a tone-on-tone product sits within a few percent of the backdrop)
         neutral = (d < 2.0 * sigma) & (t > 0.1)
-        both = cv2.erode(neutral.astype(np.uint8), _disk(2)).astype(bool)
-        darkest = cv2.erode(t.astype(np.float32), _disk(2))
+        both = cv2.erode(neutral.astype(np.uint8), disk(2)).astype(bool)
+        darkest = cv2.erode(t.astype(np.float32), disk(2))
         cand &= ~(both & (darkest < SHADOW_SIDE))
     thin = cv2.ximgproc.thinning(cand.astype(np.uint8) * 255).astype(bool) if hasattr(cv2, "ximgproc") else cand
     count, labels, stats, _ = cv2.connectedComponentsWithStats(thin.astype(np.uint8), connectivity=8)
@@ -572,7 +569,7 @@ def _reflection(small: np.ndarray, m: np.ndarray, edges: np.ndarray, region: np.
     import cv2
 
     outline = m & ~cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    ring = cv2.dilate(outline.astype(np.uint8), _disk(1)).astype(bool) & edges
+    ring = cv2.dilate(outline.astype(np.uint8), disk(1)).astype(bool) & edges
     if ring.sum() < 10:
         return False
     grad = colour_gradient(small)
@@ -594,4 +591,4 @@ def _mirrored_below(m: np.ndarray) -> Optional[np.ndarray]:
     flipped = np.zeros_like(m)
     flipped[base + 1:base + 1 + span] = m[base - 1:base - 1 - span:-1] if base - 1 - span >= 0 else \
         m[base - 1::-1][:span]
-    return cv2.dilate(flipped.astype(np.uint8), _disk(3)).astype(bool)
+    return cv2.dilate(flipped.astype(np.uint8), disk(3)).astype(bool)

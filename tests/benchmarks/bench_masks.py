@@ -142,13 +142,13 @@ def corpus_table(args: argparse.Namespace) -> None:
                 pred = np.unpackbits(packed, count=scene.mask.size).reshape(scene.mask.shape).astype(bool)
                 write_case(save, scene, pred)
     recorded = [Cs.record(scene_id, r, digest) for (scene_id, _), (r, digest, _) in zip(jobs, scored)]
+    run_size, run_masker = args.size or "800x600", "perfect-prior" if args.perfect_prior else args.masker
     if args.record:
-        Path(args.record).write_text(json.dumps({"seed": args.seed, "size": args.size or "800x600",
-                                                 "masker": "perfect-prior" if args.perfect_prior else args.masker,
+        Path(args.record).write_text(json.dumps({"seed": args.seed, "size": run_size, "masker": run_masker,
                                                  "scenes": recorded}, indent=1))
         print(f"recorded {len(recorded)} scenes in {args.record}")
     what = "true mask as prior (post-processing only)" if args.perfect_prior else f"masker {args.masker!r}"
-    print(f"Studio corpus: {args.corpus} scenes, seed {args.seed}, size {args.size or '800x600'}, {what}, "
+    print(f"Studio corpus: {args.corpus} scenes, seed {args.seed}, size {run_size}, {what}, "
           f"gate at score {DEFAULT_DOUBT_SCORE}")
     print(Cs.format_table(Cs.by_class(rows, classes)))
     if args.perfect_prior:
@@ -158,10 +158,9 @@ def corpus_table(args: argparse.Namespace) -> None:
         against = json.loads(Path(args.against).read_text())
         lines, counts = Cs.compare(against["scenes"], recorded)
         print(f"\nagainst {args.against}:")
-        here = (args.size or "800x600", "perfect-prior" if args.perfect_prior else args.masker)
-        if (against.get("size"), against.get("masker")) != here:
-            print(f"(recorded at size {against.get('size')} with {against.get('masker')}; this run: size {here[0]} "
-                  f"with {here[1]}: the masks differ for that alone)")
+        if (against.get("size"), against.get("masker")) != (run_size, run_masker):
+            print(f"(recorded at size {against.get('size')} with {against.get('masker')}; this run: size {run_size} "
+                  f"with {run_masker}: the masks differ for that alone)")
         print("\n".join(lines) if lines else "no mask and no flag changed")
         print(", ".join(f"{k} {v}" for k, v in counts.items()))
 
