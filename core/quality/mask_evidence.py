@@ -42,8 +42,10 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 A region with the backdrop's colour that is most of the mask (glass, a white product) is not
 reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
 the outline confirms the mask there. Nor is a darker region of a mirror-symmetric mask
-(``SYMMETRIC_MASK``) whose mirror image is product too (``MIRRORED_REGION``): a glass body, a
-shaded face or a dark neck, where the product's other side says what it is. A cast shadow beside
+(``SYMMETRIC_MASK``) whose mirror image is product too (``MIRRORED_REGION``) of the same kind, some
+of it the backdrop's chroma (``MIRROR_NEUTRAL``): a glass body, a shaded face or a dark neck, where
+the product's other side says what it is (a hard shadow kept down a coloured bottle's side can make
+the mask symmetric about a shifted axis; its mirror image is the coloured bottle). A cast shadow beside
 the product makes its mask lopsided; one straight below it is left to cue 8. (Round 14, development
 seeds 5, 7, 13 and 21, 1200 scenes: 15 clean masks no longer flagged, 8 of them glass, and no
 wrong mask let through, false flags 14.5 -> 13.1 %. A dark box whose kept-shadow finding went is
@@ -77,6 +79,16 @@ HARD_SHADOW_DOUBT = 0.3  # a hard shadow the classic masker cut off, as a share 
 SYMMETRIC_MASK = 0.95  # IoU of the mask with its mirror image from which a darker region mirrored ...
 MIRRORED_REGION = 0.95  # ... this much inside the mask is the product's own, not a kept shadow
 RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for it to be a kept shadow
+# px round a uniform dark region in which that rim is looked for beside a coloured product: a hard
+# shadow's sharp edge on the mask's outline leaves the smooth region 3 px short of the backdrop (the
+# erosion, the edge and the pixel beside it), so 3 px found the rim of a soft shadow only. A grey
+# product's own dark faces look like that shadow: there the rim stays 3 px round.
+SHADOW_REACH = 5
+GREY_PRODUCT_REACH = 3
+# share of a darker region's mirror image with the backdrop's chroma from which it is the same body:
+# glass mirrors onto glass (74-100 % of it), a brown bottle's dark neck onto its lit side (29 %), a
+# hard shadow kept down a red bottle's side onto the bottle (0-2 %)
+MIRROR_NEUTRAL = 0.1
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 LOW_SEPARATION_DE = 4.0  # ΔE between the two sides of the outline under which it cannot be trusted
 LOW_SEPARATION_SHARE = 0.08  # share of the outline that low before the mask is suspect
@@ -445,6 +457,7 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
     near_frame = cv2.dilate(frame.astype(np.uint8), disk(3)).astype(bool)
     found = []
     mirrored_share = 0.0
+    reach = SHADOW_REACH if _neutral_share(m, d, sigma) < NEUTRAL_PRODUCT else GREY_PRODUCT_REACH
     axis: Optional[int] = None  # the mask's mirror axis, found when a shadow-like region first asks
     for c in range(1, count):
         size = stats[c, cv2.CC_STAT_AREA]
@@ -459,11 +472,11 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
         open_side = off >= max(6, 0.15 * np.sqrt(size))
         if (region & near_frame).any() and not darker and open_side:
             found.append(("corner", share, _where(region, m)))
-        elif darker and (open_side or (_uniform_shadow(tc, share) and _reaches_out(region, m))):
+        elif darker and (open_side or (_uniform_shadow(tc, share) and _reaches_out(region, m, reach))):
             if axis is None:
                 axis = _mirror_axis_if_symmetric(m)
             # (most of the mask is the product itself looking like the backdrop: said as such below)
-            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis):
+            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis, neutral):
                 mirrored_share += share
             else:
                 found.append(("shadow", share, _where(region, m)))
@@ -481,24 +494,30 @@ def _mirror_axis_if_symmetric(m: np.ndarray) -> int:
     return twice_axis if twice_axis is not None and symmetry >= SYMMETRIC_MASK else -1
 
 
-def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int) -> bool:
-    """Whether a darker region of a mirror-symmetric mask has product as its mirror image: the
-    product's own body (glass, a shaded face), not a shadow the mask kept (a cast shadow beside the
-    product makes the mask lopsided; ``twice_axis`` < 0: the mask is not symmetric)."""
+def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int, neutral: np.ndarray) -> bool:
+    """Whether a darker region of a mirror-symmetric mask has product of the same kind as its mirror
+    image: the product's own body (glass, a shaded face), not a shadow the mask kept (a cast shadow
+    beside the product makes the mask lopsided; ``twice_axis`` < 0: the mask is not symmetric).
+
+    Same kind: the mirror image has the backdrop's chroma too (``neutral``), as glass or a grey body
+    has on both sides. A hard shadow kept down one side of a bottle can make the mask symmetric about
+    a shifted axis, with the coloured bottle as the shadow's mirror image."""
     if twice_axis < 0:
         return False
     from packshot.core.masking.symmetry import mirror
 
     mirrored = mirror(region, twice_axis)
-    return float((mirrored & m).sum()) >= MIRRORED_REGION * max(1, int(mirrored.sum()))
+    if float((mirrored & m).sum()) < MIRRORED_REGION * max(1, int(mirrored.sum())):
+        return False
+    return float(neutral[mirrored].mean()) >= MIRROR_NEUTRAL
 
 
-def _reaches_out(region: np.ndarray, m: np.ndarray) -> bool:
+def _reaches_out(region: np.ndarray, m: np.ndarray, reach: int = 3) -> bool:
     """Whether a region inside the mask borders the backdrop along part of its rim (a kept shadow ends
     at the mask's outline); one enclosed by product all round is seen through glass or is its shading."""
     import cv2
 
-    rim = cv2.dilate(region.astype(np.uint8), disk(3)).astype(bool) & ~region
+    rim = cv2.dilate(region.astype(np.uint8), disk(reach)).astype(bool) & ~region
     return float((rim & ~m).sum()) >= RIM_OUT_SHARE * max(1, int(rim.sum()))
 
 
