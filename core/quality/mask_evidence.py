@@ -42,8 +42,8 @@ A masker's score says how sure it is; it is sure of itself in exactly the cases 
 A region with the backdrop's colour that is most of the mask (glass, a white product) is not
 reported when the mask's outline is seen all round (on edges, clearly apart from the backdrop):
 the outline confirms the mask there. Nor is a darker region of a mirror-symmetric mask
-(``SYMMETRIC_MASK``) whose mirror image is product too (``MIRRORED_REGION``) of the same kind, some
-of it the backdrop's chroma (``MIRROR_NEUTRAL``): a glass body, a shaded face or a dark neck, where
+(``SYMMETRIC_MASK``) whose mirror image is product too (``MIRRORED_REGION``) of the same kind, near
+the backdrop's chroma as well (``MIRROR_CHROMA``): a glass body, a shaded face or a dark neck, where
 the product's other side says what it is (a hard shadow kept down a coloured bottle's side can make
 the mask symmetric about a shifted axis; its mirror image is the coloured bottle). A cast shadow beside
 the product makes its mask lopsided; one straight below it is left to cue 8. (Round 14, development
@@ -85,10 +85,10 @@ RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for
 # product's own dark faces look like that shadow: there the rim stays 3 px round.
 SHADOW_REACH = 5
 GREY_PRODUCT_REACH = 3
-# share of a darker region's mirror image with the backdrop's chroma from which it is the same body:
-# glass mirrors onto glass (74-100 % of it), a brown bottle's dark neck onto its lit side (29 %), a
-# hard shadow kept down a red bottle's side onto the bottle (0-2 %)
-MIRROR_NEUTRAL = 0.1
+# the median chroma deviation (in the backdrop's chroma spreads) of a darker region's mirror image up
+# to which it is the same body: glass mirrors onto glass (0.9-3.1), a brown bottle's dark neck onto its
+# lit side (6.4); a hard shadow kept down a red bottle's side mirrors onto the bottle (49-110)
+MIRROR_CHROMA = 16.0
 SHADOW_STEP_MAX = 0.15  # share of a mask the shadow step may take before it is suspect
 LOW_SEPARATION_DE = 4.0  # ΔE between the two sides of the outline under which it cannot be trusted
 LOW_SEPARATION_SHARE = 0.08  # share of the outline that low before the mask is suspect
@@ -476,7 +476,7 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
             if axis is None:
                 axis = _mirror_axis_if_symmetric(m)
             # (most of the mask is the product itself looking like the backdrop: said as such below)
-            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis, neutral):
+            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis, d / np.maximum(sigma, 1e-6)):
                 mirrored_share += share
             else:
                 found.append(("shadow", share, _where(region, m)))
@@ -494,14 +494,15 @@ def _mirror_axis_if_symmetric(m: np.ndarray) -> int:
     return twice_axis if twice_axis is not None and symmetry >= SYMMETRIC_MASK else -1
 
 
-def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int, neutral: np.ndarray) -> bool:
+def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int, chroma_off: np.ndarray) -> bool:
     """Whether a darker region of a mirror-symmetric mask has product of the same kind as its mirror
     image: the product's own body (glass, a shaded face), not a shadow the mask kept (a cast shadow
     beside the product makes the mask lopsided; ``twice_axis`` < 0: the mask is not symmetric).
 
-    Same kind: the mirror image has the backdrop's chroma too (``neutral``), as glass or a grey body
-    has on both sides. A hard shadow kept down one side of a bottle can make the mask symmetric about
-    a shifted axis, with the coloured bottle as the shadow's mirror image."""
+    Same kind: the mirror image is near the backdrop's chroma too (``chroma_off``: the deviation in
+    the backdrop's chroma spreads), as glass or a grey body is on both sides. A hard shadow kept down
+    one side of a bottle can make the mask symmetric about a shifted axis, with the coloured bottle
+    as the shadow's mirror image."""
     if twice_axis < 0:
         return False
     from packshot.core.masking.symmetry import mirror
@@ -509,7 +510,7 @@ def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int, neu
     mirrored = mirror(region, twice_axis)
     if float((mirrored & m).sum()) < MIRRORED_REGION * max(1, int(mirrored.sum())):
         return False
-    return float(neutral[mirrored].mean()) >= MIRROR_NEUTRAL
+    return float(np.median(chroma_off[mirrored])) <= MIRROR_CHROMA
 
 
 def _reaches_out(region: np.ndarray, m: np.ndarray, reach: int = 3) -> bool:
