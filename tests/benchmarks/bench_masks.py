@@ -6,6 +6,7 @@ on the randomised studio corpus (tests/studio_corpus.py).
     python -m tests.benchmarks.bench_masks --corpus 300    # 800 x 600 unless --size (or --size random)
     python -m tests.benchmarks.bench_masks --corpus 300 --perfect-prior
     python -m tests.benchmarks.bench_masks --corpus 300 --workers 2 --against tests/benchmarks/records/classic-seed0-800x600.json
+    python -m tests.benchmarks.bench_masks --corpus 300 --size 2000x1500 --workers 2 --against tests/benchmarks/records/classic-seed0-2000x1500.json
 
 ``--corpus N``: N corpus scenes (classes cycled evenly, seeded by --seed) through the masker a batch
 uses (``build_masker(--masker)``, default settings) and the batch's mask gate (``mask_doubt`` at the
