@@ -79,12 +79,12 @@ HARD_SHADOW_DOUBT = 0.3  # a hard shadow the classic masker cut off, as a share 
 SYMMETRIC_MASK = 0.95  # IoU of the mask with its mirror image from which a darker region mirrored ...
 MIRRORED_REGION = 0.95  # ... this much inside the mask is the product's own, not a kept shadow
 RIM_OUT_SHARE = 0.05  # share of a uniform dark region's rim on the backdrop for it to be a kept shadow
-# px round a uniform dark region in which that rim is looked for beside a coloured product: a hard
-# shadow's sharp edge on the mask's outline leaves the smooth region 3 px short of the backdrop (the
-# erosion, the edge and the pixel beside it), so 3 px found the rim of a soft shadow only. A grey
-# product's own dark faces look like that shadow: there the rim stays 3 px round.
+RIM_REACH = 3  # px round a region inside the mask in which its rim on the backdrop is looked for
+# ... and round a uniform dark region beside a coloured product: a hard shadow's sharp edge on the
+# mask's outline leaves the smooth region 3 px short of the backdrop (the erosion, the edge and the
+# pixel beside it), so 3 px found the rim of a soft shadow only. A grey product's own dark faces
+# look like that shadow: there the rim stays RIM_REACH round.
 SHADOW_REACH = 5
-GREY_PRODUCT_REACH = 3
 # the median chroma deviation (in the backdrop's chroma spreads) of a darker region's mirror image up
 # to which it is the same body: glass mirrors onto glass (0.9-3.1), a brown bottle's dark neck onto its
 # lit side (6.4); a hard shadow kept down a red bottle's side mirrors onto the bottle (49-110)
@@ -457,7 +457,8 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
     near_frame = cv2.dilate(frame.astype(np.uint8), disk(3)).astype(bool)
     found = []
     mirrored_share = 0.0
-    reach = SHADOW_REACH if _neutral_share(m, d, sigma) < NEUTRAL_PRODUCT else GREY_PRODUCT_REACH
+    reach = SHADOW_REACH if _neutral_share(m, d, sigma) < NEUTRAL_PRODUCT else RIM_REACH
+    chroma_off = d / np.maximum(sigma, 1e-6)  # in the backdrop's chroma spreads
     axis: Optional[int] = None  # the mask's mirror axis, found when a shadow-like region first asks
     for c in range(1, count):
         size = stats[c, cv2.CC_STAT_AREA]
@@ -476,7 +477,7 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
             if axis is None:
                 axis = _mirror_axis_if_symmetric(m)
             # (most of the mask is the product itself looking like the backdrop: said as such below)
-            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis, d / np.maximum(sigma, 1e-6)):
+            if share < MOST_OF_MASK and _mirrored_by_product(region, m, axis, chroma_off):
                 mirrored_share += share
             else:
                 found.append(("shadow", share, _where(region, m)))
@@ -513,7 +514,7 @@ def _mirrored_by_product(region: np.ndarray, m: np.ndarray, twice_axis: int, chr
     return float(np.median(chroma_off[mirrored])) <= MIRROR_CHROMA
 
 
-def _reaches_out(region: np.ndarray, m: np.ndarray, reach: int = 3) -> bool:
+def _reaches_out(region: np.ndarray, m: np.ndarray, reach: int = RIM_REACH) -> bool:
     """Whether a region inside the mask borders the backdrop along part of its rim (a kept shadow ends
     at the mask's outline); one enclosed by product all round is seen through glass or is its shading."""
     import cv2

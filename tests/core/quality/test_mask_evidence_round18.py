@@ -12,6 +12,7 @@ and so does tinted glass, whose lit side is a few chroma spreads off the paper.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -21,8 +22,6 @@ from tests import studio_corpus as Sc
 
 def test_a_hard_shadow_kept_down_a_coloured_bottles_side_is_named():
     scene = Sc.make_scene(7000316, "hard-cast-shadow", (2000, 1500))  # a bottle on red paper
-    import cv2
-
     near = cv2.dilate(scene.mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (121, 121)))
     kept = scene.mask | ((scene.matte < 0.8) & near.astype(bool))  # the shadow beside it, as the masker kept it
     assert scene.mask.sum() / kept.sum() < 0.75  # IoU: the mask is badly wrong
