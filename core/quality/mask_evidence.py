@@ -152,7 +152,6 @@ def outline_off_edges(small: np.ndarray, m: np.ndarray) -> np.ndarray:
     return outline & ~support
 
 
-
 def mask_evidence(rgb8: np.ndarray, mask: np.ndarray, details: Optional[dict] = None,
                   work_side: int = WORK_SIDE, second_reading: Optional[np.ndarray] = None,
                   first_reading: Optional[np.ndarray] = None) -> MaskEvidence:
@@ -457,7 +456,8 @@ def _regions_inside(m: np.ndarray, unsupported: np.ndarray, frame: np.ndarray, e
     near_frame = cv2.dilate(frame.astype(np.uint8), disk(3)).astype(bool)
     found = []
     mirrored_share = 0.0
-    reach = SHADOW_REACH if _neutral_share(m, d, sigma) < NEUTRAL_PRODUCT else RIM_REACH
+    # a grey product (half its mask the backdrop's chroma, as ``_neutral_share`` counts it): RIM_REACH
+    reach = SHADOW_REACH if float(neutral[m].mean()) < NEUTRAL_PRODUCT else RIM_REACH
     chroma_off = d / np.maximum(sigma, 1e-6)  # in the backdrop's chroma spreads
     axis: Optional[int] = None  # the mask's mirror axis, found when a shadow-like region first asks
     for c in range(1, count):
